@@ -1,0 +1,102 @@
+/// \file
+/// \brief A portable seeded random generator (xoshiro256**) with its own uniform and normal samplers.
+///
+/// The same seed gives the same numbers with every compiler and standard library, which
+/// std::normal_distribution does not guarantee.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <numbers>
+
+namespace fcam {
+
+/// xoshiro256** seeded through splitmix64; normal variates by the Box-Muller transform.
+class Rng {
+public:
+  /// Seeds the four state words from `seed` with splitmix64 (never all zero).
+  explicit Rng(std::uint64_t seed = 0) { reseed(seed); }
+
+  /// Restarts the sequence for `seed`.
+  void reseed(std::uint64_t seed) {
+    std::uint64_t x = seed;
+    for (auto& word : state_) word = splitmix64(x);
+    has_spare_ = false;
+  }
+
+  /// Next 64 random bits.
+  std::uint64_t next_u64() {
+    const std::uint64_t result = rotl(state_[1] * 5, 7) * 9;
+    const std::uint64_t t = state_[1] << 17;
+    state_[2] ^= state_[0];
+    state_[3] ^= state_[1];
+    state_[1] ^= state_[2];
+    state_[0] ^= state_[3];
+    state_[2] ^= t;
+    state_[3] = rotl(state_[3], 45);
+    return result;
+  }
+
+  /// Uniform double in [0, 1) with 53 random bits.
+  double uniform() { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }
+
+  /// Uniform double in [lo, hi).
+  double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
+
+  /// Uniform integer in [0, n) without modulo bias; requires n > 0.
+  std::uint64_t below(std::uint64_t n) {
+    const std::uint64_t limit = -n % n;  // 2^64 mod n
+    for (;;) {
+      const std::uint64_t r = next_u64();
+      if (r >= limit) return r % n;
+    }
+  }
+
+  /// Standard normal variate (Box-Muller; the second value of each pair is kept for the next call).
+  double normal() {
+    if (has_spare_) {
+      has_spare_ = false;
+      return spare_;
+    }
+    double u1 = 0.0;
+    while (u1 <= 0.0) u1 = uniform();
+    const double u2 = uniform();
+    const double radius = std::sqrt(-2.0 * std::log(u1));
+    const double angle = 2.0 * std::numbers::pi * u2;
+    spare_ = radius * std::sin(angle);
+    has_spare_ = true;
+    return radius * std::cos(angle);
+  }
+
+  /// Normal variate with the given mean and standard deviation.
+  double normal(double mean, double stddev) { return mean + stddev * normal(); }
+
+private:
+  static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+  static std::uint64_t splitmix64(std::uint64_t& x) {
+    std::uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+
+  std::uint64_t state_[4]{};
+  double spare_ = 0.0;
+  bool has_spare_ = false;
+};
+
+}  // namespace fcam
+
+namespace fcam {
+
+/// The generator that module constructors draw their initial weights from (like torch's default
+/// generator). Seed it with manual_seed() for reproducible initialisation.
+inline Rng& global_rng() {
+  static Rng rng(0);
+  return rng;
+}
+
+/// Reseeds global_rng().
+inline void manual_seed(std::uint64_t seed) { global_rng().reseed(seed); }
+
+}  // namespace fcam

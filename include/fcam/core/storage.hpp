@@ -1,0 +1,66 @@
+/// \file
+/// \brief Storage<T>: one zero-initialised, 64-byte aligned buffer on the CPU or a CUDA device.
+#pragma once
+
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "fcam/core/device.hpp"
+#include "fcam/cuda/api.hpp"
+
+namespace fcam {
+
+/// Owns `size` elements of T on one device. Not copyable; tensors share it through shared_ptr.
+template <class T>
+class Storage {
+public:
+  /// Alignment of CPU buffers in bytes (a cache line; enough for AVX-512 loads).
+  static constexpr std::size_t alignment = 64;
+
+  /// Allocates `size` zeroed elements on `device`.
+  /// requires: device available (else fcam::Error); throws std::bad_alloc when memory runs out.
+  Storage(std::size_t size, Device device) : size_(size), device_(device) {
+    require_device_available(device, "Storage");
+    const std::size_t bytes = size * sizeof(T);
+    if (bytes == 0) return;
+    if (device == Device::cpu) {
+      const std::size_t rounded = (bytes + alignment - 1) / alignment * alignment;
+      data_ = static_cast<T*>(std::aligned_alloc(alignment, rounded));
+      if (!data_) throw std::bad_alloc();
+      std::memset(static_cast<void*>(data_), 0, rounded);
+    } else {
+#if FCAM_WITH_CUDA
+      data_ = static_cast<T*>(cuda::device_alloc(bytes));
+#endif
+    }
+  }
+
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  ~Storage() {
+    if (device_ == Device::cpu) {
+      std::free(data_);
+    } else {
+#if FCAM_WITH_CUDA
+      cuda::device_free(data_);
+#endif
+    }
+  }
+
+  /// First element (a device pointer for CUDA storage).
+  T* data() const { return data_; }
+  /// Number of elements.
+  std::size_t size() const { return size_; }
+  /// Where the buffer lives.
+  Device device() const { return device_; }
+
+private:
+  T* data_ = nullptr;
+  std::size_t size_ = 0;
+  Device device_ = Device::cpu;
+};
+
+}  // namespace fcam

@@ -1,0 +1,80 @@
+/// \file
+/// \brief State dicts: a module's named parameters and buffers, saved to and loaded from safetensors.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "fcam/io/safetensors.hpp"
+#include "fcam/nn/module.hpp"
+
+namespace fcam::io {
+
+/// Every parameter and buffer of `module` by dotted name (tensors share storage with the module).
+template <Scalar T>
+std::map<std::string, Tensor<T>> state_dict(nn::Module<T>& module) {
+  std::map<std::string, Tensor<T>> out;
+  for (auto& [name, p] : module.named_parameters()) out.emplace(name, p->value);
+  for (auto& [name, b] : module.named_buffers()) out.emplace(name, *b);
+  return out;
+}
+
+/// What load_state_dict matched: names the module has but the file lacks, and the reverse.
+struct LoadReport {
+  std::vector<std::string> missing;     ///< in the module, not in the file
+  std::vector<std::string> unexpected;  ///< in the file, not in the module
+};
+
+/// Copies the tensors of `file` into the module's parameters and buffers of the same name
+/// (converting the dtype). A shape mismatch always throws, naming the tensor and both shapes;
+/// with `strict`, missing or unexpected names throw too, listing them all.
+template <Scalar T>
+LoadReport load_state_dict(nn::Module<T>& module, const SafetensorsFile& file, bool strict = true,
+                           const std::string& source = "state dict") {
+  LoadReport report;
+  std::set<std::string> used;
+  for (auto& [name, target] : state_dict(module)) {
+    auto it = file.tensors.find(name);
+    if (it == file.tensors.end()) {
+      report.missing.push_back(name);
+      continue;
+    }
+    const TensorRecord& rec = it->second;
+    FCAM_CHECK(numel_of(rec.shape) == target.numel() && (rec.shape == target.shape() || target.ndim() == 0),
+               source, ": tensor '", name, "' has shape ", to_string(rec.shape), " but the model expects ",
+               to_string(target.shape()));
+    Tensor<T> dst = target;  // shares storage with the module
+    dst.copy_from(rec.to_tensor<T>());
+    used.insert(name);
+  }
+  for (const auto& [name, rec] : file.tensors)
+    if (!used.count(name)) report.unexpected.push_back(name);
+  if (strict && (!report.missing.empty() || !report.unexpected.empty())) {
+    std::string message = source + ": state dict does not match the model;";
+    for (const auto& n : report.missing) message += " missing '" + n + "'";
+    for (const auto& n : report.unexpected) message += " unexpected '" + n + "'";
+    fail(message);
+  }
+  return report;
+}
+
+/// Saves every parameter and buffer of `module` to a safetensors file (atomically) as `dtype`.
+template <Scalar T>
+void save_safetensors(nn::Module<T>& module, const std::filesystem::path& path, DType dtype = DType::f32,
+                      const std::map<std::string, std::string>& metadata = {}) {
+  SafetensorsFile file;
+  file.metadata = metadata;
+  for (const auto& [name, t] : state_dict(module)) file.tensors.emplace(name, TensorRecord::from_tensor(t, dtype));
+  write_safetensors(path, file);
+}
+
+/// Loads a safetensors file into `module` (see load_state_dict); errors name the file.
+template <Scalar T>
+LoadReport load_safetensors(nn::Module<T>& module, const std::filesystem::path& path, bool strict = true) {
+  return load_state_dict(module, read_safetensors(path), strict, path.string());
+}
+
+}  // namespace fcam::io

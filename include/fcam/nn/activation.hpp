@@ -1,0 +1,64 @@
+/// \file
+/// \brief nn::ReLU, nn::ReLU6 and nn::SoftmaxChannels modules.
+#pragma once
+
+#include "fcam/nn/module.hpp"
+#include "fcam/ops/elementwise.hpp"
+#include "fcam/ops/softmax.hpp"
+
+namespace fcam::nn {
+
+/// max(x, 0). Keeps its output for backward.
+template <Scalar T>
+class ReLU : public Module<T> {
+public:
+  Tensor<T> forward(const Tensor<T>& x) override {
+    Tensor<T> y = relu(x);
+    if (this->caching()) output_ = y;
+    return y;
+  }
+  Tensor<T> backward(const Tensor<T>& grad_y) override {
+    this->require_cached(output_, "ReLU");
+    return relu_backward(output_, grad_y);
+  }
+
+private:
+  Tensor<T> output_;
+};
+
+/// min(max(x, 0), 6). Keeps its input for backward.
+template <Scalar T>
+class ReLU6 : public Module<T> {
+public:
+  Tensor<T> forward(const Tensor<T>& x) override {
+    if (this->caching()) input_ = x;
+    return relu6(x);
+  }
+  Tensor<T> backward(const Tensor<T>& grad_y) override {
+    this->require_cached(input_, "ReLU6");
+    return relu6_backward(input_, grad_y);
+  }
+
+private:
+  Tensor<T> input_;
+};
+
+/// Softmax over dimension 1. Keeps its output for backward.
+template <Scalar T>
+class SoftmaxChannels : public Module<T> {
+public:
+  Tensor<T> forward(const Tensor<T>& x) override {
+    Tensor<T> y = softmax_channels(x);
+    if (this->caching()) output_ = y;
+    return y;
+  }
+  Tensor<T> backward(const Tensor<T>& grad_y) override {
+    this->require_cached(output_, "SoftmaxChannels");
+    return softmax_channels_backward(output_, grad_y);
+  }
+
+private:
+  Tensor<T> output_;
+};
+
+}  // namespace fcam::nn

@@ -1,0 +1,76 @@
+/// \file
+/// \brief nn::BatchNorm2d with PyTorch semantics (biased variance to normalise, unbiased running_var).
+#pragma once
+
+#include "fcam/nn/module.hpp"
+#include "fcam/ops/batch_norm.hpp"
+
+namespace fcam::nn {
+
+/// PyTorch's BatchNorm2d (affine, track_running_stats). Parameters "weight", "bias"; buffers
+/// "running_mean", "running_var", "num_batches_tracked". Training mode normalises with the batch
+/// statistics and updates the running ones with `momentum`; evaluation mode uses the running ones.
+/// Also accepts N×C input (BatchNorm1d behaviour).
+template <Scalar T>
+class BatchNorm2d : public Module<T> {
+public:
+  /// `channels` features; eps and momentum as in PyTorch.
+  explicit BatchNorm2d(std::int64_t channels, double eps = 1e-5, double momentum = 0.1)
+      : eps_(static_cast<T>(eps)), momentum_(static_cast<T>(momentum)) {
+    FCAM_CHECK(channels >= 1, "BatchNorm2d: channels must be >= 1, got ", channels);
+    weight_.reset(Tensor<T>::full({channels}, T(1)));
+    bias_.reset(Tensor<T>({channels}));
+    running_mean_ = Tensor<T>({channels});
+    running_var_ = Tensor<T>::full({channels}, T(1));
+    num_batches_tracked_ = Tensor<T>(Shape{});
+    this->register_parameter("weight", weight_);
+    this->register_parameter("bias", bias_);
+    this->register_buffer("running_mean", running_mean_);
+    this->register_buffer("running_var", running_var_);
+    this->register_buffer("num_batches_tracked", num_batches_tracked_);
+  }
+
+  Tensor<T> forward(const Tensor<T>& x) override {
+    trained_forward_ = this->is_training();
+    if (!trained_forward_) {
+      if (this->caching()) input_ = x;
+      return batch_norm_eval(x, weight_.value, bias_.value, running_mean_, running_var_, eps_);
+    }
+    Tensor<T> unbiased_var;
+    Tensor<T> y = batch_norm_train(x, weight_.value, bias_.value, eps_, saved_, unbiased_var);
+    for (std::int64_t c = 0; c < running_mean_.numel(); ++c) {
+      running_mean_.data()[c] = (1 - momentum_) * running_mean_.data()[c] + momentum_ * saved_.mean.data()[c];
+      running_var_.data()[c] = (1 - momentum_) * running_var_.data()[c] + momentum_ * unbiased_var.data()[c];
+    }
+    num_batches_tracked_.data()[0] += T(1);
+    input_ = this->caching() ? x : Tensor<T>();
+    return y;
+  }
+
+  Tensor<T> backward(const Tensor<T>& grad_y) override {
+    this->require_cached(input_, "BatchNorm2d");
+    if (trained_forward_)
+      return batch_norm_train_backward(input_, weight_.value, saved_, grad_y, weight_.grad, bias_.grad);
+    return batch_norm_eval_backward(input_, weight_.value, running_mean_, running_var_, eps_, grad_y, weight_.grad,
+                                    bias_.grad);
+  }
+
+  /// Scale γ.
+  Parameter<T>& weight() { return weight_; }
+  /// Shift β.
+  Parameter<T>& bias() { return bias_; }
+  /// Running mean buffer.
+  Tensor<T>& running_mean() { return running_mean_; }
+  /// Running (unbiased) variance buffer.
+  Tensor<T>& running_var() { return running_var_; }
+
+private:
+  T eps_, momentum_;
+  Parameter<T> weight_, bias_;
+  Tensor<T> running_mean_, running_var_, num_batches_tracked_;
+  BatchNormSaved<T> saved_;
+  Tensor<T> input_;
+  bool trained_forward_ = false;
+};
+
+}  // namespace fcam::nn

@@ -1,0 +1,46 @@
+/// \file
+/// \brief nn::Dropout with its own seeded generator (identity in evaluation mode).
+#pragma once
+
+#include <cstdint>
+
+#include "fcam/nn/module.hpp"
+#include "fcam/ops/elementwise.hpp"
+
+namespace fcam::nn {
+
+/// Zeroes each element with probability p in training and scales the rest by 1/(1−p).
+/// The mask comes from the module's own Rng, so runs are reproducible for a seed.
+template <Scalar T>
+class Dropout : public Module<T> {
+public:
+  /// requires: 0 <= p <= 1.
+  explicit Dropout(double p = 0.5, std::uint64_t seed = 0) : p_(p), rng_(seed) {
+    FCAM_CHECK(p >= 0.0 && p <= 1.0, "Dropout: probability must be in [0, 1], got ", p);
+  }
+  /// Restarts the mask sequence.
+  void seed(std::uint64_t s) { rng_.reseed(s); }
+
+  Tensor<T> forward(const Tensor<T>& x) override {
+    if (!this->is_training() || p_ == 0.0) {
+      mask_ = Tensor<T>();
+      return x;
+    }
+    x.require_cpu("Dropout");
+    Tensor<T> mask(x.shape());
+    const T keep_scale = p_ < 1.0 ? static_cast<T>(1.0 / (1.0 - p_)) : T(0);
+    for (std::int64_t i = 0; i < mask.numel(); ++i) mask.data()[i] = rng_.uniform() >= p_ ? keep_scale : T(0);
+    mask_ = mask;
+    return multiply(x, mask);
+  }
+  Tensor<T> backward(const Tensor<T>& grad_y) override {
+    return mask_.defined() ? multiply(grad_y, mask_) : grad_y;
+  }
+
+private:
+  double p_;
+  Rng rng_;
+  Tensor<T> mask_;
+};
+
+}  // namespace fcam::nn

@@ -1,0 +1,129 @@
+/// \file
+/// \brief Module<T>, the base of every layer: forward/backward, train/eval, named parameters and buffers.
+///
+/// Autograd-lite: forward() keeps what backward() needs (unless a NoGradGuard is active);
+/// backward(grad_out) returns grad_in and adds parameter gradients into Parameter::grad.
+/// Composite modules register their children and run their backward in reverse order.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "fcam/core/grad_mode.hpp"
+#include "fcam/core/rng.hpp"
+#include "fcam/core/tensor.hpp"
+
+namespace fcam::nn {
+
+/// A trainable tensor and its accumulated gradient (same shape).
+template <Scalar T>
+struct Parameter {
+  Tensor<T> value;  ///< the weights
+  Tensor<T> grad;   ///< accumulated dL/dvalue; zero_grad() clears it
+
+  /// Sets value and a zero gradient of the same shape.
+  void reset(Tensor<T> v) {
+    value = std::move(v);
+    grad = Tensor<T>(value.shape());
+  }
+};
+
+/// Base class of all layers. Modules are neither copyable nor movable: parents and optimisers
+/// keep pointers to their parameters.
+template <Scalar T>
+class Module {
+public:
+  Module() = default;
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+  virtual ~Module() = default;
+
+  /// Computes the output; caches what backward needs while grad_enabled().
+  virtual Tensor<T> forward(const Tensor<T>& x) = 0;
+  /// Given dL/doutput of the last forward, returns dL/dinput and adds parameter gradients.
+  /// requires: forward was called with gradients enabled, else fcam::Error.
+  virtual Tensor<T> backward(const Tensor<T>& grad_y) = 0;
+
+  /// Same as forward().
+  Tensor<T> operator()(const Tensor<T>& x) { return forward(x); }
+
+  /// Switches this module and its children to training (true) or evaluation (false) mode.
+  void train(bool on = true) {
+    training_ = on;
+    for (auto& [name, child] : children_) child->train(on);
+  }
+  /// Same as train(false).
+  void eval() { train(false); }
+  /// True in training mode (the default).
+  bool is_training() const { return training_; }
+
+  /// Every parameter of this module and its children, with PyTorch-style dotted names.
+  std::vector<std::pair<std::string, Parameter<T>*>> named_parameters(const std::string& prefix = "") {
+    std::vector<std::pair<std::string, Parameter<T>*>> out;
+    for (auto& [name, p] : parameters_) out.emplace_back(prefix + name, p);
+    for (auto& [name, child] : children_) {
+      auto sub = child->named_parameters(prefix + name + ".");
+      out.insert(out.end(), sub.begin(), sub.end());
+    }
+    return out;
+  }
+
+  /// Every buffer (running statistics …) of this module and its children, with dotted names.
+  std::vector<std::pair<std::string, Tensor<T>*>> named_buffers(const std::string& prefix = "") {
+    std::vector<std::pair<std::string, Tensor<T>*>> out;
+    for (auto& [name, b] : buffers_) out.emplace_back(prefix + name, b);
+    for (auto& [name, child] : children_) {
+      auto sub = child->named_buffers(prefix + name + ".");
+      out.insert(out.end(), sub.begin(), sub.end());
+    }
+    return out;
+  }
+
+  /// Direct children with their names.
+  const std::vector<std::pair<std::string, Module*>>& children() const { return children_; }
+
+  /// Sets every parameter gradient to zero.
+  void zero_grad() {
+    for (auto& [name, p] : named_parameters()) p->grad.zero();
+  }
+
+  /// Total number of trainable scalars.
+  std::int64_t parameter_count() {
+    std::int64_t n = 0;
+    for (auto& [name, p] : named_parameters()) n += p->value.numel();
+    return n;
+  }
+
+protected:
+  /// Registers a member parameter under `name`.
+  void register_parameter(std::string name, Parameter<T>& p) { parameters_.emplace_back(std::move(name), &p); }
+  /// Registers a member buffer under `name`.
+  void register_buffer(std::string name, Tensor<T>& b) { buffers_.emplace_back(std::move(name), &b); }
+  /// Registers a member child module under `name`.
+  void register_module(std::string name, Module& m) { children_.emplace_back(std::move(name), &m); }
+
+  /// True when forward should keep what backward needs.
+  static bool caching() { return grad_enabled(); }
+
+  /// Throws unless `cached` holds a tensor from forward (backward before forward).
+  static void require_cached(const Tensor<T>& cached, const char* module) {
+    FCAM_CHECK(cached.defined(), module,
+               ".backward: no cached forward (call forward first, with gradients enabled)");
+  }
+
+private:
+  bool training_ = true;
+  std::vector<std::pair<std::string, Parameter<T>*>> parameters_;
+  std::vector<std::pair<std::string, Tensor<T>*>> buffers_;
+  std::vector<std::pair<std::string, Module*>> children_;
+};
+
+/// Fills `t` with U(lo, hi) draws from `rng`.
+template <Scalar T>
+void uniform_(Tensor<T>& t, double lo, double hi, Rng& rng = global_rng()) {
+  for (std::int64_t i = 0; i < t.numel(); ++i) t.data()[i] = static_cast<T>(rng.uniform(lo, hi));
+}
+
+}  // namespace fcam::nn

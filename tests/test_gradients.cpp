@@ -1,0 +1,136 @@
+// Finite-difference gradient checks of every op and module, in double (tolerance: gradcheck.hpp).
+#include "gradcheck.hpp"
+
+using namespace fcam;
+using fcam::test::check_gradients;
+using fcam::test::GradCase;
+using fcam::test::module_case;
+using fcam::test::random_tensor;
+using fcam::test::TensorD;
+
+TEST_CASE("Conv2d gradients for every geometry", "[grad][conv]") {
+  Rng rng(1);
+  struct Spec { const char* name; std::int64_t n, cin, cout, h, w; Conv2dGeometry g; bool bias; };
+  const Spec specs[] = {
+      {"3x3 pad 1", 1, 3, 4, 6, 5, Conv2dGeometry::square(3, 1, 1), true},
+      {"3x3 stride 2 dilation 2", 1, 2, 3, 9, 8, Conv2dGeometry::square(3, 2, 2, 2), false},
+      {"groups 2", 2, 4, 6, 5, 5, Conv2dGeometry::square(3, 1, 1, 1, 2), true},
+      {"depthwise", 1, 3, 3, 5, 6, Conv2dGeometry::square(3, 1, 1, 1, 3), true},
+      {"1x1 pointwise, batch 3 (batch-parallel path)", 3, 4, 5, 4, 3, Conv2dGeometry::square(1), true},
+      {"1x1 stride 2", 2, 3, 4, 5, 5, Conv2dGeometry::square(1, 2), false},
+      {"7x7 stride 2 pad 3", 1, 2, 2, 9, 9, Conv2dGeometry::square(7, 2, 3), false},
+      {"rectangular kernel", 2, 2, 2, 6, 7, Conv2dGeometry{1, 3, 1, 2, 0, 1, 1, 1, 1}, true},
+  };
+  for (const Spec& s : specs) {
+    nn::Conv2d<double> conv(s.cin, s.cout, s.g, s.bias);
+    check_gradients(module_case(conv, random_tensor({s.n, s.cin, s.h, s.w}, rng)), s.name);
+  }
+}
+
+TEST_CASE("BatchNorm2d gradients in training and evaluation mode", "[grad][bn]") {
+  Rng rng(2);
+  nn::BatchNorm2d<double> bn(3);
+  fcam::test::uniform_params(bn, rng);
+  check_gradients(module_case(bn, random_tensor({2, 3, 4, 3}, rng)), "train");
+  bn.eval();
+  check_gradients(module_case(bn, random_tensor({2, 3, 4, 3}, rng)), "eval");
+  nn::BatchNorm2d<double> bn1d(4);
+  check_gradients(module_case(bn1d, random_tensor({5, 4}, rng)), "N×C input");
+}
+
+TEST_CASE("activation gradients", "[grad]") {
+  Rng rng(3);
+  nn::ReLU<double> r;
+  check_gradients(module_case(r, random_tensor({2, 3, 4, 4}, rng)), "ReLU");
+  nn::ReLU6<double> r6;
+  check_gradients(module_case(r6, random_tensor({2, 3, 4, 4}, rng, -3.0, 9.0)), "ReLU6");
+  nn::SoftmaxChannels<double> sm;
+  check_gradients(module_case(sm, random_tensor({2, 4, 3, 3}, rng, -3.0, 3.0)), "softmax 4-D");
+  check_gradients(module_case(sm, random_tensor({3, 5}, rng, -3.0, 3.0)), "softmax 2-D");
+}
+
+TEST_CASE("pooling gradients", "[grad][pool]") {
+  Rng rng(4);
+  for (bool ceil : {false, true}) {
+    nn::MaxPool2d<double> mp(Pool2dGeometry{3, 2, 1, ceil});
+    check_gradients(module_case(mp, random_tensor({2, 2, 8, 7}, rng)), ceil ? "maxpool ceil" : "maxpool floor");
+    for (bool include_pad : {false, true}) {
+      nn::AvgPool2d<double> ap(Pool2dGeometry{3, 2, 1, ceil, include_pad});
+      check_gradients(module_case(ap, random_tensor({2, 2, 8, 7}, rng)),
+                      std::string("avgpool ceil=") + (ceil ? "1" : "0") + " include_pad=" + (include_pad ? "1" : "0"));
+    }
+  }
+  nn::GlobalAvgPool2d<double> gap;
+  check_gradients(module_case(gap, random_tensor({2, 3, 4, 5}, rng)), "global average pool");
+}
+
+TEST_CASE("Linear, Dropout and resizing gradients", "[grad]") {
+  Rng rng(5);
+  nn::Linear<double> fc(6, 4);
+  check_gradients(module_case(fc, random_tensor({3, 6}, rng)), "Linear");
+  nn::Dropout<double> drop(0.4, 9);
+  check_gradients(module_case(drop, random_tensor({2, 3, 4, 4}, rng), [&] { drop.seed(9); }), "Dropout (fixed seed)");
+  nn::UpsampleNearest<double> up(2);
+  check_gradients(module_case(up, random_tensor({2, 2, 3, 4}, rng)), "nearest x2");
+  for (bool align : {false, true}) {
+    nn::ResizeBilinear<double> grow(7, 9, align), shrink(3, 2, align);
+    check_gradients(module_case(grow, random_tensor({1, 2, 4, 5}, rng)), align ? "bilinear up align" : "bilinear up");
+    check_gradients(module_case(shrink, random_tensor({1, 2, 7, 5}, rng)),
+                    align ? "bilinear down align" : "bilinear down");
+  }
+}
+
+TEST_CASE("multi-input ops: add and concat", "[grad]") {
+  Rng rng(6);
+  GradCase add_case;
+  add_case.inputs = {random_tensor({2, 3, 2, 2}, rng), random_tensor({2, 3, 2, 2}, rng)};
+  add_case.forward = [](const std::vector<TensorD>& in) { return add(in[0], in[1]); };
+  add_case.backward = [](const TensorD& g) { return std::vector<TensorD>{g, g}; };
+  check_gradients(add_case, "add");
+
+  GradCase cat;
+  cat.inputs = {random_tensor({2, 3, 2, 3}, rng), random_tensor({2, 1, 2, 3}, rng), random_tensor({2, 2, 2, 3}, rng)};
+  cat.forward = [](const std::vector<TensorD>& in) { return concat_channels(in); };
+  cat.backward = [](const TensorD& g) { return split_channels(g, {3, 1, 2}); };
+  check_gradients(cat, "concat");
+}
+
+TEST_CASE("cross-entropy gradient with an ignore index", "[grad][loss]") {
+  Rng rng(7);
+  for (bool spatial : {false, true}) {
+    const Shape shape = spatial ? Shape{2, 3, 2, 2} : Shape{4, 5};
+    const std::vector<std::int64_t> targets = spatial ? std::vector<std::int64_t>{0, 2, -1, 1, 1, -1, 0, 2}
+                                                      : std::vector<std::int64_t>{4, -1, 0, 2};
+    GradCase ce;
+    ce.inputs = {random_tensor(shape, rng, -2.0, 2.0)};
+    ce.forward = [targets](const std::vector<TensorD>& in) {
+      return TensorD::from({1}, {cross_entropy(in[0], targets, -1).loss});
+    };
+    ce.backward = [targets, &ce](const TensorD& g) {
+      TensorD grad = cross_entropy(ce.inputs[0], targets, -1).grad.clone();
+      for (std::int64_t i = 0; i < grad.numel(); ++i) grad.data()[i] *= g.data()[0];
+      return std::vector<TensorD>{grad};
+    };
+    check_gradients(ce, spatial ? "cross-entropy N×C×H×W" : "cross-entropy N×C");
+  }
+}
+
+TEST_CASE("Sequential and the composite bottleneck in training mode", "[grad][composite]") {
+  Rng rng(8);
+  nn::Sequential<double> seq;
+  seq.emplace<nn::Conv2d<double>>(2, 3, Conv2dGeometry::square(3, 1, 1));
+  seq.emplace<nn::BatchNorm2d<double>>(3);
+  seq.emplace<nn::ReLU<double>>();
+  seq.emplace<nn::MaxPool2d<double>>(Pool2dGeometry{2});
+  check_gradients(module_case(seq, random_tensor({2, 2, 6, 6}, rng)), "Sequential conv-bn-relu-pool");
+
+  models::Bottleneck<double> identity(8, 2, 1);
+  fcam::test::uniform_params(identity, rng);
+  REQUIRE_FALSE(identity.has_downsample());
+  check_gradients(module_case(identity, random_tensor({2, 8, 5, 5}, rng)), "bottleneck, identity shortcut");
+
+  models::Bottleneck<double> projection(4, 2, 2);
+  fcam::test::uniform_params(projection, rng);
+  REQUIRE(projection.has_downsample());
+  check_gradients(module_case(projection, random_tensor({2, 4, 6, 6}, rng)), "bottleneck, stride 2 projection");
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# fcam quick start: installs what is missing (Debian 12, apt-get), configures, builds and runs.
+#   bash tools/quickstart.sh demo   build and run the example trainer (the main job until fcam-demo exists)
+#   bash tools/quickstart.sh test   build everything and run the CPU tests, doxygen and packaging checks
+# Environment: BUILD_DIR (default build), FCAM_NUM_THREADS (default: all cores).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-}
+build_dir=${BUILD_DIR:-build}
+
+build_packages=(g++ cmake ninja-build libeigen3-dev)
+test_packages=(catch2 libbenchmark-dev libstb-dev doxygen python3 python3-numpy python3-torch python3-torchvision)
+case "$mode" in
+  demo) packages=("${build_packages[@]}") ;;
+  test) packages=("${build_packages[@]}" "${test_packages[@]}") ;;
+  *) echo "usage: bash tools/quickstart.sh {demo|test}" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "== installing: ${missing[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+start=$(date +%s)
+if [ "$mode" = demo ]; then
+  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DFCAM_BUILD_TESTS=OFF -DFCAM_BUILD_BENCHMARKS=OFF
+  cmake --build "$build_dir" --target fcam-train-toy
+  "$build_dir/bin/fcam-train-toy"
+  exit 0
+fi
+
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DFCAM_WERROR=ON
+cmake --build "$build_dir"
+echo "== build took $(( $(date +%s) - start )) s"
+(cd "$build_dir" && ctest -L cpu --output-on-failure)
+echo "== doxygen (warnings are errors)"
+doxygen Doxyfile > "$build_dir/doxygen.log"
+echo "== conanfile.py compiles"
+python3 -m py_compile conanfile.py
+echo "== all checks passed in $(( $(date +%s) - start )) s"
