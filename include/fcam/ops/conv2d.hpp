@@ -2,6 +2,8 @@
 /// \brief conv2d and conv2d_backward on tensors: shape checks, then the kernel of the tensor's device.
 #pragma once
 
+#include <type_traits>
+
 #include "fcam/core/tensor.hpp"
 #include "fcam/ops/conv2d_geometry.hpp"
 #include "fcam/ops/cpu/conv2d.hpp"
@@ -40,7 +42,8 @@ Tensor<T> conv2d(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& b
 /// dL/dbias into `grad_weight`, `grad_bias` when they are non-null.
 template <Scalar T>
 Tensor<T> conv2d_backward(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& grad_y, const Conv2dGeometry& g,
-                          bool need_grad_x, Tensor<T>* grad_weight, Tensor<T>* grad_bias) {
+                          bool need_grad_x, std::type_identity_t<Tensor<T>>* grad_weight,
+                          std::type_identity_t<Tensor<T>>* grad_bias) {
   x.require_cpu("conv2d_backward");
   const Shape expected{x.size(0), weight.size(0), g.out_h(x.size(2)), g.out_w(x.size(3))};
   FCAM_CHECK(grad_y.shape() == expected, "conv2d_backward: gradient shape ", to_string(grad_y.shape()),

@@ -4,6 +4,8 @@
 
 #include <Eigen/Core>
 
+#include <type_traits>
+
 #include "fcam/core/tensor.hpp"
 #include "fcam/ops/cpu/conv2d.hpp"
 
@@ -34,7 +36,8 @@ Tensor<T> linear(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& b
 /// Gradient of linear: returns dL/dx and adds dL/dweight, dL/dbias (when non-null).
 template <Scalar T>
 Tensor<T> linear_backward(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& grad_y,
-                          Tensor<T>* grad_weight, Tensor<T>* grad_bias) {
+                          std::type_identity_t<Tensor<T>>* grad_weight,
+                          std::type_identity_t<Tensor<T>>* grad_bias) {
   grad_y.require_cpu("linear_backward");
   FCAM_CHECK(grad_y.shape() == Shape({x.size(0), weight.size(0)}), "linear_backward: gradient shape ",
              to_string(grad_y.shape()), " does not match the output");

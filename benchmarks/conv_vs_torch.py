@@ -1,0 +1,117 @@
+#!/usr/bin/python3
+"""fcam vs PyTorch (CPU) on the convolutions of WSOL-ResNet50, in one run, with a ratio table.
+
+Usage (Debian's interpreter, which sees python3-torch):
+    /usr/bin/python3 benchmarks/conv_vs_torch.py --bench build/bin/fcam-bench-conv [--threads 2]
+        [--min-time 0.5] [--filter REGEX] [--markdown OUT.md]
+
+Both sides use the same thread count, fp32, random data, and the shapes of
+benchmarks/wsol_resnet50_convs.csv. "forward" is y = conv(x); "backward" computes the input and
+weight gradients (what a training step needs). fcam: Google Benchmark, median of 3 repetitions of
+real time. PyTorch: torch.nn.functional.conv2d (oneDNN), warm-up then the median of timed loops.
+Ratio = fcam / torch (below 1 means fcam is faster).
+"""
+import argparse
+import csv
+import json
+import os
+import platform
+import re
+import subprocess
+import time
+
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def read_shapes(path):
+    with open(path) as f:
+        return [dict(name=r["name"], **{k: int(v) for k, v in r.items() if k != "name"}) for r in csv.DictReader(f)]
+
+
+def torch_time(shape, batch, backward, min_time):
+    x = torch.randn(batch, shape["in_channels"], shape["height"], shape["width"], requires_grad=backward)
+    w = torch.randn(shape["out_channels"], shape["in_channels"], shape["kernel"], shape["kernel"],
+                    requires_grad=backward)
+
+    def step():
+        if backward:
+            y = F.conv2d(x, w, None, shape["stride"], shape["padding"])
+            torch.autograd.grad(y, (x, w), torch.ones_like(y))
+        else:
+            with torch.no_grad():
+                F.conv2d(x, w, None, shape["stride"], shape["padding"])
+
+    for _ in range(3):
+        step()
+    samples = []
+    for _ in range(3):
+        n, start = 0, time.perf_counter()
+        while True:
+            step()
+            n += 1
+            elapsed = time.perf_counter() - start
+            if elapsed >= min_time:
+                break
+        samples.append(elapsed / n)
+    return sorted(samples)[1] * 1e3
+
+
+def fcam_times(bench, threads, min_time, pattern):
+    out = subprocess.run([bench, "--threads", str(threads), f"--benchmark_min_time={min_time}",
+                          "--benchmark_repetitions=3", "--benchmark_report_aggregates_only=true",
+                          "--benchmark_format=json", f"--benchmark_filter={pattern}"],
+                         check=True, capture_output=True, text=True).stdout
+    times = {}
+    for b in json.loads(out)["benchmarks"]:
+        if b.get("aggregate_name") == "median":
+            times[b["run_name"].replace("/real_time", "")] = b["real_time"]  # ms
+    return times
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bench", default="build/bin/fcam-bench-conv")
+    ap.add_argument("--shapes", default=os.path.join(HERE, "wsol_resnet50_convs.csv"))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--min-time", type=float, default=0.5)
+    ap.add_argument("--filter", default=".")
+    ap.add_argument("--markdown", help="also write the table to this file")
+    args = ap.parse_args()
+
+    torch.set_num_threads(args.threads)
+    shapes = read_shapes(args.shapes)
+    fcam = fcam_times(args.bench, args.threads, args.min_time, args.filter)
+    rows = []
+    for s in shapes:
+        for batch in (1, 8):
+            for backward in (False, True):
+                name = f"{'backward' if backward else 'forward'}/{s['name']}/batch{batch}"
+                if not re.search(args.filter, name) or name not in fcam:
+                    continue
+                t = torch_time(s, batch, backward, args.min_time)
+                rows.append((name, fcam[name], t, fcam[name] / t))
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    lines = [f"CPU: {cpu}, {args.threads} threads, fp32, fcam vs PyTorch {torch.__version__} (oneDNN); "
+             f"times in ms (median); ratio = fcam / torch", "",
+             "| conv / batch | fcam ms | torch ms | ratio |", "|---|---:|---:|---:|"]
+    for name, f, t, r in rows:
+        lines.append(f"| {name} | {f:.3f} | {t:.3f} | {r:.2f} |")
+    for kind in ("forward", "backward"):
+        ratios = [r for n, _, _, r in rows if n.startswith(kind)]
+        if ratios:
+            geo = 1.0
+            for r in ratios:
+                geo *= r
+            lines.append(f"| **{kind} geometric mean** | | | **{geo ** (1 / len(ratios)):.2f}** |")
+    table = "\n".join(lines)
+    print(table)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(table + "\n")
+
+
+if __name__ == "__main__":
+    main()
