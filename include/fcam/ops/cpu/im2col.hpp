@@ -23,21 +23,22 @@ inline void valid_range(std::int64_t out, std::int64_t width, std::int64_t s, st
 
 }  // namespace detail
 
-/// Writes the (channels·kh·kw) × (out_h·out_w) column matrix of `image` (channels × h × w).
-/// Rows for rows_begin..rows_end only, so callers may split the work between threads.
+/// Writes the column matrix of output rows [oh_begin, oh_end) of `image` (channels × h × w):
+/// (channels·kh·kw) rows, each of (oh_end − oh_begin)·out_w values. Tiling by output rows keeps
+/// the column buffer small enough to stay in cache while the product consumes it.
 template <class T>
-void im2col(const T* image, std::int64_t h, std::int64_t w, const Conv2dGeometry& g, std::int64_t out_h,
-            std::int64_t out_w, T* cols, std::int64_t rows_begin, std::int64_t rows_end) {
+void im2col(const T* image, std::int64_t channels, std::int64_t h, std::int64_t w, const Conv2dGeometry& g,
+            std::int64_t out_w, std::int64_t oh_begin, std::int64_t oh_end, T* cols) {
   const std::int64_t kk = g.kernel_h * g.kernel_w;
-  const std::int64_t plane = out_h * out_w;
-  for (std::int64_t row = rows_begin; row < rows_end; ++row) {
+  const std::int64_t row_len = (oh_end - oh_begin) * out_w;
+  for (std::int64_t row = 0; row < channels * kk; ++row) {
     const std::int64_t c = row / kk, ki = (row % kk) / g.kernel_w, kj = row % g.kernel_w;
     const T* src_plane = image + c * h * w;
-    T* dst = cols + row * plane;
+    T* dst = cols + row * row_len;
     std::int64_t lo, hi;
     const std::int64_t col_offset = kj * g.dilation_w - g.pad_w;
     detail::valid_range(out_w, w, g.stride_w, col_offset, lo, hi);
-    for (std::int64_t oh = 0; oh < out_h; ++oh, dst += out_w) {
+    for (std::int64_t oh = oh_begin; oh < oh_end; ++oh, dst += out_w) {
       const std::int64_t ih = oh * g.stride_h - g.pad_h + ki * g.dilation_h;
       if (ih < 0 || ih >= h) {
         std::fill(dst, dst + out_w, T(0));
@@ -55,8 +56,8 @@ void im2col(const T* image, std::int64_t h, std::int64_t w, const Conv2dGeometry
   }
 }
 
-/// Adds the column matrix `cols` back into `image` (the adjoint of im2col), rows_begin..rows_end
-/// being whole input channels' rows so that threads on disjoint channels never collide.
+/// Adds the full column matrix `cols` (all output rows) back into `image` (the adjoint of im2col)
+/// for input channels [channel_begin, channel_end), so threads on disjoint channels never collide.
 template <class T>
 void col2im_add(const T* cols, std::int64_t h, std::int64_t w, const Conv2dGeometry& g, std::int64_t out_h,
                 std::int64_t out_w, T* image, std::int64_t channel_begin, std::int64_t channel_end) {
