@@ -7,9 +7,17 @@
 #include <type_traits>
 
 #include "fcam/core/tensor.hpp"
-#include "fcam/ops/cpu/conv2d.hpp"
 
 namespace fcam {
+
+namespace detail {
+template <class T>
+using RowMajorMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <class T>
+using ConstMatrixMap = Eigen::Map<const RowMajorMatrix<T>>;
+template <class T>
+using MutMatrixMap = Eigen::Map<RowMajorMatrix<T>>;
+}  // namespace detail
 
 /// x: N×in, weight: out×in, bias: out or undefined → N×out.
 template <Scalar T>
@@ -22,8 +30,8 @@ Tensor<T> linear(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& b
   if (bias.defined())
     FCAM_CHECK(bias.ndim() == 1 && bias.size(0) == weight.size(0), "linear: bias shape ", to_string(bias.shape()),
                " does not match ", weight.size(0), " outputs");
-  using cpu::detail::ConstMatrixMap;
-  using cpu::detail::MutMatrixMap;
+  using detail::ConstMatrixMap;
+  using detail::MutMatrixMap;
   Tensor<T> y({x.size(0), weight.size(0)});
   MutMatrixMap<T> out(y.data(), x.size(0), weight.size(0));
   out.noalias() = ConstMatrixMap<T>(x.data(), x.size(0), x.size(1)) *
@@ -41,8 +49,8 @@ Tensor<T> linear_backward(const Tensor<T>& x, const Tensor<T>& weight, const Ten
   grad_y.require_cpu("linear_backward");
   FCAM_CHECK(grad_y.shape() == Shape({x.size(0), weight.size(0)}), "linear_backward: gradient shape ",
              to_string(grad_y.shape()), " does not match the output");
-  using cpu::detail::ConstMatrixMap;
-  using cpu::detail::MutMatrixMap;
+  using detail::ConstMatrixMap;
+  using detail::MutMatrixMap;
   const std::int64_t n = x.size(0), in = x.size(1), out = weight.size(0);
   ConstMatrixMap<T> dy(grad_y.data(), n, out), xm(x.data(), n, in), wm(weight.data(), out, in);
   Tensor<T> grad_x({n, in});

@@ -1,12 +1,14 @@
 /// \file
-/// \brief CPU 2-D convolution, forward and backward: tiled im2col + Eigen GEMM, a direct GEMM for 1×1.
+/// \brief CPU 2-D convolution, forward and backward, on fcam's packed GEMM (gemm.hpp).
 ///
 /// Work is cut into tiles of whole output rows of one image and one group, sized so that a
-/// tile's column buffer stays in cache; the tiles of all images are spread over the threads and
-/// each runs a single-threaded Eigen product, so batch 1 uses every core as well as batch 8.
-/// The input gradient of a stride-1 convolution is itself a stride-1 convolution of the output
-/// gradient with the flipped, transposed kernel, and reuses the forward path; strided
-/// convolutions fall back to a col2im scatter.
+/// tile's column matrix stays in cache, and the tiles are spread over the threads; so batch 1
+/// uses every core as well as batch 8. The weights are packed once per call and shared by all
+/// tiles. A 1×1 stride-1 convolution reads the input directly (no im2col).
+/// Backward: the weight gradient is a GEMM per tile into per-thread accumulators; the input
+/// gradient of a stride-1 convolution is the stride-1 convolution of the output gradient with
+/// the flipped, transposed kernel (the forward path again); strided convolutions scatter a
+/// column matrix with col2im.
 #pragma once
 
 #include <omp.h>
@@ -15,28 +17,15 @@
 #include <cstdint>
 #include <vector>
 
-#include <Eigen/Core>
-
 #include "fcam/core/tensor.hpp"
 #include "fcam/core/threads.hpp"
 #include "fcam/ops/conv2d_geometry.hpp"
+#include "fcam/ops/cpu/gemm.hpp"
 #include "fcam/ops/cpu/im2col.hpp"
 
 namespace fcam::cpu {
 
 namespace detail {
-
-template <class T>
-using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-template <class T>
-using ConstMatrixMap = Eigen::Map<const RowMatrix<T>>;
-template <class T>
-using MutMatrixMap = Eigen::Map<RowMatrix<T>>;
-/// A column block of a row-major matrix whose rows are `stride` elements apart.
-template <class T>
-using ConstStridedMap = Eigen::Map<const RowMatrix<T>, 0, Eigen::OuterStride<>>;
-template <class T>
-using MutStridedMap = Eigen::Map<RowMatrix<T>, 0, Eigen::OuterStride<>>;
 
 /// Sizes shared by the forward and backward passes.
 struct ConvSizes {
@@ -55,44 +44,31 @@ ConvSizes conv_sizes(const Tensor<T>& x, std::int64_t c_out, const Conv2dGeometr
   return s;
 }
 
-/// How the output rows of each (image, group) are cut into tiles, and whether tiles run on
-/// separate threads (each with a single-threaded product) or one after another (each product
-/// using Eigen's threads), whichever keeps the cores evenly busy.
+/// How the output rows of each (image, group) plane are cut into tiles.
 struct Tiling {
   std::int64_t rows;       ///< output rows per tile
-  std::int64_t per_image;  ///< tiles per (image, group)
+  std::int64_t per_plane;  ///< tiles per (image, group)
   std::int64_t items;      ///< tiles in total
-  bool parallel_tiles;     ///< true: tiles spread over threads
-  int workers;             ///< threads that own scratch buffers
 
-  Tiling(const ConvSizes& s, std::int64_t groups, bool pointwise, int threads) {
-    // A column buffer of about 256K elements (1 MB in float) stays in L2 while GEMM reads it.
-    constexpr std::int64_t cache_elems = 1 << 18;
-    // At least ~256 columns per product, so that packing the kernel matrix is amortised.
-    constexpr std::int64_t min_cols = 256;
-    std::int64_t r = pointwise ? s.out_h : std::max<std::int64_t>(1, cache_elems / std::max<std::int64_t>(s.k * s.out_w, 1));
+  /// `min_cols`: the fewest output pixels per tile worth a GEMM call (the packed kernel matrix
+  /// is streamed once per tile, so deep kernels want wide tiles).
+  Tiling(const ConvSizes& s, std::int64_t groups, int threads, std::int64_t min_cols) {
+    // A column matrix of about 128K elements (512 KB in float) stays in L2 between im2col and GEMM.
+    constexpr std::int64_t cache_elems = 1 << 17;
+    const std::int64_t target_cols = std::max(min_cols, cache_elems / std::max<std::int64_t>(s.k, 1));
+    std::int64_t per = std::max<std::int64_t>(1, s.out_h / std::max<std::int64_t>(1, (target_cols + s.out_w - 1) / s.out_w));
     const std::int64_t planes = s.n * groups;
-    const std::int64_t wanted = (2 * threads + planes - 1) / planes;  // tiles per plane for two per thread
-    if (wanted > 1) r = std::min(r, std::max<std::int64_t>(1, s.out_h / wanted));
-    r = std::max(r, std::min(s.out_h, (min_cols + s.out_w - 1) / s.out_w));
-    rows = std::min(r, s.out_h);
-    per_image = (s.out_h + rows - 1) / rows;
-    items = planes * per_image;
-    parallel_tiles = threads > 1 && items >= 2 * threads;
-    workers = parallel_tiles ? threads : 1;
+    // Few tiles: make their count a multiple of the thread count, so no thread idles at the end.
+    if (planes * per < 4 * threads) {
+      const std::int64_t total = std::max<std::int64_t>(threads, planes * per / threads * threads);
+      per = std::max<std::int64_t>(1, (total + planes - 1) / planes);
+    }
+    per = std::min(per, s.out_h);
+    rows = (s.out_h + per - 1) / per;
+    per_plane = (s.out_h + rows - 1) / rows;
+    items = planes * per_plane;
   }
 };
-
-/// Runs fn(item, worker) for every tile, on separate threads or sequentially as `t` says.
-template <class F>
-void for_each_tile(const Tiling& t, F&& fn) {
-  if (t.parallel_tiles) {
-#pragma omp parallel for num_threads(t.workers) schedule(dynamic, 1)
-    for (std::int64_t item = 0; item < t.items; ++item) fn(item, static_cast<std::size_t>(omp_get_thread_num()));
-  } else {
-    for (std::int64_t item = 0; item < t.items; ++item) fn(item, std::size_t{0});
-  }
-}
 
 /// One tile: image n, group grp, output rows [oh0, oh1).
 struct TileIndex {
@@ -100,9 +76,30 @@ struct TileIndex {
 };
 
 inline TileIndex tile_at(std::int64_t item, const Tiling& t, std::int64_t groups, std::int64_t out_h) {
-  const std::int64_t plane = item / t.per_image, tile = item % t.per_image;
+  const std::int64_t plane = item / t.per_plane, tile = item % t.per_plane;
   const std::int64_t oh0 = tile * t.rows;
   return {plane / groups, plane % groups, oh0, std::min(oh0 + t.rows, out_h)};
+}
+
+/// Runs fn(item, worker) for items [0, count) on `threads` threads (dynamic schedule).
+template <class F>
+void parallel_items(std::int64_t count, int threads, F&& fn) {
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1 && count > 1)
+  for (std::int64_t item = 0; item < count; ++item) fn(item, static_cast<std::size_t>(omp_get_thread_num()));
+}
+
+/// The (K × cols) column matrix of a tile: im2col into `buffer`, or the input itself for 1×1
+/// stride-1 convolutions. Returns the matrix and sets `row_stride`.
+template <class T>
+const T* tile_columns(const T* image, const ConvSizes& s, const Conv2dGeometry& g, const TileIndex& t, T* buffer,
+                      std::int64_t& row_stride) {
+  if (g.is_pointwise()) {
+    row_stride = s.h * s.w;
+    return image + t.oh0 * s.out_w;
+  }
+  row_stride = (t.oh1 - t.oh0) * s.out_w;
+  im2col(image, s.cin_g, s.h, s.w, g, s.out_w, t.oh0, t.oh1, buffer);
+  return buffer;
 }
 
 }  // namespace detail
@@ -114,60 +111,69 @@ void conv2d_forward(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>
   using namespace detail;
   const ConvSizes s = conv_sizes(x, weight.size(0), g);
   const int threads = num_threads();
-  const bool pointwise = g.is_pointwise();
-  const Tiling tiling(s, g.groups, pointwise, threads);
-  const std::size_t buffer = pointwise ? 0 : static_cast<std::size_t>(s.k * tiling.rows * s.out_w);
-  std::vector<std::vector<T>> scratch(static_cast<std::size_t>(tiling.workers), std::vector<T>(buffer));
+  const Tiling tiling(s, g.groups, threads, 256);
 
-  for_each_tile(tiling, [&](std::int64_t item, std::size_t worker) {
+  // The kernel matrix of each group is packed once and shared by every tile.
+  const std::int64_t a_size = gemm::packed_a_size<T>(s.cout_g, s.k);
+  std::vector<T> packed_w(static_cast<std::size_t>(a_size * g.groups));
+  for (std::int64_t grp = 0; grp < g.groups; ++grp)
+    gemm::pack_a(weight.data() + grp * s.cout_g * s.k, s.k, 1, s.cout_g, s.k, packed_w.data() + grp * a_size);
+
+  const std::int64_t max_cols = tiling.rows * s.out_w;
+  const std::size_t workers = static_cast<std::size_t>(threads);
+  std::vector<std::vector<T>> cols_buf(workers), packed_b(workers);
+
+  parallel_items(tiling.items, threads, [&](std::int64_t item, std::size_t me) {
     const TileIndex t = tile_at(item, tiling, g.groups, s.out_h);
     const std::int64_t p0 = t.oh0 * s.out_w, cols = (t.oh1 - t.oh0) * s.out_w;
+    if (!g.is_pointwise()) cols_buf[me].resize(static_cast<std::size_t>(s.k * max_cols));
+    packed_b[me].resize(static_cast<std::size_t>(gemm::packed_b_size<T>(s.k, max_cols)));
+    std::int64_t stride = 0;
     const T* image = x.data() + (t.n * s.c_in + t.grp * s.cin_g) * s.h * s.w;
-    ConstMatrixMap<T> w_g(weight.data() + t.grp * s.cout_g * s.k, s.cout_g, s.k);
-    MutStridedMap<T> y_tile(y.data() + (t.n * s.c_out + t.grp * s.cout_g) * s.p + p0, s.cout_g, cols,
-                            Eigen::OuterStride<>(s.p));
-    if (pointwise) {
-      y_tile.noalias() = w_g * ConstStridedMap<T>(image + p0, s.cin_g, cols, Eigen::OuterStride<>(s.h * s.w));
-    } else {
-      T* buf = scratch[worker].data();
-      im2col(image, s.cin_g, s.h, s.w, g, s.out_w, t.oh0, t.oh1, buf);
-      y_tile.noalias() = w_g * ConstMatrixMap<T>(buf, s.k, cols);
-    }
+    const T* columns = tile_columns(image, s, g, t, cols_buf[me].data(), stride);
+    gemm::pack_b(columns, stride, std::int64_t{1}, s.k, cols, packed_b[me].data());
+    T* y_tile = y.data() + (t.n * s.c_out + t.grp * s.cout_g) * s.p + p0;
+    gemm::gemm_packed(s.cout_g, cols, s.k, packed_w.data() + t.grp * a_size, packed_b[me].data(), y_tile, s.p, false);
     if (bias.defined())
-      y_tile.colwise() += Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>(bias.data() + t.grp * s.cout_g, s.cout_g);
+      for (std::int64_t o = 0; o < s.cout_g; ++o) {
+        const T b = bias.data()[t.grp * s.cout_g + o];
+        T* row = y_tile + o * s.p;
+        for (std::int64_t i = 0; i < cols; ++i) row[i] += b;
+      }
   });
 }
 
 namespace detail {
 
-/// dL/dweight (added into grad_weight): per-thread accumulators over tiles, summed at the end.
+/// dL/dweight, added into grad_weight: per tile dW_g += dy_tile · columnsᵀ, into per-thread
+/// accumulators summed at the end (threads never share writes).
 template <class T>
 void conv2d_weight_grad(const Tensor<T>& x, const Tensor<T>& grad_y, const Conv2dGeometry& g, const ConvSizes& s,
                         T* grad_weight) {
   const int threads = num_threads();
-  const bool pointwise = g.is_pointwise();
-  const Tiling tiling(s, g.groups, pointwise, threads);
-  const std::size_t buffer = pointwise ? 0 : static_cast<std::size_t>(s.k * tiling.rows * s.out_w);
-  std::vector<std::vector<T>> scratch(static_cast<std::size_t>(tiling.workers), std::vector<T>(buffer));
-  std::vector<RowMatrix<T>> partial(static_cast<std::size_t>(tiling.workers), RowMatrix<T>::Zero(s.c_out, s.k));
+  const Tiling tiling(s, g.groups, threads, 256);
+  const std::int64_t max_cols = tiling.rows * s.out_w;
+  const std::size_t workers = static_cast<std::size_t>(std::min<std::int64_t>(threads, tiling.items));
+  std::vector<std::vector<T>> cols_buf(workers), packed_a(workers), packed_b(workers), partial(workers);
 
-  for_each_tile(tiling, [&](std::int64_t item, std::size_t me) {
+  parallel_items(tiling.items, static_cast<int>(workers), [&](std::int64_t item, std::size_t me) {
     const TileIndex t = tile_at(item, tiling, g.groups, s.out_h);
     const std::int64_t p0 = t.oh0 * s.out_w, cols = (t.oh1 - t.oh0) * s.out_w;
+    if (!g.is_pointwise()) cols_buf[me].resize(static_cast<std::size_t>(s.k * max_cols));
+    packed_a[me].resize(static_cast<std::size_t>(gemm::packed_a_size<T>(s.cout_g, max_cols)));
+    packed_b[me].resize(static_cast<std::size_t>(gemm::packed_b_size<T>(max_cols, s.k)));
+    partial[me].resize(static_cast<std::size_t>(s.c_out * s.k));  // zero on first use
+    std::int64_t stride = 0;
     const T* image = x.data() + (t.n * s.c_in + t.grp * s.cin_g) * s.h * s.w;
-    ConstStridedMap<T> dy_tile(grad_y.data() + (t.n * s.c_out + t.grp * s.cout_g) * s.p + p0, s.cout_g, cols,
-                               Eigen::OuterStride<>(s.p));
-    auto dw_g = partial[me].middleRows(t.grp * s.cout_g, s.cout_g);
-    if (pointwise) {
-      dw_g.noalias() += dy_tile * ConstStridedMap<T>(image + p0, s.cin_g, cols, Eigen::OuterStride<>(s.h * s.w)).transpose();
-    } else {
-      T* buf = scratch[me].data();
-      im2col(image, s.cin_g, s.h, s.w, g, s.out_w, t.oh0, t.oh1, buf);
-      dw_g.noalias() += dy_tile * ConstMatrixMap<T>(buf, s.k, cols).transpose();
-    }
+    const T* columns = tile_columns(image, s, g, t, cols_buf[me].data(), stride);
+    gemm::pack_a(grad_y.data() + (t.n * s.c_out + t.grp * s.cout_g) * s.p + p0, s.p, std::int64_t{1}, s.cout_g, cols,
+                 packed_a[me].data());
+    gemm::pack_b(columns, std::int64_t{1}, stride, cols, s.k, packed_b[me].data());  // columnsᵀ
+    gemm::gemm_packed(s.cout_g, s.k, cols, packed_a[me].data(), packed_b[me].data(),
+                      partial[me].data() + t.grp * s.cout_g * s.k, s.k, true);
   });
-  MutMatrixMap<T> dw(grad_weight, s.c_out, s.k);
-  for (const auto& local : partial) dw += local;
+  for (const auto& local : partial)
+    for (std::size_t i = 0; i < local.size(); ++i) grad_weight[i] += local[i];
 }
 
 /// The kernel of the adjoint convolution: w'[c, o, i, j] = w[o, c, kh−1−i, kw−1−j] per group.
@@ -185,32 +191,31 @@ Tensor<T> flipped_transposed_kernel(const Tensor<T>& weight, std::int64_t groups
   return out;
 }
 
-/// dL/dx of a strided convolution: per image, W_gᵀ·dy into a column matrix, scattered by col2im.
+/// dL/dx of a strided convolution: per image and group, the column matrix W_gᵀ·dy (computed in
+/// column chunks on all threads) is scattered back with col2im (threads own input channels).
 template <class T>
 void conv2d_input_grad_scatter(const Tensor<T>& weight, const Tensor<T>& grad_y, const Conv2dGeometry& g,
                                const ConvSizes& s, Tensor<T>& grad_x) {
   const int threads = num_threads();
-  const bool by_image = s.n >= threads;
-  std::vector<std::vector<T>> scratch(static_cast<std::size_t>(by_image ? threads : 1),
-                                      std::vector<T>(static_cast<std::size_t>(s.k * s.p)));
-  auto run_image = [&](std::int64_t n, T* dcol_buf, bool parallel) {
+  const std::int64_t chunk = gemm::round_up((s.p + threads - 1) / threads, gemm::Block<T>::nr);
+  const std::int64_t chunks = (s.p + chunk - 1) / chunk;
+  std::vector<T> dcol(static_cast<std::size_t>(s.k * s.p));
+  std::vector<gemm::Scratch<T>> scratch(static_cast<std::size_t>(threads));
+  for (std::int64_t n = 0; n < s.n; ++n)
     for (std::int64_t grp = 0; grp < g.groups; ++grp) {
-      ConstMatrixMap<T> dy_g(grad_y.data() + (n * s.c_out + grp * s.cout_g) * s.p, s.cout_g, s.p);
-      ConstMatrixMap<T> w_g(weight.data() + grp * s.cout_g * s.k, s.cout_g, s.k);
-      MutMatrixMap<T> dcol(dcol_buf, s.k, s.p);
-      dcol.noalias() = w_g.transpose() * dy_g;  // Eigen's own threads when not already parallel
+      const T* w_g = weight.data() + grp * s.cout_g * s.k;
+      const T* dy_g = grad_y.data() + (n * s.c_out + grp * s.cout_g) * s.p;
+      parallel_items(chunks, threads, [&](std::int64_t c, std::size_t me) {
+        const std::int64_t j0 = c * chunk, cols = std::min(chunk, s.p - j0);
+        // dcol[:, j0:j0+cols] = W_gᵀ (K × cout_g) · dy_g[:, j0:j0+cols]
+        gemm::gemm(s.k, cols, s.cout_g, w_g, std::int64_t{1}, s.k, dy_g + j0, s.p, std::int64_t{1}, dcol.data() + j0,
+                   s.p, false, scratch[me]);
+      });
       T* dx_image = grad_x.data() + (n * s.c_in + grp * s.cin_g) * s.h * s.w;
-#pragma omp parallel for num_threads(threads) schedule(static) if (parallel)
-      for (std::int64_t c = 0; c < s.cin_g; ++c)
-        col2im_add(dcol_buf, s.h, s.w, g, s.out_h, s.out_w, dx_image, c, c + 1);
+      parallel_items(s.cin_g, threads, [&](std::int64_t c, std::size_t) {
+        col2im_add(dcol.data(), s.h, s.w, g, s.out_h, s.out_w, dx_image, c, c + 1);
+      });
     }
-  };
-  if (by_image) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (std::int64_t n = 0; n < s.n; ++n) run_image(n, scratch[static_cast<std::size_t>(omp_get_thread_num())].data(), false);
-  } else {
-    for (std::int64_t n = 0; n < s.n; ++n) run_image(n, scratch[0].data(), true);
-  }
 }
 
 }  // namespace detail
