@@ -116,22 +116,31 @@ void conv2d_forward(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>
   // The kernel matrix of each group is packed once and shared by every tile.
   const std::int64_t a_size = gemm::packed_a_size<T>(s.cout_g, s.k);
   std::vector<T> packed_w(static_cast<std::size_t>(a_size * g.groups));
-  for (std::int64_t grp = 0; grp < g.groups; ++grp)
-    gemm::pack_a(weight.data() + grp * s.cout_g * s.k, s.k, 1, s.cout_g, s.k, packed_w.data() + grp * a_size);
+  constexpr std::int64_t mr = gemm::Block<T>::mr;
+  const std::int64_t panels = (s.cout_g + mr - 1) / mr;
+  parallel_items(g.groups * panels, threads, [&](std::int64_t item, std::size_t) {
+    const std::int64_t grp = item / panels, r0 = item % panels * mr;
+    gemm::pack_a_rows(weight.data() + grp * s.cout_g * s.k, s.k, std::int64_t{1}, s.cout_g, s.k, r0,
+                      std::min(r0 + mr, s.cout_g), packed_w.data() + grp * a_size);
+  });
 
   const std::int64_t max_cols = tiling.rows * s.out_w;
   const std::size_t workers = static_cast<std::size_t>(threads);
-  std::vector<std::vector<T>> cols_buf(workers), packed_b(workers);
+  std::vector<std::vector<T>> row_buf(workers), packed_b(workers);
 
   parallel_items(tiling.items, threads, [&](std::int64_t item, std::size_t me) {
     const TileIndex t = tile_at(item, tiling, g.groups, s.out_h);
     const std::int64_t p0 = t.oh0 * s.out_w, cols = (t.oh1 - t.oh0) * s.out_w;
-    if (!g.is_pointwise()) cols_buf[me].resize(static_cast<std::size_t>(s.k * max_cols));
     packed_b[me].resize(static_cast<std::size_t>(gemm::packed_b_size<T>(s.k, max_cols)));
-    std::int64_t stride = 0;
     const T* image = x.data() + (t.n * s.c_in + t.grp * s.cin_g) * s.h * s.w;
-    const T* columns = tile_columns(image, s, g, t, cols_buf[me].data(), stride);
-    gemm::pack_b(columns, stride, std::int64_t{1}, s.k, cols, packed_b[me].data());
+    if (g.is_pointwise()) {
+      gemm::pack_b(image + p0, s.h * s.w, std::int64_t{1}, s.k, cols, packed_b[me].data());
+    } else {  // im2col straight into the packed panels
+      row_buf[me].resize(static_cast<std::size_t>(max_cols));
+      gemm::pack_b_rows<T>(
+          s.k, cols, [&](std::int64_t row, T* dst) { im2col_row(image, s.h, s.w, g, s.out_w, t.oh0, t.oh1, row, dst); },
+          row_buf[me].data(), packed_b[me].data());
+    }
     T* y_tile = y.data() + (t.n * s.c_out + t.grp * s.cout_g) * s.p + p0;
     gemm::gemm_packed(s.cout_g, cols, s.k, packed_w.data() + t.grp * a_size, packed_b[me].data(), y_tile, s.p, false);
     if (bias.defined())

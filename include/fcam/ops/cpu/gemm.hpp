@@ -59,22 +59,32 @@ std::int64_t packed_b_size(std::int64_t k, std::int64_t n) {
   return round_up(n, Block<T>::nr) * k;
 }
 
+/// Packs rows [row_begin, row_end) of A (both multiples of MR, or row_end = M) into their place in
+/// the layout of pack_a(); disjoint row ranges may be packed by different threads.
+template <class T>
+void pack_a_rows(const T* a, std::int64_t rs, std::int64_t cs, std::int64_t m, std::int64_t k, std::int64_t row_begin,
+                 std::int64_t row_end, T* out) {
+  constexpr std::int64_t mr = Block<T>::mr;
+  const std::int64_t m_padded = round_up(m, mr);
+  for (std::int64_t pc = 0; pc < k; pc += kc_block) {
+    const std::int64_t kc = std::min(kc_block, k - pc);
+    for (std::int64_t i0 = row_begin; i0 < row_end; i0 += mr) {
+      const std::int64_t rows = std::min(mr, m - i0);
+      T* dst = out + pc * m_padded + i0 * kc;
+      for (std::int64_t kk = pc; kk < pc + kc; ++kk, dst += mr) {
+        for (std::int64_t i = 0; i < rows; ++i) dst[i] = a[(i0 + i) * rs + kk * cs];
+        for (std::int64_t i = rows; i < mr; ++i) dst[i] = T(0);
+      }
+    }
+  }
+}
+
 /// Packs A (M×K, element (i, k) at a[i·rs + k·cs]) block by block of kc_block columns, each
 /// block a run of MR-row panels out[block][panel][k][MR] (zero rows past M), so that the A block
 /// a cache pass reads is contiguous.
 template <class T>
 void pack_a(const T* a, std::int64_t rs, std::int64_t cs, std::int64_t m, std::int64_t k, T* out) {
-  constexpr std::int64_t mr = Block<T>::mr;
-  for (std::int64_t pc = 0; pc < k; pc += kc_block) {
-    const std::int64_t kc = std::min(kc_block, k - pc);
-    for (std::int64_t i0 = 0; i0 < m; i0 += mr) {
-      const std::int64_t rows = std::min(mr, m - i0);
-      for (std::int64_t kk = pc; kk < pc + kc; ++kk, out += mr) {
-        for (std::int64_t i = 0; i < rows; ++i) out[i] = a[(i0 + i) * rs + kk * cs];
-        for (std::int64_t i = rows; i < mr; ++i) out[i] = T(0);
-      }
-    }
-  }
+  pack_a_rows(a, rs, cs, m, k, 0, m, out);
 }
 
 /// Packs B (K×N, element (k, j) at b[k·rs + j·cs]) block by block of kc_block rows into
@@ -96,6 +106,26 @@ void pack_b(const T* b, std::int64_t rs, std::int64_t cs, std::int64_t k, std::i
         }
         for (std::int64_t j = cols; j < nr; ++j) out[j] = T(0);
       }
+    }
+  }
+}
+
+/// Packs a K×N matrix B produced row by row (same layout as pack_b): make_row(k, row) writes the
+/// N values of row k into `row` (a buffer of N elements, small enough to stay in L1), which are
+/// then spread over the panels. Saves the full K×N intermediate of a separate im2col.
+template <class T, class RowFn>
+void pack_b_rows(std::int64_t k, std::int64_t n, RowFn&& make_row, T* row, T* out) {
+  constexpr std::int64_t nr = Block<T>::nr;
+  const std::int64_t n_padded = round_up(n, nr);
+  for (std::int64_t kk = 0; kk < k; ++kk) {
+    make_row(kk, row);
+    const std::int64_t pc = kk / kc_block * kc_block, kc = std::min(kc_block, k - pc);
+    T* block = out + pc * n_padded + (kk - pc) * nr;
+    for (std::int64_t j0 = 0; j0 < n; j0 += nr) {
+      const std::int64_t cols = std::min(nr, n - j0);
+      T* dst = block + j0 * kc;
+      std::copy(row + j0, row + j0 + cols, dst);
+      std::fill(dst + cols, dst + nr, T(0));
     }
   }
 }

@@ -23,37 +23,43 @@ inline void valid_range(std::int64_t out, std::int64_t width, std::int64_t s, st
 
 }  // namespace detail
 
+/// Writes row `row` (channel c, kernel tap ki, kj) of the column matrix of output rows
+/// [oh_begin, oh_end) of `image` (channels × h × w) into dst ((oh_end − oh_begin)·out_w values).
+template <class T>
+void im2col_row(const T* image, std::int64_t h, std::int64_t w, const Conv2dGeometry& g, std::int64_t out_w,
+                std::int64_t oh_begin, std::int64_t oh_end, std::int64_t row, T* dst) {
+  const std::int64_t kk = g.kernel_h * g.kernel_w;
+  const std::int64_t c = row / kk, ki = (row % kk) / g.kernel_w, kj = row % g.kernel_w;
+  const T* src_plane = image + c * h * w;
+  std::int64_t lo, hi;
+  const std::int64_t col_offset = kj * g.dilation_w - g.pad_w;
+  detail::valid_range(out_w, w, g.stride_w, col_offset, lo, hi);
+  for (std::int64_t oh = oh_begin; oh < oh_end; ++oh, dst += out_w) {
+    const std::int64_t ih = oh * g.stride_h - g.pad_h + ki * g.dilation_h;
+    if (ih < 0 || ih >= h) {
+      std::fill(dst, dst + out_w, T(0));
+      continue;
+    }
+    const T* src = src_plane + ih * w + col_offset;
+    std::fill(dst, dst + lo, T(0));
+    if (g.stride_w == 1) {
+      std::copy(src + lo, src + hi, dst + lo);
+    } else {
+      for (std::int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * g.stride_w];
+    }
+    std::fill(dst + hi, dst + out_w, T(0));
+  }
+}
+
 /// Writes the column matrix of output rows [oh_begin, oh_end) of `image` (channels × h × w):
 /// (channels·kh·kw) rows, each of (oh_end − oh_begin)·out_w values. Tiling by output rows keeps
 /// the column buffer small enough to stay in cache while the product consumes it.
 template <class T>
 void im2col(const T* image, std::int64_t channels, std::int64_t h, std::int64_t w, const Conv2dGeometry& g,
             std::int64_t out_w, std::int64_t oh_begin, std::int64_t oh_end, T* cols) {
-  const std::int64_t kk = g.kernel_h * g.kernel_w;
   const std::int64_t row_len = (oh_end - oh_begin) * out_w;
-  for (std::int64_t row = 0; row < channels * kk; ++row) {
-    const std::int64_t c = row / kk, ki = (row % kk) / g.kernel_w, kj = row % g.kernel_w;
-    const T* src_plane = image + c * h * w;
-    T* dst = cols + row * row_len;
-    std::int64_t lo, hi;
-    const std::int64_t col_offset = kj * g.dilation_w - g.pad_w;
-    detail::valid_range(out_w, w, g.stride_w, col_offset, lo, hi);
-    for (std::int64_t oh = oh_begin; oh < oh_end; ++oh, dst += out_w) {
-      const std::int64_t ih = oh * g.stride_h - g.pad_h + ki * g.dilation_h;
-      if (ih < 0 || ih >= h) {
-        std::fill(dst, dst + out_w, T(0));
-        continue;
-      }
-      const T* src = src_plane + ih * w + col_offset;
-      std::fill(dst, dst + lo, T(0));
-      if (g.stride_w == 1) {
-        std::copy(src + lo, src + hi, dst + lo);
-      } else {
-        for (std::int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * g.stride_w];
-      }
-      std::fill(dst + hi, dst + out_w, T(0));
-    }
-  }
+  for (std::int64_t row = 0; row < channels * g.kernel_h * g.kernel_w; ++row)
+    im2col_row(image, h, w, g, out_w, oh_begin, oh_end, row, cols + row * row_len);
 }
 
 /// Adds the full column matrix `cols` (all output rows) back into `image` (the adjoint of im2col)
