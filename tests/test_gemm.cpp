@@ -29,8 +29,7 @@ void check_gemm(std::int64_t m, std::int64_t n, std::int64_t k, bool transpose_a
                static_cast<double>(b[static_cast<std::size_t>(p * rsb + j * csb)]);
       expected[static_cast<std::size_t>(i * ldc + j)] = static_cast<T>(sum);
     }
-  gemm::Scratch<T> scratch;
-  gemm::gemm<T>(m, n, k, a.data(), rsa, csa, b.data(), rsb, csb, c.data(), ldc, accumulate, scratch);
+  gemm::gemm<T>(m, n, k, a.data(), rsa, csa, b.data(), rsb, csb, c.data(), ldc, accumulate);
   const double tol = std::is_same_v<T, float> ? 1e-5 * std::sqrt(static_cast<double>(k) + 1) : 1e-12;
   for (std::size_t i = 0; i < c.size(); ++i) REQUIRE(std::abs(c[i] - expected[i]) <= tol);
 }

@@ -20,6 +20,10 @@ TEST_CASE("Conv2d gradients for every geometry", "[grad][conv]") {
       {"1x1 stride 2", 2, 3, 4, 5, 5, Conv2dGeometry::square(1, 2), false},
       {"7x7 stride 2 pad 3", 1, 2, 2, 9, 9, Conv2dGeometry::square(7, 2, 3), false},
       {"rectangular kernel", 2, 2, 2, 6, 7, Conv2dGeometry{1, 3, 1, 2, 0, 1, 1, 1, 1}, true},
+      // Wide outputs (>= 16× the kernel's junk columns) take the in-place stride-1 path.
+      {"3x3 pad 1, wide (in-place path)", 2, 2, 3, 3, 34, Conv2dGeometry::square(3, 1, 1), true},
+      {"3x3 dilation 2, wide, groups 2", 1, 2, 2, 5, 68, Conv2dGeometry::square(3, 1, 2, 2, 2), false},
+      {"3x3 no padding, wide", 1, 2, 2, 4, 36, Conv2dGeometry::square(3), true},
   };
   for (const Spec& s : specs) {
     nn::Conv2d<double> conv(s.cin, s.cout, s.g, s.bias);

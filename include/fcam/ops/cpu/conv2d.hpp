@@ -1,14 +1,16 @@
 /// \file
 /// \brief CPU 2-D convolution, forward and backward, on fcam's packed GEMM (gemm.hpp).
 ///
-/// Work is cut into tiles of whole output rows of one image and one group, sized so that a
-/// tile's column matrix stays in cache, and the tiles are spread over the threads; so batch 1
-/// uses every core as well as batch 8. The weights are packed once per call and shared by all
-/// tiles. A 1×1 stride-1 convolution reads the input directly (no im2col).
-/// Backward: the weight gradient is a GEMM per tile into per-thread accumulators; the input
-/// gradient of a stride-1 convolution is the stride-1 convolution of the output gradient with
-/// the flipped, transposed kernel (the forward path again); strided convolutions scatter a
-/// column matrix with col2im.
+/// Work is cut into tiles of whole output rows of one image and one group, and the tiles are
+/// spread over the threads, so batch 1 uses every core as well as batch 8. The weights are
+/// packed once per call and shared by all tiles. Scratch memory is per-thread and persistent
+/// (workspace.hpp), so a call does not allocate.
+/// - Forward, stride 1: no im2col; the GEMM reads the rows of the zero-padded input in place
+///   (conv2d_forward_stride1 explains why that works).
+/// - Forward, strided: im2col of each tile straight into packed GEMM panels.
+/// - Weight gradient: per tile dW += dy · columnsᵀ into per-thread accumulators.
+/// - Input gradient, stride 1: the stride-1 convolution of dy with the flipped, transposed
+///   kernel (the forward path again); strided: a column matrix scattered back by col2im.
 #pragma once
 
 #include <omp.h>
@@ -22,6 +24,7 @@
 #include "fcam/ops/conv2d_geometry.hpp"
 #include "fcam/ops/cpu/gemm.hpp"
 #include "fcam/ops/cpu/im2col.hpp"
+#include "fcam/ops/cpu/workspace.hpp"
 
 namespace fcam::cpu {
 
@@ -50,15 +53,14 @@ struct Tiling {
   std::int64_t per_plane;  ///< tiles per (image, group)
   std::int64_t items;      ///< tiles in total
 
-  /// `min_cols`: the fewest output pixels per tile worth a GEMM call (the packed kernel matrix
-  /// is streamed once per tile, so deep kernels want wide tiles).
-  Tiling(const ConvSizes& s, std::int64_t groups, int threads, std::int64_t min_cols) {
-    // A column matrix of about 128K elements (512 KB in float) stays in L2 between im2col and GEMM.
+  /// Tiles of about max(min_cols, 128K / K) output pixels: a column block that stays in L2,
+  /// but wide enough that streaming the packed kernel once per tile is amortised. When there
+  /// are few tiles their count is made a multiple of the thread count, so no thread idles.
+  Tiling(const ConvSizes& s, std::int64_t groups, int threads, std::int64_t min_cols = 256) {
     constexpr std::int64_t cache_elems = 1 << 17;
     const std::int64_t target_cols = std::max(min_cols, cache_elems / std::max<std::int64_t>(s.k, 1));
     std::int64_t per = std::max<std::int64_t>(1, s.out_h / std::max<std::int64_t>(1, (target_cols + s.out_w - 1) / s.out_w));
     const std::int64_t planes = s.n * groups;
-    // Few tiles: make their count a multiple of the thread count, so no thread idles at the end.
     if (planes * per < 4 * threads) {
       const std::int64_t total = std::max<std::int64_t>(threads, planes * per / threads * threads);
       per = std::max<std::int64_t>(1, (total + planes - 1) / planes);
@@ -81,25 +83,116 @@ inline TileIndex tile_at(std::int64_t item, const Tiling& t, std::int64_t groups
   return {plane / groups, plane % groups, oh0, std::min(oh0 + t.rows, out_h)};
 }
 
-/// Runs fn(item, worker) for items [0, count) on `threads` threads (dynamic schedule).
+/// Runs fn(item) for items [0, count) on the kernel threads (dynamic schedule).
 template <class F>
-void parallel_items(std::int64_t count, int threads, F&& fn) {
+void parallel_items(std::int64_t count, F&& fn) {
+  const int threads = num_threads();
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1 && count > 1)
-  for (std::int64_t item = 0; item < count; ++item) fn(item, static_cast<std::size_t>(omp_get_thread_num()));
+  for (std::int64_t item = 0; item < count; ++item) fn(item);
 }
 
-/// The (K × cols) column matrix of a tile: im2col into `buffer`, or the input itself for 1×1
-/// stride-1 convolutions. Returns the matrix and sets `row_stride`.
+/// Adds bias[o] to row o of an M×cols block of C (row stride ldc).
 template <class T>
-const T* tile_columns(const T* image, const ConvSizes& s, const Conv2dGeometry& g, const TileIndex& t, T* buffer,
-                      std::int64_t& row_stride) {
-  if (g.is_pointwise()) {
-    row_stride = s.h * s.w;
-    return image + t.oh0 * s.out_w;
+void add_bias(const T* bias, std::int64_t m, std::int64_t cols, T* c, std::int64_t ldc) {
+  for (std::int64_t o = 0; o < m; ++o)
+    for (std::int64_t i = 0; i < cols; ++i) c[o * ldc + i] += bias[o];
+}
+
+/// The kernel matrix of each group packed once (gemm::pack_a layout) by all threads, into the
+/// calling thread's scratch. Returns the packed size of one group.
+template <class T>
+std::int64_t pack_weights(const Tensor<T>& weight, const ConvSizes& s, std::int64_t groups, T* out) {
+  constexpr std::int64_t mr = gemm::Block<T>::mr;
+  const std::int64_t a_size = gemm::packed_a_size<T>(s.cout_g, s.k);
+  const std::int64_t panels = (s.cout_g + mr - 1) / mr;
+  parallel_items(groups * panels, [&](std::int64_t item) {
+    const std::int64_t grp = item / panels, r0 = item % panels * mr;
+    gemm::pack_a_rows(weight.data() + grp * s.cout_g * s.k, s.k, std::int64_t{1}, s.cout_g, s.k, r0,
+                      std::min(r0 + mr, s.cout_g), out + grp * a_size);
+  });
+  return a_size;
+}
+
+/// Stride-1 forward without im2col. With the input zero-padded to Hp×Wp, the GEMM row of
+/// kernel tap (c, ki, kj) over a band of output rows is one contiguous run of the padded plane,
+/// starting at (ki·dh)·Wp + kj·dw, provided the output is computed on the padded width Wp (the
+/// last Wp − Wo columns of each row are junk and dropped). The GEMM reads those runs in place.
+template <class T>
+void conv2d_forward_stride1(const Tensor<T>& x, const Tensor<T>& bias, const Conv2dGeometry& g, const ConvSizes& s,
+                            const T* packed_w, std::int64_t a_size, Tensor<T>& y) {
+  const std::int64_t hp = s.h + 2 * g.pad_h, wp = s.w + 2 * g.pad_w;
+  // On the wide grid, reads run up to (kw−1)·dw past the end of the last plane: keep that slack.
+  const std::int64_t slack = (g.kernel_w - 1) * g.dilation_w;
+  const T* src = x.data();
+  if (hp != s.h || wp != s.w || slack > 0) {
+    T* padded = scratch<T>(ScratchSlot::padded_input, static_cast<std::size_t>(s.n * s.c_in * hp * wp + slack));
+    std::fill(padded + s.n * s.c_in * hp * wp, padded + s.n * s.c_in * hp * wp + slack, T(0));
+    parallel_items(s.n * s.c_in, [&](std::int64_t plane) {
+      T* out = padded + plane * hp * wp;
+      std::fill(out, out + g.pad_h * wp, T(0));
+      for (std::int64_t r = 0; r < s.h; ++r) {
+        T* row = out + (r + g.pad_h) * wp;
+        const T* in = x.data() + (plane * s.h + r) * s.w;
+        std::fill(row, row + g.pad_w, T(0));
+        std::copy(in, in + s.w, row + g.pad_w);
+        std::fill(row + g.pad_w + s.w, row + wp, T(0));
+      }
+      std::fill(out + (g.pad_h + s.h) * wp, out + hp * wp, T(0));
+    });
+    src = padded;
   }
-  row_stride = (t.oh1 - t.oh0) * s.out_w;
-  im2col(image, s.cin_g, s.h, s.w, g, s.out_w, t.oh0, t.oh1, buffer);
-  return buffer;
+  const Tiling tiling(s, g.groups, num_threads());
+  const bool wide = wp != s.out_w;  // junk columns: compute into a scratch block, then copy
+  const std::int64_t taps = g.kernel_h * g.kernel_w;
+
+  parallel_items(tiling.items, [&](std::int64_t item) {
+    const TileIndex t = tile_at(item, tiling, g.groups, s.out_h);
+    const T** rows = scratch<const T*>(ScratchSlot::row_pointers, static_cast<std::size_t>(s.k));
+    const T* planes = src + (t.n * s.c_in + t.grp * s.cin_g) * hp * wp;
+    for (std::int64_t kk = 0; kk < s.k; ++kk) {
+      const std::int64_t c = kk / taps, ki = kk % taps / g.kernel_w, kj = kk % g.kernel_w;
+      rows[kk] = planes + c * hp * wp + ki * g.dilation_h * wp + kj * g.dilation_w;
+    }
+    const T* w_g = packed_w + t.grp * a_size;
+    const T* b_g = bias.defined() ? bias.data() + t.grp * s.cout_g : nullptr;
+    T* y_tile = y.data() + (t.n * s.c_out + t.grp * s.cout_g) * s.p + t.oh0 * s.out_w;
+    const std::int64_t band = t.oh1 - t.oh0;
+    if (!wide) {
+      gemm::gemm_indirect(s.cout_g, band * wp, s.k, w_g, rows, t.oh0 * wp, y_tile, s.p, false);
+      if (b_g) add_bias(b_g, s.cout_g, band * wp, y_tile, s.p);
+      return;
+    }
+    T* out = scratch<T>(ScratchSlot::wide_output, static_cast<std::size_t>(s.cout_g * band * wp));
+    gemm::gemm_indirect(s.cout_g, band * wp, s.k, w_g, rows, t.oh0 * wp, out, band * wp, false);
+    for (std::int64_t o = 0; o < s.cout_g; ++o)
+      for (std::int64_t r = 0; r < band; ++r) {
+        const T* from = out + (o * band + r) * wp;
+        T* to = y_tile + o * s.p + r * s.out_w;
+        const T shift = b_g ? b_g[o] : T(0);
+        for (std::int64_t i = 0; i < s.out_w; ++i) to[i] = from[i] + shift;
+      }
+  });
+}
+
+/// Forward of strided convolutions: per tile, im2col straight into packed GEMM panels.
+template <class T>
+void conv2d_forward_im2col(const Tensor<T>& x, const Tensor<T>& bias, const Conv2dGeometry& g, const ConvSizes& s,
+                           const T* packed_w, std::int64_t a_size, Tensor<T>& y) {
+  const Tiling tiling(s, g.groups, num_threads());
+  const std::int64_t max_cols = tiling.rows * s.out_w;
+  parallel_items(tiling.items, [&](std::int64_t item) {
+    const TileIndex t = tile_at(item, tiling, g.groups, s.out_h);
+    const std::int64_t p0 = t.oh0 * s.out_w, cols = (t.oh1 - t.oh0) * s.out_w;
+    T* packed_b = scratch<T>(ScratchSlot::packed_b, static_cast<std::size_t>(gemm::packed_b_size<T>(s.k, max_cols)));
+    T* row = scratch<T>(ScratchSlot::row, static_cast<std::size_t>(max_cols));
+    const T* image = x.data() + (t.n * s.c_in + t.grp * s.cin_g) * s.h * s.w;
+    gemm::pack_b_rows<T>(
+        s.k, cols, [&](std::int64_t r, T* dst) { im2col_row(image, s.h, s.w, g, s.out_w, t.oh0, t.oh1, r, dst); }, row,
+        packed_b);
+    T* y_tile = y.data() + (t.n * s.c_out + t.grp * s.cout_g) * s.p + p0;
+    gemm::gemm_packed(s.cout_g, cols, s.k, packed_w + t.grp * a_size, packed_b, y_tile, s.p, false);
+    if (bias.defined()) add_bias(bias.data() + t.grp * s.cout_g, s.cout_g, cols, y_tile, s.p);
+  });
 }
 
 }  // namespace detail
@@ -110,46 +203,18 @@ void conv2d_forward(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>
                     Tensor<T>& y) {
   using namespace detail;
   const ConvSizes s = conv_sizes(x, weight.size(0), g);
-  const int threads = num_threads();
-  const Tiling tiling(s, g.groups, threads, 256);
-
-  // The kernel matrix of each group is packed once and shared by every tile.
-  const std::int64_t a_size = gemm::packed_a_size<T>(s.cout_g, s.k);
-  std::vector<T> packed_w(static_cast<std::size_t>(a_size * g.groups));
-  constexpr std::int64_t mr = gemm::Block<T>::mr;
-  const std::int64_t panels = (s.cout_g + mr - 1) / mr;
-  parallel_items(g.groups * panels, threads, [&](std::int64_t item, std::size_t) {
-    const std::int64_t grp = item / panels, r0 = item % panels * mr;
-    gemm::pack_a_rows(weight.data() + grp * s.cout_g * s.k, s.k, std::int64_t{1}, s.cout_g, s.k, r0,
-                      std::min(r0 + mr, s.cout_g), packed_w.data() + grp * a_size);
-  });
-
-  const std::int64_t max_cols = tiling.rows * s.out_w;
-  const std::size_t workers = static_cast<std::size_t>(threads);
-  std::vector<std::vector<T>> row_buf(workers), packed_b(workers);
-
-  parallel_items(tiling.items, threads, [&](std::int64_t item, std::size_t me) {
-    const TileIndex t = tile_at(item, tiling, g.groups, s.out_h);
-    const std::int64_t p0 = t.oh0 * s.out_w, cols = (t.oh1 - t.oh0) * s.out_w;
-    packed_b[me].resize(static_cast<std::size_t>(gemm::packed_b_size<T>(s.k, max_cols)));
-    const T* image = x.data() + (t.n * s.c_in + t.grp * s.cin_g) * s.h * s.w;
-    if (g.is_pointwise()) {
-      gemm::pack_b(image + p0, s.h * s.w, std::int64_t{1}, s.k, cols, packed_b[me].data());
-    } else {  // im2col straight into the packed panels
-      row_buf[me].resize(static_cast<std::size_t>(max_cols));
-      gemm::pack_b_rows<T>(
-          s.k, cols, [&](std::int64_t row, T* dst) { im2col_row(image, s.h, s.w, g, s.out_w, t.oh0, t.oh1, row, dst); },
-          row_buf[me].data(), packed_b[me].data());
-    }
-    T* y_tile = y.data() + (t.n * s.c_out + t.grp * s.cout_g) * s.p + p0;
-    gemm::gemm_packed(s.cout_g, cols, s.k, packed_w.data() + t.grp * a_size, packed_b[me].data(), y_tile, s.p, false);
-    if (bias.defined())
-      for (std::int64_t o = 0; o < s.cout_g; ++o) {
-        const T b = bias.data()[t.grp * s.cout_g + o];
-        T* row = y_tile + o * s.p;
-        for (std::int64_t i = 0; i < cols; ++i) row[i] += b;
-      }
-  });
+  T* packed_w = scratch<T>(ScratchSlot::packed_weights,
+                           static_cast<std::size_t>(gemm::packed_a_size<T>(s.cout_g, s.k) * g.groups));
+  const std::int64_t a_size = pack_weights(weight, s, g.groups, packed_w);
+  // Reading rows in place saves the packing pass, which matters most for shallow K; deep K
+  // streams many scattered rows and prefers packed panels, and the wide grid's junk columns
+  // cost (Wp − Wo)/Wo extra work. Measured on WSOL-ResNet50 shapes: in place wins for 1×1 and
+  // for 3×3 64→64 at 56×56 (K = 576), packed wins for 3×3 at 28×28 with K >= 1152.
+  const std::int64_t junk_cols = (g.kernel_w - 1) * g.dilation_w;  // Wp − Wo
+  const bool in_place = g.stride_h == 1 && g.stride_w == 1 &&
+                        (g.is_pointwise() || (s.k <= 1024 && junk_cols * 16 <= s.out_w));
+  if (in_place) conv2d_forward_stride1(x, bias, g, s, packed_w, a_size, y);
+  else conv2d_forward_im2col(x, bias, g, s, packed_w, a_size, y);
 }
 
 namespace detail {
@@ -160,29 +225,39 @@ template <class T>
 void conv2d_weight_grad(const Tensor<T>& x, const Tensor<T>& grad_y, const Conv2dGeometry& g, const ConvSizes& s,
                         T* grad_weight) {
   const int threads = num_threads();
-  const Tiling tiling(s, g.groups, threads, 256);
+  const Tiling tiling(s, g.groups, threads);
   const std::int64_t max_cols = tiling.rows * s.out_w;
-  const std::size_t workers = static_cast<std::size_t>(std::min<std::int64_t>(threads, tiling.items));
-  std::vector<std::vector<T>> cols_buf(workers), packed_a(workers), packed_b(workers), partial(workers);
+  const std::size_t dw_size = static_cast<std::size_t>(s.c_out * s.k);
+  std::vector<T*> partial(static_cast<std::size_t>(threads), nullptr);  // per thread, zeroed on first use
 
-  parallel_items(tiling.items, static_cast<int>(workers), [&](std::int64_t item, std::size_t me) {
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1 && tiling.items > 1)
+  for (std::int64_t item = 0; item < tiling.items; ++item) {
     const TileIndex t = tile_at(item, tiling, g.groups, s.out_h);
     const std::int64_t p0 = t.oh0 * s.out_w, cols = (t.oh1 - t.oh0) * s.out_w;
-    if (!g.is_pointwise()) cols_buf[me].resize(static_cast<std::size_t>(s.k * max_cols));
-    packed_a[me].resize(static_cast<std::size_t>(gemm::packed_a_size<T>(s.cout_g, max_cols)));
-    packed_b[me].resize(static_cast<std::size_t>(gemm::packed_b_size<T>(max_cols, s.k)));
-    partial[me].resize(static_cast<std::size_t>(s.c_out * s.k));  // zero on first use
-    std::int64_t stride = 0;
+    T*& acc = partial[static_cast<std::size_t>(omp_get_thread_num())];
+    if (!acc) {
+      acc = scratch<T>(ScratchSlot::partial_sum, dw_size);
+      std::fill(acc, acc + dw_size, T(0));
+    }
     const T* image = x.data() + (t.n * s.c_in + t.grp * s.cin_g) * s.h * s.w;
-    const T* columns = tile_columns(image, s, g, t, cols_buf[me].data(), stride);
+    const T* columns = image + p0;  // 1×1 stride 1: the input rows are the columns
+    std::int64_t stride = s.h * s.w;
+    if (!g.is_pointwise()) {
+      T* buffer = scratch<T>(ScratchSlot::column_matrix, static_cast<std::size_t>(s.k * max_cols));
+      im2col(image, s.cin_g, s.h, s.w, g, s.out_w, t.oh0, t.oh1, buffer);
+      columns = buffer;
+      stride = cols;
+    }
+    T* packed_a = scratch<T>(ScratchSlot::packed_a, static_cast<std::size_t>(gemm::packed_a_size<T>(s.cout_g, max_cols)));
+    T* packed_b = scratch<T>(ScratchSlot::packed_b, static_cast<std::size_t>(gemm::packed_b_size<T>(max_cols, s.k)));
     gemm::pack_a(grad_y.data() + (t.n * s.c_out + t.grp * s.cout_g) * s.p + p0, s.p, std::int64_t{1}, s.cout_g, cols,
-                 packed_a[me].data());
-    gemm::pack_b(columns, std::int64_t{1}, stride, cols, s.k, packed_b[me].data());  // columnsᵀ
-    gemm::gemm_packed(s.cout_g, s.k, cols, packed_a[me].data(), packed_b[me].data(),
-                      partial[me].data() + t.grp * s.cout_g * s.k, s.k, true);
-  });
-  for (const auto& local : partial)
-    for (std::size_t i = 0; i < local.size(); ++i) grad_weight[i] += local[i];
+                 packed_a);
+    gemm::pack_b(columns, std::int64_t{1}, stride, cols, s.k, packed_b);  // columnsᵀ
+    gemm::gemm_packed(s.cout_g, s.k, cols, packed_a, packed_b, acc + t.grp * s.cout_g * s.k, s.k, true);
+  }
+  for (const T* acc : partial)
+    if (acc)
+      for (std::size_t i = 0; i < dw_size; ++i) grad_weight[i] += acc[i];
 }
 
 /// The kernel of the adjoint convolution: w'[c, o, i, j] = w[o, c, kh−1−i, kw−1−j] per group.
@@ -208,21 +283,20 @@ void conv2d_input_grad_scatter(const Tensor<T>& weight, const Tensor<T>& grad_y,
   const int threads = num_threads();
   const std::int64_t chunk = gemm::round_up((s.p + threads - 1) / threads, gemm::Block<T>::nr);
   const std::int64_t chunks = (s.p + chunk - 1) / chunk;
-  std::vector<T> dcol(static_cast<std::size_t>(s.k * s.p));
-  std::vector<gemm::Scratch<T>> scratch(static_cast<std::size_t>(threads));
+  T* dcol = scratch<T>(ScratchSlot::column_matrix, static_cast<std::size_t>(s.k * s.p));
   for (std::int64_t n = 0; n < s.n; ++n)
     for (std::int64_t grp = 0; grp < g.groups; ++grp) {
       const T* w_g = weight.data() + grp * s.cout_g * s.k;
       const T* dy_g = grad_y.data() + (n * s.c_out + grp * s.cout_g) * s.p;
-      parallel_items(chunks, threads, [&](std::int64_t c, std::size_t me) {
+      parallel_items(chunks, [&](std::int64_t c) {
         const std::int64_t j0 = c * chunk, cols = std::min(chunk, s.p - j0);
         // dcol[:, j0:j0+cols] = W_gᵀ (K × cout_g) · dy_g[:, j0:j0+cols]
-        gemm::gemm(s.k, cols, s.cout_g, w_g, std::int64_t{1}, s.k, dy_g + j0, s.p, std::int64_t{1}, dcol.data() + j0,
-                   s.p, false, scratch[me]);
+        gemm::gemm(s.k, cols, s.cout_g, w_g, std::int64_t{1}, s.k, dy_g + j0, s.p, std::int64_t{1}, dcol + j0, s.p,
+                   false);
       });
       T* dx_image = grad_x.data() + (n * s.c_in + grp * s.cin_g) * s.h * s.w;
-      parallel_items(s.cin_g, threads, [&](std::int64_t c, std::size_t) {
-        col2im_add(dcol.data(), s.h, s.w, g, s.out_h, s.out_w, dx_image, c, c + 1);
+      parallel_items(s.cin_g, [&](std::int64_t c) {
+        col2im_add(dcol, s.h, s.w, g, s.out_h, s.out_w, dx_image, c, c + 1);
       });
     }
 }

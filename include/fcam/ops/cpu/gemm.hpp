@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "fcam/ops/cpu/workspace.hpp"
+
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
 #endif
@@ -130,6 +132,24 @@ void pack_b_rows(std::int64_t k, std::int64_t n, RowFn&& make_row, T* row, T* ou
   }
 }
 
+/// B panel read from packed storage: row k of the panel at p + k·NR.
+template <class T>
+struct PackedPanel {
+  const T* p;  ///< first row of the panel
+  /// Row k of the panel (NR values).
+  const T* row(std::int64_t k) const { return p + k * Block<T>::nr; }
+};
+
+/// B panel read in place through a table of row pointers ("indirect" GEMM): row k at
+/// rows[k] + offset. Rows must be readable for NR values past `offset` even in a partial panel.
+template <class T>
+struct IndirectPanel {
+  const T* const* rows;  ///< one pointer per k
+  std::int64_t offset;   ///< first column of the panel
+  /// Row k of the panel (NR values).
+  const T* row(std::int64_t k) const { return rows[k] + offset; }
+};
+
 namespace detail {
 
 /// Writes an MR×NR register block (held in `tile`, row-major) to C, only the valid part.
@@ -141,26 +161,29 @@ inline void store_block(const T* tile, std::int64_t nr, T* c, std::int64_t ldc, 
 }
 
 /// Portable micro-kernel: C[rows×cols] (+)= Apanel(kc×MR)ᵀ · Bpanel(kc×NR).
-template <class T>
-inline void micro_kernel(std::int64_t kc, const T* a, const T* b, T* c, std::int64_t ldc, bool accumulate,
+template <class T, class Panel>
+inline void micro_kernel(std::int64_t kc, const T* a, const Panel& b_panel, T* c, std::int64_t ldc, bool accumulate,
                          std::int64_t rows, std::int64_t cols) {
   constexpr std::int64_t mr = Block<T>::mr, nr = Block<T>::nr;
   T acc[mr * nr] = {};
-  for (std::int64_t k = 0; k < kc; ++k, a += mr, b += nr)
+  for (std::int64_t k = 0; k < kc; ++k, a += mr) {
+    const T* b = b_panel.row(k);
     for (std::int64_t i = 0; i < mr; ++i)
       for (std::int64_t j = 0; j < nr; ++j) acc[i * nr + j] += a[i] * b[j];
+  }
   store_block(acc, nr, c, ldc, accumulate, rows, cols);
 }
 
 #if defined(__AVX512F__)
 /// AVX-512 8×32 float micro-kernel: 16 accumulators, two B vectors and one broadcast per step.
-template <>
-inline void micro_kernel<float>(std::int64_t kc, const float* a, const float* b, float* c, std::int64_t ldc,
-                                bool accumulate, std::int64_t rows, std::int64_t cols) {
+template <class Panel>
+inline void micro_kernel(std::int64_t kc, const float* a, const Panel& b_panel, float* c, std::int64_t ldc,
+                         bool accumulate, std::int64_t rows, std::int64_t cols) {
   __m512 lo[8], hi[8];
 #pragma GCC unroll 8
   for (int i = 0; i < 8; ++i) lo[i] = hi[i] = _mm512_setzero_ps();
-  for (std::int64_t k = 0; k < kc; ++k, a += 8, b += 32) {
+  for (std::int64_t k = 0; k < kc; ++k, a += 8) {
+    const float* b = b_panel.row(k);
     const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
 #pragma GCC unroll 8
     for (int i = 0; i < 8; ++i) {
@@ -191,13 +214,14 @@ inline void micro_kernel<float>(std::int64_t kc, const float* a, const float* b,
 }
 #elif defined(__AVX2__) && defined(__FMA__)
 /// AVX2 6×16 float micro-kernel: 12 accumulators, two B vectors and one broadcast per step.
-template <>
-inline void micro_kernel<float>(std::int64_t kc, const float* a, const float* b, float* c, std::int64_t ldc,
-                                bool accumulate, std::int64_t rows, std::int64_t cols) {
+template <class Panel>
+inline void micro_kernel(std::int64_t kc, const float* a, const Panel& b_panel, float* c, std::int64_t ldc,
+                         bool accumulate, std::int64_t rows, std::int64_t cols) {
   __m256 lo[6], hi[6];
 #pragma GCC unroll 6
   for (int i = 0; i < 6; ++i) lo[i] = hi[i] = _mm256_setzero_ps();
-  for (std::int64_t k = 0; k < kc; ++k, a += 6, b += 16) {
+  for (std::int64_t k = 0; k < kc; ++k, a += 6) {
+    const float* b = b_panel.row(k);
     const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
 #pragma GCC unroll 6
     for (int i = 0; i < 6; ++i) {
@@ -228,6 +252,36 @@ inline void micro_kernel<float>(std::int64_t kc, const float* a, const float* b,
 }
 #endif
 
+
+/// The blocked loops shared by the packed and indirect products: C[M×N] (+)= A·B with packed A
+/// and B panels from panel_at(pc, jr, kc).
+template <class T, class PanelAt>
+void gemm_blocked(std::int64_t m, std::int64_t n, std::int64_t k, const T* a_packed, PanelAt&& panel_at, T* c,
+                  std::int64_t ldc, bool accumulate) {
+  constexpr std::int64_t mr = Block<T>::mr, nr = Block<T>::nr, mc = mc_block<T>;
+  if (k == 0) {
+    if (!accumulate)
+      for (std::int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, T(0));
+    return;
+  }
+  const std::int64_t m_padded = round_up(m, mr);
+  for (std::int64_t pc = 0; pc < k; pc += kc_block) {
+    const std::int64_t kc = std::min(kc_block, k - pc);
+    const bool acc = accumulate || pc > 0;
+    for (std::int64_t ic = 0; ic < m; ic += mc) {
+      const std::int64_t ic_end = std::min(ic + mc, m);
+      for (std::int64_t jr = 0; jr < n; jr += nr) {
+        const auto b_panel = panel_at(pc, jr, kc);
+        const std::int64_t cols = std::min(nr, n - jr);
+        for (std::int64_t ir = ic; ir < ic_end; ir += mr) {
+          const T* a_panel = a_packed + pc * m_padded + ir * kc;
+          micro_kernel(kc, a_panel, b_panel, c + ir * ldc + jr, ldc, acc, std::min(mr, m - ir), cols);
+        }
+      }
+    }
+  }
+}
+
 }  // namespace detail
 
 /// C[M×N] (row stride ldc) = A·B, or C += A·B with `accumulate`, from packed A (pack_a) and
@@ -235,46 +289,48 @@ inline void micro_kernel<float>(std::int64_t kc, const float* a, const float* b,
 template <class T>
 void gemm_packed(std::int64_t m, std::int64_t n, std::int64_t k, const T* a_packed, const T* b_packed, T* c,
                  std::int64_t ldc, bool accumulate) {
-  constexpr std::int64_t mr = Block<T>::mr, nr = Block<T>::nr, mc = mc_block<T>;
-  if (k == 0) {
-    if (!accumulate)
-      for (std::int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, T(0));
-    return;
-  }
-  const std::int64_t m_padded = round_up(m, mr), n_padded = round_up(n, nr);
-  for (std::int64_t pc = 0; pc < k; pc += kc_block) {
-    const std::int64_t kc = std::min(kc_block, k - pc);
-    const bool acc = accumulate || pc > 0;
-    for (std::int64_t ic = 0; ic < m; ic += mc) {
-      const std::int64_t ic_end = std::min(ic + mc, m);
-      for (std::int64_t jr = 0; jr < n; jr += nr) {
-        const T* b_panel = b_packed + pc * n_padded + jr * kc;
-        const std::int64_t cols = std::min(nr, n - jr);
-        for (std::int64_t ir = ic; ir < ic_end; ir += mr) {
-          const T* a_panel = a_packed + pc * m_padded + ir * kc;
-          detail::micro_kernel<T>(kc, a_panel, b_panel, c + ir * ldc + jr, ldc, acc, std::min(mr, m - ir), cols);
-        }
-      }
-    }
-  }
+  const std::int64_t n_padded = round_up(n, Block<T>::nr);
+  detail::gemm_blocked(
+      m, n, k, a_packed,
+      [&](std::int64_t pc, std::int64_t jr, std::int64_t kc) { return PackedPanel<T>{b_packed + pc * n_padded + jr * kc}; },
+      c, ldc, accumulate);
 }
 
-/// Reusable packing buffers for gemm().
+/// C[M×N] (+)= A·B with packed A and B read in place: row k of B is b_rows[k][b_offset + j] for
+/// j < N. No packing of B: convolution points the rows into its (padded) input. Only a partial
+/// last panel is copied, so nothing past column N is read.
 template <class T>
-struct Scratch {
-  std::vector<T> a;  ///< packed A
-  std::vector<T> b;  ///< packed B
-};
+void gemm_indirect(std::int64_t m, std::int64_t n, std::int64_t k, const T* a_packed, const T* const* b_rows,
+                   std::int64_t b_offset, T* c, std::int64_t ldc, bool accumulate) {
+  constexpr std::int64_t nr = Block<T>::nr;
+  T* tail = scratch<T>(ScratchSlot::tail_panel, static_cast<std::size_t>(kc_block * nr));
+  const T** tail_rows = scratch<const T*>(ScratchSlot::tail_pointers, static_cast<std::size_t>(kc_block));
+  detail::gemm_blocked(
+      m, n, k, a_packed,
+      [&](std::int64_t pc, std::int64_t jr, std::int64_t kc) {
+        if (jr + nr <= n) return IndirectPanel<T>{b_rows + pc, b_offset + jr};
+        for (std::int64_t kk = 0; kk < kc; ++kk) {
+          T* dst = tail + kk * nr;
+          const T* src = b_rows[pc + kk] + b_offset + jr;
+          std::copy(src, src + (n - jr), dst);
+          std::fill(dst + (n - jr), dst + nr, T(0));
+          tail_rows[kk] = dst;
+        }
+        return IndirectPanel<T>{tail_rows, 0};
+      },
+      c, ldc, accumulate);
+}
 
-/// C (+)= A·B for strided A (M×K: a[i·rsa + k·csa]) and B (K×N: b[k·rsb + j·csb]).
+/// C (+)= A·B for strided A (M×K: a[i·rsa + k·csa]) and B (K×N: b[k·rsb + j·csb]), packing both
+/// into the calling thread's scratch buffers.
 template <class T>
 void gemm(std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std::int64_t rsa, std::int64_t csa, const T* b,
-          std::int64_t rsb, std::int64_t csb, T* c, std::int64_t ldc, bool accumulate, Scratch<T>& scratch) {
-  scratch.a.resize(static_cast<std::size_t>(packed_a_size<T>(m, k)));
-  scratch.b.resize(static_cast<std::size_t>(packed_b_size<T>(k, n)));
-  pack_a(a, rsa, csa, m, k, scratch.a.data());
-  pack_b(b, rsb, csb, k, n, scratch.b.data());
-  gemm_packed(m, n, k, scratch.a.data(), scratch.b.data(), c, ldc, accumulate);
+          std::int64_t rsb, std::int64_t csb, T* c, std::int64_t ldc, bool accumulate) {
+  T* a_packed = scratch<T>(ScratchSlot::packed_a, static_cast<std::size_t>(packed_a_size<T>(m, k)));
+  T* b_packed = scratch<T>(ScratchSlot::packed_b, static_cast<std::size_t>(packed_b_size<T>(k, n)));
+  pack_a(a, rsa, csa, m, k, a_packed);
+  pack_b(b, rsb, csb, k, n, b_packed);
+  gemm_packed(m, n, k, a_packed, b_packed, c, ldc, accumulate);
 }
 
 }  // namespace fcam::cpu::gemm

@@ -1,0 +1,43 @@
+/// \file
+/// \brief Per-thread scratch buffers that persist across calls, so hot kernels never allocate.
+///
+/// Large std::vector allocations go through mmap: every call would pay page faults and zeroing
+/// for its scratch memory. These buffers grow to the largest size asked for and are then
+/// reused by the same thread (OpenMP worker threads persist between parallel regions).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <vector>
+
+namespace fcam::cpu {
+
+/// The independent scratch uses of the CPU kernels; two uses that can be alive at the same time
+/// on one thread need different slots.
+enum class ScratchSlot : std::size_t {
+  packed_weights,  ///< conv: kernel matrix in GEMM layout (calling thread)
+  padded_input,    ///< conv: zero-padded input (calling thread)
+  column_matrix,   ///< conv: im2col output / column gradient
+  row,             ///< conv: one im2col row
+  packed_a,        ///< GEMM: packed A
+  packed_b,        ///< GEMM: packed B
+  wide_output,     ///< conv: output block on the padded width
+  partial_sum,     ///< conv: per-thread weight-gradient accumulator
+  tail_panel,      ///< GEMM: copy of a partial B panel
+  row_pointers,    ///< conv: B row pointers of an indirect GEMM
+  tail_pointers,   ///< GEMM: row pointers of the partial-panel copy
+  count_           ///< number of slots
+};
+
+/// A buffer of at least `size` elements of T owned by the calling thread for slot `slot`.
+/// Contents are unspecified (whatever the last user left). Valid until the same thread asks for
+/// the same slot again.
+template <class T>
+T* scratch(ScratchSlot slot, std::size_t size) {
+  thread_local std::array<std::vector<T>, static_cast<std::size_t>(ScratchSlot::count_)> buffers;
+  std::vector<T>& buffer = buffers[static_cast<std::size_t>(slot)];
+  if (buffer.size() < size) buffer.resize(size);
+  return buffer.data();
+}
+
+}  // namespace fcam::cpu
