@@ -24,6 +24,8 @@ TEST_CASE("Conv2d gradients for every geometry", "[grad][conv]") {
       {"3x3 pad 1, wide (in-place path)", 2, 2, 3, 3, 34, Conv2dGeometry::square(3, 1, 1), true},
       {"3x3 dilation 2, wide, groups 2", 1, 2, 2, 5, 68, Conv2dGeometry::square(3, 1, 2, 2, 2), false},
       {"3x3 no padding, wide", 1, 2, 2, 4, 36, Conv2dGeometry::square(3), true},
+      {"7x7 stride 2 pad 3, wide (in-place phases)", 1, 2, 2, 5, 100, Conv2dGeometry::square(7, 2, 3), false},
+      {"3x3 stride 2 pad 1, wide", 2, 3, 2, 6, 70, Conv2dGeometry::square(3, 2, 1), true},
   };
   for (const Spec& s : specs) {
     nn::Conv2d<double> conv(s.cin, s.cout, s.g, s.bias);

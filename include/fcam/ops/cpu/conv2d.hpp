@@ -5,9 +5,9 @@
 /// spread over the threads, so batch 1 uses every core as well as batch 8. The weights are
 /// packed once per call and shared by all tiles. Scratch memory is per-thread and persistent
 /// (workspace.hpp), so a call does not allocate.
-/// - Forward, stride 1: no im2col; the GEMM reads the rows of the zero-padded input in place
-///   (conv2d_forward_stride1 explains why that works).
-/// - Forward, strided: im2col of each tile straight into packed GEMM panels.
+/// - Forward: either no im2col, the GEMM reading rows of the padded, stride-phase-split input
+///   in place (conv2d_forward_in_place explains why that works), or im2col of each tile
+///   straight into packed GEMM panels, whichever the shape favours.
 /// - Weight gradient: per tile dW += dy · columnsᵀ into per-thread accumulators.
 /// - Input gradient, stride 1: the stride-1 convolution of dy with the flipped, transposed
 ///   kernel (the forward path again); strided: a column matrix scattered back by col2im.
@@ -113,60 +113,89 @@ std::int64_t pack_weights(const Tensor<T>& weight, const ConvSizes& s, std::int6
   return a_size;
 }
 
-/// Stride-1 forward without im2col. With the input zero-padded to Hp×Wp, the GEMM row of
-/// kernel tap (c, ki, kj) over a band of output rows is one contiguous run of the padded plane,
-/// starting at (ki·dh)·Wp + kj·dw, provided the output is computed on the padded width Wp (the
-/// last Wp − Wo columns of each row are junk and dropped). The GEMM reads those runs in place.
-template <class T>
-void conv2d_forward_stride1(const Tensor<T>& x, const Tensor<T>& bias, const Conv2dGeometry& g, const ConvSizes& s,
-                            const T* packed_w, std::int64_t a_size, Tensor<T>& y) {
-  const std::int64_t hp = s.h + 2 * g.pad_h, wp = s.w + 2 * g.pad_w;
-  // On the wide grid, reads run up to (kw−1)·dw past the end of the last plane: keep that slack.
-  const std::int64_t slack = (g.kernel_w - 1) * g.dilation_w;
-  const T* src = x.data();
-  if (hp != s.h || wp != s.w || slack > 0) {
-    T* padded = scratch<T>(ScratchSlot::padded_input, static_cast<std::size_t>(s.n * s.c_in * hp * wp + slack));
-    std::fill(padded + s.n * s.c_in * hp * wp, padded + s.n * s.c_in * hp * wp + slack, T(0));
-    parallel_items(s.n * s.c_in, [&](std::int64_t plane) {
-      T* out = padded + plane * hp * wp;
-      std::fill(out, out + g.pad_h * wp, T(0));
-      for (std::int64_t r = 0; r < s.h; ++r) {
-        T* row = out + (r + g.pad_h) * wp;
-        const T* in = x.data() + (plane * s.h + r) * s.w;
-        std::fill(row, row + g.pad_w, T(0));
-        std::copy(in, in + s.w, row + g.pad_w);
-        std::fill(row + g.pad_w + s.w, row + wp, T(0));
-      }
-      std::fill(out + (g.pad_h + s.h) * wp, out + hp * wp, T(0));
-    });
-    src = padded;
+/// Geometry of the in-place path: the zero-padded input (Hp×Wp) of each channel is split into
+/// stride_h×stride_w phase planes of Hq×Wq (phase (a, b) holds padded pixels (r·sh + a, q·sw + b)).
+struct PhaseLayout {
+  std::int64_t hq, wq;     ///< phase plane size
+  std::int64_t plane;      ///< elements per channel (all phases)
+  std::int64_t junk_cols;  ///< Wq − Wo: columns computed per output row and dropped
+
+  PhaseLayout(const ConvSizes& s, const Conv2dGeometry& g) {
+    const std::int64_t hp = s.h + 2 * g.pad_h, wp = s.w + 2 * g.pad_w;
+    hq = (hp + g.stride_h - 1) / g.stride_h;
+    wq = (wp + g.stride_w - 1) / g.stride_w;
+    plane = g.stride_h * g.stride_w * hq * wq;
+    junk_cols = wq - s.out_w;
   }
+};
+
+/// Forward without im2col. Tap (ki, kj) of output pixel (oh, ow) reads padded pixel
+/// (oh·sh + ki·dh, ow·sw + kj·dw), which is pixel (oh + ⌊ki·dh/sh⌋, ow + ⌊kj·dw/sw⌋) of phase
+/// ((ki·dh) mod sh, (kj·dw) mod sw). So over a band of output rows, the GEMM row of tap
+/// (c, ki, kj) is one contiguous run of a phase plane, provided the output is computed on the
+/// phase width Wq (the last Wq − Wo columns of each row are junk and dropped). The GEMM reads
+/// those runs in place: the only data movement is one pass that pads and splits the input.
+template <class T>
+void conv2d_forward_in_place(const Tensor<T>& x, const Tensor<T>& bias, const Conv2dGeometry& g, const ConvSizes& s,
+                             const T* packed_w, std::int64_t a_size, Tensor<T>& y) {
+  const PhaseLayout L(s, g);
+  const std::int64_t sh = g.stride_h, sw = g.stride_w;
+  const bool copy = g.pad_h > 0 || g.pad_w > 0 || sh > 1 || sw > 1 || L.junk_cols > 0;
+  const T* src = x.data();
+  if (copy) {
+    // On the wide grid, reads run up to Wq past the end of the last plane: keep that slack.
+    const std::int64_t total = s.n * s.c_in * L.plane;
+    T* phased = scratch<T>(ScratchSlot::padded_input, static_cast<std::size_t>(total + L.wq));
+    std::fill(phased + total, phased + total + L.wq, T(0));
+    parallel_items(s.n * s.c_in, [&](std::int64_t plane) {
+      const T* in = x.data() + plane * s.h * s.w;
+      T* out = phased + plane * L.plane;
+      for (std::int64_t a = 0; a < sh; ++a)
+        for (std::int64_t b = 0; b < sw; ++b)
+          for (std::int64_t r = 0; r < L.hq; ++r) {
+            T* row = out + ((a * sw + b) * L.hq + r) * L.wq;
+            const std::int64_t ih = r * sh + a - g.pad_h;
+            if (ih < 0 || ih >= s.h) {
+              std::fill(row, row + L.wq, T(0));
+              continue;
+            }
+            for (std::int64_t q = 0; q < L.wq; ++q) {
+              const std::int64_t iw = q * sw + b - g.pad_w;
+              row[q] = (iw >= 0 && iw < s.w) ? in[ih * s.w + iw] : T(0);
+            }
+          }
+    });
+    src = phased;
+  }
+  const std::int64_t hq = copy ? L.hq : s.h, wq = copy ? L.wq : s.w, plane_size = copy ? L.plane : s.h * s.w;
   const Tiling tiling(s, g.groups, num_threads());
-  const bool wide = wp != s.out_w;  // junk columns: compute into a scratch block, then copy
+  const bool wide = wq != s.out_w;  // junk columns: compute into a scratch block, then copy
   const std::int64_t taps = g.kernel_h * g.kernel_w;
 
   parallel_items(tiling.items, [&](std::int64_t item) {
     const TileIndex t = tile_at(item, tiling, g.groups, s.out_h);
     const T** rows = scratch<const T*>(ScratchSlot::row_pointers, static_cast<std::size_t>(s.k));
-    const T* planes = src + (t.n * s.c_in + t.grp * s.cin_g) * hp * wp;
+    const T* planes = src + (t.n * s.c_in + t.grp * s.cin_g) * plane_size;
     for (std::int64_t kk = 0; kk < s.k; ++kk) {
       const std::int64_t c = kk / taps, ki = kk % taps / g.kernel_w, kj = kk % g.kernel_w;
-      rows[kk] = planes + c * hp * wp + ki * g.dilation_h * wp + kj * g.dilation_w;
+      const std::int64_t dy = ki * g.dilation_h, dx = kj * g.dilation_w;
+      const std::int64_t phase = (dy % sh) * sw + dx % sw;
+      rows[kk] = planes + c * plane_size + phase * hq * wq + (dy / sh) * wq + dx / sw;
     }
     const T* w_g = packed_w + t.grp * a_size;
     const T* b_g = bias.defined() ? bias.data() + t.grp * s.cout_g : nullptr;
     T* y_tile = y.data() + (t.n * s.c_out + t.grp * s.cout_g) * s.p + t.oh0 * s.out_w;
     const std::int64_t band = t.oh1 - t.oh0;
     if (!wide) {
-      gemm::gemm_indirect(s.cout_g, band * wp, s.k, w_g, rows, t.oh0 * wp, y_tile, s.p, false);
-      if (b_g) add_bias(b_g, s.cout_g, band * wp, y_tile, s.p);
+      gemm::gemm_indirect(s.cout_g, band * wq, s.k, w_g, rows, t.oh0 * wq, y_tile, s.p, false);
+      if (b_g) add_bias(b_g, s.cout_g, band * wq, y_tile, s.p);
       return;
     }
-    T* out = scratch<T>(ScratchSlot::wide_output, static_cast<std::size_t>(s.cout_g * band * wp));
-    gemm::gemm_indirect(s.cout_g, band * wp, s.k, w_g, rows, t.oh0 * wp, out, band * wp, false);
+    T* out = scratch<T>(ScratchSlot::wide_output, static_cast<std::size_t>(s.cout_g * band * wq));
+    gemm::gemm_indirect(s.cout_g, band * wq, s.k, w_g, rows, t.oh0 * wq, out, band * wq, false);
     for (std::int64_t o = 0; o < s.cout_g; ++o)
       for (std::int64_t r = 0; r < band; ++r) {
-        const T* from = out + (o * band + r) * wp;
+        const T* from = out + (o * band + r) * wq;
         T* to = y_tile + o * s.p + r * s.out_w;
         const T shift = b_g ? b_g[o] : T(0);
         for (std::int64_t i = 0; i < s.out_w; ++i) to[i] = from[i] + shift;
@@ -174,7 +203,7 @@ void conv2d_forward_stride1(const Tensor<T>& x, const Tensor<T>& bias, const Con
   });
 }
 
-/// Forward of strided convolutions: per tile, im2col straight into packed GEMM panels.
+/// Forward with im2col of each tile straight into packed GEMM panels.
 template <class T>
 void conv2d_forward_im2col(const Tensor<T>& x, const Tensor<T>& bias, const Conv2dGeometry& g, const ConvSizes& s,
                            const T* packed_w, std::int64_t a_size, Tensor<T>& y) {
@@ -208,12 +237,12 @@ void conv2d_forward(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>
   const std::int64_t a_size = pack_weights(weight, s, g.groups, packed_w);
   // Reading rows in place saves the packing pass, which matters most for shallow K; deep K
   // streams many scattered rows and prefers packed panels, and the wide grid's junk columns
-  // cost (Wp − Wo)/Wo extra work. Measured on WSOL-ResNet50 shapes: in place wins for 1×1 and
-  // for 3×3 64→64 at 56×56 (K = 576), packed wins for 3×3 at 28×28 with K >= 1152.
-  const std::int64_t junk_cols = (g.kernel_w - 1) * g.dilation_w;  // Wp − Wo
-  const bool in_place = g.stride_h == 1 && g.stride_w == 1 &&
-                        (g.is_pointwise() || (s.k <= 1024 && junk_cols * 16 <= s.out_w));
-  if (in_place) conv2d_forward_stride1(x, bias, g, s, packed_w, a_size, y);
+  // cost (Wq − Wo)/Wo extra work. Measured on WSOL-ResNet50 shapes: in place wins for 1×1, the
+  // 7×7/2 stem and 3×3 64→64 at 56×56 (K = 576); packed wins for 3×3 at 28×28 with K >= 1152.
+  const PhaseLayout phases(s, g);
+  const bool one_by_one = g.kernel_h == 1 && g.kernel_w == 1 && g.pad_h == 0 && g.pad_w == 0;
+  const bool in_place = one_by_one || (s.k <= 1024 && phases.junk_cols * 16 <= s.out_w);
+  if (in_place) conv2d_forward_in_place(x, bias, g, s, packed_w, a_size, y);
   else conv2d_forward_im2col(x, bias, g, s, packed_w, a_size, y);
 }
 
