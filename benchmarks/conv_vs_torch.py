@@ -6,7 +6,8 @@ Usage (Debian's interpreter, which sees python3-torch):
         [--min-time 0.5] [--filter REGEX] [--markdown OUT.md]
 
 Both sides use the same thread count, fp32, random data, and the shapes of
-benchmarks/wsol_resnet50_convs.csv. "forward" is y = conv(x); "backward" computes the input and
+benchmarks/wsol_resnet50_convs.csv. Each row times fcam and then torch back to back, so slow
+drifts of a shared machine hit both sides of a ratio alike. "forward" is y = conv(x); "backward" computes the input and
 weight gradients (what a training step needs). fcam: Google Benchmark, median of 3 repetitions of
 real time. PyTorch: torch.nn.functional.conv2d (oneDNN), warm-up then the median of timed loops.
 Ratio = fcam / torch (below 1 means fcam is faster).
@@ -18,6 +19,7 @@ import os
 import platform
 import re
 import subprocess
+import sys
 import time
 
 import torch
@@ -59,16 +61,16 @@ def torch_time(shape, batch, backward, min_time):
     return sorted(samples)[1] * 1e3
 
 
-def fcam_times(bench, threads, min_time, pattern):
+def fcam_time(bench, threads, min_time, name):
+    """Median real time (ms) of one fcam benchmark, by exact name (names hold no regex metacharacters)."""
     out = subprocess.run([bench, "--threads", str(threads), f"--benchmark_min_time={min_time}",
                           "--benchmark_repetitions=3", "--benchmark_report_aggregates_only=true",
-                          "--benchmark_format=json", f"--benchmark_filter={pattern}"],
+                          "--benchmark_format=json", f"--benchmark_filter=^{name}/real_time$"],
                          check=True, capture_output=True, text=True).stdout
-    times = {}
     for b in json.loads(out)["benchmarks"]:
         if b.get("aggregate_name") == "median":
-            times[b["run_name"].replace("/real_time", "")] = b["real_time"]  # ms
-    return times
+            return b["real_time"]
+    raise RuntimeError(f"fcam benchmark {name} did not run")
 
 
 def main():
@@ -83,16 +85,17 @@ def main():
 
     torch.set_num_threads(args.threads)
     shapes = read_shapes(args.shapes)
-    fcam = fcam_times(args.bench, args.threads, args.min_time, args.filter)
     rows = []
     for s in shapes:
         for batch in (1, 8):
             for backward in (False, True):
                 name = f"{'backward' if backward else 'forward'}/{s['name']}/batch{batch}"
-                if not re.search(args.filter, name) or name not in fcam:
+                if not re.search(args.filter, name):
                     continue
+                f = fcam_time(args.bench, args.threads, args.min_time, name)
                 t = torch_time(s, batch, backward, args.min_time)
-                rows.append((name, fcam[name], t, fcam[name] / t))
+                rows.append((name, f, t, f / t))
+                print(f"{name}: fcam {f:.3f} ms, torch {t:.3f} ms", file=sys.stderr, flush=True)
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     lines = [f"CPU: {cpu}, {args.threads} threads, fp32, fcam vs PyTorch {torch.__version__} (oneDNN); "
              f"times in ms (median); ratio = fcam / torch", "",

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
+#include <iostream>
 #include <memory>
 #include <set>
 
@@ -42,8 +43,14 @@ double relative_error(const TensorF& actual, const TensorF& expected) {
   return max_ref > 0 ? max_diff / max_ref : max_diff;
 }
 
+double& worst_error() {
+  static double worst = 0;
+  return worst;
+}
+
 void expect_close(const TensorF& actual, const std::string& case_name, const std::string& role, double tol = 1e-5) {
   const double err = relative_error(actual, ref(case_name, role));
+  worst_error() = std::max(worst_error(), err);
   INFO(case_name << "/" << role << ": relative error " << err);
   CHECK(err <= tol);
 }
@@ -161,4 +168,5 @@ TEST_CASE("every op and module matches PyTorch forward and backward", "[parity]"
                                           "linear", "upsample_nearest", "max_pool", "avg_pool", "resize_bilinear",
                                           "bottleneck", "sequential", "concat", "add", "cross_entropy", "dropout"};
   CHECK(ops == expected);
+  std::cout << "torch parity: " << file.metadata.size() << " cases, worst relative error " << worst_error() << "\n";
 }
