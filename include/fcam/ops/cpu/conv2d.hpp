@@ -134,6 +134,25 @@ struct PhaseLayout {
   }
 };
 
+/// Writes one channel plane (h × w) zero-padded and split into its stride phases (PhaseLayout).
+template <class T>
+void split_phases(const T* in, const ConvSizes& s, const Conv2dGeometry& g, const PhaseLayout& L, T* out) {
+  for (std::int64_t a = 0; a < g.stride_h; ++a)
+    for (std::int64_t b = 0; b < g.stride_w; ++b)
+      for (std::int64_t r = 0; r < L.hq; ++r) {
+        T* row = out + ((a * g.stride_w + b) * L.hq + r) * L.wq;
+        const std::int64_t ih = r * g.stride_h + a - g.pad_h;
+        if (ih < 0 || ih >= s.h) {
+          std::fill(row, row + L.wq, T(0));
+          continue;
+        }
+        for (std::int64_t q = 0; q < L.wq; ++q) {
+          const std::int64_t iw = q * g.stride_w + b - g.pad_w;
+          row[q] = (iw >= 0 && iw < s.w) ? in[ih * s.w + iw] : T(0);
+        }
+      }
+}
+
 /// Forward without im2col. Tap (ki, kj) of output pixel (oh, ow) reads padded pixel
 /// (oh·sh + ki·dh, ow·sw + kj·dw), which is pixel (oh + ⌊ki·dh/sh⌋, ow + ⌊kj·dw/sw⌋) of phase
 /// ((ki·dh) mod sh, (kj·dw) mod sw). So over a band of output rows, the GEMM row of tap
@@ -144,36 +163,27 @@ template <class T>
 void conv2d_forward_in_place(const Tensor<T>& x, const Tensor<T>& bias, const Conv2dGeometry& g, const ConvSizes& s,
                              const T* packed_w, std::int64_t a_size, Tensor<T>& y) {
   const PhaseLayout L(s, g);
-  const std::int64_t sh = g.stride_h, sw = g.stride_w;
-  const bool copy = g.pad_h > 0 || g.pad_w > 0 || sh > 1 || sw > 1 || L.junk_cols > 0;
+  const bool copy = g.pad_h > 0 || g.pad_w > 0 || g.stride_h > 1 || g.stride_w > 1 || L.junk_cols > 0;
+  const Tiling tiling(s, g.groups, num_threads(), false);
+  // With one tile per image, each thread pads its own image right before using it (still in
+  // cache); otherwise all images are padded first, since several threads read each one.
+  const bool copy_per_tile = copy && tiling.per_plane == 1;
+  const std::int64_t hq = copy ? L.hq : s.h, wq = copy ? L.wq : s.w, plane_size = copy ? L.plane : s.h * s.w;
+  // On the wide grid, reads run up to Wq past the end of the last plane: keep that slack.
+  auto split = [&](std::int64_t first_plane, std::int64_t planes, T* out) {
+    std::fill(out + planes * L.plane, out + planes * L.plane + L.wq, T(0));
+    for (std::int64_t c = 0; c < planes; ++c)
+      split_phases(x.data() + (first_plane + c) * s.h * s.w, s, g, L, out + c * L.plane);
+  };
   const T* src = x.data();
-  if (copy) {
-    // On the wide grid, reads run up to Wq past the end of the last plane: keep that slack.
-    const std::int64_t total = s.n * s.c_in * L.plane;
-    T* phased = scratch<T>(ScratchSlot::padded_input, static_cast<std::size_t>(total + L.wq));
-    std::fill(phased + total, phased + total + L.wq, T(0));
+  if (copy && !copy_per_tile) {
+    T* phased = scratch<T>(ScratchSlot::padded_input, static_cast<std::size_t>(s.n * s.c_in * L.plane + L.wq));
     parallel_items(s.n * s.c_in, [&](std::int64_t plane) {
-      const T* in = x.data() + plane * s.h * s.w;
-      T* out = phased + plane * L.plane;
-      for (std::int64_t a = 0; a < sh; ++a)
-        for (std::int64_t b = 0; b < sw; ++b)
-          for (std::int64_t r = 0; r < L.hq; ++r) {
-            T* row = out + ((a * sw + b) * L.hq + r) * L.wq;
-            const std::int64_t ih = r * sh + a - g.pad_h;
-            if (ih < 0 || ih >= s.h) {
-              std::fill(row, row + L.wq, T(0));
-              continue;
-            }
-            for (std::int64_t q = 0; q < L.wq; ++q) {
-              const std::int64_t iw = q * sw + b - g.pad_w;
-              row[q] = (iw >= 0 && iw < s.w) ? in[ih * s.w + iw] : T(0);
-            }
-          }
+      split_phases(x.data() + plane * s.h * s.w, s, g, L, phased + plane * L.plane);
     });
+    std::fill(phased + s.n * s.c_in * L.plane, phased + s.n * s.c_in * L.plane + L.wq, T(0));
     src = phased;
   }
-  const std::int64_t hq = copy ? L.hq : s.h, wq = copy ? L.wq : s.w, plane_size = copy ? L.plane : s.h * s.w;
-  const Tiling tiling(s, g.groups, num_threads(), false);
   const bool wide = wq != s.out_w;  // junk columns: compute into a scratch block, then copy
   const std::int64_t taps = g.kernel_h * g.kernel_w;
 
@@ -181,11 +191,16 @@ void conv2d_forward_in_place(const Tensor<T>& x, const Tensor<T>& bias, const Co
     const TileIndex t = tile_at(item, tiling, g.groups, s.out_h);
     const T** rows = scratch<const T*>(ScratchSlot::row_pointers, static_cast<std::size_t>(s.k));
     const T* planes = src + (t.n * s.c_in + t.grp * s.cin_g) * plane_size;
+    if (copy_per_tile) {
+      T* own = scratch<T>(ScratchSlot::padded_input, static_cast<std::size_t>(s.cin_g * L.plane + L.wq));
+      split(t.n * s.c_in + t.grp * s.cin_g, s.cin_g, own);
+      planes = own;
+    }
     for (std::int64_t kk = 0; kk < s.k; ++kk) {
       const std::int64_t c = kk / taps, ki = kk % taps / g.kernel_w, kj = kk % g.kernel_w;
       const std::int64_t dy = ki * g.dilation_h, dx = kj * g.dilation_w;
-      const std::int64_t phase = (dy % sh) * sw + dx % sw;
-      rows[kk] = planes + c * plane_size + phase * hq * wq + (dy / sh) * wq + dx / sw;
+      const std::int64_t phase = (dy % g.stride_h) * g.stride_w + dx % g.stride_w;
+      rows[kk] = planes + c * plane_size + phase * hq * wq + (dy / g.stride_h) * wq + dx / g.stride_w;
     }
     const T* w_g = packed_w + t.grp * a_size;
     const T* b_g = bias.defined() ? bias.data() + t.grp * s.cout_g : nullptr;
