@@ -5,9 +5,9 @@
 /// spread over the threads, so batch 1 uses every core as well as batch 8. The weights are
 /// packed once per call and shared by all tiles. Scratch memory is per-thread and persistent
 /// (workspace.hpp), so a call does not allocate.
-/// - Forward: either no im2col, the GEMM reading rows of the padded, stride-phase-split input
-///   in place (conv2d_forward_in_place explains why that works), or im2col of each tile
-///   straight into packed GEMM panels, whichever the shape favours.
+/// - Forward: no im2col, the GEMM reading rows of the padded, stride-phase-split input in place
+///   (conv2d_forward_in_place explains why that works); on small maps, where that would waste
+///   too many columns, im2col of each tile straight into packed GEMM panels.
 /// - Weight gradient: per tile dW += dy · columnsᵀ into per-thread accumulators.
 /// - Input gradient, stride 1: the stride-1 convolution of dy with the flipped, transposed
 ///   kernel (the forward path again); strided: a column matrix scattered back by col2im.
@@ -255,13 +255,13 @@ void conv2d_forward(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>
   T* packed_w = scratch<T>(ScratchSlot::packed_weights,
                            static_cast<std::size_t>(gemm::packed_a_size<T>(s.cout_g, s.k) * g.groups));
   const std::int64_t a_size = pack_weights(weight, s, g.groups, packed_w);
-  // Reading rows in place saves the packing pass, which matters most for shallow K; deep K
-  // streams many scattered rows and prefers packed panels, and the wide grid's junk columns
-  // cost (Wq − Wo)/Wo extra work. Measured on WSOL-ResNet50 shapes: in place wins for 1×1, the
-  // 7×7/2 stem and 3×3 64→64 at 56×56 (K = 576); packed wins for 3×3 at 28×28 with K >= 1152.
+  // Reading rows in place saves the im2col/packing pass; its price is the junk columns of the
+  // wide grid, (Wq − Wo)/Wo extra work. Measured on the WSOL-ResNet50 shapes (A/B, min of
+  // repeated runs): in place wins or ties everywhere those are <= 1/8 (3×3 at 28×28: 7%),
+  // by up to 20% at batch 8; im2col stays for small maps where the junk would dominate.
   const PhaseLayout phases(s, g);
   const bool one_by_one = g.kernel_h == 1 && g.kernel_w == 1 && g.pad_h == 0 && g.pad_w == 0;
-  const bool in_place = one_by_one || (s.k <= 1024 && phases.junk_cols * 16 <= s.out_w);
+  const bool in_place = one_by_one || phases.junk_cols * 8 <= s.out_w;
   if (in_place) conv2d_forward_in_place(x, bias, g, s, packed_w, a_size, y);
   else conv2d_forward_im2col(x, bias, g, s, packed_w, a_size, y);
 }
