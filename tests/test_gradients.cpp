@@ -26,6 +26,8 @@ TEST_CASE("Conv2d gradients for every geometry", "[grad][conv]") {
       {"3x3 no padding, wide", 1, 2, 2, 4, 36, Conv2dGeometry::square(3), true},
       {"7x7 stride 2 pad 3, wide (in-place phases)", 1, 2, 2, 5, 100, Conv2dGeometry::square(7, 2, 3), false},
       {"3x3 stride 2 pad 1, wide", 2, 3, 2, 6, 70, Conv2dGeometry::square(3, 2, 1), true},
+      // One image and >= 256 output channels: tiles split the output channels between threads.
+      {"1x1, 256 outputs, batch 1 (channel slices)", 1, 3, 256, 4, 5, Conv2dGeometry::square(1), true},
   };
   for (const Spec& s : specs) {
     nn::Conv2d<double> conv(s.cin, s.cout, s.g, s.bias);

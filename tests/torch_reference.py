@@ -67,6 +67,7 @@ def conv_cases():
         ("conv_3x3_wide_rows", dict(n=1, cin=16, cout=24, h=9, w=40, k=3, s=1, p=1, d=1, g=1, bias=True)),
         ("conv_7x7_s2_wide_rows", dict(n=1, cin=3, cout=16, h=20, w=104, k=7, s=2, p=3, d=1, g=1, bias=False)),
         ("conv_3x3_s2_wide_rows", dict(n=2, cin=8, cout=8, h=6, w=70, k=3, s=2, p=1, d=1, g=1, bias=True)),
+        ("conv_3x3_256_out_batch1", dict(n=1, cin=8, cout=264, h=5, w=40, k=3, s=1, p=1, d=1, g=1, bias=True)),
         ("conv_3x3_d2_wide_rows", dict(n=2, cin=8, cout=8, h=7, w=70, k=3, s=1, p=2, d=2, g=2, bias=False)),
     ]
     for case, c in specs:

@@ -47,45 +47,57 @@ ConvSizes conv_sizes(const Tensor<T>& x, std::int64_t c_out, const Conv2dGeometr
   return s;
 }
 
-/// How the output rows of each (image, group) plane are cut into tiles.
+/// How each (image, group) plane is cut into tiles: bands of output rows, and for the in-place
+/// path with fewer planes than threads, slices of output channels.
 struct Tiling {
   std::int64_t rows;       ///< output rows per tile
-  std::int64_t per_plane;  ///< tiles per (image, group)
+  std::int64_t per_plane;  ///< row bands per (image, group)
+  std::int64_t m_parts;    ///< output-channel slices per band
+  std::int64_t m_step;     ///< output channels per slice (a multiple of the GEMM's MR)
   std::int64_t items;      ///< tiles in total
 
   /// With `packed` B, tiles of about max(256, 128K / K) output pixels: a packed column block
   /// that stays in L2, yet wide enough that streaming the packed kernel once per tile is
-  /// amortised. Without packing (B read in place) nothing needs to fit in cache, and one tile
-  /// per thread streams the kernel the fewest times (measured: 10-15% faster than 256-pixel
-  /// tiles for the stem and 3×3 64→64). Few tiles are made a multiple of the thread count.
-  Tiling(const ConvSizes& s, std::int64_t groups, int threads, bool packed) {
+  /// amortised. Without packing (B read in place) nothing needs to fit in cache and the fewest
+  /// tiles stream the kernel the fewest times: one per image, and for fewer images than
+  /// threads, channel slices (each thread streams only its share of the kernel) when there are
+  /// at least 128 channels per slice, else row bands. Few tiles are made a multiple of the
+  /// thread count.
+  Tiling(const ConvSizes& s, std::int64_t groups, int threads, bool packed, std::int64_t mr) {
     constexpr std::int64_t cache_elems = 1 << 17, min_cols = 256;
     const std::int64_t planes = s.n * groups;
     std::int64_t per = 1;
+    m_parts = 1;
     if (packed) {
       const std::int64_t target_cols = std::max(min_cols, cache_elems / std::max<std::int64_t>(s.k, 1));
       per = std::max<std::int64_t>(1, s.out_h / std::max<std::int64_t>(1, (target_cols + s.out_w - 1) / s.out_w));
+    } else if (planes < threads && s.cout_g >= 128 * ((threads + planes - 1) / planes)) {
+      m_parts = (threads + planes - 1) / planes;
     }
-    if (planes * per < 4 * threads) {
+    if (m_parts == 1 && planes * per < 4 * threads) {
       const std::int64_t total = std::max<std::int64_t>(threads, planes * per / threads * threads);
       per = std::max<std::int64_t>(1, (total + planes - 1) / planes);
     }
     per = std::min(per, s.out_h);
     rows = (s.out_h + per - 1) / per;
     per_plane = (s.out_h + rows - 1) / rows;
-    items = planes * per_plane;
+    m_step = (s.cout_g / m_parts + mr - 1) / mr * mr;
+    m_parts = (s.cout_g + m_step - 1) / m_step;
+    items = planes * per_plane * m_parts;
   }
 };
 
-/// One tile: image n, group grp, output rows [oh0, oh1).
+/// One tile: image n, group grp, output rows [oh0, oh1), output channels [m0, m1) of the group.
 struct TileIndex {
-  std::int64_t n, grp, oh0, oh1;
+  std::int64_t n, grp, oh0, oh1, m0, m1;
 };
 
-inline TileIndex tile_at(std::int64_t item, const Tiling& t, std::int64_t groups, std::int64_t out_h) {
-  const std::int64_t plane = item / t.per_plane, tile = item % t.per_plane;
-  const std::int64_t oh0 = tile * t.rows;
-  return {plane / groups, plane % groups, oh0, std::min(oh0 + t.rows, out_h)};
+inline TileIndex tile_at(std::int64_t item, const Tiling& t, std::int64_t groups, std::int64_t out_h,
+                         std::int64_t cout_g) {
+  const std::int64_t part = item % t.m_parts, band_item = item / t.m_parts;
+  const std::int64_t plane = band_item / t.per_plane, band = band_item % t.per_plane;
+  const std::int64_t oh0 = band * t.rows, m0 = part * t.m_step;
+  return {plane / groups, plane % groups, oh0, std::min(oh0 + t.rows, out_h), m0, std::min(m0 + t.m_step, cout_g)};
 }
 
 /// Runs fn(item) for items [0, count) on the kernel threads (dynamic schedule).
@@ -164,10 +176,10 @@ void conv2d_forward_in_place(const Tensor<T>& x, const Tensor<T>& bias, const Co
                              const T* packed_w, std::int64_t a_size, Tensor<T>& y) {
   const PhaseLayout L(s, g);
   const bool copy = g.pad_h > 0 || g.pad_w > 0 || g.stride_h > 1 || g.stride_w > 1 || L.junk_cols > 0;
-  const Tiling tiling(s, g.groups, num_threads(), false);
+  const Tiling tiling(s, g.groups, num_threads(), false, gemm::Block<T>::mr);
   // With one tile per image, each thread pads its own image right before using it (still in
   // cache); otherwise all images are padded first, since several threads read each one.
-  const bool copy_per_tile = copy && tiling.per_plane == 1;
+  const bool copy_per_tile = copy && tiling.per_plane == 1 && tiling.m_parts == 1;
   const std::int64_t hq = copy ? L.hq : s.h, wq = copy ? L.wq : s.w, plane_size = copy ? L.plane : s.h * s.w;
   // On the wide grid, reads run up to Wq past the end of the last plane: keep that slack.
   auto split = [&](std::int64_t first_plane, std::int64_t planes, T* out) {
@@ -188,7 +200,7 @@ void conv2d_forward_in_place(const Tensor<T>& x, const Tensor<T>& bias, const Co
   const std::int64_t taps = g.kernel_h * g.kernel_w;
 
   parallel_items(tiling.items, [&](std::int64_t item) {
-    const TileIndex t = tile_at(item, tiling, g.groups, s.out_h);
+    const TileIndex t = tile_at(item, tiling, g.groups, s.out_h, s.cout_g);
     const T** rows = scratch<const T*>(ScratchSlot::row_pointers, static_cast<std::size_t>(s.k));
     const T* planes = src + (t.n * s.c_in + t.grp * s.cin_g) * plane_size;
     if (copy_per_tile) {
@@ -207,13 +219,13 @@ void conv2d_forward_in_place(const Tensor<T>& x, const Tensor<T>& bias, const Co
     T* y_tile = y.data() + (t.n * s.c_out + t.grp * s.cout_g) * s.p + t.oh0 * s.out_w;
     const std::int64_t band = t.oh1 - t.oh0;
     if (!wide) {
-      gemm::gemm_indirect(s.cout_g, band * wq, s.k, w_g, rows, t.oh0 * wq, y_tile, s.p, false);
-      if (b_g) add_bias(b_g, s.cout_g, band * wq, y_tile, s.p);
+      gemm::gemm_indirect(s.cout_g, band * wq, s.k, w_g, rows, t.oh0 * wq, y_tile, s.p, false, t.m0, t.m1);
+      if (b_g) add_bias(b_g + t.m0, t.m1 - t.m0, band * wq, y_tile + t.m0 * s.p, s.p);
       return;
     }
     T* out = scratch<T>(ScratchSlot::wide_output, static_cast<std::size_t>(s.cout_g * band * wq));
-    gemm::gemm_indirect(s.cout_g, band * wq, s.k, w_g, rows, t.oh0 * wq, out, band * wq, false);
-    for (std::int64_t o = 0; o < s.cout_g; ++o)
+    gemm::gemm_indirect(s.cout_g, band * wq, s.k, w_g, rows, t.oh0 * wq, out, band * wq, false, t.m0, t.m1);
+    for (std::int64_t o = t.m0; o < t.m1; ++o)
       for (std::int64_t r = 0; r < band; ++r) {
         const T* from = out + (o * band + r) * wq;
         T* to = y_tile + o * s.p + r * s.out_w;
@@ -227,10 +239,10 @@ void conv2d_forward_in_place(const Tensor<T>& x, const Tensor<T>& bias, const Co
 template <class T>
 void conv2d_forward_im2col(const Tensor<T>& x, const Tensor<T>& bias, const Conv2dGeometry& g, const ConvSizes& s,
                            const T* packed_w, std::int64_t a_size, Tensor<T>& y) {
-  const Tiling tiling(s, g.groups, num_threads(), true);
+  const Tiling tiling(s, g.groups, num_threads(), true, gemm::Block<T>::mr);
   const std::int64_t max_cols = tiling.rows * s.out_w;
   parallel_items(tiling.items, [&](std::int64_t item) {
-    const TileIndex t = tile_at(item, tiling, g.groups, s.out_h);
+    const TileIndex t = tile_at(item, tiling, g.groups, s.out_h, s.cout_g);
     const std::int64_t p0 = t.oh0 * s.out_w, cols = (t.oh1 - t.oh0) * s.out_w;
     T* packed_b = scratch<T>(ScratchSlot::packed_b, static_cast<std::size_t>(gemm::packed_b_size<T>(s.k, max_cols)));
     T* row = scratch<T>(ScratchSlot::row, static_cast<std::size_t>(max_cols));
@@ -274,14 +286,14 @@ template <class T>
 void conv2d_weight_grad(const Tensor<T>& x, const Tensor<T>& grad_y, const Conv2dGeometry& g, const ConvSizes& s,
                         T* grad_weight) {
   const int threads = num_threads();
-  const Tiling tiling(s, g.groups, threads, true);
+  const Tiling tiling(s, g.groups, threads, true, gemm::Block<T>::mr);
   const std::int64_t max_cols = tiling.rows * s.out_w;
   const std::size_t dw_size = static_cast<std::size_t>(s.c_out * s.k);
   std::vector<T*> partial(static_cast<std::size_t>(threads), nullptr);  // per thread, zeroed on first use
 
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1 && tiling.items > 1)
   for (std::int64_t item = 0; item < tiling.items; ++item) {
-    const TileIndex t = tile_at(item, tiling, g.groups, s.out_h);
+    const TileIndex t = tile_at(item, tiling, g.groups, s.out_h, s.cout_g);
     const std::int64_t p0 = t.oh0 * s.out_w, cols = (t.oh1 - t.oh0) * s.out_w;
     T*& acc = partial[static_cast<std::size_t>(omp_get_thread_num())];
     if (!acc) {

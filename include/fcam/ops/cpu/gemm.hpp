@@ -257,15 +257,16 @@ inline void micro_kernel(std::int64_t kc, const float* a, const Panel& b_panel, 
 #endif
 
 
-/// The blocked loops shared by the packed and indirect products: C[M×N] (+)= A·B with packed A
-/// and B panels from panel_at(pc, jr, kc).
+/// The blocked loops shared by the packed and indirect products: rows [m_begin, m_end) of
+/// C[M×N] (+)= A·B with packed A (all M rows) and B panels from panel_at(pc, jr, kc).
+/// m_begin must be a multiple of MR.
 template <class T, class PanelAt>
 void gemm_blocked(std::int64_t m, std::int64_t n, std::int64_t k, const T* a_packed, PanelAt&& panel_at, T* c,
-                  std::int64_t ldc, bool accumulate) {
+                  std::int64_t ldc, bool accumulate, std::int64_t m_begin, std::int64_t m_end) {
   constexpr std::int64_t mr = Block<T>::mr, nr = Block<T>::nr, mc = mc_block<T>;
   if (k == 0) {
     if (!accumulate)
-      for (std::int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, T(0));
+      for (std::int64_t i = m_begin; i < m_end; ++i) std::fill(c + i * ldc, c + i * ldc + n, T(0));
     return;
   }
   const std::int64_t m_padded = round_up(m, mr);
@@ -274,8 +275,8 @@ void gemm_blocked(std::int64_t m, std::int64_t n, std::int64_t k, const T* a_pac
     for (std::int64_t pc = 0; pc < k; pc += kc_block) {
       const std::int64_t kc = std::min(kc_block, k - pc);
       const bool acc = accumulate || pc > 0;
-      for (std::int64_t ic = 0; ic < m; ic += mc) {
-        const std::int64_t ic_end = std::min(ic + mc, m);
+      for (std::int64_t ic = m_begin; ic < m_end; ic += mc) {
+        const std::int64_t ic_end = std::min(ic + mc, m_end);
         for (std::int64_t jr = jc; jr < jc_end; jr += nr) {
           const auto b_panel = panel_at(pc, jr, kc);
           const std::int64_t cols = std::min(nr, n - jr);
@@ -300,15 +301,17 @@ void gemm_packed(std::int64_t m, std::int64_t n, std::int64_t k, const T* a_pack
   detail::gemm_blocked(
       m, n, k, a_packed,
       [&](std::int64_t pc, std::int64_t jr, std::int64_t kc) { return PackedPanel<T>{b_packed + pc * n_padded + jr * kc}; },
-      c, ldc, accumulate);
+      c, ldc, accumulate, 0, m);
 }
 
-/// C[M×N] (+)= A·B with packed A and B read in place: row k of B is b_rows[k][b_offset + j] for
-/// j < N. No packing of B: convolution points the rows into its (padded) input. Only a partial
-/// last panel is copied, so nothing past column N is read.
+/// Rows [m_begin, m_end) of C[M×N] (+)= A·B with packed A (all M rows; m_begin a multiple of
+/// MR) and B read in place: row k of B is b_rows[k][b_offset + j] for j < N. No packing of B:
+/// convolution points the rows into its (padded) input. Only a partial last panel is copied,
+/// so nothing past column N is read.
 template <class T>
 void gemm_indirect(std::int64_t m, std::int64_t n, std::int64_t k, const T* a_packed, const T* const* b_rows,
-                   std::int64_t b_offset, T* c, std::int64_t ldc, bool accumulate) {
+                   std::int64_t b_offset, T* c, std::int64_t ldc, bool accumulate, std::int64_t m_begin,
+                   std::int64_t m_end) {
   constexpr std::int64_t nr = Block<T>::nr;
   T* tail = scratch<T>(ScratchSlot::tail_panel, static_cast<std::size_t>(kc_block * nr));
   const T** tail_rows = scratch<const T*>(ScratchSlot::tail_pointers, static_cast<std::size_t>(kc_block));
@@ -325,7 +328,7 @@ void gemm_indirect(std::int64_t m, std::int64_t n, std::int64_t k, const T* a_pa
         }
         return IndirectPanel<T>{tail_rows, 0};
       },
-      c, ldc, accumulate);
+      c, ldc, accumulate, m_begin, m_end);
 }
 
 /// C (+)= A·B for strided A (M×K: a[i·rsa + k·csa]) and B (K×N: b[k·rsb + j·csb]), packing both
