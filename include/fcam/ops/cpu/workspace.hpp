@@ -8,9 +8,34 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdlib>
+#include <new>
 #include <vector>
 
 namespace fcam::cpu {
+
+/// std::allocator with 64-byte (cache-line) alignment, so packed GEMM panels never straddle
+/// cache lines.
+template <class T>
+struct CacheAlignedAllocator {
+  using value_type = T;  ///< element type
+  CacheAlignedAllocator() = default;
+  /// Rebinding constructor.
+  template <class U>
+  CacheAlignedAllocator(const CacheAlignedAllocator<U>&) {}
+  /// Allocates n elements on a 64-byte boundary.
+  T* allocate(std::size_t n) {
+    const std::size_t bytes = (n * sizeof(T) + 63) / 64 * 64;
+    void* p = std::aligned_alloc(64, bytes);
+    if (!p) throw std::bad_alloc();
+    return static_cast<T*>(p);
+  }
+  /// Frees memory from allocate().
+  void deallocate(T* p, std::size_t) { std::free(p); }
+  /// All instances are interchangeable.
+  template <class U>
+  bool operator==(const CacheAlignedAllocator<U>&) const { return true; }
+};
 
 /// The independent scratch uses of the CPU kernels; two uses that can be alive at the same time
 /// on one thread need different slots.
@@ -34,8 +59,8 @@ enum class ScratchSlot : std::size_t {
 /// the same slot again.
 template <class T>
 T* scratch(ScratchSlot slot, std::size_t size) {
-  thread_local std::array<std::vector<T>, static_cast<std::size_t>(ScratchSlot::count_)> buffers;
-  std::vector<T>& buffer = buffers[static_cast<std::size_t>(slot)];
+  thread_local std::array<std::vector<T, CacheAlignedAllocator<T>>, static_cast<std::size_t>(ScratchSlot::count_)> buffers;
+  auto& buffer = buffers[static_cast<std::size_t>(slot)];
   if (buffer.size() < size) buffer.resize(size);
   return buffer.data();
 }
