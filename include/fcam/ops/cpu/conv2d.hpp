@@ -181,19 +181,18 @@ void conv2d_forward_in_place(const Tensor<T>& x, const Tensor<T>& bias, const Co
   // cache); otherwise all images are padded first, since several threads read each one.
   const bool copy_per_tile = copy && tiling.per_plane == 1 && tiling.m_parts == 1;
   const std::int64_t hq = copy ? L.hq : s.h, wq = copy ? L.wq : s.w, plane_size = copy ? L.plane : s.h * s.w;
-  // On the wide grid, reads run up to Wq past the end of the last plane: keep that slack.
-  auto split = [&](std::int64_t first_plane, std::int64_t planes, T* out) {
-    std::fill(out + planes * L.plane, out + planes * L.plane + L.wq, T(0));
-    for (std::int64_t c = 0; c < planes; ++c)
-      split_phases(x.data() + (first_plane + c) * s.h * s.w, s, g, L, out + c * L.plane);
+  // Splits `count` channel planes from `first`; on the wide grid, reads run up to Wq past the
+  // end of the last plane, so that slack is zeroed too. Runs on all threads when `parallel`.
+  auto split = [&](std::int64_t first, std::int64_t count, T* out, bool parallel) {
+    auto one = [&](std::int64_t c) { split_phases(x.data() + (first + c) * s.h * s.w, s, g, L, out + c * L.plane); };
+    if (parallel) parallel_items(count, one);
+    else for (std::int64_t c = 0; c < count; ++c) one(c);
+    std::fill(out + count * L.plane, out + count * L.plane + L.wq, T(0));
   };
   const T* src = x.data();
   if (copy && !copy_per_tile) {
     T* phased = scratch<T>(ScratchSlot::padded_input, static_cast<std::size_t>(s.n * s.c_in * L.plane + L.wq));
-    parallel_items(s.n * s.c_in, [&](std::int64_t plane) {
-      split_phases(x.data() + plane * s.h * s.w, s, g, L, phased + plane * L.plane);
-    });
-    std::fill(phased + s.n * s.c_in * L.plane, phased + s.n * s.c_in * L.plane + L.wq, T(0));
+    split(0, s.n * s.c_in, phased, true);
     src = phased;
   }
   const bool wide = wq != s.out_w;  // junk columns: compute into a scratch block, then copy
@@ -205,7 +204,7 @@ void conv2d_forward_in_place(const Tensor<T>& x, const Tensor<T>& bias, const Co
     const T* planes = src + (t.n * s.c_in + t.grp * s.cin_g) * plane_size;
     if (copy_per_tile) {
       T* own = scratch<T>(ScratchSlot::padded_input, static_cast<std::size_t>(s.cin_g * L.plane + L.wq));
-      split(t.n * s.c_in + t.grp * s.cin_g, s.cin_g, own);
+      split(t.n * s.c_in + t.grp * s.cin_g, s.cin_g, own, false);
       planes = own;
     }
     for (std::int64_t kk = 0; kk < s.k; ++kk) {
