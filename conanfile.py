@@ -7,7 +7,7 @@ from conan.tools.files import copy
 class FcamConan(ConanFile):
     name = "fcam"
     version = "0.1.0"
-    license = "MIT"
+    license = "TBD"  # the project owner has not chosen a license yet
     description = "Full-resolution class activation maps (F-CAM) in C++20, CPU (Eigen) and optional CUDA"
     topics = ("weakly-supervised-localization", "class-activation-maps", "deep-learning", "cuda")
     settings = "os", "arch", "compiler", "build_type"

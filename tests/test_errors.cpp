@@ -32,6 +32,13 @@ TEST_CASE("shape and channel mismatches", "[errors]") {
   CHECK_THROWS_WITH(nn::Dropout<float>(1.5), Contains("probability must be in [0, 1], got 1.5"));
 }
 
+TEST_CASE("an empty batch passes through convolution", "[errors]") {
+  nn::Conv2d<float> conv(3, 4, Conv2dGeometry::square(3, 1, 1));
+  const Tensor<float> y = conv.forward(Tensor<float>({0, 3, 8, 8}));
+  CHECK(y.shape() == Shape{0, 4, 8, 8});
+  CHECK(conv.backward(y).shape() == Shape{0, 3, 8, 8});
+}
+
 TEST_CASE("backward before forward", "[errors]") {
   nn::Conv2d<float> conv(1, 1, Conv2dGeometry::square(1));
   CHECK_THROWS_WITH(conv.backward(Tensor<float>({1, 1, 1, 1})), Contains("Conv2d.backward: no cached forward"));

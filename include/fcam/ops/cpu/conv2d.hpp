@@ -16,7 +16,9 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <exception>
 #include <vector>
 
 #include "fcam/core/tensor.hpp"
@@ -100,12 +102,27 @@ inline TileIndex tile_at(std::int64_t item, const Tiling& t, std::int64_t groups
   return {plane / groups, plane % groups, oh0, std::min(oh0 + t.rows, out_h), m0, std::min(m0 + t.m_step, cout_g)};
 }
 
-/// Runs fn(item) for items [0, count) on the kernel threads (dynamic schedule).
+/// Runs fn(item) for items [0, count) on the kernel threads (dynamic schedule). An exception
+/// (say std::bad_alloc from a scratch buffer) must not escape an OpenMP region, where it would
+/// terminate the program: the first one is kept, the remaining items are skipped, and it is
+/// rethrown on the calling thread.
 template <class F>
 void parallel_items(std::int64_t count, F&& fn) {
   const int threads = num_threads();
+  std::exception_ptr error;
+  std::atomic<bool> failed{false};
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1 && count > 1)
-  for (std::int64_t item = 0; item < count; ++item) fn(item);
+  for (std::int64_t item = 0; item < count; ++item) {
+    if (failed.load(std::memory_order_relaxed)) continue;
+    try {
+      fn(item);
+    } catch (...) {
+#pragma omp critical(fcam_parallel_items_error)
+      if (!error) error = std::current_exception();
+      failed.store(true, std::memory_order_relaxed);
+    }
+  }
+  if (error) std::rethrow_exception(error);
 }
 
 /// Adds bias[o] to row o of an M×cols block of C (row stride ldc).
@@ -263,6 +280,7 @@ void conv2d_forward(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>
                     Tensor<T>& y) {
   using namespace detail;
   const ConvSizes s = conv_sizes(x, weight.size(0), g);
+  if (y.numel() == 0) return;  // empty batch or channels: nothing to compute
   T* packed_w = scratch<T>(ScratchSlot::packed_weights,
                            static_cast<std::size_t>(gemm::packed_a_size<T>(s.cout_g, s.k) * g.groups));
   const std::int64_t a_size = pack_weights(weight, s, g.groups, packed_w);
@@ -290,8 +308,7 @@ void conv2d_weight_grad(const Tensor<T>& x, const Tensor<T>& grad_y, const Conv2
   const std::size_t dw_size = static_cast<std::size_t>(s.c_out * s.k);
   std::vector<T*> partial(static_cast<std::size_t>(threads), nullptr);  // per thread, zeroed on first use
 
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1 && tiling.items > 1)
-  for (std::int64_t item = 0; item < tiling.items; ++item) {
+  parallel_items(tiling.items, [&](std::int64_t item) {
     const TileIndex t = tile_at(item, tiling, g.groups, s.out_h, s.cout_g);
     const std::int64_t p0 = t.oh0 * s.out_w, cols = (t.oh1 - t.oh0) * s.out_w;
     T*& acc = partial[static_cast<std::size_t>(omp_get_thread_num())];
@@ -314,7 +331,7 @@ void conv2d_weight_grad(const Tensor<T>& x, const Tensor<T>& grad_y, const Conv2
                  packed_a);
     gemm::pack_b(columns, std::int64_t{1}, stride, cols, s.k, packed_b);  // columnsᵀ
     gemm::gemm_packed(s.cout_g, s.k, cols, packed_a, packed_b, acc + t.grp * s.cout_g * s.k, s.k, true);
-  }
+  });
   for (const T* acc : partial)
     if (acc)
       for (std::size_t i = 0; i < dw_size; ++i) grad_weight[i] += acc[i];
@@ -370,6 +387,7 @@ void conv2d_backward(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T
                      Tensor<T>* grad_x, Tensor<T>* grad_weight, Tensor<T>* grad_bias) {
   using namespace detail;
   const ConvSizes s = conv_sizes(x, weight.size(0), g);
+  if (grad_y.numel() == 0 || x.numel() == 0) return;  // gradients stay zero
   if (grad_weight) conv2d_weight_grad(x, grad_y, g, s, grad_weight->data());
   if (grad_x) {
     const std::int64_t pad_h = g.dilation_h * (g.kernel_h - 1) - g.pad_h;
