@@ -178,81 +178,70 @@ inline void micro_kernel(std::int64_t kc, const T* a, const Panel& b_panel, T* c
   store_block(acc, nr, c, ldc, accumulate, rows, cols);
 }
 
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+/// The float SIMD register of the target: 16 lanes (AVX-512) or 8 lanes (AVX2+FMA).
+struct FloatVec {
 #if defined(__AVX512F__)
-/// AVX-512 8×32 float micro-kernel: 16 accumulators, two B vectors and one broadcast per step.
+  using type = __m512;
+  static constexpr int width = 16;
+  static type zero() { return _mm512_setzero_ps(); }
+  static type load(const float* p) { return _mm512_loadu_ps(p); }
+  static type broadcast(float x) { return _mm512_set1_ps(x); }
+  static type fmadd(type a, type b, type c) { return _mm512_fmadd_ps(a, b, c); }
+  static type add(type a, type b) { return _mm512_add_ps(a, b); }
+  static void store(float* p, type v) { _mm512_storeu_ps(p, v); }
+#else
+  using type = __m256;
+  static constexpr int width = 8;
+  static type zero() { return _mm256_setzero_ps(); }
+  static type load(const float* p) { return _mm256_loadu_ps(p); }
+  static type broadcast(float x) { return _mm256_set1_ps(x); }
+  static type fmadd(type a, type b, type c) { return _mm256_fmadd_ps(a, b, c); }
+  static type add(type a, type b) { return _mm256_add_ps(a, b); }
+  static void store(float* p, type v) { _mm256_storeu_ps(p, v); }
+#endif
+};
+
+/// SIMD float micro-kernel, MR rows × two registers of columns (8×32 on AVX-512, 6×16 on AVX2):
+/// 2·MR accumulators, two B loads and one broadcast per row per k step.
 template <class Panel>
 inline void micro_kernel(std::int64_t kc, const float* a, const Panel& b_panel, float* c, std::int64_t ldc,
                          bool accumulate, std::int64_t rows, std::int64_t cols) {
-  __m512 lo[8], hi[8];
+  using V = FloatVec;
+  constexpr int mr = static_cast<int>(Block<float>::mr), w = V::width;
+  static_assert(Block<float>::nr == 2 * w, "the B panel is two registers wide");
+  typename V::type lo[mr], hi[mr];
 #pragma GCC unroll 8
-  for (int i = 0; i < 8; ++i) lo[i] = hi[i] = _mm512_setzero_ps();
-  for (std::int64_t k = 0; k < kc; ++k, a += 8) {
+  for (int i = 0; i < mr; ++i) lo[i] = hi[i] = V::zero();
+  for (std::int64_t k = 0; k < kc; ++k, a += mr) {
     const float* b = b_panel.row(k);
-    const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+    const typename V::type b0 = V::load(b), b1 = V::load(b + w);
 #pragma GCC unroll 8
-    for (int i = 0; i < 8; ++i) {
-      const __m512 ai = _mm512_set1_ps(a[i]);
-      lo[i] = _mm512_fmadd_ps(ai, b0, lo[i]);
-      hi[i] = _mm512_fmadd_ps(ai, b1, hi[i]);
+    for (int i = 0; i < mr; ++i) {
+      const typename V::type ai = V::broadcast(a[i]);
+      lo[i] = V::fmadd(ai, b0, lo[i]);
+      hi[i] = V::fmadd(ai, b1, hi[i]);
     }
   }
-  if (rows == 8 && cols == 32) {
+  if (rows == mr && cols == 2 * w) {
 #pragma GCC unroll 8
-    for (int i = 0; i < 8; ++i) {
+    for (int i = 0; i < mr; ++i) {
       float* row = c + i * ldc;
       if (accumulate) {
-        lo[i] = _mm512_add_ps(lo[i], _mm512_loadu_ps(row));
-        hi[i] = _mm512_add_ps(hi[i], _mm512_loadu_ps(row + 16));
+        lo[i] = V::add(lo[i], V::load(row));
+        hi[i] = V::add(hi[i], V::load(row + w));
       }
-      _mm512_storeu_ps(row, lo[i]);
-      _mm512_storeu_ps(row + 16, hi[i]);
+      V::store(row, lo[i]);
+      V::store(row + w, hi[i]);
     }
     return;
   }
-  alignas(64) float tile[8 * 32];
-  for (int i = 0; i < 8; ++i) {
-    _mm512_store_ps(tile + i * 32, lo[i]);
-    _mm512_store_ps(tile + i * 32 + 16, hi[i]);
+  alignas(64) float tile[mr * 2 * w];
+  for (int i = 0; i < mr; ++i) {
+    V::store(tile + i * 2 * w, lo[i]);
+    V::store(tile + i * 2 * w + w, hi[i]);
   }
-  store_block(tile, 32, c, ldc, accumulate, rows, cols);
-}
-#elif defined(__AVX2__) && defined(__FMA__)
-/// AVX2 6×16 float micro-kernel: 12 accumulators, two B vectors and one broadcast per step.
-template <class Panel>
-inline void micro_kernel(std::int64_t kc, const float* a, const Panel& b_panel, float* c, std::int64_t ldc,
-                         bool accumulate, std::int64_t rows, std::int64_t cols) {
-  __m256 lo[6], hi[6];
-#pragma GCC unroll 6
-  for (int i = 0; i < 6; ++i) lo[i] = hi[i] = _mm256_setzero_ps();
-  for (std::int64_t k = 0; k < kc; ++k, a += 6) {
-    const float* b = b_panel.row(k);
-    const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-#pragma GCC unroll 6
-    for (int i = 0; i < 6; ++i) {
-      const __m256 ai = _mm256_broadcast_ss(a + i);
-      lo[i] = _mm256_fmadd_ps(ai, b0, lo[i]);
-      hi[i] = _mm256_fmadd_ps(ai, b1, hi[i]);
-    }
-  }
-  if (rows == 6 && cols == 16) {
-#pragma GCC unroll 6
-    for (int i = 0; i < 6; ++i) {
-      float* row = c + i * ldc;
-      if (accumulate) {
-        lo[i] = _mm256_add_ps(lo[i], _mm256_loadu_ps(row));
-        hi[i] = _mm256_add_ps(hi[i], _mm256_loadu_ps(row + 8));
-      }
-      _mm256_storeu_ps(row, lo[i]);
-      _mm256_storeu_ps(row + 8, hi[i]);
-    }
-    return;
-  }
-  alignas(32) float tile[6 * 16];
-  for (int i = 0; i < 6; ++i) {
-    _mm256_store_ps(tile + i * 16, lo[i]);
-    _mm256_store_ps(tile + i * 16 + 8, hi[i]);
-  }
-  store_block(tile, 16, c, ldc, accumulate, rows, cols);
+  store_block(tile, 2 * w, c, ldc, accumulate, rows, cols);
 }
 #endif
 
