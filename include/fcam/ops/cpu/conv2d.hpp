@@ -149,15 +149,20 @@ std::int64_t pack_weights(const Tensor<T>& weight, const ConvSizes& s, std::int6
 
 /// Geometry of the in-place path: the zero-padded input (Hp×Wp) of each channel is split into
 /// stride_h×stride_w phase planes of Hq×Wq (phase (a, b) holds padded pixels (r·sh + a, q·sw + b)).
+/// With stride_w = 1 the rows share their horizontal padding: each row is stored as pw zeros
+/// followed by its W values, pitch Wq = W + pw, and a row's right padding is read from the next
+/// row's leading zeros. That halves the junk columns (3×3, pad 1: 1 per row instead of 2).
 struct PhaseLayout {
   std::int64_t hq, wq;     ///< phase plane size
   std::int64_t plane;      ///< elements per channel (all phases)
   std::int64_t junk_cols;  ///< Wq − Wo: columns computed per output row and dropped
+  bool shared_gap;         ///< rows share their horizontal padding (stride_w = 1)
 
   PhaseLayout(const ConvSizes& s, const Conv2dGeometry& g) {
-    const std::int64_t hp = s.h + 2 * g.pad_h, wp = s.w + 2 * g.pad_w;
+    const std::int64_t hp = s.h + 2 * g.pad_h;
     hq = (hp + g.stride_h - 1) / g.stride_h;
-    wq = (wp + g.stride_w - 1) / g.stride_w;
+    shared_gap = g.stride_w == 1;
+    wq = shared_gap ? s.w + g.pad_w : (s.w + 2 * g.pad_w + g.stride_w - 1) / g.stride_w;
     plane = g.stride_h * g.stride_w * hq * wq;
     junk_cols = wq - s.out_w;
   }
@@ -173,11 +178,14 @@ void split_phases(const T* in, const ConvSizes& s, const Conv2dGeometry& g, cons
         const std::int64_t ih = r * g.stride_h + a - g.pad_h;
         if (ih < 0 || ih >= s.h) {
           std::fill(row, row + L.wq, T(0));
-          continue;
-        }
-        for (std::int64_t q = 0; q < L.wq; ++q) {
-          const std::int64_t iw = q * g.stride_w + b - g.pad_w;
-          row[q] = (iw >= 0 && iw < s.w) ? in[ih * s.w + iw] : T(0);
+        } else if (L.shared_gap) {  // pw zeros, then the row; the right padding is the next row's gap
+          std::fill(row, row + g.pad_w, T(0));
+          std::copy(in + ih * s.w, in + (ih + 1) * s.w, row + g.pad_w);
+        } else {
+          for (std::int64_t q = 0; q < L.wq; ++q) {
+            const std::int64_t iw = q * g.stride_w + b - g.pad_w;
+            row[q] = (iw >= 0 && iw < s.w) ? in[ih * s.w + iw] : T(0);
+          }
         }
       }
 }
@@ -198,17 +206,19 @@ void conv2d_forward_in_place(const Tensor<T>& x, const Tensor<T>& bias, const Co
   // cache); otherwise all images are padded first, since several threads read each one.
   const bool copy_per_tile = copy && tiling.per_plane == 1 && tiling.m_parts == 1;
   const std::int64_t hq = copy ? L.hq : s.h, wq = copy ? L.wq : s.w, plane_size = copy ? L.plane : s.h * s.w;
-  // Splits `count` channel planes from `first`; on the wide grid, reads run up to Wq past the
-  // end of the last plane, so that slack is zeroed too. Runs on all threads when `parallel`.
+  // Splits `count` channel planes from `first`. On the wide grid, reads run past the end of
+  // the last plane by less than Wq + (kw−1)·dw (junk columns, the last row's right padding):
+  // that slack is zeroed too. Runs on all threads when `parallel`.
+  const std::int64_t slack = L.wq + (g.kernel_w - 1) * g.dilation_w;
   auto split = [&](std::int64_t first, std::int64_t count, T* out, bool parallel) {
     auto one = [&](std::int64_t c) { split_phases(x.data() + (first + c) * s.h * s.w, s, g, L, out + c * L.plane); };
     if (parallel) parallel_items(count, one);
     else for (std::int64_t c = 0; c < count; ++c) one(c);
-    std::fill(out + count * L.plane, out + count * L.plane + L.wq, T(0));
+    std::fill(out + count * L.plane, out + count * L.plane + slack, T(0));
   };
   const T* src = x.data();
   if (copy && !copy_per_tile) {
-    T* phased = scratch<T>(ScratchSlot::padded_input, static_cast<std::size_t>(s.n * s.c_in * L.plane + L.wq));
+    T* phased = scratch<T>(ScratchSlot::padded_input, static_cast<std::size_t>(s.n * s.c_in * L.plane + slack));
     split(0, s.n * s.c_in, phased, true);
     src = phased;
   }
@@ -220,7 +230,7 @@ void conv2d_forward_in_place(const Tensor<T>& x, const Tensor<T>& bias, const Co
     const T** rows = scratch<const T*>(ScratchSlot::row_pointers, static_cast<std::size_t>(s.k));
     const T* planes = src + (t.n * s.c_in + t.grp * s.cin_g) * plane_size;
     if (copy_per_tile) {
-      T* own = scratch<T>(ScratchSlot::padded_input, static_cast<std::size_t>(s.cin_g * L.plane + L.wq));
+      T* own = scratch<T>(ScratchSlot::padded_input, static_cast<std::size_t>(s.cin_g * L.plane + slack));
       split(t.n * s.c_in + t.grp * s.cin_g, s.cin_g, own, false);
       planes = own;
     }
