@@ -41,8 +41,9 @@ struct Block<float> {
 };
 #endif
 
-/// Depth of one k block (a B micro-panel of kc×NR stays in L1; 192 measured best on AVX-512).
-inline constexpr std::int64_t kc_block = 192;
+/// Depth of one k block (a B micro-panel of kc×NR stays in L1; 128–320 measured within 3% on
+/// the conv benchmark, 256 best for the deepest kernels).
+inline constexpr std::int64_t kc_block = 256;
 /// Columns of C per cache block: the mc×nc block of C and the kc×nc block of B that one pass
 /// over k revisits stay in L2 (without it, a whole-image tile of 3,000+ columns spilled C to
 /// L3 once per k block: 3×3 64→64 at batch 8 ran 1.5× slower per image than at batch 1).
