@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,15 @@ struct Options {
   int threads = 0;  // 0: keep fcam's default (FCAM_NUM_THREADS or all cores)
 };
 
+// The number in `text`, or fcam::Error naming the option.
+template <class N>
+N parse_number(const std::string& option, const std::string& text) {
+  std::istringstream in(text);
+  N value{};
+  if (!(in >> value) || !in.eof()) fcam::fail("invalid value '", text, "' for ", option);
+  return value;
+}
+
 Options parse(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
@@ -32,11 +42,11 @@ Options parse(int argc, char** argv) {
       if (i + 1 >= argc) fcam::fail("missing value after ", arg);
       return argv[++i];
     };
-    if (arg == "--steps") o.steps = std::stoi(value());
-    else if (arg == "--batch") o.batch = std::stoi(value());
-    else if (arg == "--lr") o.lr = std::stod(value());
-    else if (arg == "--seed") o.seed = std::stoull(value());
-    else if (arg == "--threads") o.threads = std::stoi(value());
+    if (arg == "--steps") o.steps = parse_number<int>(arg, value());
+    else if (arg == "--batch") o.batch = parse_number<int>(arg, value());
+    else if (arg == "--lr") o.lr = parse_number<double>(arg, value());
+    else if (arg == "--seed") o.seed = parse_number<std::uint64_t>(arg, value());
+    else if (arg == "--threads") o.threads = parse_number<int>(arg, value());
     else if (arg == "--help" || arg == "-h") {
       std::puts("usage: fcam-train-toy [--steps 100] [--batch 32] [--lr 0.05] [--seed 1] [--threads N]");
       std::exit(0);

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <numbers>
 
+#include "fcam/core/error.hpp"
+
 namespace fcam {
 
 /// xoshiro256** seeded through splitmix64; normal variates by the Box-Muller transform.
@@ -43,8 +45,9 @@ public:
   /// Uniform double in [lo, hi).
   double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
 
-  /// Uniform integer in [0, n) without modulo bias; requires n > 0.
+  /// Uniform integer in [0, n) without modulo bias. requires: n > 0, else fcam::Error.
   std::uint64_t below(std::uint64_t n) {
+    FCAM_CHECK(n > 0, "Rng::below: the range must not be empty");
     const std::uint64_t limit = -n % n;  // 2^64 mod n
     for (;;) {
       const std::uint64_t r = next_u64();
