@@ -14,6 +14,7 @@
 #include "fcam/io/atomic_file.hpp"
 #include "fcam/io/half.hpp"
 #include "fcam/io/json.hpp"
+#include "fcam/io/npy.hpp"
 #include "fcam/io/safetensors.hpp"
 #include "fcam/io/state_dict.hpp"
 #include "fcam/models/bottleneck.hpp"
