@@ -11,6 +11,7 @@
 #include "fcam/core/storage.hpp"
 #include "fcam/core/tensor.hpp"
 #include "fcam/core/threads.hpp"
+#include "fcam/data/wsol_metadata.hpp"
 #include "fcam/io/atomic_file.hpp"
 #include "fcam/io/half.hpp"
 #include "fcam/io/json.hpp"
