@@ -93,3 +93,13 @@ TEST_CASE("invalid metadata is reported as file:line: what", "[metadata][errors]
   std::filesystem::remove(dir / "class_labels.txt");
   CHECK_THROWS_WITH(data::read_wsol_metadata(dir), Contains("class_labels.txt: cannot open file"));
 }
+
+TEST_CASE("IoU and box resizing: wsolevaluation's public reference vectors", "[metrics][iou]") {
+  using metrics::box_iou;
+  using metrics::IntBox;
+  CHECK(box_iou(IntBox{1, 2, 5, 6}, IntBox{3, 1, 4, 5}) == Approx(8.0 / 27.0).epsilon(1e-15));
+  CHECK(box_iou(IntBox{0, 0, 0, 0}, IntBox{0, 0, 0, 0}) == 1.0);
+  CHECK(box_iou(IntBox{0, 0, 1, 1}, IntBox{5, 5, 6, 6}) == 0.0);
+  CHECK_THROWS_WITH(box_iou(IntBox{3, 0, 2, 4}, IntBox{0, 0, 1, 1}), Contains("inverted box (3, 0, 2, 4)"));
+  CHECK(metrics::resize_box(data::Box{1, 2, 4, 3}, 10, 20, 35, 10) == IntBox{3, 1, 14, 1});
+}

@@ -13,6 +13,7 @@
 #include "fcam/core/threads.hpp"
 #include "fcam/data/wsol_metadata.hpp"
 #include "fcam/io/atomic_file.hpp"
+#include "fcam/metrics/box_iou.hpp"
 #include "fcam/io/half.hpp"
 #include "fcam/io/json.hpp"
 #include "fcam/io/npy.hpp"
