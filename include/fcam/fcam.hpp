@@ -14,6 +14,7 @@
 #include "fcam/data/wsol_metadata.hpp"
 #include "fcam/io/atomic_file.hpp"
 #include "fcam/metrics/box_iou.hpp"
+#include "fcam/metrics/pxap.hpp"
 #include "fcam/io/half.hpp"
 #include "fcam/io/json.hpp"
 #include "fcam/io/npy.hpp"
