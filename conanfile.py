@@ -18,6 +18,7 @@ class FcamConan(ConanFile):
 
     def requirements(self):
         self.requires("eigen/3.4.0", transitive_headers=True)
+        self.requires("stb/cci.20230920", transitive_headers=True)
 
     def layout(self):
         cmake_layout(self)
@@ -48,7 +49,7 @@ class FcamConan(ConanFile):
         self.cpp_info.set_property("cmake_file_name", "fcam")
         self.cpp_info.set_property("cmake_target_name", "fcam::fcam")
         self.cpp_info.components["core"].set_property("cmake_target_name", "fcam::fcam")
-        self.cpp_info.components["core"].requires = ["eigen::eigen"]
+        self.cpp_info.components["core"].requires = ["eigen::eigen", "stb::stb"]
         self.cpp_info.components["core"].bindirs = []
         self.cpp_info.components["core"].libdirs = []
         if self.settings.os == "Linux":

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <algorithm>
 #include <numeric>
 
 #include <fcam/fcam.hpp>
@@ -48,6 +49,20 @@ TEST_CASE("OpenImages splits: counts, 100 classes, instance masks with first-lin
   const auto train = fcam::data::read_wsol_metadata(metadata_root() / "OpenImages" / "train", 100);
   CHECK(train.image_ids.size() == 29819);
   CHECK_FALSE(train.has_masks());
+}
+
+TEST_CASE("OpenImages reference vector: a constant map on val/0bt_c3/1cd9ac0169ec7df0.jpg has PxAP 85.76",
+          "[metrics][pxap][data]") {
+  const auto val = fcam::data::read_wsol_metadata(metadata_root() / "OpenImages" / "val", 100);
+  const auto it = std::find(val.image_ids.begin(), val.image_ids.end(), "val/0bt_c3/1cd9ac0169ec7df0.jpg");
+  REQUIRE(it != val.image_ids.end());
+  const auto& set = val.masks[static_cast<std::size_t>(it - val.image_ids.begin())];
+  const auto masks = fcam::metrics::load_pixel_masks(metadata_root() / "openimages-test-masks", set);
+  fcam::metrics::PxapAccumulator acc(0.001);
+  acc.add(fcam::Tensor<float>::full({224, 224}, 0.5f), masks.foreground, masks.ignore);
+  const double pxap = acc.pxap();
+  INFO("PxAP " << pxap);
+  CHECK(std::abs(pxap - 85.76) < 0.005);
 }
 
 int main(int argc, char** argv) {

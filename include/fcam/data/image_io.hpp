@@ -1,0 +1,64 @@
+/// \file
+/// \brief Image files (PNG, JPEG, BMP, … via stb_image) as 8-bit grayscale, and OpenCV's
+/// INTER_NEAREST resize rule.
+///
+/// stb_image is compiled with internal linkage (STB_IMAGE_STATIC) in every translation unit that
+/// includes this header, so several units can include it without violating the ODR.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#ifndef FCAM_STB_IMAGE_INCLUDED
+#define FCAM_STB_IMAGE_INCLUDED
+#define STB_IMAGE_STATIC
+#define STB_IMAGE_IMPLEMENTATION
+#include <stb_image.h>
+#endif
+
+#include "fcam/core/error.hpp"
+
+namespace fcam::data {
+
+/// An 8-bit single-channel image, row-major.
+struct Gray8 {
+  int width = 0, height = 0;          ///< size in pixels
+  std::vector<std::uint8_t> pixels;   ///< width·height values
+  /// Pixel (x, y).
+  std::uint8_t at(int x, int y) const { return pixels[static_cast<std::size_t>(y) * width + x]; }
+};
+
+/// Reads an image file as 8-bit grayscale (stb's luminance of RGB; alpha dropped; 1-bit PNGs
+/// become 0/255). For images whose channels are 0 or 255 — WSOL masks — "gray > 0" is the same
+/// as with OpenCV's IMREAD_GRAYSCALE. A missing or corrupt file is an error naming it.
+inline Gray8 read_gray8(const std::filesystem::path& path) {
+  int w = 0, h = 0, channels = 0;
+  unsigned char* data = stbi_load(path.string().c_str(), &w, &h, &channels, 1);
+  FCAM_CHECK(data != nullptr, path.string(), ": cannot read image (", stbi_failure_reason(), ")");
+  Gray8 image{w, h, std::vector<std::uint8_t>(data, data + static_cast<std::size_t>(w) * h)};
+  stbi_image_free(data);
+  return image;
+}
+
+/// Resizes with OpenCV's INTER_NEAREST index rule: source x = min(⌊x · (1 / (dst_w / src_w))⌋,
+/// src_w − 1), the scale computed in double exactly as cv::resize does; likewise for y.
+inline Gray8 resize_nearest(const Gray8& src, int width, int height) {
+  FCAM_CHECK(src.width > 0 && src.height > 0 && width > 0 && height > 0, "resize_nearest: empty image or size");
+  const double fx = 1.0 / (static_cast<double>(width) / src.width);
+  const double fy = 1.0 / (static_cast<double>(height) / src.height);
+  Gray8 out{width, height, std::vector<std::uint8_t>(static_cast<std::size_t>(width) * height)};
+  std::vector<int> xs(static_cast<std::size_t>(width));
+  for (int x = 0; x < width; ++x)
+    xs[static_cast<std::size_t>(x)] = std::min(static_cast<int>(std::floor(x * fx)), src.width - 1);
+  for (int y = 0; y < height; ++y) {
+    const int sy = std::min(static_cast<int>(std::floor(y * fy)), src.height - 1);
+    for (int x = 0; x < width; ++x)
+      out.pixels[static_cast<std::size_t>(y) * width + x] = src.at(xs[static_cast<std::size_t>(x)], sy);
+  }
+  return out;
+}
+
+}  // namespace fcam::data

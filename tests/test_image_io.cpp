@@ -1,0 +1,44 @@
+// resize_nearest against OpenCV's INTER_NEAREST (tests/resize_reference.py, run by ctest as a
+// fixture; FCAM_RESIZE_REFERENCE is its folder), and image-reading errors.
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include <fcam/fcam.hpp>
+
+using namespace fcam;
+
+namespace {
+data::Gray8 to_gray(const Tensor<float>& t) {
+  data::Gray8 g{static_cast<int>(t.size(1)), static_cast<int>(t.size(0)), {}};
+  for (std::int64_t i = 0; i < t.numel(); ++i) g.pixels.push_back(static_cast<std::uint8_t>(t.data()[i]));
+  return g;
+}
+}  // namespace
+
+TEST_CASE("resize_nearest equals OpenCV's INTER_NEAREST pixel for pixel", "[image][resize]") {
+  const char* dir = std::getenv("FCAM_RESIZE_REFERENCE");
+  if (!dir) FAIL("FCAM_RESIZE_REFERENCE is not set: run this test through ctest (it runs tests/resize_reference.py)");
+  int cases = 0;
+  for (int i = 0;; ++i) {
+    const auto src_path = std::filesystem::path(dir) / ("case_" + std::to_string(i) + "_src.npy");
+    if (!std::filesystem::exists(src_path)) break;
+    const data::Gray8 src = to_gray(io::read_npy<float>(src_path));
+    const data::Gray8 expected =
+        to_gray(io::read_npy<float>(std::filesystem::path(dir) / ("case_" + std::to_string(i) + "_dst.npy")));
+    const data::Gray8 got = data::resize_nearest(src, expected.width, expected.height);
+    INFO("case " << i << ": " << src.width << "x" << src.height << " -> " << expected.width << "x" << expected.height);
+    CHECK(got.pixels == expected.pixels);
+    ++cases;
+  }
+  CHECK(cases == 8);
+}
+
+TEST_CASE("unreadable images are errors naming the file", "[image][errors]") {
+  const auto path = std::filesystem::temp_directory_path() / "fcam_test_not_an_image.png";
+  io::write_file_atomic(path, "this is not a PNG");
+  CHECK_THROWS_WITH(data::read_gray8(path), Catch::Contains("fcam_test_not_an_image.png: cannot read image"));
+  std::filesystem::remove(path);
+  CHECK_THROWS_WITH(data::read_gray8(path), Catch::Contains("fcam_test_not_an_image.png: cannot read image"));
+}
