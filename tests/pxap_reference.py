@@ -2,8 +2,10 @@
 """Random score maps and masks with PxAP computed by the wsolevaluation formulas (numpy).
 
 Usage: /usr/bin/python3 tests/pxap_reference.py OUT_DIR
-Writes scores.npy (N×H×W float32), foreground.npy, ignore.npy (N×H×W float32 0/1) and
-pxap.npy (float64: PxAP at intervals 0.01 and 0.001) for tests/test_pxap.cpp.
+Writes scores.npy (N×H×W float32), foreground.npy, ignore.npy (N×H×W float32 0/1),
+pxap.npy (float64: PxAP at intervals 0.01 and 0.001), and the reference's binarisation inputs:
+u8.npy (uint8(255·map) as float32) and levels.npy (int(τ·max(u8)) for τ every 0.01, N×100)
+for tests/test_pxap.cpp.
 """
 import os
 import sys
@@ -50,6 +52,10 @@ if __name__ == "__main__":
         scores[i, y0:y1, x0:x1] = np.clip(scores[i, y0:y1, x0:x1] + np.float32(0.3), 0, 1)
     ignore = (rng.random((n, h, w)) < 0.1).astype(np.float32) * (1 - foreground)
     pxap = np.array([reference_pxap(scores, foreground, ignore, iv) for iv in (0.01, 0.001)])
-    for name, arr in [("scores", scores), ("foreground", foreground), ("ignore", ignore), ("pxap", pxap)]:
+    u8 = (scores * 255).astype(np.uint8)  # the reference's quantisation (float32 product, truncation)
+    levels = np.array([[int(t * np.max(m)) for t in np.arange(0, 1, 0.01)] for m in u8], dtype=np.float32)
+    arrays = [("scores", scores), ("foreground", foreground), ("ignore", ignore), ("pxap", pxap),
+              ("u8", u8.astype(np.float32)), ("levels", levels)]
+    for name, arr in arrays:
         np.save(os.path.join(out, name + ".npy"), arr)
     print(f"PxAP reference: {pxap} (numpy {np.__version__})")

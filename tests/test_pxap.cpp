@@ -51,3 +51,20 @@ TEST_CASE("PxAP edge cases", "[metrics][pxap]") {
   CHECK(constant.pxap() == Approx(50.0));
   CHECK_THROWS_WITH(perfect.add(Tensor<float>({2, 2}), Tensor<float>({2, 3})), Catch::Contains("shape mismatch"));
 }
+
+TEST_CASE("score-map quantisation and threshold levels equal the reference's", "[metrics][score_map]") {
+  const Tensor<float> scores = load("scores.npy"), u8 = load("u8.npy"), levels = load("levels.npy");
+  const auto taus = metrics::threshold_list(0.01);
+  REQUIRE(levels.size(1) == static_cast<std::int64_t>(taus.size()));
+  const Shape plane{scores.size(1), scores.size(2)};
+  for (std::int64_t i = 0; i < scores.size(0); ++i) {
+    const auto q = metrics::quantize_score_map(scores.batch(i).reshape(plane));
+    std::uint8_t max_u8 = 0;
+    for (std::size_t p = 0; p < q.size(); ++p) {
+      REQUIRE(q[p] == static_cast<std::uint8_t>(u8.batch(i).data()[p]));
+      max_u8 = std::max(max_u8, q[p]);
+    }
+    for (std::size_t t = 0; t < taus.size(); ++t)
+      REQUIRE(metrics::threshold_level(taus[t], max_u8) == static_cast<int>(levels(i, static_cast<std::int64_t>(t))));
+  }
+}

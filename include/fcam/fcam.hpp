@@ -17,6 +17,7 @@
 #include "fcam/metrics/box_iou.hpp"
 #include "fcam/metrics/masks.hpp"
 #include "fcam/metrics/pxap.hpp"
+#include "fcam/metrics/score_map.hpp"
 #include "fcam/io/half.hpp"
 #include "fcam/io/json.hpp"
 #include "fcam/io/npy.hpp"
