@@ -65,11 +65,11 @@ TEST_CASE("unsupported or broken .npy files are errors naming the file", "[npy][
 }
 
 TEST_CASE("score maps must be 2-D, finite and within [0, 1]", "[npy][score_map]") {
-  const Tensor<float> map = io::read_score_map(ref("score.npy"));
+  const Tensor<float> map = metrics::read_score_map(ref("score.npy"));
   CHECK(map.shape() == Shape{224, 224});
   CHECK(map(223, 223) == 1.0f);
-  CHECK_THROWS_WITH(io::read_score_map(ref("score_nan.npy")), Contains("score_nan.npy: score map has NaN at (3, 5)"));
-  CHECK_THROWS_WITH(io::read_score_map(ref("score_above_one.npy")),
+  CHECK_THROWS_WITH(metrics::read_score_map(ref("score_nan.npy")), Contains("score_nan.npy: score map has NaN at (3, 5)"));
+  CHECK_THROWS_WITH(metrics::read_score_map(ref("score_above_one.npy")),
                     Contains("score_above_one.npy: score map value 1.5 at (7, 1) is outside [0, 1]"));
-  CHECK_THROWS_WITH(io::read_score_map(ref("f4_3d.npy")), Contains("f4_3d.npy: a score map must be 2-D"));
+  CHECK_THROWS_WITH(metrics::read_score_map(ref("f4_3d.npy")), Contains("f4_3d.npy: a score map must be 2-D"));
 }

@@ -142,18 +142,4 @@ void write_npy(const std::filesystem::path& path, const Tensor<T>& t) {
   write_file_atomic(path, serialize_npy(t));
 }
 
-/// Reads a WSOL score map: a 2-D .npy array with every value finite and in [0, 1]. A NaN, a value
-/// outside [0, 1] or another rank is an error naming the file.
-inline Tensor<float> read_score_map(const std::filesystem::path& path) {
-  Tensor<float> map = read_npy<float>(path);
-  FCAM_CHECK(map.ndim() == 2, path.string(), ": a score map must be 2-D, got shape ", to_string(map.shape()));
-  for (std::int64_t i = 0; i < map.numel(); ++i) {
-    const float v = map.data()[i];
-    FCAM_CHECK(!std::isnan(v), path.string(), ": score map has NaN at (", i / map.size(1), ", ", i % map.size(1), ")");
-    FCAM_CHECK(v >= 0.0f && v <= 1.0f, path.string(), ": score map value ", v, " at (", i / map.size(1), ", ",
-               i % map.size(1), ") is outside [0, 1]");
-  }
-  return map;
-}
-
 }  // namespace fcam::io

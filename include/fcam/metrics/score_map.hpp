@@ -7,12 +7,38 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <filesystem>
+#include <string>
 #include <vector>
 
 #include "fcam/core/tensor.hpp"
+#include "fcam/io/npy.hpp"
 
 namespace fcam::metrics {
+
+/// Checks a WSOL score map: 2-D, every value a number in [0, 1]. Errors start with `source`
+/// (a file or function name) and give the first bad value's position.
+inline void check_score_map(const Tensor<float>& map, const std::string& source) {
+  map.require_cpu(source.c_str());
+  FCAM_CHECK(map.ndim() == 2, source, ": a score map must be 2-D, got shape ", to_string(map.shape()));
+  FCAM_CHECK(map.numel() > 0, source, ": empty score map");
+  for (std::int64_t i = 0; i < map.numel(); ++i) {
+    const float v = map.data()[i];
+    FCAM_CHECK(!std::isnan(v), source, ": score map has NaN at (", i / map.size(1), ", ", i % map.size(1), ")");
+    FCAM_CHECK(v >= 0.0f && v <= 1.0f, source, ": score map value ", v, " at (", i / map.size(1), ", ",
+               i % map.size(1), ") is outside [0, 1]");
+  }
+}
+
+/// Reads a WSOL score map (.npy, float32 or float64) and checks it (check_score_map); errors
+/// name the file.
+inline Tensor<float> read_score_map(const std::filesystem::path& path) {
+  Tensor<float> map = io::read_npy<float>(path);
+  check_score_map(map, path.string());
+  return map;
+}
 
 /// uint8(255 · v) for each value (the product in float, truncated toward zero), as numpy's
 /// (scoremap * 255).astype(np.uint8) on a float32 map in [0, 1].

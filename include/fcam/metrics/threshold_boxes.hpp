@@ -1,0 +1,239 @@
+/// \file
+/// \brief Boxes of a score map at each threshold, as wsolevaluation's
+/// `compute_bboxes_from_scoremaps`, computed once per distinct binary mask.
+///
+/// The reference binarises the uint8-quantised map at every threshold and runs OpenCV's
+/// findContours on each mask. fcam gets the same boxes faster: (1) a threshold only matters
+/// through its integer level, and levels between two consecutive values present in the map give
+/// the same mask, so each distinct mask is processed once; (2) the Suzuki scan reads the
+/// quantised map directly (foreground = value > level), finds border starts from row bitmasks,
+/// and skips the rows and columns that hold no foreground at that level; (3) no point lists are
+/// built: each border yields its bounding box and shoelace area while it is followed.
+///
+/// The largest-contour box (MaxBoxAcc) needs no contour tree: OpenCV lists the top-level outer
+/// borders from the last discovered to the first, each before its descendants, and a descendant
+/// never has a larger area than its ancestor (a hole lies inside its outer border, a border in
+/// a hole lies strictly inside that hole). So the reference's choice — the first contour of
+/// largest area — is the last-discovered outer border of largest area.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+#elif defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include "fcam/core/tensor.hpp"
+#include "fcam/metrics/border_following.hpp"
+#include "fcam/metrics/box_iou.hpp"
+#include "fcam/metrics/score_map.hpp"
+
+namespace fcam::metrics {
+
+/// One border found at a level: its bounding box (inclusive corners) and twice its area.
+struct BorderSummary {
+  IntBox bounds;             ///< min/max of the border's points
+  std::int64_t twice_area;   ///< 2 × contourArea
+  bool is_hole;              ///< hole border (else outer)
+};
+
+namespace detail {
+
+/// Bits x of `words` set where row[x] > level, for x in [0, n).
+inline void foreground_bits(const std::uint8_t* row, int n, std::uint8_t level, std::uint64_t* words) {
+  const int word_count = (n + 63) / 64;
+  std::fill(words, words + word_count, 0);
+  int x = 0;
+#if defined(__AVX2__)
+  const __m256i bias = _mm256_set1_epi8(static_cast<char>(0x80));
+  const __m256i threshold = _mm256_xor_si256(_mm256_set1_epi8(static_cast<char>(level)), bias);
+  for (; x + 32 <= n; x += 32) {
+    const __m256i v = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + x)), bias);
+    const auto bits = static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpgt_epi8(v, threshold)));
+    words[x >> 6] |= static_cast<std::uint64_t>(bits) << (x & 63);
+  }
+#elif defined(__SSE2__)
+  const __m128i bias = _mm_set1_epi8(static_cast<char>(0x80));
+  const __m128i threshold = _mm_xor_si128(_mm_set1_epi8(static_cast<char>(level)), bias);
+  for (; x + 16 <= n; x += 16) {
+    const __m128i v = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + x)), bias);
+    const auto bits = static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpgt_epi8(v, threshold)));
+    words[x >> 6] |= static_cast<std::uint64_t>(bits) << (x & 63);
+  }
+#endif
+  for (; x < n; ++x)
+    if (row[x] > level) words[x >> 6] |= std::uint64_t{1} << (x & 63);
+}
+
+/// The plane of one level: foreground = value > level; visit marks carry a generation number so
+/// that a new level needs no clearing (mark = generation·2, +1 for "right bound").
+struct LevelPlane {
+  const std::uint8_t* values;
+  std::uint32_t* marks;
+  std::uint8_t level;
+  std::uint32_t visited;  // generation << 1
+  bool foreground(std::int64_t i) const { return values[i] > level; }
+  void mark_right(std::int64_t i) { marks[i] = visited | 1u; }
+  void mark_visited(std::int64_t i) {
+    if ((marks[i] | 1u) != (visited | 1u)) marks[i] = visited;
+  }
+  bool unvisited(std::int64_t i) const { return (marks[i] | 1u) != (visited | 1u); }
+  bool right_bound(std::int64_t i) const { return marks[i] == (visited | 1u); }
+};
+
+}  // namespace detail
+
+/// Finds the borders of {quantised map > level} for any level of one map, reusing its buffers
+/// across levels and maps (one instance per thread).
+class LevelContourFinder {
+public:
+  /// Loads a quantised map (row-major width×height uint8).
+  void reset(const std::uint8_t* values, int width, int height) {
+    FCAM_CHECK(width > 0 && height > 0, "LevelContourFinder: empty map ", width, "x", height);
+    width_ = width;
+    height_ = height;
+    stride_ = width + 2;
+    const auto size = static_cast<std::size_t>(stride_ * (height + 2));
+    plane_.assign(size, 0);
+    if (marks_.size() < size) {
+      marks_.assign(size, 0);
+      generation_ = 0;
+    }
+    // Largest value of each row and column (padded coordinates): the extent of a level's mask.
+    column_max_.assign(static_cast<std::size_t>(stride_), 0);
+    row_max_.assign(static_cast<std::size_t>(height + 2), 0);
+    for (int y = 0; y < height; ++y) {
+      std::uint8_t* dst = plane_.data() + (y + 1) * stride_ + 1;
+      std::memcpy(dst, values + static_cast<std::size_t>(y) * width, static_cast<std::size_t>(width));
+      std::uint8_t m = 0;
+      for (int x = 0; x < width; ++x) {
+        m = std::max(m, dst[x]);
+        column_max_[static_cast<std::size_t>(x + 1)] = std::max(column_max_[static_cast<std::size_t>(x + 1)], dst[x]);
+      }
+      row_max_[static_cast<std::size_t>(y + 1)] = m;
+    }
+    offsets_ = detail::chain_offsets(stride_);
+    words_.assign(static_cast<std::size_t>((stride_ + 63) / 64), 0);
+  }
+
+  /// Calls `visit(const BorderSummary&)` for every border of {value > level}, in OpenCV's
+  /// discovery order (raster order of the border starts).
+  template <class Visit>
+  void for_each_border(std::uint8_t level, Visit&& visit) {
+    int y_first = 1, y_last = height_;
+    while (y_first <= y_last && row_max_[static_cast<std::size_t>(y_first)] <= level) ++y_first;
+    while (y_last >= y_first && row_max_[static_cast<std::size_t>(y_last)] <= level) --y_last;
+    if (y_first > y_last) return;
+    int x_first = 1, x_last = width_;
+    while (column_max_[static_cast<std::size_t>(x_first)] <= level) ++x_first;
+    while (column_max_[static_cast<std::size_t>(x_last)] <= level) --x_last;
+    if (++generation_ >= (1u << 30)) {  // generations exhausted: clear the marks once
+      std::fill(marks_.begin(), marks_.end(), 0);
+      generation_ = 1;
+    }
+    detail::LevelPlane plane{plane_.data(), marks_.data(), level, generation_ << 1};
+    // Columns [x_first − 1, x_last + 1] hold every transition of the rows (x_last ≤ width_,
+    // and OpenCV never starts a border in the right padding column).
+    const int x_begin = x_first - 1, span = x_last - x_first + 3;
+    for (int y = y_first; y <= y_last; ++y) {
+      const std::int64_t row = y * stride_;
+      detail::foreground_bits(plane_.data() + row + x_begin, span, level, words_.data());
+      std::uint64_t carry = 0;
+      for (int w = 0; w * 64 < span; ++w) {
+        const std::uint64_t bits = words_[static_cast<std::size_t>(w)];
+        std::uint64_t changes = bits ^ ((bits << 1) | carry);
+        carry = bits >> 63;
+        while (changes) {
+          const int x = x_begin + w * 64 + std::countr_zero(changes);
+          changes &= changes - 1;
+          if (x == x_begin || x > width_) continue;  // x_begin's left neighbour is outside the span
+          const std::int64_t i = row + x;
+          if (plane.foreground(i)) {
+            if (plane.unvisited(i)) follow(plane, i, x, y, false, visit);
+          } else if (!plane.right_bound(i - 1)) {
+            follow(plane, i - 1, x - 1, y, true, visit);
+          }
+        }
+      }
+    }
+  }
+
+private:
+  template <class Visit>
+  void follow(detail::LevelPlane& plane, std::int64_t start, int x, int y, bool is_hole, Visit& visit) {
+    BorderSummary border{{x - 1, y - 1, x - 1, y - 1}, 0, is_hole};
+    Point first{x - 1, y - 1}, previous = first;
+    detail::follow_border(plane, offsets_, start, first, is_hole, [&](Point p) {
+      border.bounds = {std::min(border.bounds.x0, p.x), std::min(border.bounds.y0, p.y),
+                       std::max(border.bounds.x1, p.x), std::max(border.bounds.y1, p.y)};
+      border.twice_area += static_cast<std::int64_t>(previous.x) * p.y - static_cast<std::int64_t>(previous.y) * p.x;
+      previous = p;
+    });
+    border.twice_area += static_cast<std::int64_t>(previous.x) * first.y - static_cast<std::int64_t>(previous.y) * first.x;
+    border.twice_area = border.twice_area < 0 ? -border.twice_area : border.twice_area;
+    visit(border);
+  }
+
+  int width_ = 0, height_ = 0;
+  std::int64_t stride_ = 0;
+  std::vector<std::uint8_t> plane_;
+  std::vector<std::uint32_t> marks_;
+  std::uint32_t generation_ = 0;
+  std::vector<std::uint8_t> row_max_, column_max_;
+  std::vector<std::uint64_t> words_;
+  std::array<std::int64_t, 16> offsets_{};
+};
+
+/// The reference's box of a border: (x, y, min(x + w, W − 1), min(y + h, H − 1)) from its
+/// bounding rectangle (x, y, w, h).
+inline IntBox reference_box(const IntBox& bounds, int width, int height) {
+  return {bounds.x0, bounds.y0, std::min(bounds.x1 + 1, width - 1), std::min(bounds.y1 + 1, height - 1)};
+}
+
+/// The boxes of one level: the largest contour's (multi_contour false) or every contour's, and
+/// [0, 0, 0, 0] when the mask is empty.
+template <class Finder>
+std::vector<IntBox> boxes_at_level(Finder& finder, std::uint8_t level, int width, int height, bool multi_contour) {
+  std::vector<IntBox> boxes;
+  std::int64_t best_area = -1;
+  IntBox best{};
+  finder.for_each_border(level, [&](const BorderSummary& b) {
+    if (multi_contour) {
+      boxes.push_back(reference_box(b.bounds, width, height));
+    } else if (!b.is_hole && b.twice_area >= best_area) {  // ties: the last discovered
+      best_area = b.twice_area;
+      best = b.bounds;
+    }
+  });
+  if (!multi_contour && best_area >= 0) boxes.push_back(reference_box(best, width, height));
+  if (boxes.empty()) boxes.push_back({0, 0, 0, 0});
+  return boxes;
+}
+
+/// wsolevaluation's compute_bboxes_from_scoremaps: for each threshold τ, the boxes of
+/// {uint8(255·map) > int(τ · max)} — the largest contour's, or all contours' with
+/// `multi_contour` — and [0, 0, 0, 0] for an empty mask. `map` is H×W in [0, 1] without NaN.
+inline std::vector<std::vector<IntBox>> boxes_at_thresholds(const Tensor<float>& map,
+                                                            const std::vector<double>& thresholds,
+                                                            bool multi_contour) {
+  check_score_map(map, "boxes_at_thresholds");
+  const int height = static_cast<int>(map.size(0)), width = static_cast<int>(map.size(1));
+  const std::vector<std::uint8_t> u8 = quantize_score_map(map);
+  const std::uint8_t max_u8 = *std::max_element(u8.begin(), u8.end());
+  LevelContourFinder finder;
+  finder.reset(u8.data(), width, height);
+  std::vector<std::vector<IntBox>> result;
+  for (double tau : thresholds)
+    result.push_back(boxes_at_level(finder, static_cast<std::uint8_t>(threshold_level(tau, max_u8)), width, height,
+                                    multi_contour));
+  return result;
+}
+
+}  // namespace fcam::metrics
