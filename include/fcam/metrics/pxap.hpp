@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cmath>
+#include <algorithm>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "fcam/core/tensor.hpp"
@@ -26,7 +28,7 @@ inline std::vector<double> threshold_list(double interval) {
 class PxapAccumulator {
 public:
   /// Thresholds every `interval` (0.001 in the reference protocol).
-  explicit PxapAccumulator(double interval) : edges_(threshold_list(interval)) {
+  explicit PxapAccumulator(double interval) : interval_(interval), edges_(threshold_list(interval)) {
     edges_.insert(edges_.end(), {1.0, 2.0, 3.0});
     foreground_.assign(edges_.size() - 1, 0.0);
     background_.assign(edges_.size() - 1, 0.0);
@@ -43,6 +45,35 @@ public:
       if (bin < 0) continue;  // outside the edges: numpy.histogram drops it
       (foreground.data()[i] != 0.0f ? foreground_ : background_)[static_cast<std::size_t>(bin)] += 1.0;
     }
+  }
+
+  /// Adds the histograms of `other` (same interval).
+  void merge(const PxapAccumulator& other) {
+    FCAM_CHECK(other.edges_ == edges_, "PxapAccumulator::merge: different thresholds");
+    for (std::size_t i = 0; i < foreground_.size(); ++i) {
+      foreground_[i] += other.foreground_[i];
+      background_[i] += other.background_[i];
+    }
+  }
+
+  /// Precision and recall of the rule "score ≥ τ_i" for each threshold τ_i (the points of the
+  /// precision–recall curve whose area is PxAP); precision is NaN where no pixel scores ≥ τ_i.
+  std::pair<std::vector<double>, std::vector<double>> precision_recall() const {
+    const std::size_t n = foreground_.size(), count = edges_.size() - 3;  // the τ_i, without 1, 2, 3
+    double total_fg = 0;
+    for (double v : foreground_) total_fg += v;
+    FCAM_CHECK(total_fg > 0, "PxAP: the split has no foreground pixel");
+    std::vector<double> precision(count), recall(count);
+    double tp = 0, fp = 0;
+    for (std::size_t i = n; i-- > 0;) {
+      tp += foreground_[i];
+      fp += background_[i];
+      if (i < count) {
+        precision[i] = tp + fp > 0 ? tp / (tp + fp) : std::nan("");
+        recall[i] = tp / total_fg;
+      }
+    }
+    return {precision, recall};
   }
 
   /// PxAP in percent: 100 · Σ_{i≥1, tp_i+fp_i≠0} P_i (R_i − R_{i−1}) over reversed cumulative
@@ -70,17 +101,18 @@ public:
 
 private:
   /// numpy.histogram's bin for value v: the last edge <= v, the closed last bin, -1 outside.
+  /// The edges are i·interval, so v / interval lands on the bin or next to it.
   std::int64_t bin_of(double v) const {
-    if (v < edges_.front() || v > edges_.back()) return -1;
-    if (v == edges_.back()) return static_cast<std::int64_t>(edges_.size()) - 2;
-    std::size_t lo = 0, hi = edges_.size() - 1;  // edges_[lo] <= v < edges_[hi]
-    while (hi - lo > 1) {
-      const std::size_t mid = (lo + hi) / 2;
-      (edges_[mid] <= v ? lo : hi) = mid;
-    }
-    return static_cast<std::int64_t>(lo);
+    if (!(v >= edges_.front()) || v > edges_.back()) return -1;
+    const auto last = static_cast<std::int64_t>(edges_.size()) - 2;
+    if (v == edges_.back()) return last;
+    auto i = static_cast<std::int64_t>(std::min(v / interval_, static_cast<double>(last)));
+    while (i > 0 && edges_[static_cast<std::size_t>(i)] > v) --i;
+    while (i < last && edges_[static_cast<std::size_t>(i) + 1] <= v) ++i;
+    return i;
   }
 
+  double interval_;
   std::vector<double> edges_;
   std::vector<double> foreground_, background_;
 };

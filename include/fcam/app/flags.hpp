@@ -1,0 +1,185 @@
+/// \file
+/// \brief Command-line flags for fcam's programs, with Python argparse's conventions so that
+/// commands written for the reference scripts work unchanged.
+///
+/// `--name value` and `--name=value`; dashes and underscores in names are interchangeable;
+/// boolean flags take an optional value (yes/true/t/y/1, no/false/f/n/0; alone they mean true);
+/// list flags take one or more values up to the next flag. Unknown flags, missing values and
+/// malformed numbers are errors that name the flag.
+#pragma once
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "fcam/core/error.hpp"
+
+namespace fcam::app {
+
+/// A set of declared flags and, after parse(), their values.
+class Flags {
+public:
+  /// `program` and `summary` head the usage text.
+  Flags(std::string program, std::string summary) : program_(std::move(program)), summary_(std::move(summary)) {}
+
+  /// Declares a flag holding text (also used for paths and choices).
+  void add_string(const std::string& name, std::string fallback, std::string help) {
+    declare(name, Kind::text, {std::move(fallback)}, std::move(help));
+  }
+  /// Declares a number flag.
+  void add_double(const std::string& name, double fallback, std::string help) {
+    declare(name, Kind::number, {format(fallback)}, std::move(help));
+  }
+  /// Declares an integer flag.
+  void add_int(const std::string& name, int fallback, std::string help) {
+    declare(name, Kind::integer, {std::to_string(fallback)}, std::move(help));
+  }
+  /// Declares a boolean flag (optional value).
+  void add_bool(const std::string& name, bool fallback, std::string help) {
+    declare(name, Kind::boolean, {fallback ? "true" : "false"}, std::move(help));
+  }
+  /// Declares an integer list flag (one or more values).
+  void add_int_list(const std::string& name, const std::vector<int>& fallback, std::string help) {
+    std::vector<std::string> values;
+    for (int v : fallback) values.push_back(std::to_string(v));
+    declare(name, Kind::integer_list, values, std::move(help));
+  }
+
+  /// Parses argv. Returns false when --help / -h was given (the caller prints usage()).
+  bool parse(int argc, const char* const* argv) {
+    for (int i = 1; i < argc; ++i) {
+      std::string arg = argv[i];
+      if (arg == "--help" || arg == "-h") return false;
+      FCAM_CHECK(arg.size() > 2 && arg.rfind("--", 0) == 0, program_, ": unexpected argument '", arg,
+                 "' (flags start with --; see --help)");
+      std::string name = arg.substr(2), inline_value;
+      const bool has_inline = name.find('=') != std::string::npos;
+      if (has_inline) {
+        inline_value = name.substr(name.find('=') + 1);
+        name = name.substr(0, name.find('='));
+      }
+      Flag& flag = find(name);
+      flag.given = true;
+      auto next_is_value = [&] { return i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0; };
+      if (flag.kind == Kind::boolean) {
+        std::string text = has_inline ? inline_value : (next_is_value() ? argv[++i] : "true");
+        flag.values = {bool_text(text, name) ? "true" : "false"};
+      } else if (flag.kind == Kind::integer_list) {
+        flag.values.clear();
+        if (has_inline) flag.values.push_back(inline_value);
+        while (next_is_value()) flag.values.push_back(argv[++i]);
+        FCAM_CHECK(!flag.values.empty(), program_, ": --", name, " needs at least one value");
+        for (const auto& v : flag.values) integer_text(v, name);
+      } else {
+        if (!has_inline) {
+          FCAM_CHECK(i + 1 < argc, program_, ": --", name, " needs a value");
+          inline_value = argv[++i];
+        }
+        if (flag.kind == Kind::number) number_text(inline_value, name);
+        if (flag.kind == Kind::integer) integer_text(inline_value, name);
+        flag.values = {inline_value};
+      }
+    }
+    return true;
+  }
+
+  /// Text value of a flag.
+  const std::string& text(const std::string& name) const { return get(name).values.front(); }
+  /// Number value of a flag.
+  double number(const std::string& name) const { return number_text(text(name), name); }
+  /// Integer value of a flag.
+  int integer(const std::string& name) const { return integer_text(text(name), name); }
+  /// Boolean value of a flag.
+  bool boolean(const std::string& name) const { return text(name) == "true"; }
+  /// Integer list value of a flag.
+  std::vector<int> integers(const std::string& name) const {
+    std::vector<int> out;
+    for (const auto& v : get(name).values) out.push_back(integer_text(v, name));
+    return out;
+  }
+  /// Whether the flag appeared on the command line.
+  bool given(const std::string& name) const { return get(name).given; }
+
+  /// Usage text listing every flag with its default.
+  std::string usage() const {
+    std::ostringstream out;
+    out << "usage: " << program_ << " [flags]\n" << summary_ << "\n\nflags (dashes and underscores are interchangeable):\n";
+    for (const std::string& name : order_) {
+      const Flag& f = flags_.at(name);
+      std::string shown = "--" + name;
+      if (f.kind == Kind::boolean) shown += " [BOOL]";
+      else if (f.kind == Kind::integer_list) shown += " N [N ...]";
+      else shown += " VALUE";
+      out << "  " << shown << "\n      " << f.help;
+      std::string fallback;
+      for (const auto& v : f.fallback) fallback += (fallback.empty() ? "" : " ") + v;
+      out << (fallback.empty() ? "" : " (default: " + fallback + ")") << "\n";
+    }
+    return out.str();
+  }
+
+private:
+  enum class Kind { text, number, integer, boolean, integer_list };
+  struct Flag {
+    Kind kind;
+    std::vector<std::string> values, fallback;
+    std::string help;
+    bool given = false;
+  };
+
+  static std::string canonical(std::string name) {
+    std::replace(name.begin(), name.end(), '-', '_');
+    return name;
+  }
+  static std::string format(double v) {
+    std::ostringstream s;
+    s << v;
+    return s.str();
+  }
+  void declare(const std::string& name, Kind kind, std::vector<std::string> fallback, std::string help) {
+    const std::string key = canonical(name);
+    FCAM_CHECK(!flags_.count(key), "Flags: --", name, " declared twice");
+    flags_[key] = Flag{kind, fallback, fallback, std::move(help)};
+    order_.push_back(key);
+  }
+  Flag& find(const std::string& name) {
+    auto it = flags_.find(canonical(name));
+    FCAM_CHECK(it != flags_.end(), program_, ": unknown flag --", name, " (see --help)");
+    return it->second;
+  }
+  const Flag& get(const std::string& name) const {
+    auto it = flags_.find(canonical(name));
+    FCAM_CHECK(it != flags_.end(), "Flags: --", name, " was not declared");
+    return it->second;
+  }
+  bool bool_text(std::string text, const std::string& name) const {
+    std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (text == "yes" || text == "true" || text == "t" || text == "y" || text == "1") return true;
+    if (text == "no" || text == "false" || text == "f" || text == "n" || text == "0") return false;
+    fail(program_, ": --", name, " expects a boolean (yes/true/t/y/1 or no/false/f/n/0), got '", text, "'");
+  }
+  double number_text(const std::string& text, const std::string& name) const {
+    double v = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    FCAM_CHECK(ec == std::errc() && end == text.data() + text.size(), program_, ": --", name,
+               " expects a number, got '", text, "'");
+    return v;
+  }
+  int integer_text(const std::string& text, const std::string& name) const {
+    int v = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    FCAM_CHECK(ec == std::errc() && end == text.data() + text.size(), program_, ": --", name,
+               " expects an integer, got '", text, "'");
+    return v;
+  }
+
+  std::string program_, summary_;
+  std::map<std::string, Flag> flags_;
+  std::vector<std::string> order_;
+};
+
+}  // namespace fcam::app

@@ -1,0 +1,54 @@
+/// \file
+/// \brief A progress line on stderr for long work: done/total, rate, ETA; rewritten in place on
+/// a terminal, one line at most every few seconds otherwise (logs stay short).
+#pragma once
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <mutex>
+#include <string>
+
+namespace fcam::app {
+
+/// Thread-safe progress reporter. update() may be called from any thread, as often as wanted.
+class Progress {
+public:
+  /// `what` names the items ("maps", "images"); `total` > 0.
+  Progress(std::string label, std::string what, std::int64_t total, bool enabled = true)
+      : label_(std::move(label)), what_(std::move(what)), total_(total), enabled_(enabled),
+        terminal_(isatty(STDERR_FILENO) != 0), start_(Clock::now()), last_(start_) {}
+
+  /// Reports `done` items finished; prints when enough time has passed or at the end.
+  void update(std::int64_t done) {
+    if (!enabled_) return;
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto now = Clock::now();
+    const double since_last = std::chrono::duration<double>(now - last_).count();
+    if (done < total_ && since_last < (terminal_ ? 0.2 : 5.0)) return;
+    if (done == total_ && finished_) return;
+    last_ = now;
+    const double elapsed = std::chrono::duration<double>(now - start_).count();
+    const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0;
+    const double eta = rate > 0 ? static_cast<double>(total_ - done) / rate : 0.0;
+    std::fprintf(stderr, "%s%s: %lld/%lld %s (%.0f%%), %.0f %s/s, %s %.1f s%s", terminal_ ? "\r" : "", label_.c_str(),
+                 static_cast<long long>(done), static_cast<long long>(total_), what_.c_str(),
+                 total_ > 0 ? 100.0 * static_cast<double>(done) / static_cast<double>(total_) : 100.0, rate,
+                 what_.c_str(), done == total_ ? "elapsed" : "ETA", done == total_ ? elapsed : eta,
+                 terminal_ && done < total_ ? "   " : "\n");
+    std::fflush(stderr);
+    finished_ = done == total_;
+  }
+
+private:
+  using Clock = std::chrono::steady_clock;
+  std::string label_, what_;
+  std::int64_t total_;
+  bool enabled_, terminal_, finished_ = false;
+  Clock::time_point start_, last_;
+  std::mutex mutex_;
+};
+
+}  // namespace fcam::app
