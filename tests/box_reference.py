@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """Box accuracy by wsolevaluation's formulas (numpy + OpenCV), for tests/test_box_accuracy.cpp.
 
-A faithful transcription of the reference's compute_bboxes_from_scoremaps,
-calculate_multiple_iou and BoxEvaluator (accumulate / compute), extended with top-1 / top-5
-localization (correct box and class among the top-k), on random score maps.
+The reference's BoxEvaluator (accumulate / compute) with the box formulas of wsol_reference.py,
+extended with top-1 / top-5 localization (correct box and class among the top-k), on random
+score maps.
 
 Usage: /usr/bin/python3 tests/box_reference.py OUT_DIR
 Writes (float64 unless noted):
@@ -21,54 +21,9 @@ import sys
 import cv2
 import numpy as np
 
+from wsol_reference import calculate_multiple_iou, compute_bboxes_from_scoremaps
+
 IOU_THRESHOLDS = [30, 50, 70]
-
-
-def compute_bboxes_from_scoremaps(scoremap, scoremap_threshold_list, multi_contour_eval):
-    height, width = scoremap.shape
-    scoremap_image = np.expand_dims((scoremap * 255).astype(np.uint8), 2)
-
-    def scoremap2bbox(threshold):
-        _, thr_gray_heatmap = cv2.threshold(src=scoremap_image, thresh=int(threshold * np.max(scoremap_image)),
-                                            maxval=255, type=cv2.THRESH_BINARY)
-        contours = cv2.findContours(image=thr_gray_heatmap, mode=cv2.RETR_TREE,
-                                    method=cv2.CHAIN_APPROX_SIMPLE)[-2]
-        if len(contours) == 0:
-            return np.asarray([[0, 0, 0, 0]]), 1
-        if not multi_contour_eval:
-            contours = [max(contours, key=cv2.contourArea)]
-        estimated_boxes = []
-        for contour in contours:
-            x, y, w, h = cv2.boundingRect(contour)
-            x0, y0, x1, y1 = x, y, x + w, y + h
-            x1 = min(x1, width - 1)
-            y1 = min(y1, height - 1)
-            estimated_boxes.append([x0, y0, x1, y1])
-        return np.asarray(estimated_boxes), len(contours)
-
-    estimated_boxes_at_each_thr = []
-    number_of_box_list = []
-    for threshold in scoremap_threshold_list:
-        boxes, number_of_box = scoremap2bbox(threshold)
-        estimated_boxes_at_each_thr.append(boxes)
-        number_of_box_list.append(number_of_box)
-    return estimated_boxes_at_each_thr, number_of_box_list
-
-
-def calculate_multiple_iou(box_a, box_b):
-    min_x = np.maximum(box_a[:, None, 0], box_b[None, :, 0])
-    min_y = np.maximum(box_a[:, None, 1], box_b[None, :, 1])
-    max_x = np.minimum(box_a[:, None, 2], box_b[None, :, 2])
-    max_y = np.minimum(box_a[:, None, 3], box_b[None, :, 3])
-    area_intersect = np.maximum(0, max_x - min_x + 1) * np.maximum(0, max_y - min_y + 1)
-    area_a = (box_a[:, 2] - box_a[:, 0] + 1) * (box_a[:, 3] - box_a[:, 1] + 1)
-    area_b = (box_b[:, 2] - box_b[:, 0] + 1) * (box_b[:, 3] - box_b[:, 1] + 1)
-    denominator = area_a[:, None] + area_b[None, :] - area_intersect
-    degenerate = np.where(denominator <= 0)
-    denominator[degenerate] = 1
-    ious = area_intersect / denominator
-    ious[degenerate] = 0
-    return ious
 
 
 def evaluate(maps, gts, flags, interval, multi_contour):
