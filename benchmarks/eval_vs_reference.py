@@ -47,13 +47,18 @@ def write_split(src, dst, limit):
 
 
 def cam_map(rng, box=None, size=224):
-    """A stride-8 CAM: 28×28, a bump near the (224-scaled) box plus noise, upsampled."""
+    """A stride-8 CAM: 28×28, a bump near the (224-scaled) box — displaced and resized at
+    random, as CAMs miss parts of objects — plus a weaker distractor and noise, upsampled."""
     yy, xx = np.mgrid[0:28, 0:28].astype(np.float32) * 8 + 4
-    m = rng.random((28, 28)).astype(np.float32) * 0.5
+    m = rng.random((28, 28)).astype(np.float32) * 0.25
     if box is not None:
-        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-        sx, sy = max(8.0, (box[2] - box[0]) / 2), max(8.0, (box[3] - box[1]) / 2)
+        w, h = box[2] - box[0], box[3] - box[1]
+        cx = (box[0] + box[2]) / 2 + rng.normal(0, 0.15) * w
+        cy = (box[1] + box[3]) / 2 + rng.normal(0, 0.15) * h
+        sx, sy = max(8.0, w / 2 * rng.uniform(0.4, 1.0)), max(8.0, h / 2 * rng.uniform(0.4, 1.0))
         m += np.exp(-((xx - cx) / sx) ** 2 - ((yy - cy) / sy) ** 2)
+        dx, dy = rng.uniform(0, 224, 2)
+        m += 0.5 * rng.random() * np.exp(-((xx - dx) / 20) ** 2 - ((yy - dy) / 20) ** 2)
     m = cv2.resize(m, (size, size), interpolation=cv2.INTER_LINEAR)
     return ((m - m.min()) / (m.max() - m.min())).astype(np.float32)
 

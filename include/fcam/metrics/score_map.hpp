@@ -24,8 +24,13 @@ inline void check_score_map(const Tensor<float>& map, const std::string& source)
   map.require_cpu(source.c_str());
   FCAM_CHECK(map.ndim() == 2, source, ": a score map must be 2-D, got shape ", to_string(map.shape()));
   FCAM_CHECK(map.numel() > 0, source, ": empty score map");
-  for (std::int64_t i = 0; i < map.numel(); ++i) {
-    const float v = map.data()[i];
+  const float* values = map.data();
+  const std::int64_t n = map.numel();
+  bool all_valid = true;  // a branch-free pass first: the common case is a valid map
+  for (std::int64_t i = 0; i < n; ++i) all_valid &= values[i] >= 0.0f && values[i] <= 1.0f;  // false for NaN
+  if (all_valid) return;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float v = values[i];
     FCAM_CHECK(!std::isnan(v), source, ": score map has NaN at (", i / map.size(1), ", ", i % map.size(1), ")");
     FCAM_CHECK(v >= 0.0f && v <= 1.0f, source, ": score map value ", v, " at (", i / map.size(1), ", ",
                i % map.size(1), ") is outside [0, 1]");
@@ -44,11 +49,11 @@ inline Tensor<float> read_score_map(const std::filesystem::path& path) {
 /// (scoremap * 255).astype(np.uint8) on a float32 map in [0, 1].
 inline std::vector<std::uint8_t> quantize_score_map(const Tensor<float>& map) {
   map.require_cpu("quantize_score_map");
-  std::vector<std::uint8_t> u8(static_cast<std::size_t>(map.numel()));
-  for (std::int64_t i = 0; i < map.numel(); ++i) {
-    const float scaled = map.data()[i] * 255.0f;
-    u8[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(std::clamp(scaled, 0.0f, 255.0f));
-  }
+  const std::int64_t n = map.numel();
+  const float* values = map.data();
+  std::vector<std::uint8_t> u8(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i)
+    u8[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(std::clamp(values[i] * 255.0f, 0.0f, 255.0f));
   return u8;
 }
 

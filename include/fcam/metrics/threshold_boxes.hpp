@@ -46,15 +46,18 @@ struct BorderSummary {
 
 namespace detail {
 
-/// Bits x of `words` set where row[x] > level, for x in [0, n).
+/// Vector width of foreground_bits: rows handed to it must stay readable this far past `n`.
+inline constexpr int kBitsReadAhead = 32;
+
+/// Bits x of `words` set where row[x] > level, for x in [0, n). Reads whole vectors: up to
+/// kBitsReadAhead − 1 bytes past row + n must be readable (their bits are discarded).
 inline void foreground_bits(const std::uint8_t* row, int n, std::uint8_t level, std::uint64_t* words) {
   const int word_count = (n + 63) / 64;
   std::fill(words, words + word_count, 0);
-  int x = 0;
 #if defined(__AVX2__)
   const __m256i bias = _mm256_set1_epi8(static_cast<char>(0x80));
   const __m256i threshold = _mm256_xor_si256(_mm256_set1_epi8(static_cast<char>(level)), bias);
-  for (; x + 32 <= n; x += 32) {
+  for (int x = 0; x < n; x += 32) {
     const __m256i v = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + x)), bias);
     const auto bits = static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpgt_epi8(v, threshold)));
     words[x >> 6] |= static_cast<std::uint64_t>(bits) << (x & 63);
@@ -62,24 +65,26 @@ inline void foreground_bits(const std::uint8_t* row, int n, std::uint8_t level, 
 #elif defined(__SSE2__)
   const __m128i bias = _mm_set1_epi8(static_cast<char>(0x80));
   const __m128i threshold = _mm_xor_si128(_mm_set1_epi8(static_cast<char>(level)), bias);
-  for (; x + 16 <= n; x += 16) {
+  for (int x = 0; x < n; x += 16) {
     const __m128i v = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + x)), bias);
     const auto bits = static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpgt_epi8(v, threshold)));
     words[x >> 6] |= static_cast<std::uint64_t>(bits) << (x & 63);
   }
-#endif
-  for (; x < n; ++x)
+#else
+  for (int x = 0; x < n; ++x)
     if (row[x] > level) words[x >> 6] |= std::uint64_t{1} << (x & 63);
+#endif
+  if (n & 63) words[word_count - 1] &= (std::uint64_t{1} << (n & 63)) - 1;  // drop the read-ahead
 }
 
-/// The plane of one level: foreground = value > level; visit marks carry a generation number so
-/// that a new level needs no clearing (mark = generation·2, +1 for "right bound").
+/// The plane of one level: foreground = bit i of the level's mask (a bit per pixel, so the
+/// border search reads from L1); visit marks carry a generation number so that a new level
+/// needs no clearing (mark = generation·2, +1 for "right bound").
 struct LevelPlane {
-  const std::uint8_t* values;
+  const std::uint64_t* bits;
   std::uint32_t* marks;
-  std::uint8_t level;
   std::uint32_t visited;  // generation << 1
-  bool foreground(std::int64_t i) const { return values[i] > level; }
+  bool foreground(std::int64_t i) const { return (bits[i >> 6] >> (i & 63)) & 1u; }
   void mark_right(std::int64_t i) { marks[i] = visited | 1u; }
   void mark_visited(std::int64_t i) {
     if ((marks[i] | 1u) != (visited | 1u)) marks[i] = visited;
@@ -101,26 +106,20 @@ public:
     height_ = height;
     stride_ = width + 2;
     const auto size = static_cast<std::size_t>(stride_ * (height + 2));
-    plane_.assign(size, 0);
+    plane_.assign(size + 64 + detail::kBitsReadAhead, 0);  // whole words of bits, plus read-ahead
+    bits_.assign(size / 64 + 2, 0);
     if (marks_.size() < size) {
       marks_.assign(size, 0);
       generation_ = 0;
     }
-    // Largest value of each row and column (padded coordinates): the extent of a level's mask.
-    column_max_.assign(static_cast<std::size_t>(stride_), 0);
+    // Largest value of each row (padded coordinates): the rows a level's mask occupies.
     row_max_.assign(static_cast<std::size_t>(height + 2), 0);
     for (int y = 0; y < height; ++y) {
       std::uint8_t* dst = plane_.data() + (y + 1) * stride_ + 1;
       std::memcpy(dst, values + static_cast<std::size_t>(y) * width, static_cast<std::size_t>(width));
-      std::uint8_t m = 0;
-      for (int x = 0; x < width; ++x) {
-        m = std::max(m, dst[x]);
-        column_max_[static_cast<std::size_t>(x + 1)] = std::max(column_max_[static_cast<std::size_t>(x + 1)], dst[x]);
-      }
-      row_max_[static_cast<std::size_t>(y + 1)] = m;
+      row_max_[static_cast<std::size_t>(y + 1)] = *std::max_element(dst, dst + width);
     }
     offsets_ = detail::chain_offsets(stride_);
-    words_.assign(static_cast<std::size_t>((stride_ + 63) / 64), 0);
   }
 
   /// Calls `visit(const BorderSummary&)` for every border of {value > level}, in OpenCV's
@@ -131,54 +130,61 @@ public:
     while (y_first <= y_last && row_max_[static_cast<std::size_t>(y_first)] <= level) ++y_first;
     while (y_last >= y_first && row_max_[static_cast<std::size_t>(y_last)] <= level) --y_last;
     if (y_first > y_last) return;
-    int x_first = 1, x_last = width_;
-    while (column_max_[static_cast<std::size_t>(x_first)] <= level) ++x_first;
-    while (column_max_[static_cast<std::size_t>(x_last)] <= level) --x_last;
     if (++generation_ >= (1u << 30)) {  // generations exhausted: clear the marks once
       std::fill(marks_.begin(), marks_.end(), 0);
       generation_ = 1;
     }
-    detail::LevelPlane plane{plane_.data(), marks_.data(), level, generation_ << 1};
-    // Columns [x_first − 1, x_last + 1] hold every transition of the rows (x_last ≤ width_,
-    // and OpenCV never starts a border in the right padding column).
-    const int x_begin = x_first - 1, span = x_last - x_first + 3;
-    for (int y = y_first; y <= y_last; ++y) {
-      const std::int64_t row = y * stride_;
-      detail::foreground_bits(plane_.data() + row + x_begin, span, level, words_.data());
-      std::uint64_t carry = 0;
-      for (int w = 0; w * 64 < span; ++w) {
-        const std::uint64_t bits = words_[static_cast<std::size_t>(w)];
-        std::uint64_t changes = bits ^ ((bits << 1) | carry);
-        carry = bits >> 63;
-        while (changes) {
-          const int x = x_begin + w * 64 + std::countr_zero(changes);
-          changes &= changes - 1;
-          if (x == x_begin || x > width_) continue;  // x_begin's left neighbour is outside the span
-          const std::int64_t i = row + x;
-          if (plane.foreground(i)) {
-            if (plane.unvisited(i)) follow(plane, i, x, y, false, visit);
-          } else if (!plane.right_bound(i - 1)) {
-            follow(plane, i - 1, x - 1, y, true, visit);
-          }
+    // The mask of rows y_first − 1 … y_last + 1 as bits, in the plane's own (padded, row-major)
+    // order: a border never leaves those rows.
+    const std::int64_t word_begin = (y_first - 1) * stride_ / 64;
+    const std::int64_t word_end = ((y_last + 2) * stride_ + 63) / 64;
+    detail::foreground_bits(plane_.data() + word_begin * 64, static_cast<int>((word_end - word_begin) * 64), level,
+                            bits_.data() + word_begin);
+    detail::LevelPlane plane{bits_.data(), marks_.data(), generation_ << 1};
+    // Border starts: bit transitions in raster order. Consecutive rows meet between two padding
+    // pixels (both background), so the plane scans as one long row.
+    int y = y_first;
+    std::int64_t row_start = y * stride_;
+    std::uint64_t carry = 0;
+    for (std::int64_t w = y_first * stride_ / 64; w < word_end; ++w) {
+      const std::uint64_t bits = bits_[static_cast<std::size_t>(w)];
+      std::uint64_t changes = bits ^ ((bits << 1) | carry);
+      carry = bits >> 63;
+      while (changes) {
+        const std::int64_t i = w * 64 + std::countr_zero(changes);
+        changes &= changes - 1;
+        while (i >= row_start + stride_) {
+          ++y;
+          row_start += stride_;
+        }
+        const int x = static_cast<int>(i - row_start);
+        if (y > y_last || x > width_) continue;  // OpenCV never starts a border in the right padding
+        if (plane.foreground(i)) {
+          if (plane.unvisited(i)) visit(follow(plane, i, x, y, false));
+        } else if (!plane.right_bound(i - 1)) {
+          visit(follow(plane, i - 1, x - 1, y, true));
         }
       }
     }
   }
 
 private:
-  template <class Visit>
-  void follow(detail::LevelPlane& plane, std::int64_t start, int x, int y, bool is_hole, Visit& visit) {
-    BorderSummary border{{x - 1, y - 1, x - 1, y - 1}, 0, is_hole};
-    Point first{x - 1, y - 1}, previous = first;
+  /// Follows one border from padded pixel (x, y) at offset `start`: its bounds and area.
+  BorderSummary follow(detail::LevelPlane& plane, std::int64_t start, int x, int y, bool is_hole) {
+    const Point first{x - 1, y - 1};
+    int x0 = first.x, y0 = first.y, x1 = first.x, y1 = first.y;  // plain locals stay in registers
+    std::int64_t twice_area = 0;
+    Point previous = first;
     detail::follow_border(plane, offsets_, start, first, is_hole, [&](Point p) {
-      border.bounds = {std::min(border.bounds.x0, p.x), std::min(border.bounds.y0, p.y),
-                       std::max(border.bounds.x1, p.x), std::max(border.bounds.y1, p.y)};
-      border.twice_area += static_cast<std::int64_t>(previous.x) * p.y - static_cast<std::int64_t>(previous.y) * p.x;
+      x0 = p.x < x0 ? p.x : x0;
+      x1 = p.x > x1 ? p.x : x1;
+      y0 = p.y < y0 ? p.y : y0;
+      y1 = p.y > y1 ? p.y : y1;
+      twice_area += static_cast<std::int64_t>(previous.x) * p.y - static_cast<std::int64_t>(previous.y) * p.x;
       previous = p;
     });
-    border.twice_area += static_cast<std::int64_t>(previous.x) * first.y - static_cast<std::int64_t>(previous.y) * first.x;
-    border.twice_area = border.twice_area < 0 ? -border.twice_area : border.twice_area;
-    visit(border);
+    twice_area += static_cast<std::int64_t>(previous.x) * first.y - static_cast<std::int64_t>(previous.y) * first.x;
+    return {{x0, y0, x1, y1}, twice_area < 0 ? -twice_area : twice_area, is_hole};
   }
 
   int width_ = 0, height_ = 0;
@@ -186,8 +192,8 @@ private:
   std::vector<std::uint8_t> plane_;
   std::vector<std::uint32_t> marks_;
   std::uint32_t generation_ = 0;
-  std::vector<std::uint8_t> row_max_, column_max_;
-  std::vector<std::uint64_t> words_;
+  std::vector<std::uint8_t> row_max_;
+  std::vector<std::uint64_t> bits_;
   std::array<std::int64_t, 16> offsets_{};
 };
 
