@@ -159,6 +159,36 @@ def main():
             rows = f.read().splitlines()
         check(len(rows) == 1 + len(np.arange(0, 1, kwargs["cam_curve_interval"])), f"{name}: curves rows {len(rows)}")
 
+    # The mask cache: written, reused, rebuilt when a mask changes or the file is damaged.
+    oi = ["--scoremap_root", maps, "--metadata_root", meta, "--mask_root", masks, "--dataset_name", "OpenImages",
+          "--split", "test", "--quiet", "--json", out]
+    cache = os.path.join(work, "masks.cache")
+
+    def pxap_with_cache():
+        r = run(fcam_eval, oi + ["--mask_cache", cache])
+        check(r.returncode == 0, f"mask cache run: exit {r.returncode} {r.stderr.strip()}")
+        with open(out) as f:
+            return json.load(f)["pxap"]
+
+    def reference_pxap():
+        return evaluate_wsol(maps, meta, masks, "OpenImages", "test", False, False, [30, 50, 70], 0.001)["pxap"]
+
+    expected = reference_pxap()
+    first = pxap_with_cache()
+    check(os.path.exists(cache) and abs(first - expected) <= 1e-9, "mask cache: first run writes it, same PxAP")
+    check(abs(pxap_with_cache() - expected) <= 1e-9, "mask cache: second run reads it, same PxAP")
+    changed = os.path.join(masks, "OpenImages", "masks", "0_0.png")
+    mask = cv2.imread(changed, cv2.IMREAD_GRAYSCALE)
+    mask[:, : mask.shape[1] // 2] = 255
+    cv2.imwrite(changed, mask)
+    os.utime(changed, ns=(os.stat(changed).st_atime_ns, os.stat(changed).st_mtime_ns + 10**9))
+    expected = reference_pxap()
+    check(abs(pxap_with_cache() - expected) <= 1e-9 and abs(expected - first) > 1e-6,
+          "mask cache: a changed mask file invalidates it")
+    with open(cache, "r+b") as f:
+        f.truncate(100)
+    check(abs(pxap_with_cache() - expected) <= 1e-9, "mask cache: a damaged file is rebuilt")
+
     base = ["--scoremap_root", maps, "--metadata_root", meta, "--dataset_name", "CUB", "--split", "test"]
     victim = os.path.join(maps, cub_ids[7] + ".npy")
     saved = np.load(victim)

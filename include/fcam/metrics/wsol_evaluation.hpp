@@ -21,6 +21,7 @@
 #include "fcam/data/wsol_metadata.hpp"
 #include "fcam/metrics/box_accuracy.hpp"
 #include "fcam/metrics/box_iou.hpp"
+#include "fcam/metrics/mask_cache.hpp"
 #include "fcam/metrics/masks.hpp"
 #include "fcam/metrics/pxap.hpp"
 #include "fcam/metrics/score_map.hpp"
@@ -40,6 +41,7 @@ struct WsolEvaluationConfig {
   std::vector<int> iou_threshold_list{30, 50, 70};  ///< σ in percent
   int eval_size = 224;                           ///< maps are eval_size², boxes and masks resized to it
   int threads = 1;                               ///< worker threads
+  std::filesystem::path mask_cache;              ///< OpenImages: cache file of the resized masks (empty: none)
   std::function<void(std::int64_t, std::int64_t)> progress;  ///< (images done, total), from any thread
 };
 
@@ -80,6 +82,16 @@ inline WsolEvaluation evaluate_wsol(const WsolEvaluationConfig& config) {
   const int workers = static_cast<int>(std::min<std::int64_t>(config.threads, n));
   std::vector<std::optional<BoxAccumulator>> box_parts(static_cast<std::size_t>(workers));
   std::vector<std::optional<PxapAccumulator>> pixel_parts(static_cast<std::size_t>(workers));
+  // Masks: from the cache when it is current, else decoded (and cached when asked).
+  const std::filesystem::path openimages_dir = config.mask_root / "OpenImages";
+  std::uint64_t fingerprint = 0;
+  std::optional<std::vector<std::string>> cached;
+  std::vector<std::string> to_cache;
+  if (!boxes && !config.mask_cache.empty()) {
+    fingerprint = mask_fingerprint(openimages_dir, meta.masks, config.eval_size);
+    cached = read_mask_cache(config.mask_cache, fingerprint, meta.masks.size());
+    if (!cached) to_cache.resize(meta.masks.size());
+  }
   std::atomic<std::int64_t> next{0}, done{0};
   std::mutex error_mutex;
   std::int64_t error_index = n;
@@ -107,8 +119,10 @@ inline WsolEvaluation evaluate_wsol(const WsolEvaluationConfig& config) {
                                     config.eval_size, config.eval_size));
           box_acc->add(map, gt);
         } else {
-          const PixelMasks masks = load_pixel_masks(config.mask_root / "OpenImages",
-                                                    meta.masks[static_cast<std::size_t>(i)], config.eval_size);
+          const auto k = static_cast<std::size_t>(i);
+          const PixelMasks masks = cached ? decode_pixel_masks((*cached)[k], config.eval_size)
+                                          : load_pixel_masks(openimages_dir, meta.masks[k], config.eval_size);
+          if (!to_cache.empty()) to_cache[k] = encode_pixel_masks(masks);
           pixel_acc->add(map, masks.foreground, masks.ignore);
         }
       } catch (const std::exception& e) {
@@ -140,6 +154,7 @@ inline WsolEvaluation evaluate_wsol(const WsolEvaluationConfig& config) {
                              ? std::accumulate(acc.begin(), acc.end(), 0.0) / static_cast<double>(acc.size())
                              : acc[static_cast<std::size_t>(std::find(sigmas.begin(), sigmas.end(), 50) - sigmas.begin())];
   } else {
+    if (!to_cache.empty()) write_mask_cache(config.mask_cache, fingerprint, to_cache);
     result.pixels.emplace(config.cam_curve_interval);
     for (auto& part : pixel_parts) result.pixels->merge(*part);
     result.performance = result.pixels->pxap();
