@@ -77,20 +77,24 @@ inline void foreground_bits(const std::uint8_t* row, int n, std::uint8_t level, 
   if (n & 63) words[word_count - 1] &= (std::uint64_t{1} << (n & 63)) - 1;  // drop the read-ahead
 }
 
-/// The plane of one level: foreground = bit i of the level's mask (a bit per pixel, so the
-/// border search reads from L1); visit marks carry a generation number so that a new level
-/// needs no clearing (mark = generation·2, +1 for "right bound").
+inline bool test_bit(const std::uint64_t* bits, std::int64_t i) { return (bits[i >> 6] >> (i & 63)) & 1u; }
+inline void set_bit(std::uint64_t* bits, std::int64_t i) { bits[i >> 6] |= std::uint64_t{1} << (i & 63); }
+
+/// The plane of one level as three bit planes (a bit per pixel, so the border follower works in
+/// L1): the mask, "visited" (Suzuki's ±NBD) and "right bound" (−NBD). A right-bound pixel
+/// stays right bound, as a −NBD label is only overwritten by another −NBD.
 struct LevelPlane {
-  const std::uint64_t* bits;
-  std::uint32_t* marks;
-  std::uint32_t visited;  // generation << 1
-  bool foreground(std::int64_t i) const { return (bits[i >> 6] >> (i & 63)) & 1u; }
-  void mark_right(std::int64_t i) { marks[i] = visited | 1u; }
-  void mark_visited(std::int64_t i) {
-    if ((marks[i] | 1u) != (visited | 1u)) marks[i] = visited;
+  const std::uint64_t* mask;
+  std::uint64_t* visited;
+  std::uint64_t* right;
+  bool foreground(std::int64_t i) const { return test_bit(mask, i); }
+  void mark_right(std::int64_t i) {
+    set_bit(visited, i);
+    set_bit(right, i);
   }
-  bool unvisited(std::int64_t i) const { return (marks[i] | 1u) != (visited | 1u); }
-  bool right_bound(std::int64_t i) const { return marks[i] == (visited | 1u); }
+  void mark_visited(std::int64_t i) { set_bit(visited, i); }
+  bool unvisited(std::int64_t i) const { return !test_bit(visited, i); }
+  bool right_bound(std::int64_t i) const { return test_bit(right, i); }
 };
 
 }  // namespace detail
@@ -107,11 +111,7 @@ public:
     stride_ = width + 2;
     const auto size = static_cast<std::size_t>(stride_ * (height + 2));
     plane_.assign(size + 64 + detail::kBitsReadAhead, 0);  // whole words of bits, plus read-ahead
-    bits_.assign(size / 64 + 2, 0);
-    if (marks_.size() < size) {
-      marks_.assign(size, 0);
-      generation_ = 0;
-    }
+    for (auto* bits : {&mask_bits_, &visited_bits_, &right_bits_}) bits->assign(size / 64 + 2, 0);
     // Largest value of each row (padded coordinates): the rows a level's mask occupies.
     row_max_.assign(static_cast<std::size_t>(height + 2), 0);
     for (int y = 0; y < height; ++y) {
@@ -123,32 +123,33 @@ public:
   }
 
   /// Calls `visit(const BorderSummary&)` for every border of {value > level}, in OpenCV's
-  /// discovery order (raster order of the border starts).
-  template <class Visit>
+  /// discovery order (raster order of the border starts). With `OuterOnly`, only the outermost
+  /// borders (the top level of the tree: OpenCV's RETR_EXTERNAL), found by Suzuki's second
+  /// algorithm without following holes or what lies inside them.
+  template <bool OuterOnly = false, class Visit>
   void for_each_border(std::uint8_t level, Visit&& visit) {
     int y_first = 1, y_last = height_;
     while (y_first <= y_last && row_max_[static_cast<std::size_t>(y_first)] <= level) ++y_first;
     while (y_last >= y_first && row_max_[static_cast<std::size_t>(y_last)] <= level) --y_last;
     if (y_first > y_last) return;
-    if (++generation_ >= (1u << 30)) {  // generations exhausted: clear the marks once
-      std::fill(marks_.begin(), marks_.end(), 0);
-      generation_ = 1;
-    }
-    // The mask of rows y_first − 1 … y_last + 1 as bits, in the plane's own (padded, row-major)
-    // order: a border never leaves those rows.
+    // The planes of rows y_first − 1 … y_last + 1, in the padded row-major order of the map: a
+    // border never leaves those rows.
     const std::int64_t word_begin = (y_first - 1) * stride_ / 64;
     const std::int64_t word_end = ((y_last + 2) * stride_ + 63) / 64;
     detail::foreground_bits(plane_.data() + word_begin * 64, static_cast<int>((word_end - word_begin) * 64), level,
-                            bits_.data() + word_begin);
-    detail::LevelPlane plane{bits_.data(), marks_.data(), generation_ << 1};
+                            mask_bits_.data() + word_begin);
+    std::fill(visited_bits_.begin() + word_begin, visited_bits_.begin() + word_end, 0);
+    std::fill(right_bits_.begin() + word_begin, right_bits_.begin() + word_end, 0);
+    detail::LevelPlane plane{mask_bits_.data(), visited_bits_.data(), right_bits_.data()};
     // Border starts: bit transitions in raster order. Consecutive rows meet between two padding
     // pixels (both background), so the plane scans as one long row.
     int y = y_first;
     std::int64_t row_start = y * stride_;
     std::uint64_t carry = 0;
     for (std::int64_t w = y_first * stride_ / 64; w < word_end; ++w) {
-      const std::uint64_t bits = bits_[static_cast<std::size_t>(w)];
+      const std::uint64_t bits = mask_bits_[static_cast<std::size_t>(w)];
       std::uint64_t changes = bits ^ ((bits << 1) | carry);
+      if constexpr (OuterOnly) changes &= bits;  // rising edges only: no hole borders
       carry = bits >> 63;
       while (changes) {
         const std::int64_t i = w * 64 + std::countr_zero(changes);
@@ -160,7 +161,14 @@ public:
         const int x = static_cast<int>(i - row_start);
         if (y > y_last || x > width_) continue;  // OpenCV never starts a border in the right padding
         if (plane.foreground(i)) {
-          if (plane.unvisited(i)) visit(follow(plane, i, x, y, false));
+          if (!plane.unvisited(i)) continue;
+          // Outermost borders only: skip a start whose last met border pixel on this row is
+          // a visited one that is not a right bound (Suzuki's LNBD > 0): it lies inside.
+          if constexpr (OuterOnly) {
+            const std::int64_t last = last_visited_before(i, row_start);
+            if (last >= 0 && !plane.right_bound(last)) continue;
+          }
+          visit(follow(plane, i, x, y, false));
         } else if (!plane.right_bound(i - 1)) {
           visit(follow(plane, i - 1, x - 1, y, true));
         }
@@ -169,10 +177,23 @@ public:
   }
 
 private:
+  /// The last visited pixel in [row_start, i), or −1.
+  std::int64_t last_visited_before(std::int64_t i, std::int64_t row_start) const {
+    for (std::int64_t w = (i - 1) >> 6; w >= (row_start >> 6); --w) {
+      std::uint64_t bits = visited_bits_[static_cast<std::size_t>(w)];
+      if (w == ((i - 1) >> 6)) bits &= ~std::uint64_t{0} >> (63 - ((i - 1) & 63));  // positions < i
+      if (bits) {
+        const std::int64_t j = w * 64 + 63 - std::countl_zero(bits);
+        return j >= row_start ? j : -1;
+      }
+    }
+    return -1;
+  }
+
   /// Follows one border from padded pixel (x, y) at offset `start`: its bounds and area.
   BorderSummary follow(detail::LevelPlane& plane, std::int64_t start, int x, int y, bool is_hole) {
     const Point first{x - 1, y - 1};
-    int x0 = first.x, y0 = first.y, x1 = first.x, y1 = first.y;  // plain locals stay in registers
+    int x0 = first.x, y0 = first.y, x1 = first.x, y1 = first.y;
     std::int64_t twice_area = 0;
     Point previous = first;
     detail::follow_border(plane, offsets_, start, first, is_hole, [&](Point p) {
@@ -190,10 +211,8 @@ private:
   int width_ = 0, height_ = 0;
   std::int64_t stride_ = 0;
   std::vector<std::uint8_t> plane_;
-  std::vector<std::uint32_t> marks_;
-  std::uint32_t generation_ = 0;
   std::vector<std::uint8_t> row_max_;
-  std::vector<std::uint64_t> bits_;
+  std::vector<std::uint64_t> mask_bits_, visited_bits_, right_bits_;
   std::array<std::int64_t, 16> offsets_{};
 };
 
@@ -208,17 +227,20 @@ inline IntBox reference_box(const IntBox& bounds, int width, int height) {
 template <class Finder>
 std::vector<IntBox> boxes_at_level(Finder& finder, std::uint8_t level, int width, int height, bool multi_contour) {
   std::vector<IntBox> boxes;
-  std::int64_t best_area = -1;
-  IntBox best{};
-  finder.for_each_border(level, [&](const BorderSummary& b) {
-    if (multi_contour) {
-      boxes.push_back(reference_box(b.bounds, width, height));
-    } else if (!b.is_hole && b.twice_area >= best_area) {  // ties: the last discovered
-      best_area = b.twice_area;
-      best = b.bounds;
-    }
-  });
-  if (!multi_contour && best_area >= 0) boxes.push_back(reference_box(best, width, height));
+  if (multi_contour) {
+    finder.for_each_border(level,
+                           [&](const BorderSummary& b) { boxes.push_back(reference_box(b.bounds, width, height)); });
+  } else {  // the largest top-level border (see the file comment), ties: the last discovered
+    std::int64_t best_area = -1;
+    IntBox best{};
+    finder.template for_each_border<true>(level, [&](const BorderSummary& b) {
+      if (b.twice_area >= best_area) {
+        best_area = b.twice_area;
+        best = b.bounds;
+      }
+    });
+    if (best_area >= 0) boxes.push_back(reference_box(best, width, height));
+  }
   if (boxes.empty()) boxes.push_back({0, 0, 0, 0});
   return boxes;
 }
