@@ -5,6 +5,7 @@ machine, same run; checks the results are identical and prints a ratio table.
 
 Usage: /usr/bin/python3 benchmarks/eval_vs_reference.py --fcam-eval build/bin/fcam-eval
            [--work build/bench_eval] [--threads 2] [--limit N] [--repeats 3] [--skip-masks]
+           [--skip-boxes]
 
 Workloads (generated once into --work, reused by later runs):
   CUB: the real CUB test metadata (../shared/data/wsol-metadata/CUB/test: 5,794 images, their
@@ -78,7 +79,8 @@ def make_cub(work, limit, rng):
         path = os.path.join(work, "maps", i + ".npy")
         if not os.path.exists(path):
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            np.save(path, cam_map(rng, [b[0] * 224 / w, b[1] * 224 / h, b[2] * 224 / w, b[3] * 224 / h]))
+            np.save(path + ".tmp.npy", cam_map(rng, [b[0] * 224 / w, b[1] * 224 / h, b[2] * 224 / w, b[3] * 224 / h]))
+            os.replace(path + ".tmp.npy", path)
     return len(ids)
 
 
@@ -94,12 +96,15 @@ def make_openimages(work, limit, rng):
                 m = np.zeros((1066, 1600), np.uint8)
                 cv2.ellipse(m, (int(rng.integers(200, 1400)), int(rng.integers(200, 866))),
                             (int(rng.integers(50, 600)), int(rng.integers(50, 400))), 0, 0, 360, 255, -1)
-                cv2.imwrite(path, m)
+                with open(path + ".tmp", "wb") as f:  # atomic: an interrupted run leaves no broken PNG
+                    f.write(cv2.imencode(".png", m)[1].tobytes())
+                os.replace(path + ".tmp", path)
     for i in ids:
         path = os.path.join(work, "maps", i + ".npy")
         if not os.path.exists(path):
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            np.save(path, cam_map(rng, [56, 56, 168, 168]))
+            np.save(path + ".tmp.npy", cam_map(rng, [56, 56, 168, 168]))
+            os.replace(path + ".tmp.npy", path)
     return len(ids)
 
 
@@ -136,17 +141,18 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--skip-masks", action="store_true")
+    p.add_argument("--skip-masks", action="store_true", help="no OpenImages (PxAP) workload")
+    p.add_argument("--skip-boxes", action="store_true", help="no CUB (box) workload")
     args = p.parse_args()
     if not os.path.isdir(SHARED):
         sys.exit(f"needs the WSOL metadata in {SHARED}")
     rng = np.random.default_rng(0)
     work = args.work
     rows = []
-    n_cub = make_cub(work, args.limit, rng)
     common = ["--scoremap_root", os.path.join(work, "maps"), "--metadata_root", os.path.join(work, "metadata"),
               "--split", "test"]
-    for label, extra, kwargs in [
+    n_cub = 0 if args.skip_boxes else make_cub(work, args.limit, rng)
+    for label, extra, kwargs in [] if args.skip_boxes else [
         ("CUB MaxBoxAcc (largest contour)", [], dict(multi_contour_eval=False, multi_iou_eval=False)),
         ("CUB MaxBoxAccV2 (all contours, 3 IoUs)", ["--multi_contour_eval", "--multi_iou_eval"],
          dict(multi_contour_eval=True, multi_iou_eval=True))]:

@@ -5,16 +5,19 @@
 /// The reference binarises the uint8-quantised map at every threshold and runs OpenCV's
 /// findContours on each mask. fcam gets the same boxes faster: (1) a threshold only matters
 /// through its integer level, and levels between two consecutive values present in the map give
-/// the same mask, so each distinct mask is processed once; (2) the Suzuki scan reads the
-/// quantised map directly (foreground = value > level), finds border starts from row bitmasks,
-/// and skips the rows and columns that hold no foreground at that level; (3) no point lists are
-/// built: each border yields its bounding box and shoelace area while it is followed.
+/// the same mask, so each distinct mask is processed once; (2) each mask is built as a bit plane
+/// (one SIMD comparison per 32 pixels, only over the rows holding foreground at that level);
+/// the Suzuki scan takes its border starts from the plane's bit transitions and the border
+/// follower reads it, and its visit marks, from L1; (3) no point lists are built: each border
+/// yields its bounding box and shoelace area while it is followed.
 ///
-/// The largest-contour box (MaxBoxAcc) needs no contour tree: OpenCV lists the top-level outer
-/// borders from the last discovered to the first, each before its descendants, and a descendant
-/// never has a larger area than its ancestor (a hole lies inside its outer border, a border in
-/// a hole lies strictly inside that hole). So the reference's choice — the first contour of
-/// largest area — is the last-discovered outer border of largest area.
+/// The largest-contour box (MaxBoxAcc) needs only the outermost borders: OpenCV lists the
+/// top-level outer borders from the last discovered to the first, each before its descendants,
+/// and a descendant never has a larger area than its ancestor (a hole lies inside its outer
+/// border, a border in a hole strictly inside that hole). So the reference's choice — the first
+/// contour of largest area — is the last-discovered top-level border of largest area, and
+/// Suzuki's second algorithm (outermost borders, OpenCV's RETR_EXTERNAL) finds those without
+/// following any hole.
 #pragma once
 
 #include <algorithm>

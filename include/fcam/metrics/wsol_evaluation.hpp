@@ -30,9 +30,9 @@ namespace fcam::metrics {
 
 /// What to evaluate and how; the defaults are the reference's.
 struct WsolEvaluationConfig {
-  std::filesystem::path scoremap_root;           ///< holds <image_id>.npy
-  std::filesystem::path metadata_root;           ///< holds <dataset_name>/<split>/
-  std::filesystem::path mask_root;               ///< holds OpenImages/<mask paths>
+  std::filesystem::path scoremap_root;           ///< holds `<image_id>.npy`
+  std::filesystem::path metadata_root;           ///< holds `<dataset_name>/<split>/`
+  std::filesystem::path mask_root;               ///< holds `OpenImages/<mask paths>`
   std::string dataset_name;                      ///< CUB, ILSVRC or OpenImages
   std::string split;                             ///< e.g. val, test
   double cam_curve_interval = 0.001;             ///< thresholds every interval
