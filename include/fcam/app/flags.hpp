@@ -163,17 +163,17 @@ private:
     fail(program_, ": --", name, " expects a boolean (yes/true/t/y/1 or no/false/f/n/0), got '", text, "'");
   }
   double number_text(const std::string& text, const std::string& name) const {
-    double v = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    FCAM_CHECK(ec == std::errc() && end == text.data() + text.size(), program_, ": --", name,
-               " expects a number, got '", text, "'");
-    return v;
+    return parse<double>(text, name, "a number");
   }
   int integer_text(const std::string& text, const std::string& name) const {
-    int v = 0;
+    return parse<int>(text, name, "an integer");
+  }
+  template <class T>
+  T parse(const std::string& text, const std::string& name, const char* what) const {
+    T v{};
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    FCAM_CHECK(ec == std::errc() && end == text.data() + text.size(), program_, ": --", name,
-               " expects an integer, got '", text, "'");
+    FCAM_CHECK(ec == std::errc() && end == text.data() + text.size(), program_, ": --", name, " expects ", what,
+               ", got '", text, "'");
     return v;
   }
 
