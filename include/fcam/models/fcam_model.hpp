@@ -1,0 +1,89 @@
+/// \file
+/// \brief FcamModel: encoder + WGAP classification head + U-Net decoder + segmentation head, with
+/// the reference checkpoints' names ("encoder.", "classification_head.", "decoder.",
+/// "segmentation_head.").
+///
+/// forward() runs the classifier (logits) and keeps the encoder stages; segment() decodes them
+/// into the 2-channel F-CAM logits at the input size (channel 1 = foreground). backward() goes
+/// through the head and the encoder (stage 1); backward_segmentation() through the segmentation
+/// head and the decoder only (stage 2: the encoder is frozen).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fcam/models/resnet_wsol.hpp"
+#include "fcam/models/unet_decoder.hpp"
+#include "fcam/models/wgap_head.hpp"
+
+namespace fcam::models {
+
+/// Decoder block widths for ResNet encoders (METHOD.md §3), scaled with the base width.
+inline std::vector<std::int64_t> resnet_decoder_widths(std::int64_t base_width) {
+  std::vector<std::int64_t> widths;
+  for (std::int64_t w : {256, 128, 64, 32, 16}) widths.push_back(std::max<std::int64_t>(1, w * base_width / 64));
+  return widths;
+}
+
+/// The F-CAM model for a ResNet-WSOL encoder ("resnet18", "resnet34", "resnet50").
+template <Scalar T>
+class FcamModel : public nn::Module<T> {
+public:
+  /// `arch`, `num_classes` K, `base_width` (64: torchvision's widths).
+  FcamModel(const std::string& arch, std::int64_t num_classes, std::int64_t base_width = 64)
+      : encoder_(ResNetSpec::named(arch, base_width)),
+        head_(encoder_.stage_channels().back(), num_classes),
+        decoder_(encoder_.stage_channels(), resnet_decoder_widths(base_width)),
+        segmentation_head_(resnet_decoder_widths(base_width).back()) {
+    FCAM_CHECK(num_classes >= 1, "FcamModel: num_classes must be >= 1, got ", num_classes);
+    this->register_module("encoder", encoder_);
+    this->register_module("classification_head", head_);
+    this->register_module("decoder", decoder_);
+    this->register_module("segmentation_head", segmentation_head_);
+  }
+
+  /// Class logits (N×K) of images `x` (N×3×H×W, normalised); keeps the encoder stages.
+  Tensor<T> forward(const Tensor<T>& x) override { return head_(encoder_(x)); }
+  /// Gradient of the logits back to the input (through head and encoder).
+  Tensor<T> backward(const Tensor<T>& grad_logits) override {
+    return encoder_.backward(head_.backward(grad_logits));
+  }
+
+  /// F-CAM logits (N×2×H×W) from the stages of the last forward.
+  Tensor<T> segment() {
+    const auto& stages = encoder_.stages();
+    FCAM_CHECK(!stages.empty(), "FcamModel::segment: call forward first");
+    return segmentation_head_.forward(decoder_.forward(stages), stages.front().size(2), stages.front().size(3));
+  }
+  /// Adds the decoder's and segmentation head's parameter gradients for dL/d(segment()).
+  void backward_segmentation(const Tensor<T>& grad_segmentation) {
+    decoder_.backward(segmentation_head_.backward(grad_segmentation));
+  }
+
+  /// The encoder.
+  ResNetWsol<T>& encoder() { return encoder_; }
+  /// The classification head.
+  WgapHead<T>& head() { return head_; }
+  /// The decoder.
+  UnetDecoder<T>& decoder() { return decoder_; }
+  /// The segmentation head.
+  SegmentationHead<T>& segmentation_head() { return segmentation_head_; }
+
+private:
+  ResNetWsol<T> encoder_;
+  WgapHead<T> head_;
+  UnetDecoder<T> decoder_;
+  SegmentationHead<T> segmentation_head_;
+};
+
+/// Number of scalars in the parameters of `module` whose name starts with `prefix`.
+template <Scalar T>
+std::int64_t parameter_count(nn::Module<T>& module, const std::string& prefix = "") {
+  std::int64_t n = 0;
+  for (auto& [name, p] : module.named_parameters())
+    if (name.rfind(prefix, 0) == 0) n += p->value.numel();
+  return n;
+}
+
+}  // namespace fcam::models

@@ -1,0 +1,144 @@
+/// \file
+/// \brief The F-CAM decoder: a U-Net over the encoder stages, and its 2-channel segmentation head
+/// (METHOD.md §3), with the reference's parameter names ("blocks.I.conv{1,2}.{0,1}").
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fcam/nn/activation.hpp"
+#include "fcam/nn/batchnorm2d.hpp"
+#include "fcam/nn/conv2d.hpp"
+#include "fcam/nn/sequential.hpp"
+#include "fcam/nn/upsample.hpp"
+#include "fcam/ops/concat.hpp"
+#include "fcam/ops/resize.hpp"
+
+namespace fcam::models {
+
+/// [3×3 conv without bias, BN, ReLU] with Kaiming-uniform weights (fan_in, ReLU gain).
+template <Scalar T>
+void add_conv_bn_relu(nn::Sequential<T>& seq, std::int64_t in, std::int64_t out) {
+  auto& conv = seq.template emplace<nn::Conv2d<T>>(in, out, Conv2dGeometry::square(3, 1, 1), false);
+  const double bound = std::sqrt(6.0 / static_cast<double>(in * 9));
+  nn::uniform_(conv.weight().value, -bound, bound);
+  seq.template emplace<nn::BatchNorm2d<T>>(out);
+  seq.template emplace<nn::ReLU<T>>();
+}
+
+/// One decoder block: nearest ×2, bilinear (align_corners) to the skip's size when it differs,
+/// concatenation with the skip, then 2 × [3×3 conv, BN, ReLU].
+template <Scalar T>
+class DecoderBlock : public nn::Module<T> {
+public:
+  /// `in` channels from below, `skip` channels of the skip (0: none), `out` channels.
+  DecoderBlock(std::int64_t in, std::int64_t skip, std::int64_t out) : skip_channels_(skip) {
+    add_conv_bn_relu(conv1_, in + skip, out);
+    add_conv_bn_relu(conv2_, out, out);
+    this->register_module("conv1", conv1_);
+    this->register_module("conv2", conv2_);
+  }
+
+  /// The block's output for input `x` and skip `skip` (undefined when the block has none).
+  Tensor<T> forward(const Tensor<T>& x, const Tensor<T>& skip) {
+    Tensor<T> up = upsample_nearest(x, 2);
+    if (skip_channels_ > 0) {
+      FCAM_CHECK(skip.defined() && skip.size(1) == skip_channels_, "DecoderBlock: expected a skip of ",
+                 skip_channels_, " channels");
+      resized_from_ = up.shape();
+      if (up.size(2) != skip.size(2) || up.size(3) != skip.size(3))
+        up = resize_bilinear(up, skip.size(2), skip.size(3), true);
+      up = concat_channels<T>({up, skip});
+    }
+    return conv2_(conv1_(up));
+  }
+  Tensor<T> forward(const Tensor<T>&) override { fail("DecoderBlock: call forward(x, skip)"); }
+
+  /// Gradient of the input from below (the skip's part is dropped: the encoder is frozen).
+  Tensor<T> backward(const Tensor<T>& grad_y) override {
+    Tensor<T> g = conv1_.backward(conv2_.backward(grad_y));
+    if (skip_channels_ > 0) {
+      g = split_channels(g, {g.size(1) - skip_channels_, skip_channels_})[0];
+      if (g.size(2) != resized_from_[2] || g.size(3) != resized_from_[3])
+        g = resize_bilinear_backward(resized_from_, g, true);
+    }
+    return upsample_nearest_backward(g, 2);
+  }
+
+private:
+  std::int64_t skip_channels_;
+  Shape resized_from_;
+  nn::Sequential<T> conv1_, conv2_;
+};
+
+/// The U-Net decoder over encoder stages (input first, deepest last): the skips are the stages
+/// except the first and the last, deepest first; blocks beyond the skips have none.
+template <Scalar T>
+class UnetDecoder : public nn::Module<T> {
+public:
+  /// `stage_channels` of the encoder (as ResNetWsol::stage_channels()), `widths` of the blocks.
+  UnetDecoder(const std::vector<std::int64_t>& stage_channels, const std::vector<std::int64_t>& widths) {
+    FCAM_CHECK(stage_channels.size() >= 2 && !widths.empty(), "UnetDecoder: need >= 2 stages and >= 1 block");
+    std::int64_t in = stage_channels.back();
+    for (std::size_t b = 0; b < widths.size(); ++b) {
+      // Skip of block b: stage (last − 1 − b), as long as that is not the first stage.
+      const auto stage = static_cast<std::int64_t>(stage_channels.size()) - 2 - static_cast<std::int64_t>(b);
+      const std::int64_t skip = stage >= 1 ? stage_channels[static_cast<std::size_t>(stage)] : 0;
+      blocks_.template emplace<DecoderBlock<T>>(in, skip, widths[b]);
+      in = widths[b];
+    }
+    this->register_module("blocks", blocks_);
+  }
+
+  /// Decodes the stages of one encoder forward (input first, deepest last).
+  Tensor<T> forward(const std::vector<Tensor<T>>& stages) {
+    FCAM_CHECK(stages.size() >= 2, "UnetDecoder: need the encoder stages");
+    Tensor<T> h = stages.back();
+    for (std::size_t b = 0; b < blocks_.size(); ++b) {
+      const auto stage = static_cast<std::int64_t>(stages.size()) - 2 - static_cast<std::int64_t>(b);
+      h = static_cast<DecoderBlock<T>&>(blocks_[b]).forward(h, stage >= 1 ? stages[static_cast<std::size_t>(stage)]
+                                                                          : Tensor<T>());
+    }
+    return h;
+  }
+  Tensor<T> forward(const Tensor<T>&) override { fail("UnetDecoder: call forward(stages)"); }
+  Tensor<T> backward(const Tensor<T>& grad_y) override { return blocks_.backward(grad_y); }
+
+private:
+  nn::Sequential<T> blocks_;
+};
+
+/// The segmentation head: 3×3 conv with bias to 2 channels, named "0" (Xavier-uniform weights,
+/// zero bias), then bilinear (align_corners) to the requested size when it differs.
+template <Scalar T>
+class SegmentationHead : public nn::Module<T> {
+public:
+  /// `in` channels of the decoder output.
+  explicit SegmentationHead(std::int64_t in) : conv_(in, 2, Conv2dGeometry::square(3, 1, 1), true) {
+    const double bound = std::sqrt(6.0 / static_cast<double>(in * 9 + 2 * 9));
+    nn::uniform_(conv_.weight().value, -bound, bound);
+    conv_.bias().value.fill(T(0));
+    this->register_module("0", conv_);
+  }
+
+  /// Logits (N×2×out_h×out_w).
+  Tensor<T> forward(const Tensor<T>& x, std::int64_t out_h, std::int64_t out_w) {
+    Tensor<T> y = conv_(x);
+    conv_shape_ = y.shape();
+    return y.size(2) == out_h && y.size(3) == out_w ? y : resize_bilinear(y, out_h, out_w, true);
+  }
+  Tensor<T> forward(const Tensor<T>& x) override { return forward(x, x.size(2), x.size(3)); }
+  Tensor<T> backward(const Tensor<T>& grad_y) override {
+    const Tensor<T> g = grad_y.shape() == conv_shape_ ? grad_y : resize_bilinear_backward(conv_shape_, grad_y, true);
+    return conv_.backward(g);
+  }
+
+private:
+  nn::Conv2d<T> conv_;
+  Shape conv_shape_;
+};
+
+}  // namespace fcam::models

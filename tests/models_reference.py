@@ -1,0 +1,156 @@
+#!/usr/bin/python3
+"""ResNet-WSOL F-CAM models built in PyTorch (torchvision's ResNets with METHOD.md's changes and
+a U-Net decoder written here from METHOD.md §3), for tests/test_models.cpp.
+
+Usage: /usr/bin/python3 tests/models_reference.py OUT_DIR
+For each case writes OUT_DIR/<case>_weights.safetensors (the state dict under fcam's names:
+encoder.*, classification_head.fc.*, decoder.blocks.I.conv{1,2}.{0,1}.*, segmentation_head.0.*)
+and OUT_DIR/<case>_io.safetensors (input, the six encoder stages, logits, F-CAM logits). Random
+weights and randomised BatchNorm statistics, eval mode, float32.
+"""
+import json
+import os
+import struct
+import sys
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+
+
+def conv_bn_relu(cin, cout):
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
+
+
+class Block(nn.Module):
+    def __init__(self, cin, skip, cout):
+        super().__init__()
+        self.conv1 = conv_bn_relu(cin + skip, cout)
+        self.conv2 = conv_bn_relu(cout, cout)
+
+    def forward(self, x, skip):
+        x = F.interpolate(x, scale_factor=2, mode="nearest")
+        if skip is not None:
+            if x.shape[-2:] != skip.shape[-2:]:
+                x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=True)
+            x = torch.cat([x, skip], dim=1)
+        return self.conv2(self.conv1(x))
+
+
+class Decoder(nn.Module):
+    def __init__(self, stage_channels, widths):
+        super().__init__()
+        skips = list(reversed(stage_channels[1:-1])) + [0] * len(widths)
+        ins = [stage_channels[-1]] + widths[:-1]
+        self.blocks = nn.ModuleList([Block(i, s, w) for i, s, w in zip(ins, skips, widths)])
+
+    def forward(self, stages):
+        skips = list(reversed(stages[1:-1])) + [None] * len(self.blocks)
+        h = stages[-1]
+        for block, skip in zip(self.blocks, skips):
+            h = block(h, skip)
+        return h
+
+
+class Head(nn.Module):
+    def __init__(self, channels, classes):
+        super().__init__()
+        self.fc = nn.Linear(channels, classes)
+
+    def forward(self, a):
+        return self.fc(a.mean(dim=(2, 3)))
+
+
+class FcamResNet(nn.Module):
+    def __init__(self, arch, classes):
+        super().__init__()
+        self.encoder = getattr(torchvision.models, arch)()
+        for layer in (self.encoder.layer3, self.encoder.layer4):  # WSOL: stride 1, no dilation
+            block = layer[0]
+            (block.conv2 if arch == "resnet50" else block.conv1).stride = (1, 1)
+            block.downsample[0].stride = (1, 1)
+        del self.encoder.fc
+        expansion = 4 if arch == "resnet50" else 1
+        stage_channels = [3, 64] + [64 * 2 ** i * expansion for i in range(4)]
+        self.classification_head = Head(stage_channels[-1], classes)
+        self.decoder = Decoder(stage_channels, [256, 128, 64, 32, 16])
+        self.segmentation_head = nn.Sequential(nn.Conv2d(16, 2, 3, padding=1))
+
+    def stages(self, x):
+        e = self.encoder
+        out = [x, e.relu(e.bn1(e.conv1(x)))]
+        h = e.maxpool(out[-1])
+        for layer in (e.layer1, e.layer2, e.layer3, e.layer4):
+            h = layer(h)
+            out.append(h)
+        return out
+
+    def forward(self, x):
+        stages = self.stages(x)
+        seg = self.segmentation_head(self.decoder(stages))
+        if seg.shape[-2:] != x.shape[-2:]:
+            seg = F.interpolate(seg, size=x.shape[-2:], mode="bilinear", align_corners=True)
+        return stages, self.classification_head(stages[-1]), seg
+
+
+def randomise(model, gen):
+    """Weights U(±sqrt(3/fan_in)) (unit-variance products), BatchNorm affine and statistics
+    random around identity, so every stage carries O(1) values."""
+    def u(shape, lo, hi):
+        return torch.rand(shape, generator=gen) * (hi - lo) + lo
+
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.weight.copy_(u(m.weight.shape, 0.75, 1.25))
+                m.bias.copy_(u(m.bias.shape, -0.1, 0.1))
+                m.running_mean.copy_(u(m.running_mean.shape, -0.1, 0.1))
+                m.running_var.copy_(u(m.running_var.shape, 0.75, 1.25))
+            elif isinstance(m, (nn.Conv2d, nn.Linear)):
+                bound = (3.0 / m.weight[0].numel()) ** 0.5
+                m.weight.copy_(u(m.weight.shape, -bound, bound))
+                if m.bias is not None:
+                    m.bias.copy_(u(m.bias.shape, -0.1, 0.1))
+
+
+def write_safetensors(path, tensors):
+    header, chunks, offset = {}, [], 0
+    for name in sorted(tensors):
+        data = tensors[name].detach().to(torch.float32).contiguous().numpy().tobytes()
+        header[name] = dict(dtype="F32", shape=list(tensors[name].shape), data_offsets=[offset, offset + len(data)])
+        chunks.append(data)
+        offset += len(data)
+    text = json.dumps(header).encode()
+    text += b" " * ((8 - len(text) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for chunk in chunks:
+            f.write(chunk)
+
+
+def main():
+    out = sys.argv[1]
+    os.makedirs(out, exist_ok=True)
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(1)
+    for case, arch, classes, shape in [("resnet50", "resnet50", 200, (2, 3, 64, 64)),
+                                       ("resnet18", "resnet18", 10, (1, 3, 70, 58))]:
+        model = FcamResNet(arch, classes)
+        randomise(model, gen)
+        model.eval()
+        x = torch.randn(shape, generator=gen)
+        with torch.no_grad():
+            stages, logits, seg = model(x)
+        write_safetensors(os.path.join(out, f"{case}_weights.safetensors"), dict(model.state_dict()))
+        io = {"input": x, "logits": logits, "segmentation": seg}
+        io.update({f"stage{i}": s for i, s in enumerate(stages)})
+        write_safetensors(os.path.join(out, f"{case}_io.safetensors"), io)
+        print(f"{case}: logits {tuple(logits.shape)}, segmentation {tuple(seg.shape)}, "
+              f"stages {[tuple(s.shape[1:]) for s in stages]}")
+    print(f"torch {torch.__version__}, torchvision {torchvision.__version__}")
+
+
+if __name__ == "__main__":
+    main()

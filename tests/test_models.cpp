@@ -1,0 +1,64 @@
+// ResNet-WSOL F-CAM models: METHOD.md's parameter counts, and parity with the same models built
+// in PyTorch (tests/models_reference.py, run by ctest as a fixture; FCAM_MODELS_REFERENCE is
+// its folder): every encoder stage, the logits and the F-CAM logits, random weights and
+// BatchNorm statistics, eval mode, within 1e-4 of the largest reference magnitude.
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include <fcam/fcam.hpp>
+
+using namespace fcam;
+
+namespace {
+std::filesystem::path reference(const std::string& name) {
+  const char* dir = std::getenv("FCAM_MODELS_REFERENCE");
+  if (!dir) FAIL("FCAM_MODELS_REFERENCE is not set: run this test through ctest (it runs tests/models_reference.py)");
+  return std::filesystem::path(dir) / name;
+}
+
+double relative_error(const Tensor<float>& got, const Tensor<float>& want) {
+  REQUIRE(got.shape() == want.shape());
+  double diff = 0, scale = 0;
+  for (std::int64_t i = 0; i < want.numel(); ++i) {
+    diff = std::max(diff, std::abs(static_cast<double>(got.data()[i]) - want.data()[i]));
+    scale = std::max(scale, std::abs(static_cast<double>(want.data()[i])));
+  }
+  return diff / scale;
+}
+}  // namespace
+
+TEST_CASE("FcamModel parameter counts equal METHOD.md's (ResNet50, K = 200)", "[models]") {
+  models::FcamModel<float> model("resnet50", 200);
+  CHECK(models::parameter_count(model, "encoder.") == 23'508'032);
+  CHECK(models::parameter_count(model, "classification_head.") == 409'800);
+  CHECK(models::parameter_count(model, "decoder.") == 9'012'928);
+  CHECK(models::parameter_count(model, "segmentation_head.") == 290);
+  CHECK(models::parameter_count(model) == 32'931'050);
+  // A narrower model for CPU training: every width scales with the base width.
+  models::FcamModel<float> small("resnet18", 10, 16);
+  CHECK(small.encoder().stage_channels() == std::vector<std::int64_t>{3, 16, 16, 32, 64, 128});
+  CHECK_THROWS_WITH(models::FcamModel<float>("resnet101", 10), Catch::Contains("unknown ResNet 'resnet101'"));
+}
+
+TEST_CASE("ResNet-WSOL F-CAM models equal PyTorch's", "[models][parity]") {
+  for (const auto& [arch, classes] : {std::pair<std::string, std::int64_t>{"resnet50", 200}, {"resnet18", 10}}) {
+    INFO(arch);
+    models::FcamModel<float> model(arch, classes);
+    io::load_safetensors(model, reference(arch + "_weights.safetensors"));  // strict: every name matches
+    model.eval();
+    const io::SafetensorsFile io = io::read_safetensors(reference(arch + "_io.safetensors"));
+    auto ref = [&](const std::string& name) { return io.tensors.at(name).to_tensor<float>(); };
+    NoGradGuard no_grad;
+    const Tensor<float> logits = model(ref("input"));
+    const auto& stages = model.encoder().stages();
+    REQUIRE(stages.size() == 6);
+    for (std::size_t s = 0; s < stages.size(); ++s) {
+      INFO("stage " << s);
+      CHECK(relative_error(stages[s], ref("stage" + std::to_string(s))) <= 1e-4);
+    }
+    CHECK(relative_error(logits, ref("logits")) <= 1e-4);
+    CHECK(relative_error(model.segment(), ref("segmentation")) <= 1e-4);
+  }
+}
