@@ -5,7 +5,8 @@ a U-Net decoder written here from METHOD.md §3), for tests/test_models.cpp.
 Usage: /usr/bin/python3 tests/models_reference.py OUT_DIR
 For each case writes OUT_DIR/<case>_weights.safetensors (the state dict under fcam's names:
 encoder.*, classification_head.fc.*, decoder.blocks.I.conv{1,2}.{0,1}.*, segmentation_head.0.*)
-and OUT_DIR/<case>_io.safetensors (input, the six encoder stages, logits, F-CAM logits). Random
+and OUT_DIR/<case>_io.safetensors (input, the six encoder stages, logits, F-CAM logits, and the
+CAM methods' normalised full-size maps for cam_classes, with gradients from autograd). Random
 weights and randomised BatchNorm statistics, eval mode, float32.
 """
 import json
@@ -114,6 +115,35 @@ def randomise(model, gen):
                     m.bias.copy_(u(m.bias.shape, -0.1, 0.1))
 
 
+def cam_maps(model, stages, classes, size):
+    """METHOD.md §4's maps with g = ∂logit_c/∂A from autograd, min-max normalised, bilinear
+    (align_corners false) to `size`."""
+    a = stages[-1].detach().requires_grad_(True)
+    logits = model.classification_head(a)
+    grads = torch.stack([torch.autograd.grad(logits[b, c], a, retain_graph=True)[0][b] for b, c in enumerate(classes)])
+    a = a.detach()
+    w_fc = model.classification_head.fc.weight.detach()[classes]  # N×C
+    sum_a = a.sum(dim=(2, 3), keepdim=True)
+    g2, g3 = grads ** 2, grads ** 3
+    den = 2 * g2 + sum_a * g3
+    alpha_paper = torch.where(den != 0, g2 / torch.where(den != 0, den, torch.ones_like(den)), torch.zeros_like(den))
+    maps = {
+        "cam": (w_fc[:, :, None, None] * a).sum(1),
+        "gradcam": F.relu((grads.mean(dim=(2, 3), keepdim=True) * a).sum(1)),
+        "gradcampp": F.relu(((alpha_paper * F.relu(grads)).sum(dim=(2, 3), keepdim=True) * a).sum(1)),
+        "gradcampp_reference": F.relu(((g2 * F.relu(grads)).sum(dim=(2, 3), keepdim=True) * a).sum(1)),
+        "xgradcam": F.relu((torch.where(sum_a != 0, (grads * a).sum(dim=(2, 3), keepdim=True) / sum_a,
+                                        torch.zeros_like(sum_a)) * a).sum(1)),
+        "layercam": F.relu((F.relu(grads) * a).sum(1)),
+    }
+    out = {}
+    for name, m in maps.items():
+        m = m - m.amin(dim=(1, 2), keepdim=True)
+        m = torch.nan_to_num(m / m.amax(dim=(1, 2), keepdim=True))
+        out["cam_" + name] = F.interpolate(m[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
+    return out
+
+
 def write_safetensors(path, tensors):
     header, chunks, offset = {}, [], 0
     for name in sorted(tensors):
@@ -146,6 +176,9 @@ def main():
         write_safetensors(os.path.join(out, f"{case}_weights.safetensors"), dict(model.state_dict()))
         io = {"input": x, "logits": logits, "segmentation": seg}
         io.update({f"stage{i}": s for i, s in enumerate(stages)})
+        classes_used = [int(logits[b].argmax()) if b % 2 == 0 else (b * 7) % classes for b in range(shape[0])]
+        io["cam_classes"] = torch.tensor(classes_used, dtype=torch.float32)
+        io.update(cam_maps(model, stages, classes_used, shape[2:]))
         write_safetensors(os.path.join(out, f"{case}_io.safetensors"), io)
         print(f"{case}: logits {tuple(logits.shape)}, segmentation {tuple(seg.shape)}, "
               f"stages {[tuple(s.shape[1:]) for s in stages]}")

@@ -43,9 +43,9 @@ TEST_CASE("FcamModel parameter counts equal METHOD.md's (ResNet50, K = 200)", "[
 }
 
 TEST_CASE("ResNet-WSOL F-CAM models equal PyTorch's", "[models][parity]") {
-  for (const auto& [arch, classes] : {std::pair<std::string, std::int64_t>{"resnet50", 200}, {"resnet18", 10}}) {
+  for (const auto& [arch, num_classes] : {std::pair<std::string, std::int64_t>{"resnet50", 200}, {"resnet18", 10}}) {
     INFO(arch);
-    models::FcamModel<float> model(arch, classes);
+    models::FcamModel<float> model(arch, num_classes);
     io::load_safetensors(model, reference(arch + "_weights.safetensors"));  // strict: every name matches
     model.eval();
     const io::SafetensorsFile io = io::read_safetensors(reference(arch + "_io.safetensors"));
@@ -60,5 +60,33 @@ TEST_CASE("ResNet-WSOL F-CAM models equal PyTorch's", "[models][parity]") {
     }
     CHECK(relative_error(logits, ref("logits")) <= 1e-4);
     CHECK(relative_error(model.segment(), ref("segmentation")) <= 1e-4);
+
+    // CAM methods: closed-form head gradients vs autograd, normalised and upsampled.
+    std::vector<int> cam_classes;
+    const Tensor<float> cls = ref("cam_classes");
+    for (std::int64_t b = 0; b < cls.numel(); ++b) cam_classes.push_back(static_cast<int>(cls.data()[b]));
+    const Tensor<float> input = ref("input");
+    for (const std::string name : {"cam", "gradcam", "gradcampp", "gradcampp_reference", "xgradcam", "layercam"}) {
+      INFO("CAM method " << name);
+      cam::Options options;
+      options.reference_gradcampp_alpha = name == "gradcampp_reference";
+      const Tensor<float> maps = cam::class_activation_maps(
+          stages.back(), model.head().fc().weight().value, cam_classes,
+          cam::method_named(name == "gradcampp_reference" ? "gradcampp" : name), options);
+      const Tensor<float> full = cam::upsample_maps(cam::normalize_maps(maps), input.size(2), input.size(3));
+      CHECK(relative_error(full, ref("cam_" + name)) <= 1e-4);
+    }
   }
+}
+
+TEST_CASE("CAM method inputs are checked", "[models][cam]") {
+  const Tensor<float> features({2, 4, 3, 3}), weight({5, 4});
+  CHECK_THROWS_WITH(cam::class_activation_maps(features, weight, {0}, cam::Method::cam), Catch::Contains("1 classes for 2 images"));
+  CHECK_THROWS_WITH(cam::class_activation_maps(features, weight, {0, 5}, cam::Method::cam), Catch::Contains("class 5 outside [0, 5)"));
+  CHECK_THROWS_WITH(cam::class_activation_maps(features, Tensor<float>({5, 3}), {0, 1}, cam::Method::cam),
+                    Catch::Contains("features have 4 channels"));
+  CHECK_THROWS_WITH(cam::method_named("scorecam"), Catch::Contains("unknown CAM method 'scorecam'"));
+  // A constant map normalises to zeros, not NaN.
+  const Tensor<float> constant = cam::normalize_maps(Tensor<float>::full({1, 2, 2}, 3.0f));
+  for (std::int64_t i = 0; i < constant.numel(); ++i) CHECK(constant.data()[i] == 0.0f);
 }

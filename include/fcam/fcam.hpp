@@ -3,6 +3,7 @@
 #pragma once
 
 #include "fcam/config.hpp"
+#include "fcam/cam/cam_methods.hpp"
 #include "fcam/core/device.hpp"
 #include "fcam/core/error.hpp"
 #include "fcam/core/grad_mode.hpp"

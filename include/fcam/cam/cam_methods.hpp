@@ -1,0 +1,134 @@
+/// \file
+/// \brief Class activation maps of a WSOL classifier: CAM, GradCAM, GradCAM++, XGradCAM and
+/// LayerCAM (METHOD.md §4), with min–max normalisation and bilinear upsampling.
+///
+/// The target layer is the encoder output A (C×h×w) and the class score is the WGAP head's logit
+/// c = Σ_k w[c,k]·mean_ij A_kij + b_c. Its gradient is therefore known in closed form:
+/// g_kij = ∂logit_c/∂A_kij = w[c,k] / (h·w), the same at every pixel. PyTorch implementations
+/// obtain the same g by backpropagating the logit through the whole network; fcam's gradient
+/// CAMs cost one forward pass (tests/models_reference.py checks the maps against autograd).
+/// Smooth-GradCAM++ (noisy input passes) is not implemented yet.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fcam/core/tensor.hpp"
+#include "fcam/ops/resize.hpp"
+
+namespace fcam::cam {
+
+/// The CAM methods.
+enum class Method {
+  cam,        ///< Σ_k w_ck A_k, no ReLU
+  gradcam,    ///< ReLU(Σ_k mean_ij(g_k) A_k)
+  gradcampp,  ///< ReLU(Σ_k (Σ_ij α_kij ReLU(g_kij)) A_k), α as in the paper (or the reference)
+  xgradcam,   ///< ReLU(Σ_k (Σ_ij g·A / Σ_ij A) A_k)
+  layercam,   ///< ReLU(Σ_k ReLU(g_kij) A_kij)
+};
+
+/// Parses "cam", "gradcam", "gradcampp", "xgradcam", "layercam".
+inline Method method_named(const std::string& name) {
+  if (name == "cam") return Method::cam;
+  if (name == "gradcam") return Method::gradcam;
+  if (name == "gradcampp") return Method::gradcampp;
+  if (name == "xgradcam") return Method::xgradcam;
+  if (name == "layercam") return Method::layercam;
+  fail("unknown CAM method '", name, "' (cam, gradcam, gradcampp, xgradcam, layercam)");
+}
+
+/// Options of the gradient methods.
+struct Options {
+  /// GradCAM++ with the reference code's effective α = g² (its division is a no-op) instead of
+  /// the paper's α = g² / (2g² + Σ_ij A·g³).
+  bool reference_gradcampp_alpha = false;
+};
+
+/// Low-resolution maps (N×h×w) of the classes `classes` (one per image) from the encoder output
+/// `features` (N×C×h×w) and the WGAP head's weight `fc_weight` (K×C). Not normalised.
+template <Scalar T>
+Tensor<T> class_activation_maps(const Tensor<T>& features, const Tensor<T>& fc_weight, const std::vector<int>& classes,
+                                Method method, const Options& options = {}) {
+  features.require_cpu("class_activation_maps");
+  check_rank(features, 4, "class_activation_maps features");
+  check_rank(fc_weight, 2, "class_activation_maps fc weight");
+  const std::int64_t n = features.size(0), c = features.size(1), h = features.size(2), w = features.size(3);
+  FCAM_CHECK(fc_weight.size(1) == c, "class_activation_maps: fc weight is ", to_string(fc_weight.shape()),
+             " but the features have ", c, " channels");
+  FCAM_CHECK(static_cast<std::int64_t>(classes.size()) == n, "class_activation_maps: ", classes.size(),
+             " classes for ", n, " images");
+  const std::int64_t plane = h * w;
+  Tensor<T> maps({n, h, w});
+  for (std::int64_t b = 0; b < n; ++b) {
+    const int cls = classes[static_cast<std::size_t>(b)];
+    FCAM_CHECK(cls >= 0 && cls < fc_weight.size(0), "class_activation_maps: class ", cls, " outside [0, ",
+               fc_weight.size(0), ")");
+    const T* wc = fc_weight.data() + static_cast<std::int64_t>(cls) * c;
+    const T* a = features.data() + b * c * plane;
+    T* out = maps.data() + b * plane;
+    std::fill(out, out + plane, T(0));
+    for (std::int64_t k = 0; k < c; ++k) {
+      const T* ak = a + k * plane;
+      const double g = static_cast<double>(wc[k]) / static_cast<double>(plane);  // ∂logit/∂A_kij
+      double weight = 0;  // the channel weight (per-pixel for LayerCAM, see below)
+      switch (method) {
+        case Method::cam:
+          weight = wc[k];
+          break;
+        case Method::gradcam:
+          weight = g;
+          break;
+        case Method::gradcampp: {
+          double sum_a = 0;
+          for (std::int64_t i = 0; i < plane; ++i) sum_a += ak[i];
+          const double denominator = 2 * g * g + sum_a * g * g * g;
+          const double alpha = options.reference_gradcampp_alpha ? g * g : denominator != 0 ? g * g / denominator : 0.0;
+          weight = static_cast<double>(plane) * alpha * std::max(g, 0.0);
+          break;
+        }
+        case Method::xgradcam: {
+          double sum_a = 0;
+          for (std::int64_t i = 0; i < plane; ++i) sum_a += ak[i];
+          weight = sum_a != 0 ? g : 0.0;  // Σ_ij g·A / Σ_ij A = g, g being the same at every pixel
+          break;
+        }
+        case Method::layercam:
+          weight = std::max(g, 0.0);  // ReLU(g_kij) is the same at every pixel
+          break;
+      }
+      for (std::int64_t i = 0; i < plane; ++i) out[i] += static_cast<T>(weight * ak[i]);
+    }
+    if (method != Method::cam)
+      for (std::int64_t i = 0; i < plane; ++i) out[i] = std::max(out[i], T(0));
+  }
+  return maps;
+}
+
+/// Min–max normalisation of each map: (x − min) / max(x − min); a constant map becomes 0.
+template <Scalar T>
+Tensor<T> normalize_maps(const Tensor<T>& maps) {
+  check_rank(maps, 3, "normalize_maps");
+  Tensor<T> out = maps.clone();
+  const std::int64_t plane = maps.size(1) * maps.size(2);
+  for (std::int64_t b = 0; b < maps.size(0); ++b) {
+    T* m = out.data() + b * plane;
+    const T lo = *std::min_element(m, m + plane);
+    for (std::int64_t i = 0; i < plane; ++i) m[i] -= lo;
+    const T hi = *std::max_element(m, m + plane);
+    for (std::int64_t i = 0; i < plane; ++i) m[i] = hi > 0 ? m[i] / hi : T(0);
+  }
+  return out;
+}
+
+/// Bilinear upsampling (align_corners false) of N×h×w maps to N×height×width.
+template <Scalar T>
+Tensor<T> upsample_maps(const Tensor<T>& maps, std::int64_t height, std::int64_t width) {
+  check_rank(maps, 3, "upsample_maps");
+  const Tensor<T> up =
+      resize_bilinear(maps.reshape({maps.size(0), 1, maps.size(1), maps.size(2)}), height, width, false);
+  return up.reshape({maps.size(0), height, width});
+}
+
+}  // namespace fcam::cam
