@@ -12,6 +12,7 @@ weights and randomised BatchNorm statistics, eval mode, float32.
 import json
 import os
 import struct
+import subprocess
 import sys
 
 import torch
@@ -160,6 +161,23 @@ def write_safetensors(path, tensors):
             f.write(chunk)
 
 
+def torchvision_checkpoint(model, gen, out):
+    """The encoder as a torchvision ImageNet checkpoint (its own 1000-class fc, names without
+    'encoder.'), saved the way training scripts do (a checkpoint dict, DataParallel 'module.'
+    names) and converted by tools/pt2safetensors.py; plus two broken variants for the errors."""
+    state = {k: v for k, v in model.encoder.state_dict().items()}
+    state["fc.weight"] = torch.rand(1000, 512, generator=gen)
+    state["fc.bias"] = torch.rand(1000, generator=gen)
+    pth = os.path.join(out, "resnet18_torchvision.pth")
+    torch.save({"epoch": 90, "state_dict": {"module." + k: v for k, v in state.items()}}, pth)
+    tool = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools", "pt2safetensors.py")
+    subprocess.run([sys.executable, tool, pth, os.path.join(out, "resnet18_torchvision.safetensors")], check=True)
+    missing = {k: v for k, v in state.items() if k != "layer1.0.conv1.weight"}
+    write_safetensors(os.path.join(out, "resnet18_torchvision_missing.safetensors"), missing)
+    write_safetensors(os.path.join(out, "resnet18_torchvision_extra.safetensors"),
+                      dict(state, **{"layer5.0.conv1.weight": torch.zeros(1)}))
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
@@ -180,6 +198,8 @@ def main():
         io["cam_classes"] = torch.tensor(classes_used, dtype=torch.float32)
         io.update(cam_maps(model, stages, classes_used, shape[2:]))
         write_safetensors(os.path.join(out, f"{case}_io.safetensors"), io)
+        if case == "resnet18":
+            torchvision_checkpoint(model, gen, out)
         print(f"{case}: logits {tuple(logits.shape)}, segmentation {tuple(seg.shape)}, "
               f"stages {[tuple(s.shape[1:]) for s in stages]}")
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}")

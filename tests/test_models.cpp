@@ -90,3 +90,24 @@ TEST_CASE("CAM method inputs are checked", "[models][cam]") {
   const Tensor<float> constant = cam::normalize_maps(Tensor<float>::full({1, 2, 2}, 3.0f));
   for (std::int64_t i = 0; i < constant.numel(); ++i) CHECK(constant.data()[i] == 0.0f);
 }
+
+TEST_CASE("torchvision checkpoints load into a WSOL encoder", "[models][checkpoints]") {
+  // tests/models_reference.py saved the ResNet18 case's encoder as a torchvision checkpoint
+  // (checkpoint dict, "module." names, a 1000-class fc) and converted it with
+  // tools/pt2safetensors.py: the encoder must reproduce that case's stages.
+  models::ResNetWsol<float> encoder(models::ResNetSpec::named("resnet18"));
+  models::load_torchvision_encoder(encoder, reference("resnet18_torchvision.safetensors"));
+  encoder.eval();
+  const io::SafetensorsFile io = io::read_safetensors(reference("resnet18_io.safetensors"));
+  NoGradGuard no_grad;
+  encoder(io.tensors.at("input").to_tensor<float>());
+  for (std::size_t s = 0; s < encoder.stages().size(); ++s)
+    CHECK(relative_error(encoder.stages()[s], io.tensors.at("stage" + std::to_string(s)).to_tensor<float>()) <= 1e-4);
+  CHECK_THROWS_WITH(models::load_torchvision_encoder(encoder, reference("resnet18_torchvision_missing.safetensors")),
+                    Catch::Contains("missing 'layer1.0.conv1.weight'"));
+  CHECK_THROWS_WITH(models::load_torchvision_encoder(encoder, reference("resnet18_torchvision_extra.safetensors")),
+                    Catch::Contains("unexpected 'layer5.0.conv1.weight'"));
+  models::ResNetWsol<float> wider(models::ResNetSpec::named("resnet50"));
+  CHECK_THROWS_WITH(models::load_torchvision_encoder(wider, reference("resnet18_torchvision.safetensors")),
+                    Catch::Contains("resnet18_torchvision.safetensors"));
+}

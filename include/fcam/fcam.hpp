@@ -33,6 +33,7 @@
 #include "fcam/io/safetensors.hpp"
 #include "fcam/io/state_dict.hpp"
 #include "fcam/models/bottleneck.hpp"
+#include "fcam/models/checkpoints.hpp"
 #include "fcam/models/fcam_model.hpp"
 #include "fcam/models/resnet_wsol.hpp"
 #include "fcam/models/unet_decoder.hpp"
