@@ -13,6 +13,7 @@
 #include "fcam/core/tensor.hpp"
 #include "fcam/core/threads.hpp"
 #include "fcam/data/image_io.hpp"
+#include "fcam/data/preprocess.hpp"
 #include "fcam/data/wsol_metadata.hpp"
 #include "fcam/app/flags.hpp"
 #include "fcam/app/progress.hpp"

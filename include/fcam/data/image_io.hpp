@@ -43,6 +43,23 @@ inline Gray8 read_gray8(const std::filesystem::path& path) {
   return image;
 }
 
+/// An 8-bit RGB image, row-major, channels interleaved.
+struct Rgb8 {
+  int width = 0, height = 0;          ///< size in pixels
+  std::vector<std::uint8_t> pixels;   ///< width·height·3 values
+};
+
+/// Reads an image file as 8-bit RGB (grayscale replicated, alpha dropped). A missing or corrupt
+/// file is an error naming it.
+inline Rgb8 read_rgb8(const std::filesystem::path& path) {
+  int w = 0, h = 0, channels = 0;
+  unsigned char* data = stbi_load(path.string().c_str(), &w, &h, &channels, 3);
+  FCAM_CHECK(data != nullptr, path.string(), ": cannot read image (", stbi_failure_reason(), ")");
+  Rgb8 image{w, h, std::vector<std::uint8_t>(data, data + static_cast<std::size_t>(w) * h * 3)};
+  stbi_image_free(data);
+  return image;
+}
+
 /// Resizes with OpenCV's INTER_NEAREST index rule: source x = min(⌊x · (1 / (dst_w / src_w))⌋,
 /// src_w − 1), the scale computed in double exactly as cv::resize does; likewise for y.
 inline Gray8 resize_nearest(const Gray8& src, int width, int height) {
