@@ -4,6 +4,7 @@
 
 #include "fcam/config.hpp"
 #include "fcam/cam/cam_methods.hpp"
+#include "fcam/cam/overlay.hpp"
 #include "fcam/core/device.hpp"
 #include "fcam/core/error.hpp"
 #include "fcam/core/grad_mode.hpp"
@@ -13,6 +14,7 @@
 #include "fcam/core/tensor.hpp"
 #include "fcam/core/threads.hpp"
 #include "fcam/data/image_io.hpp"
+#include "fcam/data/image_write.hpp"
 #include "fcam/data/preprocess.hpp"
 #include "fcam/data/wsol_metadata.hpp"
 #include "fcam/app/flags.hpp"

@@ -1,0 +1,178 @@
+// fcam-infer: class activation maps and F-CAM maps of images with a trained FcamModel.
+//
+//   fcam-infer --arch resnet50 --weights model.safetensors --num_classes 200
+//              --methods cam,gradcam,fcam --out maps/ image1.jpg image2.png
+//   fcam-infer ... --out maps/ batch.npy          (N×3×H×W float32, already normalised)
+//
+// Per input, in <out>/<name>/: logits.npy, <method>.npy (full-resolution map in [0, 1]),
+// fcam.npy (foreground probability), <method>.png (heat map over the image with the box of the
+// largest contour at --box_threshold). --json FILE: top-5 classes and the class used per input.
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <fcam/app/flags.hpp>
+#include <fcam/cam/cam_methods.hpp>
+#include <fcam/cam/overlay.hpp>
+#include <fcam/core/grad_mode.hpp>
+#include <fcam/data/image_write.hpp>
+#include <fcam/data/preprocess.hpp>
+#include <fcam/io/json.hpp>
+#include <fcam/io/npy.hpp>
+#include <fcam/io/state_dict.hpp>
+#include <fcam/metrics/threshold_boxes.hpp>
+#include <fcam/models/fcam_model.hpp>
+#include <fcam/ops/softmax.hpp>
+
+using namespace fcam;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Input {
+  std::string name;        // output folder name
+  Tensor<float> tensor;    // 1×3×H×W, normalised
+  data::Rgb8 picture;      // what the overlays are drawn on
+};
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  std::stringstream ss(text);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (!item.empty()) items.push_back(item);
+  return items;
+}
+
+// Undoes the ImageNet normalisation of a 1×3×H×W tensor, for drawing.
+data::Rgb8 picture_of(const Tensor<float>& x, const data::Normalization& norm) {
+  const auto h = static_cast<int>(x.size(2)), w = static_cast<int>(x.size(3));
+  data::Rgb8 image{w, h, std::vector<std::uint8_t>(static_cast<std::size_t>(w) * h * 3)};
+  const std::int64_t plane = static_cast<std::int64_t>(w) * h;
+  for (std::int64_t i = 0; i < plane; ++i)
+    for (int c = 0; c < 3; ++c) {
+      const float v = (x.data()[c * plane + i] * norm.std[c] + norm.mean[c]) * 255.0f;
+      image.pixels[static_cast<std::size_t>(i * 3 + c)] = static_cast<std::uint8_t>(std::clamp(v, 0.0f, 255.0f));
+    }
+  return image;
+}
+
+std::vector<Input> load_inputs(const std::vector<std::string>& paths, int size) {
+  std::vector<Input> inputs;
+  const data::Normalization norm;
+  for (const std::string& path : paths) {
+    if (fs::path(path).extension() == ".npy") {
+      const Tensor<float> batch = io::read_npy<float>(path);
+      FCAM_CHECK(batch.ndim() == 4 && batch.size(1) == 3, path, ": expected an N×3×H×W array, got ",
+                 to_string(batch.shape()));
+      for (std::int64_t b = 0; b < batch.size(0); ++b) {
+        Tensor<float> x = batch.batch(b).clone();
+        inputs.push_back({fs::path(path).stem().string() + "_" + std::to_string(b), x, picture_of(x, norm)});
+      }
+    } else {
+      const data::Rgb8 image = data::read_rgb8(path);
+      Tensor<float> x = data::image_to_input(image, size, size, norm);
+      inputs.push_back({fs::path(path).stem().string(), x, picture_of(x, norm)});
+    }
+  }
+  return inputs;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  app::Flags flags("fcam-infer",
+                   "CAM baselines and F-CAM maps of images (positional arguments: image files, or .npy N×3×H×W\n"
+                   "float32 tensors already normalised with the ImageNet mean/std).");
+  flags.add_string("arch", "resnet50", "encoder: resnet18, resnet34 or resnet50");
+  flags.add_int("base_width", 64, "encoder base width (64: torchvision's; smaller for CPU-trained models)");
+  flags.add_string("weights", "", "FcamModel weights (safetensors, the names fcam-train and the reference use)");
+  flags.add_int("num_classes", 200, "classes of the classification head");
+  flags.add_int("class", -1, "class whose maps are computed (-1: the predicted top-1 class)");
+  flags.add_string("methods", "cam,fcam", "comma list of cam, gradcam, gradcampp, xgradcam, layercam, fcam");
+  flags.add_int("size", 224, "images are resized to size×size");
+  flags.add_double("box_threshold", 0.5, "threshold of the box drawn on each overlay (largest contour)");
+  flags.add_string("out", "fcam_maps", "output folder");
+  flags.add_string("json", "", "also write a JSON summary (top-5 classes per input)");
+  try {
+    std::vector<std::string> args{argv[0]}, paths;
+    for (int i = 1; i < argc; ++i) {  // positional inputs: anything that is not a flag or its value
+      const std::string a = argv[i];
+      if (a.rfind("--", 0) == 0 || a == "-h") {
+        args.push_back(a);
+        if (a.find('=') == std::string::npos && a != "--help" && a != "-h" && i + 1 < argc) args.push_back(argv[++i]);
+      } else {
+        paths.push_back(a);
+      }
+    }
+    std::vector<const char*> arg_ptrs;
+    for (const auto& a : args) arg_ptrs.push_back(a.c_str());
+    if (!flags.parse(static_cast<int>(arg_ptrs.size()), arg_ptrs.data())) {
+      std::cout << flags.usage();
+      return 0;
+    }
+    FCAM_CHECK(!paths.empty(), "fcam-infer: no input (give image files or .npy tensors)");
+    FCAM_CHECK(!flags.text("weights").empty(), "fcam-infer: --weights is required (an FcamModel safetensors file)");
+    const std::vector<std::string> methods = split_list(flags.text("methods"));
+    FCAM_CHECK(!methods.empty(), "fcam-infer: --methods is empty");
+    for (const auto& m : methods)
+      if (m != "fcam") cam::method_named(m);  // validates the names before any work
+
+    models::FcamModel<float> model(flags.text("arch"), flags.integer("num_classes"), flags.integer("base_width"));
+    io::load_safetensors(model, flags.text("weights"));
+    model.eval();
+    NoGradGuard no_grad;
+
+    json::Array summary;
+    for (const Input& input : load_inputs(paths, flags.integer("size"))) {
+      const Tensor<float> logits = model(input.tensor);
+      const Tensor<float> probs = softmax_channels(logits.reshape({1, logits.size(1), 1, 1}));
+      std::vector<int> order(static_cast<std::size_t>(logits.size(1)));
+      for (std::size_t k = 0; k < order.size(); ++k) order[k] = static_cast<int>(k);
+      std::stable_sort(order.begin(), order.end(),
+                       [&](int a, int b) { return logits.data()[a] > logits.data()[b]; });
+      const int cls = flags.integer("class") >= 0 ? flags.integer("class") : order.front();
+      FCAM_CHECK(cls < logits.size(1), "fcam-infer: --class ", cls, " outside [0, ", logits.size(1), ")");
+
+      const fs::path dir = fs::path(flags.text("out")) / input.name;
+      fs::create_directories(dir);
+      io::write_npy(dir / "logits.npy", logits);
+      json::Array top5;
+      for (std::size_t k = 0; k < std::min<std::size_t>(5, order.size()); ++k)
+        top5.push_back(json::Array{order[k], static_cast<double>(probs.data()[order[k]])});
+
+      const std::int64_t h = input.tensor.size(2), w = input.tensor.size(3);
+      for (const std::string& method : methods) {
+        Tensor<float> map;
+        if (method == "fcam") {
+          const Tensor<float> seg = softmax_channels(model.segment());
+          map = Tensor<float>({h, w});
+          std::copy(seg.data() + h * w, seg.data() + 2 * h * w, map.data());  // channel 1: foreground
+        } else {
+          map = cam::upsample_maps(cam::normalize_maps(cam::class_activation_maps(
+                                       model.encoder().stages().back(), model.head().fc().weight().value, {cls},
+                                       cam::method_named(method))),
+                                   h, w)
+                    .reshape({h, w});
+        }
+        io::write_npy(dir / (method + ".npy"), map);
+        data::Rgb8 picture = cam::overlay_heatmap(input.picture, map);
+        const auto boxes = metrics::boxes_at_thresholds(map, {flags.number("box_threshold")}, false);
+        cam::draw_box(picture, boxes.front().front(), {255, 255, 255});
+        data::write_png(dir / (method + ".png"), picture);
+      }
+      summary.push_back(json::Object{{"input", input.name}, {"class", cls}, {"top5", top5}});
+      std::cout << input.name << ": top-1 class " << order.front() << " (p = " << probs.data()[order.front()]
+                << "), maps of class " << cls << " -> " << dir.string() << "\n";
+    }
+    if (!flags.text("json").empty())
+      io::write_file_atomic(flags.text("json"), json::dump(json::Value(json::Object{{"inputs", summary}})) + "\n");
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "fcam-infer: error: " << e.what() << "\n";
+    return 1;
+  }
+}

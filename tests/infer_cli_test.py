@@ -1,0 +1,92 @@
+#!/usr/bin/python3
+"""End-to-end test of fcam-infer on the ResNet18 case of tests/models_reference.py.
+
+Usage: /usr/bin/python3 tests/infer_cli_test.py FCAM_INFER MODELS_REFERENCE_DIR WORK_DIR
+Runs fcam-infer on the case's input (as an .npy tensor) with the case's weights and compares
+logits.npy, the CAM maps and fcam.npy with PyTorch's values; runs it on a PNG image and checks
+the overlays and the JSON summary; checks the error paths.
+"""
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import torch
+
+FAILURES = []
+
+
+def check(condition, what):
+    print(("ok   " if condition else "FAIL ") + what)
+    if not condition:
+        FAILURES.append(what)
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    return {k: np.frombuffer(data[v["data_offsets"][0]:v["data_offsets"][1]], np.float32).reshape(v["shape"])
+            for k, v in header.items() if k != "__metadata__"}
+
+
+def main():
+    infer, ref_dir, work = sys.argv[1:4]
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    ref = read_safetensors(os.path.join(ref_dir, "resnet18_io.safetensors"))
+    weights = os.path.join(ref_dir, "resnet18_weights.safetensors")
+    np.save(os.path.join(work, "batch.npy"), ref["input"])
+    cls = int(ref["cam_classes"][0])
+    methods = ["cam", "gradcam", "gradcampp", "xgradcam", "layercam", "fcam"]
+    base = [infer, "--arch", "resnet18", "--num_classes", "10", "--weights", weights]
+    r = subprocess.run(base + ["--methods", ",".join(methods), "--class", str(cls), "--out", os.path.join(work, "out"),
+                               "--json", os.path.join(work, "summary.json"), os.path.join(work, "batch.npy")],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, f"fcam-infer on an .npy tensor: exit {r.returncode} {r.stderr.strip()}")
+    out = os.path.join(work, "out", "batch_0")
+
+    def close(name, got, want):
+        err = np.abs(got - want).max() / max(np.abs(want).max(), 1e-12)
+        check(got.shape == want.shape and err <= 1e-4, f"{name}: relative error {err:.2e}")
+
+    if r.returncode == 0:
+        close("logits.npy", np.load(os.path.join(out, "logits.npy")), ref["logits"])
+        for m in methods[:-1]:
+            close(f"{m}.npy", np.load(os.path.join(out, f"{m}.npy")), ref["cam_" + m][0])
+        fg = torch.softmax(torch.from_numpy(ref["segmentation"].copy()), dim=1)[0, 1].numpy()
+        close("fcam.npy", np.load(os.path.join(out, "fcam.npy")), fg)
+        png = cv2.imread(os.path.join(out, "gradcam.png"))
+        check(png is not None and png.shape[:2] == ref["input"].shape[2:], "gradcam.png overlay of the input size")
+        with open(os.path.join(work, "summary.json")) as f:
+            summary = json.load(f)["inputs"][0]
+        top = np.argsort(-ref["logits"][0], kind="stable")[:5].tolist()
+        check([c for c, _ in summary["top5"]] == top and summary["class"] == cls, "JSON: top-5 classes and class")
+
+    image = np.random.default_rng(0).integers(0, 256, (90, 120, 3), dtype=np.uint8)
+    cv2.imwrite(os.path.join(work, "photo.png"), image)
+    r = subprocess.run(base + ["--methods", "cam,fcam", "--size", "64", "--out", os.path.join(work, "out"),
+                               os.path.join(work, "photo.png")], capture_output=True, text=True)
+    png = cv2.imread(os.path.join(work, "out", "photo", "fcam.png"))
+    check(r.returncode == 0 and png is not None and png.shape[:2] == (64, 64), "image input: 64x64 overlays")
+
+    for flags, message in [(["--methods", "scorecam"], "unknown CAM method 'scorecam'"),
+                           (["--weights", os.path.join(work, "none.safetensors")], "none.safetensors"),
+                           (["--class", "10"], "outside [0, 10)")]:
+        r = subprocess.run(base + flags + ["--out", os.path.join(work, "bad"), os.path.join(work, "batch.npy")],
+                           capture_output=True, text=True)
+        check(r.returncode != 0 and message in r.stderr, f"error {flags}: '{message}' in stderr")
+    r = subprocess.run([infer, "--arch", "resnet18", "--num_classes", "10", os.path.join(work, "batch.npy")],
+                       capture_output=True, text=True)
+    check(r.returncode != 0 and "--weights is required" in r.stderr, "missing --weights is an error")
+    print(f"{len(FAILURES)} failure(s)")
+    sys.exit(1 if FAILURES else 0)
+
+
+if __name__ == "__main__":
+    main()
