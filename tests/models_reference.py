@@ -9,9 +9,7 @@ and OUT_DIR/<case>_io.safetensors (input, the six encoder stages, logits, F-CAM 
 CAM methods' normalised full-size maps for cam_classes, with gradients from autograd). Random
 weights and randomised BatchNorm statistics, eval mode, float32.
 """
-import json
 import os
-import struct
 import subprocess
 import sys
 
@@ -19,6 +17,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from pt2safetensors import write_safetensors as write  # noqa: E402
 
 
 def conv_bn_relu(cin, cout):
@@ -146,19 +147,8 @@ def cam_maps(model, stages, classes, size):
 
 
 def write_safetensors(path, tensors):
-    header, chunks, offset = {}, [], 0
-    for name in sorted(tensors):
-        data = tensors[name].detach().to(torch.float32).contiguous().numpy().tobytes()
-        header[name] = dict(dtype="F32", shape=list(tensors[name].shape), data_offsets=[offset, offset + len(data)])
-        chunks.append(data)
-        offset += len(data)
-    text = json.dumps(header).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for chunk in chunks:
-            f.write(chunk)
+    """float32 safetensors via tools/pt2safetensors.py's writer (integer buffers stay I64)."""
+    write(path, {k: v if not v.is_floating_point() else v.to(torch.float32) for k, v in tensors.items()})
 
 
 def torchvision_checkpoint(model, gen, out):

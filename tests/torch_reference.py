@@ -9,13 +9,16 @@ Every case stores float32 tensors named "<case>/<role>" (inputs, parameters, ups
 metadata under the case name. The file is written without the safetensors package.
 """
 import json
-import struct
+import os
 import sys
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torchvision.models.resnet as resnet
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from pt2safetensors import write_safetensors as write  # noqa: E402
 
 torch.manual_seed(0)
 torch.set_num_threads(1)
@@ -186,20 +189,7 @@ def composite_cases():
 
 
 def write_safetensors(path):
-    header, chunks, offset = {}, [], 0
-    for name in sorted(TENSORS):
-        data = TENSORS[name].to(torch.float32).numpy().tobytes()
-        header[name] = dict(dtype="F32", shape=list(TENSORS[name].shape), data_offsets=[offset, offset + len(data)])
-        chunks.append(data)
-        offset += len(data)
-    header["__metadata__"] = META
-    text = json.dumps(header).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for chunk in chunks:
-            f.write(chunk)
+    write(path, {name: TENSORS[name].to(torch.float32) for name in TENSORS}, META)
 
 
 if __name__ == "__main__":

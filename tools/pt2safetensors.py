@@ -35,6 +35,30 @@ def find_state_dict(obj):
              "'state_dict' / 'model' / 'model_state_dict')")
 
 
+def write_safetensors(path, tensors, metadata=None):
+    """Writes {name: tensor} (dtypes in DTYPES) as safetensors, atomically; `metadata` is an
+    optional {str: str} header entry."""
+    header, chunks, offset = {}, [], 0
+    for name in sorted(tensors):
+        t = tensors[name].detach().contiguous()
+        if t.dtype not in DTYPES:
+            raise ValueError(f"tensor '{name}' has unsupported dtype {t.dtype}")
+        data = t.view(torch.int16).numpy().tobytes() if t.dtype == torch.bfloat16 else t.numpy().tobytes()
+        header[name] = dict(dtype=DTYPES[t.dtype], shape=list(t.shape), data_offsets=[offset, offset + len(data)])
+        chunks.append(data)
+        offset += len(data)
+    if metadata:
+        header["__metadata__"] = metadata
+    text = json.dumps(header).encode()
+    text += b" " * ((8 - len(text) % 8) % 8)
+    with open(path + ".tmp", "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for chunk in chunks:
+            f.write(chunk)
+    os.replace(path + ".tmp", path)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input")
@@ -58,21 +82,7 @@ def main():
         if name in tensors:
             sys.exit(f"pt2safetensors: two tensors map to the name '{name}'")
         tensors[name] = t.detach().contiguous()
-    header, chunks, offset = {}, [], 0
-    for name in sorted(tensors):
-        t = tensors[name]
-        data = t.view(torch.int16).numpy().tobytes() if t.dtype == torch.bfloat16 else t.numpy().tobytes()
-        header[name] = dict(dtype=DTYPES[t.dtype], shape=list(t.shape), data_offsets=[offset, offset + len(data)])
-        chunks.append(data)
-        offset += len(data)
-    text = json.dumps(header).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(args.output + ".tmp", "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for chunk in chunks:
-            f.write(chunk)
-    os.replace(args.output + ".tmp", args.output)
+    write_safetensors(args.output, tensors)
     print(f"pt2safetensors: {len(tensors)} tensors -> {args.output}")
 
 
