@@ -42,15 +42,18 @@ class Block(nn.Module):
 
 
 class Decoder(nn.Module):
-    def __init__(self, stage_channels, widths):
+    def __init__(self, stage_channels, widths, center=False):
         super().__init__()
         skips = list(reversed(stage_channels[1:-1])) + [0] * len(widths)
         ins = [stage_channels[-1]] + widths[:-1]
+        if center:
+            c = stage_channels[-1]
+            self.center = nn.Sequential(conv_bn_relu(c, c), conv_bn_relu(c, c))
         self.blocks = nn.ModuleList([Block(i, s, w) for i, s, w in zip(ins, skips, widths)])
 
     def forward(self, stages):
         skips = list(reversed(stages[1:-1])) + [None] * len(self.blocks)
-        h = stages[-1]
+        h = self.center(stages[-1]) if hasattr(self, "center") else stages[-1]
         for block, skip in zip(self.blocks, skips):
             h = block(h, skip)
         return h
@@ -95,6 +98,36 @@ class FcamResNet(nn.Module):
         if seg.shape[-2:] != x.shape[-2:]:
             seg = F.interpolate(seg, size=x.shape[-2:], mode="bilinear", align_corners=True)
         return stages, self.classification_head(stages[-1]), seg
+
+
+class VggEncoder(nn.Module):
+    """torchvision's VGG16 features with pool4 and pool5 replaced by identities (indices kept),
+    then conv6 3×3 512→1024 + ReLU."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = torchvision.models.vgg16().features
+        self.features[23] = nn.Identity()
+        self.features[30] = nn.Identity()
+        self.conv6 = nn.Conv2d(512, 1024, 3, padding=1)
+
+
+class FcamVgg(FcamResNet):
+    def __init__(self, classes):
+        nn.Module.__init__(self)
+        self.encoder = VggEncoder()
+        self.classification_head = Head(1024, classes)
+        self.decoder = Decoder([64, 128, 256, 1024], [256, 128, 64], center=True)
+        self.segmentation_head = nn.Sequential(nn.Conv2d(64, 2, 3, padding=1))
+
+    def stages(self, x):
+        out, h = [], x
+        for i, layer in enumerate(self.encoder.features):
+            h = layer(h)
+            if i in (3, 8, 15):  # ReLUs after conv1_2, conv2_2, conv3_3
+                out.append(h)
+        out.append(F.relu(self.encoder.conv6(h)))
+        return out
 
 
 def randomise(model, gen):
@@ -174,8 +207,9 @@ def main():
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(1)
     for case, arch, classes, shape in [("resnet50", "resnet50", 200, (2, 3, 64, 64)),
-                                       ("resnet18", "resnet18", 10, (1, 3, 70, 58))]:
-        model = FcamResNet(arch, classes)
+                                       ("resnet18", "resnet18", 10, (1, 3, 70, 58)),
+                                       ("vgg16", "vgg16", 20, (1, 3, 64, 48))]:
+        model = FcamVgg(classes) if arch == "vgg16" else FcamResNet(arch, classes)
         randomise(model, gen)
         model.eval()
         x = torch.randn(shape, generator=gen)
@@ -190,6 +224,13 @@ def main():
         write_safetensors(os.path.join(out, f"{case}_io.safetensors"), io)
         if case == "resnet18":
             torchvision_checkpoint(model, gen, out)
+        if case == "vgg16":  # torchvision's VGG16 names: features.N and its classifier, no conv6
+            state = {k: v for k, v in model.encoder.state_dict().items() if k.startswith("features.")}
+            state["classifier.6.bias"] = torch.rand(1000, generator=gen)  # ignored on import
+            torch.save(state, os.path.join(out, "vgg16_torchvision.pth"))
+            tool = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools", "pt2safetensors.py")
+            subprocess.run([sys.executable, tool, os.path.join(out, "vgg16_torchvision.pth"),
+                            os.path.join(out, "vgg16_torchvision.safetensors")], check=True)
         print(f"{case}: logits {tuple(logits.shape)}, segmentation {tuple(seg.shape)}, "
               f"stages {[tuple(s.shape[1:]) for s in stages]}")
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}")

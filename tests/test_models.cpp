@@ -29,13 +29,19 @@ double relative_error(const Tensor<float>& got, const Tensor<float>& want) {
 }
 }  // namespace
 
-TEST_CASE("FcamModel parameter counts equal METHOD.md's (ResNet50, K = 200)", "[models]") {
+TEST_CASE("FcamModel parameter counts equal METHOD.md's (ResNet50 and VGG16, K = 200)", "[models]") {
   models::FcamModel<float> model("resnet50", 200);
   CHECK(models::parameter_count(model, "encoder.") == 23'508'032);
   CHECK(models::parameter_count(model, "classification_head.") == 409'800);
   CHECK(models::parameter_count(model, "decoder.") == 9'012'928);
   CHECK(models::parameter_count(model, "segmentation_head.") == 290);
   CHECK(models::parameter_count(model) == 32'931'050);
+  models::FcamModel<float> vgg("vgg16", 200);
+  CHECK(models::parameter_count(vgg, "encoder.") == 19'434'304);
+  CHECK(models::parameter_count(vgg, "classification_head.") == 205'000);
+  CHECK(models::parameter_count(vgg, "decoder.") == 23'119'616);
+  CHECK(models::parameter_count(vgg, "segmentation_head.") == 1'154);
+  CHECK(models::parameter_count(vgg) == 42'760'074);
   // A narrower model for CPU training: every width scales with the base width.
   models::FcamModel<float> small("resnet18", 10, 16);
   CHECK(small.encoder().stage_channels() == std::vector<std::int64_t>{3, 16, 16, 32, 64, 128});
@@ -43,7 +49,8 @@ TEST_CASE("FcamModel parameter counts equal METHOD.md's (ResNet50, K = 200)", "[
 }
 
 TEST_CASE("ResNet-WSOL F-CAM models equal PyTorch's", "[models][parity]") {
-  for (const auto& [arch, num_classes] : {std::pair<std::string, std::int64_t>{"resnet50", 200}, {"resnet18", 10}}) {
+  for (const auto& [arch, num_classes] :
+       {std::pair<std::string, std::int64_t>{"resnet50", 200}, {"resnet18", 10}, {"vgg16", 20}}) {
     INFO(arch);
     models::FcamModel<float> model(arch, num_classes);
     io::load_safetensors(model, reference(arch + "_weights.safetensors"));  // strict: every name matches
@@ -53,7 +60,7 @@ TEST_CASE("ResNet-WSOL F-CAM models equal PyTorch's", "[models][parity]") {
     NoGradGuard no_grad;
     const Tensor<float> logits = model(ref("input"));
     const auto& stages = model.encoder().stages();
-    REQUIRE(stages.size() == 6);
+    REQUIRE(stages.size() == (arch == "vgg16" ? 4u : 6u));
     for (std::size_t s = 0; s < stages.size(); ++s) {
       INFO("stage " << s);
       CHECK(relative_error(stages[s], ref("stage" + std::to_string(s))) <= 1e-4);
@@ -107,6 +114,14 @@ TEST_CASE("torchvision checkpoints load into a WSOL encoder", "[models][checkpoi
                     Catch::Contains("missing 'layer1.0.conv1.weight'"));
   CHECK_THROWS_WITH(models::load_torchvision_encoder(encoder, reference("resnet18_torchvision_extra.safetensors")),
                     Catch::Contains("unexpected 'layer5.0.conv1.weight'"));
+  // VGG16: torchvision has no conv6 (it keeps its fresh initialisation); the pooled stages match.
+  models::Vgg16Wsol<float> vgg;
+  models::load_torchvision_encoder(vgg, reference("vgg16_torchvision.safetensors"));
+  vgg.eval();
+  const io::SafetensorsFile vgg_io = io::read_safetensors(reference("vgg16_io.safetensors"));
+  vgg(vgg_io.tensors.at("input").to_tensor<float>());
+  for (std::size_t s = 0; s < 3; ++s)
+    CHECK(relative_error(vgg.stages()[s], vgg_io.tensors.at("stage" + std::to_string(s)).to_tensor<float>()) <= 1e-4);
   models::ResNetWsol<float> wider(models::ResNetSpec::named("resnet50"));
   CHECK_THROWS_WITH(models::load_torchvision_encoder(wider, reference("resnet18_torchvision.safetensors")),
                     Catch::Contains("resnet18_torchvision.safetensors"));

@@ -13,46 +13,60 @@
 #include <string>
 #include <vector>
 
+#include <memory>
+
+#include "fcam/models/encoder.hpp"
 #include "fcam/models/resnet_wsol.hpp"
 #include "fcam/models/unet_decoder.hpp"
+#include "fcam/models/vgg_wsol.hpp"
 #include "fcam/models/wgap_head.hpp"
 
 namespace fcam::models {
 
-/// Decoder block widths for ResNet encoders (METHOD.md §3), scaled with the base width.
-inline std::vector<std::int64_t> resnet_decoder_widths(std::int64_t base_width) {
+/// Decoder block widths (METHOD.md §3), scaled with the base width: ResNets five blocks, VGG16
+/// three.
+inline std::vector<std::int64_t> decoder_widths(const std::string& arch, std::int64_t base_width) {
   std::vector<std::int64_t> widths;
   for (std::int64_t w : {256, 128, 64, 32, 16}) widths.push_back(std::max<std::int64_t>(1, w * base_width / 64));
+  if (arch == "vgg16") widths.resize(3);
   return widths;
 }
 
-/// The F-CAM model for a ResNet-WSOL encoder ("resnet18", "resnet34", "resnet50").
+/// The encoder named `arch`: "resnet18", "resnet34", "resnet50" or "vgg16".
+template <Scalar T>
+std::unique_ptr<Encoder<T>> make_encoder(const std::string& arch, std::int64_t base_width = 64) {
+  if (arch == "vgg16") return std::make_unique<Vgg16Wsol<T>>(base_width);
+  if (arch.rfind("resnet", 0) == 0) return std::make_unique<ResNetWsol<T>>(ResNetSpec::named(arch, base_width));
+  fail("unknown architecture '", arch, "' (resnet18, resnet34, resnet50 or vgg16)");
+}
+
+/// The F-CAM model of a WSOL encoder ("resnet18", "resnet34", "resnet50", "vgg16").
 template <Scalar T>
 class FcamModel : public nn::Module<T> {
 public:
   /// `arch`, `num_classes` K, `base_width` (64: torchvision's widths).
   FcamModel(const std::string& arch, std::int64_t num_classes, std::int64_t base_width = 64)
-      : encoder_(ResNetSpec::named(arch, base_width)),
-        head_(encoder_.stage_channels().back(), num_classes),
-        decoder_(encoder_.stage_channels(), resnet_decoder_widths(base_width)),
-        segmentation_head_(resnet_decoder_widths(base_width).back()) {
+      : encoder_(make_encoder<T>(arch, base_width)),
+        head_(encoder_->stage_channels().back(), num_classes),
+        decoder_(encoder_->stage_channels(), decoder_widths(arch, base_width), arch == "vgg16"),
+        segmentation_head_(decoder_widths(arch, base_width).back()) {
     FCAM_CHECK(num_classes >= 1, "FcamModel: num_classes must be >= 1, got ", num_classes);
-    this->register_module("encoder", encoder_);
+    this->register_module("encoder", *encoder_);
     this->register_module("classification_head", head_);
     this->register_module("decoder", decoder_);
     this->register_module("segmentation_head", segmentation_head_);
   }
 
   /// Class logits (N×K) of images `x` (N×3×H×W, normalised); keeps the encoder stages.
-  Tensor<T> forward(const Tensor<T>& x) override { return head_(encoder_(x)); }
+  Tensor<T> forward(const Tensor<T>& x) override { return head_((*encoder_)(x)); }
   /// Gradient of the logits back to the input (through head and encoder).
   Tensor<T> backward(const Tensor<T>& grad_logits) override {
-    return encoder_.backward(head_.backward(grad_logits));
+    return encoder_->backward(head_.backward(grad_logits));
   }
 
   /// F-CAM logits (N×2×H×W) from the stages of the last forward.
   Tensor<T> segment() {
-    const auto& stages = encoder_.stages();
+    const auto& stages = encoder_->stages();
     FCAM_CHECK(!stages.empty(), "FcamModel::segment: call forward first");
     return segmentation_head_.forward(decoder_.forward(stages), stages.front().size(2), stages.front().size(3));
   }
@@ -62,7 +76,7 @@ public:
   }
 
   /// The encoder.
-  ResNetWsol<T>& encoder() { return encoder_; }
+  Encoder<T>& encoder() { return *encoder_; }
   /// The classification head.
   WgapHead<T>& head() { return head_; }
   /// The decoder.
@@ -71,7 +85,7 @@ public:
   SegmentationHead<T>& segmentation_head() { return segmentation_head_; }
 
 private:
-  ResNetWsol<T> encoder_;
+  std::unique_ptr<Encoder<T>> encoder_;
   WgapHead<T> head_;
   UnetDecoder<T> decoder_;
   SegmentationHead<T> segmentation_head_;

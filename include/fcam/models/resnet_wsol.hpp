@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "fcam/models/bottleneck.hpp"
+#include "fcam/models/encoder.hpp"
 #include "fcam/nn/activation.hpp"
 #include "fcam/nn/batchnorm2d.hpp"
 #include "fcam/nn/conv2d.hpp"
@@ -88,7 +89,7 @@ struct ResNetSpec {
 /// A ResNet-WSOL encoder. forward() returns layer4's output and keeps every stage (stages());
 /// backward() takes the gradient of layer4's output.
 template <Scalar T>
-class ResNetWsol : public nn::Module<T> {
+class ResNetWsol : public Encoder<T> {
 public:
   /// Builds the encoder of `spec` (PyTorch's default initialisation; load weights to use it).
   explicit ResNetWsol(const ResNetSpec& spec)
@@ -136,9 +137,9 @@ public:
   }
 
   /// The stages of the last forward: input, stem, layer1 … layer4 (see the file comment).
-  const std::vector<Tensor<T>>& stages() const { return stages_; }
+  const std::vector<Tensor<T>>& stages() const override { return stages_; }
   /// Channels of each stage, in the order of stages().
-  const std::vector<std::int64_t>& stage_channels() const { return stage_channels_; }
+  const std::vector<std::int64_t>& stage_channels() const override { return stage_channels_; }
 
 private:
   nn::Conv2d<T> conv1_;

@@ -74,15 +74,21 @@ private:
   nn::Sequential<T> conv1_, conv2_;
 };
 
-/// The U-Net decoder over encoder stages (input first, deepest last): the skips are the stages
-/// except the first and the last, deepest first; blocks beyond the skips have none.
+/// The U-Net decoder over encoder stages (shallowest first): the skips are the stages except the
+/// first and the last, deepest first; blocks beyond the skips have none. With `center` (VGG), a
+/// centre block of 2 × [3×3 conv, BN, ReLU] at the deepest width runs first.
 template <Scalar T>
 class UnetDecoder : public nn::Module<T> {
 public:
-  /// `stage_channels` of the encoder (as ResNetWsol::stage_channels()), `widths` of the blocks.
-  UnetDecoder(const std::vector<std::int64_t>& stage_channels, const std::vector<std::int64_t>& widths) {
+  /// `stage_channels` of the encoder (Encoder::stage_channels()), `widths` of the blocks.
+  UnetDecoder(const std::vector<std::int64_t>& stage_channels, const std::vector<std::int64_t>& widths,
+              bool center = false) {
     FCAM_CHECK(stage_channels.size() >= 2 && !widths.empty(), "UnetDecoder: need >= 2 stages and >= 1 block");
     std::int64_t in = stage_channels.back();
+    if (center) {
+      for (int k = 0; k < 2; ++k) add_conv_bn_relu(center_.template emplace<nn::Sequential<T>>(), in, in);
+      this->register_module("center", center_);
+    }
     for (std::size_t b = 0; b < widths.size(); ++b) {
       // Skip of block b: stage (last − 1 − b), as long as that is not the first stage.
       const auto stage = static_cast<std::int64_t>(stage_channels.size()) - 2 - static_cast<std::int64_t>(b);
@@ -96,7 +102,7 @@ public:
   /// Decodes the stages of one encoder forward (input first, deepest last).
   Tensor<T> forward(const std::vector<Tensor<T>>& stages) {
     FCAM_CHECK(stages.size() >= 2, "UnetDecoder: need the encoder stages");
-    Tensor<T> h = stages.back();
+    Tensor<T> h = center_.size() > 0 ? center_(stages.back()) : stages.back();
     for (std::size_t b = 0; b < blocks_.size(); ++b) {
       const auto stage = static_cast<std::int64_t>(stages.size()) - 2 - static_cast<std::int64_t>(b);
       h = static_cast<DecoderBlock<T>&>(blocks_[b]).forward(h, stage >= 1 ? stages[static_cast<std::size_t>(stage)]
@@ -105,10 +111,13 @@ public:
     return h;
   }
   Tensor<T> forward(const Tensor<T>&) override { fail("UnetDecoder: call forward(stages)"); }
-  Tensor<T> backward(const Tensor<T>& grad_y) override { return blocks_.backward(grad_y); }
+  Tensor<T> backward(const Tensor<T>& grad_y) override {
+    const Tensor<T> g = blocks_.backward(grad_y);
+    return center_.size() > 0 ? center_.backward(g) : g;
+  }
 
 private:
-  nn::Sequential<T> blocks_;
+  nn::Sequential<T> center_, blocks_;
 };
 
 /// The segmentation head: 3×3 conv with bias to 2 channels, named "0" (Xavier-uniform weights,
