@@ -87,7 +87,7 @@ int main(int argc, char** argv) {
   app::Flags flags("fcam-infer",
                    "CAM baselines and F-CAM maps of images (positional arguments: image files, or .npy N×3×H×W\n"
                    "float32 tensors already normalised with the ImageNet mean/std).");
-  flags.add_string("arch", "resnet50", "encoder: resnet18, resnet34, resnet50 or vgg16");
+  flags.add_string("arch", "resnet50", "encoder: resnet18, resnet34, resnet50, vgg16 or inceptionv3");
   flags.add_int("base_width", 64, "encoder base width (64: torchvision's; smaller for CPU-trained models)");
   flags.add_string("weights", "", "FcamModel weights (safetensors, the names fcam-train and the reference use)");
   flags.add_int("num_classes", 200, "classes of the classification head");

@@ -130,6 +130,58 @@ class FcamVgg(FcamResNet):
         return out
 
 
+class InceptionEncoder(nn.Module):
+    """torchvision's InceptionV3 up to Mixed_6e with METHOD.md's WSOL changes, then the two
+    added blocks (same attribute names as fcam's)."""
+
+    def __init__(self):
+        super().__init__()
+        tv = torchvision.models.inception_v3(aux_logits=False, init_weights=False)
+        names = ["Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "Conv2d_3b_1x1", "Conv2d_4a_3x3", "Mixed_5b",
+                 "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e"]
+        for name in names:
+            setattr(self, name, getattr(tv, name))
+        for conv in (self.Conv2d_1a_3x3, self.Conv2d_2a_3x3, self.Conv2d_4a_3x3):
+            conv.conv.padding = (1, 1)
+        for conv in (self.Mixed_6a.branch3x3, self.Mixed_6a.branch3x3dbl_3):
+            conv.conv.stride, conv.conv.padding = (1, 1), (1, 1)
+        m6a = self.Mixed_6a
+
+        def mixed_6a(x):  # its pool branch: 3×3 stride 1 padding 1
+            b3 = m6a.branch3x3(x)
+            bd = m6a.branch3x3dbl_3(m6a.branch3x3dbl_2(m6a.branch3x3dbl_1(x)))
+            return torch.cat([b3, bd, F.max_pool2d(x, 3, 1, 1, ceil_mode=True)], 1)
+        m6a.forward = mixed_6a
+        self.SPG_A3_1b = nn.Sequential(nn.Dropout(0.5), nn.Conv2d(768, 1024, 3, padding=1), nn.ReLU())
+        self.SPG_A3_2b = nn.Sequential(nn.Dropout(0.5), nn.Conv2d(1024, 1024, 3, padding=1), nn.ReLU())
+
+
+class FcamInception(FcamResNet):
+    def __init__(self, classes):
+        nn.Module.__init__(self)
+        self.encoder = InceptionEncoder()
+        self.classification_head = Head(1024, classes)
+        self.decoder = Decoder([3, 64, 80, 288, 768, 1024], [256, 128, 64, 32, 16])
+        self.segmentation_head = nn.Sequential(nn.Conv2d(16, 2, 3, padding=1))
+
+    def stages(self, x):
+        e = self.encoder
+
+        def pool(h):
+            return F.max_pool2d(h, 3, 2, 1, ceil_mode=True)
+        out = [x]
+        h = e.Conv2d_2b_3x3(e.Conv2d_2a_3x3(e.Conv2d_1a_3x3(x)))
+        out.append(h)
+        h = e.Conv2d_3b_1x1(pool(h))
+        out.append(h)
+        h = e.Mixed_5c(e.Mixed_5b(pool(e.Conv2d_4a_3x3(h))))
+        out.append(h)
+        h = e.Mixed_6e(e.Mixed_6d(e.Mixed_6c(e.Mixed_6b(e.Mixed_6a(e.Mixed_5d(h))))))
+        out.append(h)
+        out.append(e.SPG_A3_2b(e.SPG_A3_1b(h)))
+        return out
+
+
 def randomise(model, gen):
     """Weights U(±sqrt(3/fan_in)) (unit-variance products), BatchNorm affine and statistics
     random around identity, so every stage carries O(1) values."""
@@ -208,8 +260,9 @@ def main():
     gen = torch.Generator().manual_seed(1)
     for case, arch, classes, shape in [("resnet50", "resnet50", 200, (2, 3, 64, 64)),
                                        ("resnet18", "resnet18", 10, (1, 3, 70, 58)),
-                                       ("vgg16", "vgg16", 20, (1, 3, 64, 48))]:
-        model = FcamVgg(classes) if arch == "vgg16" else FcamResNet(arch, classes)
+                                       ("vgg16", "vgg16", 20, (1, 3, 64, 48)),
+                                       ("inceptionv3", "inceptionv3", 30, (1, 3, 64, 72))]:
+        model = {"vgg16": FcamVgg, "inceptionv3": FcamInception}.get(arch, lambda c: FcamResNet(arch, c))(classes)
         randomise(model, gen)
         model.eval()
         x = torch.randn(shape, generator=gen)

@@ -29,7 +29,7 @@ double relative_error(const Tensor<float>& got, const Tensor<float>& want) {
 }
 }  // namespace
 
-TEST_CASE("FcamModel parameter counts equal METHOD.md's (ResNet50 and VGG16, K = 200)", "[models]") {
+TEST_CASE("FcamModel parameter counts equal METHOD.md's (every row, K = 200)", "[models]") {
   models::FcamModel<float> model("resnet50", 200);
   CHECK(models::parameter_count(model, "encoder.") == 23'508'032);
   CHECK(models::parameter_count(model, "classification_head.") == 409'800);
@@ -42,6 +42,12 @@ TEST_CASE("FcamModel parameter counts equal METHOD.md's (ResNet50 and VGG16, K =
   CHECK(models::parameter_count(vgg, "decoder.") == 23'119'616);
   CHECK(models::parameter_count(vgg, "segmentation_head.") == 1'154);
   CHECK(models::parameter_count(vgg) == 42'760'074);
+  models::FcamModel<float> inception("inceptionv3", 200);
+  CHECK(models::parameter_count(inception, "encoder.") == 25'482'976);
+  CHECK(models::parameter_count(inception, "classification_head.") == 205'000);
+  CHECK(models::parameter_count(inception, "decoder.") == 5'704'384);
+  CHECK(models::parameter_count(inception, "segmentation_head.") == 290);
+  CHECK(models::parameter_count(inception) == 31'392'650);
   // A narrower model for CPU training: every width scales with the base width.
   models::FcamModel<float> small("resnet18", 10, 16);
   CHECK(small.encoder().stage_channels() == std::vector<std::int64_t>{3, 16, 16, 32, 64, 128});
@@ -50,7 +56,7 @@ TEST_CASE("FcamModel parameter counts equal METHOD.md's (ResNet50 and VGG16, K =
 
 TEST_CASE("ResNet-WSOL F-CAM models equal PyTorch's", "[models][parity]") {
   for (const auto& [arch, num_classes] :
-       {std::pair<std::string, std::int64_t>{"resnet50", 200}, {"resnet18", 10}, {"vgg16", 20}}) {
+       {std::pair<std::string, std::int64_t>{"resnet50", 200}, {"resnet18", 10}, {"vgg16", 20}, {"inceptionv3", 30}}) {
     INFO(arch);
     models::FcamModel<float> model(arch, num_classes);
     io::load_safetensors(model, reference(arch + "_weights.safetensors"));  // strict: every name matches

@@ -38,6 +38,7 @@
 #include "fcam/models/bottleneck.hpp"
 #include "fcam/models/checkpoints.hpp"
 #include "fcam/models/encoder.hpp"
+#include "fcam/models/inception_wsol.hpp"
 #include "fcam/models/fcam_model.hpp"
 #include "fcam/models/resnet_wsol.hpp"
 #include "fcam/models/unet_decoder.hpp"

@@ -16,6 +16,7 @@
 #include <memory>
 
 #include "fcam/models/encoder.hpp"
+#include "fcam/models/inception_wsol.hpp"
 #include "fcam/models/resnet_wsol.hpp"
 #include "fcam/models/unet_decoder.hpp"
 #include "fcam/models/vgg_wsol.hpp"
@@ -32,15 +33,20 @@ inline std::vector<std::int64_t> decoder_widths(const std::string& arch, std::in
   return widths;
 }
 
-/// The encoder named `arch`: "resnet18", "resnet34", "resnet50" or "vgg16".
+/// The encoder named `arch`: "resnet18", "resnet34", "resnet50", "vgg16" or "inceptionv3" (the
+/// base width applies to ResNets and VGG16).
 template <Scalar T>
 std::unique_ptr<Encoder<T>> make_encoder(const std::string& arch, std::int64_t base_width = 64) {
   if (arch == "vgg16") return std::make_unique<Vgg16Wsol<T>>(base_width);
+  if (arch == "inceptionv3") {
+    FCAM_CHECK(base_width == 64, "inceptionv3 has no base-width option, got ", base_width);
+    return std::make_unique<InceptionV3Wsol<T>>();
+  }
   if (arch.rfind("resnet", 0) == 0) return std::make_unique<ResNetWsol<T>>(ResNetSpec::named(arch, base_width));
-  fail("unknown architecture '", arch, "' (resnet18, resnet34, resnet50 or vgg16)");
+  fail("unknown architecture '", arch, "' (resnet18, resnet34, resnet50, vgg16 or inceptionv3)");
 }
 
-/// The F-CAM model of a WSOL encoder ("resnet18", "resnet34", "resnet50", "vgg16").
+/// The F-CAM model of a WSOL encoder ("resnet18", "resnet34", "resnet50", "vgg16", "inceptionv3").
 template <Scalar T>
 class FcamModel : public nn::Module<T> {
 public:
