@@ -1,0 +1,84 @@
+// fcam-bench-models: the paper's runtime table (Table F.4) on the CPU — every backbone × CAM
+// method, batch 1, 224×224, 200 classes, random weights, eval mode, no gradient caching.
+//   models/<arch>/forward         classifier forward (logits)
+//   models/<arch>/<method>/map    the full-resolution map from the encoder output (F-CAM: from
+//                                 the encoder stages: decoder, head, softmax)
+//   models/<arch>/<method>/e2e    image tensor in, full-resolution map out (forward included)
+// benchmarks/models_vs_torch.py runs it row by row against PyTorch and prints the ratio table.
+#include <benchmark/benchmark.h>
+
+#include <string>
+
+#include <fcam/fcam.hpp>
+
+namespace {
+
+using namespace fcam;
+
+constexpr std::int64_t kClasses = 200;
+
+models::FcamModel<float>& model_for(const std::string& arch) {
+  static std::map<std::string, std::unique_ptr<models::FcamModel<float>>> models;
+  auto& m = models[arch];
+  if (!m) {
+    m = std::make_unique<models::FcamModel<float>>(arch, kClasses);
+    m->eval();
+  }
+  return *m;
+}
+
+Tensor<float> input() {
+  static Tensor<float> x = [] {
+    Tensor<float> t({1, 3, 224, 224});
+    nn::uniform_(t, -2.0, 2.0);
+    return t;
+  }();
+  return x;
+}
+
+// The map of `method` from the model's last forward.
+Tensor<float> map_of(models::FcamModel<float>& model, const std::string& method) {
+  if (method == "fcam") return softmax_channels(model.segment());
+  const Tensor<float> maps = cam::class_activation_maps(model.encoder().stages().back(),
+                                                        model.head().fc().weight().value, {7}, cam::method_named(method));
+  return cam::upsample_maps(cam::normalize_maps(maps), 224, 224);
+}
+
+void forward(benchmark::State& state, const std::string& arch) {
+  auto& model = model_for(arch);
+  NoGradGuard no_grad;
+  for (auto _ : state) benchmark::DoNotOptimize(model(input()).data());
+}
+
+void map_only(benchmark::State& state, const std::string& arch, const std::string& method) {
+  auto& model = model_for(arch);
+  NoGradGuard no_grad;
+  model(input());
+  for (auto _ : state) benchmark::DoNotOptimize(map_of(model, method).data());
+}
+
+void end_to_end(benchmark::State& state, const std::string& arch, const std::string& method) {
+  auto& model = model_for(arch);
+  NoGradGuard no_grad;
+  for (auto _ : state) {
+    model(input());
+    benchmark::DoNotOptimize(map_of(model, method).data());
+  }
+}
+
+const bool registered = [] {
+  for (const std::string arch : {"vgg16", "inceptionv3", "resnet50"}) {
+    benchmark::RegisterBenchmark(("models/" + arch + "/forward").c_str(), forward, arch)->Unit(benchmark::kMillisecond);
+    for (const std::string method : {"cam", "gradcam", "gradcampp", "xgradcam", "layercam", "fcam"}) {
+      benchmark::RegisterBenchmark(("models/" + arch + "/" + method + "/map").c_str(), map_only, arch, method)
+          ->Unit(benchmark::kMillisecond);
+      benchmark::RegisterBenchmark(("models/" + arch + "/" + method + "/e2e").c_str(), end_to_end, arch, method)
+          ->Unit(benchmark::kMillisecond);
+    }
+  }
+  return true;
+}();
+
+}  // namespace
+
+BENCHMARK_MAIN();

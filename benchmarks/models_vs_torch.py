@@ -1,0 +1,157 @@
+#!/usr/bin/python3
+"""The paper's runtime table (Table F.4) on this CPU: fcam vs PyTorch, every backbone × CAM method,
+batch 1, 224×224, 200 classes, same thread count, random weights, eval mode; ratio table.
+
+Usage: /usr/bin/python3 benchmarks/models_vs_torch.py --bench build/bin/fcam-bench-models
+           [--threads 2] [--min-time 0.5] [--filter REGEX]
+
+Rows (PERFORMANCE.md): "forward" = classifier logits; "<method> map" = the full-resolution map
+from the encoder output (F-CAM: decoder + head + softmax from the encoder stages); "<method>
+e2e" = image tensor in, map out. The PyTorch peer uses the same architectures
+(tests/models_reference.py) the way the F-CAM authors' code runs them: torch.no_grad() for the
+forward, CAM and F-CAM; the gradient CAMs end to end run a forward with autograd and backpropagate
+the class logit through the whole network (what pytorch-grad-cam style implementations do); their
+"map" rows start from the target activation with autograd through the head only. Each row times
+fcam (Google Benchmark, median of 3 repetitions) and torch (warm-up, median of 3 timed loops) back
+to back. Ratio = fcam / torch.
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+from models_reference import FcamInception, FcamResNet, FcamVgg  # noqa: E402
+
+ARCHS = ["vgg16", "inceptionv3", "resnet50"]
+METHODS = ["cam", "gradcam", "gradcampp", "xgradcam", "layercam", "fcam"]
+CLASS = 7
+
+
+def build(arch):
+    model = {"vgg16": FcamVgg, "inceptionv3": FcamInception}.get(arch, lambda c: FcamResNet(arch, c))(200)
+    return model.eval()
+
+
+def cam_from(model, a, grads, method):
+    if method == "cam":
+        m = (model.classification_head.fc.weight[CLASS][None, :, None, None] * a).sum(1)
+    elif method == "gradcam":
+        m = F.relu((grads.mean(dim=(2, 3), keepdim=True) * a).sum(1))
+    elif method == "gradcampp":
+        g2, g3 = grads ** 2, grads ** 3
+        alpha = g2 / (2 * g2 + a.sum(dim=(2, 3), keepdim=True) * g3 + 1e-7)
+        m = F.relu(((alpha * F.relu(grads)).sum(dim=(2, 3), keepdim=True) * a).sum(1))
+    elif method == "xgradcam":
+        m = F.relu((((grads * a).sum(dim=(2, 3), keepdim=True) / (a.sum(dim=(2, 3), keepdim=True) + 1e-7)) * a).sum(1))
+    else:
+        m = F.relu((F.relu(grads) * a).sum(1))
+    m = m - m.amin(dim=(1, 2), keepdim=True)
+    m = m / m.amax(dim=(1, 2), keepdim=True).clamp_min(1e-12)
+    return F.interpolate(m[:, None], size=(224, 224), mode="bilinear", align_corners=False)
+
+
+def step_fn(model, x, method, mode):
+    """The function timed for one row."""
+    if method == "forward":
+        def step():
+            with torch.no_grad():
+                model.classification_head(model.stages(x)[-1])
+        return step
+    with torch.no_grad():
+        stages = model.stages(x)
+
+    def fcam_map(st):
+        seg = model.segmentation_head(model.decoder(st))
+        return torch.softmax(seg, dim=1)
+
+    if method == "fcam":
+        def step():
+            with torch.no_grad():
+                fcam_map(stages if mode == "map" else model.stages(x))
+        return step
+    if method == "cam":
+        def step():
+            with torch.no_grad():
+                cam_from(model, stages[-1] if mode == "map" else model.stages(x)[-1], None, "cam")
+        return step
+
+    def step():
+        if mode == "map":
+            a = stages[-1].detach().requires_grad_(True)
+            logit = model.classification_head(a)[0, CLASS]
+            grads = torch.autograd.grad(logit, a)[0]
+        else:  # through the whole network, parameters included
+            model.zero_grad(set_to_none=True)
+            a = model.stages(x)[-1]
+            a.retain_grad()
+            model.classification_head(a)[0, CLASS].backward()
+            grads = a.grad
+        with torch.no_grad():
+            cam_from(model, a.detach(), grads, method)
+    return step
+
+
+def torch_ms(step, min_time):
+    for _ in range(2):
+        step()
+    samples = []
+    for _ in range(3):
+        n, start = 0, time.perf_counter()
+        while True:
+            step()
+            n += 1
+            elapsed = time.perf_counter() - start
+            if elapsed >= min_time:
+                break
+        samples.append(elapsed / n)
+    return sorted(samples)[1] * 1e3
+
+
+def fcam_ms(bench, name, threads, min_time):
+    out = subprocess.run([bench, f"--benchmark_filter=^{re.escape(name)}$", f"--benchmark_min_time={min_time}",
+                          "--benchmark_repetitions=3", "--benchmark_report_aggregates_only=true",
+                          "--benchmark_format=json"], capture_output=True, text=True, check=True,
+                         env=dict(os.environ, FCAM_NUM_THREADS=str(threads)))
+    rows = [b for b in json.loads(out.stdout)["benchmarks"] if b.get("aggregate_name") == "median"]
+    return rows[0]["real_time"]  # milliseconds (Unit kMillisecond)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--bench", required=True)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--min-time", type=float, default=0.5)
+    p.add_argument("--filter", default="")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    x = torch.rand(1, 3, 224, 224) * 4 - 2
+    rows = []
+    for arch in ARCHS:
+        model = build(arch)
+        for method, mode in [("forward", "")] + [(m, md) for m in METHODS for md in ("map", "e2e")]:
+            name = f"models/{arch}/{method}" + (f"/{mode}" if mode else "")
+            if args.filter and not re.search(args.filter, name):
+                continue
+            t_fcam = fcam_ms(args.bench, name, args.threads, args.min_time)
+            t_torch = torch_ms(step_fn(model, x, method, mode), args.min_time)
+            rows.append((name, t_fcam, t_torch))
+            print(f"{name}: fcam {t_fcam:.2f} ms, torch {t_torch:.2f} ms, ratio {t_fcam / t_torch:.2f}", flush=True)
+    print(f"\nCPU: {platform.processor() or platform.machine()}, {args.threads} threads, fp32, batch 1, 224x224, "
+          f"200 classes; fcam vs PyTorch {torch.__version__}; ms (median); ratio = fcam / torch\n")
+    print("| row | fcam ms | torch ms | ratio |\n|---|---:|---:|---:|")
+    for name, tf, tt in rows:
+        print(f"| {name} | {tf:.2f} | {tt:.2f} | {tf / tt:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
