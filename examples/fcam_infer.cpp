@@ -25,6 +25,7 @@
 #include <fcam/io/npy.hpp>
 #include <fcam/io/state_dict.hpp>
 #include <fcam/metrics/threshold_boxes.hpp>
+#include <fcam/models/checkpoints.hpp>
 #include <fcam/models/fcam_model.hpp>
 #include <fcam/ops/softmax.hpp>
 
@@ -60,9 +61,8 @@ data::Rgb8 picture_of(const Tensor<float>& x, const data::Normalization& norm) {
   return image;
 }
 
-std::vector<Input> load_inputs(const std::vector<std::string>& paths, int size) {
+std::vector<Input> load_inputs(const std::vector<std::string>& paths, int size, const data::Normalization& norm) {
   std::vector<Input> inputs;
-  const data::Normalization norm;
   for (const std::string& path : paths) {
     if (fs::path(path).extension() == ".npy") {
       const Tensor<float> batch = io::read_npy<float>(path);
@@ -89,7 +89,9 @@ int main(int argc, char** argv) {
                    "float32 tensors already normalised with the ImageNet mean/std).");
   flags.add_string("arch", "resnet50", "encoder: resnet18, resnet34, resnet50, vgg16 or inceptionv3");
   flags.add_int("base_width", 64, "encoder base width (64: torchvision's; smaller for CPU-trained models)");
-  flags.add_string("weights", "", "FcamModel weights (safetensors, the names fcam-train and the reference use)");
+  flags.add_string("weights", "",
+                   "FcamModel weights (safetensors). fcam checkpoints carry arch, classes, width and\n"
+                   "      normalisation; a plain state dict (reference names) needs --arch and --num_classes");
   flags.add_int("num_classes", 200, "classes of the classification head");
   flags.add_int("class", -1, "class whose maps are computed (-1: the predicted top-1 class)");
   flags.add_string("methods", "cam,fcam", "comma list of cam, gradcam, gradcampp, xgradcam, layercam, fcam");
@@ -121,13 +123,29 @@ int main(int argc, char** argv) {
     for (const auto& m : methods)
       if (m != "fcam") cam::method_named(m);  // validates the names before any work
 
-    models::FcamModel<float> model(flags.text("arch"), flags.integer("num_classes"), flags.integer("base_width"));
-    io::load_safetensors(model, flags.text("weights"));
+    // fcam checkpoints carry their configuration; plain state dicts need --arch / --num_classes.
+    models::ModelConfig config;
+    std::unique_ptr<models::FcamModel<float>> loaded;
+    if (io::read_safetensors(flags.text("weights")).metadata.count("fcam.arch")) {
+      loaded = models::load_fcam_checkpoint<float>(flags.text("weights"), &config);
+      FCAM_CHECK(!flags.given("arch") || flags.text("arch") == config.arch, "fcam-infer: --arch ", flags.text("arch"),
+                 " but the checkpoint is a ", config.arch);
+      FCAM_CHECK(!flags.given("num_classes") || flags.integer("num_classes") == config.num_classes,
+                 "fcam-infer: --num_classes ", flags.integer("num_classes"), " but the checkpoint has ",
+                 config.num_classes);
+    } else {
+      config.arch = flags.text("arch");
+      config.num_classes = flags.integer("num_classes");
+      config.base_width = flags.integer("base_width");
+      loaded = std::make_unique<models::FcamModel<float>>(config.arch, config.num_classes, config.base_width);
+      io::load_safetensors(*loaded, flags.text("weights"));
+    }
+    models::FcamModel<float>& model = *loaded;
     model.eval();
     NoGradGuard no_grad;
 
     json::Array summary;
-    for (const Input& input : load_inputs(paths, flags.integer("size"))) {
+    for (const Input& input : load_inputs(paths, flags.integer("size"), config.normalization)) {
       const Tensor<float> logits = model(input.tensor);
       const Tensor<float> probs = softmax_channels(logits.reshape({1, logits.size(1), 1, 1}));
       std::vector<int> order(static_cast<std::size_t>(logits.size(1)));

@@ -31,7 +31,8 @@ def read_safetensors(path):
         n = struct.unpack("<Q", f.read(8))[0]
         header = json.loads(f.read(n))
         data = f.read()
-    return {k: np.frombuffer(data[v["data_offsets"][0]:v["data_offsets"][1]], np.float32).reshape(v["shape"])
+    types = {"F32": np.float32, "I64": np.int64}
+    return {k: np.frombuffer(data[v["data_offsets"][0]:v["data_offsets"][1]], types[v["dtype"]]).reshape(v["shape"])
             for k, v in header.items() if k != "__metadata__"}
 
 
@@ -67,6 +68,23 @@ def main():
             summary = json.load(f)["inputs"][0]
         top = np.argsort(-ref["logits"][0], kind="stable")[:5].tolist()
         check([c for c, _ in summary["top5"]] == top and summary["class"] == cls, "JSON: top-5 classes and class")
+
+    # An fcam checkpoint (weights + "fcam.*" metadata) needs no --arch / --num_classes.
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+    from pt2safetensors import write_safetensors
+    checkpoint = os.path.join(work, "checkpoint.safetensors")
+    tensors = {k: torch.from_numpy(v.copy()) for k, v in read_safetensors(weights).items()}
+    write_safetensors(checkpoint, tensors, {"fcam.arch": "resnet18", "fcam.num_classes": "10", "fcam.base_width": "64",
+                                            "fcam.mean": "[0.485,0.456,0.406]", "fcam.std": "[0.229,0.224,0.225]",
+                                            "fcam.training": "{}"})
+    r = subprocess.run([infer, "--weights", checkpoint, "--methods", "cam", "--out", os.path.join(work, "ck"),
+                        os.path.join(work, "batch.npy")], capture_output=True, text=True)
+    check(r.returncode == 0, f"fcam checkpoint without --arch: exit {r.returncode} {r.stderr.strip()}")
+    if r.returncode == 0:
+        close("checkpoint logits.npy", np.load(os.path.join(work, "ck", "batch_0", "logits.npy")), ref["logits"])
+    r = subprocess.run([infer, "--weights", checkpoint, "--arch", "resnet50", "--out", os.path.join(work, "ck"),
+                        os.path.join(work, "batch.npy")], capture_output=True, text=True)
+    check(r.returncode != 0 and "the checkpoint is a resnet18" in r.stderr, "checkpoint vs --arch mismatch is an error")
 
     image = np.random.default_rng(0).integers(0, 256, (90, 120, 3), dtype=np.uint8)
     cv2.imwrite(os.path.join(work, "photo.png"), image)

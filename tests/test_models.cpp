@@ -132,3 +132,34 @@ TEST_CASE("torchvision checkpoints load into a WSOL encoder", "[models][checkpoi
   CHECK_THROWS_WITH(models::load_torchvision_encoder(wider, reference("resnet18_torchvision.safetensors")),
                     Catch::Contains("resnet18_torchvision.safetensors"));
 }
+
+TEST_CASE("fcam checkpoints rebuild the model from the file alone", "[models][checkpoints]") {
+  const auto path = std::filesystem::temp_directory_path() / "fcam_test_checkpoint.safetensors";
+  models::FcamModel<float> model("resnet18", 7, 16);
+  models::ModelConfig config;
+  config.arch = "resnet18";
+  config.num_classes = 7;
+  config.base_width = 16;
+  config.training = R"({"epochs":3})";
+  models::save_fcam_checkpoint(model, config, path);
+  models::ModelConfig read;
+  auto loaded = models::load_fcam_checkpoint<float>(path, &read);
+  CHECK(read.arch == "resnet18");
+  CHECK(read.num_classes == 7);
+  CHECK(read.base_width == 16);
+  CHECK(read.normalization.mean == config.normalization.mean);
+  CHECK(read.training == config.training);
+  model.eval();
+  loaded->eval();
+  Tensor<float> x({1, 3, 48, 40});
+  nn::uniform_(x, -1.0, 1.0);
+  NoGradGuard no_grad;
+  const Tensor<float> a = model(x), b = (*loaded)(x);
+  for (std::int64_t i = 0; i < a.numel(); ++i) CHECK(a.data()[i] == b.data()[i]);
+  const Tensor<float> sa = model.segment(), sb = loaded->segment();
+  for (std::int64_t i = 0; i < sa.numel(); ++i) REQUIRE(sa.data()[i] == sb.data()[i]);
+  // A plain state dict (e.g. a converted reference checkpoint) has no configuration.
+  io::save_safetensors(model, path);
+  CHECK_THROWS_WITH(models::read_model_config(path), Catch::Contains("not an fcam checkpoint"));
+  std::filesystem::remove(path);
+}

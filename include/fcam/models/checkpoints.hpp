@@ -1,5 +1,6 @@
 /// \file
-/// \brief Loading pretrained weights: torchvision ImageNet checkpoints into a WSOL encoder.
+/// \brief Checkpoints: fcam's own (weights + the model's configuration, so a file is enough to
+/// rebuild the model) and torchvision ImageNet weights for a WSOL encoder.
 ///
 /// Convert a PyTorch `.pth` first with `tools/pt2safetensors.py` (Debian's torch). torchvision's
 /// own classifier ("fc.*" for ResNets, "classifier.*" for VGG) is ignored; every other name must
@@ -8,10 +9,15 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
+#include <string>
 
+#include "fcam/data/preprocess.hpp"
+#include "fcam/io/json.hpp"
 #include "fcam/io/safetensors.hpp"
 #include "fcam/io/state_dict.hpp"
 #include "fcam/models/encoder.hpp"
+#include "fcam/models/fcam_model.hpp"
 
 namespace fcam::models {
 
@@ -29,6 +35,65 @@ void load_torchvision_encoder(Encoder<T>& encoder, const std::filesystem::path& 
     if (!starts(name, "conv6.")) problems += " missing '" + name + "'";
   for (const auto& name : report.unexpected) problems += " unexpected '" + name + "'";
   FCAM_CHECK(problems.empty(), path.string(), ": not a checkpoint of this encoder;", problems);
+}
+
+/// What an fcam checkpoint records besides the weights (safetensors metadata "fcam.*").
+struct ModelConfig {
+  std::string arch = "resnet50";      ///< encoder: resnet18/34/50, vgg16, inceptionv3
+  std::int64_t num_classes = 200;     ///< classes of the head
+  std::int64_t base_width = 64;       ///< encoder base width
+  data::Normalization normalization;  ///< input normalisation the model was trained with
+  std::string training = "{}";        ///< the trainer's settings, as a JSON object
+};
+
+/// Saves `model` (built from `config`) with its configuration, atomically.
+template <Scalar T>
+void save_fcam_checkpoint(FcamModel<T>& model, const ModelConfig& config, const std::filesystem::path& path) {
+  auto triple = [](const std::array<float, 3>& v) {
+    return json::dump(json::Array{static_cast<double>(v[0]), static_cast<double>(v[1]), static_cast<double>(v[2])});
+  };
+  io::save_safetensors(model, path, io::DType::f32,
+                       {{"fcam.arch", config.arch},
+                        {"fcam.num_classes", std::to_string(config.num_classes)},
+                        {"fcam.base_width", std::to_string(config.base_width)},
+                        {"fcam.mean", triple(config.normalization.mean)},
+                        {"fcam.std", triple(config.normalization.std)},
+                        {"fcam.training", config.training}});
+}
+
+/// The configuration stored in an fcam checkpoint; an error naming the file when it has none
+/// (e.g. a converted reference checkpoint: give the architecture explicitly then).
+inline ModelConfig read_model_config(const std::filesystem::path& path) {
+  const io::SafetensorsFile file = io::read_safetensors(path);
+  auto field = [&](const char* key) -> const std::string& {
+    auto it = file.metadata.find(key);
+    FCAM_CHECK(it != file.metadata.end(), path.string(), ": not an fcam checkpoint (no '", key, "' metadata)");
+    return it->second;
+  };
+  auto triple = [&](const char* key) {
+    const json::Value v = json::parse(field(key));
+    const auto& a = v.as<json::Array>(key);
+    FCAM_CHECK(a.size() == 3, path.string(), ": '", key, "' must hold 3 numbers");
+    return std::array<float, 3>{static_cast<float>(a[0].as<double>(key)), static_cast<float>(a[1].as<double>(key)),
+                                static_cast<float>(a[2].as<double>(key))};
+  };
+  ModelConfig config;
+  config.arch = field("fcam.arch");
+  config.num_classes = std::stoll(field("fcam.num_classes"));
+  config.base_width = std::stoll(field("fcam.base_width"));
+  config.normalization = {triple("fcam.mean"), triple("fcam.std")};
+  config.training = field("fcam.training");
+  return config;
+}
+
+/// Rebuilds the model of an fcam checkpoint and loads its weights (strict).
+template <Scalar T>
+std::unique_ptr<FcamModel<T>> load_fcam_checkpoint(const std::filesystem::path& path, ModelConfig* config = nullptr) {
+  const ModelConfig c = read_model_config(path);
+  auto model = std::make_unique<FcamModel<T>>(c.arch, c.num_classes, c.base_width);
+  io::load_safetensors(*model, path);
+  if (config) *config = c;
+  return model;
 }
 
 }  // namespace fcam::models
