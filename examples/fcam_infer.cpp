@@ -18,6 +18,7 @@
 #include <fcam/app/flags.hpp>
 #include <fcam/cam/cam_methods.hpp>
 #include <fcam/cam/overlay.hpp>
+#include <fcam/cam/smooth_gradcampp.hpp>
 #include <fcam/core/grad_mode.hpp>
 #include <fcam/data/image_write.hpp>
 #include <fcam/data/preprocess.hpp>
@@ -94,7 +95,10 @@ int main(int argc, char** argv) {
                    "      normalisation; a plain state dict (reference names) needs --arch and --num_classes");
   flags.add_int("num_classes", 200, "classes of the classification head");
   flags.add_int("class", -1, "class whose maps are computed (-1: the predicted top-1 class)");
-  flags.add_string("methods", "cam,fcam", "comma list of cam, gradcam, gradcampp, xgradcam, layercam, fcam");
+  flags.add_string("methods", "cam,fcam", "comma list of cam, gradcam, gradcampp, sgcampp, xgradcam, layercam, fcam");
+  flags.add_int("sgcampp_passes", 4, "Smooth-GradCAM++: noisy passes");
+  flags.add_double("sgcampp_sigma", 0.3, "Smooth-GradCAM++: noise standard deviation (normalised input)");
+  flags.add_int("seed", 0, "seed of the Smooth-GradCAM++ noise");
   flags.add_int("size", 224, "images are resized to size×size");
   flags.add_double("box_threshold", 0.5, "threshold of the box drawn on each overlay (largest contour)");
   flags.add_string("out", "fcam_maps", "output folder");
@@ -121,7 +125,8 @@ int main(int argc, char** argv) {
     const std::vector<std::string> methods = split_list(flags.text("methods"));
     FCAM_CHECK(!methods.empty(), "fcam-infer: --methods is empty");
     for (const auto& m : methods)
-      if (m != "fcam") cam::method_named(m);  // validates the names before any work
+      if (m != "fcam" && m != "sgcampp") cam::method_named(m);  // validates the names before any work
+    Rng rng(static_cast<std::uint64_t>(flags.integer("seed")));
 
     // fcam checkpoints carry their configuration; plain state dicts need --arch / --num_classes.
     models::ModelConfig config;
@@ -169,6 +174,13 @@ int main(int argc, char** argv) {
           const Tensor<float> seg = softmax_channels(model.segment());
           map = Tensor<float>({h, w});
           std::copy(seg.data() + h * w, seg.data() + 2 * h * w, map.data());  // channel 1: foreground
+        } else if (method == "sgcampp") {
+          map = cam::upsample_maps(cam::normalize_maps(cam::smooth_gradcampp(model, input.tensor, {cls},
+                                                                             flags.integer("sgcampp_passes"),
+                                                                             flags.number("sgcampp_sigma"), rng)),
+                                   h, w)
+                    .reshape({h, w});
+          model(input.tensor);  // later methods read the clean input's stages
         } else {
           map = cam::upsample_maps(cam::normalize_maps(cam::class_activation_maps(
                                        model.encoder().stages().back(), model.head().fc().weight().value, {cls},

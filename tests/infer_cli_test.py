@@ -88,10 +88,13 @@ def main():
 
     image = np.random.default_rng(0).integers(0, 256, (90, 120, 3), dtype=np.uint8)
     cv2.imwrite(os.path.join(work, "photo.png"), image)
-    r = subprocess.run(base + ["--methods", "cam,fcam", "--size", "64", "--out", os.path.join(work, "out"),
+    r = subprocess.run(base + ["--methods", "cam,sgcampp,fcam", "--size", "64", "--out", os.path.join(work, "out"),
                                os.path.join(work, "photo.png")], capture_output=True, text=True)
     png = cv2.imread(os.path.join(work, "out", "photo", "fcam.png"))
     check(r.returncode == 0 and png is not None and png.shape[:2] == (64, 64), "image input: 64x64 overlays")
+    smooth = np.load(os.path.join(work, "out", "photo", "sgcampp.npy")) if r.returncode == 0 else None
+    check(smooth is not None and smooth.shape == (64, 64) and 0 <= smooth.min() and smooth.max() <= 1,
+          "sgcampp.npy: a 64x64 map in [0, 1]")
 
     for flags, message in [(["--methods", "scorecam"], "unknown CAM method 'scorecam'"),
                            (["--weights", os.path.join(work, "none.safetensors")], "none.safetensors"),

@@ -274,6 +274,25 @@ def main():
         classes_used = [int(logits[b].argmax()) if b % 2 == 0 else (b * 7) % classes for b in range(shape[0])]
         io["cam_classes"] = torch.tensor(classes_used, dtype=torch.float32)
         io.update(cam_maps(model, stages, classes_used, shape[2:]))
+        # Smooth-GradCAM++: 4 noisy passes (noise saved for fcam), α averaged, the last pass's
+        # A and ReLU(g) (gradients from autograd).
+        noise = [torch.randn(shape, generator=gen) * 0.3 for _ in range(4)]
+        alphas, last = [], None
+        for k, eps in enumerate(noise):
+            io[f"sgcampp_noise{k}"] = eps
+            a = model.stages(x + eps)[-1].detach().requires_grad_(True)
+            logits_p = model.classification_head(a)
+            g = torch.stack([torch.autograd.grad(logits_p[b, c], a, retain_graph=True)[0][b]
+                             for b, c in enumerate(classes_used)])
+            den = 2 * g ** 2 + a.detach().sum(dim=(2, 3), keepdim=True) * g ** 3
+            alphas.append(torch.where(den != 0, g ** 2 / torch.where(den != 0, den, torch.ones_like(den)),
+                                      torch.zeros_like(den)))
+            last = (a.detach(), g)
+        a, g = last
+        m = F.relu(((torch.stack(alphas).mean(0) * F.relu(g)).sum(dim=(2, 3), keepdim=True) * a).sum(1))
+        m = m - m.amin(dim=(1, 2), keepdim=True)
+        m = torch.nan_to_num(m / m.amax(dim=(1, 2), keepdim=True))
+        io["cam_sgcampp"] = F.interpolate(m[:, None], size=shape[2:], mode="bilinear", align_corners=False)[:, 0]
         write_safetensors(os.path.join(out, f"{case}_io.safetensors"), io)
         if case == "resnet18":
             torchvision_checkpoint(model, gen, out)

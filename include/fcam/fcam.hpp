@@ -5,6 +5,7 @@
 #include "fcam/config.hpp"
 #include "fcam/cam/cam_methods.hpp"
 #include "fcam/cam/overlay.hpp"
+#include "fcam/cam/smooth_gradcampp.hpp"
 #include "fcam/core/device.hpp"
 #include "fcam/core/error.hpp"
 #include "fcam/core/grad_mode.hpp"

@@ -7,7 +7,7 @@
 /// g_kij = ∂logit_c/∂A_kij = w[c,k] / (h·w), the same at every pixel. PyTorch implementations
 /// obtain the same g by backpropagating the logit through the whole network; fcam's gradient
 /// CAMs cost one forward pass (tests/models_reference.py checks the maps against autograd).
-/// Smooth-GradCAM++ (noisy input passes) is not implemented yet.
+/// Smooth-GradCAM++ (noisy input passes) is in smooth_gradcampp.hpp.
 #pragma once
 
 #include <algorithm>
