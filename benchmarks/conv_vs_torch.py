@@ -19,10 +19,11 @@ import os
 import re
 import subprocess
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
+
+from timing import median_ms
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -45,19 +46,7 @@ def torch_time(shape, batch, backward, min_time):
             with torch.no_grad():
                 F.conv2d(x, w, None, shape["stride"], shape["padding"])
 
-    for _ in range(3):
-        step()
-    samples = []
-    for _ in range(3):
-        n, start = 0, time.perf_counter()
-        while True:
-            step()
-            n += 1
-            elapsed = time.perf_counter() - start
-            if elapsed >= min_time:
-                break
-        samples.append(elapsed / n)
-    return sorted(samples)[1] * 1e3
+    return median_ms(step, min_time)
 
 
 def fcam_time(bench, threads, min_time, name):

@@ -22,7 +22,6 @@ import platform
 import re
 import subprocess
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +29,7 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 from models_reference import FcamInception, FcamResNet, FcamVgg  # noqa: E402
+from timing import median_ms  # noqa: E402
 
 ARCHS = ["vgg16", "inceptionv3", "resnet50"]
 METHODS = ["cam", "gradcam", "gradcampp", "xgradcam", "layercam", "fcam"]
@@ -100,22 +100,6 @@ def step_fn(model, x, method, mode):
     return step
 
 
-def torch_ms(step, min_time):
-    for _ in range(2):
-        step()
-    samples = []
-    for _ in range(3):
-        n, start = 0, time.perf_counter()
-        while True:
-            step()
-            n += 1
-            elapsed = time.perf_counter() - start
-            if elapsed >= min_time:
-                break
-        samples.append(elapsed / n)
-    return sorted(samples)[1] * 1e3
-
-
 def fcam_ms(bench, name, threads, min_time):
     out = subprocess.run([bench, f"--benchmark_filter=^{re.escape(name)}$", f"--benchmark_min_time={min_time}",
                           "--benchmark_repetitions=3", "--benchmark_report_aggregates_only=true",
@@ -143,7 +127,7 @@ def main():
             if args.filter and not re.search(args.filter, name):
                 continue
             t_fcam = fcam_ms(args.bench, name, args.threads, args.min_time)
-            t_torch = torch_ms(step_fn(model, x, method, mode), args.min_time)
+            t_torch = median_ms(step_fn(model, x, method, mode), args.min_time, warmup=2)
             rows.append((name, t_fcam, t_torch))
             print(f"{name}: fcam {t_fcam:.2f} ms, torch {t_torch:.2f} ms, ratio {t_fcam / t_torch:.2f}", flush=True)
     print(f"\nCPU: {platform.processor() or platform.machine()}, {args.threads} threads, fp32, batch 1, 224x224, "

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "fcam/nn/module.hpp"
@@ -19,6 +21,64 @@ public:
   virtual const std::vector<Tensor<T>>& stages() const = 0;
   /// Channels of each stage, in the order of stages().
   virtual const std::vector<std::int64_t>& stage_channels() const = 0;
+};
+
+/// An encoder that is a plain chain of layers, some of whose outputs are stages (VGG16,
+/// InceptionV3). Subclasses build the chain in their constructor with named() / add() /
+/// mark_stage().
+template <Scalar T>
+class ChainEncoder : public Encoder<T> {
+public:
+  Tensor<T> forward(const Tensor<T>& x) override {
+    check_rank(x, 4, "encoder input");
+    FCAM_CHECK(x.size(1) == 3, "encoder: input must have 3 channels, got shape ", to_string(x.shape()));
+    stages_.clear();
+    if (input_is_stage_) stages_.push_back(x);
+    Tensor<T> h = x;
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+      h = layers_[i]->forward(h);
+      if (stage_after_[i]) stages_.push_back(h);
+    }
+    return h;
+  }
+
+  Tensor<T> backward(const Tensor<T>& grad_y) override {
+    Tensor<T> g = grad_y;
+    for (std::size_t i = layers_.size(); i-- > 0;) g = layers_[i]->backward(g);
+    return g;
+  }
+
+  const std::vector<Tensor<T>>& stages() const override { return stages_; }
+  const std::vector<std::int64_t>& stage_channels() const override { return stage_channels_; }
+
+protected:
+  /// `input_is_stage`: the input image is the first stage; `stage_channels` in stage order.
+  ChainEncoder(bool input_is_stage, std::vector<std::int64_t> stage_channels)
+      : input_is_stage_(input_is_stage), stage_channels_(std::move(stage_channels)) {}
+
+  /// Appends a layer with parameters, registered under `name`.
+  template <class M, class... Args>
+  M& named(const std::string& name, Args&&... args) {
+    auto layer = std::make_unique<M>(std::forward<Args>(args)...);
+    M& ref = *layer;
+    this->register_module(name, ref);
+    add(std::move(layer));
+    return ref;
+  }
+  /// Appends a layer without parameters.
+  void add(std::unique_ptr<nn::Module<T>> layer) {
+    layers_.push_back(std::move(layer));
+    stage_after_.push_back(false);
+  }
+  /// The output of the last appended layer is a stage.
+  void mark_stage() { stage_after_.back() = true; }
+
+private:
+  bool input_is_stage_;
+  std::vector<std::int64_t> stage_channels_;
+  std::vector<std::unique_ptr<nn::Module<T>>> layers_;  // in forward order
+  std::vector<bool> stage_after_;                       // the layer's output is a stage
+  std::vector<Tensor<T>> stages_;
 };
 
 }  // namespace fcam::models

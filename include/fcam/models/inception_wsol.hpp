@@ -153,77 +153,42 @@ void build_inception_c(InceptionBlock<T>& m, std::int64_t in, std::int64_t c7) {
 
 /// The InceptionV3-WSOL encoder.
 template <Scalar T>
-class InceptionV3Wsol : public Encoder<T> {
+class InceptionV3Wsol : public ChainEncoder<T> {
 public:
-  InceptionV3Wsol() {
-    named<BasicConv2d<T>>("Conv2d_1a_3x3", 3, 32, detail::kernel(3, 3, 2));
-    named<BasicConv2d<T>>("Conv2d_2a_3x3", 32, 32, detail::kernel(3, 3));
-    named<BasicConv2d<T>>("Conv2d_2b_3x3", 32, 64, detail::kernel(3, 3));
-    mark_stage();
-    add(detail::max_pool_3x3<T>(2));
-    named<BasicConv2d<T>>("Conv2d_3b_1x1", 64, 80, detail::kernel(1, 1));
-    mark_stage();
-    named<BasicConv2d<T>>("Conv2d_4a_3x3", 80, 192, detail::kernel(3, 3));
-    add(detail::max_pool_3x3<T>(2));
-    detail::build_inception_a(named<InceptionBlock<T>>("Mixed_5b"), 192, 32);
-    detail::build_inception_a(named<InceptionBlock<T>>("Mixed_5c"), 256, 64);
-    mark_stage();
-    detail::build_inception_a(named<InceptionBlock<T>>("Mixed_5d"), 288, 64);
-    detail::build_inception_b(named<InceptionBlock<T>>("Mixed_6a"), 288);
-    detail::build_inception_c(named<InceptionBlock<T>>("Mixed_6b"), 768, 128);
-    detail::build_inception_c(named<InceptionBlock<T>>("Mixed_6c"), 768, 160);
-    detail::build_inception_c(named<InceptionBlock<T>>("Mixed_6d"), 768, 160);
-    detail::build_inception_c(named<InceptionBlock<T>>("Mixed_6e"), 768, 192);
-    mark_stage();
+  InceptionV3Wsol() : ChainEncoder<T>(true, {3, 64, 80, 288, 768, 1024}) {
+    conv("Conv2d_1a_3x3", 3, 32, detail::kernel(3, 3, 2));
+    conv("Conv2d_2a_3x3", 32, 32, detail::kernel(3, 3));
+    conv("Conv2d_2b_3x3", 32, 64, detail::kernel(3, 3));
+    this->mark_stage();
+    this->add(detail::max_pool_3x3<T>(2));
+    conv("Conv2d_3b_1x1", 64, 80, detail::kernel(1, 1));
+    this->mark_stage();
+    conv("Conv2d_4a_3x3", 80, 192, detail::kernel(3, 3));
+    this->add(detail::max_pool_3x3<T>(2));
+    detail::build_inception_a(block("Mixed_5b"), 192, 32);
+    detail::build_inception_a(block("Mixed_5c"), 256, 64);
+    this->mark_stage();
+    detail::build_inception_a(block("Mixed_5d"), 288, 64);
+    detail::build_inception_b(block("Mixed_6a"), 288);
+    detail::build_inception_c(block("Mixed_6b"), 768, 128);
+    detail::build_inception_c(block("Mixed_6c"), 768, 160);
+    detail::build_inception_c(block("Mixed_6d"), 768, 160);
+    detail::build_inception_c(block("Mixed_6e"), 768, 192);
+    this->mark_stage();
     for (const auto& [name, in] : {std::pair<const char*, std::int64_t>{"SPG_A3_1b", 768}, {"SPG_A3_2b", 1024}}) {
-      auto& block = named<nn::Sequential<T>>(name);
-      block.template emplace<nn::Dropout<T>>(0.5);
-      block.template emplace<nn::Conv2d<T>>(in, 1024, detail::kernel(3, 3), true);
-      block.template emplace<nn::ReLU<T>>();
+      auto& added = this->template named<nn::Sequential<T>>(name);
+      added.template emplace<nn::Dropout<T>>(0.5);
+      added.template emplace<nn::Conv2d<T>>(in, 1024, detail::kernel(3, 3), true);
+      added.template emplace<nn::ReLU<T>>();
     }
-    mark_stage();
+    this->mark_stage();
   }
-
-  Tensor<T> forward(const Tensor<T>& x) override {
-    check_rank(x, 4, "InceptionV3Wsol input");
-    FCAM_CHECK(x.size(1) == 3, "InceptionV3Wsol: input must have 3 channels, got shape ", to_string(x.shape()));
-    stages_ = {x};
-    Tensor<T> h = x;
-    for (std::size_t i = 0; i < layers_.size(); ++i) {
-      h = layers_[i]->forward(h);
-      if (stage_after_[i]) stages_.push_back(h);
-    }
-    return h;
-  }
-
-  Tensor<T> backward(const Tensor<T>& grad_y) override {
-    Tensor<T> g = grad_y;
-    for (std::size_t i = layers_.size(); i-- > 0;) g = layers_[i]->backward(g);
-    return g;
-  }
-
-  const std::vector<Tensor<T>>& stages() const override { return stages_; }
-  const std::vector<std::int64_t>& stage_channels() const override { return stage_channels_; }
 
 private:
-  template <class M, class... Args>
-  M& named(const std::string& name, Args&&... args) {
-    auto layer = std::make_unique<M>(std::forward<Args>(args)...);
-    M& ref = *layer;
-    this->register_module(name, ref);
-    add(std::move(layer));
-    return ref;
+  void conv(const std::string& name, std::int64_t in, std::int64_t out, Conv2dGeometry geometry) {
+    this->template named<BasicConv2d<T>>(name, in, out, geometry);
   }
-  void add(std::unique_ptr<nn::Module<T>> layer) {
-    layers_.push_back(std::move(layer));
-    stage_after_.push_back(false);
-  }
-  void mark_stage() { stage_after_.back() = true; }
-
-  std::vector<std::unique_ptr<nn::Module<T>>> layers_;
-  std::vector<bool> stage_after_;
-  std::vector<std::int64_t> stage_channels_{3, 64, 80, 288, 768, 1024};
-  std::vector<Tensor<T>> stages_;
+  InceptionBlock<T>& block(const std::string& name) { return this->template named<InceptionBlock<T>>(name); }
 };
 
 }  // namespace fcam::models

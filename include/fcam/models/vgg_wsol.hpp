@@ -22,10 +22,11 @@ namespace fcam::models {
 
 /// The VGG16-WSOL encoder.
 template <Scalar T>
-class Vgg16Wsol : public Encoder<T> {
+class Vgg16Wsol : public ChainEncoder<T> {
 public:
   /// `base_width` 64 is VGG16's; conv6 has 16·base_width channels.
-  explicit Vgg16Wsol(std::int64_t base_width = 64) {
+  explicit Vgg16Wsol(std::int64_t base_width = 64)
+      : ChainEncoder<T>(false, {base_width, 2 * base_width, 4 * base_width, 16 * base_width}) {
     FCAM_CHECK(base_width >= 1, "Vgg16Wsol: base width must be >= 1, got ", base_width);
     const std::int64_t b = base_width;
     // torchvision's features: index and output channels of each conv; blocks 1–3 end in a stage
@@ -36,56 +37,23 @@ public:
     std::int64_t in = 3;
     for (std::size_t k = 0; k < blocks.size(); ++k) {
       for (const auto& [index, out] : blocks[k]) {
-        add_conv_relu("features." + std::to_string(index), in, out);
+        conv_relu("features." + std::to_string(index), in, out);
         in = out;
       }
       if (k < 3) {
-        stage_after_.back() = true;
-        add(std::make_unique<nn::MaxPool2d<T>>(Pool2dGeometry{2, 2}));
+        this->mark_stage();
+        this->add(std::make_unique<nn::MaxPool2d<T>>(Pool2dGeometry{2, 2}));
       }
     }
-    add_conv_relu("conv6", in, 16 * b);
-    stage_after_.back() = true;
-    stage_channels_ = {b, 2 * b, 4 * b, 16 * b};
+    conv_relu("conv6", in, 16 * b);
+    this->mark_stage();
   }
-
-  Tensor<T> forward(const Tensor<T>& x) override {
-    check_rank(x, 4, "Vgg16Wsol input");
-    FCAM_CHECK(x.size(1) == 3, "Vgg16Wsol: input must have 3 channels, got shape ", to_string(x.shape()));
-    stages_.clear();
-    Tensor<T> h = x;
-    for (std::size_t i = 0; i < layers_.size(); ++i) {
-      h = layers_[i]->forward(h);
-      if (stage_after_[i]) stages_.push_back(h);
-    }
-    return h;
-  }
-
-  Tensor<T> backward(const Tensor<T>& grad_y) override {
-    Tensor<T> g = grad_y;
-    for (std::size_t i = layers_.size(); i-- > 0;) g = layers_[i]->backward(g);
-    return g;
-  }
-
-  const std::vector<Tensor<T>>& stages() const override { return stages_; }
-  const std::vector<std::int64_t>& stage_channels() const override { return stage_channels_; }
 
 private:
-  void add(std::unique_ptr<nn::Module<T>> layer) {
-    layers_.push_back(std::move(layer));
-    stage_after_.push_back(false);
+  void conv_relu(const std::string& name, std::int64_t in, std::int64_t out) {
+    this->template named<nn::Conv2d<T>>(name, in, out, Conv2dGeometry::square(3, 1, 1), true);
+    this->add(std::make_unique<nn::ReLU<T>>());
   }
-  void add_conv_relu(const std::string& name, std::int64_t in, std::int64_t out) {
-    auto conv = std::make_unique<nn::Conv2d<T>>(in, out, Conv2dGeometry::square(3, 1, 1), true);
-    this->register_module(name, *conv);
-    add(std::move(conv));
-    add(std::make_unique<nn::ReLU<T>>());
-  }
-
-  std::vector<std::unique_ptr<nn::Module<T>>> layers_;  // in forward order
-  std::vector<bool> stage_after_;                       // the layer's output is a stage
-  std::vector<std::int64_t> stage_channels_;
-  std::vector<Tensor<T>> stages_;
 };
 
 }  // namespace fcam::models
