@@ -3,7 +3,8 @@
 //   models/<arch>/forward         classifier forward (logits)
 //   models/<arch>/<method>/map    the full-resolution map from the encoder output (F-CAM: from
 //                                 the encoder stages: decoder, head, softmax)
-//   models/<arch>/<method>/e2e    image tensor in, full-resolution map out (forward included)
+//   models/<arch>/<method>/e2e    image tensor in, full-resolution map out (forward included);
+//                                 sgcampp: 4 noisy passes (σ 0.3), e2e only
 // benchmarks/models_vs_torch.py runs it row by row against PyTorch and prints the ratio table.
 #include <benchmark/benchmark.h>
 
@@ -66,6 +67,16 @@ void end_to_end(benchmark::State& state, const std::string& arch, const std::str
   }
 }
 
+// Smooth-GradCAM++: 4 noisy passes (σ 0.3), image in, map out; there is no "map only" form.
+void smooth_gradcampp(benchmark::State& state, const std::string& arch) {
+  auto& model = model_for(arch);
+  Rng rng(1);
+  for (auto _ : state)
+    benchmark::DoNotOptimize(
+        cam::upsample_maps(cam::normalize_maps(cam::smooth_gradcampp(model, input(), {7}, 4, 0.3, rng)), 224, 224)
+            .data());
+}
+
 const bool registered = [] {
   for (const std::string arch : {"vgg16", "inceptionv3", "resnet50"}) {
     benchmark::RegisterBenchmark(("models/" + arch + "/forward").c_str(), forward, arch)->Unit(benchmark::kMillisecond);
@@ -75,6 +86,8 @@ const bool registered = [] {
       benchmark::RegisterBenchmark(("models/" + arch + "/" + method + "/e2e").c_str(), end_to_end, arch, method)
           ->Unit(benchmark::kMillisecond);
     }
+    benchmark::RegisterBenchmark(("models/" + arch + "/sgcampp/e2e").c_str(), smooth_gradcampp, arch)
+        ->Unit(benchmark::kMillisecond);
   }
   return true;
 }();

@@ -84,6 +84,17 @@ def step_fn(model, x, method, mode):
                 cam_from(model, stages[-1] if mode == "map" else model.stages(x)[-1], None, "cam")
         return step
 
+    if method == "sgcampp":  # 4 noisy passes, each a forward and a backward through the network
+        def step():
+            for _ in range(4):
+                model.zero_grad(set_to_none=True)
+                a = model.stages(x + 0.3 * torch.randn_like(x))[-1]
+                a.retain_grad()
+                model.classification_head(a)[0, CLASS].backward()
+            with torch.no_grad():
+                cam_from(model, a.detach(), a.grad, "gradcampp")
+        return step
+
     def step():
         if mode == "map":
             a = stages[-1].detach().requires_grad_(True)
@@ -122,7 +133,8 @@ def main():
     rows = []
     for arch in ARCHS:
         model = build(arch)
-        for method, mode in [("forward", "")] + [(m, md) for m in METHODS for md in ("map", "e2e")]:
+        rows_of_arch = [("forward", "")] + [(m, md) for m in METHODS for md in ("map", "e2e")] + [("sgcampp", "e2e")]
+        for method, mode in rows_of_arch:
             name = f"models/{arch}/{method}" + (f"/{mode}" if mode else "")
             if args.filter and not re.search(args.filter, name):
                 continue
