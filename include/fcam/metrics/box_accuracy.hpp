@@ -48,28 +48,17 @@ public:
   /// resolution, and whether the classifier's top-1 / top-5 predictions hold its class.
   void add(const Tensor<float>& map, std::span<const IntBox> ground_truth, bool top1_correct = true,
            bool top5_correct = true) {
-    check_score_map(map, "BoxAccumulator::add");
     FCAM_CHECK(!ground_truth.empty(), "BoxAccumulator::add: the image has no ground-truth box");
-    const int height = static_cast<int>(map.size(0)), width = static_cast<int>(map.size(1));
-    quantized_ = quantize_score_map(map);
-    std::array<bool, 256> present{};
-    for (std::uint8_t v : quantized_) present[v] = true;
-    const int max_u8 = *std::max_element(quantized_.begin(), quantized_.end());
-    finder_.reset(quantized_.data(), width, height);
-
-    // Best IoU per distinct mask: the mask of level L is that of the largest value present ≤ L.
+    boxes_.reset(map, options_.multi_contour);
+    // Best IoU per distinct mask (at most 256 per map, however many thresholds).
     std::array<double, 256> best_iou;
     best_iou.fill(-1.0);
     const std::size_t sigma_count = options_.iou_thresholds.size();
     for (std::size_t t = 0; t < thresholds_.size(); ++t) {
-      int level = threshold_level(thresholds_[t], static_cast<std::uint8_t>(max_u8));
-      int key = level;
-      while (key > 0 && !present[static_cast<std::size_t>(key)]) --key;
-      double& iou = best_iou[static_cast<std::size_t>(key)];
+      double& iou = best_iou[static_cast<std::size_t>(boxes_.mask_key(thresholds_[t]))];
       if (iou < 0) {
         iou = 0;
-        for (const IntBox& box : boxes_at_level(finder_, static_cast<std::uint8_t>(level), width, height,
-                                                options_.multi_contour))
+        for (const IntBox& box : boxes_.boxes(thresholds_[t]))
           for (const IntBox& gt : ground_truth) iou = std::max(iou, box_iou(box, gt));
       }
       for (std::size_t s = 0; s < sigma_count; ++s) {
@@ -139,8 +128,7 @@ private:
   std::vector<double> thresholds_;
   std::vector<std::int64_t> correct_, top1_, top5_;  // [σ][τ]
   std::int64_t count_ = 0;
-  std::vector<std::uint8_t> quantized_;
-  LevelContourFinder finder_;
+  ThresholdBoxes boxes_;
 };
 
 }  // namespace fcam::metrics

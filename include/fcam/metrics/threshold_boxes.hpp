@@ -248,22 +248,64 @@ std::vector<IntBox> boxes_at_level(Finder& finder, std::uint8_t level, int width
   return boxes;
 }
 
+/// The boxes of one score map at any threshold, each distinct binary mask processed once.
+/// Reusable across maps (one instance per thread).
+class ThresholdBoxes {
+public:
+  /// Loads `map` (H×W in [0, 1], no NaN: checked) for boxes of the largest contour, or of all
+  /// contours with `multi_contour`.
+  void reset(const Tensor<float>& map, bool multi_contour) {
+    check_score_map(map, "ThresholdBoxes");
+    height_ = static_cast<int>(map.size(0));
+    width_ = static_cast<int>(map.size(1));
+    multi_contour_ = multi_contour;
+    quantized_ = quantize_score_map(map);
+    present_.fill(false);
+    for (std::uint8_t v : quantized_) present_[v] = true;
+    max_u8_ = *std::max_element(quantized_.begin(), quantized_.end());
+    finder_.reset(quantized_.data(), width_, height_);
+    computed_.fill(false);
+  }
+
+  /// A key of the binary mask of threshold τ: equal keys, equal masks (the mask of level L is
+  /// that of the largest value present at or below L, as no pixel lies in between).
+  int mask_key(double tau) const {
+    int key = threshold_level(tau, max_u8_);
+    while (key > 0 && !present_[static_cast<std::size_t>(key)]) --key;
+    return key;
+  }
+
+  /// The reference's boxes at threshold τ (computed on the first request for its mask).
+  const std::vector<IntBox>& boxes(double tau) {
+    const auto key = static_cast<std::size_t>(mask_key(tau));
+    if (!computed_[key]) {
+      boxes_[key] = boxes_at_level(finder_, static_cast<std::uint8_t>(key), width_, height_, multi_contour_);
+      computed_[key] = true;
+    }
+    return boxes_[key];
+  }
+
+private:
+  int height_ = 0, width_ = 0;
+  bool multi_contour_ = false;
+  std::vector<std::uint8_t> quantized_;
+  std::array<bool, 256> present_{};
+  std::uint8_t max_u8_ = 0;
+  LevelContourFinder finder_;
+  std::array<bool, 256> computed_{};
+  std::array<std::vector<IntBox>, 256> boxes_;
+};
+
 /// wsolevaluation's compute_bboxes_from_scoremaps: for each threshold τ, the boxes of
 /// {uint8(255·map) > int(τ · max)} — the largest contour's, or all contours' with
 /// `multi_contour` — and [0, 0, 0, 0] for an empty mask. `map` is H×W in [0, 1] without NaN.
 inline std::vector<std::vector<IntBox>> boxes_at_thresholds(const Tensor<float>& map,
                                                             const std::vector<double>& thresholds,
                                                             bool multi_contour) {
-  check_score_map(map, "boxes_at_thresholds");
-  const int height = static_cast<int>(map.size(0)), width = static_cast<int>(map.size(1));
-  const std::vector<std::uint8_t> u8 = quantize_score_map(map);
-  const std::uint8_t max_u8 = *std::max_element(u8.begin(), u8.end());
-  LevelContourFinder finder;
-  finder.reset(u8.data(), width, height);
+  ThresholdBoxes finder;
+  finder.reset(map, multi_contour);
   std::vector<std::vector<IntBox>> result;
-  for (double tau : thresholds)
-    result.push_back(boxes_at_level(finder, static_cast<std::uint8_t>(threshold_level(tau, max_u8)), width, height,
-                                    multi_contour));
+  for (double tau : thresholds) result.push_back(finder.boxes(tau));
   return result;
 }
 

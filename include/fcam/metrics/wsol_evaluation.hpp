@@ -93,6 +93,7 @@ inline WsolEvaluation evaluate_wsol(const WsolEvaluationConfig& config) {
     if (!cached) to_cache.resize(meta.masks.size());
   }
   std::atomic<std::int64_t> next{0}, done{0};
+  std::atomic<bool> failed{false};
   std::mutex error_mutex;
   std::int64_t error_index = n;
   std::string error_message;
@@ -102,11 +103,7 @@ inline WsolEvaluation evaluate_wsol(const WsolEvaluationConfig& config) {
     auto& pixel_acc = pixel_parts[static_cast<std::size_t>(w)];
     if (boxes) box_acc.emplace(options);
     else pixel_acc.emplace(config.cam_curve_interval);
-    for (std::int64_t i; (i = next++) < n;) {
-      {
-        std::lock_guard<std::mutex> lock(error_mutex);
-        if (error_index < n) return;  // another image failed: stop early
-      }
+    for (std::int64_t i; (i = next++) < n && !failed;) {  // stop early once an image failed
       const std::string& id = meta.image_ids[static_cast<std::size_t>(i)];
       try {
         const Tensor<float> map = read_score_map(config.scoremap_root / (id + ".npy"));
@@ -127,6 +124,7 @@ inline WsolEvaluation evaluate_wsol(const WsolEvaluationConfig& config) {
         }
       } catch (const std::exception& e) {
         std::lock_guard<std::mutex> lock(error_mutex);
+        failed = true;
         if (i < error_index) {
           error_index = i;
           error_message = e.what();
