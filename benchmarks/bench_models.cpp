@@ -39,10 +39,10 @@ Tensor<float> input() {
 
 // The map of `method` from the model's last forward.
 Tensor<float> map_of(models::FcamModel<float>& model, const std::string& method) {
-  if (method == "fcam") return softmax_channels(model.segment());
-  const Tensor<float> maps = cam::class_activation_maps(model.encoder().stages().back(),
-                                                        model.head().fc().weight().value, {7}, cam::method_named(method));
-  return cam::upsample_maps(cam::normalize_maps(maps), 224, 224);
+  if (method == "fcam") return model.foreground();
+  return cam::full_resolution(cam::class_activation_maps(model.encoder().stages().back(),
+                                                         model.head().fc().weight().value, {7}, cam::method_named(method)),
+                              224, 224);
 }
 
 void forward(benchmark::State& state, const std::string& arch) {
@@ -73,8 +73,7 @@ void smooth_gradcampp(benchmark::State& state, const std::string& arch) {
   Rng rng(1);
   for (auto _ : state)
     benchmark::DoNotOptimize(
-        cam::upsample_maps(cam::normalize_maps(cam::smooth_gradcampp(model, input(), {7}, 4, 0.3, rng)), 224, 224)
-            .data());
+        cam::full_resolution(cam::smooth_gradcampp(model, input(), {7}, 4, 0.3, rng), 224, 224).data());
 }
 
 const bool registered = [] {

@@ -104,22 +104,12 @@ int main(int argc, char** argv) {
   flags.add_string("out", "fcam_maps", "output folder");
   flags.add_string("json", "", "also write a JSON summary (top-5 classes per input)");
   try {
-    std::vector<std::string> args{argv[0]}, paths;
-    for (int i = 1; i < argc; ++i) {  // positional inputs: anything that is not a flag or its value
-      const std::string a = argv[i];
-      if (a.rfind("--", 0) == 0 || a == "-h") {
-        args.push_back(a);
-        if (a.find('=') == std::string::npos && a != "--help" && a != "-h" && i + 1 < argc) args.push_back(argv[++i]);
-      } else {
-        paths.push_back(a);
-      }
-    }
-    std::vector<const char*> arg_ptrs;
-    for (const auto& a : args) arg_ptrs.push_back(a.c_str());
-    if (!flags.parse(static_cast<int>(arg_ptrs.size()), arg_ptrs.data())) {
+    flags.allow_positional("INPUT...");
+    if (!flags.parse(argc, argv)) {
       std::cout << flags.usage();
       return 0;
     }
+    const std::vector<std::string>& paths = flags.positional();
     FCAM_CHECK(!paths.empty(), "fcam-infer: no input (give image files or .npy tensors)");
     FCAM_CHECK(!flags.text("weights").empty(), "fcam-infer: --weights is required (an FcamModel safetensors file)");
     const std::vector<std::string> methods = split_list(flags.text("methods"));
@@ -169,25 +159,21 @@ int main(int argc, char** argv) {
 
       const std::int64_t h = input.tensor.size(2), w = input.tensor.size(3);
       for (const std::string& method : methods) {
-        Tensor<float> map;
+        Tensor<float> maps;  // 1×h×w
         if (method == "fcam") {
-          const Tensor<float> seg = softmax_channels(model.segment());
-          map = Tensor<float>({h, w});
-          std::copy(seg.data() + h * w, seg.data() + 2 * h * w, map.data());  // channel 1: foreground
+          maps = model.foreground();
         } else if (method == "sgcampp") {
-          map = cam::upsample_maps(cam::normalize_maps(cam::smooth_gradcampp(model, input.tensor, {cls},
-                                                                             flags.integer("sgcampp_passes"),
-                                                                             flags.number("sgcampp_sigma"), rng)),
-                                   h, w)
-                    .reshape({h, w});
+          maps = cam::full_resolution(cam::smooth_gradcampp(model, input.tensor, {cls}, flags.integer("sgcampp_passes"),
+                                                            flags.number("sgcampp_sigma"), rng),
+                                      h, w);
           model(input.tensor);  // later methods read the clean input's stages
         } else {
-          map = cam::upsample_maps(cam::normalize_maps(cam::class_activation_maps(
-                                       model.encoder().stages().back(), model.head().fc().weight().value, {cls},
-                                       cam::method_named(method))),
-                                   h, w)
-                    .reshape({h, w});
+          maps = cam::full_resolution(cam::class_activation_maps(model.encoder().stages().back(),
+                                                                 model.head().fc().weight().value, {cls},
+                                                                 cam::method_named(method)),
+                                      h, w);
         }
+        const Tensor<float> map = maps.reshape({h, w});
         io::write_npy(dir / (method + ".npy"), map);
         data::Rgb8 picture = cam::overlay_heatmap(input.picture, map);
         const auto boxes = metrics::boxes_at_thresholds(map, {flags.number("box_threshold")}, false);

@@ -86,13 +86,13 @@ TEST_CASE("ResNet-WSOL F-CAM models equal PyTorch's", "[models][parity]") {
       const Tensor<float> maps = cam::class_activation_maps(
           stages.back(), model.head().fc().weight().value, cam_classes,
           cam::method_named(name == "gradcampp_reference" ? "gradcampp" : name), options);
-      const Tensor<float> full = cam::upsample_maps(cam::normalize_maps(maps), input.size(2), input.size(3));
+      const Tensor<float> full = cam::full_resolution(maps, input.size(2), input.size(3));
       CHECK(relative_error(full, ref("cam_" + name)) <= 1e-4);
     }
     std::vector<Tensor<float>> noisy;
     for (int k = 0; k < 4; ++k) noisy.push_back(add(input, ref("sgcampp_noise" + std::to_string(k))));
-    const Tensor<float> smooth = cam::upsample_maps(
-        cam::normalize_maps(cam::smooth_gradcampp_maps(model, noisy, cam_classes)), input.size(2), input.size(3));
+    const Tensor<float> smooth =
+        cam::full_resolution(cam::smooth_gradcampp_maps(model, noisy, cam_classes), input.size(2), input.size(3));
     CHECK(relative_error(smooth, ref("cam_sgcampp")) <= 1e-4);
   }
 }

@@ -49,11 +49,20 @@ public:
     declare(name, Kind::integer_list, values, std::move(help));
   }
 
+  /// Accepts arguments that are not flags (inputs), described by `what` in the usage text.
+  void allow_positional(std::string what) { positional_what_ = std::move(what); }
+  /// The non-flag arguments, in order (only with allow_positional()).
+  const std::vector<std::string>& positional() const { return positional_; }
+
   /// Parses argv. Returns false when --help / -h was given (the caller prints usage()).
   bool parse(int argc, const char* const* argv) {
     for (int i = 1; i < argc; ++i) {
       std::string arg = argv[i];
       if (arg == "--help" || arg == "-h") return false;
+      if (arg.rfind("--", 0) != 0 && !positional_what_.empty()) {
+        positional_.push_back(arg);
+        continue;
+      }
       FCAM_CHECK(arg.size() > 2 && arg.rfind("--", 0) == 0, program_, ": unexpected argument '", arg,
                  "' (flags start with --; see --help)");
       std::string name = arg.substr(2), inline_value;
@@ -107,7 +116,8 @@ public:
   /// Usage text listing every flag with its default.
   std::string usage() const {
     std::ostringstream out;
-    out << "usage: " << program_ << " [flags]\n" << summary_ << "\n\nflags (dashes and underscores are interchangeable):\n";
+    out << "usage: " << program_ << " [flags]" << (positional_what_.empty() ? "" : " " + positional_what_) << "\n"
+        << summary_ << "\n\nflags (dashes and underscores are interchangeable):\n";
     for (const std::string& name : order_) {
       const Flag& f = flags_.at(name);
       std::string shown = "--" + name;
@@ -177,7 +187,8 @@ private:
     return v;
   }
 
-  std::string program_, summary_;
+  std::string program_, summary_, positional_what_;
+  std::vector<std::string> positional_;
   std::map<std::string, Flag> flags_;
   std::vector<std::string> order_;
 };

@@ -46,6 +46,25 @@ struct Options {
   bool reference_gradcampp_alpha = false;
 };
 
+namespace detail {
+
+/// Σ of one channel plane.
+template <Scalar T>
+double plane_sum(const T* a, std::int64_t plane) {
+  double sum = 0;
+  for (std::int64_t i = 0; i < plane; ++i) sum += a[i];
+  return sum;
+}
+
+/// GradCAM++'s α for a gradient g that is the same at every pixel of a channel summing to
+/// `sum_a`: the paper's g² / (2g² + Σ A·g³) (0 where that denominator is 0), or g².
+inline double gradcampp_alpha(double g, double sum_a, bool reference_alpha) {
+  const double denominator = 2 * g * g + sum_a * g * g * g;
+  return reference_alpha ? g * g : denominator != 0 ? g * g / denominator : 0.0;
+}
+
+}  // namespace detail
+
 /// Low-resolution maps (N×h×w) of the classes `classes` (one per image) from the encoder output
 /// `features` (N×C×h×w) and the WGAP head's weight `fc_weight` (K×C). Not normalised.
 template <Scalar T>
@@ -80,20 +99,14 @@ Tensor<T> class_activation_maps(const Tensor<T>& features, const Tensor<T>& fc_w
         case Method::gradcam:
           weight = g;
           break;
-        case Method::gradcampp: {
-          double sum_a = 0;
-          for (std::int64_t i = 0; i < plane; ++i) sum_a += ak[i];
-          const double denominator = 2 * g * g + sum_a * g * g * g;
-          const double alpha = options.reference_gradcampp_alpha ? g * g : denominator != 0 ? g * g / denominator : 0.0;
-          weight = static_cast<double>(plane) * alpha * std::max(g, 0.0);
+        case Method::gradcampp:
+          weight = static_cast<double>(plane) *
+                   detail::gradcampp_alpha(g, detail::plane_sum(ak, plane), options.reference_gradcampp_alpha) *
+                   std::max(g, 0.0);
           break;
-        }
-        case Method::xgradcam: {
-          double sum_a = 0;
-          for (std::int64_t i = 0; i < plane; ++i) sum_a += ak[i];
-          weight = sum_a != 0 ? g : 0.0;  // Σ_ij g·A / Σ_ij A = g, g being the same at every pixel
+        case Method::xgradcam:  // Σ_ij g·A / Σ_ij A = g, g being the same at every pixel
+          weight = detail::plane_sum(ak, plane) != 0 ? g : 0.0;
           break;
-        }
         case Method::layercam:
           weight = std::max(g, 0.0);  // ReLU(g_kij) is the same at every pixel
           break;
@@ -129,6 +142,12 @@ Tensor<T> upsample_maps(const Tensor<T>& maps, std::int64_t height, std::int64_t
   const Tensor<T> up =
       resize_bilinear(maps.reshape({maps.size(0), 1, maps.size(1), maps.size(2)}), height, width, false);
   return up.reshape({maps.size(0), height, width});
+}
+
+/// Low-resolution maps as the reference shows them: normalised, then upsampled to height×width.
+template <Scalar T>
+Tensor<T> full_resolution(const Tensor<T>& maps, std::int64_t height, std::int64_t width) {
+  return upsample_maps(normalize_maps(maps), height, width);
 }
 
 }  // namespace fcam::cam

@@ -37,11 +37,8 @@ Tensor<T> smooth_gradcampp_maps(models::FcamModel<T>& model, const std::vector<T
     for (std::int64_t b = 0; b < n; ++b)
       for (std::int64_t k = 0; k < c; ++k) {
         const double g = static_cast<double>(fc.data()[classes[static_cast<std::size_t>(b)] * c + k]) / plane;
-        double sum_a = 0;
-        for (std::int64_t i = 0; i < plane; ++i) sum_a += a.data()[(b * c + k) * plane + i];
-        const double den = 2 * g * g + sum_a * g * g * g;
-        alpha_sum.data()[b * c + k] +=
-            static_cast<T>(options.reference_gradcampp_alpha ? g * g : den != 0 ? g * g / den : 0.0);
+        alpha_sum.data()[b * c + k] += static_cast<T>(detail::gradcampp_alpha(
+            g, detail::plane_sum(a.data() + (b * c + k) * plane, plane), options.reference_gradcampp_alpha));
       }
   }
   // Weights from the averaged α and the last pass's ReLU(g); the map from the last pass's A.

@@ -9,6 +9,7 @@
 /// head and the decoder only (stage 2: the encoder is frozen).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "fcam/models/unet_decoder.hpp"
 #include "fcam/models/vgg_wsol.hpp"
 #include "fcam/models/wgap_head.hpp"
+#include "fcam/ops/softmax.hpp"
 
 namespace fcam::models {
 
@@ -76,6 +78,16 @@ public:
     FCAM_CHECK(!stages.empty(), "FcamModel::segment: call forward first");
     return segmentation_head_.forward(decoder_.forward(stages), stages.front().size(2), stages.front().size(3));
   }
+  /// The F-CAM map: foreground probability (softmax channel 1), N×H×W, from the last forward.
+  Tensor<T> foreground() {
+    const Tensor<T> probs = softmax_channels(segment());
+    const std::int64_t n = probs.size(0), plane = probs.size(2) * probs.size(3);
+    Tensor<T> fg({n, probs.size(2), probs.size(3)});
+    for (std::int64_t b = 0; b < n; ++b)
+      std::copy(probs.data() + (2 * b + 1) * plane, probs.data() + (2 * b + 2) * plane, fg.data() + b * plane);
+    return fg;
+  }
+
   /// Adds the decoder's and segmentation head's parameter gradients for dL/d(segment()).
   void backward_segmentation(const Tensor<T>& grad_segmentation) {
     decoder_.backward(segmentation_head_.backward(grad_segmentation));
