@@ -10,7 +10,6 @@
 #include <malloc.h>
 #endif
 #include <exception>
-#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <optional>

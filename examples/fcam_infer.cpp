@@ -7,7 +7,7 @@
 // Per input, in <out>/<name>/: logits.npy, <method>.npy (full-resolution map in [0, 1]),
 // fcam.npy (foreground probability), <method>.png (heat map over the image with the box of the
 // largest contour at --box_threshold). --json FILE: top-5 classes and the class used per input.
-#include <cstdio>
+#include <algorithm>
 #include <exception>
 #include <filesystem>
 #include <iostream>
