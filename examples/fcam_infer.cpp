@@ -92,8 +92,10 @@ int main(int argc, char** argv) {
   flags.add_int("base_width", 64, "encoder base width (64: torchvision's; smaller for CPU-trained models)");
   flags.add_string("weights", "",
                    "FcamModel weights (safetensors). fcam checkpoints carry arch, classes, width and\n"
-                   "      normalisation; a plain state dict (reference names) needs --arch and --num_classes");
-  flags.add_int("num_classes", 200, "classes of the classification head");
+                   "      normalisation; a reference F-CAM state dict (converted by tools/pt2safetensors.py,\n"
+                   "      aliases allowed) needs --arch");
+  flags.add_int("num_classes", 200,
+                "classes of the classification head (a reference state dict: read from its head)");
   flags.add_int("class", -1, "class whose maps are computed (-1: the predicted top-1 class)");
   flags.add_string("methods", "cam,fcam", "comma list of cam, gradcam, gradcampp, sgcampp, xgradcam, layercam, fcam");
   flags.add_int("sgcampp_passes", 4, "Smooth-GradCAM++: noisy passes");
@@ -118,7 +120,7 @@ int main(int argc, char** argv) {
       if (m != "fcam" && m != "sgcampp") cam::method_named(m);  // validates the names before any work
     Rng rng(static_cast<std::uint64_t>(flags.integer("seed")));
 
-    // fcam checkpoints carry their configuration; plain state dicts need --arch / --num_classes.
+    // fcam checkpoints carry their configuration; reference state dicts need --arch.
     models::ModelConfig config;
     std::unique_ptr<models::FcamModel<float>> loaded;
     if (io::read_safetensors(flags.text("weights")).metadata.count("fcam.arch")) {
@@ -128,12 +130,13 @@ int main(int argc, char** argv) {
       FCAM_CHECK(!flags.given("num_classes") || flags.integer("num_classes") == config.num_classes,
                  "fcam-infer: --num_classes ", flags.integer("num_classes"), " but the checkpoint has ",
                  config.num_classes);
-    } else {
+    } else {  // a reference F-CAM checkpoint (its aliases resolved); classes from its head
       config.arch = flags.text("arch");
-      config.num_classes = flags.integer("num_classes");
+      config.num_classes = flags.given("num_classes") ? flags.integer("num_classes")
+                                                      : models::checkpoint_num_classes(flags.text("weights"));
       config.base_width = flags.integer("base_width");
       loaded = std::make_unique<models::FcamModel<float>>(config.arch, config.num_classes, config.base_width);
-      io::load_safetensors(*loaded, flags.text("weights"));
+      models::load_reference_checkpoint(*loaded, config.arch, flags.text("weights"));
     }
     models::FcamModel<float>& model = *loaded;
     model.eval();

@@ -86,6 +86,23 @@ def main():
                         os.path.join(work, "batch.npy")], capture_output=True, text=True)
     check(r.returncode != 0 and "the checkpoint is a resnet18" in r.stderr, "checkpoint vs --arch mismatch is an error")
 
+    # A reference F-CAM checkpoint (VGG16 layout, every alias stored): classes from its head.
+    vgg = read_safetensors(os.path.join(ref_dir, "vgg16_io.safetensors"))
+    np.save(os.path.join(work, "vgg_batch.npy"), vgg["input"])
+    r = subprocess.run([infer, "--arch", "vgg16", "--weights", os.path.join(ref_dir, "vgg16_reference.safetensors"),
+                        "--methods", "cam,fcam", "--out", os.path.join(work, "vgg"), os.path.join(work, "vgg_batch.npy")],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, f"reference VGG16 checkpoint: exit {r.returncode} {r.stderr.strip()}")
+    if r.returncode == 0:
+        close("reference checkpoint logits.npy", np.load(os.path.join(work, "vgg", "vgg_batch_0", "logits.npy")),
+              vgg["logits"])
+        close("reference checkpoint cam.npy", np.load(os.path.join(work, "vgg", "vgg_batch_0", "cam.npy")),
+              vgg["cam_cam"][0])
+    r = subprocess.run([infer, "--arch", "vgg16", "--weights",
+                        os.path.join(ref_dir, "vgg16_reference_disagree.safetensors"), "--out", os.path.join(work, "vgg"),
+                        os.path.join(work, "vgg_batch.npy")], capture_output=True, text=True)
+    check(r.returncode != 0 and "disagree" in r.stderr, "reference checkpoint whose aliases disagree is an error")
+
     image = np.random.default_rng(0).integers(0, 256, (90, 120, 3), dtype=np.uint8)
     cv2.imwrite(os.path.join(work, "photo.png"), image)
     r = subprocess.run(base + ["--methods", "cam,sgcampp,fcam", "--size", "64", "--out", os.path.join(work, "out"),

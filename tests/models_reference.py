@@ -253,6 +253,48 @@ def torchvision_checkpoint(model, gen, out):
                       dict(state, **{"layer5.0.conv1.weight": torch.zeros(1)}))
 
 
+def reference_checkpoint(model, arch, out):
+    """The model saved the way the reference F-CAM code names it: its VGG and Inception encoders
+    hold the same modules in two containers ('features' and 'full_features' / the named blocks),
+    so PyTorch's state_dict() writes those tensors under every alias. Converted with
+    tools/pt2safetensors.py; plus broken variants (aliases that disagree, a missing name, an extra
+    name) for the errors."""
+    enc = model.encoder
+    ref = nn.Module()
+    if arch == "vgg16":  # the reference builds features without pool4 / pool5: block 5 at 23, 25, 27
+        layers = [m for i, m in enumerate(enc.features) if i not in (23, 30)]
+        ref.features = nn.Sequential(*layers)
+        ref.conv6 = enc.conv6
+        ref.relu = nn.ReLU()
+        ref.full_features = nn.Sequential(*layers, enc.conv6, ref.relu)
+    else:
+        blocks = ["Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "pool", "Conv2d_3b_1x1", "Conv2d_4a_3x3",
+                  "pool", "Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d",
+                  "Mixed_6e", "SPG_A3_1b", "SPG_A3_2b"]
+        for name in blocks:
+            if name != "pool":
+                setattr(ref, name, getattr(enc, name))
+        ref.features = nn.Sequential(*[nn.MaxPool2d(3, 2, 1, ceil_mode=True) if name == "pool" else getattr(enc, name)
+                                       for name in blocks])
+    state = {"encoder." + k: v for k, v in ref.state_dict().items()}
+    state.update({k: v for k, v in model.state_dict().items() if not k.startswith("encoder.")})
+    pth = os.path.join(out, f"{arch}_reference.pth")
+    torch.save({"state_dict": state}, pth)
+    tool = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools", "pt2safetensors.py")
+    subprocess.run([sys.executable, tool, pth, os.path.join(out, f"{arch}_reference.safetensors")], check=True,
+                   stdout=subprocess.DEVNULL)
+    alias = "encoder.full_features.29.weight" if arch == "vgg16" else "encoder.features.15.1.weight"
+    broken = dict(state)
+    broken[alias] = state[alias].clone()
+    broken[alias].view(-1)[7] += 1e-3
+    write_safetensors(os.path.join(out, f"{arch}_reference_disagree.safetensors"), broken)
+    if arch == "vgg16":
+        write_safetensors(os.path.join(out, "vgg16_reference_missing.safetensors"),
+                          {k: v for k, v in state.items() if k != "decoder.blocks.1.conv2.1.running_var"})
+        write_safetensors(os.path.join(out, "vgg16_reference_extra.safetensors"),
+                          dict(state, **{"decoder.blocks.3.conv1.0.weight": torch.zeros(2, 2, 3, 3)}))
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
@@ -296,6 +338,8 @@ def main():
         write_safetensors(os.path.join(out, f"{case}_io.safetensors"), io)
         if case == "resnet18":
             torchvision_checkpoint(model, gen, out)
+        if case in ("vgg16", "inceptionv3"):
+            reference_checkpoint(model, arch, out)
         if case == "vgg16":  # torchvision's VGG16 names: features.N and its classifier, no conv6
             state = {k: v for k, v in model.encoder.state_dict().items() if k.startswith("features.")}
             state["classifier.6.bias"] = torch.rand(1000, generator=gen)  # ignored on import

@@ -138,6 +138,52 @@ TEST_CASE("torchvision checkpoints load into a WSOL encoder", "[models][checkpoi
                     Catch::Contains("resnet18_torchvision.safetensors"));
 }
 
+TEST_CASE("reference F-CAM checkpoints load with their aliases resolved", "[models][checkpoints]") {
+  // tests/models_reference.py saved the VGG16 and InceptionV3 cases with the reference code's
+  // module layout (features / full_features / named blocks sharing modules), so every aliased
+  // tensor is stored twice; loading must give exactly the weights of the plain export.
+  for (const auto& [arch, num_classes] : {std::pair<std::string, std::int64_t>{"vgg16", 20}, {"inceptionv3", 30}}) {
+    INFO(arch);
+    const auto path = reference(arch + "_reference.safetensors");
+    CHECK(models::checkpoint_num_classes(path) == num_classes);
+    models::FcamModel<float> from_reference(arch, num_classes), plain(arch, num_classes);
+    const io::LoadReport report = models::load_reference_checkpoint(from_reference, arch, path);
+    CHECK(report.missing.empty());
+    CHECK(report.unexpected.empty());
+    io::load_safetensors(plain, reference(arch + "_weights.safetensors"));
+    auto want = io::state_dict(plain);
+    for (auto& [name, got] : io::state_dict(from_reference)) {
+      INFO(name);
+      const Tensor<float>& w = want.at(name);
+      REQUIRE(got.shape() == w.shape());
+      CHECK(std::equal(got.data(), got.data() + got.numel(), w.data()));
+    }
+    from_reference.eval();
+    const io::SafetensorsFile io = io::read_safetensors(reference(arch + "_io.safetensors"));
+    NoGradGuard no_grad;
+    CHECK(relative_error(from_reference(io.tensors.at("input").to_tensor<float>()),
+                         io.tensors.at("logits").to_tensor<float>()) <= 1e-4);
+    CHECK(relative_error(from_reference.segment(), io.tensors.at("segmentation").to_tensor<float>()) <= 1e-4);
+    const std::string disagree = arch == "vgg16" ? "aliases 'encoder.conv6.weight' and 'encoder.full_features.29.weight'"
+                                                 : "aliases 'encoder.SPG_A3_1b.1.weight' and 'encoder.features.15.1.weight'";
+    CHECK_THROWS_WITH(models::load_reference_checkpoint(from_reference, arch, reference(arch + "_reference_disagree.safetensors")),
+                      Catch::Contains(disagree) && Catch::Contains("disagree"));
+  }
+  models::FcamModel<float> vgg("vgg16", 20);
+  CHECK_THROWS_WITH(models::load_reference_checkpoint(vgg, "vgg16", reference("vgg16_reference_missing.safetensors")),
+                    Catch::Contains("missing 'decoder.blocks.1.conv2.1.running_var'"));
+  CHECK_THROWS_WITH(models::load_reference_checkpoint(vgg, "vgg16", reference("vgg16_reference_extra.safetensors")),
+                    Catch::Contains("unexpected 'decoder.blocks.3.conv1.0.weight'"));
+  // Not strict: the same problems come back by name and everything else is loaded.
+  const io::LoadReport lenient =
+      models::load_reference_checkpoint(vgg, "vgg16", reference("vgg16_reference_missing.safetensors"), false);
+  CHECK(lenient.missing == std::vector<std::string>{"decoder.blocks.1.conv2.1.running_var"});
+  CHECK(lenient.unexpected.empty());
+  // A ResNet18 checkpoint read as VGG16: the first shape that differs is named, nothing is guessed.
+  CHECK_THROWS_WITH(models::load_reference_checkpoint(vgg, "vgg16", reference("resnet18_weights.safetensors")),
+                    Catch::Contains("resnet18_weights.safetensors: tensor '") && Catch::Contains("but the model expects"));
+}
+
 TEST_CASE("fcam checkpoints rebuild the model from the file alone", "[models][checkpoints]") {
   const auto path = std::filesystem::temp_directory_path() / "fcam_test_checkpoint.safetensors";
   models::FcamModel<float> model("resnet18", 7, 16);

@@ -18,6 +18,7 @@
 #include "fcam/io/state_dict.hpp"
 #include "fcam/models/encoder.hpp"
 #include "fcam/models/fcam_model.hpp"
+#include "fcam/models/reference_names.hpp"
 
 namespace fcam::models {
 
@@ -84,6 +85,26 @@ inline ModelConfig read_model_config(const std::filesystem::path& path) {
   config.normalization = {triple("fcam.mean"), triple("fcam.std")};
   config.training = field("fcam.training");
   return config;
+}
+
+/// Loads an F-CAM state dict with the reference code's names into `model` (built for `arch`): a
+/// reference checkpoint converted by tools/pt2safetensors.py, or fcam's own. Aliases of one tensor
+/// are resolved (and must agree, see reference_names.hpp); missing and unexpected names are
+/// returned by name, and with `strict` they are an error listing them all.
+template <Scalar T>
+io::LoadReport load_reference_checkpoint(FcamModel<T>& model, const std::string& arch,
+                                         const std::filesystem::path& path, bool strict = true) {
+  return io::load_state_dict(model, resolve_reference_aliases(arch, io::read_safetensors(path), path.string()),
+                             strict, path.string());
+}
+
+/// The number of classes of an F-CAM state dict (rows of "classification_head.fc.weight").
+inline std::int64_t checkpoint_num_classes(const std::filesystem::path& path) {
+  const io::SafetensorsFile file = io::read_safetensors(path);
+  auto it = file.tensors.find("classification_head.fc.weight");
+  FCAM_CHECK(it != file.tensors.end() && it->second.shape.size() == 2, path.string(),
+             ": no 2-D 'classification_head.fc.weight' to take the number of classes from");
+  return it->second.shape[0];
 }
 
 /// Rebuilds the model of an fcam checkpoint and loads its weights (strict).
