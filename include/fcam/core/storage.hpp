@@ -1,5 +1,5 @@
 /// \file
-/// \brief Storage<T>: one zero-initialised, 64-byte aligned buffer on the CPU or a CUDA device.
+/// \brief Storage<T>: one 64-byte aligned buffer (zero-initialised by default) on the CPU or a CUDA device.
 #pragma once
 
 #include <cstddef>
@@ -19,9 +19,10 @@ public:
   /// Alignment of CPU buffers in bytes (a cache line; enough for AVX-512 loads).
   static constexpr std::size_t alignment = 64;
 
-  /// Allocates `size` zeroed elements on `device`.
+  /// Allocates `size` elements on `device`, zeroed unless `zero` is false (CPU: contents then
+  /// unspecified, for buffers that are about to be overwritten).
   /// requires: device available (else fcam::Error); throws std::bad_alloc when memory runs out.
-  Storage(std::size_t size, Device device) : size_(size), device_(device) {
+  Storage(std::size_t size, Device device, bool zero = true) : size_(size), device_(device) {
     require_device_available(device, "Storage");
     const std::size_t bytes = size * sizeof(T);
     if (bytes == 0) return;
@@ -29,7 +30,7 @@ public:
       const std::size_t rounded = (bytes + alignment - 1) / alignment * alignment;
       data_ = static_cast<T*>(std::aligned_alloc(alignment, rounded));
       if (!data_) throw std::bad_alloc();
-      std::memset(static_cast<void*>(data_), 0, rounded);
+      if (zero) std::memset(static_cast<void*>(data_), 0, rounded);
     } else {
 #if FCAM_WITH_CUDA
       data_ = static_cast<T*>(cuda::device_alloc(bytes));

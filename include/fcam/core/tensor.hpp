@@ -43,6 +43,16 @@ public:
   /// A zero-filled CPU tensor.
   static Tensor zeros(Shape shape) { return Tensor(std::move(shape)); }
 
+  /// A CPU tensor whose values are unspecified: for outputs that are about to be overwritten
+  /// entirely (saves the zero fill, a full pass over memory).
+  static Tensor uninitialized(Shape shape) {
+    Tensor t;
+    check_shape_valid(shape);
+    t.shape_ = std::move(shape);
+    t.storage_ = std::make_shared<Storage<T>>(static_cast<std::size_t>(numel_of(t.shape_)), Device::cpu, false);
+    return t;
+  }
+
   /// A CPU tensor with every element equal to `value`.
   static Tensor full(Shape shape, T value) {
     Tensor t(std::move(shape));

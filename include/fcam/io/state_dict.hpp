@@ -50,6 +50,8 @@ LoadReport load_state_dict(nn::Module<T>& module, const SafetensorsFile& file, b
     dst.copy_from(rec.to_tensor<T>());
     used.insert(name);
   }
+  for (auto& [name, p] : module.named_parameters())
+    if (used.count(name)) p->mark_changed();
   for (const auto& [name, rec] : file.tensors)
     if (!used.count(name)) report.unexpected.push_back(name);
   if (strict && (!report.missing.empty() || !report.unexpected.empty())) {

@@ -12,6 +12,7 @@
 #include "fcam/nn/activation.hpp"
 #include "fcam/nn/batchnorm2d.hpp"
 #include "fcam/nn/conv2d.hpp"
+#include "fcam/nn/fused.hpp"
 #include "fcam/nn/sequential.hpp"
 #include "fcam/ops/elementwise.hpp"
 
@@ -49,11 +50,11 @@ public:
   }
 
   Tensor<T> forward(const Tensor<T>& x) override {
-    Tensor<T> main = relu1_(bn1_(conv1_(x)));
-    main = relu2_(bn2_(conv2_(main)));
-    main = bn3_(conv3_(main));
+    // nn::conv_bn_relu fuses each conv with its BN, the shortcut and the ReLU in inference.
+    Tensor<T> main = nn::conv_bn_relu(conv1_, &bn1_, &relu1_, x);
+    main = nn::conv_bn_relu(conv2_, &bn2_, &relu2_, main);
     const Tensor<T> shortcut = has_downsample() ? downsample_(x) : x;
-    return relu3_(add(main, shortcut));
+    return nn::conv_bn_relu(conv3_, &bn3_, &relu3_, main, shortcut);
   }
 
   Tensor<T> backward(const Tensor<T>& grad_y) override {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "fcam/nn/fused.hpp"
 #include "fcam/nn/module.hpp"
 
 namespace fcam::models {
@@ -35,9 +36,12 @@ public:
     stages_.clear();
     if (input_is_stage_) stages_.push_back(x);
     Tensor<T> h = x;
-    for (std::size_t i = 0; i < layers_.size(); ++i) {
-      h = layers_[i]->forward(h);
-      if (stage_after_[i]) stages_.push_back(h);
+    for (std::size_t i = 0; i < layers_.size();) {
+      // A fused run (inference) may not swallow a stage: it ends at the next stage layer.
+      std::size_t until = i;
+      while (until + 1 < layers_.size() && !stage_after_[until]) ++until;
+      i += nn::forward_fusing(layers_.data() + i, until + 1 - i, h);
+      if (stage_after_[i - 1]) stages_.push_back(h);
     }
     return h;
   }

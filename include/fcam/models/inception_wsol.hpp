@@ -18,6 +18,7 @@
 #include "fcam/nn/batchnorm2d.hpp"
 #include "fcam/nn/conv2d.hpp"
 #include "fcam/nn/dropout.hpp"
+#include "fcam/nn/fused.hpp"
 #include "fcam/nn/pool2d.hpp"
 #include "fcam/nn/sequential.hpp"
 #include "fcam/ops/concat.hpp"
@@ -35,7 +36,7 @@ public:
     this->register_module("conv", conv_);
     this->register_module("bn", bn_);
   }
-  Tensor<T> forward(const Tensor<T>& x) override { return relu_(bn_(conv_(x))); }
+  Tensor<T> forward(const Tensor<T>& x) override { return nn::conv_bn_relu(conv_, &bn_, &relu_, x); }
   Tensor<T> backward(const Tensor<T>& g) override { return conv_.backward(bn_.backward(relu_.backward(g))); }
 
 private:

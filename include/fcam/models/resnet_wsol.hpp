@@ -19,6 +19,7 @@
 #include "fcam/nn/activation.hpp"
 #include "fcam/nn/batchnorm2d.hpp"
 #include "fcam/nn/conv2d.hpp"
+#include "fcam/nn/fused.hpp"
 #include "fcam/nn/pool2d.hpp"
 #include "fcam/nn/sequential.hpp"
 #include "fcam/ops/elementwise.hpp"
@@ -52,8 +53,8 @@ public:
   }
 
   Tensor<T> forward(const Tensor<T>& x) override {
-    const Tensor<T> main = bn2_(conv2_(relu1_(bn1_(conv1_(x)))));
-    return relu2_(add(main, downsample_.size() > 0 ? downsample_(x) : x));
+    const Tensor<T> main = nn::conv_bn_relu(conv1_, &bn1_, &relu1_, x);
+    return nn::conv_bn_relu(conv2_, &bn2_, &relu2_, main, downsample_.size() > 0 ? downsample_(x) : x);
   }
 
   Tensor<T> backward(const Tensor<T>& grad_y) override {
@@ -121,7 +122,7 @@ public:
   Tensor<T> forward(const Tensor<T>& x) override {
     check_rank(x, 4, "ResNetWsol input");
     FCAM_CHECK(x.size(1) == 3, "ResNetWsol: input must have 3 channels, got shape ", to_string(x.shape()));
-    stages_ = {x, relu_(bn1_(conv1_(x)))};
+    stages_ = {x, nn::conv_bn_relu(conv1_, &bn1_, &relu_, x)};
     Tensor<T> h = maxpool_(stages_.back());
     for (auto& layer : layers_) {
       h = layer(h);

@@ -2,6 +2,9 @@
 /// \brief nn::BatchNorm2d with PyTorch semantics (biased variance to normalise, unbiased running_var).
 #pragma once
 
+#include <cmath>
+#include <vector>
+
 #include "fcam/nn/module.hpp"
 #include "fcam/ops/batch_norm.hpp"
 
@@ -53,6 +56,19 @@ public:
       return batch_norm_train_backward(input_, weight_.value, saved_, grad_y, weight_.grad, bias_.grad);
     return batch_norm_eval_backward(input_, weight_.value, running_mean_, running_var_, eps_, grad_y, weight_.grad,
                                     bias_.grad);
+  }
+
+  /// The affine map of evaluation mode per channel, y = x·scale + shift, with scale =
+  /// γ/√(running_var + eps) and shift = β − running_mean·scale (batch_norm_eval's arithmetic).
+  void eval_scale_shift(std::vector<T>& scale, std::vector<T>& shift) const {
+    const std::int64_t c = running_mean_.numel();
+    scale.resize(static_cast<std::size_t>(c));
+    shift.resize(static_cast<std::size_t>(c));
+    for (std::int64_t ch = 0; ch < c; ++ch) {
+      const auto i = static_cast<std::size_t>(ch);
+      scale[i] = weight_.value.data()[ch] / std::sqrt(running_var_.data()[ch] + eps_);
+      shift[i] = bias_.value.data()[ch] - running_mean_.data()[ch] * scale[i];
+    }
   }
 
   /// Scale γ.

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cmath>
+#include <optional>
 
 #include "fcam/nn/module.hpp"
 #include "fcam/ops/conv2d.hpp"
@@ -11,6 +12,11 @@ namespace fcam::nn {
 
 /// PyTorch's Conv2d. Parameters "weight" (O×C/groups×kh×kw) and, with bias, "bias" (O).
 /// Initialised like PyTorch: U(−1/√fan_in, 1/√fan_in) for both.
+///
+/// In inference (Module::inference()) the weights are packed for the GEMM once and the packed
+/// copy is reused until the weight parameter's version changes or the mode is switched (it
+/// costs as much memory as the weights); forward_fused() applies a BatchNorm / residual / ReLU
+/// epilogue in the same pass (nn/fused.hpp).
 template <Scalar T>
 class Conv2d : public Module<T> {
 public:
@@ -33,8 +39,25 @@ public:
   }
 
   Tensor<T> forward(const Tensor<T>& x) override {
+    if (this->inference() && x.is_cpu()) {
+      cpu::ConvEpilogue<T> bias_only;
+      bias_only.shift = bias_.value.defined() ? bias_.value.data() : nullptr;
+      return forward_fused(x, bias_only);
+    }
     if (this->caching()) input_ = x;
     return conv2d(x, weight_.value, bias_.value, geometry_);
+  }
+
+  /// Inference forward: epilogue(conv(x)) in one pass with the packed weights; the epilogue
+  /// replaces the bias (fold it into the epilogue's shift). Nothing is kept for backward.
+  Tensor<T> forward_fused(const Tensor<T>& x, const cpu::ConvEpilogue<T>& epilogue,
+                          const Tensor<T>& residual = Tensor<T>()) {
+    if (!packed_ || packed_version_ != weight_.version || packed_from_ != weight_.value.data()) {
+      packed_ = cpu::pack_conv_weights(weight_.value, geometry_.groups);
+      packed_version_ = weight_.version;
+      packed_from_ = weight_.value.data();
+    }
+    return conv2d_packed(x, *packed_, geometry_, epilogue, residual);
   }
 
   Tensor<T> backward(const Tensor<T>& grad_y) override {
@@ -50,10 +73,16 @@ public:
   /// Kernel, stride, padding, dilation, groups.
   const Conv2dGeometry& geometry() const { return geometry_; }
 
+protected:
+  void drop_caches() override { packed_.reset(); }
+
 private:
   Conv2dGeometry geometry_;
   Parameter<T> weight_, bias_;
   Tensor<T> input_;
+  std::optional<cpu::PackedConvWeights<T>> packed_;  // inference only, see the class comment
+  std::uint64_t packed_version_ = 0;
+  const T* packed_from_ = nullptr;
 };
 
 }  // namespace fcam::nn

@@ -20,14 +20,19 @@ namespace fcam::nn {
 /// A trainable tensor and its accumulated gradient (same shape).
 template <Scalar T>
 struct Parameter {
-  Tensor<T> value;  ///< the weights
-  Tensor<T> grad;   ///< accumulated dL/dvalue; zero_grad() clears it
+  Tensor<T> value;         ///< the weights
+  Tensor<T> grad;          ///< accumulated dL/dvalue; zero_grad() clears it
+  std::uint64_t version = 0;  ///< bumped by mark_changed(): tells caches derived from value to rebuild
 
   /// Sets value and a zero gradient of the same shape.
   void reset(Tensor<T> v) {
     value = std::move(v);
     grad = Tensor<T>(value.shape());
+    mark_changed();
   }
+  /// Records that value was written in place (loaders and optimisers call it; so must code
+  /// that edits weights of a module in evaluation mode, whose convolutions keep packed copies).
+  void mark_changed() { ++version; }
 };
 
 /// Base class of all layers. Modules are neither copyable nor movable: parents and optimisers
@@ -49,15 +54,20 @@ public:
   /// Same as forward().
   Tensor<T> operator()(const Tensor<T>& x) { return forward(x); }
 
-  /// Switches this module and its children to training (true) or evaluation (false) mode.
+  /// Switches this module and its children to training (true) or evaluation (false) mode, and
+  /// drops what they keep for inference (drop_caches()).
   void train(bool on = true) {
     training_ = on;
+    drop_caches();
     for (auto& [name, child] : children_) child->train(on);
   }
   /// Same as train(false).
   void eval() { train(false); }
   /// True in training mode (the default).
   bool is_training() const { return training_; }
+  /// True when forward may take inference shortcuts: evaluation mode and gradients off
+  /// (nothing is kept for backward, so layers can be fused and weights kept packed).
+  bool inference() const { return !training_ && !grad_enabled(); }
 
   /// Every parameter of this module and its children, with PyTorch-style dotted names.
   std::vector<std::pair<std::string, Parameter<T>*>> named_parameters(const std::string& prefix = "") {
@@ -97,6 +107,9 @@ public:
   }
 
 protected:
+  /// Forgets data derived from the parameters for inference (Conv2d's packed weights).
+  virtual void drop_caches() {}
+
   /// Registers a member parameter under `name`.
   void register_parameter(std::string name, Parameter<T>& p) { parameters_.emplace_back(std::move(name), &p); }
   /// Registers a member buffer under `name`.

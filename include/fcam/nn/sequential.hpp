@@ -6,11 +6,13 @@
 #include <string>
 #include <vector>
 
+#include "fcam/nn/fused.hpp"
 #include "fcam/nn/module.hpp"
 
 namespace fcam::nn {
 
-/// Runs its modules in order; backward runs them in reverse.
+/// Runs its modules in order (in inference, Conv2d → BatchNorm2d → ReLU runs fused, see
+/// nn/fused.hpp); backward runs them in reverse.
 template <Scalar T>
 class Sequential : public Module<T> {
 public:
@@ -30,7 +32,7 @@ public:
 
   Tensor<T> forward(const Tensor<T>& x) override {
     Tensor<T> y = x;
-    for (auto& m : modules_) y = m->forward(y);
+    for (std::size_t i = 0; i < modules_.size();) i += forward_fusing(modules_.data() + i, modules_.size() - i, y);
     return y;
   }
   Tensor<T> backward(const Tensor<T>& grad_y) override {

@@ -33,8 +33,33 @@ template <Scalar T>
 Tensor<T> conv2d(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias, const Conv2dGeometry& g) {
   check_conv2d_args(x, weight, bias, g);
   x.require_cpu("conv2d");
-  Tensor<T> y({x.size(0), weight.size(0), g.out_h(x.size(2)), g.out_w(x.size(3))});
+  auto y = Tensor<T>::uninitialized({x.size(0), weight.size(0), g.out_h(x.size(2)), g.out_w(x.size(3))});
   cpu::conv2d_forward(x, weight, bias, g, y);
+  return y;
+}
+
+/// Inference convolution: y = epilogue(conv(x, W)) in one pass over y, with W packed once by
+/// cpu::pack_conv_weights (see cpu::ConvEpilogue: per-channel scale and shift, residual, ReLU).
+/// `residual`, when defined, must have the output's shape; it replaces epilogue.residual.
+template <Scalar T>
+Tensor<T> conv2d_packed(const Tensor<T>& x, const cpu::PackedConvWeights<T>& w, const Conv2dGeometry& g,
+                        cpu::ConvEpilogue<T> epilogue, const Tensor<T>& residual = Tensor<T>()) {
+  g.validate();
+  check_rank(x, 4, "conv2d input");
+  x.require_cpu("conv2d");
+  FCAM_CHECK(w.groups == g.groups && x.size(1) % g.groups == 0 &&
+                 (x.size(1) / g.groups) * g.kernel_h * g.kernel_w == w.k,
+             "conv2d: packed weights (", w.c_out, " outputs, depth ", w.k, ", groups ", w.groups,
+             ") do not match input shape ", to_string(x.shape()), " and kernel ", g.kernel_h, "x", g.kernel_w);
+  const Shape out{x.size(0), w.c_out, g.out_h(x.size(2)), g.out_w(x.size(3))};
+  epilogue.residual = nullptr;
+  if (residual.defined()) {
+    FCAM_CHECK(residual.shape() == out, "conv2d: residual shape ", to_string(residual.shape()), " differs from the output ",
+               to_string(out));
+    epilogue.residual = residual.data();
+  }
+  auto y = Tensor<T>::uninitialized(out);
+  cpu::conv2d_forward(x, w, g, epilogue, y);
   return y;
 }
 

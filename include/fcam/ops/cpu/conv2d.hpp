@@ -30,6 +30,33 @@
 
 namespace fcam::cpu {
 
+/// What the forward applies to each output value v of channel o, in the pass that writes it:
+/// v·scale[o] + shift[o] (scale null: 1; shift null: 0), plus the element of `residual` at the
+/// same place (a tensor shaped like the output; null: none), then max(·, 0) when `relu`. A conv
+/// bias is a shift; BatchNorm with running statistics is a scale and a shift; a ResNet block's
+/// "+ shortcut, ReLU" is the residual and relu.
+template <class T>
+struct ConvEpilogue {
+  const T* scale = nullptr;     ///< per output channel, or null
+  const T* shift = nullptr;     ///< per output channel, or null
+  const T* residual = nullptr;  ///< N×O×H'×W', or null
+  bool relu = false;            ///< clamp at zero last
+
+  /// True when the epilogue changes nothing.
+  bool identity() const { return !scale && !shift && !residual && !relu; }
+};
+
+/// A convolution kernel packed for the GEMM once (all groups), for convolutions whose weights
+/// do not change between calls (inference).
+template <class T>
+struct PackedConvWeights {
+  Tensor<T> data;            ///< groups × a_size elements
+  std::int64_t a_size = 0;   ///< packed elements per group
+  std::int64_t c_out = 0;    ///< output channels
+  std::int64_t k = 0;        ///< GEMM depth per group: C/groups·kh·kw
+  std::int64_t groups = 1;   ///< convolution groups
+};
+
 namespace detail {
 
 /// Sizes shared by the forward and backward passes.
@@ -125,24 +152,48 @@ void parallel_items(std::int64_t count, F&& fn) {
   if (error) std::rethrow_exception(error);
 }
 
-/// Adds bias[o] to row o of an M×cols block of C (row stride ldc).
+/// Writes to[i] = epilogue(from[i]) for `count` values of output channel o (from may equal
+/// to); `residual` points at the residual values of the same places (null: none).
 template <class T>
-void add_bias(const T* bias, std::int64_t m, std::int64_t cols, T* c, std::int64_t ldc) {
-  for (std::int64_t o = 0; o < m; ++o)
-    for (std::int64_t i = 0; i < cols; ++i) c[o * ldc + i] += bias[o];
+void epilogue_row(const ConvEpilogue<T>& e, std::int64_t o, const T* from, T* to, const T* residual,
+                  std::int64_t count) {
+  const T scale = e.scale ? e.scale[o] : T(1), shift = e.shift ? e.shift[o] : T(0);
+  if (residual) {
+    for (std::int64_t i = 0; i < count; ++i) to[i] = from[i] * scale + shift + residual[i];
+  } else {
+    for (std::int64_t i = 0; i < count; ++i) to[i] = from[i] * scale + shift;
+  }
+  if (e.relu)
+    for (std::int64_t i = 0; i < count; ++i) to[i] = std::max(to[i], T(0));
 }
 
-/// The kernel matrix of each group packed once (gemm::pack_a layout) by all threads, into the
-/// calling thread's scratch. Returns the packed size of one group.
+/// The gemm `finish` callback of one tile: applies the epilogue in place to a final block of
+/// C = y_tile (rows are the group's output channels from `channel0`, row stride ldc); the
+/// residual is read at the same offset from its start as y_tile from y's.
 template <class T>
-std::int64_t pack_weights(const Tensor<T>& weight, const ConvSizes& s, std::int64_t groups, T* out) {
+auto epilogue_in_place(const ConvEpilogue<T>& e, std::int64_t channel0, T* y_tile, std::int64_t ldc,
+                       std::ptrdiff_t tile_offset) {
+  return [&e, channel0, y_tile, ldc, tile_offset](std::int64_t i0, std::int64_t i1, std::int64_t j0, std::int64_t j1) {
+    if (e.identity()) return;
+    for (std::int64_t i = i0; i < i1; ++i) {
+      T* row = y_tile + i * ldc + j0;
+      epilogue_row(e, channel0 + i, row, row, e.residual ? e.residual + tile_offset + i * ldc + j0 : nullptr, j1 - j0);
+    }
+  };
+}
+
+/// The kernel matrix of each group packed (gemm::pack_a layout) by all threads into `out`.
+/// Returns the packed size of one group.
+template <class T>
+std::int64_t pack_weights(const Tensor<T>& weight, std::int64_t groups, T* out) {
   constexpr std::int64_t mr = gemm::Block<T>::mr;
-  const std::int64_t a_size = gemm::packed_a_size<T>(s.cout_g, s.k);
-  const std::int64_t panels = (s.cout_g + mr - 1) / mr;
+  const std::int64_t cout_g = weight.size(0) / groups, k = weight.numel() / weight.size(0);
+  const std::int64_t a_size = gemm::packed_a_size<T>(cout_g, k);
+  const std::int64_t panels = (cout_g + mr - 1) / mr;
   parallel_items(groups * panels, [&](std::int64_t item) {
     const std::int64_t grp = item / panels, r0 = item % panels * mr;
-    gemm::pack_a_rows(weight.data() + grp * s.cout_g * s.k, s.k, std::int64_t{1}, s.cout_g, s.k, r0,
-                      std::min(r0 + mr, s.cout_g), out + grp * a_size);
+    gemm::pack_a_rows(weight.data() + grp * cout_g * k, k, std::int64_t{1}, cout_g, k, r0, std::min(r0 + mr, cout_g),
+                      out + grp * a_size);
   });
   return a_size;
 }
@@ -197,7 +248,7 @@ void split_phases(const T* in, const ConvSizes& s, const Conv2dGeometry& g, cons
 /// phase width Wq (the last Wq − Wo columns of each row are junk and dropped). The GEMM reads
 /// those runs in place: the only data movement is one pass that pads and splits the input.
 template <class T>
-void conv2d_forward_in_place(const Tensor<T>& x, const Tensor<T>& bias, const Conv2dGeometry& g, const ConvSizes& s,
+void conv2d_forward_in_place(const Tensor<T>& x, const ConvEpilogue<T>& e, const Conv2dGeometry& g, const ConvSizes& s,
                              const T* packed_w, std::int64_t a_size, Tensor<T>& y) {
   const PhaseLayout L(s, g);
   const bool copy = g.pad_h > 0 || g.pad_w > 0 || g.stride_h > 1 || g.stride_w > 1 || L.junk_cols > 0;
@@ -241,29 +292,29 @@ void conv2d_forward_in_place(const Tensor<T>& x, const Tensor<T>& bias, const Co
       rows[kk] = planes + c * plane_size + phase * hq * wq + (dy / g.stride_h) * wq + dx / g.stride_w;
     }
     const T* w_g = packed_w + t.grp * a_size;
-    const T* b_g = bias.defined() ? bias.data() + t.grp * s.cout_g : nullptr;
-    T* y_tile = y.data() + (t.n * s.c_out + t.grp * s.cout_g) * s.p + t.oh0 * s.out_w;
+    const std::int64_t channel0 = t.grp * s.cout_g;
+    const std::ptrdiff_t tile_offset = (t.n * s.c_out + channel0) * s.p + t.oh0 * s.out_w;
+    T* y_tile = y.data() + tile_offset;
     const std::int64_t band = t.oh1 - t.oh0;
     if (!wide) {
-      gemm::gemm_indirect(s.cout_g, band * wq, s.k, w_g, rows, t.oh0 * wq, y_tile, s.p, false, t.m0, t.m1);
-      if (b_g) add_bias(b_g + t.m0, t.m1 - t.m0, band * wq, y_tile + t.m0 * s.p, s.p);
+      gemm::gemm_indirect(s.cout_g, band * wq, s.k, w_g, rows, t.oh0 * wq, y_tile, s.p, false, t.m0, t.m1,
+                          epilogue_in_place(e, channel0, y_tile, s.p, tile_offset));
       return;
     }
     T* out = scratch<T>(ScratchSlot::wide_output, static_cast<std::size_t>(s.cout_g * band * wq));
     gemm::gemm_indirect(s.cout_g, band * wq, s.k, w_g, rows, t.oh0 * wq, out, band * wq, false, t.m0, t.m1);
     for (std::int64_t o = t.m0; o < t.m1; ++o)
       for (std::int64_t r = 0; r < band; ++r) {
-        const T* from = out + (o * band + r) * wq;
-        T* to = y_tile + o * s.p + r * s.out_w;
-        const T shift = b_g ? b_g[o] : T(0);
-        for (std::int64_t i = 0; i < s.out_w; ++i) to[i] = from[i] + shift;
+        const std::ptrdiff_t at = o * s.p + r * s.out_w;
+        epilogue_row(e, channel0 + o, out + (o * band + r) * wq, y_tile + at,
+                     e.residual ? e.residual + tile_offset + at : nullptr, s.out_w);
       }
   });
 }
 
 /// Forward with im2col of each tile straight into packed GEMM panels.
 template <class T>
-void conv2d_forward_im2col(const Tensor<T>& x, const Tensor<T>& bias, const Conv2dGeometry& g, const ConvSizes& s,
+void conv2d_forward_im2col(const Tensor<T>& x, const ConvEpilogue<T>& e, const Conv2dGeometry& g, const ConvSizes& s,
                            const T* packed_w, std::int64_t a_size, Tensor<T>& y) {
   const Tiling tiling(s, g.groups, num_threads(), true, gemm::Block<T>::mr);
   const std::int64_t max_cols = tiling.rows * s.out_w;
@@ -276,24 +327,20 @@ void conv2d_forward_im2col(const Tensor<T>& x, const Tensor<T>& bias, const Conv
     gemm::pack_b_rows<T>(
         s.k, cols, [&](std::int64_t r, T* dst) { im2col_row(image, s.h, s.w, g, s.out_w, t.oh0, t.oh1, r, dst); }, row,
         packed_b);
-    T* y_tile = y.data() + (t.n * s.c_out + t.grp * s.cout_g) * s.p + p0;
-    gemm::gemm_packed(s.cout_g, cols, s.k, packed_w + t.grp * a_size, packed_b, y_tile, s.p, false);
-    if (bias.defined()) add_bias(bias.data() + t.grp * s.cout_g, s.cout_g, cols, y_tile, s.p);
+    const std::int64_t channel0 = t.grp * s.cout_g;
+    const std::ptrdiff_t tile_offset = (t.n * s.c_out + channel0) * s.p + p0;
+    T* y_tile = y.data() + tile_offset;
+    gemm::gemm_packed(s.cout_g, cols, s.k, packed_w + t.grp * a_size, packed_b, y_tile, s.p, false,
+                      epilogue_in_place(e, channel0, y_tile, s.p, tile_offset));
   });
 }
 
-}  // namespace detail
-
-/// y = conv(x, weight) + bias. x: N×C×H×W, weight: O×(C/groups)×kh×kw, bias: O or undefined.
+/// The forward on packed weights: picks the in-place or the im2col path.
 template <class T>
-void conv2d_forward(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias, const Conv2dGeometry& g,
-                    Tensor<T>& y) {
-  using namespace detail;
-  const ConvSizes s = conv_sizes(x, weight.size(0), g);
+void conv2d_forward_packed(const Tensor<T>& x, const T* packed_w, std::int64_t a_size, std::int64_t c_out,
+                           const Conv2dGeometry& g, const ConvEpilogue<T>& e, Tensor<T>& y) {
+  const ConvSizes s = conv_sizes(x, c_out, g);
   if (y.numel() == 0) return;  // empty batch or channels: nothing to compute
-  T* packed_w = scratch<T>(ScratchSlot::packed_weights,
-                           static_cast<std::size_t>(gemm::packed_a_size<T>(s.cout_g, s.k) * g.groups));
-  const std::int64_t a_size = pack_weights(weight, s, g.groups, packed_w);
   // Reading rows in place saves the im2col/packing pass; its price is the junk columns of the
   // wide grid, (Wq − Wo)/Wo extra work. Measured on the WSOL-ResNet50 shapes (A/B, min of
   // repeated runs): in place wins or ties everywhere those are <= 1/8 (3×3 at 28×28: 7%),
@@ -301,8 +348,45 @@ void conv2d_forward(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>
   const PhaseLayout phases(s, g);
   const bool one_by_one = g.kernel_h == 1 && g.kernel_w == 1 && g.pad_h == 0 && g.pad_w == 0;
   const bool in_place = one_by_one || phases.junk_cols * 8 <= s.out_w;
-  if (in_place) conv2d_forward_in_place(x, bias, g, s, packed_w, a_size, y);
-  else conv2d_forward_im2col(x, bias, g, s, packed_w, a_size, y);
+  if (in_place) conv2d_forward_in_place(x, e, g, s, packed_w, a_size, y);
+  else conv2d_forward_im2col(x, e, g, s, packed_w, a_size, y);
+}
+
+}  // namespace detail
+
+/// Packs `weight` (O×(C/groups)×kh×kw) for conv2d_forward's packed overload.
+template <class T>
+PackedConvWeights<T> pack_conv_weights(const Tensor<T>& weight, std::int64_t groups) {
+  PackedConvWeights<T> p;
+  p.c_out = weight.size(0);
+  p.k = weight.numel() / std::max<std::int64_t>(p.c_out, 1);
+  p.groups = groups;
+  p.a_size = gemm::packed_a_size<T>(p.c_out / groups, p.k);
+  p.data = Tensor<T>::uninitialized({std::max<std::int64_t>(p.a_size * groups, 1)});
+  if (p.c_out > 0) detail::pack_weights(weight, groups, p.data.data());
+  return p;
+}
+
+/// y = epilogue(conv(x, W)) with W packed by pack_conv_weights; every element of y is written.
+template <class T>
+void conv2d_forward(const Tensor<T>& x, const PackedConvWeights<T>& w, const Conv2dGeometry& g,
+                    const ConvEpilogue<T>& e, Tensor<T>& y) {
+  detail::conv2d_forward_packed(x, w.data.data(), w.a_size, w.c_out, g, e, y);
+}
+
+/// y = conv(x, weight) + bias. x: N×C×H×W, weight: O×(C/groups)×kh×kw, bias: O or undefined.
+/// The weights are packed for this call only (into scratch memory).
+template <class T>
+void conv2d_forward(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias, const Conv2dGeometry& g,
+                    Tensor<T>& y) {
+  if (y.numel() == 0) return;
+  const std::int64_t cout_g = weight.size(0) / g.groups, k = weight.numel() / weight.size(0);
+  T* packed_w = scratch<T>(ScratchSlot::packed_weights,
+                           static_cast<std::size_t>(gemm::packed_a_size<T>(cout_g, k) * g.groups));
+  const std::int64_t a_size = detail::pack_weights(weight, g.groups, packed_w);
+  ConvEpilogue<T> e;
+  e.shift = bias.defined() ? bias.data() : nullptr;
+  detail::conv2d_forward_packed(x, packed_w, a_size, weight.size(0), g, e, y);
 }
 
 namespace detail {

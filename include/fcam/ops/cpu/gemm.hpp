@@ -251,14 +251,17 @@ inline void micro_kernel(std::int64_t kc, const float* a, const Panel& b_panel, 
 
 /// The blocked loops shared by the packed and indirect products: rows [m_begin, m_end) of
 /// C[M×N] (+)= A·B with packed A (all M rows) and B panels from panel_at(pc, jr, kc).
-/// m_begin must be a multiple of MR.
-template <class T, class PanelAt>
+/// m_begin must be a multiple of MR. finish(i0, i1, j0, j1) is called once per block of C as
+/// soon as it is final (after the last k block, while it is still in cache), so callers can
+/// apply an epilogue without another pass over C.
+template <class T, class PanelAt, class Finish>
 void gemm_blocked(std::int64_t m, std::int64_t n, std::int64_t k, const T* a_packed, PanelAt&& panel_at, T* c,
-                  std::int64_t ldc, bool accumulate, std::int64_t m_begin, std::int64_t m_end) {
+                  std::int64_t ldc, bool accumulate, std::int64_t m_begin, std::int64_t m_end, const Finish& finish) {
   constexpr std::int64_t mr = Block<T>::mr, nr = Block<T>::nr, mc = mc_block<T>;
   if (k == 0) {
     if (!accumulate)
       for (std::int64_t i = m_begin; i < m_end; ++i) std::fill(c + i * ldc, c + i * ldc + n, T(0));
+    finish(m_begin, m_end, std::int64_t{0}, n);
     return;
   }
   const std::int64_t m_padded = round_up(m, mr);
@@ -276,6 +279,7 @@ void gemm_blocked(std::int64_t m, std::int64_t n, std::int64_t k, const T* a_pac
             const T* a_panel = a_packed + pc * m_padded + ir * kc;
             micro_kernel(kc, a_panel, b_panel, c + ir * ldc + jr, ldc, acc, std::min(mr, m - ir), cols);
           }
+          if (pc + kc == k) finish(ic, ic_end, jr, jr + cols);
         }
       }
     }
@@ -284,26 +288,32 @@ void gemm_blocked(std::int64_t m, std::int64_t n, std::int64_t k, const T* a_pac
 
 }  // namespace detail
 
+/// The default of the products' `finish` argument: nothing to do once a block of C is final.
+struct NoFinish {
+  void operator()(std::int64_t, std::int64_t, std::int64_t, std::int64_t) const {}
+};
+
 /// C[M×N] (row stride ldc) = A·B, or C += A·B with `accumulate`, from packed A (pack_a) and
 /// packed B (pack_b) of depth K. Single-threaded; callers parallelise over independent C blocks.
-template <class T>
+/// finish(i0, i1, j0, j1): see detail::gemm_blocked.
+template <class T, class Finish = NoFinish>
 void gemm_packed(std::int64_t m, std::int64_t n, std::int64_t k, const T* a_packed, const T* b_packed, T* c,
-                 std::int64_t ldc, bool accumulate) {
+                 std::int64_t ldc, bool accumulate, const Finish& finish = Finish{}) {
   const std::int64_t n_padded = round_up(n, Block<T>::nr);
   detail::gemm_blocked(
       m, n, k, a_packed,
       [&](std::int64_t pc, std::int64_t jr, std::int64_t kc) { return PackedPanel<T>{b_packed + pc * n_padded + jr * kc}; },
-      c, ldc, accumulate, 0, m);
+      c, ldc, accumulate, 0, m, finish);
 }
 
 /// Rows [m_begin, m_end) of C[M×N] (+)= A·B with packed A (all M rows; m_begin a multiple of
 /// MR) and B read in place: row k of B is b_rows[k][b_offset + j] for j < N. No packing of B:
 /// convolution points the rows into its (padded) input. Only a partial last panel is copied,
-/// so nothing past column N is read.
-template <class T>
+/// so nothing past column N is read. finish(i0, i1, j0, j1): see detail::gemm_blocked.
+template <class T, class Finish = NoFinish>
 void gemm_indirect(std::int64_t m, std::int64_t n, std::int64_t k, const T* a_packed, const T* const* b_rows,
                    std::int64_t b_offset, T* c, std::int64_t ldc, bool accumulate, std::int64_t m_begin,
-                   std::int64_t m_end) {
+                   std::int64_t m_end, const Finish& finish = Finish{}) {
   constexpr std::int64_t nr = Block<T>::nr;
   T* tail = scratch<T>(ScratchSlot::tail_panel, static_cast<std::size_t>(kc_block * nr));
   const T** tail_rows = scratch<const T*>(ScratchSlot::tail_pointers, static_cast<std::size_t>(kc_block));
@@ -320,7 +330,7 @@ void gemm_indirect(std::int64_t m, std::int64_t n, std::int64_t k, const T* a_pa
         }
         return IndirectPanel<T>{tail_rows, 0};
       },
-      c, ldc, accumulate, m_begin, m_end);
+      c, ldc, accumulate, m_begin, m_end, finish);
 }
 
 /// C (+)= A·B for strided A (M×K: a[i·rsa + k·csa]) and B (K×N: b[k·rsb + j·csb]), packing both
