@@ -79,7 +79,8 @@ std::unique_ptr<nn::Module<float>> make_module(const json::Object& s) {
     return std::make_unique<nn::AvgPool2d<float>>(
         Pool2dGeometry{num("k"), num("s"), num("p"), flag("ceil"), flag("include_pad")});
   if (op == "resize_bilinear")
-    return std::make_unique<nn::ResizeBilinear<float>>(num("out_h"), num("out_w"), flag("align_corners"));
+    return std::make_unique<nn::ResizeBilinear<float>>(num("out_h"), num("out_w"), flag("align_corners"),
+                                                       num("upsampled"));
   if (op == "bottleneck")
     return std::make_unique<models::Bottleneck<float>>(num("cin"), num("planes"), num("stride"));
   if (op == "sequential") {

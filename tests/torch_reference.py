@@ -115,8 +115,17 @@ def simple_cases():
                 def forward(self, x, oh=oh, ow=ow, align=align):
                     return F.interpolate(x, size=(oh, ow), mode="bilinear", align_corners=align)
             module_case(f"bilinear_{h}x{w}_to_{oh}x{ow}_align{int(align)}",
-                        dict(op="resize_bilinear", out_h=oh, out_w=ow, align_corners=align), Resize(),
+                        dict(op="resize_bilinear", out_h=oh, out_w=ow, align_corners=align, upsampled=1), Resize(),
                         rand(2, 2, h, w))
+    # The F-CAM decoder's step: nearest ×2, then bilinear (align_corners) to the skip's size.
+    for (h, w), (oh, ow) in [((28, 28), (28, 28)), ((15, 15), (29, 29)), ((5, 7), (9, 16))]:
+        class UpResize(nn.Module):
+            def forward(self, x, oh=oh, ow=ow):
+                return F.interpolate(F.interpolate(x, scale_factor=2, mode="nearest"), size=(oh, ow),
+                                     mode="bilinear", align_corners=True)
+        module_case(f"nearest2_bilinear_{h}x{w}_to_{oh}x{ow}",
+                    dict(op="resize_bilinear", out_h=oh, out_w=ow, align_corners=True, upsampled=2), UpResize(),
+                    rand(2, 3, h, w))
 
 
 def multi_input_cases():

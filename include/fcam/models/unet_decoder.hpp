@@ -44,15 +44,14 @@ public:
 
   /// The block's output for input `x` and skip `skip` (undefined when the block has none).
   Tensor<T> forward(const Tensor<T>& x, const Tensor<T>& skip) {
-    Tensor<T> up = upsample_nearest(x, 2);
-    if (skip_channels_ > 0) {
-      FCAM_CHECK(skip.defined() && skip.size(1) == skip_channels_, "DecoderBlock: expected a skip of ",
-                 skip_channels_, " channels");
-      resized_from_ = up.shape();
-      if (up.size(2) != skip.size(2) || up.size(3) != skip.size(3))
-        up = resize_bilinear(up, skip.size(2), skip.size(3), true);
-      up = concat_channels<T>({up, skip});
-    }
+    if (skip_channels_ > 0)
+      FCAM_CHECK(skip.defined() && skip.ndim() == 4 && skip.size(1) == skip_channels_,
+                 "DecoderBlock: expected a skip of ", skip_channels_, " channels");
+    input_shape_ = x.shape();
+    resized_ = skip_channels_ > 0 && (2 * x.size(2) != skip.size(2) || 2 * x.size(3) != skip.size(3));
+    // ×2 and, when the size differs from the skip's, the resize in one step (no ×2 intermediate)
+    Tensor<T> up = resized_ ? resize_bilinear(x, skip.size(2), skip.size(3), true, 2) : upsample_nearest(x, 2);
+    if (skip_channels_ > 0) up = concat_channels<T>({up, skip});
     return conv2_(conv1_(up));
   }
   Tensor<T> forward(const Tensor<T>&) override { fail("DecoderBlock: call forward(x, skip)"); }
@@ -60,17 +59,14 @@ public:
   /// Gradient of the input from below (the skip's part is dropped: the encoder is frozen).
   Tensor<T> backward(const Tensor<T>& grad_y) override {
     Tensor<T> g = conv1_.backward(conv2_.backward(grad_y));
-    if (skip_channels_ > 0) {
-      g = split_channels(g, {g.size(1) - skip_channels_, skip_channels_})[0];
-      if (g.size(2) != resized_from_[2] || g.size(3) != resized_from_[3])
-        g = resize_bilinear_backward(resized_from_, g, true);
-    }
-    return upsample_nearest_backward(g, 2);
+    if (skip_channels_ > 0) g = split_channels(g, {g.size(1) - skip_channels_, skip_channels_})[0];
+    return resized_ ? resize_bilinear_backward(input_shape_, g, true, 2) : upsample_nearest_backward(g, 2);
   }
 
 private:
   std::int64_t skip_channels_;
-  Shape resized_from_;
+  Shape input_shape_;
+  bool resized_ = false;
   nn::Sequential<T> conv1_, conv2_;
 };
 

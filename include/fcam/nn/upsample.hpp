@@ -22,24 +22,25 @@ private:
   std::int64_t factor_;
 };
 
-/// Bilinear resize to a fixed size (PyTorch's interpolate(size=…, mode="bilinear")).
+/// Bilinear resize to a fixed size (PyTorch's interpolate(size=…, mode="bilinear")), optionally
+/// of the input upsampled ×`upsampled` (nearest) first, in one step (see resize_bilinear).
 template <Scalar T>
 class ResizeBilinear : public Module<T> {
 public:
-  /// Output height and width; align_corners as in PyTorch.
-  ResizeBilinear(std::int64_t out_h, std::int64_t out_w, bool align_corners)
-      : out_h_(out_h), out_w_(out_w), align_corners_(align_corners) {}
+  /// Output height and width; align_corners as in PyTorch; nearest factor applied before.
+  ResizeBilinear(std::int64_t out_h, std::int64_t out_w, bool align_corners, std::int64_t upsampled = 1)
+      : out_h_(out_h), out_w_(out_w), upsampled_(upsampled), align_corners_(align_corners) {}
   Tensor<T> forward(const Tensor<T>& x) override {
     input_shape_ = x.shape();
-    return resize_bilinear(x, out_h_, out_w_, align_corners_);
+    return resize_bilinear(x, out_h_, out_w_, align_corners_, upsampled_);
   }
   Tensor<T> backward(const Tensor<T>& grad_y) override {
     FCAM_CHECK(!input_shape_.empty(), "ResizeBilinear.backward: no cached forward (call forward first)");
-    return resize_bilinear_backward(input_shape_, grad_y, align_corners_);
+    return resize_bilinear_backward(input_shape_, grad_y, align_corners_, upsampled_);
   }
 
 private:
-  std::int64_t out_h_, out_w_;
+  std::int64_t out_h_, out_w_, upsampled_;
   bool align_corners_;
   Shape input_shape_;
 };

@@ -19,6 +19,7 @@
 #include <atomic>
 #include <cstdint>
 #include <exception>
+#include <type_traits>
 #include <vector>
 
 #include "fcam/core/tensor.hpp"
@@ -158,13 +159,19 @@ template <class T>
 void epilogue_row(const ConvEpilogue<T>& e, std::int64_t o, const T* from, T* to, const T* residual,
                   std::int64_t count) {
   const T scale = e.scale ? e.scale[o] : T(1), shift = e.shift ? e.shift[o] : T(0);
-  if (residual) {
-    for (std::int64_t i = 0; i < count; ++i) to[i] = from[i] * scale + shift + residual[i];
-  } else {
-    for (std::int64_t i = 0; i < count; ++i) to[i] = from[i] * scale + shift;
-  }
-  if (e.relu)
-    for (std::int64_t i = 0; i < count; ++i) to[i] = std::max(to[i], T(0));
+  // One branch-free loop per case, so that each vectorises.
+  auto run = [&](auto with_residual, auto with_relu) {
+    for (std::int64_t i = 0; i < count; ++i) {
+      T v = from[i] * scale + shift;
+      if constexpr (decltype(with_residual)::value) v += residual[i];
+      if constexpr (decltype(with_relu)::value) v = std::max(v, T(0));
+      to[i] = v;
+    }
+  };
+  using yes = std::true_type;
+  using no = std::false_type;
+  if (residual) e.relu ? run(yes{}, yes{}) : run(yes{}, no{});
+  else e.relu ? run(no{}, yes{}) : run(no{}, no{});
 }
 
 /// The gemm `finish` callback of one tile: applies the epilogue in place to a final block of

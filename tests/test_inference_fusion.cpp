@@ -1,0 +1,108 @@
+// Inference fusion (nn/fused.hpp): in evaluation mode without gradients, conv + BatchNorm +
+// residual + ReLU run as one pass on packed weights. The fused outputs must equal the module-by-
+// module outputs (evaluation mode with gradients on takes that path), and the packed weights must
+// follow the parameters when they change.
+#include <catch2/catch.hpp>
+
+#include <fcam/fcam.hpp>
+
+using namespace fcam;
+
+namespace {
+double max_abs_diff(const Tensor<float>& a, const Tensor<float>& b) {
+  REQUIRE(a.shape() == b.shape());
+  double d = 0;
+  for (std::int64_t i = 0; i < a.numel(); ++i) d = std::max(d, std::abs(double(a.data()[i]) - b.data()[i]));
+  return d;
+}
+
+// BatchNorm statistics away from the identity, so that a missing scale or shift shows.
+void randomise_batch_norms(nn::Module<float>& m, Rng& rng) {
+  for (auto& [name, b] : m.named_buffers())
+    if (name.ends_with("running_mean")) nn::uniform_(*b, -0.5, 0.5, rng);
+    else if (name.ends_with("running_var")) nn::uniform_(*b, 0.5, 2.0, rng);
+  for (auto& [name, p] : m.named_parameters())
+    if (name.find("bn") != std::string::npos || name.find(".1.") != std::string::npos) nn::uniform_(p->value, 0.5, 1.5, rng);
+}
+
+// forward with gradients on (module by module) vs off (fused), both in evaluation mode.
+double fused_vs_unfused(nn::Module<float>& m, const Tensor<float>& x) {
+  m.eval();
+  const Tensor<float> plain = m(x);
+  NoGradGuard no_grad;
+  const Tensor<float> fused = m(x);
+  return max_abs_diff(fused, plain);
+}
+}  // namespace
+
+TEST_CASE("fused inference equals the module-by-module forward", "[fusion]") {
+  Rng rng(7);
+  Tensor<float> x({2, 16, 9, 11});
+  nn::uniform_(x, -1.0, 1.0, rng);
+  SECTION("bottleneck with a projection shortcut (residual + ReLU in the epilogue)") {
+    models::Bottleneck<float> block(16, 8, 2);
+    randomise_batch_norms(block, rng);
+    CHECK(fused_vs_unfused(block, x) <= 1e-5);
+  }
+  SECTION("bottleneck with the identity shortcut") {
+    models::Bottleneck<float> block(32, 8, 1);
+    randomise_batch_norms(block, rng);
+    Tensor<float> x32({1, 32, 7, 5});
+    nn::uniform_(x32, -1.0, 1.0, rng);
+    CHECK(fused_vs_unfused(block, x32) <= 1e-5);
+  }
+  SECTION("Sequential: biased conv + BatchNorm + ReLU, conv + ReLU, a lone conv, pooling between") {
+    nn::Sequential<float> seq;
+    seq.emplace<nn::Conv2d<float>>(16, 12, Conv2dGeometry::square(3, 1, 1), true);
+    seq.emplace<nn::BatchNorm2d<float>>(12);
+    seq.emplace<nn::ReLU<float>>();
+    seq.emplace<nn::MaxPool2d<float>>(Pool2dGeometry{2});
+    seq.emplace<nn::Conv2d<float>>(12, 8, Conv2dGeometry::square(3, 2, 1), true);
+    seq.emplace<nn::ReLU<float>>();
+    seq.emplace<nn::Conv2d<float>>(8, 5, Conv2dGeometry::square(1), true);
+    randomise_batch_norms(seq, rng);
+    CHECK(fused_vs_unfused(seq, x) <= 1e-5);
+  }
+  SECTION("a BatchNorm left in training mode is not fused") {
+    nn::Sequential<float> seq;
+    seq.emplace<nn::Conv2d<float>>(16, 6, Conv2dGeometry::square(3, 1, 1), false);
+    auto& bn = seq.emplace<nn::BatchNorm2d<float>>(6);
+    seq.eval();
+    bn.train();
+    NoGradGuard no_grad;
+    const Tensor<float> y = seq(x);
+    // Batch statistics: every channel of the output has mean 0.
+    for (std::int64_t c = 0; c < 6; ++c) {
+      double mean = 0;
+      for (std::int64_t n = 0; n < 2; ++n)
+        for (std::int64_t i = 0; i < 99; ++i) mean += y.data()[(n * 6 + c) * 99 + i];
+      CHECK(std::abs(mean / 198) <= 1e-5);
+    }
+  }
+}
+
+TEST_CASE("packed inference weights follow the parameters", "[fusion]") {
+  Rng rng(3);
+  nn::Conv2d<float> conv(4, 6, Conv2dGeometry::square(3, 1, 1), true);
+  Tensor<float> x({1, 4, 8, 8});
+  nn::uniform_(x, -1.0, 1.0, rng);
+  conv.eval();
+  auto reference = [&] { return conv2d(x, conv.weight().value, conv.bias().value, conv.geometry()); };
+  NoGradGuard no_grad;
+  CHECK(max_abs_diff(conv(x), reference()) <= 1e-6);
+  // In-place edits announced with mark_changed() are seen.
+  conv.weight().value.fill(0.25f);
+  conv.weight().mark_changed();
+  CHECK(max_abs_diff(conv(x), reference()) <= 1e-6);
+  // A load through a state dict is seen.
+  nn::Conv2d<float> other(4, 6, Conv2dGeometry::square(3, 1, 1), true);
+  io::SafetensorsFile file;
+  for (const auto& [name, t] : io::state_dict(other)) file.tensors.emplace(name, io::TensorRecord::from_tensor(t, io::DType::f32));
+  io::load_state_dict(conv, file);
+  CHECK(max_abs_diff(conv(x), reference()) <= 1e-6);
+  CHECK(max_abs_diff(conv(x), conv2d(x, other.weight().value, other.bias().value, other.geometry())) <= 1e-6);
+  // So is a mode switch (eval() again drops the packed copy).
+  conv.weight().value.fill(-0.5f);
+  conv.eval();
+  CHECK(max_abs_diff(conv(x), reference()) <= 1e-6);
+}
