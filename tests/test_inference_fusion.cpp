@@ -106,3 +106,20 @@ TEST_CASE("packed inference weights follow the parameters", "[fusion]") {
   conv.eval();
   CHECK(max_abs_diff(conv(x), reference()) <= 1e-6);
 }
+
+TEST_CASE("max pooling without argmax (inference) gives the same output", "[fusion]") {
+  Rng rng(5);
+  Tensor<float> x({2, 3, 11, 10});
+  nn::uniform_(x, -1.0, 1.0, rng);
+  x.data()[17] = std::numeric_limits<float>::quiet_NaN();  // NaN wins its windows, as in PyTorch
+  x.data()[150] = -std::numeric_limits<float>::infinity();
+  for (const Pool2dGeometry g : {Pool2dGeometry{2}, Pool2dGeometry{3, 2, 1, true}, Pool2dGeometry{3, 1, 1}}) {
+    const Tensor<float> with = max_pool2d(x, g).output, without = max_pool2d(x, g, false).output;
+    REQUIRE(with.shape() == without.shape());
+    for (std::int64_t i = 0; i < with.numel(); ++i) {
+      INFO("element " << i);
+      if (std::isnan(with.data()[i])) CHECK(std::isnan(without.data()[i]));
+      else CHECK(with.data()[i] == without.data()[i]);
+    }
+  }
+}

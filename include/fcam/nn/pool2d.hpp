@@ -16,7 +16,7 @@ public:
   /// Window settings; invalid ones throw on the first forward.
   explicit MaxPool2d(Pool2dGeometry geometry) : geometry_(geometry) {}
   Tensor<T> forward(const Tensor<T>& x) override {
-    MaxPoolResult<T> r = max_pool2d(x, geometry_);
+    MaxPoolResult<T> r = max_pool2d(x, geometry_, this->caching());
     if (this->caching()) {
       input_shape_ = x.shape();
       argmax_ = std::move(r.argmax);

@@ -42,21 +42,41 @@ struct Pool2dGeometry {
 template <Scalar T>
 struct MaxPoolResult {
   Tensor<T> output;                  ///< N×C×H'×W'
-  std::vector<std::int64_t> argmax;  ///< one index per output element
+  std::vector<std::int64_t> argmax;  ///< one index per output element (empty when not asked for)
 };
 
-/// Max pooling (padding counts as −∞; the first maximum in scan order wins, as in PyTorch).
+/// Max pooling (padding counts as −∞; the first maximum in scan order wins, as in PyTorch; NaN
+/// wins). The argmax indices backward needs are only computed `with_argmax`.
 template <Scalar T>
-MaxPoolResult<T> max_pool2d(const Tensor<T>& x, const Pool2dGeometry& g) {
+MaxPoolResult<T> max_pool2d(const Tensor<T>& x, const Pool2dGeometry& g, bool with_argmax = true) {
   x.require_cpu("max_pool2d");
   check_rank(x, 4, "max_pool2d input");
   const std::int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
   const std::int64_t oh = g.out_size(h), ow = g.out_size(w), s = g.step();
-  MaxPoolResult<T> r{Tensor<T>({n, c, oh, ow}), std::vector<std::int64_t>(static_cast<std::size_t>(n * c * oh * ow))};
+  MaxPoolResult<T> r{Tensor<T>::uninitialized({n, c, oh, ow}), {}};
+  if (with_argmax) r.argmax.resize(static_cast<std::size_t>(n * c * oh * ow));
 #pragma omp parallel for num_threads(num_threads()) schedule(static)
   for (std::int64_t plane = 0; plane < n * c; ++plane) {
     const T* in = x.data() + plane * h * w;
     T* out = r.output.data() + plane * oh * ow;
+    if (!with_argmax) {
+      for (std::int64_t i = 0; i < oh; ++i) {
+        const std::int64_t h0 = std::max<std::int64_t>(i * s - g.padding, 0);
+        const std::int64_t h1 = std::min(i * s - g.padding + g.kernel, h);
+        for (std::int64_t j = 0; j < ow; ++j) {
+          const std::int64_t w0 = std::max<std::int64_t>(j * s - g.padding, 0);
+          const std::int64_t w1 = std::min(j * s - g.padding + g.kernel, w);
+          T best = -std::numeric_limits<T>::infinity();
+          for (std::int64_t y = h0; y < h1; ++y)
+            for (std::int64_t xx = w0; xx < w1; ++xx) {
+              const T v = in[y * w + xx];
+              best = (v > best || v != v) && best == best ? v : best;  // the first NaN stays
+            }
+          out[i * ow + j] = best;
+        }
+      }
+      continue;
+    }
     std::int64_t* idx = r.argmax.data() + plane * oh * ow;
     for (std::int64_t i = 0; i < oh; ++i) {
       const std::int64_t h0 = std::max<std::int64_t>(i * s - g.padding, 0);
