@@ -49,9 +49,9 @@ def torch_time(shape, batch, backward, min_time):
     return median_ms(step, min_time)
 
 
-def fcam_time(bench, threads, min_time, name):
+def fcam_time(bench, threads, min_time, name, shapes):
     """Median real time (ms) of one fcam benchmark, by exact name (names hold no regex metacharacters)."""
-    out = subprocess.run([bench, "--threads", str(threads), f"--benchmark_min_time={min_time}",
+    out = subprocess.run([bench, "--shapes", shapes, "--threads", str(threads), f"--benchmark_min_time={min_time}",
                           "--benchmark_repetitions=3", "--benchmark_report_aggregates_only=true",
                           "--benchmark_format=json", f"--benchmark_filter=^{name}/real_time$"],
                          check=True, capture_output=True, text=True).stdout
@@ -80,7 +80,7 @@ def main():
                 name = f"{'backward' if backward else 'forward'}/{s['name']}/batch{batch}"
                 if not re.search(args.filter, name):
                     continue
-                f = fcam_time(args.bench, args.threads, args.min_time, name)
+                f = fcam_time(args.bench, args.threads, args.min_time, name, args.shapes)
                 t = torch_time(s, batch, backward, args.min_time)
                 rows.append((name, f, t, f / t))
                 print(f"{name}: fcam {f:.3f} ms, torch {t:.3f} ms", file=sys.stderr, flush=True)

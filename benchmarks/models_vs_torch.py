@@ -3,7 +3,7 @@
 batch 1, 224×224, 200 classes, same thread count, random weights, eval mode; ratio table.
 
 Usage: /usr/bin/python3 benchmarks/models_vs_torch.py --bench build/bin/fcam-bench-models
-           [--threads 2] [--min-time 0.5] [--filter REGEX]
+           [--threads 2] [--min-time 0.5] [--filter REGEX] [--rounds 3]
 
 Rows (PERFORMANCE.md): "forward" = classifier logits; "<method> map" = the full-resolution map
 from the encoder output (F-CAM: decoder + head + softmax from the encoder stages); "<method>
@@ -11,9 +11,10 @@ e2e" = image tensor in, map out. The PyTorch peer uses the same architectures
 (tests/models_reference.py) the way the F-CAM authors' code runs them: torch.no_grad() for the
 forward, CAM and F-CAM; the gradient CAMs end to end run a forward with autograd and backpropagate
 the class logit through the whole network (what pytorch-grad-cam style implementations do); their
-"map" rows start from the target activation with autograd through the head only. Each row times
-fcam (Google Benchmark, median of 3 repetitions) and torch (warm-up, median of 3 timed loops) back
-to back. Ratio = fcam / torch.
+"map" rows start from the target activation with autograd through the head only. Each row
+alternates fcam (Google Benchmark, median of 3 repetitions) and torch (warm-up, median of 3 timed
+loops) for --rounds rounds and keeps each side's best round, so that a slow spell of a shared
+machine hits both sides instead of one. Ratio = fcam / torch.
 """
 import argparse
 import json
@@ -126,6 +127,7 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--min-time", type=float, default=0.5)
     p.add_argument("--filter", default="")
+    p.add_argument("--rounds", type=int, default=3)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -138,8 +140,11 @@ def main():
             name = f"models/{arch}/{method}" + (f"/{mode}" if mode else "")
             if args.filter and not re.search(args.filter, name):
                 continue
-            t_fcam = fcam_ms(args.bench, name, args.threads, args.min_time)
-            t_torch = median_ms(step_fn(model, x, method, mode), args.min_time, warmup=2)
+            step = step_fn(model, x, method, mode)
+            t_fcam, t_torch = float("inf"), float("inf")
+            for _ in range(args.rounds):
+                t_fcam = min(t_fcam, fcam_ms(args.bench, name, args.threads, args.min_time))
+                t_torch = min(t_torch, median_ms(step, args.min_time, warmup=2))
             rows.append((name, t_fcam, t_torch))
             print(f"{name}: fcam {t_fcam:.2f} ms, torch {t_torch:.2f} ms, ratio {t_fcam / t_torch:.2f}", flush=True)
     print(f"\nCPU: {platform.processor() or platform.machine()}, {args.threads} threads, fp32, batch 1, 224x224, "
