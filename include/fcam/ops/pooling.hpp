@@ -59,25 +59,7 @@ MaxPoolResult<T> max_pool2d(const Tensor<T>& x, const Pool2dGeometry& g, bool wi
   for (std::int64_t plane = 0; plane < n * c; ++plane) {
     const T* in = x.data() + plane * h * w;
     T* out = r.output.data() + plane * oh * ow;
-    if (!with_argmax) {
-      for (std::int64_t i = 0; i < oh; ++i) {
-        const std::int64_t h0 = std::max<std::int64_t>(i * s - g.padding, 0);
-        const std::int64_t h1 = std::min(i * s - g.padding + g.kernel, h);
-        for (std::int64_t j = 0; j < ow; ++j) {
-          const std::int64_t w0 = std::max<std::int64_t>(j * s - g.padding, 0);
-          const std::int64_t w1 = std::min(j * s - g.padding + g.kernel, w);
-          T best = -std::numeric_limits<T>::infinity();
-          for (std::int64_t y = h0; y < h1; ++y)
-            for (std::int64_t xx = w0; xx < w1; ++xx) {
-              const T v = in[y * w + xx];
-              best = (v > best || v != v) && best == best ? v : best;  // the first NaN stays
-            }
-          out[i * ow + j] = best;
-        }
-      }
-      continue;
-    }
-    std::int64_t* idx = r.argmax.data() + plane * oh * ow;
+    std::int64_t* idx = with_argmax ? r.argmax.data() + plane * oh * ow : nullptr;
     for (std::int64_t i = 0; i < oh; ++i) {
       const std::int64_t h0 = std::max<std::int64_t>(i * s - g.padding, 0);
       const std::int64_t h1 = std::min(i * s - g.padding + g.kernel, h);
@@ -95,7 +77,7 @@ MaxPoolResult<T> max_pool2d(const Tensor<T>& x, const Pool2dGeometry& g, bool wi
             }
           }
         out[i * ow + j] = best;
-        idx[i * ow + j] = best_index;
+        if (idx) idx[i * ow + j] = best_index;
       }
     }
   }
