@@ -1,10 +1,13 @@
 /// \file
-/// \brief The CPU thread count used by fcam's kernels: set_num_threads() or FCAM_NUM_THREADS.
+/// \brief The CPU thread count used by fcam's kernels (set_num_threads() or FCAM_NUM_THREADS) and parallel_items().
 #pragma once
 
 #include <omp.h>
 
+#include <atomic>
+#include <cstdint>
 #include <cstdlib>
+#include <exception>
 #include <string>
 
 #include <Eigen/Core>
@@ -47,6 +50,29 @@ inline void set_num_threads(int n) {
   FCAM_CHECK(n >= 1, "set_num_threads: thread count must be >= 1, got ", n);
   detail::thread_count_slot() = n;
   Eigen::setNbThreads(n);
+}
+
+/// Runs fn(item) for items [0, count) on the kernel threads (dynamic schedule). An exception
+/// (say std::bad_alloc from a scratch buffer) must not escape an OpenMP region, where it would
+/// terminate the program: the first one is kept, the remaining items are skipped, and it is
+/// rethrown on the calling thread.
+template <class F>
+void parallel_items(std::int64_t count, F&& fn) {
+  const int threads = num_threads();
+  std::exception_ptr error;
+  std::atomic<bool> failed{false};
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1 && count > 1)
+  for (std::int64_t item = 0; item < count; ++item) {
+    if (failed.load(std::memory_order_relaxed)) continue;
+    try {
+      fn(item);
+    } catch (...) {
+#pragma omp critical(fcam_parallel_items_error)
+      if (!error) error = std::current_exception();
+      failed.store(true, std::memory_order_relaxed);
+    }
+  }
+  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace fcam

@@ -130,29 +130,6 @@ inline TileIndex tile_at(std::int64_t item, const Tiling& t, std::int64_t groups
   return {plane / groups, plane % groups, oh0, std::min(oh0 + t.rows, out_h), m0, std::min(m0 + t.m_step, cout_g)};
 }
 
-/// Runs fn(item) for items [0, count) on the kernel threads (dynamic schedule). An exception
-/// (say std::bad_alloc from a scratch buffer) must not escape an OpenMP region, where it would
-/// terminate the program: the first one is kept, the remaining items are skipped, and it is
-/// rethrown on the calling thread.
-template <class F>
-void parallel_items(std::int64_t count, F&& fn) {
-  const int threads = num_threads();
-  std::exception_ptr error;
-  std::atomic<bool> failed{false};
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1 && count > 1)
-  for (std::int64_t item = 0; item < count; ++item) {
-    if (failed.load(std::memory_order_relaxed)) continue;
-    try {
-      fn(item);
-    } catch (...) {
-#pragma omp critical(fcam_parallel_items_error)
-      if (!error) error = std::current_exception();
-      failed.store(true, std::memory_order_relaxed);
-    }
-  }
-  if (error) std::rethrow_exception(error);
-}
-
 /// Writes to[i] = epilogue(from[i]) for `count` values of output channel o (from may equal
 /// to); `residual` points at the residual values of the same places (null: none).
 template <class T>
