@@ -2,8 +2,9 @@
 /// \brief The CRF loss of F-CAM's stage 2 (METHOD.md §5.2, Tang et al.'s regularized loss):
 /// R(S, X) = −(λ/N_b) Σ_images Σ_c S_cᵀ W S_c, with W the Gaussian affinity of the pixels'
 /// (x/σ_xy, y/σ_xy, R/σ_rgb, G/σ_rgb, B/σ_rgb) computed by the permutohedral lattice
-/// (permutohedral.hpp explains its approximation and scale), and ∂R/∂S_c = −(2λ/N_b) W S_c
-/// (W treated as symmetric, as in the reference).
+/// (permutohedral.hpp explains its approximation and scale), and ∂R/∂S_c = −(2λ/N_b) W S_c,
+/// the reference's gradient: it treats the lattice's W as symmetric, while the exact gradient of
+/// the lattice loss is −(λ/N_b)(W + Wᵀ) S_c (tests/test_crf_loss.cpp measures the difference).
 #pragma once
 
 #include <cmath>
@@ -33,10 +34,11 @@ struct CrfLossOptions {
   }
 };
 
-/// W·S for one image: `image` 3×H×W (RGB, 0–255), `probs` C×H×W; returns C×H×W.
+/// W·S for one image: `image` 3×H×W (RGB, 0–255), `probs` C×H×W; returns C×H×W. With
+/// `transposed`, Wᵀ·S (see PermutohedralLattice::filter).
 template <Scalar T>
 std::vector<float> crf_filter_image(const T* image, const T* probs, std::int64_t channels, std::int64_t h,
-                                    std::int64_t w, const CrfLossOptions& o) {
+                                    std::int64_t w, const CrfLossOptions& o, bool transposed = false) {
   const std::int64_t n = h * w;
   std::vector<float> features(static_cast<std::size_t>(n) * 5);
   const auto inv_xy = static_cast<float>(1.0 / o.sigma_xy), inv_rgb = static_cast<float>(1.0 / o.sigma_rgb);
@@ -51,7 +53,7 @@ std::vector<float> crf_filter_image(const T* image, const T* probs, std::int64_t
   std::vector<float> in(static_cast<std::size_t>(n * channels)), out(in.size());
   for (std::int64_t c = 0; c < channels; ++c)  // planar → interleaved
     for (std::int64_t i = 0; i < n; ++i) in[static_cast<std::size_t>(i * channels + c)] = static_cast<float>(probs[c * n + i]);
-  lattice.filter(in.data(), channels, out.data());
+  lattice.filter(in.data(), channels, out.data(), transposed);
   std::vector<float> planar(out.size());
   for (std::int64_t c = 0; c < channels; ++c)
     for (std::int64_t i = 0; i < n; ++i) planar[static_cast<std::size_t>(c * n + i)] = out[static_cast<std::size_t>(i * channels + c)];
