@@ -28,6 +28,60 @@
 
 namespace fcam::losses {
 
+/// Dense indices 0, 1, 2, … for fixed-size integer keys (open addressing, linear probing): the
+/// lattice's vertex and simplex tables.
+template <int N>
+class KeyIndex {
+public:
+  /// Number of keys.
+  std::int32_t size() const { return static_cast<std::int32_t>(keys_.size() / N); }
+  /// The key of index `i` (N values).
+  const std::int32_t* key(std::int32_t i) const { return keys_.data() + static_cast<std::size_t>(i) * N; }
+
+  /// The index of `key`, added when absent.
+  std::int32_t insert(const std::int32_t* key) {
+    if (static_cast<std::size_t>(size()) * 2 >= table_.size()) grow();
+    std::size_t slot = hash(key) & (table_.size() - 1);
+    while (table_[slot] >= 0) {
+      if (std::equal(key, key + N, this->key(table_[slot]))) return table_[slot];
+      slot = (slot + 1) & (table_.size() - 1);
+    }
+    table_[slot] = size();
+    keys_.insert(keys_.end(), key, key + N);
+    return table_[slot];
+  }
+
+  /// The index of `key`, −1 when absent.
+  std::int32_t find(const std::int32_t* key) const {
+    if (table_.empty()) return -1;
+    std::size_t slot = hash(key) & (table_.size() - 1);
+    while (table_[slot] >= 0) {
+      if (std::equal(key, key + N, this->key(table_[slot]))) return table_[slot];
+      slot = (slot + 1) & (table_.size() - 1);
+    }
+    return -1;
+  }
+
+private:
+  static std::size_t hash(const std::int32_t* key) {
+    std::uint64_t h = 0x9e3779b97f4a7c15ull;
+    for (int k = 0; k < N; ++k) h = (h ^ static_cast<std::uint32_t>(key[k])) * 0x100000001b3ull;
+    return static_cast<std::size_t>(h ^ (h >> 29));
+  }
+
+  void grow() {
+    table_.assign(std::max<std::size_t>(64, table_.size() * 2), -1);
+    for (std::int32_t i = 0; i < size(); ++i) {
+      std::size_t slot = hash(key(i)) & (table_.size() - 1);
+      while (table_[slot] >= 0) slot = (slot + 1) & (table_.size() - 1);
+      table_[slot] = i;
+    }
+  }
+
+  std::vector<std::int32_t> keys_;   // size() × N
+  std::vector<std::int32_t> table_;  // slots holding indices (−1: empty); a power of two
+};
+
 /// A permutohedral lattice over n points with D-dimensional features, reusable for any number of
 /// filter() calls (the CRF loss filters both softmax channels at once). Not thread-safe while
 /// building; filter() is const.
@@ -42,7 +96,6 @@ public:
     FCAM_CHECK(n >= 0, "PermutohedralLattice: negative point count ", n);
     vertex_.resize(static_cast<std::size_t>(n) * (D + 1));
     weight_.resize(static_cast<std::size_t>(n) * (D + 1));
-    table_.assign(table_size_for(n), -1);
     std::array<float, D> scale{};
     const double inv_std = std::sqrt(2.0 / 3.0) * (D + 1);
     for (int k = 0; k < D; ++k) scale[static_cast<std::size_t>(k)] = static_cast<float>(inv_std / std::sqrt((k + 1.0) * (k + 2.0)));
@@ -51,7 +104,7 @@ public:
   }
 
   /// Number of lattice vertices in use.
-  std::int64_t vertices() const { return static_cast<std::int64_t>(keys_.size() / D); }
+  std::int64_t vertices() const { return vertices_.size(); }
 
   /// out (n × channels, row-major) = the lattice filter of in (n × channels). The filter is
   /// α·Pᵀ·B_D⋯B_0·P (P the splat, B_j the symmetric blur along direction j); with `transposed`
@@ -96,45 +149,6 @@ public:
 private:
   using Key = std::array<std::int32_t, D>;  // the first D of a vertex's D+1 coordinates (they sum to 0)
 
-  static std::size_t table_size_for(std::int64_t n) {
-    std::size_t size = 64;
-    while (size < static_cast<std::size_t>(n) * 4) size *= 2;  // ≤ (D+1)·n vertices, usually far fewer
-    return size;
-  }
-
-  static std::size_t hash(const std::int32_t* key) {
-    std::uint64_t h = 0x9e3779b97f4a7c15ull;
-    for (int k = 0; k < D; ++k) h = (h ^ static_cast<std::uint32_t>(key[k])) * 0x100000001b3ull;
-    return static_cast<std::size_t>(h ^ (h >> 29));
-  }
-
-  /// Index of the vertex `key`, inserted when `insert`; −1 when absent and not inserted.
-  std::int32_t find(const std::int32_t* key, bool insert) {
-    if (insert && keys_.size() / D * 2 >= table_.size()) grow();
-    std::size_t slot = hash(key) & (table_.size() - 1);
-    while (true) {
-      const std::int32_t v = table_[slot];
-      if (v < 0) {
-        if (!insert) return -1;
-        const auto index = static_cast<std::int32_t>(keys_.size() / D);
-        keys_.insert(keys_.end(), key, key + D);
-        table_[slot] = index;
-        return index;
-      }
-      if (std::equal(key, key + D, keys_.data() + static_cast<std::size_t>(v) * D)) return v;
-      slot = (slot + 1) & (table_.size() - 1);
-    }
-  }
-
-  void grow() {
-    table_.assign(table_.size() * 2, -1);
-    for (std::size_t v = 0; v < keys_.size() / D; ++v) {
-      std::size_t slot = hash(keys_.data() + v * D) & (table_.size() - 1);
-      while (table_[slot] >= 0) slot = (slot + 1) & (table_.size() - 1);
-      table_[slot] = static_cast<std::int32_t>(v);
-    }
-  }
-
   /// Lifts point i onto the lattice: its enclosing simplex's vertices and barycentric weights.
   void embed(const float* f, const std::array<float, D>& scale, std::int64_t i) {
     constexpr int d = D;
@@ -151,19 +165,19 @@ private:
     std::array<std::int32_t, d + 1> rem0{}, rank{};
     std::int32_t off_plane = 0;
     for (int k = 0; k <= d; ++k) {
-      const auto rounded = static_cast<std::int32_t>(std::lround(elevated[static_cast<std::size_t>(k)] / (d + 1)));
+      const std::int32_t rounded = round_to_int(elevated[static_cast<std::size_t>(k)] / (d + 1));
       rem0[static_cast<std::size_t>(k)] = rounded * (d + 1);
       off_plane += rounded;
     }
-    for (int a = 0; a < d; ++a) {
-      const float da = elevated[static_cast<std::size_t>(a)] - static_cast<float>(rem0[static_cast<std::size_t>(a)]);
-      for (int b = a + 1; b <= d; ++b) {
-        if (da < elevated[static_cast<std::size_t>(b)] - static_cast<float>(rem0[static_cast<std::size_t>(b)]))
-          ++rank[static_cast<std::size_t>(a)];
-        else
-          ++rank[static_cast<std::size_t>(b)];
+    std::array<float, d + 1> diff{};
+    for (int k = 0; k <= d; ++k)
+      diff[static_cast<std::size_t>(k)] = elevated[static_cast<std::size_t>(k)] - static_cast<float>(rem0[static_cast<std::size_t>(k)]);
+    for (int a = 0; a < d; ++a)
+      for (int b = a + 1; b <= d; ++b) {  // branch-free: the outcomes are unpredictable
+        const std::int32_t a_first = diff[static_cast<std::size_t>(a)] < diff[static_cast<std::size_t>(b)];
+        rank[static_cast<std::size_t>(a)] += a_first;
+        rank[static_cast<std::size_t>(b)] += 1 - a_first;
       }
-    }
     for (int k = 0; k <= d; ++k) {  // back onto the plane Σ = 0
       auto& r = rank[static_cast<std::size_t>(k)];
       r += off_plane;
@@ -183,17 +197,33 @@ private:
       bary[r + 1] -= v;
     }
     bary[0] += 1.0f + bary[static_cast<std::size_t>(d + 1)];
-    Key key{};
-    for (int remainder = 0; remainder <= d; ++remainder) {
-      for (int k = 0; k < d; ++k) {
-        // Vertex `remainder` of the canonical simplex, permuted by the ranks.
-        const std::int32_t rk = rank[static_cast<std::size_t>(k)];
-        key[static_cast<std::size_t>(k)] = rem0[static_cast<std::size_t>(k)] + (rk <= d - remainder ? remainder : remainder - (d + 1));
+    const std::size_t at = static_cast<std::size_t>(i) * (d + 1);
+    std::copy(bary.begin(), bary.begin() + d + 1, weight_.begin() + static_cast<std::ptrdiff_t>(at));
+    // Pixels share simplices (a 224² image has a few thousand): look the simplex up once, and
+    // its d+1 vertices only the first time it is seen. Its key: rem0's first d coordinates and
+    // the ranks packed in 4 bits each.
+    std::array<std::int32_t, d + 1> simplex_key{};
+    std::copy(rem0.begin(), rem0.begin() + d, simplex_key.begin());
+    for (int k = 0; k <= d; ++k) simplex_key[d] |= rank[static_cast<std::size_t>(k)] << (4 * k);
+    const std::int32_t simplex = simplices_.insert(simplex_key.data());
+    if (static_cast<std::size_t>(simplex) * (d + 1) == simplex_vertices_.size()) {  // new: find its vertices
+      Key key{};
+      for (int remainder = 0; remainder <= d; ++remainder) {
+        for (int k = 0; k < d; ++k) {
+          // Vertex `remainder` of the canonical simplex, permuted by the ranks.
+          const std::int32_t rk = rank[static_cast<std::size_t>(k)];
+          key[static_cast<std::size_t>(k)] = rem0[static_cast<std::size_t>(k)] + (rk <= d - remainder ? remainder : remainder - (d + 1));
+        }
+        simplex_vertices_.push_back(vertices_.insert(key.data()));
       }
-      const std::size_t at = static_cast<std::size_t>(i) * (d + 1) + static_cast<std::size_t>(remainder);
-      vertex_[at] = find(key.data(), true);
-      weight_[at] = bary[static_cast<std::size_t>(remainder)];
     }
+    std::copy_n(simplex_vertices_.begin() + static_cast<std::ptrdiff_t>(simplex) * (d + 1), d + 1,
+                vertex_.begin() + static_cast<std::ptrdiff_t>(at));
+  }
+
+  /// Rounds half away from zero, like std::lround, without the library call.
+  static std::int32_t round_to_int(float v) {
+    return static_cast<std::int32_t>(v >= 0 ? std::floor(v + 0.5f) : std::ceil(v - 0.5f));
   }
 
   /// For each direction j and vertex v: the vertices v ∓ (1, …, 1, −d at j, 1, …) (−1: absent).
@@ -203,7 +233,7 @@ private:
     std::array<std::int32_t, D + 1> n1{}, n2{};
     for (int j = 0; j <= D; ++j)
       for (std::int64_t v = 0; v < m; ++v) {
-        const std::int32_t* key = keys_.data() + static_cast<std::size_t>(v) * D;
+        const std::int32_t* key = vertices_.key(static_cast<std::int32_t>(v));
         for (int k = 0; k < D; ++k) {
           n1[static_cast<std::size_t>(k)] = key[k] - 1;
           n2[static_cast<std::size_t>(k)] = key[k] + 1;
@@ -213,17 +243,18 @@ private:
           n2[static_cast<std::size_t>(j)] = key[j] - D;
         }
         const std::size_t at = (static_cast<std::size_t>(j) * static_cast<std::size_t>(m) + static_cast<std::size_t>(v)) * 2;
-        neighbours_[at] = find(n1.data(), false);
-        neighbours_[at + 1] = find(n2.data(), false);
+        neighbours_[at] = vertices_.find(n1.data());
+        neighbours_[at + 1] = vertices_.find(n2.data());
       }
   }
 
   std::int64_t n_;
-  std::vector<std::int32_t> vertex_;     // n × (D+1): the simplex vertices of each point
-  std::vector<float> weight_;            // n × (D+1): their barycentric weights
-  std::vector<std::int32_t> keys_;       // vertices × D
-  std::vector<std::int32_t> table_;      // open-addressing hash of keys_ (−1: empty)
-  std::vector<std::int32_t> neighbours_;  // (D+1) × vertices × 2
+  std::vector<std::int32_t> vertex_;            // n × (D+1): the simplex vertices of each point
+  std::vector<float> weight_;                   // n × (D+1): their barycentric weights
+  KeyIndex<D> vertices_;                        // lattice vertices (first D coordinates)
+  KeyIndex<D + 1> simplices_;                   // simplices seen (see embed)
+  std::vector<std::int32_t> simplex_vertices_;  // simplices × (D+1) vertex indices
+  std::vector<std::int32_t> neighbours_;        // (D+1) × vertices × 2
 };
 
 }  // namespace fcam::losses
