@@ -1,9 +1,9 @@
 #!/usr/bin/python3
-"""Reference values for F-CAM's stage-2 losses (METHOD.md §5), independent of fcam: Otsu
+"""Reference values for F-CAM's stage-2 losses (METHOD.md §5) and its SGD (§6), independent of fcam: Otsu
 thresholds from skimage.filters.threshold_otsu, 11×11 erosions from scipy.ndimage (outside =
 foreground), the lowest-CAM background sets from a stable numpy argsort, the partial
 cross-entropy from torch (ignore_index, mean over labelled pixels) and the log-barrier size loss
-written in torch, with gradients from autograd.
+written in torch, with gradients from autograd; torch.optim.SGD parameter trajectories.
 
 Usage: /usr/bin/python3 tests/losses_reference.py OUT_DIR  (writes OUT_DIR/losses.safetensors)
 """
@@ -100,6 +100,23 @@ def main():
         loss.backward()
         meta[f"size{k}.t"], meta[f"size{k}.value"] = repr(t), repr(float(loss))
         tensors[f"size{k}.grad"] = p.grad
+    # SGD (torch.optim.SGD, Nesterov, weight decay, two groups with lr factors 1 and 10), then
+    # the step schedule on a changing base lr: 5 steps from recorded gradients.
+    gen = torch.Generator().manual_seed(3)
+    a = torch.randn(4, 3, generator=gen, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(5, generator=gen, dtype=torch.float64, requires_grad=True)
+    tensors["sgd.a0"], tensors["sgd.b0"] = a.detach().clone(), b.detach().clone()
+    opt = torch.optim.SGD([{"params": [a], "lr": 0.05}, {"params": [b], "lr": 0.5}], lr=0.05, momentum=0.9,
+                          nesterov=True, weight_decay=1e-2)
+    for k in range(5):
+        ga, gb = torch.randn(4, 3, generator=gen, dtype=torch.float64), torch.randn(5, generator=gen, dtype=torch.float64)
+        a.grad, b.grad = ga.clone(), gb.clone()
+        if k == 3:  # a schedule step: base lr ×0.1 for both groups
+            for g in opt.param_groups:
+                g["lr"] *= 0.1
+        opt.step()
+        tensors[f"sgd.ga{k}"], tensors[f"sgd.gb{k}"] = ga, gb
+        tensors[f"sgd.a{k + 1}"], tensors[f"sgd.b{k + 1}"] = a.detach().clone(), b.detach().clone()
     meta["cases"] = json.dumps(cases)
     # Doubles stay F64 so the loss values compare to ~1e-12.
     write_safetensors(os.path.join(out, "losses.safetensors"),

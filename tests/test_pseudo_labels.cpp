@@ -11,6 +11,7 @@
 #include <fcam/losses/partial_ce.hpp>
 #include <fcam/losses/sampling_regions.hpp>
 #include <fcam/losses/size_loss.hpp>
+#include <fcam/optim/sgd.hpp>
 
 using namespace fcam;
 
@@ -156,4 +157,34 @@ TEST_CASE("size loss (extended log-barrier) and its gradient equal a torch imple
   CHECK(losses::log_barrier_t(0) == 1.0);
   CHECK(losses::log_barrier_t(37) == Approx(std::pow(1.01, 37)));
   CHECK(losses::log_barrier_t(1000) == 10.0);
+}
+
+TEST_CASE("SGD (Nesterov, weight decay, parameter groups) follows torch.optim.SGD", "[optim]") {
+  nn::Parameter<double> a, b;
+  a.reset(reference_tensor("sgd.a0"));
+  b.reset(reference_tensor("sgd.b0"));
+  optim::SgdOptions options;
+  options.lr = 0.05;
+  options.weight_decay = 1e-2;
+  optim::Sgd<double> sgd({{{{"a", &a}}, 1.0}, {{{"b", &b}}, 10.0}}, options);
+  for (int k = 0; k < 5; ++k) {
+    INFO("step " << k);
+    if (k == 3) sgd.set_lr(sgd.lr() * 0.1);
+    a.grad.copy_from(reference_tensor("sgd.ga" + std::to_string(k)));
+    b.grad.copy_from(reference_tensor("sgd.gb" + std::to_string(k)));
+    const std::uint64_t version = a.version;
+    sgd.step();
+    CHECK(a.version > version);
+    const Tensor<double> want_a = reference_tensor("sgd.a" + std::to_string(k + 1)), want_b = reference_tensor("sgd.b" + std::to_string(k + 1));
+    for (std::int64_t i = 0; i < want_a.numel(); ++i) CHECK(a.value.data()[i] == Approx(want_a.data()[i]).margin(1e-13));
+    for (std::int64_t i = 0; i < want_b.numel(); ++i) CHECK(b.value.data()[i] == Approx(want_b.data()[i]).margin(1e-13));
+  }
+  CHECK(sgd.momentum_buffers().size() == 2);
+  sgd.zero_grad();
+  CHECK(a.grad.data()[0] == 0.0);
+  // The step schedule with its floor.
+  CHECK(optim::step_lr(0.0017, 14, 15, 0.1) == Approx(0.0017));
+  CHECK(optim::step_lr(0.0017, 15, 15, 0.1) == Approx(0.00017));
+  CHECK(optim::step_lr(0.0017, 100, 15, 0.1) == 1e-7);
+  CHECK(optim::step_lr(0.01, 49, 0, 0.1) == 0.01);
 }

@@ -61,6 +61,7 @@
 #include "fcam/nn/pool2d.hpp"
 #include "fcam/nn/sequential.hpp"
 #include "fcam/nn/upsample.hpp"
+#include "fcam/optim/sgd.hpp"
 #include "fcam/ops/batch_norm.hpp"
 #include "fcam/ops/concat.hpp"
 #include "fcam/ops/conv2d.hpp"

@@ -1,0 +1,105 @@
+/// \file
+/// \brief SGD with momentum, Nesterov and weight decay, parameter groups with their own learning
+/// rate factor (PyTorch's torch.optim.SGD update), and the step schedule of METHOD.md §6.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "fcam/core/error.hpp"
+#include "fcam/nn/module.hpp"
+
+namespace fcam::optim {
+
+/// SGD settings (METHOD.md §6's defaults).
+struct SgdOptions {
+  double lr = 0.01;             ///< base learning rate
+  double momentum = 0.9;        ///< 0: plain SGD
+  bool nesterov = true;         ///< Nesterov momentum (needs momentum > 0)
+  double weight_decay = 1e-4;   ///< L2 penalty added to the gradient
+};
+
+/// Parameters that share a learning-rate factor (stage 1: 10× on the last block and the head).
+template <Scalar T>
+struct ParamGroup {
+  std::vector<std::pair<std::string, nn::Parameter<T>*>> params;  ///< named, for the saved state
+  double lr_factor = 1.0;                                         ///< lr of the group = factor · base lr
+};
+
+/// PyTorch's SGD: g = grad + wd·p; b = μ·b + g (b = g on the first step); d = g + μ·b with
+/// Nesterov, else b; p −= lr·d. Marks every updated parameter changed (Parameter::mark_changed).
+template <Scalar T>
+class Sgd {
+public:
+  Sgd(std::vector<ParamGroup<T>> groups, SgdOptions options) : groups_(std::move(groups)), options_(options) {
+    FCAM_CHECK(options.lr >= 0 && options.momentum >= 0 && options.weight_decay >= 0,
+               "Sgd: learning rate, momentum and weight decay must be >= 0");
+    FCAM_CHECK(!options.nesterov || options.momentum > 0, "Sgd: Nesterov momentum needs momentum > 0");
+  }
+
+  /// The base learning rate (set_lr() changes it, e.g. per epoch from a schedule).
+  double lr() const { return options_.lr; }
+  /// Sets the base learning rate.
+  void set_lr(double lr) {
+    FCAM_CHECK(lr >= 0, "Sgd: learning rate must be >= 0, got ", lr);
+    options_.lr = lr;
+  }
+
+  /// One update of every parameter from its accumulated gradient.
+  void step() {
+    for (auto& group : groups_) {
+      const auto lr = static_cast<T>(options_.lr * group.lr_factor), mu = static_cast<T>(options_.momentum),
+                 wd = static_cast<T>(options_.weight_decay);
+      for (auto& [name, p] : group.params) {
+        T* value = p->value.data();
+        const T* grad = p->grad.data();
+        const std::int64_t n = p->value.numel();
+        Tensor<T>* buffer = nullptr;
+        bool fresh = false;
+        if (options_.momentum > 0) {
+          auto it = momentum_.find(name);
+          fresh = it == momentum_.end();
+          if (fresh) it = momentum_.emplace(name, Tensor<T>(p->value.shape())).first;
+          buffer = &it->second;
+        }
+        for (std::int64_t i = 0; i < n; ++i) {
+          T g = grad[i] + wd * value[i];
+          if (buffer) {
+            T& b = buffer->data()[i];
+            b = fresh ? g : mu * b + g;
+            g = options_.nesterov ? g + mu * b : b;
+          }
+          value[i] -= lr * g;
+        }
+        p->mark_changed();
+      }
+    }
+  }
+
+  /// Zeroes every parameter's gradient.
+  void zero_grad() {
+    for (auto& group : groups_)
+      for (auto& [name, p] : group.params) p->grad.zero();
+  }
+
+  /// The momentum buffers by parameter name (what a resumed run needs besides the weights).
+  std::map<std::string, Tensor<T>>& momentum_buffers() { return momentum_; }
+
+private:
+  std::vector<ParamGroup<T>> groups_;
+  SgdOptions options_;
+  std::map<std::string, Tensor<T>> momentum_;
+};
+
+/// METHOD.md §6's step schedule: max(base·γ^⌊epoch/step⌋, floor); step 0 keeps lr constant.
+inline double step_lr(double base, std::int64_t epoch, std::int64_t step, double gamma, double floor = 1e-7) {
+  if (step <= 0) return base;
+  return std::max(base * std::pow(gamma, static_cast<double>(epoch / step)), floor);
+}
+
+}  // namespace fcam::optim
