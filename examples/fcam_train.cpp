@@ -1,0 +1,183 @@
+// fcam-train: F-CAM's two training stages on a dataset in wsolevaluation layout.
+//
+//   fcam-train classifier --data_root IMAGES --metadata_root META --dataset_name CUB
+//       --arch resnet50 --epochs 50 --lr 0.0017 --lr_step 15 --out runs/cls
+//   fcam-train fcam --classifier runs/cls/best.safetensors --data_root IMAGES
+//       --metadata_root META --dataset_name CUB --epochs 50 --lr 0.01 --out runs/fcam
+//
+// Splits are <metadata_root>/<dataset_name>/{train,val,test}; images <data_root>/<image id>;
+// OpenImages masks under <mask_root>/OpenImages. Every METHOD.md constant is a flag with its
+// default. Writes <out>/{best,last}.safetensors (fcam-infer reads them), state.safetensors
+// (--resume), log.csv, and with --json FILE the test metrics of the best and last checkpoints.
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <string>
+
+#include <fcam/fcam.hpp>
+#include <fcam/train/trainer.hpp>
+
+using namespace fcam;
+namespace fs = std::filesystem;
+
+namespace {
+
+json::Value metrics_json(const train::EvaluationResult& r) {
+  json::Object o{{"localization", r.localization}, {"accuracy", r.accuracy}, {"images", static_cast<double>(r.images)}};
+  if (!r.max_box_acc.empty()) {
+    o.emplace("max_box_acc_30_50_70", json::Array{r.max_box_acc[0], r.max_box_acc[1], r.max_box_acc[2]});
+    o.emplace("max_box_acc_v2", r.max_box_acc_v2);
+    o.emplace("top1_localization", r.top1_localization);
+  }
+  return json::Value(o);
+}
+
+void define_flags(app::Flags& f) {
+  f.add_string("data_root", "", "image root: images are <data_root>/<image id>");
+  f.add_string("metadata_root", "metadata", "splits are <metadata_root>/<dataset_name>/{train,val,test}");
+  f.add_string("mask_root", "dataset", "OpenImages masks are <mask_root>/OpenImages/<mask path>");
+  f.add_string("dataset_name", "CUB", "CUB, ILSVRC or OpenImages (boxes: MaxBoxAcc; masks: PxAP)");
+  f.add_string("split", "train", "training split");
+  f.add_string("val_split", "val", "model-selection split");
+  f.add_string("test_split", "test", "final test split ('' : none)");
+  f.add_string("out", "runs/fcam-train", "run folder");
+  f.add_string("arch", "resnet50", "classifier: resnet18, resnet34, resnet50, vgg16, inceptionv3");
+  f.add_int("base_width", 64, "classifier: encoder base width (64 = torchvision's; 16 for CPU-sized models)");
+  f.add_int("num_classes", 200, "classifier: number of classes");
+  f.add_string("pretrained", "", "classifier: torchvision ImageNet weights of the encoder (safetensors)");
+  f.add_string("classifier", "", "fcam: the stage-1 checkpoint (encoder and head are loaded and frozen)");
+  f.add_int("epochs", 50, "epochs");
+  f.add_int("batch_size", 32, "images per step");
+  f.add_double("lr", 0.01, "base learning rate (authors' CUB/ResNet50: 0.0017 stage 1, 0.01 stage 2)");
+  f.add_double("momentum", 0.9, "SGD momentum");
+  f.add_bool("nesterov", true, "Nesterov momentum");
+  f.add_double("weight_decay", 1e-4, "weight decay");
+  f.add_double("last_block_lr_factor", 10, "classifier: lr factor of the last block and the head");
+  f.add_int("lr_step", 0, "step schedule period in epochs (0: constant lr; authors' stage 1: 15)");
+  f.add_double("lr_gamma", 0.1, "step schedule factor");
+  f.add_int("warmup_epochs", 0, "linear lr warm-up epochs");
+  f.add_int("resize_size", 256, "training images are resized to this square, then cropped");
+  f.add_int("crop_size", 224, "network input size (also the evaluation size)");
+  f.add_int("workers", 2, "image loading threads");
+  f.add_bool("skip_bad", false, "skip unreadable images (counted in the summary) instead of stopping");
+  f.add_int("seed", 0, "seed of the order, crops, flips and pseudo-label sampling");
+  f.add_bool("resume", false, "continue the run in --out from its last finished epoch");
+  f.add_string("json", "", "write the final metrics (test: best and last checkpoints) to this file");
+  f.add_bool("quiet", false, "no progress lines");
+  f.add_string("eval_cam", "cam", "classifier: the CAM method evaluated on validation / test");
+  f.add_double("val_interval", 0.004, "threshold step of the validation metric");
+  f.add_double("test_interval", 0.001, "threshold step of the test metrics");
+  // Stage 2 (METHOD.md §5).
+  f.add_string("cam_method", "cam", "fcam: pseudo-label CAM: cam, gradcam, gradcampp, sgcampp, xgradcam, layercam");
+  f.add_int("n_fg", 1, "fcam: foreground pixels sampled per image");
+  f.add_int("n_bg", 1, "fcam: background pixels sampled per image");
+  f.add_double("n_minus", 0.1, "fcam: fraction of lowest-CAM pixels that are background candidates");
+  f.add_int("erosion", 11, "fcam: erosion of the foreground candidates (odd; scale with the image size)");
+  f.add_int("dilation", 3, "fcam: dilation of each sampled pixel (odd)");
+  f.add_bool("pce", true, "fcam: use the partial cross-entropy term");
+  f.add_double("alpha", 1.0, "fcam: weight of the partial cross-entropy");
+  f.add_bool("crf", true, "fcam: use the CRF term");
+  f.add_double("crf_lambda", 2e-9, "fcam: CRF weight at 224 px (scaled by (224/crop)^2 unless --crf_no_scaling)");
+  f.add_double("sigma_rgb", 15, "fcam: CRF colour sigma");
+  f.add_double("sigma_xy", 100, "fcam: CRF spatial sigma at 224 px (scaled by crop/224 unless --crf_no_scaling)");
+  f.add_bool("crf_no_scaling", false, "fcam: use crf_lambda and sigma_xy as given at any crop size");
+  f.add_bool("size", true, "fcam: use the size (log-barrier) term");
+  f.add_double("size_lambda", 0.1, "fcam: weight of the size term");
+}
+
+data::WsolDataset split_of(const app::Flags& f, const std::string& split, int classes) {
+  const fs::path dir = fs::path(f.text("metadata_root")) / f.text("dataset_name") / split;
+  return {f.text("data_root"), data::read_wsol_metadata(dir, classes)};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  app::Flags flags("fcam-train",
+                   "F-CAM training. Commands: 'classifier' (stage 1, cross-entropy) and 'fcam' (stage 2: frozen\n"
+                   "classifier, decoder trained with alpha*PCE + CRF + size).");
+  define_flags(flags);
+  try {
+    flags.allow_positional("COMMAND");
+    if (!flags.parse(argc, argv)) {
+      std::cout << flags.usage();
+      return 0;
+    }
+    FCAM_CHECK(flags.positional().size() == 1, "fcam-train: give exactly one command: classifier or fcam");
+    train::TrainConfig c;
+    c.stage = flags.positional()[0];
+    FCAM_CHECK(c.stage == "classifier" || c.stage == "fcam", "fcam-train: unknown command '", c.stage,
+               "' (classifier or fcam)");
+    FCAM_CHECK(!flags.text("data_root").empty(), "fcam-train: --data_root is required");
+    c.model.arch = flags.text("arch");
+    c.model.num_classes = flags.integer("num_classes");
+    c.model.base_width = flags.integer("base_width");
+    c.classifier = flags.text("classifier");
+    c.pretrained = flags.text("pretrained");
+    int classes = c.model.num_classes;
+    if (c.stage == "fcam") {
+      FCAM_CHECK(!c.classifier.empty(), "fcam-train fcam: --classifier (the stage-1 checkpoint) is required");
+      classes = static_cast<int>(models::read_model_config(c.classifier).num_classes);
+    }
+    c.train = split_of(flags, flags.text("split"), classes);
+    c.val = split_of(flags, flags.text("val_split"), classes);
+    if (!flags.text("test_split").empty()) c.test = split_of(flags, flags.text("test_split"), classes);
+    c.mask_root = flags.text("mask_root");
+    c.out = flags.text("out");
+    c.epochs = flags.integer("epochs");
+    c.batch_size = flags.integer("batch_size");
+    c.sgd = {flags.number("lr"), flags.number("momentum"), flags.boolean("nesterov"), flags.number("weight_decay")};
+    c.last_block_lr_factor = flags.number("last_block_lr_factor");
+    c.lr_step = flags.integer("lr_step");
+    c.lr_gamma = flags.number("lr_gamma");
+    c.warmup_epochs = flags.integer("warmup_epochs");
+    c.transform.resize_size = flags.integer("resize_size");
+    c.transform.crop_size = flags.integer("crop_size");
+    c.workers = flags.integer("workers");
+    c.skip_bad = flags.boolean("skip_bad");
+    c.seed = static_cast<std::uint64_t>(flags.integer("seed"));
+    c.resume = flags.boolean("resume");
+    c.quiet = flags.boolean("quiet");
+    c.eval_cam_method = flags.text("eval_cam");
+    cam::method_named(c.eval_cam_method);  // checks the name before any work
+    c.val_interval = flags.number("val_interval");
+    c.test_interval = flags.number("test_interval");
+    auto& l = c.fcam;
+    l.cam_method = flags.text("cam_method");
+    if (l.cam_method != "sgcampp") cam::method_named(l.cam_method);
+    l.sampling = {flags.integer("n_fg"), flags.integer("n_bg"), flags.number("n_minus"), flags.integer("erosion"),
+                  flags.integer("dilation")};
+    l.use_pce = flags.boolean("pce");
+    l.alpha = flags.number("alpha");
+    l.use_crf = flags.boolean("crf");
+    l.crf = {flags.number("sigma_rgb"), flags.number("sigma_xy"), flags.number("crf_lambda")};
+    if (!flags.boolean("crf_no_scaling")) l.crf = l.crf.scaled_to(c.transform.crop_size);
+    l.use_size = flags.boolean("size");
+    l.size_weight = flags.number("size_lambda");
+
+    const train::TrainResult r = train::run_training(c, [](const std::string& line) { std::cout << line << std::endl; });
+    std::cout << "best epoch " << r.best_epoch << ", val " << r.best_val << "\n";
+    if (r.skipped_images > 0) std::cout << "skipped " << r.skipped_images << " unreadable training images\n";
+    if (r.test_best.images > 0)
+      std::cout << "test (best): localization " << r.test_best.localization << ", accuracy " << r.test_best.accuracy
+                << "\ntest (last): localization " << r.test_last.localization << ", accuracy "
+                << r.test_last.accuracy << "\n";
+    if (!flags.text("json").empty()) {
+      json::Array vals, losses;
+      for (double v : r.val_history) vals.push_back(v);
+      for (double v : r.loss_history) losses.push_back(v);
+      json::Object o{{"stage", c.stage}, {"best_epoch", static_cast<double>(r.best_epoch)}, {"best_val", r.best_val},
+                     {"val_history", vals}, {"loss_history", losses},
+                     {"skipped_images", static_cast<double>(r.skipped_images)}};
+      if (r.test_best.images > 0) {
+        o.emplace("test_best", metrics_json(r.test_best));
+        o.emplace("test_last", metrics_json(r.test_last));
+      }
+      io::write_file_atomic(flags.text("json"), json::dump(json::Value(o)) + "\n");
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "fcam-train: error: " << e.what() << "\n";
+    return 1;
+  }
+}

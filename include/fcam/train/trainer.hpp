@@ -1,0 +1,275 @@
+/// \file
+/// \brief The training loop of both F-CAM stages: evaluation at epoch 0 and after every epoch
+/// on the validation split, best and last checkpoints written atomically, a resumable state,
+/// a CSV log per epoch, a progress line, and the final test metrics of the best and last
+/// checkpoints.
+///
+/// Files in `out`: best.safetensors and last.safetensors (fcam checkpoints, fcam-infer reads
+/// them), state.safetensors (weights + momentum + counters after the last finished epoch, one
+/// atomic file so that an interrupted run resumes consistently), log.csv.
+#pragma once
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fcam/app/progress.hpp"
+#include "fcam/io/json.hpp"
+#include "fcam/io/state_dict.hpp"
+#include "fcam/models/checkpoints.hpp"
+#include "fcam/train/evaluate.hpp"
+#include "fcam/train/steps.hpp"
+
+namespace fcam::train {
+
+/// Everything a training run needs (METHOD.md §6's defaults where it has them).
+struct TrainConfig {
+  std::string stage = "classifier";  ///< "classifier" (stage 1) or "fcam" (stage 2)
+  models::ModelConfig model;         ///< arch, classes, base width, normalisation
+  std::filesystem::path classifier;  ///< stage 2: the stage-1 checkpoint to start from (frozen encoder + head)
+  std::filesystem::path pretrained;  ///< stage 1: torchvision ImageNet weights for the encoder (optional)
+  data::WsolDataset train, val, test;  ///< splits (test may be empty: no final test)
+  std::filesystem::path mask_root;   ///< mask datasets: holds OpenImages/<mask paths>
+  std::filesystem::path out;         ///< run folder
+  std::int64_t epochs = 2;           ///< epochs to train
+  std::int64_t batch_size = 32;      ///< images per step
+  optim::SgdOptions sgd;             ///< lr, momentum, Nesterov, weight decay
+  double last_block_lr_factor = 10;  ///< stage 1: lr factor of the last block + head
+  std::int64_t lr_step = 0;          ///< step schedule period in epochs (0: constant)
+  double lr_gamma = 0.1;             ///< step schedule factor
+  std::int64_t warmup_epochs = 0;    ///< linear warm-up of the lr over the first epochs
+  data::TransformOptions transform;  ///< resize / crop sizes
+  int workers = 2;                   ///< loading threads
+  bool skip_bad = false;             ///< skip unreadable images (counted) instead of stopping
+  std::uint64_t seed = 0;            ///< order, crops, flips, sampling
+  std::string eval_cam_method = "cam";  ///< stage 1: the CAM evaluated
+  double val_interval = 0.004;       ///< threshold step on validation
+  double test_interval = 0.001;      ///< threshold step on test
+  FcamLossOptions fcam;              ///< stage 2 loss
+  bool resume = false;               ///< continue from out/state.safetensors
+  bool quiet = false;                ///< no progress line
+};
+
+/// The scores of one finished run.
+struct TrainResult {
+  std::int64_t best_epoch = 0;        ///< epoch of the best validation score (0: before training)
+  double best_val = 0;                ///< that score
+  std::vector<double> val_history;    ///< validation score after epoch 0, 1, …
+  std::vector<double> loss_history;   ///< mean training loss of epoch 1, 2, …
+  EvaluationResult test_best, test_last;  ///< on the test split (images 0 when there is none)
+  std::int64_t skipped_images = 0;    ///< unreadable training images skipped
+};
+
+namespace detail {
+
+inline bool in_last_block(const std::string& arch, const std::string& name) {
+  auto starts = [&](const char* p) { return name.rfind(p, 0) == 0; };
+  if (starts("classification_head.")) return true;
+  if (arch == "vgg16") return starts("encoder.conv6.");
+  if (arch == "inceptionv3") return starts("encoder.SPG_A3_");
+  return starts("encoder.layer4.");
+}
+
+/// Stage 1: encoder + head, the last block and head at `factor`× lr. Stage 2: decoder + head.
+inline std::vector<optim::ParamGroup<float>> parameter_groups(models::FcamModel<float>& model, const TrainConfig& c) {
+  optim::ParamGroup<float> base, last;
+  last.lr_factor = c.last_block_lr_factor;
+  for (auto& [name, p] : model.named_parameters()) {
+    const bool decoder = name.rfind("decoder.", 0) == 0 || name.rfind("segmentation_head.", 0) == 0;
+    if (c.stage == "fcam") {
+      if (decoder) base.params.emplace_back(name, p);
+    } else if (!decoder) {
+      (in_last_block(c.model.arch, name) ? last : base).params.emplace_back(name, p);
+    }
+  }
+  std::vector<optim::ParamGroup<float>> groups{base};
+  if (!last.params.empty()) groups.push_back(last);
+  return groups;
+}
+
+inline double lr_at(const TrainConfig& c, std::int64_t epoch_index) {  // epoch_index from 0
+  double lr = optim::step_lr(c.sgd.lr, epoch_index, c.lr_step, c.lr_gamma);
+  if (epoch_index < c.warmup_epochs) lr *= static_cast<double>(epoch_index + 1) / static_cast<double>(c.warmup_epochs + 1);
+  return lr;
+}
+
+inline std::string config_json(const TrainConfig& c) {
+  json::Object o{{"stage", c.stage},
+                 {"epochs", static_cast<double>(c.epochs)},
+                 {"batch_size", static_cast<double>(c.batch_size)},
+                 {"lr", c.sgd.lr},
+                 {"seed", static_cast<double>(c.seed)},
+                 {"resize_size", static_cast<double>(c.transform.resize_size)},
+                 {"crop_size", static_cast<double>(c.transform.crop_size)}};
+  if (c.stage == "fcam") {
+    o.emplace("cam_method", c.fcam.cam_method);
+    o.emplace("alpha", c.fcam.use_pce ? c.fcam.alpha : 0.0);
+    o.emplace("crf_weight", c.fcam.use_crf ? c.fcam.crf.weight : 0.0);
+    o.emplace("size_weight", c.fcam.use_size ? c.fcam.size_weight : 0.0);
+    o.emplace("n_minus", c.fcam.sampling.n_minus);
+  }
+  return json::dump(json::Value(o));
+}
+
+}  // namespace detail
+
+/// Runs the configured stage. `log(line)` receives the per-epoch summaries (default: stderr).
+inline TrainResult run_training(TrainConfig c, const std::function<void(const std::string&)>& log = {}) {
+  auto say = [&](const std::string& line) {
+    if (log) log(line);
+    else std::fprintf(stderr, "%s\n", line.c_str());
+  };
+  FCAM_CHECK(c.stage == "classifier" || c.stage == "fcam", "training stage must be 'classifier' or 'fcam', got '",
+             c.stage, "'");
+  FCAM_CHECK(c.epochs >= 0 && c.batch_size >= 1, "epochs must be >= 0 and batch size >= 1");
+  std::filesystem::create_directories(c.out);
+  const auto state_path = c.out / "state.safetensors";
+  c.model.training = detail::config_json(c);
+
+  // The model: stage 2 starts from the stage-1 checkpoint (its arch and classes win).
+  std::unique_ptr<models::FcamModel<float>> model;
+  if (c.stage == "fcam") {
+    FCAM_CHECK(!c.classifier.empty(), "stage 2 (fcam) needs the stage-1 classifier checkpoint");
+    models::ModelConfig from;
+    model = models::load_fcam_checkpoint<float>(c.classifier, &from);
+    c.model.arch = from.arch, c.model.num_classes = from.num_classes, c.model.base_width = from.base_width;
+    c.model.normalization = from.normalization;
+  } else {
+    model = std::make_unique<models::FcamModel<float>>(c.model.arch, c.model.num_classes, c.model.base_width);
+    if (!c.pretrained.empty()) models::load_torchvision_encoder(model->encoder(), c.pretrained);
+  }
+  c.transform.normalization = c.model.normalization;
+  optim::Sgd<float> sgd(detail::parameter_groups(*model, c), c.sgd);
+
+  TrainResult result;
+  std::int64_t first_epoch = 1;
+  if (c.resume && std::filesystem::exists(state_path)) {
+    const io::SafetensorsFile state = io::read_safetensors(state_path);
+    io::SafetensorsFile weights, momentum;
+    for (const auto& [name, record] : state.tensors) {
+      if (name.rfind("model.", 0) == 0) weights.tensors.emplace(name.substr(6), record);
+      if (name.rfind("momentum.", 0) == 0) momentum.tensors.emplace(name.substr(9), record);
+    }
+    io::load_state_dict(*model, weights, true, state_path.string());
+    for (const auto& [name, record] : momentum.tensors) sgd.momentum_buffers()[name] = record.to_tensor<float>();
+    const json::Value counters = json::parse(state.metadata.at("fcam.train_state"));
+    const json::Object& o = counters.as<json::Object>("train_state");
+    first_epoch = static_cast<std::int64_t>(o.at("epoch").as<double>("epoch")) + 1;
+    result.best_epoch = static_cast<std::int64_t>(o.at("best_epoch").as<double>("best_epoch"));
+    result.best_val = o.at("best_val").as<double>("best_val");
+    for (const auto& v : o.at("val_history").as<json::Array>("val_history")) result.val_history.push_back(v.as<double>("val"));
+    for (const auto& v : o.at("loss_history").as<json::Array>("loss_history")) result.loss_history.push_back(v.as<double>("loss"));
+    say("resuming " + c.stage + " from epoch " + std::to_string(first_epoch - 1) + " (" + state_path.string() + ")");
+  }
+
+  EvaluationOptions eval;
+  eval.source = c.stage == "fcam" ? MapSource::fcam : MapSource::cam;
+  eval.cam_method = cam::method_named(c.eval_cam_method);
+  eval.interval = c.val_interval;
+  eval.mask_root = c.mask_root;
+  eval.workers = c.workers;
+  eval.transform = c.transform;
+  auto validate = [&](std::int64_t epoch) {
+    app::Progress progress("validation (epoch " + std::to_string(epoch) + ")", "images", c.val.size(), !c.quiet);
+    return evaluate(*model, c.val, eval, [&](std::int64_t done, std::int64_t) { progress.update(done); }).localization;
+  };
+  const std::string metric = c.val.metadata.has_boxes() ? "MaxBoxAcc@50" : "PxAP";
+  if (first_epoch == 1) {
+    const double v = validate(0);
+    result.val_history = {v};
+    result.best_val = v;
+    result.best_epoch = 0;
+    models::save_fcam_checkpoint(*model, c.model, c.out / "best.safetensors");
+    say(c.stage + " epoch 0: val " + metric + " " + std::to_string(v));
+    std::ofstream(c.out / "log.csv") << "epoch,lr,loss,pce,crf,size,val_" << (metric == "PxAP" ? "pxap" : "maxboxacc50")
+                                     << ",seconds\n" << "0,,,,,," << v << ",0\n";
+  }
+
+  data::LoaderOptions lo;
+  lo.batch_size = c.batch_size;
+  lo.workers = c.workers;
+  lo.shuffle = true;
+  lo.drop_last = c.train.size() > c.batch_size;
+  lo.skip_bad = c.skip_bad;
+  lo.seed = c.seed;
+  lo.transform = c.transform;
+  lo.transform.train = true;
+  data::DataLoader loader(c.train, lo);
+  for (std::int64_t epoch = first_epoch; epoch <= c.epochs; ++epoch) {
+    const auto start = std::chrono::steady_clock::now();
+    sgd.set_lr(detail::lr_at(c, epoch - 1));
+    const double t = losses::log_barrier_t(epoch - 1);
+    Rng rng(c.seed * 1000003 + static_cast<std::uint64_t>(epoch));
+    loader.start_epoch(epoch);
+    app::Progress progress(c.stage + " epoch " + std::to_string(epoch) + "/" + std::to_string(c.epochs), "batches",
+                           loader.batches_per_epoch(), !c.quiet);
+    double loss_sum = 0, pce = 0, crf = 0, size = 0;
+    std::int64_t steps = 0;
+    while (auto batch = loader.next()) {
+      if (batch->inputs.size(0) == 0) continue;  // every image of the batch was skipped
+      if (c.stage == "fcam") {
+        const FcamStepLosses l = fcam_step(*model, sgd, *batch, c.fcam, t, rng);
+        loss_sum += l.total(), pce += l.pce, crf += l.crf, size += l.size;
+      } else {
+        loss_sum += classifier_step(*model, sgd, *batch);
+      }
+      ++steps;
+      FCAM_CHECK(std::isfinite(loss_sum), "training diverged at epoch ", epoch, " (loss is not finite); lower --lr");
+      progress.update(steps);
+    }
+    const double mean = steps > 0 ? loss_sum / static_cast<double>(steps) : 0.0;
+    result.loss_history.push_back(mean);
+    const double v = validate(epoch);
+    result.val_history.push_back(v);
+    models::save_fcam_checkpoint(*model, c.model, c.out / "last.safetensors");
+    if (v > result.best_val) {
+      result.best_val = v;
+      result.best_epoch = epoch;
+      models::save_fcam_checkpoint(*model, c.model, c.out / "best.safetensors");
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double per = steps > 0 ? 1.0 / static_cast<double>(steps) : 0.0;
+    std::ofstream(c.out / "log.csv", std::ios::app) << epoch << "," << sgd.lr() << "," << mean << "," << pce * per << ","
+                                                    << crf * per << "," << size * per << "," << v << "," << seconds << "\n";
+    say(c.stage + " epoch " + std::to_string(epoch) + ": loss " + std::to_string(mean) + ", val " + metric + " " +
+        std::to_string(v) + (result.best_epoch == epoch ? " (best)" : "") + ", " + std::to_string(seconds) + " s");
+
+    // The resumable state: weights, momentum and counters in one atomic file.
+    io::SafetensorsFile state;
+    for (const auto& [name, t_] : io::state_dict(*model))
+      state.tensors.emplace("model." + name, io::TensorRecord::from_tensor(t_, io::DType::f32));
+    for (const auto& [name, m] : sgd.momentum_buffers())
+      state.tensors.emplace("momentum." + name, io::TensorRecord::from_tensor(m, io::DType::f32));
+    json::Array vals, losses_;
+    for (double x : result.val_history) vals.push_back(x);
+    for (double x : result.loss_history) losses_.push_back(x);
+    state.metadata["fcam.train_state"] = json::dump(json::Value(json::Object{
+        {"epoch", static_cast<double>(epoch)}, {"best_epoch", static_cast<double>(result.best_epoch)},
+        {"best_val", result.best_val}, {"val_history", vals}, {"loss_history", losses_}}));
+    io::write_safetensors(state_path, state);
+  }
+  if (!std::filesystem::exists(c.out / "last.safetensors"))
+    models::save_fcam_checkpoint(*model, c.model, c.out / "last.safetensors");
+  result.skipped_images = loader.skipped();
+
+  if (c.test.size() > 0) {
+    EvaluationOptions test = eval;
+    test.interval = c.test_interval;
+    test.with_v2 = c.test.metadata.has_boxes();
+    for (const char* which : {"best", "last"}) {
+      auto m = models::load_fcam_checkpoint<float>(c.out / (std::string(which) + ".safetensors"));
+      app::Progress progress(std::string("test (") + which + ")", "images", c.test.size(), !c.quiet);
+      (std::string(which) == "best" ? result.test_best : result.test_last) =
+          evaluate(*m, c.test, test, [&](std::int64_t done, std::int64_t) { progress.update(done); });
+    }
+  }
+  return result;
+}
+
+}  // namespace fcam::train

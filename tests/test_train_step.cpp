@@ -1,0 +1,105 @@
+// One F-CAM stage-2 step end to end: the decoder's parameter gradients (PCE + size loss through
+// the softmax, the segmentation head and the U-Net decoder, the encoder frozen) against finite
+// differences of the step's own loss, in double; and a stage-1 step likewise.
+// (The CRF term's gradient is the reference's 2·W·S, checked separately in test_crf_loss.)
+#include <catch2/catch.hpp>
+
+#include <fcam/fcam.hpp>
+#include <fcam/train/steps.hpp>
+
+using namespace fcam;
+
+namespace {
+
+data::Batch random_batch(std::int64_t n, std::int64_t s, std::uint64_t seed) {
+  Rng rng(seed);
+  data::Batch b;
+  b.inputs = Tensor<float>({n, 3, s, s});
+  b.raw = Tensor<float>({n, 3, s, s});
+  for (std::int64_t i = 0; i < b.inputs.numel(); ++i) {
+    b.raw.data()[i] = static_cast<float>(rng.uniform(0, 255));
+    b.inputs.data()[i] = (b.raw.data()[i] / 255.0f - 0.45f) / 0.225f;
+  }
+  for (std::int64_t i = 0; i < n; ++i) {
+    b.labels.push_back(static_cast<int>(i % 3));
+    b.indices.push_back(i);
+  }
+  return b;
+}
+
+// Checks analytic against central-difference gradients on `count` entries of the parameters
+// whose names start with `prefix`, the loss being `loss()` (which refills the gradients and must
+// not change parameters): |analytic − numeric| ≤ rtol·|numeric| + atol. Returns the failures.
+template <class Loss>
+int gradient_mismatches(models::FcamModel<double>& model, const std::string& prefix, Loss&& loss, int count,
+                        double rtol, double atol) {
+  std::vector<std::pair<nn::Parameter<double>*, std::int64_t>> picks;
+  Rng rng(11);
+  for (auto& [name, p] : model.named_parameters())
+    if (name.rfind(prefix, 0) == 0 && name.find("weight") != std::string::npos && p->value.numel() > 4)
+      picks.emplace_back(p, static_cast<std::int64_t>(rng.uniform(0, static_cast<double>(p->value.numel()))));
+  REQUIRE(!picks.empty());
+  const std::size_t step = std::max<std::size_t>(1, picks.size() / static_cast<std::size_t>(count));
+  loss();
+  std::vector<double> analytic;  // all read before any perturbation (loss() overwrites the gradients)
+  for (std::size_t k = 0; k < picks.size(); k += step) analytic.push_back(picks[k].first->grad.data()[picks[k].second]);
+  int failures = 0;
+  for (std::size_t k = 0, a = 0; k < picks.size(); k += step, ++a) {
+    auto [p, i] = picks[k];
+    const double saved = p->value.data()[i], eps = 1e-6;
+    p->value.data()[i] = saved + eps;
+    const double up = loss();
+    p->value.data()[i] = saved - eps;
+    const double down = loss();
+    p->value.data()[i] = saved;
+    const double numeric = (up - down) / (2 * eps);
+    INFO("entry " << i << ": analytic " << analytic[a] << ", numeric " << numeric);
+    CHECK(std::abs(analytic[a] - numeric) <= rtol * std::abs(numeric) + atol);
+    failures += std::abs(analytic[a] - numeric) > rtol * std::abs(numeric) + atol;
+  }
+  return failures;
+}
+
+}  // namespace
+
+TEST_CASE("stage-2 step: decoder gradients of PCE + size match finite differences", "[train]") {
+  models::FcamModel<double> model("resnet18", 3, 4);
+  const data::Batch batch = random_batch(2, 32, 1);
+  train::FcamLossOptions o;
+  o.use_crf = false;  // its gradient is the reference's 2WS, not exact (test_crf_loss)
+  o.sampling.n_foreground = 20;
+  o.sampling.n_background = 20;
+  o.sampling.erosion = 3;
+  o.sampling.n_minus = 0.3;
+  o.size_weight = 0.5;
+  o.alpha = 1.0;
+  optim::SgdOptions frozen{0.0, 0.0, false, 0.0};  // lr 0: the step leaves the weights as they are
+  std::vector<optim::ParamGroup<double>> groups(1);
+  for (auto& [name, p] : model.named_parameters())
+    if (name.rfind("decoder.", 0) == 0 || name.rfind("segmentation_head.", 0) == 0) groups[0].params.emplace_back(name, p);
+  optim::Sgd<double> sgd(groups, frozen);
+  auto loss = [&] {
+    Rng rng(5);  // the same pseudo-labels every time
+    return train::fcam_step(model, sgd, batch, o, 2.0, rng).total();
+  };
+  CHECK(std::isfinite(loss()));
+  // In double (the steps are templates; training runs them in float, where a deep chain of
+  // small BatchNorm batches makes float central differences too noisy to check anything).
+  CHECK(gradient_mismatches(model, "decoder.", loss, 12, 1e-4, 1e-8) == 0);
+  CHECK(gradient_mismatches(model, "segmentation_head.", loss, 1, 1e-4, 1e-8) == 0);
+  // The encoder and head stay frozen: no gradient reaches them.
+  for (auto& [name, p] : model.named_parameters())
+    if (name.rfind("encoder.", 0) == 0) REQUIRE(std::all_of(p->grad.data(), p->grad.data() + p->grad.numel(), [](float g) { return g == 0.0f; }));
+}
+
+TEST_CASE("stage-1 step: head and encoder gradients match finite differences", "[train]") {
+  models::FcamModel<double> model("resnet18", 3, 4);
+  const data::Batch batch = random_batch(4, 32, 2);
+  std::vector<optim::ParamGroup<double>> groups(1);
+  for (auto& [name, p] : model.named_parameters()) groups[0].params.emplace_back(name, p);
+  optim::Sgd<double> sgd(groups, optim::SgdOptions{0.0, 0.0, false, 0.0});
+  auto loss = [&] { return train::classifier_step(model, sgd, batch); };
+  CHECK(gradient_mismatches(model, "classification_head.", loss, 1, 1e-4, 1e-8) == 0);
+  CHECK(gradient_mismatches(model, "encoder.layer4.", loss, 4, 1e-4, 1e-8) == 0);
+  CHECK(gradient_mismatches(model, "encoder.conv1.", loss, 1, 1e-4, 1e-8) == 0);
+}
