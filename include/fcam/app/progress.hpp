@@ -21,6 +21,12 @@ public:
       : label_(std::move(label)), what_(std::move(what)), total_(total), enabled_(enabled),
         terminal_(isatty(STDERR_FILENO) != 0), start_(Clock::now()), last_(start_) {}
 
+  /// Text appended to the line from now on (say, running losses).
+  void set_note(std::string note) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    note_ = std::move(note);
+  }
+
   /// Reports `done` items finished; prints when enough time has passed or at the end.
   void update(std::int64_t done) {
     if (!enabled_) return;
@@ -33,18 +39,18 @@ public:
     const double elapsed = std::chrono::duration<double>(now - start_).count();
     const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0;
     const double eta = rate > 0 ? static_cast<double>(total_ - done) / rate : 0.0;
-    std::fprintf(stderr, "%s%s: %lld/%lld %s (%.0f%%), %.0f %s/s, %s %.1f s%s", terminal_ ? "\r" : "", label_.c_str(),
-                 static_cast<long long>(done), static_cast<long long>(total_), what_.c_str(),
+    std::fprintf(stderr, "%s%s: %lld/%lld %s (%.0f%%), %.0f %s/s, %s %.1f s%s%s%s", terminal_ ? "\r" : "",
+                 label_.c_str(), static_cast<long long>(done), static_cast<long long>(total_), what_.c_str(),
                  total_ > 0 ? 100.0 * static_cast<double>(done) / static_cast<double>(total_) : 100.0, rate,
                  what_.c_str(), done == total_ ? "elapsed" : "ETA", done == total_ ? elapsed : eta,
-                 terminal_ && done < total_ ? "   " : "\n");
+                 note_.empty() ? "" : ", ", note_.c_str(), terminal_ && done < total_ ? "   " : "\n");
     std::fflush(stderr);
     finished_ = done == total_;
   }
 
 private:
   using Clock = std::chrono::steady_clock;
-  std::string label_, what_;
+  std::string label_, what_, note_;
   std::int64_t total_;
   bool enabled_, terminal_, finished_ = false;
   Clock::time_point start_, last_;

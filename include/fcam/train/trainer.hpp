@@ -207,10 +207,12 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
     const double t = losses::log_barrier_t(epoch - 1);
     Rng rng(c.seed * 1000003 + static_cast<std::uint64_t>(epoch));
     loader.start_epoch(epoch);
-    app::Progress progress(c.stage + " epoch " + std::to_string(epoch) + "/" + std::to_string(c.epochs), "batches",
-                           loader.batches_per_epoch(), !c.quiet);
+    const std::int64_t images_per_epoch =
+        std::min(c.train.size(), loader.batches_per_epoch() * c.batch_size);
+    app::Progress progress(c.stage + " epoch " + std::to_string(epoch) + "/" + std::to_string(c.epochs), "images",
+                           images_per_epoch, !c.quiet);
     double loss_sum = 0, pce = 0, crf = 0, size = 0;
-    std::int64_t steps = 0;
+    std::int64_t steps = 0, images = 0;
     while (auto batch = loader.next()) {
       if (batch->inputs.size(0) == 0) continue;  // every image of the batch was skipped
       if (c.stage == "fcam") {
@@ -220,9 +222,18 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
         loss_sum += classifier_step(*model, sgd, *batch);
       }
       ++steps;
+      images += batch->inputs.size(0);
       FCAM_CHECK(std::isfinite(loss_sum), "training diverged at epoch ", epoch, " (loss is not finite); lower --lr");
-      progress.update(steps);
+      const double k = static_cast<double>(steps);
+      char note[160];
+      if (c.stage == "fcam")
+        std::snprintf(note, sizeof note, "loss %.4f (pce %.4f, crf %.4f, size %.4f)", loss_sum / k, pce / k, crf / k, size / k);
+      else
+        std::snprintf(note, sizeof note, "loss %.4f", loss_sum / k);
+      progress.set_note(note);
+      progress.update(images);
     }
+    progress.update(images_per_epoch);  // the final line (skipped images count as done)
     const double mean = steps > 0 ? loss_sum / static_cast<double>(steps) : 0.0;
     result.loss_history.push_back(mean);
     const double v = validate(epoch);
