@@ -31,7 +31,7 @@ struct EvaluationOptions {
   cam::Method cam_method = cam::Method::cam;   ///< for MapSource::cam
   double interval = 0.004;                     ///< threshold step (validation 0.004; test 0.001)
   bool with_v2 = false;                        ///< also MaxBoxAccV2 (all contours, mean over IoUs)
-  std::filesystem::path mask_root;             ///< mask datasets: holds OpenImages/<mask paths>
+  std::filesystem::path mask_root;             ///< mask datasets: holds OpenImages/(mask paths)
   std::int64_t batch_size = 16;                ///< images per forward
   int workers = 2;                             ///< loading threads
   data::TransformOptions transform;            ///< its crop_size is the evaluation size

@@ -35,7 +35,7 @@ struct TrainConfig {
   std::filesystem::path classifier;  ///< stage 2: the stage-1 checkpoint to start from (frozen encoder + head)
   std::filesystem::path pretrained;  ///< stage 1: torchvision ImageNet weights for the encoder (optional)
   data::WsolDataset train, val, test;  ///< splits (test may be empty: no final test)
-  std::filesystem::path mask_root;   ///< mask datasets: holds OpenImages/<mask paths>
+  std::filesystem::path mask_root;   ///< mask datasets: holds OpenImages/(mask paths)
   std::filesystem::path out;         ///< run folder
   std::int64_t epochs = 2;           ///< epochs to train
   std::int64_t batch_size = 32;      ///< images per step
