@@ -84,7 +84,9 @@ inline EvaluationResult evaluate(models::FcamModel<float>& model, const data::Ws
     const Tensor<float> logits = model(batch->inputs);
     Tensor<float> maps;
     if (o.source == MapSource::fcam) {
-      maps = model.foreground();
+      // Min–max normalised like every score map of the reference's inference: the foreground
+      // probabilities crowd near 0 and 1, beyond the resolution of a 0.004 threshold grid.
+      maps = cam::normalize_maps(model.foreground());
     } else {
       maps = cam::full_resolution(cam::class_activation_maps(model.encoder().stages().back(),
                                                              model.head().fc().weight().value, batch->labels,
