@@ -9,7 +9,7 @@ mode=${1:-}
 build_dir=${BUILD_DIR:-build}
 
 build_packages=(g++ cmake ninja-build libeigen3-dev libstb-dev)
-test_packages=(catch2 libbenchmark-dev doxygen python3 python3-numpy python3-torch python3-torchvision python3-opencv python3-skimage)
+test_packages=(catch2 libbenchmark-dev doxygen python3 python3-numpy python3-torch python3-torchvision python3-opencv python3-skimage dataset-fashion-mnist)
 case "$mode" in
   demo) packages=("${build_packages[@]}") ;;
   test) packages=("${build_packages[@]}" "${test_packages[@]}") ;;

@@ -14,6 +14,8 @@
 #include "fcam/core/storage.hpp"
 #include "fcam/core/tensor.hpp"
 #include "fcam/core/threads.hpp"
+#include "fcam/data/cluttered_fmnist.hpp"
+#include "fcam/data/idx_gz.hpp"
 #include "fcam/data/image_io.hpp"
 #include "fcam/data/loader.hpp"
 #include "fcam/data/image_write.hpp"

@@ -1,5 +1,5 @@
 /// \file
-/// \brief Writing 8-bit RGB images as PNG (stb_image_write), atomically.
+/// \brief Writing 8-bit RGB and gray images as PNG (stb_image_write), atomically.
 ///
 /// stb_image_write is compiled with internal linkage (STB_IMAGE_WRITE_STATIC) in every
 /// translation unit that includes this header, like stb_image in image_io.hpp.
@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #ifndef FCAM_STB_IMAGE_WRITE_INCLUDED
 #define FCAM_STB_IMAGE_WRITE_INCLUDED
@@ -21,19 +22,29 @@
 
 namespace fcam::data {
 
-/// Writes `image` as a PNG file (atomically: a reader never sees a partial file).
-inline void write_png(const std::filesystem::path& path, const Rgb8& image) {
-  FCAM_CHECK(image.width > 0 && image.height > 0 &&
-                 image.pixels.size() == static_cast<std::size_t>(image.width) * image.height * 3,
-             "write_png: inconsistent ", image.width, "x", image.height, " image");
+namespace detail {
+inline void write_png_channels(const std::filesystem::path& path, int width, int height, int channels,
+                               const std::vector<std::uint8_t>& pixels) {
+  FCAM_CHECK(width > 0 && height > 0 && pixels.size() == static_cast<std::size_t>(width) * height * channels,
+             "write_png: inconsistent ", width, "x", height, " image");
   std::string bytes;
   auto append = [](void* context, void* data, int size) {
     static_cast<std::string*>(context)->append(static_cast<const char*>(data), static_cast<std::size_t>(size));
   };
-  FCAM_CHECK(stbi_write_png_to_func(append, &bytes, image.width, image.height, 3, image.pixels.data(),
-                                    image.width * 3) != 0,
+  FCAM_CHECK(stbi_write_png_to_func(append, &bytes, width, height, channels, pixels.data(), width * channels) != 0,
              path.string(), ": PNG encoding failed");
   io::write_file_atomic(path, bytes);
+}
+}  // namespace detail
+
+/// Writes `image` as a PNG file (atomically: a reader never sees a partial file).
+inline void write_png(const std::filesystem::path& path, const Rgb8& image) {
+  detail::write_png_channels(path, image.width, image.height, 3, image.pixels);
+}
+
+/// Writes a gray image as a PNG file (atomically).
+inline void write_png(const std::filesystem::path& path, const Gray8& image) {
+  detail::write_png_channels(path, image.width, image.height, 1, image.pixels);
 }
 
 }  // namespace fcam::data
