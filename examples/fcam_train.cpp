@@ -45,7 +45,9 @@ void define_flags(app::Flags& f) {
   f.add_int("base_width", 64, "classifier: encoder base width (64 = torchvision's; 16 for CPU-sized models)");
   f.add_int("num_classes", 200, "classifier: number of classes");
   f.add_string("pretrained", "", "classifier: torchvision ImageNet weights of the encoder (safetensors)");
-  f.add_string("classifier", "", "fcam: the stage-1 checkpoint (encoder and head are loaded and frozen)");
+  f.add_string("classifier", "",
+               "fcam: the stage-1 checkpoint (encoder and head are loaded and frozen); classifier: start\n"
+               "      from this checkpoint (with --epochs 0: evaluate its CAMs, e.g. PxAP on a mask split)");
   f.add_int("epochs", 50, "epochs");
   f.add_int("batch_size", 32, "images per step");
   f.add_double("lr", 0.01, "base learning rate (authors' CUB/ResNet50: 0.0017 stage 1, 0.01 stage 2)");
@@ -115,10 +117,9 @@ int main(int argc, char** argv) {
     c.classifier = flags.text("classifier");
     c.pretrained = flags.text("pretrained");
     int classes = c.model.num_classes;
-    if (c.stage == "fcam") {
-      FCAM_CHECK(!c.classifier.empty(), "fcam-train fcam: --classifier (the stage-1 checkpoint) is required");
-      classes = static_cast<int>(models::read_model_config(c.classifier).num_classes);
-    }
+    FCAM_CHECK(c.stage != "fcam" || !c.classifier.empty(),
+               "fcam-train fcam: --classifier (the stage-1 checkpoint) is required");
+    if (!c.classifier.empty()) classes = static_cast<int>(models::read_model_config(c.classifier).num_classes);
     c.train = split_of(flags, flags.text("split"), classes);
     c.val = split_of(flags, flags.text("val_split"), classes);
     if (!flags.text("test_split").empty()) c.test = split_of(flags, flags.text("test_split"), classes);

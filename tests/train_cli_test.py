@@ -86,6 +86,13 @@ def main():
     for f in ("best.safetensors", "last.safetensors", "state.safetensors"):
         check(os.path.exists(os.path.join(cls, f)), f"classifier wrote {f}")
 
+    # A classifier checkpoint evaluated again (--classifier, 0 epochs): its validation score.
+    r = subprocess.run([train, "classifier", *common, "--classifier", os.path.join(cls, "best.safetensors"),
+                        "--epochs", "0", "--test_split", "", "--out", os.path.join(work, "cls_eval"),
+                        "--json", os.path.join(work, "cls_eval.json")], capture_output=True, text=True)
+    again = json.load(open(os.path.join(work, "cls_eval.json"))) if r.returncode == 0 else {}
+    check(again.get("best_val") == summary["best_val"], "re-evaluating the best classifier gives its validation score")
+
     # Resume: 1 epoch, then --epochs 2 --resume continues at epoch 2.
     part = os.path.join(work, "cls_part")
     subprocess.run([train, "classifier", *common, "--arch", "resnet18", "--base_width", "8", "--num_classes", "3",

@@ -32,7 +32,7 @@ namespace fcam::train {
 struct TrainConfig {
   std::string stage = "classifier";  ///< "classifier" (stage 1) or "fcam" (stage 2)
   models::ModelConfig model;         ///< arch, classes, base width, normalisation
-  std::filesystem::path classifier;  ///< stage 2: the stage-1 checkpoint to start from (frozen encoder + head)
+  std::filesystem::path classifier;  ///< stage 2: the stage-1 checkpoint (frozen encoder + head); stage 1: optional start
   std::filesystem::path pretrained;  ///< stage 1: torchvision ImageNet weights for the encoder (optional)
   data::WsolDataset train, val, test;  ///< splits (test may be empty: no final test)
   std::filesystem::path mask_root;   ///< mask datasets: holds OpenImages/(mask paths)
@@ -132,10 +132,11 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
   const auto state_path = c.out / "state.safetensors";
   c.model.training = detail::config_json(c);
 
-  // The model: stage 2 starts from the stage-1 checkpoint (its arch and classes win).
+  // The model: stage 2 starts from the stage-1 checkpoint (its arch and classes win); stage 1
+  // from one too when given (to continue training it, or with 0 epochs to evaluate its CAMs).
   std::unique_ptr<models::FcamModel<float>> model;
-  if (c.stage == "fcam") {
-    FCAM_CHECK(!c.classifier.empty(), "stage 2 (fcam) needs the stage-1 classifier checkpoint");
+  FCAM_CHECK(c.stage != "fcam" || !c.classifier.empty(), "stage 2 (fcam) needs the stage-1 classifier checkpoint");
+  if (!c.classifier.empty()) {
     models::ModelConfig from;
     model = models::load_fcam_checkpoint<float>(c.classifier, &from);
     c.model.arch = from.arch, c.model.num_classes = from.num_classes, c.model.base_width = from.base_width;
