@@ -50,10 +50,7 @@ int main(int argc, char** argv) {
     data::DataLoader loader(ds, lo);
 
     models::FcamModel<float> model(flags.text("arch"), 200);
-    std::vector<optim::ParamGroup<float>> groups(1);
-    for (auto& [name, p] : model.named_parameters())
-      if (name.rfind("decoder.", 0) == 0 || name.rfind("segmentation_head.", 0) == 0) groups[0].params.emplace_back(name, p);
-    optim::Sgd<float> sgd(groups, optim::SgdOptions{});
+    optim::Sgd<float> sgd(train::parameter_groups(model, "fcam", flags.text("arch")), optim::SgdOptions{});
     train::FcamLossOptions o;
     const int steps = flags.integer("steps");
     double data_ms = 0;
@@ -67,10 +64,7 @@ int main(int argc, char** argv) {
       train::fcam_step(model, sgd, batch, o, 1.0, rng, &one);
       if (step == 0) continue;  // warm-up
       data_ms += load;
-      for (auto [sum, part] : {std::pair{&times.encoder, one.encoder}, {&times.cam, one.cam}, {&times.sampling, one.sampling},
-                               {&times.decoder_forward, one.decoder_forward}, {&times.pce, one.pce}, {&times.crf, one.crf},
-                               {&times.size, one.size}, {&times.backward, one.backward}, {&times.optimiser, one.optimiser}})
-        *sum += part;
+      times += one;
     }
     const double n = steps;
     std::printf("F-CAM stage-2 step, %s, batch %d, 224x224, %d threads; mean of %d steps (ms)\n\n", flags.text("arch").c_str(),

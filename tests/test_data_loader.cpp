@@ -76,7 +76,8 @@ TEST_CASE("transforms: eval resize, train crop and flip of the resized image, ra
   eval.train = false;
   eval.crop_size = 24;
   const data::TransformedImage e = data::transform_image(img, eval, rng);
-  // Same convention as the inference preprocessing (tested against torch in test_image_io).
+  // The eval transform is a plain resize to the crop size through the inference preprocessing
+  // (its resize convention is checked against torch in test_image_io).
   const Tensor<float> want = data::image_to_input(img, 24, 24);
   for (std::int64_t i = 0; i < want.numel(); ++i) REQUIRE(e.input.data()[i] == Approx(want.data()[i]).margin(1e-5));
 

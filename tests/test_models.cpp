@@ -30,24 +30,18 @@ double relative_error(const Tensor<float>& got, const Tensor<float>& want) {
 }  // namespace
 
 TEST_CASE("FcamModel parameter counts equal METHOD.md's (every row, K = 200)", "[models]") {
-  models::FcamModel<float> model("resnet50", 200);
-  CHECK(models::parameter_count(model, "encoder.") == 23'508'032);
-  CHECK(models::parameter_count(model, "classification_head.") == 409'800);
-  CHECK(models::parameter_count(model, "decoder.") == 9'012'928);
-  CHECK(models::parameter_count(model, "segmentation_head.") == 290);
-  CHECK(models::parameter_count(model) == 32'931'050);
-  models::FcamModel<float> vgg("vgg16", 200);
-  CHECK(models::parameter_count(vgg, "encoder.") == 19'434'304);
-  CHECK(models::parameter_count(vgg, "classification_head.") == 205'000);
-  CHECK(models::parameter_count(vgg, "decoder.") == 23'119'616);
-  CHECK(models::parameter_count(vgg, "segmentation_head.") == 1'154);
-  CHECK(models::parameter_count(vgg) == 42'760'074);
-  models::FcamModel<float> inception("inceptionv3", 200);
-  CHECK(models::parameter_count(inception, "encoder.") == 25'482'976);
-  CHECK(models::parameter_count(inception, "classification_head.") == 205'000);
-  CHECK(models::parameter_count(inception, "decoder.") == 5'704'384);
-  CHECK(models::parameter_count(inception, "segmentation_head.") == 290);
-  CHECK(models::parameter_count(inception) == 31'392'650);
+  struct Row { const char* arch; std::int64_t encoder, head, decoder, segmentation_head, total; };
+  for (const Row& r : {Row{"vgg16", 19'434'304, 205'000, 23'119'616, 1'154, 42'760'074},
+                       Row{"resnet50", 23'508'032, 409'800, 9'012'928, 290, 32'931'050},
+                       Row{"inceptionv3", 25'482'976, 205'000, 5'704'384, 290, 31'392'650}}) {
+    INFO(r.arch);
+    models::FcamModel<float> model(r.arch, 200);
+    CHECK(models::parameter_count(model, "encoder.") == r.encoder);
+    CHECK(models::parameter_count(model, "classification_head.") == r.head);
+    CHECK(models::parameter_count(model, "decoder.") == r.decoder);
+    CHECK(models::parameter_count(model, "segmentation_head.") == r.segmentation_head);
+    CHECK(models::parameter_count(model) == r.total);
+  }
   // A narrower model for CPU training: every width scales with the base width.
   models::FcamModel<float> small("resnet18", 10, 16);
   CHECK(small.encoder().stage_channels() == std::vector<std::int64_t>{3, 16, 16, 32, 64, 128});

@@ -74,10 +74,7 @@ TEST_CASE("stage-2 step: decoder gradients of PCE + size match finite difference
   o.size_weight = 0.5;
   o.alpha = 1.0;
   optim::SgdOptions frozen{0.0, 0.0, false, 0.0};  // lr 0: the step leaves the weights as they are
-  std::vector<optim::ParamGroup<double>> groups(1);
-  for (auto& [name, p] : model.named_parameters())
-    if (name.rfind("decoder.", 0) == 0 || name.rfind("segmentation_head.", 0) == 0) groups[0].params.emplace_back(name, p);
-  optim::Sgd<double> sgd(groups, frozen);
+  optim::Sgd<double> sgd(train::parameter_groups(model, "fcam", "resnet18"), frozen);
   auto loss = [&] {
     Rng rng(5);  // the same pseudo-labels every time
     return train::fcam_step(model, sgd, batch, o, 2.0, rng).total();
@@ -95,11 +92,32 @@ TEST_CASE("stage-2 step: decoder gradients of PCE + size match finite difference
 TEST_CASE("stage-1 step: head and encoder gradients match finite differences", "[train]") {
   models::FcamModel<double> model("resnet18", 3, 4);
   const data::Batch batch = random_batch(4, 32, 2);
-  std::vector<optim::ParamGroup<double>> groups(1);
-  for (auto& [name, p] : model.named_parameters()) groups[0].params.emplace_back(name, p);
-  optim::Sgd<double> sgd(groups, optim::SgdOptions{0.0, 0.0, false, 0.0});
+  optim::Sgd<double> sgd(train::parameter_groups(model, "classifier", "resnet18"), optim::SgdOptions{0.0, 0.0, false, 0.0});
   auto loss = [&] { return train::classifier_step(model, sgd, batch); };
   CHECK(gradient_mismatches(model, "classification_head.", loss, 1, 1e-4, 1e-8) == 0);
   CHECK(gradient_mismatches(model, "encoder.layer4.", loss, 4, 1e-4, 1e-8) == 0);
   CHECK(gradient_mismatches(model, "encoder.conv1.", loss, 1, 1e-4, 1e-8) == 0);
+}
+
+TEST_CASE("parameter groups: what each stage trains, and the last block's lr factor", "[train]") {
+  models::FcamModel<float> resnet("resnet18", 3, 4), vgg("vgg16", 3, 4);
+  const auto stage1 = train::parameter_groups(resnet, "classifier", "resnet18", 10);
+  REQUIRE(stage1.size() == 2);
+  CHECK(stage1[0].lr_factor == 1.0);
+  CHECK(stage1[1].lr_factor == 10.0);
+  for (const auto& [name, p] : stage1[0].params)
+    CHECK((name.rfind("encoder.", 0) == 0 && name.rfind("encoder.layer4.", 0) != 0));
+  for (const auto& [name, p] : stage1[1].params)
+    CHECK((name.rfind("encoder.layer4.", 0) == 0 || name.rfind("classification_head.", 0) == 0));
+  const auto stage2 = train::parameter_groups(resnet, "fcam", "resnet18");
+  REQUIRE(stage2.size() == 1);
+  std::size_t decoder = 0;
+  for (const auto& [name, p] : resnet.named_parameters())
+    decoder += name.rfind("decoder.", 0) == 0 || name.rfind("segmentation_head.", 0) == 0;
+  CHECK(stage2[0].params.size() == decoder);
+  CHECK(stage1[0].params.size() + stage1[1].params.size() + decoder == resnet.named_parameters().size());
+  const auto vgg1 = train::parameter_groups(vgg, "classifier", "vgg16", 10);
+  for (const auto& [name, p] : vgg1[1].params)
+    CHECK((name.rfind("encoder.conv6.", 0) == 0 || name.rfind("classification_head.", 0) == 0));
+  CHECK(vgg1[1].params.size() == 4);  // conv6 weight + bias, fc weight + bias
 }

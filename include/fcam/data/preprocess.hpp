@@ -23,21 +23,48 @@ struct Normalization {
   std::array<float, 3> std{0.229f, 0.224f, 0.225f};   ///< ImageNet standard deviation
 };
 
+/// Bilinear resize of an 8-bit RGB image to a planar 3×height×width float image (0–255), with
+/// resize_bilinear's rule (align_corners false), single-threaded.
+inline Tensor<float> resize_rgb8(const Rgb8& image, std::int64_t height, std::int64_t width) {
+  FCAM_CHECK(image.width > 0 && image.height > 0 && height > 0 && width > 0, "resize_rgb8: empty image or size");
+  const fcam::detail::LinearTaps<float> ty(image.height, height, false), tx(image.width, width, false);
+  Tensor<float> out({3, height, width});
+  const auto stride = static_cast<std::int64_t>(image.width) * 3;
+  const std::uint8_t* px = image.pixels.data();
+  for (std::int64_t i = 0; i < height; ++i) {
+    const auto a = static_cast<std::size_t>(i);
+    const std::uint8_t* r0 = px + ty.i0[a] * stride;
+    const std::uint8_t* r1 = px + ty.i1[a] * stride;
+    for (std::int64_t j = 0; j < width; ++j) {
+      const auto b = static_cast<std::size_t>(j);
+      for (int c = 0; c < 3; ++c) {
+        const std::int64_t x0 = tx.i0[b] * 3 + c, x1 = tx.i1[b] * 3 + c;
+        out.data()[(c * height + i) * width + j] = ty.w0[a] * (tx.w0[b] * r0[x0] + tx.w1[b] * r0[x1]) +
+                                                   ty.w1[a] * (tx.w0[b] * r1[x0] + tx.w1[b] * r1[x1]);
+      }
+    }
+  }
+  return out;
+}
+
+/// (raw/255 − mean)/std per channel of a planar 3×H×W (or N×3×H×W) image of 0–255 values.
+inline Tensor<float> normalized(const Tensor<float>& raw, const Normalization& norm) {
+  FCAM_CHECK(raw.ndim() >= 3 && raw.size(raw.ndim() - 3) == 3, "normalized: expected 3 channels, got ",
+             to_string(raw.shape()));
+  Tensor<float> out = Tensor<float>::uninitialized(raw.shape());
+  const std::int64_t plane = raw.size(raw.ndim() - 1) * raw.size(raw.ndim() - 2);
+  for (std::int64_t k = 0; k < raw.numel() / plane; ++k) {
+    const auto c = static_cast<std::size_t>(k % 3);
+    for (std::int64_t i = 0; i < plane; ++i)
+      out.data()[k * plane + i] = (raw.data()[k * plane + i] / 255.0f - norm.mean[c]) / norm.std[c];
+  }
+  return out;
+}
+
 /// The image as a 1×3×height×width tensor: resized (see the file comment), /255, normalised.
 inline Tensor<float> image_to_input(const Rgb8& image, std::int64_t height, std::int64_t width,
                                     const Normalization& norm = {}) {
-  FCAM_CHECK(image.width > 0 && image.height > 0 && height > 0 && width > 0, "image_to_input: empty image or size");
-  const std::int64_t plane = static_cast<std::int64_t>(image.width) * image.height;
-  Tensor<float> raw({1, 3, image.height, image.width});
-  for (std::int64_t i = 0; i < plane; ++i)
-    for (int c = 0; c < 3; ++c) raw.data()[c * plane + i] = image.pixels[static_cast<std::size_t>(i * 3 + c)];
-  Tensor<float> x = image.height == height && image.width == width ? raw : resize_bilinear(raw, height, width, false);
-  const std::int64_t out_plane = height * width;
-  for (int c = 0; c < 3; ++c) {
-    float* p = x.data() + c * out_plane;
-    for (std::int64_t i = 0; i < out_plane; ++i) p[i] = (p[i] / 255.0f - norm.mean[c]) / norm.std[c];
-  }
-  return x;
+  return normalized(resize_rgb8(image, height, width), norm).reshape({1, 3, height, width});
 }
 
 }  // namespace fcam::data

@@ -12,7 +12,6 @@
 #include "fcam/core/tensor.hpp"
 #include "fcam/data/image_io.hpp"
 #include "fcam/data/preprocess.hpp"
-#include "fcam/ops/resize.hpp"
 
 namespace fcam::data {
 
@@ -32,30 +31,6 @@ struct TransformedImage {
   std::int64_t crop_x = 0, crop_y = 0;  ///< top-left of the crop in the resized image
   bool flipped = false;                 ///< mirrored left–right
 };
-
-/// Bilinear resize of an 8-bit RGB image to a planar 3×height×width float image (0–255), with
-/// resize_bilinear's rule (align_corners false), single-threaded.
-inline Tensor<float> resize_rgb8(const Rgb8& image, std::int64_t height, std::int64_t width) {
-  FCAM_CHECK(image.width > 0 && image.height > 0 && height > 0 && width > 0, "resize_rgb8: empty image or size");
-  const fcam::detail::LinearTaps<float> ty(image.height, height, false), tx(image.width, width, false);
-  Tensor<float> out({3, height, width});
-  const auto stride = static_cast<std::int64_t>(image.width) * 3;
-  const std::uint8_t* px = image.pixels.data();
-  for (std::int64_t i = 0; i < height; ++i) {
-    const auto a = static_cast<std::size_t>(i);
-    const std::uint8_t* r0 = px + ty.i0[a] * stride;
-    const std::uint8_t* r1 = px + ty.i1[a] * stride;
-    for (std::int64_t j = 0; j < width; ++j) {
-      const auto b = static_cast<std::size_t>(j);
-      for (int c = 0; c < 3; ++c) {
-        const std::int64_t x0 = tx.i0[b] * 3 + c, x1 = tx.i1[b] * 3 + c;
-        out.data()[(c * height + i) * width + j] = ty.w0[a] * (tx.w0[b] * r0[x0] + tx.w1[b] * r0[x1]) +
-                                                   ty.w1[a] * (tx.w0[b] * r1[x0] + tx.w1[b] * r1[x1]);
-      }
-    }
-  }
-  return out;
-}
 
 /// Applies the transform; `rng` draws the crop offsets (x, then y) and the flip.
 inline TransformedImage transform_image(const Rgb8& image, const TransformOptions& o, Rng& rng) {
@@ -79,12 +54,7 @@ inline TransformedImage transform_image(const Rgb8& image, const TransformOption
           t.raw.data()[(c * s + y) * s + x] = resized.data()[(c * o.resize_size + t.crop_y + y) * o.resize_size + sx];
         }
   }
-  t.input = Tensor<float>({3, s, s});
-  for (std::int64_t c = 0; c < 3; ++c) {
-    const float mean = o.normalization.mean[static_cast<std::size_t>(c)], sd = o.normalization.std[static_cast<std::size_t>(c)];
-    for (std::int64_t i = 0; i < s * s; ++i)
-      t.input.data()[c * s * s + i] = (t.raw.data()[c * s * s + i] / 255.0f - mean) / sd;
-  }
+  t.input = normalized(t.raw, o.normalization);
   return t;
 }
 

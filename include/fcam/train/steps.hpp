@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -31,13 +32,32 @@ namespace fcam::train {
 /// The batch's float tensor as T (itself for float; the steps run in double in the gradient tests).
 template <Scalar T>
 Tensor<T> batch_tensor(const Tensor<float>& x) {
-  if constexpr (std::is_same_v<T, float>) {
-    return x;
-  } else {
-    Tensor<T> out(x.shape());
-    std::copy(x.data(), x.data() + x.numel(), out.data());
-    return out;
+  if constexpr (std::is_same_v<T, float>) return x;
+  else return x.template cast<T>();
+}
+
+/// What a stage trains (METHOD.md §6). "classifier": encoder + head, the last block (ResNet
+/// layer4, VGG conv6, Inception's added blocks) and the head in a second group at
+/// `last_block_lr_factor`× the lr. "fcam": decoder + segmentation head, one group.
+template <Scalar T>
+std::vector<optim::ParamGroup<T>> parameter_groups(models::FcamModel<T>& model, const std::string& stage,
+                                                   const std::string& arch, double last_block_lr_factor = 10) {
+  auto starts = [](const std::string& name, const char* prefix) { return name.rfind(prefix, 0) == 0; };
+  const char* last_block = arch == "vgg16" ? "encoder.conv6." : arch == "inceptionv3" ? "encoder.SPG_A3_" : "encoder.layer4.";
+  optim::ParamGroup<T> base, last;
+  last.lr_factor = last_block_lr_factor;
+  for (auto& [name, p] : model.named_parameters()) {
+    const bool decoder = starts(name, "decoder.") || starts(name, "segmentation_head.");
+    if (stage == "fcam") {
+      if (decoder) base.params.emplace_back(name, p);
+    } else if (!decoder) {
+      const bool in_last = starts(name, "classification_head.") || starts(name, last_block);
+      (in_last ? last : base).params.emplace_back(name, p);
+    }
   }
+  std::vector<optim::ParamGroup<T>> groups{base};
+  if (!last.params.empty()) groups.push_back(last);
+  return groups;
 }
 
 /// Stage 1: one SGD step on a batch; returns the mean cross-entropy.
@@ -73,22 +93,28 @@ struct FcamStepTimes {
          optimiser = 0;  ///< per part
   /// Their sum.
   double total() const { return encoder + cam + sampling + decoder_forward + pce + crf + size + backward + optimiser; }
+  /// Adds another step's times part by part.
+  FcamStepTimes& operator+=(const FcamStepTimes& o) {
+    encoder += o.encoder, cam += o.cam, sampling += o.sampling, decoder_forward += o.decoder_forward;
+    pce += o.pce, crf += o.crf, size += o.size, backward += o.backward, optimiser += o.optimiser;
+    return *this;
+  }
 };
 
 namespace detail {
-/// Adds the milliseconds since the last call to a slot (nothing when `times` is null).
+/// Adds the milliseconds since the previous lap to a part of `times` (nothing when it is null).
 class Laps {
 public:
-  explicit Laps(FcamStepTimes* times) : on_(times != nullptr), last_(std::chrono::steady_clock::now()) {}
-  void operator()(double* slot) {
-    if (!on_) return;
+  explicit Laps(FcamStepTimes* times) : times_(times), last_(std::chrono::steady_clock::now()) {}
+  void operator()(double FcamStepTimes::*part) {
+    if (!times_) return;
     const auto now = std::chrono::steady_clock::now();
-    *slot += std::chrono::duration<double, std::milli>(now - last_).count();
+    times_->*part += std::chrono::duration<double, std::milli>(now - last_).count();
     last_ = now;
   }
 
 private:
-  bool on_;
+  FcamStepTimes* times_;
   std::chrono::steady_clock::time_point last_;
 };
 }  // namespace detail
@@ -107,8 +133,6 @@ template <Scalar T>
 Tensor<T> pseudo_label_maps(models::FcamModel<T>& model, const data::Batch& batch, const FcamLossOptions& o, Rng& rng,
                             FcamStepTimes* times = nullptr) {
   detail::Laps lap(times);
-  FcamStepTimes ignored;
-  FcamStepTimes& t = times ? *times : ignored;
   const std::int64_t s = batch.inputs.size(2);
   const Tensor<T> inputs = batch_tensor<T>(batch.inputs);
   NoGradGuard no_grad;
@@ -121,17 +145,17 @@ Tensor<T> pseudo_label_maps(models::FcamModel<T>& model, const data::Batch& batc
       noisy.push_back(std::move(x));
     }
     low = cam::smooth_gradcampp_maps(model, noisy, batch.labels);
-    lap(&t.cam);
+    lap(&FcamStepTimes::cam);
     model(inputs);  // the decoder reads the stages of the clean input
-    lap(&t.encoder);
+    lap(&FcamStepTimes::encoder);
   } else {
     model(inputs);
-    lap(&t.encoder);
+    lap(&FcamStepTimes::encoder);
     low = cam::class_activation_maps(model.encoder().stages().back(), model.head().fc().weight().value, batch.labels,
                                      cam::method_named(o.cam_method));
   }
   Tensor<T> maps = cam::full_resolution(low, s, s);
-  lap(&t.cam);
+  lap(&FcamStepTimes::cam);
   return maps;
 }
 
@@ -141,8 +165,6 @@ Tensor<T> pseudo_label_maps(models::FcamModel<T>& model, const data::Batch& batc
 template <Scalar T>
 FcamStepLosses fcam_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const data::Batch& batch,
                          const FcamLossOptions& o, double t, Rng& rng, FcamStepTimes* times = nullptr) {
-  FcamStepTimes ignored;
-  FcamStepTimes& tm = times ? *times : ignored;
   model.encoder().eval();
   model.head().eval();
   model.decoder().train();
@@ -159,32 +181,32 @@ FcamStepLosses fcam_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const 
   }
   FcamStepLosses out;
   for (std::uint8_t l : labels) out.labelled += l != losses::unlabelled;
-  lap(&tm.sampling);
+  lap(&FcamStepTimes::sampling);
 
   const Tensor<T> logits = model.segment();  // gradients on: the decoder keeps what backward needs
   const Tensor<T> probs = softmax_channels(logits);
   Tensor<T> grad_logits(logits.shape()), grad_probs(probs.shape()), g;
-  lap(&tm.decoder_forward);
+  lap(&FcamStepTimes::decoder_forward);
   if (o.use_pce) {
     out.pce = losses::partial_cross_entropy(logits, labels, o.alpha, &g);
     grad_logits = add(grad_logits, g);
   }
-  lap(&tm.pce);
+  lap(&FcamStepTimes::pce);
   if (o.use_crf) {
     out.crf = losses::crf_loss(probs, batch_tensor<T>(batch.raw), o.crf, &g);
     grad_probs = add(grad_probs, g);
   }
-  lap(&tm.crf);
+  lap(&FcamStepTimes::crf);
   if (o.use_size) {
     out.size = losses::size_loss(probs, t, o.size_weight, &g);
     grad_probs = add(grad_probs, g);
   }
-  lap(&tm.size);
+  lap(&FcamStepTimes::size);
   if (o.use_crf || o.use_size) grad_logits = add(grad_logits, softmax_channels_backward(probs, grad_probs));
   model.backward_segmentation(grad_logits);
-  lap(&tm.backward);
+  lap(&FcamStepTimes::backward);
   sgd.step();
-  lap(&tm.optimiser);
+  lap(&FcamStepTimes::optimiser);
   return out;
 }
 

@@ -68,31 +68,6 @@ struct TrainResult {
 
 namespace detail {
 
-inline bool in_last_block(const std::string& arch, const std::string& name) {
-  auto starts = [&](const char* p) { return name.rfind(p, 0) == 0; };
-  if (starts("classification_head.")) return true;
-  if (arch == "vgg16") return starts("encoder.conv6.");
-  if (arch == "inceptionv3") return starts("encoder.SPG_A3_");
-  return starts("encoder.layer4.");
-}
-
-/// Stage 1: encoder + head, the last block and head at `factor`× lr. Stage 2: decoder + head.
-inline std::vector<optim::ParamGroup<float>> parameter_groups(models::FcamModel<float>& model, const TrainConfig& c) {
-  optim::ParamGroup<float> base, last;
-  last.lr_factor = c.last_block_lr_factor;
-  for (auto& [name, p] : model.named_parameters()) {
-    const bool decoder = name.rfind("decoder.", 0) == 0 || name.rfind("segmentation_head.", 0) == 0;
-    if (c.stage == "fcam") {
-      if (decoder) base.params.emplace_back(name, p);
-    } else if (!decoder) {
-      (in_last_block(c.model.arch, name) ? last : base).params.emplace_back(name, p);
-    }
-  }
-  std::vector<optim::ParamGroup<float>> groups{base};
-  if (!last.params.empty()) groups.push_back(last);
-  return groups;
-}
-
 inline double lr_at(const TrainConfig& c, std::int64_t epoch_index) {  // epoch_index from 0
   double lr = optim::step_lr(c.sgd.lr, epoch_index, c.lr_step, c.lr_gamma);
   if (epoch_index < c.warmup_epochs) lr *= static_cast<double>(epoch_index + 1) / static_cast<double>(c.warmup_epochs + 1);
@@ -146,7 +121,7 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
     if (!c.pretrained.empty()) models::load_torchvision_encoder(model->encoder(), c.pretrained);
   }
   c.transform.normalization = c.model.normalization;
-  optim::Sgd<float> sgd(detail::parameter_groups(*model, c), c.sgd);
+  optim::Sgd<float> sgd(parameter_groups(*model, c.stage, c.model.arch, c.last_block_lr_factor), c.sgd);
 
   TrainResult result;
   std::int64_t first_epoch = 1;
