@@ -50,6 +50,8 @@ TEST_CASE("CRF lattice filter reproduces the reference filter's W·S", "[crf][da
       const json::Object& entry = summary.as<json::Object>("summary").at(name).as<json::Object>(name);
       const double want_sum = entry.at("sum_S_WS").as<double>("sum_S_WS");
       INFO("median relative error " << median << ", sum " << sum << " vs " << want_sum);
+      std::printf("%s: W.S median relative error %.2e, sum S.WS %.1f vs reference %.1f\n", name.c_str(), median, sum,
+                  want_sum);
       CHECK(median <= 0.02);
       CHECK(std::abs(sum - want_sum) <= 0.01 * want_sum);
       // The loss for λ = 2e-9 and a batch of one, through the batch API.
