@@ -50,14 +50,10 @@ std::vector<float> crf_filter_image(const T* image, const T* probs, std::int64_t
       for (int k = 0; k < 3; ++k) f[2 + k] = static_cast<float>(image[k * n + y * w + x]) * inv_rgb;
     }
   const PermutohedralLattice<5> lattice(features.data(), n);
-  std::vector<float> in(static_cast<std::size_t>(n * channels)), out(in.size());
-  for (std::int64_t c = 0; c < channels; ++c)  // planar → interleaved
-    for (std::int64_t i = 0; i < n; ++i) in[static_cast<std::size_t>(i * channels + c)] = static_cast<float>(probs[c * n + i]);
+  const std::vector<float> in(probs, probs + n * channels);  // as float, C×H×W like the output
+  std::vector<float> out(in.size());
   lattice.filter(in.data(), channels, out.data(), transposed);
-  std::vector<float> planar(out.size());
-  for (std::int64_t c = 0; c < channels; ++c)
-    for (std::int64_t i = 0; i < n; ++i) planar[static_cast<std::size_t>(c * n + i)] = out[static_cast<std::size_t>(i * channels + c)];
-  return planar;
+  return out;
 }
 
 /// The CRF loss of a batch: `probs` N×C×H×W (softmax), `images` N×3×H×W raw RGB (0–255, the

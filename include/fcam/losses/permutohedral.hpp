@@ -106,11 +106,13 @@ public:
   /// Number of lattice vertices in use.
   std::int64_t vertices() const { return vertices_.size(); }
 
-  /// out (n × channels, row-major) = the lattice filter of in (n × channels). The filter is
+  /// out = the lattice filter of in, both channel-major (channels × n: channel k of point i at
+  /// k·n + i, the layout of a C×H×W map). The filter is
   /// α·Pᵀ·B_D⋯B_0·P (P the splat, B_j the symmetric blur along direction j); with `transposed`
   /// the blurs run in the opposite order, which gives its transpose (the blurs do not quite
   /// commute on a sparse lattice, so the two differ by a few percent).
   void filter(const float* in, std::int64_t channels, float* out, bool transposed = false) const {
+    FCAM_CHECK(channels >= 1 && channels <= 8, "PermutohedralLattice::filter: 1 to 8 channels, got ", channels);
     const std::int64_t m = vertices();
     const auto c = static_cast<std::size_t>(channels);
     // Row 0 is the zero value that missing neighbours read; vertex v lives in row v + 1.
@@ -119,7 +121,7 @@ public:
       for (int r = 0; r <= D; ++r) {
         const std::size_t at = static_cast<std::size_t>(i) * (D + 1) + static_cast<std::size_t>(r);
         float* v = values.data() + (static_cast<std::size_t>(vertex_[at]) + 1) * c;
-        for (std::size_t k = 0; k < c; ++k) v[k] += weight_[at] * in[static_cast<std::size_t>(i) * c + k];
+        for (std::size_t k = 0; k < c; ++k) v[k] += weight_[at] * in[k * static_cast<std::size_t>(n_) + static_cast<std::size_t>(i)];
       }
     for (int step = 0; step <= D; ++step) {  // [½ 1 ½] along each lattice direction
       const int direction = transposed ? D - step : step;
@@ -135,14 +137,14 @@ public:
     }
     const float alpha = 1.0f / (1.0f + std::pow(2.0f, -static_cast<float>(D)));
     for (std::int64_t i = 0; i < n_; ++i) {  // slice
-      float* o = out + static_cast<std::size_t>(i) * c;
-      std::fill(o, o + c, 0.0f);
+      std::array<float, 8> sum{};  // channels ≤ 8 (checked above)
       for (int r = 0; r <= D; ++r) {
         const std::size_t at = static_cast<std::size_t>(i) * (D + 1) + static_cast<std::size_t>(r);
         const float* v = values.data() + (static_cast<std::size_t>(vertex_[at]) + 1) * c;
         const float w = weight_[at] * alpha;
-        for (std::size_t k = 0; k < c; ++k) o[k] += w * v[k];
+        for (std::size_t k = 0; k < c; ++k) sum[k] += w * v[k];
       }
+      for (std::size_t k = 0; k < c; ++k) out[k * static_cast<std::size_t>(n_) + static_cast<std::size_t>(i)] = sum[k];
     }
   }
 
