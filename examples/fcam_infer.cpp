@@ -16,9 +16,8 @@
 #include <vector>
 
 #include <fcam/app/flags.hpp>
-#include <fcam/cam/cam_methods.hpp>
+#include <fcam/cam/baselines.hpp>
 #include <fcam/cam/overlay.hpp>
-#include <fcam/cam/smooth_gradcampp.hpp>
 #include <fcam/core/grad_mode.hpp>
 #include <fcam/data/image_write.hpp>
 #include <fcam/data/preprocess.hpp>
@@ -117,8 +116,9 @@ int main(int argc, char** argv) {
     const std::vector<std::string> methods = split_list(flags.text("methods"));
     FCAM_CHECK(!methods.empty(), "fcam-infer: --methods is empty");
     for (const auto& m : methods)
-      if (m != "fcam" && m != "sgcampp") cam::method_named(m);  // validates the names before any work
+      if (m != "fcam") cam::check_baseline_name(m);  // validates the names before any work
     Rng rng(static_cast<std::uint64_t>(flags.integer("seed")));
+    const cam::SmoothOptions smooth{flags.integer("sgcampp_passes"), flags.number("sgcampp_sigma")};
 
     // fcam checkpoints carry their configuration; reference state dicts need --arch.
     models::ModelConfig config;
@@ -165,16 +165,8 @@ int main(int argc, char** argv) {
         Tensor<float> maps;  // 1×h×w
         if (method == "fcam") {
           maps = model.foreground();
-        } else if (method == "sgcampp") {
-          maps = cam::full_resolution(cam::smooth_gradcampp(model, input.tensor, {cls}, flags.integer("sgcampp_passes"),
-                                                            flags.number("sgcampp_sigma"), rng),
-                                      h, w);
-          model(input.tensor);  // later methods read the clean input's stages
         } else {
-          maps = cam::full_resolution(cam::class_activation_maps(model.encoder().stages().back(),
-                                                                 model.head().fc().weight().value, {cls},
-                                                                 cam::method_named(method)),
-                                      h, w);
+          maps = cam::full_resolution(cam::baseline_maps(model, input.tensor, {cls}, method, rng, smooth), h, w);
         }
         const Tensor<float> map = maps.reshape({h, w});
         io::write_npy(dir / (method + ".npy"), map);

@@ -66,7 +66,7 @@ void define_flags(app::Flags& f) {
   f.add_bool("resume", false, "continue the run in --out from its last finished epoch");
   f.add_string("json", "", "write the final metrics (test: best and last checkpoints) to this file");
   f.add_bool("quiet", false, "no progress lines");
-  f.add_string("eval_cam", "cam", "classifier: the CAM method evaluated on validation / test");
+  f.add_string("eval_cam", "cam", "classifier: the CAM method evaluated on validation / test (cam, gradcam, gradcampp, sgcampp, xgradcam, layercam)");
   f.add_double("val_interval", 0.004, "threshold step of the validation metric");
   f.add_double("test_interval", 0.001, "threshold step of the test metrics");
   // Stage 2 (METHOD.md §5).
@@ -140,12 +140,12 @@ int main(int argc, char** argv) {
     c.resume = flags.boolean("resume");
     c.quiet = flags.boolean("quiet");
     c.eval_cam_method = flags.text("eval_cam");
-    cam::method_named(c.eval_cam_method);  // checks the name before any work
+    cam::check_baseline_name(c.eval_cam_method);  // before any work
     c.val_interval = flags.number("val_interval");
     c.test_interval = flags.number("test_interval");
     auto& l = c.fcam;
     l.cam_method = flags.text("cam_method");
-    if (l.cam_method != "sgcampp") cam::method_named(l.cam_method);
+    cam::check_baseline_name(l.cam_method);
     l.sampling = {flags.integer("n_fg"), flags.integer("n_bg"), flags.number("n_minus"), flags.integer("erosion"),
                   flags.integer("dilation")};
     l.use_pce = flags.boolean("pce");

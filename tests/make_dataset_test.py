@@ -79,7 +79,7 @@ def main():
                        capture_output=True, text=True)
     check(r.returncode != 0 and "dataset-fashion-mnist" in r.stderr, "missing Fashion-MNIST is reported")
     r = subprocess.run([tool, "--out", os.path.join(work, "x"), "--val", "20000"], capture_output=True, text=True)
-    check(r.returncode != 0 and "--val must be in" in r.stderr, "too many images for a split is an error")
+    check(r.returncode != 0 and "val split size must be in" in r.stderr, "too many images for a split is an error")
     print(f"{len(FAILURES)} failure(s)")
 
 

@@ -31,6 +31,13 @@ inline const std::vector<std::string>& cluttered_backgrounds() {
   return names;
 }
 
+/// Fashion-MNIST's class names, by label.
+inline const std::vector<std::string>& fashion_mnist_classes() {
+  static const std::vector<std::string> names{"T-shirt/top", "trouser", "pullover", "dress", "coat",
+                                              "sandal",      "shirt",   "sneaker",  "bag",   "ankle boot"};
+  return names;
+}
+
 /// Generator settings.
 struct ClutteredOptions {
   int size = 128;            ///< image side

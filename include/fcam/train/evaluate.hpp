@@ -1,8 +1,8 @@
 /// \file
 /// \brief Evaluation of a model on a split during and after training: classification accuracy,
-/// and the localization of its maps (the CAM of the ground-truth class in stage 1, the F-CAM
-/// foreground in stage 2) with the exact WSOL metrics: MaxBoxAcc (v1, IoU 30/50/70), MaxBoxAccV2
-/// and top-1 localization for box datasets, PxAP for mask datasets.
+/// and the localization of its maps (a baseline CAM of the ground-truth class, or the F-CAM
+/// foreground) with the exact WSOL metrics: MaxBoxAcc (v1, IoU 30/50/70), MaxBoxAccV2 and top-1
+/// localization where the split has boxes, PxAP where it has masks (both when it has both).
 #pragma once
 
 #include <cstdint>
@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "fcam/cam/cam_methods.hpp"
+#include "fcam/cam/baselines.hpp"
 #include "fcam/data/loader.hpp"
 #include "fcam/metrics/box_accuracy.hpp"
 #include "fcam/metrics/box_iou.hpp"
@@ -28,10 +28,12 @@ enum class MapSource { cam, fcam };
 /// Evaluation settings.
 struct EvaluationOptions {
   MapSource source = MapSource::cam;           ///< CAM of the ground-truth class, or F-CAM
-  cam::Method cam_method = cam::Method::cam;   ///< for MapSource::cam
+  std::string cam_method = "cam";              ///< for MapSource::cam: one of cam::baseline_names()
+  cam::SmoothOptions smooth;                   ///< Smooth-GradCAM++ passes and noise
+  std::uint64_t seed = 0;                      ///< Smooth-GradCAM++ noise
   double interval = 0.004;                     ///< threshold step (validation 0.004; test 0.001)
   bool with_v2 = false;                        ///< also MaxBoxAccV2 (all contours, mean over IoUs)
-  std::filesystem::path mask_root;             ///< mask datasets: holds OpenImages/(mask paths)
+  std::filesystem::path mask_root;             ///< splits with masks: holds OpenImages/(mask paths)
   std::int64_t batch_size = 16;                ///< images per forward
   int workers = 2;                             ///< loading threads
   data::TransformOptions transform;            ///< its crop_size is the evaluation size
@@ -39,20 +41,25 @@ struct EvaluationOptions {
 
 /// What an evaluation measured (percentages; NaN where not applicable).
 struct EvaluationResult {
-  double localization = 0;   ///< the model-selection score: MaxBoxAcc at IoU 50, or PxAP
+  double localization = 0;   ///< the model-selection score: MaxBoxAcc at IoU 50 (boxes), else PxAP
+  double pxap = std::nan("");  ///< splits with masks
   double max_box_acc_v2 = std::nan("");  ///< mean over IoU 30/50/70 of the all-contour variant
   double top1_localization = std::nan("");  ///< box datasets, IoU 50
   double accuracy = 0;       ///< top-1 classification accuracy
   std::vector<double> max_box_acc;  ///< at IoU 30, 50, 70 (box datasets)
   std::int64_t images = 0;   ///< images evaluated
+  /// The accumulated counts, for curves and histograms (BoxAcc(τ), precision–recall, the
+  /// activation distribution); empty where the split has no boxes / no masks.
+  std::optional<metrics::BoxAccumulator> boxes;
+  std::optional<metrics::PxapAccumulator> pixels;
 };
 
 /// Evaluates `model` on `dataset` (eval transform). `progress(done, total)` after each batch.
 inline EvaluationResult evaluate(models::FcamModel<float>& model, const data::WsolDataset& dataset,
                                  EvaluationOptions o, const std::function<void(std::int64_t, std::int64_t)>& progress = {}) {
   const auto& meta = dataset.metadata;
-  const bool boxes = meta.has_boxes();
-  FCAM_CHECK(boxes || meta.has_masks(), "evaluate: the split has neither boxes nor masks");
+  const bool boxes = meta.has_boxes(), masks = meta.has_masks();
+  FCAM_CHECK(boxes || masks, "evaluate: the split has neither boxes nor masks");
   FCAM_CHECK(!boxes || !meta.widths.empty(), "evaluate: a box split needs image_sizes.txt");
   o.transform.train = false;
   const auto size = static_cast<int>(o.transform.crop_size);
@@ -68,16 +75,14 @@ inline EvaluationResult evaluate(models::FcamModel<float>& model, const data::Ws
   v1.cam_curve_interval = o.interval;
   metrics::BoxEvaluationOptions v2 = v1;
   v2.multi_contour = true;
-  std::optional<metrics::BoxAccumulator> acc1, acc2;
-  std::optional<metrics::PxapAccumulator> pixels;
-  if (boxes) {
-    acc1.emplace(v1);
-    if (o.with_v2) acc2.emplace(v2);
-  } else {
-    pixels.emplace(o.interval);
-  }
+  EvaluationResult r;
+  std::optional<metrics::BoxAccumulator> all_contours;
+  if (boxes) r.boxes.emplace(v1);
+  if (boxes && o.with_v2) all_contours.emplace(v2);
+  if (masks) r.pixels.emplace(o.interval);
   model.eval();
   NoGradGuard no_grad;
+  Rng rng(o.seed);
   std::int64_t done = 0, correct = 0;
   while (auto batch = loader.next()) {
     const std::int64_t n = batch->inputs.size(0);
@@ -88,9 +93,7 @@ inline EvaluationResult evaluate(models::FcamModel<float>& model, const data::Ws
       // probabilities crowd near 0 and 1, beyond the resolution of a 0.004 threshold grid.
       maps = cam::normalize_maps(model.foreground());
     } else {
-      maps = cam::full_resolution(cam::class_activation_maps(model.encoder().stages().back(),
-                                                             model.head().fc().weight().value, batch->labels,
-                                                             o.cam_method),
+      maps = cam::full_resolution(cam::baseline_maps(model, batch->inputs, batch->labels, o.cam_method, rng, o.smooth),
                                   size, size);
     }
     const std::int64_t k = logits.size(1);
@@ -106,29 +109,28 @@ inline EvaluationResult evaluate(models::FcamModel<float>& model, const data::Ws
         std::vector<metrics::IntBox> gt;
         for (const data::Box& box : meta.boxes[i])
           gt.push_back(metrics::resize_box(box, meta.widths[i], meta.heights[i], size, size));
-        acc1->add(map, gt, above == 0, above < 5);
-        if (acc2) acc2->add(map, gt, above == 0, above < 5);
-      } else {
-        const metrics::PixelMasks masks = metrics::load_pixel_masks(o.mask_root / "OpenImages", meta.masks[i], size);
-        pixels->add(map, masks.foreground, masks.ignore);
+        r.boxes->add(map, gt, above == 0, above < 5);
+        if (all_contours) all_contours->add(map, gt, above == 0, above < 5);
+      }
+      if (masks) {
+        const metrics::PixelMasks pm = metrics::load_pixel_masks(o.mask_root / "OpenImages", meta.masks[i], size);
+        r.pixels->add(map, pm.foreground, pm.ignore);
       }
     }
     done += n;
     if (progress) progress(done, dataset.size());
   }
-  EvaluationResult r;
   r.images = done;
   r.accuracy = done > 0 ? 100.0 * static_cast<double>(correct) / static_cast<double>(done) : 0.0;
+  if (masks) r.localization = r.pxap = r.pixels->pxap();
   if (boxes) {
-    r.max_box_acc = acc1->max_box_acc();
+    r.max_box_acc = r.boxes->max_box_acc();
     r.localization = r.max_box_acc[1];
-    r.top1_localization = acc1->top1_localization()[1];
-    if (acc2) {
-      const std::vector<double> all = acc2->max_box_acc();
+    r.top1_localization = r.boxes->top1_localization()[1];
+    if (all_contours) {
+      const std::vector<double> all = all_contours->max_box_acc();
       r.max_box_acc_v2 = (all[0] + all[1] + all[2]) / 3;
     }
-  } else {
-    r.localization = pixels->pxap();
   }
   return r;
 }

@@ -14,8 +14,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "fcam/cam/cam_methods.hpp"
-#include "fcam/cam/smooth_gradcampp.hpp"
+#include "fcam/cam/baselines.hpp"
 #include "fcam/data/loader.hpp"
 #include "fcam/losses/crf_loss.hpp"
 #include "fcam/losses/partial_ce.hpp"
@@ -83,8 +82,7 @@ struct FcamLossOptions {
   losses::CrfLossOptions crf;         ///< its λ and σ's
   bool use_size = true;               ///< size term
   double size_weight = 0.1;           ///< λ_s
-  int sgcampp_passes = 4;             ///< Smooth-GradCAM++ noisy passes
-  double sgcampp_sigma = 0.3;         ///< and their noise
+  cam::SmoothOptions smooth;          ///< Smooth-GradCAM++ passes and noise
 };
 
 /// Milliseconds spent in each part of a stage-2 step (the breakdown fcam-bench-train prints).
@@ -136,24 +134,9 @@ Tensor<T> pseudo_label_maps(models::FcamModel<T>& model, const data::Batch& batc
   const std::int64_t s = batch.inputs.size(2);
   const Tensor<T> inputs = batch_tensor<T>(batch.inputs);
   NoGradGuard no_grad;
-  Tensor<T> low;
-  if (o.cam_method == "sgcampp") {
-    std::vector<Tensor<T>> noisy;
-    for (int k = 0; k < o.sgcampp_passes; ++k) {
-      Tensor<T> x = inputs.clone();
-      for (std::int64_t i = 0; i < x.numel(); ++i) x.data()[i] += static_cast<T>(rng.normal() * o.sgcampp_sigma);
-      noisy.push_back(std::move(x));
-    }
-    low = cam::smooth_gradcampp_maps(model, noisy, batch.labels);
-    lap(&FcamStepTimes::cam);
-    model(inputs);  // the decoder reads the stages of the clean input
-    lap(&FcamStepTimes::encoder);
-  } else {
-    model(inputs);
-    lap(&FcamStepTimes::encoder);
-    low = cam::class_activation_maps(model.encoder().stages().back(), model.head().fc().weight().value, batch.labels,
-                                     cam::method_named(o.cam_method));
-  }
+  model(inputs);
+  lap(&FcamStepTimes::encoder);
+  const Tensor<T> low = cam::baseline_maps(model, inputs, batch.labels, o.cam_method, rng, o.smooth);
   Tensor<T> maps = cam::full_resolution(low, s, s);
   lap(&FcamStepTimes::cam);
   return maps;

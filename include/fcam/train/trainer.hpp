@@ -146,7 +146,8 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
 
   EvaluationOptions eval;
   eval.source = c.stage == "fcam" ? MapSource::fcam : MapSource::cam;
-  eval.cam_method = cam::method_named(c.eval_cam_method);
+  eval.cam_method = c.eval_cam_method;
+  eval.seed = c.seed;
   eval.interval = c.val_interval;
   eval.mask_root = c.mask_root;
   eval.workers = c.workers;

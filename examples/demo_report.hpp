@@ -1,0 +1,142 @@
+// fcam-demo's results: one row per evaluated map source, saved as results.json (so that runs
+// with other seeds can be summarised) and written as the Markdown tables of report.md.
+#pragma once
+
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <fcam/io/atomic_file.hpp>
+#include <fcam/io/json.hpp>
+#include <fcam/train/evaluate.hpp>
+
+namespace demo {
+
+using namespace fcam;
+
+/// The test metrics of one map source (percentages).
+struct Row {
+  std::string group;  ///< "baselines", "fcam" or "ablation"
+  std::string name;   ///< e.g. "GradCAM" or "CAM + F-CAM"
+  double max_box_acc = 0, max_box_acc_v2 = 0, pxap = 0, top1_localization = 0, accuracy = 0;
+};
+
+/// The metric columns: title and member.
+struct Column {
+  const char* title;
+  double Row::*value;
+};
+inline const std::vector<Column>& columns() {
+  static const std::vector<Column> c{{"MaxBoxAcc (IoU 50)", &Row::max_box_acc},
+                                     {"MaxBoxAccV2", &Row::max_box_acc_v2},
+                                     {"PxAP", &Row::pxap},
+                                     {"top-1 loc.", &Row::top1_localization},
+                                     {"accuracy", &Row::accuracy}};
+  return c;
+}
+
+inline Row row_of(const std::string& group, const std::string& name, const train::EvaluationResult& r) {
+  return {group, name, r.max_box_acc.at(1), r.max_box_acc_v2, r.pxap, r.top1_localization, r.accuracy};
+}
+
+/// Everything a demo run measured.
+struct Results {
+  std::vector<Row> rows;                          ///< in report order
+  std::vector<std::pair<int, double>> downscale;  ///< (z, PxAP of the simulated CAM)
+  std::vector<std::pair<std::string, double>> phase_seconds;  ///< wall time per phase
+  std::uint64_t seed = 0;                         ///< training seed
+};
+
+inline json::Value to_json(const Results& results) {
+  json::Array rows, downscale, phases;
+  for (const Row& r : results.rows) {
+    json::Object o{{"group", r.group}, {"name", r.name}};
+    for (const Column& c : columns()) o.emplace(c.title, r.*c.value);
+    rows.push_back(o);
+  }
+  for (const auto& [z, pxap] : results.downscale) downscale.push_back(json::Array{static_cast<double>(z), pxap});
+  for (const auto& [phase, s] : results.phase_seconds) phases.push_back(json::Array{phase, s});
+  return json::Object{{"seed", static_cast<double>(results.seed)}, {"rows", rows}, {"downscale", downscale},
+                      {"phase_seconds", phases}};
+}
+
+inline Results results_from_json(const json::Value& v) {
+  Results results;
+  const json::Object& o = v.as<json::Object>("results");
+  results.seed = static_cast<std::uint64_t>(o.at("seed").as<double>("seed"));
+  for (const json::Value& item : o.at("rows").as<json::Array>("rows")) {
+    const json::Object& r = item.as<json::Object>("row");
+    Row row{r.at("group").as<std::string>("group"), r.at("name").as<std::string>("name")};
+    for (const Column& c : columns()) row.*c.value = r.at(c.title).as<double>(c.title);
+    results.rows.push_back(row);
+  }
+  for (const json::Value& item : o.at("downscale").as<json::Array>("downscale")) {
+    const json::Array& p = item.as<json::Array>("downscale point");
+    results.downscale.emplace_back(static_cast<int>(p.at(0).as<double>("z")), p.at(1).as<double>("pxap"));
+  }
+  return results;
+}
+
+inline std::string fixed(double v, int digits = 1) {
+  if (std::isnan(v)) return "–";
+  std::ostringstream s;
+  s.setf(std::ios::fixed);
+  s.precision(digits);
+  s << v;
+  return s.str();
+}
+
+/// The rows of `group` as a Markdown table.
+inline std::string metrics_table(const std::vector<Row>& rows, const std::string& group) {
+  std::ostringstream md;
+  md << "| map |";
+  for (const Column& c : columns()) md << " " << c.title << " |";
+  md << "\n|---|";
+  for (std::size_t i = 0; i < columns().size(); ++i) md << "---:|";
+  md << "\n";
+  for (const Row& r : rows) {
+    if (r.group != group) continue;
+    md << "| " << r.name << " |";
+    for (const Column& c : columns()) md << " " << fixed(r.*c.value) << " |";
+    md << "\n";
+  }
+  return md.str();
+}
+
+/// Mean ± sample standard deviation over runs of every row and metric (rows matched by group
+/// and name; a row missing from a run is left out of that row's statistics).
+inline std::string seeds_table(const std::vector<Results>& runs) {
+  std::vector<std::pair<std::string, std::string>> order;  // (group, name) as first seen
+  std::map<std::pair<std::string, std::string>, std::vector<Row>> by_row;
+  for (const Results& run : runs)
+    for (const Row& r : run.rows) {
+      const auto key = std::make_pair(r.group, r.name);
+      if (!by_row.count(key)) order.push_back(key);
+      by_row[key].push_back(r);
+    }
+  std::ostringstream md;
+  md << "| map | runs |";
+  for (const Column& c : columns()) md << " " << c.title << " |";
+  md << "\n|---|---:|";
+  for (std::size_t i = 0; i < columns().size(); ++i) md << "---:|";
+  md << "\n";
+  for (const auto& key : order) {
+    const std::vector<Row>& rows = by_row[key];
+    md << "| " << key.second << " | " << rows.size() << " |";
+    for (const Column& c : columns()) {
+      double mean = 0, squares = 0;
+      for (const Row& r : rows) mean += r.*c.value;
+      mean /= static_cast<double>(rows.size());
+      for (const Row& r : rows) squares += (r.*c.value - mean) * (r.*c.value - mean);
+      const double sd = rows.size() > 1 ? std::sqrt(squares / static_cast<double>(rows.size() - 1)) : 0.0;
+      md << " " << fixed(mean) << " ± " << fixed(sd) << " |";
+    }
+    md << "\n";
+  }
+  return md.str();
+}
+
+}  // namespace demo

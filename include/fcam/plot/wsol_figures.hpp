@@ -1,0 +1,113 @@
+/// \file
+/// \brief The paper's analysis figures from the evaluation counts of one or more map sources
+/// (say CAM* and CAM* + F-CAM): BoxAcc as a function of the threshold τ (Fig. 5a), the pixel
+/// precision–recall curve whose area is PxAP (Fig. 5b), and the distribution of the map
+/// activations over a split (Fig. 6); plus a picture grid of CAM / F-CAM overlays with boxes.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "fcam/cam/overlay.hpp"
+#include "fcam/metrics/box_accuracy.hpp"
+#include "fcam/metrics/pxap.hpp"
+#include "fcam/plot/charts.hpp"
+
+namespace fcam::plot {
+
+/// The evaluation counts of one map source (either pointer may be null where not measured).
+struct MapCounts {
+  std::string name;                                 ///< legend entry
+  Colour colour;                                    ///< its colour
+  const metrics::BoxAccumulator* boxes = nullptr;   ///< box accuracy per τ
+  const metrics::PxapAccumulator* pixels = nullptr;  ///< foreground / background histograms
+};
+
+/// Fig. 5a: BoxAcc (percent) against τ at the IoU threshold with index `iou_index` (1: IoU 50).
+inline data::Rgb8 box_accuracy_figure(const std::vector<MapCounts>& sources, std::size_t iou_index = 1,
+                                      const std::string& title = "BoxAcc (IoU 50) vs threshold") {
+  std::vector<Series> series;
+  for (const MapCounts& s : sources)
+    if (s.boxes) series.push_back({s.name, s.boxes->thresholds(), s.boxes->accuracy_curve(iou_index), s.colour});
+  Axes axes;
+  axes.title = title, axes.x_label = "threshold", axes.y_label = "BoxAcc %";
+  axes.y_max = 100;
+  return line_chart(axes, series);
+}
+
+/// Fig. 5b: pixel precision against recall (PxAP is the area under it); the points where no
+/// pixel reaches τ (precision undefined) are left out.
+inline data::Rgb8 precision_recall_figure(const std::vector<MapCounts>& sources,
+                                          const std::string& title = "pixel precision-recall (area = PxAP)") {
+  std::vector<Series> series;
+  for (const MapCounts& s : sources) {
+    if (!s.pixels) continue;
+    const auto [precision, recall] = s.pixels->precision_recall();
+    Series line{s.name, {}, {}, s.colour};
+    for (std::size_t i = 0; i < precision.size(); ++i)
+      if (!std::isnan(precision[i])) line.x.push_back(recall[i]), line.y.push_back(precision[i]);
+    series.push_back(std::move(line));
+  }
+  Axes axes;
+  axes.title = title, axes.x_label = "recall", axes.y_label = "precision";
+  return line_chart(axes, series);
+}
+
+/// Fig. 6: the share of pixels (percent, foreground and background together) per activation
+/// bin over [0, 1], `bins` bins (the accumulator's thresholds are merged into them).
+inline data::Rgb8 activation_histogram_figure(const std::vector<MapCounts>& sources, int bins = 50,
+                                              const std::string& title = "distribution of activations") {
+  FCAM_CHECK(bins >= 2, "activation_histogram_figure: at least 2 bins");
+  std::vector<Series> series;
+  double highest = 0;
+  for (const MapCounts& s : sources) {
+    if (!s.pixels) continue;
+    const std::vector<double>& fg = s.pixels->foreground_histogram();
+    const std::vector<double>& bg = s.pixels->background_histogram();
+    const std::size_t fine = fg.size() - 1;  // the τ bins and [1, 2), where scores of exactly 1 fall
+    Series h{s.name, std::vector<double>(static_cast<std::size_t>(bins)), std::vector<double>(static_cast<std::size_t>(bins)),
+             s.colour};
+    double total = 0;
+    for (std::size_t i = 0; i < fine; ++i) {
+      const auto b = std::min<std::size_t>(i * static_cast<std::size_t>(bins) / (fine - 1), static_cast<std::size_t>(bins) - 1);
+      h.y[b] += fg[i] + bg[i];
+      total += fg[i] + bg[i];
+    }
+    for (std::size_t b = 0; b < h.y.size(); ++b) {
+      h.x[b] = static_cast<double>(b) / bins;
+      h.y[b] = total > 0 ? 100.0 * h.y[b] / total : 0.0;
+      highest = std::max(highest, h.y[b]);
+    }
+    series.push_back(std::move(h));
+  }
+  Axes axes;
+  axes.title = title, axes.x_label = "activation", axes.y_label = "% of pixels";
+  axes.y_max = highest > 0 ? std::ceil(highest / 5) * 5 : 1;
+  return histogram_chart(axes, series);
+}
+
+/// One tile of an overlay grid: a picture and its caption.
+struct Tile {
+  data::Rgb8 picture;   ///< any size; tiles of a grid are placed on a regular lattice
+  std::string caption;  ///< drawn under the picture
+};
+
+/// Tiles in rows of `columns`, each cell as large as the largest tile, with captions.
+inline data::Rgb8 tile_grid(const std::vector<Tile>& tiles, int columns, int gap = 6) {
+  FCAM_CHECK(!tiles.empty() && columns >= 1, "tile_grid: no tile");
+  int cell_w = 0, cell_h = 0;
+  for (const Tile& t : tiles) cell_w = std::max(cell_w, t.picture.width), cell_h = std::max(cell_h, t.picture.height);
+  cell_h += text_height() + 6;
+  const int rows = (static_cast<int>(tiles.size()) + columns - 1) / columns;
+  data::Rgb8 grid = blank(columns * (cell_w + gap) + gap, rows * (cell_h + gap) + gap);
+  for (std::size_t i = 0; i < tiles.size(); ++i) {
+    const int x = gap + static_cast<int>(i) % columns * (cell_w + gap), y = gap + static_cast<int>(i) / columns * (cell_h + gap);
+    paste(grid, tiles[i].picture, x, y);
+    draw_text(grid, x, y + tiles[i].picture.height + 3, tiles[i].caption);
+  }
+  return grid;
+}
+
+}  // namespace fcam::plot
