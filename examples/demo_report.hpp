@@ -3,7 +3,6 @@
 #pragma once
 
 #include <cmath>
-#include <filesystem>
 #include <map>
 #include <sstream>
 #include <string>
@@ -106,8 +105,8 @@ inline std::string metrics_table(const std::vector<Row>& rows, const std::string
   return md.str();
 }
 
-/// Mean ± sample standard deviation over runs of every row and metric (rows matched by group
-/// and name; a row missing from a run is left out of that row's statistics).
+/// Mean ± sample standard deviation over runs of every row that all runs measured (matched by
+/// group and name; rows of extra experiments in only some runs are left out).
 inline std::string seeds_table(const std::vector<Results>& runs) {
   std::vector<std::pair<std::string, std::string>> order;  // (group, name) as first seen
   std::map<std::pair<std::string, std::string>, std::vector<Row>> by_row;
@@ -117,6 +116,7 @@ inline std::string seeds_table(const std::vector<Results>& runs) {
       if (!by_row.count(key)) order.push_back(key);
       by_row[key].push_back(r);
     }
+  std::erase_if(order, [&](const auto& key) { return by_row[key].size() != runs.size(); });
   std::ostringstream md;
   md << "| map | runs |";
   for (const Column& c : columns()) md << " " << c.title << " |";

@@ -103,6 +103,34 @@ TEST_CASE("CAM method inputs are checked", "[models][cam]") {
   for (std::int64_t i = 0; i < constant.numel(); ++i) CHECK(constant.data()[i] == 0.0f);
 }
 
+TEST_CASE("baseline_maps: the six methods by name, the clean input's stages left in the model", "[models][cam]") {
+  models::FcamModel<float> model("resnet18", 5, 8);
+  model.eval();
+  NoGradGuard no_grad;
+  Tensor<float> x({2, 3, 64, 64});
+  Rng rng(3);
+  for (std::int64_t i = 0; i < x.numel(); ++i) x.data()[i] = static_cast<float>(rng.normal());
+  model(x);
+  const Tensor<float> clean = model.encoder().stages().back().clone();
+  const Tensor<float>& fc = model.head().fc().weight().value;
+  const std::vector<int> classes{1, 3};
+  for (const char* name : {"cam", "gradcam", "gradcampp", "xgradcam", "layercam"}) {
+    const Tensor<float> got = cam::baseline_maps(model, x, classes, name, rng);
+    const Tensor<float> want = cam::class_activation_maps(clean, fc, classes, cam::method_named(name));
+    REQUIRE(got.shape() == want.shape());
+    for (std::int64_t i = 0; i < got.numel(); ++i) CHECK(got.data()[i] == want.data()[i]);
+  }
+  Rng a(7), b(7);
+  const Tensor<float> smooth = cam::baseline_maps(model, x, classes, "sgcampp", a, {3, 0.2});
+  const Tensor<float>& after = model.encoder().stages().back();
+  for (std::int64_t i = 0; i < clean.numel(); ++i) REQUIRE(after.data()[i] == clean.data()[i]);
+  const Tensor<float> want = cam::smooth_gradcampp(model, x, classes, 3, 0.2, b);
+  REQUIRE(smooth.shape() == want.shape());
+  for (std::int64_t i = 0; i < want.numel(); ++i) CHECK(smooth.data()[i] == want.data()[i]);
+  CHECK_THROWS_WITH(cam::baseline_maps(model, x, classes, "scorecam", rng), Catch::Contains("unknown CAM method 'scorecam'"));
+  CHECK(cam::baseline_names().size() == 6);
+}
+
 TEST_CASE("torchvision checkpoints load into a WSOL encoder", "[models][checkpoints]") {
   // tests/models_reference.py saved the ResNet18 case's encoder as a torchvision checkpoint
   // (checkpoint dict, "module." names, a 1000-class fc) and converted it with

@@ -55,31 +55,34 @@ inline data::Rgb8 precision_recall_figure(const std::vector<MapCounts>& sources,
   return line_chart(axes, series);
 }
 
-/// Fig. 6: the share of pixels (percent, foreground and background together) per activation
-/// bin over [0, 1], `bins` bins (the accumulator's thresholds are merged into them).
+/// The share of pixels (percent, foreground and background together) per activation bin:
+/// `bins` equal bins over [0, 1] made of the accumulator's finer ones (a score of exactly 1
+/// counts in the last bin).
+inline std::vector<double> activation_shares(const metrics::PxapAccumulator& pixels, int bins) {
+  FCAM_CHECK(bins >= 2, "activation_shares: at least 2 bins");
+  const std::vector<double>& fg = pixels.foreground_histogram();
+  const std::vector<double>& bg = pixels.background_histogram();
+  const std::size_t fine = fg.size() - 1;  // the τ bins and [1, 2), where scores of exactly 1 fall
+  std::vector<double> shares(static_cast<std::size_t>(bins));
+  double total = 0;
+  for (std::size_t i = 0; i < fine; ++i) {
+    shares[std::min(i * shares.size() / (fine - 1), shares.size() - 1)] += fg[i] + bg[i];
+    total += fg[i] + bg[i];
+  }
+  for (double& share : shares) share = total > 0 ? 100.0 * share / total : 0.0;
+  return shares;
+}
+
+/// Fig. 6: the distribution of the activations (activation_shares) of each source, overlaid.
 inline data::Rgb8 activation_histogram_figure(const std::vector<MapCounts>& sources, int bins = 50,
                                               const std::string& title = "distribution of activations") {
-  FCAM_CHECK(bins >= 2, "activation_histogram_figure: at least 2 bins");
   std::vector<Series> series;
   double highest = 0;
   for (const MapCounts& s : sources) {
     if (!s.pixels) continue;
-    const std::vector<double>& fg = s.pixels->foreground_histogram();
-    const std::vector<double>& bg = s.pixels->background_histogram();
-    const std::size_t fine = fg.size() - 1;  // the τ bins and [1, 2), where scores of exactly 1 fall
-    Series h{s.name, std::vector<double>(static_cast<std::size_t>(bins)), std::vector<double>(static_cast<std::size_t>(bins)),
-             s.colour};
-    double total = 0;
-    for (std::size_t i = 0; i < fine; ++i) {
-      const auto b = std::min<std::size_t>(i * static_cast<std::size_t>(bins) / (fine - 1), static_cast<std::size_t>(bins) - 1);
-      h.y[b] += fg[i] + bg[i];
-      total += fg[i] + bg[i];
-    }
-    for (std::size_t b = 0; b < h.y.size(); ++b) {
-      h.x[b] = static_cast<double>(b) / bins;
-      h.y[b] = total > 0 ? 100.0 * h.y[b] / total : 0.0;
-      highest = std::max(highest, h.y[b]);
-    }
+    Series h{s.name, {}, activation_shares(*s.pixels, bins), s.colour};
+    for (int b = 0; b < bins; ++b) h.x.push_back(static_cast<double>(b) / bins);
+    highest = std::max(highest, *std::max_element(h.y.begin(), h.y.end()));
     series.push_back(std::move(h));
   }
   Axes axes;

@@ -1,0 +1,142 @@
+#!/usr/bin/python3
+"""fcam-demo --tiny end to end (a few hundred images, one epoch per stage):
+
+- it builds the dataset, trains both stages and writes report.md, results.json and the four
+  pictures (valid PNGs of the expected sizes);
+- the merged evaluation (boxes and masks of one split) gives exactly what fcam-train's separate
+  evaluations of the same checkpoint give (CUB layout: MaxBoxAcc, V2, top-1 loc; OpenImages: PxAP);
+- the downscale simulation equals torch's avg_pool2d + interpolate(bilinear) with the
+  wsolevaluation PxAP formulas (numpy);
+- a second run with the same --out resumes (no training) and reproduces the results;
+- --collect over two copies gives zero spread; bad flags and a mismatched dataset are errors.
+
+Usage: /usr/bin/python3 tests/demo_test.py FCAM_DEMO FCAM_TRAIN WORK_DIR
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from pxap_reference import reference_pxap
+
+FAILURES = []
+
+
+def check(condition, what):
+    print(("ok   " if condition else "FAIL ") + what)
+    if not condition:
+        FAILURES.append(what)
+
+
+def run(args):
+    return subprocess.run(args, capture_output=True, text=True)
+
+
+def rows_by_name(results):
+    return {r["name"]: r for r in results["rows"]}
+
+
+def fcam_train_eval(fcam_train, data, checkpoint, dataset_name, out):
+    json_path = out + ".json"
+    r = run([fcam_train, "classifier", "--classifier", checkpoint, "--epochs", "0", "--data_root",
+             os.path.join(data, "images"), "--metadata_root", os.path.join(data, "metadata"), "--mask_root",
+             os.path.join(data, "masks"), "--dataset_name", dataset_name, "--resize_size", "144", "--crop_size",
+             "128", "--out", out, "--json", json_path, "--quiet"])
+    check(r.returncode == 0, f"fcam-train evaluates the classifier on {dataset_name}: {r.stderr.strip()[-300:]}")
+    with open(json_path) as f:
+        return json.load(f)["test_best"]
+
+
+def downscale_reference(data, z):
+    with open(os.path.join(data, "metadata/OpenImages/test/localization.txt")) as f:
+        paths = [line.split(",")[1] for line in f.read().split()]
+    masks = np.stack([cv2.imread(os.path.join(data, "masks/OpenImages", p), cv2.IMREAD_GRAYSCALE) > 0
+                      for p in paths]).astype(np.float32)
+    t = torch.from_numpy(masks)[:, None]
+    low = F.avg_pool2d(t, z)
+    scores = F.interpolate(low, size=masks.shape[1:], mode="bilinear", align_corners=False)[:, 0].numpy()
+    return reference_pxap(scores, masks, np.zeros_like(masks), 0.001)
+
+
+def main():
+    demo, fcam_train, work = sys.argv[1:4]
+    shutil.rmtree(work, ignore_errors=True)
+    data, out = os.path.join(work, "data"), os.path.join(work, "run")
+    r = run([demo, "--tiny", "--data", data, "--out", out])
+    check(r.returncode == 0, f"fcam-demo --tiny runs: {r.stderr.strip()[-500:]}")
+    if r.returncode != 0:
+        return
+    check("== [5/5]" in r.stdout and "about" in r.stdout, "phase headers with an estimate of the time left")
+    for name, (w, h) in {"overlays.png": (780, 830), "fig5_boxacc.png": (520, 360),
+                         "fig5_precision_recall.png": (520, 360), "fig6_activations.png": (520, 360)}.items():
+        image = cv2.imread(os.path.join(out, name))
+        check(image is not None and image.shape[1] >= w - 10 and image.shape[0] >= h - 10,
+              f"{name} is a PNG of about {w}x{h}: {None if image is None else image.shape}")
+    with open(os.path.join(out, "report.md")) as f:
+        report = f.read()
+    for text in ("| CAM |", "| Smooth-GradCAM++ |", "| CAM + F-CAM |", "![overlays](overlays.png)",
+                 "fig5_boxacc.png", "fig6_activations.png", "Downscale simulation"):
+        check(text in report, f"report.md has {text}")
+    with open(os.path.join(out, "results.json")) as f:
+        results = json.load(f)
+    rows = rows_by_name(results)
+    check([r["name"] for r in results["rows"] if r["group"] == "baselines"] ==
+          ["CAM", "GradCAM", "GradCAM++", "Smooth-GradCAM++", "XGradCAM", "LayerCAM"], "the six baselines in order")
+    check(all(0 <= r[k] <= 100 for r in results["rows"] for k in r if k not in ("group", "name")),
+          "every metric is a percentage")
+
+    # The merged evaluation against fcam-train's separate ones (same checkpoint, same test split).
+    checkpoint = os.path.join(out, "classifier", "best.safetensors")
+    boxes = fcam_train_eval(fcam_train, data, checkpoint, "CUB", os.path.join(work, "eval_cub"))
+    masks = fcam_train_eval(fcam_train, data, checkpoint, "OpenImages", os.path.join(work, "eval_oi"))
+    cam = rows["CAM"]
+    for ours, theirs, what in ((cam["MaxBoxAcc (IoU 50)"], boxes["max_box_acc_30_50_70"][1], "MaxBoxAcc"),
+                               (cam["MaxBoxAccV2"], boxes["max_box_acc_v2"], "MaxBoxAccV2"),
+                               (cam["top-1 loc."], boxes["top1_localization"], "top-1 localization"),
+                               (cam["accuracy"], boxes["accuracy"], "accuracy"),
+                               (cam["PxAP"], masks["localization"], "PxAP")):
+        check(abs(ours - theirs) < 1e-9, f"CAM {what}: demo {ours} == fcam-train {theirs}")
+
+    # The downscale simulation against torch + numpy.
+    for z, pxap in results["downscale"]:
+        ref = downscale_reference(data, int(z))
+        check(abs(pxap - ref) < 1e-6, f"downscale z={int(z)}: PxAP {pxap:.6f} vs torch/numpy {ref:.6f}")
+    check(results["downscale"][0] == [1, 100], "z = 1 is the mask itself: PxAP 100")
+
+    # Resume: the same command again trains nothing and reproduces the numbers.
+    r = run([demo, "--tiny", "--data", data, "--out", out])
+    check(r.returncode == 0 and r.stdout.count("resuming") == 2, "a second run resumes both stages")
+    with open(os.path.join(out, "results.json")) as f:
+        again = json.load(f)
+    check(again["rows"] == results["rows"], "and reproduces every metric")
+
+    # --collect: two copies of one run have zero spread.
+    copy = os.path.join(work, "run_copy")
+    shutil.copytree(out, copy)
+    r = run([demo, "--collect", f"{out},{copy}", "--out", os.path.join(work, "seeds")])
+    seeds = open(os.path.join(work, "seeds", "seeds.md")).read() if r.returncode == 0 else ""
+    check(r.returncode == 0 and "| CAM + F-CAM | 2 |" in seeds and "± 0.0" in seeds and "± 0.1" not in seeds,
+          "--collect: mean ± std over runs")
+    r = run([demo, "--collect", os.path.join(work, "nothing"), "--out", os.path.join(work, "seeds")])
+    check(r.returncode != 0 and "results.json is missing" in r.stderr, "--collect names a missing run")
+
+    # Errors.
+    r = run([demo, "--tiny", "--data", data, "--out", os.path.join(work, "bad"), "--fcam_on", "cam,bogus"])
+    check(r.returncode != 0 and "unknown CAM method 'bogus'" in r.stderr, "an unknown baseline is an error")
+    r = run([demo, "--data", data, "--out", os.path.join(work, "bad")])
+    check(r.returncode != 0 and "256/64/64" in r.stderr and "remove it or give another --data" in r.stderr,
+          "a dataset of other sizes is an error naming both")
+
+
+if __name__ == "__main__":
+    main()
+    if FAILURES:
+        print(f"{len(FAILURES)} check(s) failed")
+        sys.exit(1)
+    print("all checks passed")
