@@ -51,11 +51,12 @@ public:
     current_ = i;
     phase_start_ = Clock::now();
     double done_predicted = 0, done_actual = 0, left = 0;
-    for (std::size_t k = 0; k < phases_.size(); ++k) {
-      if (phases_[k].actual >= 0) done_predicted += phases_[k].predicted, done_actual += phases_[k].actual;
-      else left += phases_[k].predicted;
+    for (const Phase& p : phases_) {
+      // Only phases long enough to measure the machine's speed rescale the estimate.
+      if (p.actual >= 0 && p.predicted >= 20) done_predicted += p.predicted, done_actual += p.actual;
+      if (p.actual < 0) left += p.predicted;
     }
-    const double speed = done_predicted > 1 ? done_actual / done_predicted : 1.0;
+    const double speed = done_predicted > 0 ? done_actual / done_predicted : 1.0;
     std::cout << "\n== [" << i + 1 << "/" << phases_.size() << "] " << phases_[i].name << "   (elapsed "
               << minutes(elapsed()) << ", about " << minutes(left * speed) << " left)" << std::endl;
   }
@@ -174,14 +175,6 @@ void define_flags(app::Flags& f) {
   f.add_string("collect", "", "summarise finished runs instead: a comma list of run folders (mean ± std in <out>/seeds.md)");
 }
 
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> items;
-  std::stringstream s(text);
-  for (std::string item; std::getline(s, item, ',');)
-    if (!item.empty()) items.push_back(item);
-  return items;
-}
-
 int collect(const std::vector<std::string>& folders, const fs::path& out) {
   FCAM_CHECK(!folders.empty(), "fcam-demo --collect: no run folder given");
   std::vector<demo::Results> runs;
@@ -213,7 +206,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     const fs::path out = flags.text("out");
-    if (!flags.text("collect").empty()) return collect(split_list(flags.text("collect")), out);
+    if (!flags.text("collect").empty()) return collect(flags.comma_list("collect"), out);
 
     const bool tiny = flags.boolean("tiny");
     fs::path data_dir = flags.text("data");
@@ -221,7 +214,7 @@ int main(int argc, char** argv) {
     data::ClutteredDatasetOptions dataset;
     dataset.seed = static_cast<std::uint64_t>(flags.integer("data_seed"));
     if (tiny) dataset.train = 256, dataset.val = 64, dataset.test = 64;
-    std::vector<std::string> fcam_on = split_list(flags.text("fcam_on"));
+    std::vector<std::string> fcam_on = flags.comma_list("fcam_on");
     if (fcam_on == std::vector<std::string>{"all"}) fcam_on = cam::baseline_names();
     for (const std::string& m : fcam_on) cam::check_baseline_name(m);
     FCAM_CHECK(!fcam_on.empty(), "fcam-demo: --fcam_on is empty");

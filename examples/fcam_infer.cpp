@@ -11,7 +11,6 @@
 #include <exception>
 #include <filesystem>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -39,14 +38,6 @@ struct Input {
   Tensor<float> tensor;    // 1×3×H×W, normalised
   data::Rgb8 picture;      // what the overlays are drawn on
 };
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> items;
-  std::stringstream ss(text);
-  for (std::string item; std::getline(ss, item, ',');)
-    if (!item.empty()) items.push_back(item);
-  return items;
-}
 
 // Undoes the ImageNet normalisation of a 1×3×H×W tensor, for drawing.
 data::Rgb8 picture_of(const Tensor<float>& x, const data::Normalization& norm) {
@@ -113,7 +104,7 @@ int main(int argc, char** argv) {
     const std::vector<std::string>& paths = flags.positional();
     FCAM_CHECK(!paths.empty(), "fcam-infer: no input (give image files or .npy tensors)");
     FCAM_CHECK(!flags.text("weights").empty(), "fcam-infer: --weights is required (an FcamModel safetensors file)");
-    const std::vector<std::string> methods = split_list(flags.text("methods"));
+    const std::vector<std::string> methods = flags.comma_list("methods");
     FCAM_CHECK(!methods.empty(), "fcam-infer: --methods is empty");
     for (const auto& m : methods)
       if (m != "fcam") cam::check_baseline_name(m);  // validates the names before any work

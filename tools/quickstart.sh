@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # fcam quick start: installs what is missing (Debian 12, apt-get), configures, builds and runs.
-#   bash tools/quickstart.sh demo   build and run the example trainer (the main job until fcam-demo exists)
+#   bash tools/quickstart.sh demo   build and run fcam-demo (F-CAM end to end; report in runs/demo/report.md)
 #   bash tools/quickstart.sh test   build everything and run the CPU tests, doxygen and packaging checks
 # Environment: BUILD_DIR (default build), FCAM_NUM_THREADS (default: all cores).
+# Extra arguments after "demo" go to fcam-demo (e.g. --tiny, --seed 1, --fcam_on all --ablation).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-}
 build_dir=${BUILD_DIR:-build}
 
 build_packages=(g++ cmake ninja-build libeigen3-dev libstb-dev)
-test_packages=(catch2 libbenchmark-dev doxygen python3 python3-numpy python3-torch python3-torchvision python3-opencv python3-skimage dataset-fashion-mnist)
+demo_packages=(dataset-fashion-mnist python3-skimage)  # the demo dataset's items and background photos
+test_packages=(catch2 libbenchmark-dev doxygen python3 python3-numpy python3-torch python3-torchvision python3-opencv)
 case "$mode" in
-  demo) packages=("${build_packages[@]}") ;;
-  test) packages=("${build_packages[@]}" "${test_packages[@]}") ;;
+  demo) packages=("${build_packages[@]}" "${demo_packages[@]}") ;;
+  test) packages=("${build_packages[@]}" "${demo_packages[@]}" "${test_packages[@]}") ;;
   *) echo "usage: bash tools/quickstart.sh {demo|test}" >&2; exit 2 ;;
 esac
 
@@ -31,8 +33,9 @@ fi
 start=$(date +%s)
 if [ "$mode" = demo ]; then
   cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DFCAM_BUILD_TESTS=OFF -DFCAM_BUILD_BENCHMARKS=OFF
-  cmake --build "$build_dir" --target fcam-train-toy
-  "$build_dir/bin/fcam-train-toy"
+  cmake --build "$build_dir" --target fcam-demo
+  shift
+  "$build_dir/bin/fcam-demo" "$@"
   exit 0
 fi
 

@@ -112,6 +112,14 @@ public:
   }
   /// Whether the flag appeared on the command line.
   bool given(const std::string& name) const { return get(name).given; }
+  /// The items of a comma-separated flag value ("cam,fcam"), empty items dropped.
+  std::vector<std::string> comma_list(const std::string& name) const {
+    std::vector<std::string> items;
+    std::stringstream s(text(name));
+    for (std::string item; std::getline(s, item, ',');)
+      if (!item.empty()) items.push_back(item);
+    return items;
+  }
 
   /// Usage text listing every flag with its default.
   std::string usage() const {
