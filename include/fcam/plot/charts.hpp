@@ -30,7 +30,7 @@ struct Axes {
   double x_min = 0, x_max = 1;  ///< x range
   double y_min = 0, y_max = 1;  ///< y range
   int width = 520, height = 360;  ///< image size
-  int ticks = 5;               ///< intervals between tick labels on each axis
+  int x_ticks = 5, y_ticks = 5;  ///< intervals between tick labels on each axis
 };
 
 namespace detail {
@@ -41,6 +41,7 @@ struct Frame {
   Axes axes;
   explicit Frame(const Axes& a) : right(a.width - 16), bottom(a.height - 36), axes(a) {
     FCAM_CHECK(a.x_max > a.x_min && a.y_max > a.y_min, "chart '", a.title, "': empty axis range");
+    FCAM_CHECK(a.x_ticks >= 1 && a.y_ticks >= 1, "chart '", a.title, "': at least one tick interval per axis");
     FCAM_CHECK(right - left > 20 && bottom - top > 20, "chart '", a.title, "': ", a.width, "x", a.height, " is too small");
   }
   int px(double x) const {
@@ -62,15 +63,19 @@ inline std::string tick_text(double v) {
 /// Background, grid, axes, tick labels, texts and legend; returns the frame for the data.
 inline Frame draw_frame(data::Rgb8& image, const Axes& axes, const std::vector<Series>& series) {
   const Frame f(axes);
-  for (int k = 0; k <= axes.ticks; ++k) {
-    const double t = static_cast<double>(k) / axes.ticks;
-    const double xv = axes.x_min + t * (axes.x_max - axes.x_min), yv = axes.y_min + t * (axes.y_max - axes.y_min);
-    const int x = f.px(xv), y = f.py(yv);
+  for (int k = 0; k <= axes.x_ticks; ++k) {
+    const double v = axes.x_min + (axes.x_max - axes.x_min) * k / axes.x_ticks;
+    const int x = f.px(v);
     draw_line(image, x, f.top, x, f.bottom, light_gray);
+    const std::string text = tick_text(v);
+    draw_text(image, x - text_width(text) / 2, f.bottom + 6, text);
+  }
+  for (int k = 0; k <= axes.y_ticks; ++k) {
+    const double v = axes.y_min + (axes.y_max - axes.y_min) * k / axes.y_ticks;
+    const int y = f.py(v);
     draw_line(image, f.left, y, f.right, y, light_gray);
-    const std::string xt = tick_text(xv), yt = tick_text(yv);
-    draw_text(image, x - text_width(xt) / 2, f.bottom + 6, xt);
-    draw_text(image, f.left - 6 - text_width(yt), y - 3, yt);
+    const std::string text = tick_text(v);
+    draw_text(image, f.left - 6 - text_width(text), y - 3, text);
   }
   draw_line(image, f.left, f.bottom, f.right, f.bottom, black);
   draw_line(image, f.left, f.top, f.left, f.bottom, black);

@@ -87,7 +87,10 @@ inline data::Rgb8 activation_histogram_figure(const std::vector<MapCounts>& sour
   }
   Axes axes;
   axes.title = title, axes.x_label = "activation", axes.y_label = "% of pixels";
-  axes.y_max = highest > 0 ? std::ceil(highest / 5) * 5 : 1;
+  // Round tick labels: steps of 1 up to 10 %, of 10 beyond.
+  const double step = highest > 10 ? 10 : 1;
+  axes.y_max = std::max(step, std::ceil(highest / step) * step);
+  axes.y_ticks = static_cast<int>(axes.y_max / step);
   return histogram_chart(axes, series);
 }
 
