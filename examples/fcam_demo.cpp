@@ -52,8 +52,9 @@ public:
     phase_start_ = Clock::now();
     double done_predicted = 0, done_actual = 0, left = 0;
     for (const Phase& p : phases_) {
-      // Only phases long enough to measure the machine's speed rescale the estimate.
-      if (p.actual >= 0 && p.predicted >= 20) done_predicted += p.predicted, done_actual += p.actual;
+      // Only phases long enough to measure the machine's speed rescale the estimate; one far
+      // faster than predicted resumed finished work and says nothing about the speed.
+      if (p.actual >= 0.3 * p.predicted && p.predicted >= 20) done_predicted += p.predicted, done_actual += p.actual;
       if (p.actual < 0) left += p.predicted;
     }
     const double speed = done_predicted > 0 ? done_actual / done_predicted : 1.0;
