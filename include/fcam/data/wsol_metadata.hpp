@@ -32,12 +32,13 @@ struct WsolMetadata {
   std::vector<std::string> image_ids;  ///< in the order of image_ids.txt (the split's order)
   std::vector<int> labels;             ///< class of each image, aligned with image_ids
   std::vector<int> widths, heights;    ///< original sizes, aligned; empty when the split has none
-  std::vector<std::vector<Box>> boxes; ///< aligned; empty when the split has masks or nothing
-  std::vector<MaskSet> masks;          ///< aligned; empty when the split has boxes or nothing
+  std::vector<std::vector<Box>> boxes; ///< aligned; empty when the split has no boxes
+  std::vector<MaskSet> masks;          ///< aligned; empty when the split has no masks
 
-  /// True when localization.txt holds masks (OpenImages), false for boxes (CUB, ILSVRC).
+  /// True when the split has masks. localization.txt holds either masks (OpenImages) or boxes
+  /// (CUB, ILSVRC); a program may give one split both (fcam-demo's test split does).
   bool has_masks() const { return !masks.empty(); }
-  /// True when localization.txt holds boxes.
+  /// True when the split has boxes.
   bool has_boxes() const { return !boxes.empty(); }
 };
 
