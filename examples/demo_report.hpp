@@ -88,14 +88,21 @@ inline std::string fixed(double v, int digits = 1) {
   return s.str();
 }
 
+/// The two header lines of a metrics table, with a "runs" column after the names or not.
+inline std::string table_header(bool runs_column) {
+  std::ostringstream md;
+  md << "| map |" << (runs_column ? " runs |" : "");
+  for (const Column& c : columns()) md << " " << c.title << " |";
+  md << "\n|---|" << (runs_column ? "---:|" : "");
+  for (std::size_t i = 0; i < columns().size(); ++i) md << "---:|";
+  md << "\n";
+  return md.str();
+}
+
 /// The rows of `group` as a Markdown table.
 inline std::string metrics_table(const std::vector<Row>& rows, const std::string& group) {
   std::ostringstream md;
-  md << "| map |";
-  for (const Column& c : columns()) md << " " << c.title << " |";
-  md << "\n|---|";
-  for (std::size_t i = 0; i < columns().size(); ++i) md << "---:|";
-  md << "\n";
+  md << table_header(false);
   for (const Row& r : rows) {
     if (r.group != group) continue;
     md << "| " << r.name << " |";
@@ -118,11 +125,7 @@ inline std::string seeds_table(const std::vector<Results>& runs) {
     }
   std::erase_if(order, [&](const auto& key) { return by_row[key].size() != runs.size(); });
   std::ostringstream md;
-  md << "| map | runs |";
-  for (const Column& c : columns()) md << " " << c.title << " |";
-  md << "\n|---|---:|";
-  for (std::size_t i = 0; i < columns().size(); ++i) md << "---:|";
-  md << "\n";
+  md << table_header(true);
   for (const auto& key : order) {
     const std::vector<Row>& rows = by_row[key];
     md << "| " << key.second << " | " << rows.size() << " |";
