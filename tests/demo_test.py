@@ -25,13 +25,7 @@ import torch.nn.functional as F
 
 from pxap_reference import reference_pxap
 
-FAILURES = []
-
-
-def check(condition, what):
-    print(("ok   " if condition else "FAIL ") + what)
-    if not condition:
-        FAILURES.append(what)
+from checks import check, finish
 
 
 def run(args):
@@ -136,7 +130,4 @@ def main():
 
 if __name__ == "__main__":
     main()
-    if FAILURES:
-        print(f"{len(FAILURES)} check(s) failed")
-        sys.exit(1)
-    print("all checks passed")
+    finish()

@@ -17,13 +17,7 @@ import cv2
 import numpy as np
 import torch
 
-FAILURES = []
-
-
-def check(condition, what):
-    print(("ok   " if condition else "FAIL ") + what)
-    if not condition:
-        FAILURES.append(what)
+from checks import check, finish
 
 
 def read_safetensors(path):
@@ -122,9 +116,8 @@ def main():
     r = subprocess.run([infer, "--arch", "resnet18", "--num_classes", "10", os.path.join(work, "batch.npy")],
                        capture_output=True, text=True)
     check(r.returncode != 0 and "--weights is required" in r.stderr, "missing --weights is an error")
-    print(f"{len(FAILURES)} failure(s)")
-    sys.exit(1 if FAILURES else 0)
 
 
 if __name__ == "__main__":
     main()
+    finish()

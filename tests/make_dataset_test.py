@@ -16,13 +16,7 @@ import sys
 import cv2
 import numpy as np
 
-FAILURES = []
-
-
-def check(condition, what):
-    print(("ok   " if condition else "FAIL ") + what)
-    if not condition:
-        FAILURES.append(what)
+from checks import check, finish
 
 
 def main():
@@ -80,9 +74,8 @@ def main():
     check(r.returncode != 0 and "dataset-fashion-mnist" in r.stderr, "missing Fashion-MNIST is reported")
     r = subprocess.run([tool, "--out", os.path.join(work, "x"), "--val", "20000"], capture_output=True, text=True)
     check(r.returncode != 0 and "val split size must be in" in r.stderr, "too many images for a split is an error")
-    print(f"{len(FAILURES)} failure(s)")
 
 
 if __name__ == "__main__":
     main()
-    sys.exit(1 if FAILURES else 0)
+    finish()

@@ -17,13 +17,7 @@ import sys
 import cv2
 import numpy as np
 
-FAILURES = []
-
-
-def check(condition, what):
-    print(("ok   " if condition else "FAIL ") + what)
-    if not condition:
-        FAILURES.append(what)
+from checks import check, finish
 
 
 def make_dataset(root, counts, size=64, seed=0):
@@ -141,9 +135,8 @@ def main():
     check(r.returncode != 0 and "img005.png" in r.stderr, "a missing image stops the run, named")
     r = subprocess.run(args + ["--out", os.path.join(work, "skip"), "--skip_bad"], capture_output=True, text=True)
     check(r.returncode == 0 and "skipped 1 unreadable" in r.stdout, "--skip_bad skips and counts it")
-    print(f"{len(FAILURES)} failure(s)")
 
 
 if __name__ == "__main__":
     main()
-    sys.exit(1 if FAILURES else 0)
+    finish()
