@@ -1,5 +1,5 @@
 // fcam-demo's results: one row per evaluated map source, saved as results.json (so that runs
-// with other seeds can be summarised) and written as the Markdown tables of report.md.
+// with other seeds can be summarised), and report.md with its tables.
 #pragma once
 
 #include <cmath>
@@ -139,6 +139,67 @@ inline std::string seeds_table(const std::vector<Results>& runs) {
     }
     md << "\n";
   }
+  return md.str();
+}
+
+/// One training run's validation history.
+struct History {
+  std::string name;                 ///< e.g. "stage 1: classifier"
+  std::vector<double> validation;   ///< after epoch 0, 1, …
+  std::int64_t best_epoch = 0;      ///< the checkpoint kept
+};
+
+/// What report.md says besides the results.
+struct ReportContext {
+  std::string settings;          ///< a paragraph on the data and the training settings
+  std::int64_t test_images = 0;  ///< size of the test split
+  double interval = 0.001;       ///< threshold step of the test metrics
+  bool ablation = false;         ///< the ablation runs were made
+  double cam_threshold = 0, fcam_threshold = 0;  ///< where each BoxAcc peaks (the overlays' boxes)
+  std::vector<History> histories;  ///< every training run
+};
+
+/// report.md: settings, the tables, the downscale simulation, the pictures, the validation
+/// histories and the time per phase.
+inline std::string report_markdown(const Results& results, const ReportContext& c) {
+  std::ostringstream md;
+  md << "# fcam demo: F-CAM on cluttered Fashion-MNIST\n\n" << c.settings << "\n\n"
+     << "## Test split (" << c.test_images << " images; threshold step " << c.interval << ")\n\n"
+     << "The six baselines (the stage-1 classifier's maps of the true class; with the WGAP head the class "
+        "score's gradient is constant over each channel, so XGradCAM's weights equal GradCAM's and their maps "
+        "coincide):\n\n"
+     << metrics_table(results.rows, "baselines") << "\nF-CAM (stage-2 best checkpoint on validation):\n\n"
+     << metrics_table(results.rows, "fcam");
+  if (c.ablation)
+    md << "\n## Loss ablation (Table D.1): SR = sampled pixels' partial cross-entropy, CRF, ASC = size "
+          "constraint\n\n"
+       << metrics_table(results.rows, "ablation");
+  md << "\n## Downscale simulation (Fig. D.3)\n\nPxAP of the test masks averaged over z×z blocks and upsampled "
+        "bilinearly: the ceiling of any CAM with downscale factor z.\n\n| z |";
+  for (const auto& [z, p] : results.downscale) md << " " << z << " |";
+  md << "\n|---|";
+  for (std::size_t i = 0; i < results.downscale.size(); ++i) md << "---:|";
+  md << "\n| PxAP |";
+  for (const auto& [z, p] : results.downscale) md << " " << fixed(p) << " |";
+  md << "\n\n## Pictures\n\n"
+     << "Test images (left: true box in green), their CAM and F-CAM (right) with the box each predicts (white) "
+        "at the threshold where its BoxAcc peaks (CAM "
+     << c.cam_threshold << ", F-CAM " << c.fcam_threshold << "):\n\n"
+     << "![overlays](overlays.png)\n\n"
+     << "Localization as a function of the threshold τ (the paper's Fig. 5): BoxAcc at IoU 50, and the pixel "
+        "precision–recall curve whose area is PxAP:\n\n"
+     << "![BoxAcc vs threshold](fig5_boxacc.png) ![precision-recall](fig5_precision_recall.png)\n\n"
+     << "Distribution of the map activations over the test pixels (Fig. 6):\n\n"
+     << "![activations](fig6_activations.png)\n\n## Training (validation MaxBoxAcc at IoU 50 per epoch; epoch 0 "
+        "is before training)\n\n| run | validation after epoch 0, 1, … | best epoch |\n|---|---|---:|\n";
+  for (const History& h : c.histories) {
+    md << "| " << h.name << " |";
+    for (const double v : h.validation) md << " " << fixed(v);
+    md << " | " << h.best_epoch << " |\n";
+  }
+  md << "\n## Time per phase\n\nOf this invocation (a phase resumed from an earlier run's finished epochs takes "
+        "seconds).\n\n| phase | seconds |\n|---|---:|\n";
+  for (const auto& [name, s] : results.phase_seconds) md << "| " << name << " | " << fixed(s, 0) << " |\n";
   return md.str();
 }
 

@@ -326,7 +326,7 @@ int main(int argc, char** argv) {
     plan.end(results);
 
     // Stage 2 runs and their test evaluations.
-    std::vector<std::pair<std::string, train::TrainResult>> histories{{"stage 1: classifier", r1}};
+    std::vector<demo::History> histories{{"stage 1: classifier", r1.val_history, r1.best_epoch}};
     for (const FcamRun& run : runs) {
       plan.begin(phase++);
       train::TrainConfig c2 = base;
@@ -342,7 +342,8 @@ int main(int argc, char** argv) {
       c2.fcam.crf = c2.fcam.crf.scaled_to(size);
       c2.fcam.use_crf = run.crf;
       c2.fcam.use_size = run.size;
-      histories.emplace_back("stage 2: " + run.name, train::run_training(c2, say));
+      const train::TrainResult r2 = train::run_training(c2, say);
+      histories.push_back({"stage 2: " + run.name, r2.val_history, r2.best_epoch});
       auto model = models::load_fcam_checkpoint<float>(c2.out / "best.safetensors");
       eval.source = train::MapSource::fcam;
       train::EvaluationResult r = evaluate(*model, run.name);
@@ -381,51 +382,18 @@ int main(int argc, char** argv) {
 
     // results.json and report.md.
     io::write_file_atomic(out / "results.json", json::dump(demo::to_json(results)) + "\n");
-    std::ostringstream md;
-    md << "# fcam demo: F-CAM on cluttered Fashion-MNIST\n\n"
-       << "Dataset `" << data_dir.string() << "`: " << dataset.train << " / " << dataset.val << " / " << dataset.test
-       << " train / val / test images, " << size << "×" << size << ", 10 classes. Classifier: ResNet18-WSOL at a "
-       << "quarter of the width (base 16), trained with image labels only for " << e1 << " epochs; F-CAM decoder: "
-       << e2 << " epochs on the classifier's CAM pseudo-labels (n− " << flags.number("n_minus") << ", erosion "
-       << flags.integer("erosion") << ", CRF λ and σ_xy scaled to " << size << " px). Training seed " << results.seed
-       << ", " << num_threads() << " threads, total time " << minutes(plan.elapsed()) << ".\n\n"
-       << "## Test split (" << test.size() << " images; threshold step " << eval.interval << ")\n\n"
-       << "The six baselines (the stage-1 classifier's maps of the true class; with the WGAP head the class "
-          "score's gradient is constant over each channel, so XGradCAM's weights equal GradCAM's and their maps "
-          "coincide):\n\n"
-       << demo::metrics_table(results.rows, "baselines") << "\nF-CAM (stage-2 best checkpoint on validation):\n\n"
-       << demo::metrics_table(results.rows, "fcam");
-    if (flags.boolean("ablation"))
-      md << "\n## Loss ablation (Table D.1): SR = sampled pixels' partial cross-entropy, CRF, ASC = size "
-            "constraint\n\n"
-         << demo::metrics_table(results.rows, "ablation");
-    md << "\n## Downscale simulation (Fig. D.3)\n\nPxAP of the test masks averaged over z×z blocks and upsampled "
-          "bilinearly: the ceiling of any CAM with downscale factor z.\n\n| z |";
-    for (const auto& [z, p] : results.downscale) md << " " << z << " |";
-    md << "\n|---|";
-    for (std::size_t i = 0; i < results.downscale.size(); ++i) md << "---:|";
-    md << "\n| PxAP |";
-    for (const auto& [z, p] : results.downscale) md << " " << demo::fixed(p) << " |";
-    md << "\n\n## Pictures\n\n"
-       << "Test images (left: true box in green), their CAM and F-CAM (right) with the box each predicts (white) "
-          "at the threshold where its BoxAcc peaks (CAM "
-       << best_threshold(*cam_result->boxes) << ", F-CAM " << best_threshold(*fcam_result->boxes) << "):\n\n"
-       << "![overlays](overlays.png)\n\n"
-       << "Localization as a function of the threshold τ (the paper's Fig. 5): BoxAcc at IoU 50, and the pixel "
-          "precision–recall curve whose area is PxAP:\n\n"
-       << "![BoxAcc vs threshold](fig5_boxacc.png) ![precision-recall](fig5_precision_recall.png)\n\n"
-       << "Distribution of the map activations over the test pixels (Fig. 6):\n\n"
-       << "![activations](fig6_activations.png)\n\n## Training (validation MaxBoxAcc at IoU 50 per epoch; epoch 0 "
-          "is before training)\n\n| run | validation after epoch 0, 1, … | best epoch |\n|---|---|---:|\n";
-    for (const auto& [name, h] : histories) {
-      md << "| " << name << " |";
-      for (const double v : h.val_history) md << " " << demo::fixed(v);
-      md << " | " << h.best_epoch << " |\n";
-    }
-    md << "\n## Time per phase\n\nOf this invocation (a phase resumed from an earlier run's finished epochs takes "
-          "seconds).\n\n| phase | seconds |\n|---|---:|\n";
-    for (const auto& [name, s] : results.phase_seconds) md << "| " << name << " | " << demo::fixed(s, 0) << " |\n";
-    io::write_file_atomic(out / "report.md", md.str());
+    std::ostringstream settings;
+    settings << "Dataset `" << data_dir.string() << "`: " << dataset.train << " / " << dataset.val << " / "
+             << dataset.test << " train / val / test images, " << size << "×" << size
+             << ", 10 classes. Classifier: ResNet18-WSOL at a quarter of the width (base 16), trained with image "
+                "labels only for "
+             << e1 << " epochs; F-CAM decoder: " << e2 << " epochs on the classifier's CAM pseudo-labels (n− "
+             << flags.number("n_minus") << ", erosion " << flags.integer("erosion") << ", CRF λ and σ_xy scaled to "
+             << size << " px). Training seed " << results.seed << ", " << num_threads() << " threads, total time "
+             << minutes(plan.elapsed()) << ".";
+    demo::ReportContext context{settings.str(), test.size(), eval.interval, flags.boolean("ablation"),
+                                best_threshold(*cam_result->boxes), best_threshold(*fcam_result->boxes), histories};
+    io::write_file_atomic(out / "report.md", demo::report_markdown(results, context));
     std::cout << "\n" << demo::metrics_table(results.rows, "baselines") << demo::metrics_table(results.rows, "fcam")
               << "\nreport: " << (out / "report.md").string() << " (total " << minutes(plan.elapsed()) << ")\n";
     return 0;
