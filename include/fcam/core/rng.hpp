@@ -8,6 +8,8 @@
 #include <cmath>
 #include <cstdint>
 #include <numbers>
+#include <utility>
+#include <vector>
 
 #include "fcam/core/error.hpp"
 
@@ -53,6 +55,13 @@ public:
       const std::uint64_t r = next_u64();
       if (r >= limit) return r % n;
     }
+  }
+
+  /// Shuffles `items` in place (Fisher–Yates from the back, one uniform() per swap).
+  template <class Item>
+  void shuffle(std::vector<Item>& items) {
+    for (std::size_t i = items.size(); i > 1; --i)
+      std::swap(items[i - 1], items[static_cast<std::size_t>(uniform() * static_cast<double>(i))]);
   }
 
   /// Standard normal variate (Box-Muller; the second value of each pair is kept for the next call).

@@ -78,8 +78,7 @@ inline void write_cluttered_dataset(const std::filesystem::path& out, const Clut
     std::vector<std::int64_t> pool(static_cast<std::size_t>(sp.hi - sp.lo));
     std::iota(pool.begin(), pool.end(), sp.lo);
     Rng rng(o.seed * 31 + static_cast<std::uint64_t>(sp.id) + 7);
-    for (std::size_t i = pool.size(); i > 1; --i)
-      std::swap(pool[i - 1], pool[static_cast<std::size_t>(rng.uniform() * static_cast<double>(i))]);
+    rng.shuffle(pool);
     std::vector<std::string> ids(static_cast<std::size_t>(sp.count)), labels(ids.size()), boxes(ids.size());
     app::Progress progress(std::string("fcam-make-dataset ") + sp.name, "images", std::max<std::int64_t>(sp.count, 1),
                            !options.quiet);

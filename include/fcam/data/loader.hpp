@@ -101,8 +101,7 @@ public:
     std::iota(order_.begin(), order_.end(), 0);
     if (options_.shuffle) {
       Rng rng(mix(options_.seed, static_cast<std::uint64_t>(epoch), 0x5eedull));
-      for (std::size_t i = order_.size(); i > 1; --i)
-        std::swap(order_[i - 1], order_[static_cast<std::size_t>(rng.uniform() * static_cast<double>(i))]);
+      rng.shuffle(order_);
     }
     next_to_claim_ = next_to_return_ = 0;
     ready_.clear();
