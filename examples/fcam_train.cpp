@@ -6,7 +6,7 @@
 //       --metadata_root META --dataset_name CUB --epochs 50 --lr 0.01 --out runs/fcam
 //
 // Splits are <metadata_root>/<dataset_name>/{train,val,test}; images <data_root>/<image id>;
-// OpenImages masks under <mask_root>/OpenImages. Every METHOD.md constant is a flag with its
+// OpenImages masks under <mask_root>/OpenImages. Every docs/method.md constant is a flag with its
 // default. Writes <out>/{best,last}.safetensors (fcam-infer reads them), state.safetensors
 // (--resume), log.csv, and with --json FILE the test metrics of the best and last checkpoints.
 #include <cmath>
@@ -69,7 +69,7 @@ void define_flags(app::Flags& f) {
   f.add_string("eval_cam", "cam", "classifier: the CAM method evaluated on validation / test (cam, gradcam, gradcampp, sgcampp, xgradcam, layercam)");
   f.add_double("val_interval", 0.004, "threshold step of the validation metric");
   f.add_double("test_interval", 0.001, "threshold step of the test metrics");
-  // Stage 2 (METHOD.md §5).
+  // Stage 2 (docs/method.md §5).
   f.add_string("cam_method", "cam", "fcam: pseudo-label CAM: cam, gradcam, gradcampp, sgcampp, xgradcam, layercam");
   f.add_int("n_fg", 1, "fcam: foreground pixels sampled per image");
   f.add_int("n_bg", 1, "fcam: background pixels sampled per image");

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reference values for F-CAM's stage-2 losses (METHOD.md §5) and its SGD (§6), independent of fcam: Otsu
+"""Reference values for F-CAM's stage-2 losses (docs/method.md §5) and its SGD (§6.2), independent of fcam: Otsu
 thresholds from skimage.filters.threshold_otsu, 11×11 erosions from scipy.ndimage (outside =
 foreground), the lowest-CAM background sets from a stable numpy argsort, the partial
 cross-entropy from torch (ignore_index, mean over labelled pixels) and the log-barrier size loss

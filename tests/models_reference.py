@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""ResNet-WSOL F-CAM models built in PyTorch (torchvision's ResNets with METHOD.md's changes and
-a U-Net decoder written here from METHOD.md §3), for tests/test_models.cpp.
+"""ResNet-WSOL F-CAM models built in PyTorch (torchvision's ResNets with docs/method.md §2's changes and
+a U-Net decoder written here from docs/method.md §3), for tests/test_models.cpp.
 
 Usage: /usr/bin/python3 tests/models_reference.py OUT_DIR
 For each case writes OUT_DIR/<case>_weights.safetensors (the state dict under fcam's names:
@@ -131,7 +131,7 @@ class FcamVgg(FcamResNet):
 
 
 class InceptionEncoder(nn.Module):
-    """torchvision's InceptionV3 up to Mixed_6e with METHOD.md's WSOL changes, then the two
+    """torchvision's InceptionV3 up to Mixed_6e with docs/method.md §2.5's WSOL changes, then the two
     added blocks (same attribute names as fcam's)."""
 
     def __init__(self):
@@ -203,7 +203,7 @@ def randomise(model, gen):
 
 
 def cam_maps(model, stages, classes, size):
-    """METHOD.md §4's maps with g = ∂logit_c/∂A from autograd, min-max normalised, bilinear
+    """docs/method.md §4's maps with g = ∂logit_c/∂A from autograd, min-max normalised, bilinear
     (align_corners false) to `size`."""
     a = stages[-1].detach().requires_grad_(True)
     logits = model.classification_head(a)

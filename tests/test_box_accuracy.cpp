@@ -2,7 +2,7 @@
 // formulas transcribed with numpy + OpenCV (tests/box_reference.py, run by ctest as a fixture;
 // FCAM_BOX_REFERENCE is its folder) on 120 random maps (CAM-like, noise, plateaus with tied
 // contours, blobs; 224×224 and smaller; an all-zero and a constant map), at intervals 0.01 and
-// 0.001; plus the public reference vectors of EVALUATION.md and the fast per-level border search
+// 0.001; plus the public reference vectors of docs/method.md §8.8 and the fast per-level border search
 // against find_contours.
 #include <catch2/catch.hpp>
 
@@ -120,7 +120,7 @@ TEST_CASE("MaxBoxAcc, MaxBoxAccV2 and top-k localization equal the reference's",
 }
 
 TEST_CASE("the public reference vectors of the evaluation code", "[metrics][boxes]") {
-  // EVALUATION.md: score maps with rows = y, thresholds 0, .2, .4, .6, .8.
+  // docs/method.md §8.8: score maps with rows = y, thresholds 0, .2, .4, .6, .8.
   const Tensor<float> a = map_from({{0, 0, 0, 0, 0}, {0, .4f, .4f, .4f, .6f}, {0, .4f, 1, .8f, .6f}, {0, .4f, .4f, .4f, .6f}});
   CHECK(largest_boxes(a) == std::vector<IntBox>{{1, 1, 4, 3}, {1, 1, 4, 3}, {2, 1, 4, 3}, {2, 2, 4, 3}, {2, 2, 3, 3}});
   const Tensor<float> b = map_from({{.4f, 0, .2f, .2f, .2f}, {.4f, .4f, 0, .4f, 0}, {0, 0, 0, .4f, 0}, {1, .6f, .8f, .2f, .2f}});

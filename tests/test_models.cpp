@@ -1,4 +1,4 @@
-// ResNet-WSOL F-CAM models: METHOD.md's parameter counts, and parity with the same models built
+// ResNet-WSOL F-CAM models: docs/method.md §2.6's parameter counts, and parity with the same models built
 // in PyTorch (tests/models_reference.py, run by ctest as a fixture; FCAM_MODELS_REFERENCE is
 // its folder): every encoder stage, the logits and the F-CAM logits, random weights and
 // BatchNorm statistics, eval mode, within 1e-4 of the largest reference magnitude.
@@ -29,7 +29,7 @@ double relative_error(const Tensor<float>& got, const Tensor<float>& want) {
 }
 }  // namespace
 
-TEST_CASE("FcamModel parameter counts equal METHOD.md's (every row, K = 200)", "[models]") {
+TEST_CASE("FcamModel parameter counts equal docs/method.md §2.6's (every row, K = 200)", "[models]") {
   struct Row { const char* arch; std::int64_t encoder, head, decoder, segmentation_head, total; };
   for (const Row& r : {Row{"vgg16", 19'434'304, 205'000, 23'119'616, 1'154, 42'760'074},
                        Row{"resnet50", 23'508'032, 409'800, 9'012'928, 290, 32'931'050},

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """wsolevaluation's evaluation formulas transcribed with numpy + OpenCV (Debian's python3-numpy
 and python3-opencv): the test-time reference of fcam's metrics and the peer of its evaluation
-benchmark. Written from the published protocol (Choe et al., CVPR 2020; EVALUATION.md).
+benchmark. Written from the published protocol (Choe et al., CVPR 2020; docs/method.md §8).
 
 As a program it evaluates a split like fcam-eval and prints the same JSON:
   /usr/bin/python3 tests/wsol_reference.py --scoremap_root M --metadata_root D --dataset_name CUB

@@ -1,6 +1,6 @@
 /// \file
 /// \brief Class activation maps of a WSOL classifier: CAM, GradCAM, GradCAM++, XGradCAM and
-/// LayerCAM (METHOD.md §4), with min–max normalisation and bilinear upsampling.
+/// LayerCAM (docs/method.md §4), with min–max normalisation and bilinear upsampling.
 ///
 /// The target layer is the encoder output A (C×h×w) and the class score is the WGAP head's logit
 /// c = Σ_k w[c,k]·mean_ij A_kij + b_c. Its gradient is therefore known in closed form:

@@ -1,6 +1,6 @@
 /// \file
 /// \brief Smooth-GradCAM++: GradCAM++ averaged over passes on noisy copies of the input
-/// (METHOD.md §4), with the reference's conventions.
+/// (docs/method.md §4.4), with the reference's conventions.
 ///
 /// For each pass p the input gets Gaussian noise; α_p = g²/(2g² + Σ_ij A_p·g³) (or g² with the
 /// reference's effective α) is averaged over the passes; the channel weights are

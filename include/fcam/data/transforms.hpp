@@ -1,5 +1,5 @@
 /// \file
-/// \brief Training and evaluation transforms of METHOD.md §6: train = resize to R×R, random
+/// \brief Training and evaluation transforms of docs/method.md §6.1: train = resize to R×R, random
 /// S×S crop, horizontal flip with p = ½; eval = resize straight to S×S; then /255 and the
 /// normalisation. The un-normalised 0–255 values of the same crop and flip are kept for the CRF
 /// loss. The resize follows preprocess.hpp's convention (bilinear, half-pixel centres, no

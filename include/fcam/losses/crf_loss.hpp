@@ -1,5 +1,5 @@
 /// \file
-/// \brief The CRF loss of F-CAM's stage 2 (METHOD.md §5.2, Tang et al.'s regularized loss):
+/// \brief The CRF loss of F-CAM's stage 2 (docs/method.md §5.2, Tang et al.'s regularized loss):
 /// R(S, X) = −(λ/N_b) Σ_images Σ_c S_cᵀ W S_c, with W the Gaussian affinity of the pixels'
 /// (x/σ_xy, y/σ_xy, R/σ_rgb, G/σ_rgb, B/σ_rgb) computed by the permutohedral lattice
 /// (permutohedral.hpp explains its approximation and scale), and ∂R/∂S_c = −(2λ/N_b) W S_c,
@@ -24,7 +24,7 @@ struct CrfLossOptions {
   double weight = 2e-9;     ///< λ
 
   /// The settings for images of `size` pixels a side instead of 224: λ·(224/size)² and
-  /// σ_xy·size/224, so that the term keeps its weight relative to the others (METHOD.md §5.2).
+  /// σ_xy·size/224, so that the term keeps its weight relative to the others (docs/method.md §5.2).
   CrfLossOptions scaled_to(std::int64_t size) const {
     CrfLossOptions o = *this;
     const double r = 224.0 / static_cast<double>(size);

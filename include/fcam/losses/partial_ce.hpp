@@ -1,5 +1,5 @@
 /// \file
-/// \brief The partial cross-entropy of F-CAM's stage 2 (METHOD.md §5.1): cross-entropy of the
+/// \brief The partial cross-entropy of F-CAM's stage 2 (docs/method.md §5.1): cross-entropy of the
 /// 2-channel segmentation logits against the sampled pseudo-labels, averaged over the labelled
 /// pixels of the whole batch, weighted by α.
 #pragma once

@@ -3,7 +3,7 @@
 /// Krähenbühl & Koltun, the filter behind the F-CAM CRF loss: out_i ≈ Σ_j k(f_i, f_j)·in_j for a
 /// Gaussian k, in time linear in the number of points.
 ///
-/// The approximation, and why its scale is not 1 (METHOD.md §5.2): each point's d-dimensional
+/// The approximation, and why its scale is not 1 (docs/method.md §5.2): each point's d-dimensional
 /// feature (already divided by its σ) is scaled by √(2/3)·(d+1), lifted onto the hyperplane
 /// Σ = 0 of R^{d+1} and splatted onto the d+1 vertices of its enclosing simplex with barycentric
 /// weights; the lattice values are blurred with the kernel [½ 1 ½] once along each of the d+1

@@ -1,5 +1,5 @@
 /// \file
-/// \brief F-CAM's pseudo-labels from a CAM (METHOD.md §5.1): Otsu foreground, eroded; the
+/// \brief F-CAM's pseudo-labels from a CAM (docs/method.md §5.1): Otsu foreground, eroded; the
 /// lowest-CAM fraction as background; a few pixels sampled from each, dilated; conflicts ignored.
 #pragma once
 
@@ -93,7 +93,7 @@ inline std::vector<std::uint8_t> erode_square(const std::vector<std::uint8_t>& m
   return out;
 }
 
-/// The pseudo-labels of one h×w CAM (values in [0, 1], METHOD.md §5.1): foreground candidates
+/// The pseudo-labels of one h×w CAM (values in [0, 1], docs/method.md §5.1): foreground candidates
 /// are u8 = ⌊255·C⌋ > Otsu(u8) (threshold clamped to [1, 254]), eroded (kept un-eroded when
 /// erosion empties them); background candidates are the ⌊n_minus·N⌋ pixels of lowest C (ties:
 /// lower index first). n_foreground and n_background pixels are drawn uniformly without

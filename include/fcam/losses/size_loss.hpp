@@ -1,6 +1,6 @@
 /// \file
 /// \brief The absolute size constraint of F-CAM's stage 2 with the extended log-barrier
-/// (METHOD.md §5.3): both the background and the foreground must have a positive size.
+/// (docs/method.md §5.3): both the background and the foreground must have a positive size.
 #pragma once
 
 #include <algorithm>
@@ -20,7 +20,7 @@ inline double log_barrier(double z, double t) {
 /// dψ_t/dz.
 inline double log_barrier_derivative(double z, double t) { return z <= -1 / (t * t) ? -1 / (t * z) : t; }
 
-/// The log-barrier's t: 1 at epoch 0, ×1.01 per epoch, at most 10 (METHOD.md §5.3).
+/// The log-barrier's t: 1 at epoch 0, ×1.01 per epoch, at most 10 (docs/method.md §5.3).
 inline double log_barrier_t(std::int64_t epoch, double start = 1.0, double factor = 1.01, double max = 10.0) {
   double t = start;
   for (std::int64_t e = 0; e < epoch; ++e) t = std::min(t * factor, max);

@@ -18,7 +18,7 @@ namespace fcam::models {
 template <Scalar T>
 class Encoder : public nn::Module<T> {
 public:
-  /// The stages of the last forward, shallowest first (METHOD.md §2's stage lists).
+  /// The stages of the last forward, shallowest first (docs/method.md §2.2's stage lists).
   virtual const std::vector<Tensor<T>>& stages() const = 0;
   /// Channels of each stage, in the order of stages().
   virtual const std::vector<std::int64_t>& stage_channels() const = 0;

@@ -26,7 +26,7 @@
 
 namespace fcam::models {
 
-/// Decoder block widths (METHOD.md §3), scaled with the base width: ResNets five blocks, VGG16
+/// Decoder block widths (docs/method.md §3.3), scaled with the base width: ResNets five blocks, VGG16
 /// three.
 inline std::vector<std::int64_t> decoder_widths(const std::string& arch, std::int64_t base_width) {
   std::vector<std::int64_t> widths;

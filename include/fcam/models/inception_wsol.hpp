@@ -1,5 +1,5 @@
 /// \file
-/// \brief InceptionV3-WSOL (METHOD.md §2) with torchvision's parameter names: every 3×3 conv and
+/// \brief InceptionV3-WSOL (docs/method.md §2.5) with torchvision's parameter names: every 3×3 conv and
 /// max-pool padded by 1 (pools ceil_mode), Mixed_6a at stride 1 with its pool branch 3×3 s1 p1,
 /// no Mixed_7* and no auxiliary head, then two added blocks SPG_A3_1b / SPG_A3_2b of
 /// [Dropout 0.5, 3×3 conv, ReLU] (768→1024, 1024→1024). Maps are 29×29 for a 224 input.

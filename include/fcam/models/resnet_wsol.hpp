@@ -2,7 +2,7 @@
 /// \brief ResNet-WSOL encoders (ResNet18 / 34 / 50 with layer3 and layer4 at stride 1), with
 /// torchvision's parameter names and their encoder stages exposed for the F-CAM decoder.
 ///
-/// METHOD.md §2: the stride changes keep torchvision's weights; for a 224×224 input the stages
+/// docs/method.md §2.3: the stride changes keep torchvision's weights; for a 224×224 input the stages
 /// are the input (3@224), the stem after its ReLU (64@112), layer1 (@56), layer2 (@28), layer3
 /// (@28) and layer4 (@28). A base width other than 64 scales every width (a smaller model for
 /// CPU training); 64 is torchvision's.

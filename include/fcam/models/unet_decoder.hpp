@@ -1,6 +1,6 @@
 /// \file
 /// \brief The F-CAM decoder: a U-Net over the encoder stages, and its 2-channel segmentation head
-/// (METHOD.md §3), with the reference's parameter names ("blocks.I.conv{1,2}.{0,1}").
+/// (docs/method.md §3), with the reference's parameter names ("blocks.I.conv{1,2}.{0,1}").
 #pragma once
 
 #include <cmath>

@@ -3,7 +3,7 @@
 /// (3×3, 512→1024, ReLU), with torchvision's parameter names ("features.N", N its index in
 /// torchvision's `features`) so that ImageNet weights load directly; conv6 is "conv6".
 ///
-/// Stages for a 224×224 input (METHOD.md §2): 64@224 (conv1_2), 128@112 (conv2_2), 256@56
+/// Stages for a 224×224 input (docs/method.md §2.4): 64@224 (conv1_2), 128@112 (conv2_2), 256@56
 /// (conv3_3), 1024@28 (conv6). A base width other than 64 scales every width.
 #pragma once
 

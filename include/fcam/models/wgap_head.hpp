@@ -12,7 +12,7 @@
 namespace fcam::models {
 
 /// logits = fc(mean over pixels of A), fc a Linear(C→K) named "fc" with Xavier-uniform weights
-/// and zero bias (METHOD.md §2).
+/// and zero bias (docs/method.md §2.1).
 template <Scalar T>
 class WgapHead : public nn::Module<T> {
 public:

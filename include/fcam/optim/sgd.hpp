@@ -1,6 +1,6 @@
 /// \file
 /// \brief SGD with momentum, Nesterov and weight decay, parameter groups with their own learning
-/// rate factor (PyTorch's torch.optim.SGD update), and the step schedule of METHOD.md §6.
+/// rate factor (PyTorch's torch.optim.SGD update), and the step schedule of docs/method.md §6.3.
 #pragma once
 
 #include <algorithm>
@@ -16,7 +16,7 @@
 
 namespace fcam::optim {
 
-/// SGD settings (METHOD.md §6's defaults).
+/// SGD settings (docs/method.md §6.2's defaults).
 struct SgdOptions {
   double lr = 0.01;             ///< base learning rate
   double momentum = 0.9;        ///< 0: plain SGD
@@ -96,7 +96,7 @@ private:
   std::map<std::string, Tensor<T>> momentum_;
 };
 
-/// METHOD.md §6's step schedule: max(base·γ^⌊epoch/step⌋, floor); step 0 keeps lr constant.
+/// docs/method.md §6.3's step schedule: max(base·γ^⌊epoch/step⌋, floor); step 0 keeps lr constant.
 inline double step_lr(double base, std::int64_t epoch, std::int64_t step, double gamma, double floor = 1e-7) {
   if (step <= 0) return base;
   return std::max(base * std::pow(gamma, static_cast<double>(epoch / step)), floor);

@@ -5,7 +5,7 @@
 /// Stage 2 (F-CAM): the encoder and head are frozen and run without gradients (inference
 /// fusion applies); the CAM of the ground-truth class, normalised and upsampled to the crop,
 /// gives the sampled pseudo-labels; the decoder is trained with α·PCE + CRF + size loss
-/// (METHOD.md §5), each switchable for ablations.
+/// (docs/method.md §5), each switchable for ablations.
 #pragma once
 
 #include <chrono>
@@ -35,7 +35,7 @@ Tensor<T> batch_tensor(const Tensor<float>& x) {
   else return x.template cast<T>();
 }
 
-/// What a stage trains (METHOD.md §6). "classifier": encoder + head, the last block (ResNet
+/// What a stage trains (docs/method.md §6.2). "classifier": encoder + head, the last block (ResNet
 /// layer4, VGG conv6, Inception's added blocks) and the head in a second group at
 /// `last_block_lr_factor`× the lr. "fcam": decoder + segmentation head, one group.
 template <Scalar T>
@@ -72,7 +72,7 @@ double classifier_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const da
   return ce.loss;
 }
 
-/// Settings of the stage-2 loss (METHOD.md §5; the authors' CUB run).
+/// Settings of the stage-2 loss (docs/method.md §5; the authors' CUB run).
 struct FcamLossOptions {
   std::string cam_method = "cam";     ///< pseudo-label source: cam, gradcam, gradcampp, sgcampp, xgradcam, layercam
   losses::SamplingOptions sampling;   ///< sampling regions

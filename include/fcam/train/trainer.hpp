@@ -28,7 +28,7 @@
 
 namespace fcam::train {
 
-/// Everything a training run needs (METHOD.md §6's defaults where it has them).
+/// Everything a training run needs (docs/method.md §6's defaults where it has them).
 struct TrainConfig {
   std::string stage = "classifier";  ///< "classifier" (stage 1) or "fcam" (stage 2)
   models::ModelConfig model;         ///< arch, classes, base width, normalisation
