@@ -37,34 +37,32 @@ Tensor<float> input() {
   return x;
 }
 
-// The map of `method` from the model's last forward.
-Tensor<float> map_of(models::FcamModel<float>& model, const std::string& method) {
-  if (method == "fcam") return model.foreground();
-  return cam::full_resolution(cam::class_activation_maps(model.encoder().stages().back(),
-                                                         model.head().fc().weight().value, {7}, cam::method_named(method)),
+// The map of `method` from a classifier output.
+Tensor<float> map_of(models::FcamModel<float>& model, const models::ClassifierOutput<float>& out,
+                     const std::string& method) {
+  if (method == "fcam") return model.foreground(out.stages);
+  return cam::full_resolution(cam::class_activation_maps(out.stages.back(), model.head().fc().weight().value, {7},
+                                                         cam::method_named(method)),
                               224, 224);
 }
 
 void forward(benchmark::State& state, const std::string& arch) {
   auto& model = model_for(arch);
   NoGradGuard no_grad;
-  for (auto _ : state) benchmark::DoNotOptimize(model(input()).data());
+  for (auto _ : state) benchmark::DoNotOptimize(model.classify(input()).logits.data());
 }
 
 void map_only(benchmark::State& state, const std::string& arch, const std::string& method) {
   auto& model = model_for(arch);
   NoGradGuard no_grad;
-  model(input());
-  for (auto _ : state) benchmark::DoNotOptimize(map_of(model, method).data());
+  const models::ClassifierOutput<float> out = model.classify(input());
+  for (auto _ : state) benchmark::DoNotOptimize(map_of(model, out, method).data());
 }
 
 void end_to_end(benchmark::State& state, const std::string& arch, const std::string& method) {
   auto& model = model_for(arch);
   NoGradGuard no_grad;
-  for (auto _ : state) {
-    model(input());
-    benchmark::DoNotOptimize(map_of(model, method).data());
-  }
+  for (auto _ : state) benchmark::DoNotOptimize(map_of(model, model.classify(input()), method).data());
 }
 
 // Smooth-GradCAM++: 4 noisy passes (σ 0.3), image in, map out; there is no "map only" form.

@@ -125,12 +125,13 @@ data::Rgb8 overlay_examples(models::FcamModel<float>& model, const data::WsolDat
     FCAM_CHECK(image.width == size && image.height == size, "overlay_examples: ", test.image_path(i).string(),
                " is not ", size, "x", size);
     const Tensor<float> input = data::image_to_input(image, size, size, norm);
-    const Tensor<float> logits = model(input);
+    const models::ClassifierOutput<float> out = model.classify(input);
+    const Tensor<float>& logits = out.logits;
     const int label = test.metadata.labels[static_cast<std::size_t>(i)];
     const int guess = static_cast<int>(std::max_element(logits.data(), logits.data() + logits.numel()) - logits.data());
-    const Tensor<float> fcam = cam::normalize_maps(model.foreground()).reshape({size, size});
+    const Tensor<float> fcam = cam::normalize_maps(model.foreground(out.stages)).reshape({size, size});
     const Tensor<float> cam_map =
-        cam::full_resolution(cam::baseline_maps(model, input, {label}, "cam", rng), size, size).reshape({size, size});
+        cam::full_resolution(cam::baseline_maps(model, out, input, {label}, "cam", rng), size, size).reshape({size, size});
     const data::Box& b = test.metadata.boxes[static_cast<std::size_t>(i)].front();
     const metrics::IntBox gt = metrics::resize_box(b, size, size, size, size);
     const auto& names = data::fashion_mnist_classes();

@@ -135,7 +135,8 @@ int main(int argc, char** argv) {
 
     json::Array summary;
     for (const Input& input : load_inputs(paths, flags.integer("size"), config.normalization)) {
-      const Tensor<float> logits = model(input.tensor);
+      const models::ClassifierOutput<float> out = model.classify(input.tensor);
+      const Tensor<float>& logits = out.logits;
       const Tensor<float> probs = softmax_channels(logits.reshape({1, logits.size(1), 1, 1}));
       std::vector<int> order(static_cast<std::size_t>(logits.size(1)));
       for (std::size_t k = 0; k < order.size(); ++k) order[k] = static_cast<int>(k);
@@ -155,9 +156,9 @@ int main(int argc, char** argv) {
       for (const std::string& method : methods) {
         Tensor<float> maps;  // 1×h×w
         if (method == "fcam") {
-          maps = model.foreground();
+          maps = model.foreground(out.stages);
         } else {
-          maps = cam::full_resolution(cam::baseline_maps(model, input.tensor, {cls}, method, rng, smooth), h, w);
+          maps = cam::full_resolution(cam::baseline_maps(model, out, input.tensor, {cls}, method, rng, smooth), h, w);
         }
         const Tensor<float> map = maps.reshape({h, w});
         io::write_npy(dir / (method + ".npy"), map);

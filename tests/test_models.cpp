@@ -58,15 +58,16 @@ TEST_CASE("ResNet-WSOL F-CAM models equal PyTorch's", "[models][parity]") {
     const io::SafetensorsFile io = io::read_safetensors(reference(arch + "_io.safetensors"));
     auto ref = [&](const std::string& name) { return io.tensors.at(name).to_tensor<float>(); };
     NoGradGuard no_grad;
-    const Tensor<float> logits = model(ref("input"));
-    const auto& stages = model.encoder().stages();
+    const models::ClassifierOutput<float> out = model.classify(ref("input"));
+    const Tensor<float>& logits = out.logits;
+    const auto& stages = out.stages;
     REQUIRE(stages.size() == (arch == "vgg16" ? 4u : 6u));
     for (std::size_t s = 0; s < stages.size(); ++s) {
       INFO("stage " << s);
       CHECK(relative_error(stages[s], ref("stage" + std::to_string(s))) <= 1e-4);
     }
     CHECK(relative_error(logits, ref("logits")) <= 1e-4);
-    CHECK(relative_error(model.segment(), ref("segmentation")) <= 1e-4);
+    CHECK(relative_error(model.segment(stages), ref("segmentation")) <= 1e-4);
 
     // CAM methods: closed-form head gradients vs autograd, normalised and upsampled.
     std::vector<int> cam_classes;
@@ -103,31 +104,32 @@ TEST_CASE("CAM method inputs are checked", "[models][cam]") {
   for (std::int64_t i = 0; i < constant.numel(); ++i) CHECK(constant.data()[i] == 0.0f);
 }
 
-TEST_CASE("baseline_maps: the six methods by name, the clean input's stages left in the model", "[models][cam]") {
+TEST_CASE("baseline_maps: the six methods by name, from the classifier output given", "[models][cam]") {
   models::FcamModel<float> model("resnet18", 5, 8);
   model.eval();
   NoGradGuard no_grad;
   Tensor<float> x({2, 3, 64, 64});
   Rng rng(3);
   for (std::int64_t i = 0; i < x.numel(); ++i) x.data()[i] = static_cast<float>(rng.normal());
-  model(x);
-  const Tensor<float> clean = model.encoder().stages().back().clone();
+  const models::ClassifierOutput<float> out = model.classify(x);
+  const Tensor<float> clean = out.stages.back().clone();
   const Tensor<float>& fc = model.head().fc().weight().value;
   const std::vector<int> classes{1, 3};
   for (const char* name : {"cam", "gradcam", "gradcampp", "xgradcam", "layercam"}) {
-    const Tensor<float> got = cam::baseline_maps(model, x, classes, name, rng);
+    const Tensor<float> got = cam::baseline_maps(model, out, x, classes, name, rng);
     const Tensor<float> want = cam::class_activation_maps(clean, fc, classes, cam::method_named(name));
     REQUIRE(got.shape() == want.shape());
     for (std::int64_t i = 0; i < got.numel(); ++i) CHECK(got.data()[i] == want.data()[i]);
   }
   Rng a(7), b(7);
-  const Tensor<float> smooth = cam::baseline_maps(model, x, classes, "sgcampp", a, {3, 0.2});
-  const Tensor<float>& after = model.encoder().stages().back();
-  for (std::int64_t i = 0; i < clean.numel(); ++i) REQUIRE(after.data()[i] == clean.data()[i]);
+  const Tensor<float> smooth = cam::baseline_maps(model, out, x, classes, "sgcampp", a, {3, 0.2});
+  // The noisy passes leave the classifier output the caller holds untouched.
+  for (std::int64_t i = 0; i < clean.numel(); ++i) REQUIRE(out.stages.back().data()[i] == clean.data()[i]);
   const Tensor<float> want = cam::smooth_gradcampp(model, x, classes, 3, 0.2, b);
   REQUIRE(smooth.shape() == want.shape());
   for (std::int64_t i = 0; i < want.numel(); ++i) CHECK(smooth.data()[i] == want.data()[i]);
-  CHECK_THROWS_WITH(cam::baseline_maps(model, x, classes, "scorecam", rng), Catch::Contains("unknown CAM method 'scorecam'"));
+  CHECK_THROWS_WITH(cam::baseline_maps(model, out, x, classes, "scorecam", rng),
+                    Catch::Contains("unknown CAM method 'scorecam'"));
   CHECK(cam::baseline_names().size() == 6);
 }
 
@@ -140,9 +142,9 @@ TEST_CASE("torchvision checkpoints load into a WSOL encoder", "[models][checkpoi
   encoder.eval();
   const io::SafetensorsFile io = io::read_safetensors(reference("resnet18_io.safetensors"));
   NoGradGuard no_grad;
-  encoder(io.tensors.at("input").to_tensor<float>());
-  for (std::size_t s = 0; s < encoder.stages().size(); ++s)
-    CHECK(relative_error(encoder.stages()[s], io.tensors.at("stage" + std::to_string(s)).to_tensor<float>()) <= 1e-4);
+  const auto stages = encoder.forward_stages(io.tensors.at("input").to_tensor<float>());
+  for (std::size_t s = 0; s < stages.size(); ++s)
+    CHECK(relative_error(stages[s], io.tensors.at("stage" + std::to_string(s)).to_tensor<float>()) <= 1e-4);
   CHECK_THROWS_WITH(models::load_torchvision_encoder(encoder, reference("resnet18_torchvision_missing.safetensors")),
                     Catch::Contains("missing 'layer1.0.conv1.weight'"));
   CHECK_THROWS_WITH(models::load_torchvision_encoder(encoder, reference("resnet18_torchvision_extra.safetensors")),
@@ -152,9 +154,9 @@ TEST_CASE("torchvision checkpoints load into a WSOL encoder", "[models][checkpoi
   models::load_torchvision_encoder(vgg, reference("vgg16_torchvision.safetensors"));
   vgg.eval();
   const io::SafetensorsFile vgg_io = io::read_safetensors(reference("vgg16_io.safetensors"));
-  vgg(vgg_io.tensors.at("input").to_tensor<float>());
+  const auto vgg_stages = vgg.forward_stages(vgg_io.tensors.at("input").to_tensor<float>());
   for (std::size_t s = 0; s < 3; ++s)
-    CHECK(relative_error(vgg.stages()[s], vgg_io.tensors.at("stage" + std::to_string(s)).to_tensor<float>()) <= 1e-4);
+    CHECK(relative_error(vgg_stages[s], vgg_io.tensors.at("stage" + std::to_string(s)).to_tensor<float>()) <= 1e-4);
   models::ResNetWsol<float> wider(models::ResNetSpec::named("resnet50"));
   CHECK_THROWS_WITH(models::load_torchvision_encoder(wider, reference("resnet18_torchvision.safetensors")),
                     Catch::Contains("resnet18_torchvision.safetensors"));
@@ -183,9 +185,9 @@ TEST_CASE("reference F-CAM checkpoints load with their aliases resolved", "[mode
     from_reference.eval();
     const io::SafetensorsFile io = io::read_safetensors(reference(arch + "_io.safetensors"));
     NoGradGuard no_grad;
-    CHECK(relative_error(from_reference(io.tensors.at("input").to_tensor<float>()),
-                         io.tensors.at("logits").to_tensor<float>()) <= 1e-4);
-    CHECK(relative_error(from_reference.segment(), io.tensors.at("segmentation").to_tensor<float>()) <= 1e-4);
+    const models::ClassifierOutput<float> out = from_reference.classify(io.tensors.at("input").to_tensor<float>());
+    CHECK(relative_error(out.logits, io.tensors.at("logits").to_tensor<float>()) <= 1e-4);
+    CHECK(relative_error(from_reference.segment(out.stages), io.tensors.at("segmentation").to_tensor<float>()) <= 1e-4);
     const std::string disagree = arch == "vgg16" ? "aliases 'encoder.conv6.weight' and 'encoder.full_features.29.weight'"
                                                  : "aliases 'encoder.SPG_A3_1b.1.weight' and 'encoder.features.15.1.weight'";
     CHECK_THROWS_WITH(models::load_reference_checkpoint(from_reference, arch, reference(arch + "_reference_disagree.safetensors")),
@@ -227,9 +229,9 @@ TEST_CASE("fcam checkpoints rebuild the model from the file alone", "[models][ch
   Tensor<float> x({1, 3, 48, 40});
   nn::uniform_(x, -1.0, 1.0);
   NoGradGuard no_grad;
-  const Tensor<float> a = model(x), b = (*loaded)(x);
-  for (std::int64_t i = 0; i < a.numel(); ++i) CHECK(a.data()[i] == b.data()[i]);
-  const Tensor<float> sa = model.segment(), sb = loaded->segment();
+  const models::ClassifierOutput<float> a = model.classify(x), b = loaded->classify(x);
+  for (std::int64_t i = 0; i < a.logits.numel(); ++i) CHECK(a.logits.data()[i] == b.logits.data()[i]);
+  const Tensor<float> sa = model.segment(a.stages), sb = loaded->segment(b.stages);
   for (std::int64_t i = 0; i < sa.numel(); ++i) REQUIRE(sa.data()[i] == sb.data()[i]);
   // A plain state dict (e.g. a converted reference checkpoint) has no configuration.
   io::save_safetensors(model, path);

@@ -121,3 +121,45 @@ TEST_CASE("parameter groups: what each stage trains, and the last block's lr fac
     CHECK((name.rfind("encoder.conv6.", 0) == 0 || name.rfind("classification_head.", 0) == 0));
   CHECK(vgg1[1].params.size() == 4);  // conv6 weight + bias, fc weight + bias
 }
+
+namespace {
+// Sum of Conv2d::times_packed over `module` and its descendants.
+std::uint64_t times_packed(nn::ModuleBase<float>& module) {
+  std::uint64_t n = 0;
+  if (auto* conv = dynamic_cast<nn::Conv2d<float>*>(&module)) n += conv->times_packed();
+  for (auto& [name, child] : module.children()) n += times_packed(*child);
+  return n;
+}
+std::uint64_t conv_count(nn::ModuleBase<float>& module) {
+  std::uint64_t n = dynamic_cast<nn::Conv2d<float>*>(&module) != nullptr;
+  for (auto& [name, child] : module.children()) n += conv_count(*child);
+  return n;
+}
+}  // namespace
+
+TEST_CASE("stage 2 packs the frozen encoder once, not every step", "[train]") {
+  models::FcamModel<float> model("resnet18", 3, 4);
+  const data::Batch batch = random_batch(2, 32, 1);
+  train::FcamLossOptions o;
+  o.use_crf = false;
+  optim::Sgd<float> sgd(train::parameter_groups(model, "fcam", "resnet18"), optim::SgdOptions{0.01, 0.9, true, 1e-4});
+  Rng rng(5);
+  for (int step = 0; step < 3; ++step) train::fcam_step(model, sgd, batch, o, 2.0, rng);
+  const std::uint64_t encoder_convs = conv_count(model.encoder());
+  REQUIRE(encoder_convs > 0);
+  CHECK(times_packed(model.encoder()) == encoder_convs);
+  // Switching to the mode a module is already in keeps its packed weights; a real switch drops them.
+  model.encoder().eval();
+  {
+    NoGradGuard no_grad;
+    model.classify(train::batch_tensor<float>(batch.inputs));
+  }
+  CHECK(times_packed(model.encoder()) == encoder_convs);
+  model.encoder().train();
+  model.encoder().eval();
+  {
+    NoGradGuard no_grad;
+    model.classify(train::batch_tensor<float>(batch.inputs));
+  }
+  CHECK(times_packed(model.encoder()) == 2 * encoder_convs);
+}

@@ -30,21 +30,18 @@ struct SmoothOptions {
   double sigma = 0.3;  ///< noise standard deviation
 };
 
-/// Low-resolution maps (N×h×w, not normalised) of `classes` by the baseline `method`.
-/// Precondition: `model(inputs)` was the model's last forward (the closed-form methods read its
-/// encoder output). Smooth-GradCAM++ runs its noisy passes (noise from `rng`) and then the clean
-/// input again, so that afterwards the model holds the clean input's stages in every case.
+/// Low-resolution maps (N×h×w, not normalised) of `classes` by the baseline `method` for the
+/// images `inputs`, whose classifier output is `out` (FcamModel::classify(inputs)): the
+/// closed-form methods read its CAM layer; Smooth-GradCAM++ runs its noisy passes of `inputs`
+/// (noise from `rng`).
 template <Scalar T>
-Tensor<T> baseline_maps(models::FcamModel<T>& model, const Tensor<T>& inputs, const std::vector<int>& classes,
-                        const std::string& method, Rng& rng, const SmoothOptions& smooth = {}) {
-  if (method == "sgcampp") {
-    Tensor<T> maps = smooth_gradcampp(model, inputs, classes, smooth.passes, smooth.sigma, rng);
-    model(inputs);
-    return maps;
-  }
+Tensor<T> baseline_maps(models::FcamModel<T>& model, const models::ClassifierOutput<T>& out, const Tensor<T>& inputs,
+                        const std::vector<int>& classes, const std::string& method, Rng& rng,
+                        const SmoothOptions& smooth = {}) {
+  if (method == "sgcampp") return smooth_gradcampp(model, inputs, classes, smooth.passes, smooth.sigma, rng);
   check_baseline_name(method);
-  return class_activation_maps(model.encoder().stages().back(), model.head().fc().weight().value, classes,
-                               method_named(method));
+  FCAM_CHECK(!out.stages.empty(), "baseline_maps: no encoder stages (pass FcamModel::classify's output)");
+  return class_activation_maps(out.stages.back(), model.head().fc().weight().value, classes, method_named(method));
 }
 
 }  // namespace fcam::cam

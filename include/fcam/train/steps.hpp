@@ -64,10 +64,10 @@ template <Scalar T>
 double classifier_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const data::Batch& batch) {
   model.train();
   sgd.zero_grad();
-  const Tensor<T> logits = model(batch_tensor<T>(batch.inputs));
+  const Tensor<T> logits = model.classify(batch_tensor<T>(batch.inputs)).logits;
   const std::vector<std::int64_t> targets(batch.labels.begin(), batch.labels.end());
   const CrossEntropyResult<T> ce = cross_entropy(logits, targets);
-  model.backward(ce.grad);
+  model.backward_classifier(ce.grad);
   sgd.step();
   return ce.loss;
 }
@@ -125,21 +125,27 @@ struct FcamStepLosses {
   double total() const { return pce + crf + size; }
 };
 
-/// The pseudo-label CAMs of `batch` (N×S×S in [0, 1]); leaves the encoder stages of the clean
-/// input in the model.
+/// The frozen classifier's view of a stage-2 batch.
 template <Scalar T>
-Tensor<T> pseudo_label_maps(models::FcamModel<T>& model, const data::Batch& batch, const FcamLossOptions& o, Rng& rng,
-                            FcamStepTimes* times = nullptr) {
+struct PseudoLabelMaps {
+  std::vector<Tensor<T>> stages;  ///< encoder stages of the clean batch (the decoder's input)
+  Tensor<T> maps;                 ///< pseudo-label CAMs, N×S×S in [0, 1]
+};
+
+/// The encoder stages and pseudo-label CAMs of `batch`, without gradients.
+template <Scalar T>
+PseudoLabelMaps<T> pseudo_label_maps(models::FcamModel<T>& model, const data::Batch& batch, const FcamLossOptions& o,
+                                     Rng& rng, FcamStepTimes* times = nullptr) {
   detail::Laps lap(times);
   const std::int64_t s = batch.inputs.size(2);
   const Tensor<T> inputs = batch_tensor<T>(batch.inputs);
   NoGradGuard no_grad;
-  model(inputs);
+  models::ClassifierOutput<T> out = model.classify(inputs);
   lap(&FcamStepTimes::encoder);
-  const Tensor<T> low = cam::baseline_maps(model, inputs, batch.labels, o.cam_method, rng, o.smooth);
-  Tensor<T> maps = cam::full_resolution(low, s, s);
+  const Tensor<T> low = cam::baseline_maps(model, out, inputs, batch.labels, o.cam_method, rng, o.smooth);
+  PseudoLabelMaps<T> result{std::move(out.stages), cam::full_resolution(low, s, s)};
   lap(&FcamStepTimes::cam);
-  return maps;
+  return result;
 }
 
 /// Stage 2: one SGD step of the decoder on a batch (the encoder and head stay frozen, in
@@ -153,7 +159,8 @@ FcamStepLosses fcam_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const 
   model.decoder().train();
   model.segmentation_head().train();
   sgd.zero_grad();
-  const Tensor<T> cams = pseudo_label_maps(model, batch, o, rng, times);
+  const PseudoLabelMaps<T> frozen = pseudo_label_maps(model, batch, o, rng, times);
+  const Tensor<T>& cams = frozen.maps;
   detail::Laps lap(times);
   const std::int64_t n = cams.size(0), s = cams.size(1);
   std::vector<std::uint8_t> labels;
@@ -166,7 +173,7 @@ FcamStepLosses fcam_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const 
   for (std::uint8_t l : labels) out.labelled += l != losses::unlabelled;
   lap(&FcamStepTimes::sampling);
 
-  const Tensor<T> logits = model.segment();  // gradients on: the decoder keeps what backward needs
+  const Tensor<T> logits = model.segment(frozen.stages);  // gradients on: the decoder keeps what backward needs
   const Tensor<T> probs = softmax_channels(logits);
   Tensor<T> grad_logits(logits.shape()), grad_probs(probs.shape()), g;
   lap(&FcamStepTimes::decoder_forward);
