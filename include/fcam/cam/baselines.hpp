@@ -1,6 +1,6 @@
 /// \file
-/// \brief The six WSOL baselines of the paper by name (cam, gradcam, gradcampp, sgcampp,
-/// xgradcam, layercam): one entry point for training (pseudo-labels), evaluation and fcam-infer.
+/// \brief The six WSOL baselines of the paper (cam::Method): one entry point for training
+/// (pseudo-labels), evaluation and fcam-infer.
 #pragma once
 
 #include <string>
@@ -10,19 +10,6 @@
 #include "fcam/cam/smooth_gradcampp.hpp"
 
 namespace fcam::cam {
-
-/// The baselines' names in the paper's table order.
-inline const std::vector<std::string>& baseline_names() {
-  static const std::vector<std::string> names{"cam", "gradcam", "gradcampp", "sgcampp", "xgradcam", "layercam"};
-  return names;
-}
-
-/// Checks that `name` is one of baseline_names() (an error listing them otherwise).
-inline void check_baseline_name(const std::string& name) {
-  for (const std::string& n : baseline_names())
-    if (n == name) return;
-  fail("unknown CAM method '", name, "' (cam, gradcam, gradcampp, sgcampp, xgradcam, layercam)");
-}
 
 /// Smooth-GradCAM++'s noise (the reference's 4 passes, σ = 0.3 on the normalised input).
 struct SmoothOptions {
@@ -36,12 +23,10 @@ struct SmoothOptions {
 /// (noise from `rng`).
 template <Scalar T>
 Tensor<T> baseline_maps(models::FcamModel<T>& model, const models::ClassifierOutput<T>& out, const Tensor<T>& inputs,
-                        const std::vector<int>& classes, const std::string& method, Rng& rng,
-                        const SmoothOptions& smooth = {}) {
-  if (method == "sgcampp") return smooth_gradcampp(model, inputs, classes, smooth.passes, smooth.sigma, rng);
-  check_baseline_name(method);
+                        const std::vector<int>& classes, Method method, Rng& rng, const SmoothOptions& smooth = {}) {
+  if (method == Method::sgcampp) return smooth_gradcampp(model, inputs, classes, smooth.passes, smooth.sigma, rng);
   FCAM_CHECK(!out.stages.empty(), "baseline_maps: no encoder stages (pass FcamModel::classify's output)");
-  return class_activation_maps(out.stages.back(), model.head().fc().weight().value, classes, method_named(method));
+  return class_activation_maps(out.stages.back(), model.head().fc().weight().value, classes, method);
 }
 
 }  // namespace fcam::cam

@@ -18,6 +18,7 @@
 
 #include <memory>
 
+#include "fcam/models/arch.hpp"
 #include "fcam/models/encoder.hpp"
 #include "fcam/models/inception_wsol.hpp"
 #include "fcam/models/resnet_wsol.hpp"
@@ -30,24 +31,22 @@ namespace fcam::models {
 
 /// Decoder block widths (METHOD.md §3), scaled with the base width: ResNets five blocks, VGG16
 /// three.
-inline std::vector<std::int64_t> decoder_widths(const std::string& arch, std::int64_t base_width) {
+inline std::vector<std::int64_t> decoder_widths(Arch arch, std::int64_t base_width) {
   std::vector<std::int64_t> widths;
   for (std::int64_t w : {256, 128, 64, 32, 16}) widths.push_back(std::max<std::int64_t>(1, w * base_width / 64));
-  if (arch == "vgg16") widths.resize(3);
+  if (arch == Arch::vgg16) widths.resize(3);
   return widths;
 }
 
-/// The encoder named `arch`: "resnet18", "resnet34", "resnet50", "vgg16" or "inceptionv3" (the
-/// base width applies to ResNets and VGG16).
+/// The encoder of `arch` (the base width applies to ResNets and VGG16).
 template <Scalar T>
-std::unique_ptr<Encoder<T>> make_encoder(const std::string& arch, std::int64_t base_width = 64) {
-  if (arch == "vgg16") return std::make_unique<Vgg16Wsol<T>>(base_width);
-  if (arch == "inceptionv3") {
+std::unique_ptr<Encoder<T>> make_encoder(Arch arch, std::int64_t base_width = 64) {
+  if (arch == Arch::vgg16) return std::make_unique<Vgg16Wsol<T>>(base_width);
+  if (arch == Arch::inceptionv3) {
     FCAM_CHECK(base_width == 64, "inceptionv3 has no base-width option, got ", base_width);
     return std::make_unique<InceptionV3Wsol<T>>();
   }
-  if (arch.rfind("resnet", 0) == 0) return std::make_unique<ResNetWsol<T>>(ResNetSpec::named(arch, base_width));
-  fail("unknown architecture '", arch, "' (resnet18, resnet34, resnet50, vgg16 or inceptionv3)");
+  return std::make_unique<ResNetWsol<T>>(ResNetSpec::of(arch, base_width));
 }
 
 /// What the classifier computes for a batch: the class logits and the encoder stages (input
@@ -58,15 +57,16 @@ struct ClassifierOutput {
   std::vector<Tensor<T>> stages;  ///< Encoder::forward_stages of the batch
 };
 
-/// The F-CAM model of a WSOL encoder ("resnet18", "resnet34", "resnet50", "vgg16", "inceptionv3").
+/// The F-CAM model of a WSOL encoder architecture.
 template <Scalar T>
 class FcamModel : public nn::ModuleBase<T> {
 public:
   /// `arch`, `num_classes` K, `base_width` (64: torchvision's widths).
-  FcamModel(const std::string& arch, std::int64_t num_classes, std::int64_t base_width = 64)
-      : encoder_(make_encoder<T>(arch, base_width)),
+  FcamModel(Arch arch, std::int64_t num_classes, std::int64_t base_width = 64)
+      : arch_(arch),
+        encoder_(make_encoder<T>(arch, base_width)),
         head_(encoder_->stage_channels().back(), num_classes),
-        decoder_(encoder_->stage_channels(), decoder_widths(arch, base_width), arch == "vgg16"),
+        decoder_(encoder_->stage_channels(), decoder_widths(arch, base_width), arch == Arch::vgg16),
         segmentation_head_(decoder_widths(arch, base_width).back()) {
     FCAM_CHECK(num_classes >= 1, "FcamModel: num_classes must be >= 1, got ", num_classes);
     this->register_module("encoder", *encoder_);
@@ -108,6 +108,8 @@ public:
     decoder_.backward(segmentation_head_.backward(grad_segmentation));
   }
 
+  /// The encoder architecture.
+  Arch arch() const { return arch_; }
   /// The encoder.
   Encoder<T>& encoder() { return *encoder_; }
   /// The classification head.
@@ -118,6 +120,7 @@ public:
   SegmentationHead<T>& segmentation_head() { return segmentation_head_; }
 
 private:
+  Arch arch_;
   std::unique_ptr<Encoder<T>> encoder_;
   WgapHead<T> head_;
   UnetDecoder<T> decoder_;

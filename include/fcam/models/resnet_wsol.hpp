@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "fcam/models/bottleneck.hpp"
+#include "fcam/models/arch.hpp"
 #include "fcam/models/encoder.hpp"
 #include "fcam/nn/activation.hpp"
 #include "fcam/nn/batchnorm2d.hpp"
@@ -78,12 +79,14 @@ struct ResNetSpec {
   std::array<int, 4> blocks{3, 4, 6, 3};   ///< blocks per layer
   std::int64_t base_width = 64;            ///< stem width; layer i has base_width·2^i planes
 
-  /// ResNet18 / 34 / 50 by name ("resnet18", "resnet34", "resnet50").
-  static ResNetSpec named(const std::string& name, std::int64_t base_width = 64) {
-    if (name == "resnet18") return {false, {2, 2, 2, 2}, base_width};
-    if (name == "resnet34") return {false, {3, 4, 6, 3}, base_width};
-    if (name == "resnet50") return {true, {3, 4, 6, 3}, base_width};
-    fail("unknown ResNet '", name, "' (resnet18, resnet34 or resnet50)");
+  /// ResNet18 / 34 / 50.
+  static ResNetSpec of(Arch arch, std::int64_t base_width = 64) {
+    switch (arch) {
+      case Arch::resnet18: return {false, {2, 2, 2, 2}, base_width};
+      case Arch::resnet34: return {false, {3, 4, 6, 3}, base_width};
+      case Arch::resnet50: return {true, {3, 4, 6, 3}, base_width};
+      default: fail("ResNetSpec: ", arch_name(arch), " is not a ResNet");
+    }
   }
 };
 

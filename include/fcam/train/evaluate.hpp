@@ -28,7 +28,7 @@ enum class MapSource { cam, fcam };
 /// Evaluation settings.
 struct EvaluationOptions {
   MapSource source = MapSource::cam;           ///< CAM of the ground-truth class, or F-CAM
-  std::string cam_method = "cam";              ///< for MapSource::cam: one of cam::baseline_names()
+  cam::Method cam_method = cam::Method::cam;   ///< for MapSource::cam
   cam::SmoothOptions smooth;                   ///< Smooth-GradCAM++ passes and noise
   std::uint64_t seed = 0;                      ///< Smooth-GradCAM++ noise
   double interval = 0.004;                     ///< threshold step (validation 0.004; test 0.001)

@@ -25,6 +25,7 @@
 #include "fcam/ops/elementwise.hpp"
 #include "fcam/ops/softmax.hpp"
 #include "fcam/optim/sgd.hpp"
+#include "fcam/train/stage.hpp"
 
 namespace fcam::train {
 
@@ -35,19 +36,22 @@ Tensor<T> batch_tensor(const Tensor<float>& x) {
   else return x.template cast<T>();
 }
 
-/// What a stage trains (METHOD.md §6). "classifier": encoder + head, the last block (ResNet
+/// What a stage trains (METHOD.md §6). Stage::classifier: encoder + head, the last block (ResNet
 /// layer4, VGG conv6, Inception's added blocks) and the head in a second group at
-/// `last_block_lr_factor`× the lr. "fcam": decoder + segmentation head, one group.
+/// `last_block_lr_factor`× the lr. Stage::fcam: decoder + segmentation head, one group.
 template <Scalar T>
-std::vector<optim::ParamGroup<T>> parameter_groups(models::FcamModel<T>& model, const std::string& stage,
-                                                   const std::string& arch, double last_block_lr_factor = 10) {
+std::vector<optim::ParamGroup<T>> parameter_groups(models::FcamModel<T>& model, Stage stage,
+                                                   double last_block_lr_factor = 10) {
   auto starts = [](const std::string& name, const char* prefix) { return name.rfind(prefix, 0) == 0; };
-  const char* last_block = arch == "vgg16" ? "encoder.conv6." : arch == "inceptionv3" ? "encoder.SPG_A3_" : "encoder.layer4.";
+  const models::Arch arch = model.arch();
+  const char* last_block = arch == models::Arch::vgg16         ? "encoder.conv6."
+                           : arch == models::Arch::inceptionv3 ? "encoder.SPG_A3_"
+                                                               : "encoder.layer4.";
   optim::ParamGroup<T> base, last;
   last.lr_factor = last_block_lr_factor;
   for (auto& [name, p] : model.named_parameters()) {
     const bool decoder = starts(name, "decoder.") || starts(name, "segmentation_head.");
-    if (stage == "fcam") {
+    if (stage == Stage::fcam) {
       if (decoder) base.params.emplace_back(name, p);
     } else if (!decoder) {
       const bool in_last = starts(name, "classification_head.") || starts(name, last_block);
@@ -74,7 +78,7 @@ double classifier_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const da
 
 /// Settings of the stage-2 loss (METHOD.md §5; the authors' CUB run).
 struct FcamLossOptions {
-  std::string cam_method = "cam";     ///< pseudo-label source: cam, gradcam, gradcampp, sgcampp, xgradcam, layercam
+  cam::Method cam_method = cam::Method::cam;  ///< pseudo-label source
   losses::SamplingOptions sampling;   ///< sampling regions
   bool use_pce = true;                ///< α·PCE term
   double alpha = 1.0;                 ///< α

@@ -30,7 +30,7 @@ namespace fcam::train {
 
 /// Everything a training run needs (METHOD.md §6's defaults where it has them).
 struct TrainConfig {
-  std::string stage = "classifier";  ///< "classifier" (stage 1) or "fcam" (stage 2)
+  Stage stage = Stage::classifier;   ///< which of the two stages
   models::ModelConfig model;         ///< arch, classes, base width, normalisation
   std::filesystem::path classifier;  ///< stage 2: the stage-1 checkpoint (frozen encoder + head); stage 1: optional start
   std::filesystem::path pretrained;  ///< stage 1: torchvision ImageNet weights for the encoder (optional)
@@ -48,7 +48,7 @@ struct TrainConfig {
   int workers = 2;                   ///< loading threads
   bool skip_bad = false;             ///< skip unreadable images (counted) instead of stopping
   std::uint64_t seed = 0;            ///< order, crops, flips, sampling
-  std::string eval_cam_method = "cam";  ///< stage 1: the CAM evaluated
+  cam::Method eval_cam_method = cam::Method::cam;  ///< stage 1: the CAM evaluated
   double val_interval = 0.004;       ///< threshold step on validation
   double test_interval = 0.001;      ///< threshold step on test
   FcamLossOptions fcam;              ///< stage 2 loss
@@ -75,15 +75,15 @@ inline double lr_at(const TrainConfig& c, std::int64_t epoch_index) {  // epoch_
 }
 
 inline std::string config_json(const TrainConfig& c) {
-  json::Object o{{"stage", c.stage},
+  json::Object o{{"stage", std::string(stage_name(c.stage))},
                  {"epochs", static_cast<double>(c.epochs)},
                  {"batch_size", static_cast<double>(c.batch_size)},
                  {"lr", c.sgd.lr},
                  {"seed", static_cast<double>(c.seed)},
                  {"resize_size", static_cast<double>(c.transform.resize_size)},
                  {"crop_size", static_cast<double>(c.transform.crop_size)}};
-  if (c.stage == "fcam") {
-    o.emplace("cam_method", c.fcam.cam_method);
+  if (c.stage == Stage::fcam) {
+    o.emplace("cam_method", std::string(cam::method_name(c.fcam.cam_method)));
     o.emplace("alpha", c.fcam.use_pce ? c.fcam.alpha : 0.0);
     o.emplace("crf_weight", c.fcam.use_crf ? c.fcam.crf.weight : 0.0);
     o.emplace("size_weight", c.fcam.use_size ? c.fcam.size_weight : 0.0);
@@ -100,9 +100,8 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
     if (log) log(line);
     else std::fprintf(stderr, "%s\n", line.c_str());
   };
-  FCAM_CHECK(c.stage == "classifier" || c.stage == "fcam", "training stage must be 'classifier' or 'fcam', got '",
-             c.stage, "'");
   FCAM_CHECK(c.epochs >= 0 && c.batch_size >= 1, "epochs must be >= 0 and batch size >= 1");
+  const std::string stage(stage_name(c.stage));
   std::filesystem::create_directories(c.out);
   const auto state_path = c.out / "state.safetensors";
   c.model.training = detail::config_json(c);
@@ -110,7 +109,7 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
   // The model: stage 2 starts from the stage-1 checkpoint (its arch and classes win); stage 1
   // from one too when given (to continue training it, or with 0 epochs to evaluate its CAMs).
   std::unique_ptr<models::FcamModel<float>> model;
-  FCAM_CHECK(c.stage != "fcam" || !c.classifier.empty(), "stage 2 (fcam) needs the stage-1 classifier checkpoint");
+  FCAM_CHECK(c.stage != Stage::fcam || !c.classifier.empty(), "stage 2 (fcam) needs the stage-1 classifier checkpoint");
   if (!c.classifier.empty()) {
     models::ModelConfig from;
     model = models::load_fcam_checkpoint<float>(c.classifier, &from);
@@ -121,7 +120,7 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
     if (!c.pretrained.empty()) models::load_torchvision_encoder(model->encoder(), c.pretrained);
   }
   c.transform.normalization = c.model.normalization;
-  optim::Sgd<float> sgd(parameter_groups(*model, c.stage, c.model.arch, c.last_block_lr_factor), c.sgd);
+  optim::Sgd<float> sgd(parameter_groups(*model, c.stage, c.last_block_lr_factor), c.sgd);
 
   TrainResult result;
   std::int64_t first_epoch = 1;
@@ -141,11 +140,11 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
     result.best_val = o.at("best_val").as<double>("best_val");
     for (const auto& v : o.at("val_history").as<json::Array>("val_history")) result.val_history.push_back(v.as<double>("val"));
     for (const auto& v : o.at("loss_history").as<json::Array>("loss_history")) result.loss_history.push_back(v.as<double>("loss"));
-    say("resuming " + c.stage + " from epoch " + std::to_string(first_epoch - 1) + " (" + state_path.string() + ")");
+    say("resuming " + stage + " from epoch " + std::to_string(first_epoch - 1) + " (" + state_path.string() + ")");
   }
 
   EvaluationOptions eval;
-  eval.source = c.stage == "fcam" ? MapSource::fcam : MapSource::cam;
+  eval.source = c.stage == Stage::fcam ? MapSource::fcam : MapSource::cam;
   eval.cam_method = c.eval_cam_method;
   eval.seed = c.seed;
   eval.interval = c.val_interval;
@@ -163,7 +162,7 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
     result.best_val = v;
     result.best_epoch = 0;
     models::save_fcam_checkpoint(*model, c.model, c.out / "best.safetensors");
-    say(c.stage + " epoch 0: val " + metric + " " + std::to_string(v));
+    say(stage + " epoch 0: val " + metric + " " + std::to_string(v));
     std::ofstream(c.out / "log.csv") << "epoch,lr,loss,pce,crf,size,val_" << (metric == "PxAP" ? "pxap" : "maxboxacc50")
                                      << ",seconds\n" << "0,,,,,," << v << ",0\n";
   }
@@ -186,13 +185,13 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
     loader.start_epoch(epoch);
     const std::int64_t images_per_epoch =
         std::min(c.train.size(), loader.batches_per_epoch() * c.batch_size);
-    app::Progress progress(c.stage + " epoch " + std::to_string(epoch) + "/" + std::to_string(c.epochs), "images",
+    app::Progress progress(stage + " epoch " + std::to_string(epoch) + "/" + std::to_string(c.epochs), "images",
                            images_per_epoch, !c.quiet);
     double loss_sum = 0, pce = 0, crf = 0, size = 0;
     std::int64_t steps = 0, images = 0;
     while (auto batch = loader.next()) {
       if (batch->inputs.size(0) == 0) continue;  // every image of the batch was skipped
-      if (c.stage == "fcam") {
+      if (c.stage == Stage::fcam) {
         const FcamStepLosses l = fcam_step(*model, sgd, *batch, c.fcam, t, rng);
         loss_sum += l.total(), pce += l.pce, crf += l.crf, size += l.size;
       } else {
@@ -203,7 +202,7 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
       FCAM_CHECK(std::isfinite(loss_sum), "training diverged at epoch ", epoch, " (loss is not finite); lower --lr");
       const double k = static_cast<double>(steps);
       char note[160];
-      if (c.stage == "fcam")
+      if (c.stage == Stage::fcam)
         std::snprintf(note, sizeof note, "loss %.4f (pce %.4f, crf %.4f, size %.4f)", loss_sum / k, pce / k, crf / k, size / k);
       else
         std::snprintf(note, sizeof note, "loss %.4f", loss_sum / k);
@@ -225,7 +224,7 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
     const double per = steps > 0 ? 1.0 / static_cast<double>(steps) : 0.0;
     std::ofstream(c.out / "log.csv", std::ios::app) << epoch << "," << sgd.lr() << "," << mean << "," << pce * per << ","
                                                     << crf * per << "," << size * per << "," << v << "," << seconds << "\n";
-    say(c.stage + " epoch " + std::to_string(epoch) + ": loss " + std::to_string(mean) + ", val " + metric + " " +
+    say(stage + " epoch " + std::to_string(epoch) + ": loss " + std::to_string(mean) + ", val " + metric + " " +
         std::to_string(v) + (result.best_epoch == epoch ? " (best)" : "") + ", " + std::to_string(seconds) + " s");
 
     // The resumable state: weights, momentum and counters in one atomic file.
