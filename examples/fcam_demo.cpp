@@ -132,13 +132,13 @@ data::Rgb8 overlay_examples(models::FcamModel<float>& model, const data::WsolDat
     std::string caption = names[static_cast<std::size_t>(label)];
     if (guess != label) caption += " (pred. " + names[static_cast<std::size_t>(guess)] + ")";
     data::Rgb8 plain = image;
-    cam::draw_box(plain, gt, truth, 1);
+    plot::draw_box(plain, gt, truth, 1);
     tiles.push_back({plot::enlarge(plain, 2), caption});
     for (const auto& [name, map, tau] : {std::tuple{"CAM", cam_map, cam_tau}, std::tuple{"F-CAM", fcam, fcam_tau}}) {
-      data::Rgb8 picture = cam::overlay_heatmap(image, map);
+      data::Rgb8 picture = plot::overlay_heatmap(image, map);
       const metrics::IntBox box = metrics::boxes_at_thresholds(map, {tau}, false).front().front();
-      cam::draw_box(picture, gt, truth, 1);
-      cam::draw_box(picture, box, predicted, 1);
+      plot::draw_box(picture, gt, truth, 1);
+      plot::draw_box(picture, box, predicted, 1);
       char text[64];
       std::snprintf(text, sizeof text, "%s  IoU %.2f", name, metrics::box_iou(box, gt));
       tiles.push_back({plot::enlarge(picture, 2), text});
@@ -246,6 +246,7 @@ int main(int argc, char** argv) {
     base.seed = static_cast<std::uint64_t>(flags.integer("seed"));
     base.mask_root = data_dir / "masks";
     base.resume = true;
+    base.progress = app::progress_printer();
     const std::int64_t e1 = tiny ? 1 : flags.integer("stage1_epochs"), e2 = tiny ? 1 : flags.integer("stage2_epochs");
     const int pictures = tiny ? 3 : flags.integer("pictures");
 
@@ -269,6 +270,7 @@ int main(int argc, char** argv) {
     plan.begin(phase++);
     if (!fs::exists(data_dir / "metadata/CUB/test/localization.txt")) {
       std::cout << "building cluttered Fashion-MNIST in " << data_dir.string() << std::endl;
+      dataset.progress = app::progress_printer();
       data::write_cluttered_dataset(data_dir, dataset);
     } else {
       std::cout << "using " << data_dir.string() << std::endl;

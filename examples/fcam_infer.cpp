@@ -17,13 +17,13 @@
 
 #include <fcam/app/flags.hpp>
 #include <fcam/cam/baselines.hpp>
-#include <fcam/cam/overlay.hpp>
+#include <fcam/plot/overlay.hpp>
 #include <fcam/core/grad_mode.hpp>
 #include <fcam/data/image_write.hpp>
 #include <fcam/data/preprocess.hpp>
 #include <fcam/io/json.hpp>
 #include <fcam/io/npy.hpp>
-#include <fcam/io/state_dict.hpp>
+#include <fcam/nn/state_dict.hpp>
 #include <fcam/metrics/threshold_boxes.hpp>
 #include <fcam/models/checkpoints.hpp>
 #include <fcam/models/fcam_model.hpp>
@@ -165,9 +165,9 @@ int main(int argc, char** argv) {
         }
         const Tensor<float> map = maps.reshape({h, w});
         io::write_npy(dir / (method + ".npy"), map);
-        data::Rgb8 picture = cam::overlay_heatmap(input.picture, map);
+        data::Rgb8 picture = plot::overlay_heatmap(input.picture, map);
         const auto boxes = metrics::boxes_at_thresholds(map, {flags.number("box_threshold")}, false);
-        cam::draw_box(picture, boxes.front().front(), {255, 255, 255});
+        plot::draw_box(picture, boxes.front().front(), {255, 255, 255});
         data::write_png(dir / (method + ".png"), picture);
       }
       summary.push_back(json::Object{{"input", input.name}, {"class", cls}, {"top5", top5}});

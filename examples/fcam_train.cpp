@@ -139,7 +139,7 @@ int main(int argc, char** argv) {
     c.skip_bad = flags.boolean("skip_bad");
     c.seed = static_cast<std::uint64_t>(flags.integer("seed"));
     c.resume = flags.boolean("resume");
-    c.quiet = flags.boolean("quiet");
+    c.progress = app::progress_printer(!flags.boolean("quiet"));
     c.eval_cam_method = cam::parse_method(flags.text("eval_cam"));  // before any work
     c.val_interval = flags.number("val_interval");
     c.test_interval = flags.number("test_interval");

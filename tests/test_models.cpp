@@ -59,7 +59,7 @@ TEST_CASE("ResNet-WSOL F-CAM models equal PyTorch's", "[models][parity]") {
        {std::pair<std::string, std::int64_t>{"resnet50", 200}, {"resnet18", 10}, {"vgg16", 20}, {"inceptionv3", 30}}) {
     INFO(arch);
     models::FcamModel<float> model(models::parse_arch(arch), num_classes);
-    io::load_safetensors(model, reference(arch + "_weights.safetensors"));  // strict: every name matches
+    nn::load_safetensors(model, reference(arch + "_weights.safetensors"));  // strict: every name matches
     model.eval();
     const io::SafetensorsFile io = io::read_safetensors(reference(arch + "_io.safetensors"));
     auto ref = [&](const std::string& name) { return io.tensors.at(name).to_tensor<float>(); };
@@ -183,12 +183,12 @@ TEST_CASE("reference F-CAM checkpoints load with their aliases resolved", "[mode
     const auto path = reference(arch + "_reference.safetensors");
     CHECK(models::checkpoint_num_classes(path) == num_classes);
     models::FcamModel<float> from_reference(models::parse_arch(arch), num_classes), plain(models::parse_arch(arch), num_classes);
-    const io::LoadReport report = models::load_reference_checkpoint(from_reference, path);
+    const nn::LoadReport report = models::load_reference_checkpoint(from_reference, path);
     CHECK(report.missing.empty());
     CHECK(report.unexpected.empty());
-    io::load_safetensors(plain, reference(arch + "_weights.safetensors"));
-    auto want = io::state_dict(plain);
-    for (auto& [name, got] : io::state_dict(from_reference)) {
+    nn::load_safetensors(plain, reference(arch + "_weights.safetensors"));
+    auto want = nn::state_dict(plain);
+    for (auto& [name, got] : nn::state_dict(from_reference)) {
       INFO(name);
       const Tensor<float>& w = want.at(name);
       REQUIRE(got.shape() == w.shape());
@@ -211,7 +211,7 @@ TEST_CASE("reference F-CAM checkpoints load with their aliases resolved", "[mode
   CHECK_THROWS_WITH(models::load_reference_checkpoint(vgg, reference("vgg16_reference_extra.safetensors")),
                     Catch::Contains("unexpected 'decoder.blocks.3.conv1.0.weight'"));
   // Not strict: the same problems come back by name and everything else is loaded.
-  const io::LoadReport lenient =
+  const nn::LoadReport lenient =
       models::load_reference_checkpoint(vgg, reference("vgg16_reference_missing.safetensors"), false);
   CHECK(lenient.missing == std::vector<std::string>{"decoder.blocks.1.conv2.1.running_var"});
   CHECK(lenient.unexpected.empty());
@@ -246,7 +246,7 @@ TEST_CASE("fcam checkpoints rebuild the model from the file alone", "[models][ch
   const Tensor<float> sa = model.segment(a.stages), sb = loaded->segment(b.stages);
   for (std::int64_t i = 0; i < sa.numel(); ++i) REQUIRE(sa.data()[i] == sb.data()[i]);
   // A plain state dict (e.g. a converted reference checkpoint) has no configuration.
-  io::save_safetensors(model, path);
+  nn::save_safetensors(model, path);
   CHECK_THROWS_WITH(models::read_model_config(path), Catch::Contains("not an fcam checkpoint"));
   std::filesystem::remove(path);
 }

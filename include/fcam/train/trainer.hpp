@@ -19,9 +19,9 @@
 #include <string>
 #include <vector>
 
-#include "fcam/app/progress.hpp"
+#include "fcam/core/progress.hpp"
 #include "fcam/io/json.hpp"
-#include "fcam/io/state_dict.hpp"
+#include "fcam/nn/state_dict.hpp"
 #include "fcam/models/checkpoints.hpp"
 #include "fcam/train/evaluate.hpp"
 #include "fcam/train/steps.hpp"
@@ -53,7 +53,7 @@ struct TrainConfig {
   double test_interval = 0.001;      ///< threshold step on test
   FcamLossOptions fcam;              ///< stage 2 loss
   bool resume = false;               ///< continue from out/state.safetensors
-  bool quiet = false;                ///< no progress line
+  ProgressFn progress;               ///< reports of training and evaluation (empty: none)
 };
 
 /// The scores of one finished run.
@@ -131,7 +131,7 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
       if (name.rfind("model.", 0) == 0) weights.tensors.emplace(name.substr(6), record);
       if (name.rfind("momentum.", 0) == 0) momentum.tensors.emplace(name.substr(9), record);
     }
-    io::load_state_dict(*model, weights, true, state_path.string());
+    nn::load_state_dict(*model, weights, true, state_path.string());
     for (const auto& [name, record] : momentum.tensors) sgd.momentum_buffers()[name] = record.to_tensor<float>();
     const json::Value counters = json::parse(state.metadata.at("fcam.train_state"));
     const json::Object& o = counters.as<json::Object>("train_state");
@@ -151,9 +151,14 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
   eval.mask_root = c.mask_root;
   eval.workers = c.workers;
   eval.transform = c.transform;
+  // evaluate()'s (done, total) reports as ProgressEvents of `task`.
+  auto reporting = [&](const std::string& task) {
+    return [&c, task](std::int64_t done, std::int64_t total) {
+      report(c.progress, {.task = task, .unit = "images", .done = done, .total = total});
+    };
+  };
   auto validate = [&](std::int64_t epoch) {
-    app::Progress progress("validation (epoch " + std::to_string(epoch) + ")", "images", c.val.size(), !c.quiet);
-    return evaluate(*model, c.val, eval, [&](std::int64_t done, std::int64_t) { progress.update(done); }).localization;
+    return evaluate(*model, c.val, eval, reporting("validation (epoch " + std::to_string(epoch) + ")")).localization;
   };
   const std::string metric = c.val.metadata.has_boxes() ? "MaxBoxAcc@50" : "PxAP";
   if (first_epoch == 1) {
@@ -185,8 +190,7 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
     loader.start_epoch(epoch);
     const std::int64_t images_per_epoch =
         std::min(c.train.size(), loader.batches_per_epoch() * c.batch_size);
-    app::Progress progress(stage + " epoch " + std::to_string(epoch) + "/" + std::to_string(c.epochs), "images",
-                           images_per_epoch, !c.quiet);
+    const std::string task = stage + " epoch " + std::to_string(epoch) + "/" + std::to_string(c.epochs);
     double loss_sum = 0, pce = 0, crf = 0, size = 0;
     std::int64_t steps = 0, images = 0;
     while (auto batch = loader.next()) {
@@ -206,10 +210,10 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
         std::snprintf(note, sizeof note, "loss %.4f (pce %.4f, crf %.4f, size %.4f)", loss_sum / k, pce / k, crf / k, size / k);
       else
         std::snprintf(note, sizeof note, "loss %.4f", loss_sum / k);
-      progress.set_note(note);
-      progress.update(images);
+      report(c.progress, {.task = task, .unit = "images", .done = images, .total = images_per_epoch, .note = note});
     }
-    progress.update(images_per_epoch);  // the final line (skipped images count as done)
+    // The final report (skipped images count as done).
+    report(c.progress, {.task = task, .unit = "images", .done = images_per_epoch, .total = images_per_epoch});
     const double mean = steps > 0 ? loss_sum / static_cast<double>(steps) : 0.0;
     result.loss_history.push_back(mean);
     const double v = validate(epoch);
@@ -229,7 +233,7 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
 
     // The resumable state: weights, momentum and counters in one atomic file.
     io::SafetensorsFile state;
-    for (const auto& [name, t_] : io::state_dict(*model))
+    for (const auto& [name, t_] : nn::state_dict(*model))
       state.tensors.emplace("model." + name, io::TensorRecord::from_tensor(t_, io::DType::f32));
     for (const auto& [name, m] : sgd.momentum_buffers())
       state.tensors.emplace("momentum." + name, io::TensorRecord::from_tensor(m, io::DType::f32));
@@ -251,9 +255,8 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
     test.with_v2 = c.test.metadata.has_boxes();
     for (const char* which : {"best", "last"}) {
       auto m = models::load_fcam_checkpoint<float>(c.out / (std::string(which) + ".safetensors"));
-      app::Progress progress(std::string("test (") + which + ")", "images", c.test.size(), !c.quiet);
       (std::string(which) == "best" ? result.test_best : result.test_last) =
-          evaluate(*m, c.test, test, [&](std::int64_t done, std::int64_t) { progress.update(done); });
+          evaluate(*m, c.test, test, reporting(std::string("test (") + which + ")"));
     }
   }
   return result;
