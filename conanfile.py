@@ -1,4 +1,5 @@
-"""Conan 2 recipe for fcam: a header library with an optional compiled CUDA component."""
+"""Conan 2 recipe for fcam: a header library with a small compiled runtime (CPU kernels of every
+instruction set, stb) and an optional compiled CUDA component."""
 from conan import ConanFile
 from conan.tools.cmake import CMake, CMakeToolchain, cmake_layout
 from conan.tools.files import copy
@@ -13,20 +14,15 @@ class FcamConan(ConanFile):
     settings = "os", "arch", "compiler", "build_type"
     options = {"with_cuda": [True, False]}
     default_options = {"with_cuda": False}
-    exports_sources = "CMakeLists.txt", "cmake/*", "include/*", "cuda/*"
+    exports_sources = "CMakeLists.txt", "cmake/*", "include/*", "src/*", "cuda/*"
     no_copy_source = True
 
     def requirements(self):
         self.requires("eigen/3.4.0", transitive_headers=True)
-        self.requires("stb/cci.20230920", transitive_headers=True)
+        self.requires("stb/cci.20230920")  # compiled into fcam_runtime only
 
     def layout(self):
         cmake_layout(self)
-
-    def package_id(self):
-        # The CPU library is headers only; only the CUDA component depends on the settings.
-        if not self.options.with_cuda:
-            self.info.clear()
 
     def generate(self):
         tc = CMakeToolchain(self)
@@ -50,8 +46,8 @@ class FcamConan(ConanFile):
         self.cpp_info.set_property("cmake_target_name", "fcam::fcam")
         self.cpp_info.components["core"].set_property("cmake_target_name", "fcam::fcam")
         self.cpp_info.components["core"].requires = ["eigen::eigen", "stb::stb"]
+        self.cpp_info.components["core"].libs = ["fcam_runtime"]
         self.cpp_info.components["core"].bindirs = []
-        self.cpp_info.components["core"].libdirs = []
         if self.settings.os == "Linux":
             self.cpp_info.components["core"].system_libs = ["pthread"]
             self.cpp_info.components["core"].cxxflags = ["-fopenmp"]

@@ -8,7 +8,11 @@
 // benchmarks/models_vs_torch.py runs it row by row against PyTorch and prints the ratio table.
 #include <benchmark/benchmark.h>
 
+#include <map>
+#include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <fcam/fcam.hpp>
 
@@ -18,8 +22,8 @@ using namespace fcam;
 
 constexpr std::int64_t kClasses = 200;
 
-models::FcamModel<float>& model_for(const std::string& arch) {
-  static std::map<std::string, std::unique_ptr<models::FcamModel<float>>> models;
+models::FcamModel<float>& model_for(models::Arch arch) {
+  static std::map<models::Arch, std::unique_ptr<models::FcamModel<float>>> models;
   auto& m = models[arch];
   if (!m) {
     m = std::make_unique<models::FcamModel<float>>(arch, kClasses);
@@ -37,38 +41,35 @@ Tensor<float> input() {
   return x;
 }
 
-// The map of `method` from the model's last forward.
-Tensor<float> map_of(models::FcamModel<float>& model, const std::string& method) {
-  if (method == "fcam") return model.foreground();
-  return cam::full_resolution(cam::class_activation_maps(model.encoder().stages().back(),
-                                                         model.head().fc().weight().value, {7}, cam::method_named(method)),
-                              224, 224);
+// The map of a closed-form CAM `method` (nothing: F-CAM) from a classifier output.
+Tensor<float> map_of(models::FcamModel<float>& model, const models::ClassifierOutput<float>& out,
+                     std::optional<cam::Method> method) {
+  if (!method) return model.foreground(out.stages);
+  return cam::full_resolution(
+      cam::class_activation_maps(out.stages.back(), model.head().fc().weight().value, {7}, *method), 224, 224);
 }
 
-void forward(benchmark::State& state, const std::string& arch) {
+void forward(benchmark::State& state, models::Arch arch) {
   auto& model = model_for(arch);
   NoGradGuard no_grad;
-  for (auto _ : state) benchmark::DoNotOptimize(model(input()).data());
+  for (auto _ : state) benchmark::DoNotOptimize(model.classify(input()).logits.data());
 }
 
-void map_only(benchmark::State& state, const std::string& arch, const std::string& method) {
+void map_only(benchmark::State& state, models::Arch arch, std::optional<cam::Method> method) {
   auto& model = model_for(arch);
   NoGradGuard no_grad;
-  model(input());
-  for (auto _ : state) benchmark::DoNotOptimize(map_of(model, method).data());
+  const models::ClassifierOutput<float> out = model.classify(input());
+  for (auto _ : state) benchmark::DoNotOptimize(map_of(model, out, method).data());
 }
 
-void end_to_end(benchmark::State& state, const std::string& arch, const std::string& method) {
+void end_to_end(benchmark::State& state, models::Arch arch, std::optional<cam::Method> method) {
   auto& model = model_for(arch);
   NoGradGuard no_grad;
-  for (auto _ : state) {
-    model(input());
-    benchmark::DoNotOptimize(map_of(model, method).data());
-  }
+  for (auto _ : state) benchmark::DoNotOptimize(map_of(model, model.classify(input()), method).data());
 }
 
 // Smooth-GradCAM++: 4 noisy passes (σ 0.3), image in, map out; there is no "map only" form.
-void smooth_gradcampp(benchmark::State& state, const std::string& arch) {
+void smooth_gradcampp(benchmark::State& state, models::Arch arch) {
   auto& model = model_for(arch);
   Rng rng(1);
   for (auto _ : state)
@@ -77,16 +78,21 @@ void smooth_gradcampp(benchmark::State& state, const std::string& arch) {
 }
 
 const bool registered = [] {
-  for (const std::string arch : {"vgg16", "inceptionv3", "resnet50"}) {
-    benchmark::RegisterBenchmark(("models/" + arch + "/forward").c_str(), forward, arch)->Unit(benchmark::kMillisecond);
-    for (const std::string method : {"cam", "gradcam", "gradcampp", "xgradcam", "layercam", "fcam"}) {
-      benchmark::RegisterBenchmark(("models/" + arch + "/" + method + "/map").c_str(), map_only, arch, method)
+  for (models::Arch arch : {models::Arch::vgg16, models::Arch::inceptionv3, models::Arch::resnet50}) {
+    const std::string prefix = "models/" + std::string(models::arch_name(arch)) + "/";
+    benchmark::RegisterBenchmark((prefix + "forward").c_str(), forward, arch)->Unit(benchmark::kMillisecond);
+    std::vector<std::optional<cam::Method>> methods;  // the closed-form CAMs, then F-CAM (nothing)
+    for (const auto& entry : cam::method_table)
+      if (cam::closed_form(entry.value)) methods.emplace_back(entry.value);
+    methods.emplace_back();
+    for (const std::optional<cam::Method>& method : methods) {
+      const std::string name = method ? std::string(cam::method_name(*method)) : "fcam";
+      benchmark::RegisterBenchmark((prefix + name + "/map").c_str(), map_only, arch, method)
           ->Unit(benchmark::kMillisecond);
-      benchmark::RegisterBenchmark(("models/" + arch + "/" + method + "/e2e").c_str(), end_to_end, arch, method)
+      benchmark::RegisterBenchmark((prefix + name + "/e2e").c_str(), end_to_end, arch, method)
           ->Unit(benchmark::kMillisecond);
     }
-    benchmark::RegisterBenchmark(("models/" + arch + "/sgcampp/e2e").c_str(), smooth_gradcampp, arch)
-        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark((prefix + "sgcampp/e2e").c_str(), smooth_gradcampp, arch)->Unit(benchmark::kMillisecond);
   }
   return true;
 }();

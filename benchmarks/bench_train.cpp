@@ -49,8 +49,8 @@ int main(int argc, char** argv) {
     lo.workers = 0;  // timed on the calling thread; training overlaps it with the step (workers)
     data::DataLoader loader(ds, lo);
 
-    models::FcamModel<float> model(flags.text("arch"), 200);
-    optim::Sgd<float> sgd(train::parameter_groups(model, "fcam", flags.text("arch")), optim::SgdOptions{});
+    models::FcamModel<float> model(models::parse_arch(flags.text("arch")), 200);
+    optim::Sgd<float> sgd(train::parameter_groups(model, train::Stage::fcam), optim::SgdOptions{});
     train::FcamLossOptions o;
     const int steps = flags.integer("steps");
     double data_ms = 0;

@@ -80,17 +80,11 @@ private:
   Clock::time_point start_ = Clock::now(), phase_start_ = start_;
 };
 
-const std::map<std::string, std::string>& method_labels() {
-  static const std::map<std::string, std::string> labels{{"cam", "CAM"},           {"gradcam", "GradCAM"},
-                                                         {"gradcampp", "GradCAM++"}, {"sgcampp", "Smooth-GradCAM++"},
-                                                         {"xgradcam", "XGradCAM"},   {"layercam", "LayerCAM"}};
-  return labels;
-}
-
 /// One stage-2 run: the pseudo-label CAM and the loss terms (SR = the sampled pixels' partial
 /// cross-entropy; CRF; ASC = the absolute size constraint).
 struct FcamRun {
-  std::string group, name, folder, cam_method;
+  std::string group, name, folder;
+  cam::Method cam_method = cam::Method::cam;
   bool crf = true, size = true;
 };
 
@@ -125,25 +119,26 @@ data::Rgb8 overlay_examples(models::FcamModel<float>& model, const data::WsolDat
     FCAM_CHECK(image.width == size && image.height == size, "overlay_examples: ", test.image_path(i).string(),
                " is not ", size, "x", size);
     const Tensor<float> input = data::image_to_input(image, size, size, norm);
-    const Tensor<float> logits = model(input);
+    const models::ClassifierOutput<float> out = model.classify(input);
+    const Tensor<float>& logits = out.logits;
     const int label = test.metadata.labels[static_cast<std::size_t>(i)];
     const int guess = static_cast<int>(std::max_element(logits.data(), logits.data() + logits.numel()) - logits.data());
-    const Tensor<float> fcam = cam::normalize_maps(model.foreground()).reshape({size, size});
+    const Tensor<float> fcam = cam::normalize_maps(model.foreground(out.stages)).reshape({size, size});
     const Tensor<float> cam_map =
-        cam::full_resolution(cam::baseline_maps(model, input, {label}, "cam", rng), size, size).reshape({size, size});
+        cam::full_resolution(cam::baseline_maps(model, out, input, {label}, cam::Method::cam, rng), size, size).reshape({size, size});
     const data::Box& b = test.metadata.boxes[static_cast<std::size_t>(i)].front();
     const metrics::IntBox gt = metrics::resize_box(b, size, size, size, size);
     const auto& names = data::fashion_mnist_classes();
     std::string caption = names[static_cast<std::size_t>(label)];
     if (guess != label) caption += " (pred. " + names[static_cast<std::size_t>(guess)] + ")";
     data::Rgb8 plain = image;
-    cam::draw_box(plain, gt, truth, 1);
+    plot::draw_box(plain, gt, truth, 1);
     tiles.push_back({plot::enlarge(plain, 2), caption});
     for (const auto& [name, map, tau] : {std::tuple{"CAM", cam_map, cam_tau}, std::tuple{"F-CAM", fcam, fcam_tau}}) {
-      data::Rgb8 picture = cam::overlay_heatmap(image, map);
+      data::Rgb8 picture = plot::overlay_heatmap(image, map);
       const metrics::IntBox box = metrics::boxes_at_thresholds(map, {tau}, false).front().front();
-      cam::draw_box(picture, gt, truth, 1);
-      cam::draw_box(picture, box, predicted, 1);
+      plot::draw_box(picture, gt, truth, 1);
+      plot::draw_box(picture, box, predicted, 1);
       char text[64];
       std::snprintf(text, sizeof text, "%s  IoU %.2f", name, metrics::box_iou(box, gt));
       tiles.push_back({plot::enlarge(picture, 2), text});
@@ -167,8 +162,8 @@ void define_flags(app::Flags& f) {
   f.add_int("stage2_batch", 32, "F-CAM decoder batch size");
   f.add_double("n_minus", 0.3, "F-CAM: fraction of lowest-CAM pixels that are background candidates");
   f.add_int("erosion", 7, "F-CAM: erosion of the foreground candidates (11 at 224 px, scaled)");
-  f.add_string("fcam_on", "cam", "baselines to train F-CAM on: a comma list of cam, gradcam, gradcampp,\n"
-                                 "      sgcampp, xgradcam, layercam, or 'all'");
+  f.add_string("fcam_on", "cam", "baselines to train F-CAM on: a comma list of " + names_of(cam::method_table) + ",\n"
+                                 "      or 'all'");
   f.add_bool("ablation", false, "also the loss ablation of Table D.1 on CAM: SR, SR+ASC, SR+CRF (SR+CRF+ASC is the main run)");
   f.add_int("pictures", 6, "test images in overlays.png");
   f.add_double("test_interval", 0.001, "threshold step of the test metrics");
@@ -215,26 +210,34 @@ int main(int argc, char** argv) {
     data::ClutteredDatasetOptions dataset;
     dataset.seed = static_cast<std::uint64_t>(flags.integer("data_seed"));
     if (tiny) dataset.train = 256, dataset.val = 64, dataset.test = 64;
-    std::vector<std::string> fcam_on = flags.comma_list("fcam_on");
-    if (fcam_on == std::vector<std::string>{"all"}) fcam_on = cam::baseline_names();
-    for (const std::string& m : fcam_on) cam::check_baseline_name(m);
+    std::vector<cam::Method> fcam_on;
+    for (const std::string& m : flags.comma_list("fcam_on")) {
+      if (m != "all") {
+        fcam_on.push_back(cam::parse_method(m));
+        continue;
+      }
+      for (const auto& entry : cam::method_table) fcam_on.push_back(entry.value);
+    }
     FCAM_CHECK(!fcam_on.empty(), "fcam-demo: --fcam_on is empty");
 
     // The runs of stage 2: the main one on CAM first, then the other baselines, then the ablation.
     std::vector<FcamRun> runs;
-    if (std::find(fcam_on.begin(), fcam_on.end(), "cam") == fcam_on.end()) fcam_on.insert(fcam_on.begin(), "cam");
-    for (const std::string& m : fcam_on)
-      runs.push_back({"fcam", method_labels().at(m) + " + F-CAM", "fcam-" + m, m});
+    if (std::find(fcam_on.begin(), fcam_on.end(), cam::Method::cam) == fcam_on.end())
+      fcam_on.insert(fcam_on.begin(), cam::Method::cam);
+    for (cam::Method m : fcam_on) {
+      const std::string name(cam::method_name(m)), label(cam::method_label(m));
+      runs.push_back({.group = "fcam", .name = label + " + F-CAM", .folder = "fcam-" + name, .cam_method = m});
+    }
     if (flags.boolean("ablation")) {
-      runs.push_back({"ablation", "CAM + SR", "fcam-cam-sr", "cam", false, false});
-      runs.push_back({"ablation", "CAM + SR + ASC", "fcam-cam-sr-asc", "cam", false, true});
-      runs.push_back({"ablation", "CAM + SR + CRF", "fcam-cam-sr-crf", "cam", true, false});
+      runs.push_back({.group = "ablation", .name = "CAM + SR", .folder = "fcam-cam-sr", .crf = false, .size = false});
+      runs.push_back({.group = "ablation", .name = "CAM + SR + ASC", .folder = "fcam-cam-sr-asc", .crf = false, .size = true});
+      runs.push_back({.group = "ablation", .name = "CAM + SR + CRF", .folder = "fcam-cam-sr-crf", .crf = true, .size = false});
     }
 
     // The shared training settings (128 px, quarter-width ResNet18-WSOL).
     const int size = 128;
     train::TrainConfig base;
-    base.model.arch = "resnet18";
+    base.model.arch = models::Arch::resnet18;
     base.model.num_classes = 10;
     base.model.base_width = 16;
     base.transform.resize_size = 144;
@@ -243,6 +246,7 @@ int main(int argc, char** argv) {
     base.seed = static_cast<std::uint64_t>(flags.integer("seed"));
     base.mask_root = data_dir / "masks";
     base.resume = true;
+    base.progress = app::progress_printer();
     const std::int64_t e1 = tiny ? 1 : flags.integer("stage1_epochs"), e2 = tiny ? 1 : flags.integer("stage2_epochs");
     const int pictures = tiny ? 3 : flags.integer("pictures");
 
@@ -266,6 +270,7 @@ int main(int argc, char** argv) {
     plan.begin(phase++);
     if (!fs::exists(data_dir / "metadata/CUB/test/localization.txt")) {
       std::cout << "building cluttered Fashion-MNIST in " << data_dir.string() << std::endl;
+      dataset.progress = app::progress_printer();
       data::write_cluttered_dataset(data_dir, dataset);
     } else {
       std::cout << "using " << data_dir.string() << std::endl;
@@ -282,7 +287,7 @@ int main(int argc, char** argv) {
     // Stage 1.
     plan.begin(phase++);
     train::TrainConfig c1 = base;
-    c1.stage = "classifier";
+    c1.stage = train::Stage::classifier;
     c1.out = out / "classifier";
     c1.epochs = e1;
     c1.batch_size = tiny ? 32 : flags.integer("stage1_batch");
@@ -314,11 +319,11 @@ int main(int argc, char** argv) {
     {
       auto classifier = models::load_fcam_checkpoint<float>(c1.out / "best.safetensors");
       eval.source = train::MapSource::cam;
-      for (const std::string& m : cam::baseline_names()) {
+      for (const auto& [m, name, label] : cam::method_table) {
         eval.cam_method = m;
-        train::EvaluationResult r = evaluate(*classifier, method_labels().at(m));
-        results.rows.push_back(demo::row_of("baselines", method_labels().at(m), r));
-        if (m == "cam") cam_result = std::move(r);
+        train::EvaluationResult r = evaluate(*classifier, std::string(label));
+        results.rows.push_back(demo::row_of("baselines", std::string(label), r));
+        if (m == cam::Method::cam) cam_result = std::move(r);
       }
     }
     if (flags.boolean("ablation"))  // Table D.1's first row: the CAM alone
@@ -330,7 +335,7 @@ int main(int argc, char** argv) {
     for (const FcamRun& run : runs) {
       plan.begin(phase++);
       train::TrainConfig c2 = base;
-      c2.stage = "fcam";
+      c2.stage = train::Stage::fcam;
       c2.classifier = c1.out / "best.safetensors";
       c2.out = out / run.folder;
       c2.epochs = e2;

@@ -11,18 +11,19 @@
 #include <exception>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <fcam/app/flags.hpp>
 #include <fcam/cam/baselines.hpp>
-#include <fcam/cam/overlay.hpp>
+#include <fcam/plot/overlay.hpp>
 #include <fcam/core/grad_mode.hpp>
 #include <fcam/data/image_write.hpp>
 #include <fcam/data/preprocess.hpp>
 #include <fcam/io/json.hpp>
 #include <fcam/io/npy.hpp>
-#include <fcam/io/state_dict.hpp>
+#include <fcam/nn/state_dict.hpp>
 #include <fcam/metrics/threshold_boxes.hpp>
 #include <fcam/models/checkpoints.hpp>
 #include <fcam/models/fcam_model.hpp>
@@ -78,7 +79,7 @@ int main(int argc, char** argv) {
   app::Flags flags("fcam-infer",
                    "CAM baselines and F-CAM maps of images (positional arguments: image files, or .npy N×3×H×W\n"
                    "float32 tensors already normalised with the ImageNet mean/std).");
-  flags.add_string("arch", "resnet50", "encoder: resnet18, resnet34, resnet50, vgg16 or inceptionv3");
+  flags.add_string("arch", "resnet50", "encoder: " + names_of(models::arch_table));
   flags.add_int("base_width", 64, "encoder base width (64: torchvision's; smaller for CPU-trained models)");
   flags.add_string("weights", "",
                    "FcamModel weights (safetensors). fcam checkpoints carry arch, classes, width and\n"
@@ -87,7 +88,7 @@ int main(int argc, char** argv) {
   flags.add_int("num_classes", 200,
                 "classes of the classification head (a reference state dict: read from its head)");
   flags.add_int("class", -1, "class whose maps are computed (-1: the predicted top-1 class)");
-  flags.add_string("methods", "cam,fcam", "comma list of cam, gradcam, gradcampp, sgcampp, xgradcam, layercam, fcam");
+  flags.add_string("methods", "cam,fcam", "comma list of " + names_of(cam::method_table) + " and fcam");
   flags.add_int("sgcampp_passes", 4, "Smooth-GradCAM++: noisy passes");
   flags.add_double("sgcampp_sigma", 0.3, "Smooth-GradCAM++: noise standard deviation (normalised input)");
   flags.add_int("seed", 0, "seed of the Smooth-GradCAM++ noise");
@@ -106,8 +107,9 @@ int main(int argc, char** argv) {
     FCAM_CHECK(!flags.text("weights").empty(), "fcam-infer: --weights is required (an FcamModel safetensors file)");
     const std::vector<std::string> methods = flags.comma_list("methods");
     FCAM_CHECK(!methods.empty(), "fcam-infer: --methods is empty");
-    for (const auto& m : methods)
-      if (m != "fcam") cam::check_baseline_name(m);  // validates the names before any work
+    std::vector<std::optional<cam::Method>> baselines;  // nothing for fcam
+    for (const auto& m : methods)  // validates the names before any work
+      baselines.push_back(m == "fcam" ? std::nullopt : std::optional(cam::parse_method(m)));
     Rng rng(static_cast<std::uint64_t>(flags.integer("seed")));
     const cam::SmoothOptions smooth{flags.integer("sgcampp_passes"), flags.number("sgcampp_sigma")};
 
@@ -116,18 +118,18 @@ int main(int argc, char** argv) {
     std::unique_ptr<models::FcamModel<float>> loaded;
     if (io::read_safetensors(flags.text("weights")).metadata.count("fcam.arch")) {
       loaded = models::load_fcam_checkpoint<float>(flags.text("weights"), &config);
-      FCAM_CHECK(!flags.given("arch") || flags.text("arch") == config.arch, "fcam-infer: --arch ", flags.text("arch"),
-                 " but the checkpoint is a ", config.arch);
+      FCAM_CHECK(!flags.given("arch") || models::parse_arch(flags.text("arch")) == config.arch, "fcam-infer: --arch ",
+                 flags.text("arch"), " but the checkpoint is a ", models::arch_name(config.arch));
       FCAM_CHECK(!flags.given("num_classes") || flags.integer("num_classes") == config.num_classes,
                  "fcam-infer: --num_classes ", flags.integer("num_classes"), " but the checkpoint has ",
                  config.num_classes);
     } else {  // a reference F-CAM checkpoint (its aliases resolved); classes from its head
-      config.arch = flags.text("arch");
+      config.arch = models::parse_arch(flags.text("arch"));
       config.num_classes = flags.given("num_classes") ? flags.integer("num_classes")
                                                       : models::checkpoint_num_classes(flags.text("weights"));
       config.base_width = flags.integer("base_width");
       loaded = std::make_unique<models::FcamModel<float>>(config.arch, config.num_classes, config.base_width);
-      models::load_reference_checkpoint(*loaded, config.arch, flags.text("weights"));
+      models::load_reference_checkpoint(*loaded, flags.text("weights"));
     }
     models::FcamModel<float>& model = *loaded;
     model.eval();
@@ -135,7 +137,8 @@ int main(int argc, char** argv) {
 
     json::Array summary;
     for (const Input& input : load_inputs(paths, flags.integer("size"), config.normalization)) {
-      const Tensor<float> logits = model(input.tensor);
+      const models::ClassifierOutput<float> out = model.classify(input.tensor);
+      const Tensor<float>& logits = out.logits;
       const Tensor<float> probs = softmax_channels(logits.reshape({1, logits.size(1), 1, 1}));
       std::vector<int> order(static_cast<std::size_t>(logits.size(1)));
       for (std::size_t k = 0; k < order.size(); ++k) order[k] = static_cast<int>(k);
@@ -152,18 +155,19 @@ int main(int argc, char** argv) {
         top5.push_back(json::Array{order[k], static_cast<double>(probs.data()[order[k]])});
 
       const std::int64_t h = input.tensor.size(2), w = input.tensor.size(3);
-      for (const std::string& method : methods) {
+      for (std::size_t k = 0; k < methods.size(); ++k) {
+        const std::string& method = methods[k];
         Tensor<float> maps;  // 1×h×w
-        if (method == "fcam") {
-          maps = model.foreground();
+        if (!baselines[k]) {
+          maps = model.foreground(out.stages);
         } else {
-          maps = cam::full_resolution(cam::baseline_maps(model, input.tensor, {cls}, method, rng, smooth), h, w);
+          maps = cam::full_resolution(cam::baseline_maps(model, out, input.tensor, {cls}, *baselines[k], rng, smooth), h, w);
         }
         const Tensor<float> map = maps.reshape({h, w});
         io::write_npy(dir / (method + ".npy"), map);
-        data::Rgb8 picture = cam::overlay_heatmap(input.picture, map);
+        data::Rgb8 picture = plot::overlay_heatmap(input.picture, map);
         const auto boxes = metrics::boxes_at_thresholds(map, {flags.number("box_threshold")}, false);
-        cam::draw_box(picture, boxes.front().front(), {255, 255, 255});
+        plot::draw_box(picture, boxes.front().front(), {255, 255, 255});
         data::write_png(dir / (method + ".png"), picture);
       }
       summary.push_back(json::Object{{"input", input.name}, {"class", cls}, {"top5", top5}});

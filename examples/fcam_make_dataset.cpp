@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
     o.train = flags.integer("train"), o.val = flags.integer("val"), o.test = flags.integer("test");
     o.size = flags.integer("size");
     o.seed = static_cast<std::uint64_t>(flags.integer("seed"));
-    o.quiet = flags.boolean("quiet");
+    o.progress = app::progress_printer(!flags.boolean("quiet"));
     data::write_cluttered_dataset(flags.text("out"), o);
     std::cout << "cluttered Fashion-MNIST (" << o.size << " px, seed " << o.seed << ") written to " << flags.text("out") << "\n";
     return 0;

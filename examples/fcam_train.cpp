@@ -41,7 +41,7 @@ void define_flags(app::Flags& f) {
   f.add_string("val_split", "val", "model-selection split");
   f.add_string("test_split", "test", "final test split ('' : none)");
   f.add_string("out", "runs/fcam-train", "run folder");
-  f.add_string("arch", "resnet50", "classifier: resnet18, resnet34, resnet50, vgg16, inceptionv3");
+  f.add_string("arch", "resnet50", "classifier: " + names_of(models::arch_table));
   f.add_int("base_width", 64, "classifier: encoder base width (64 = torchvision's; 16 for CPU-sized models)");
   f.add_int("num_classes", 200, "classifier: number of classes");
   f.add_string("pretrained", "", "classifier: torchvision ImageNet weights of the encoder (safetensors)");
@@ -66,11 +66,11 @@ void define_flags(app::Flags& f) {
   f.add_bool("resume", false, "continue the run in --out from its last finished epoch");
   f.add_string("json", "", "write the final metrics (test: best and last checkpoints) to this file");
   f.add_bool("quiet", false, "no progress lines");
-  f.add_string("eval_cam", "cam", "classifier: the CAM method evaluated on validation / test (cam, gradcam, gradcampp, sgcampp, xgradcam, layercam)");
+  f.add_string("eval_cam", "cam", "classifier: the CAM method evaluated on validation / test (" + names_of(cam::method_table) + ")");
   f.add_double("val_interval", 0.004, "threshold step of the validation metric");
   f.add_double("test_interval", 0.001, "threshold step of the test metrics");
   // Stage 2 (docs/method.md §5).
-  f.add_string("cam_method", "cam", "fcam: pseudo-label CAM: cam, gradcam, gradcampp, sgcampp, xgradcam, layercam");
+  f.add_string("cam_method", "cam", "fcam: pseudo-label CAM: " + names_of(cam::method_table));
   f.add_int("n_fg", 1, "fcam: foreground pixels sampled per image");
   f.add_int("n_bg", 1, "fcam: background pixels sampled per image");
   f.add_double("n_minus", 0.1, "fcam: fraction of lowest-CAM pixels that are background candidates");
@@ -107,17 +107,15 @@ int main(int argc, char** argv) {
     }
     FCAM_CHECK(flags.positional().size() == 1, "fcam-train: give exactly one command: classifier or fcam");
     train::TrainConfig c;
-    c.stage = flags.positional()[0];
-    FCAM_CHECK(c.stage == "classifier" || c.stage == "fcam", "fcam-train: unknown command '", c.stage,
-               "' (classifier or fcam)");
+    c.stage = train::parse_stage(flags.positional()[0]);
     FCAM_CHECK(!flags.text("data_root").empty(), "fcam-train: --data_root is required");
-    c.model.arch = flags.text("arch");
+    c.model.arch = models::parse_arch(flags.text("arch"));
     c.model.num_classes = flags.integer("num_classes");
     c.model.base_width = flags.integer("base_width");
     c.classifier = flags.text("classifier");
     c.pretrained = flags.text("pretrained");
     int classes = c.model.num_classes;
-    FCAM_CHECK(c.stage != "fcam" || !c.classifier.empty(),
+    FCAM_CHECK(c.stage != train::Stage::fcam || !c.classifier.empty(),
                "fcam-train fcam: --classifier (the stage-1 checkpoint) is required");
     if (!c.classifier.empty()) classes = static_cast<int>(models::read_model_config(c.classifier).num_classes);
     c.train = split_of(flags, flags.text("split"), classes);
@@ -127,7 +125,10 @@ int main(int argc, char** argv) {
     c.out = flags.text("out");
     c.epochs = flags.integer("epochs");
     c.batch_size = flags.integer("batch_size");
-    c.sgd = {flags.number("lr"), flags.number("momentum"), flags.boolean("nesterov"), flags.number("weight_decay")};
+    c.sgd = {.lr = flags.number("lr"),
+             .momentum = flags.number("momentum"),
+             .nesterov = flags.boolean("nesterov"),
+             .weight_decay = flags.number("weight_decay")};
     c.last_block_lr_factor = flags.number("last_block_lr_factor");
     c.lr_step = flags.integer("lr_step");
     c.lr_gamma = flags.number("lr_gamma");
@@ -138,20 +139,21 @@ int main(int argc, char** argv) {
     c.skip_bad = flags.boolean("skip_bad");
     c.seed = static_cast<std::uint64_t>(flags.integer("seed"));
     c.resume = flags.boolean("resume");
-    c.quiet = flags.boolean("quiet");
-    c.eval_cam_method = flags.text("eval_cam");
-    cam::check_baseline_name(c.eval_cam_method);  // before any work
+    c.progress = app::progress_printer(!flags.boolean("quiet"));
+    c.eval_cam_method = cam::parse_method(flags.text("eval_cam"));  // before any work
     c.val_interval = flags.number("val_interval");
     c.test_interval = flags.number("test_interval");
     auto& l = c.fcam;
-    l.cam_method = flags.text("cam_method");
-    cam::check_baseline_name(l.cam_method);
-    l.sampling = {flags.integer("n_fg"), flags.integer("n_bg"), flags.number("n_minus"), flags.integer("erosion"),
-                  flags.integer("dilation")};
+    l.cam_method = cam::parse_method(flags.text("cam_method"));
+    l.sampling = {.n_foreground = flags.integer("n_fg"),
+                  .n_background = flags.integer("n_bg"),
+                  .n_minus = flags.number("n_minus"),
+                  .erosion = flags.integer("erosion"),
+                  .dilation = flags.integer("dilation")};
     l.use_pce = flags.boolean("pce");
     l.alpha = flags.number("alpha");
     l.use_crf = flags.boolean("crf");
-    l.crf = {flags.number("sigma_rgb"), flags.number("sigma_xy"), flags.number("crf_lambda")};
+    l.crf = {.sigma_rgb = flags.number("sigma_rgb"), .sigma_xy = flags.number("sigma_xy"), .weight = flags.number("crf_lambda")};
     if (!flags.boolean("crf_no_scaling")) l.crf = l.crf.scaled_to(c.transform.crop_size);
     l.use_size = flags.boolean("size");
     l.size_weight = flags.number("size_lambda");
@@ -167,7 +169,7 @@ int main(int argc, char** argv) {
       json::Array vals, losses;
       for (double v : r.val_history) vals.push_back(v);
       for (double v : r.loss_history) losses.push_back(v);
-      json::Object o{{"stage", c.stage}, {"best_epoch", static_cast<double>(r.best_epoch)}, {"best_val", r.best_val},
+      json::Object o{{"stage", std::string(train::stage_name(c.stage))}, {"best_epoch", static_cast<double>(r.best_epoch)}, {"best_val", r.best_val},
                      {"val_history", vals}, {"loss_history", losses},
                      {"skipped_images", static_cast<double>(r.skipped_images)}};
       if (r.test_best.images > 0) {

@@ -1,7 +1,10 @@
 // The packed GEMM against a naive triple loop: edge sizes, strided (transposed) operands, accumulation.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <utility>
 #include <vector>
 
 #include <fcam/fcam.hpp>
@@ -45,4 +48,64 @@ TEST_CASE("packed GEMM equals the naive product", "[gemm]") {
           check_gemm<float>(s[0], s[1], s[2], ta, tb, acc);
           check_gemm<double>(s[0], s[1], s[2], ta, tb, acc);
         }
+}
+
+TEST_CASE("FCAM_ISA picks the kernels, otherwise the best the CPU has", "[gemm][isa]") {
+  const cpu::Isa active = cpu::active_isa();
+  if (const char* forced = std::getenv("FCAM_ISA"); forced != nullptr && *forced != '\0') {
+    CHECK(cpu::isa_name(active) == forced);
+  } else {
+    for (cpu::Isa better : {cpu::Isa::avx512, cpu::Isa::avx2, cpu::Isa::portable}) {
+      if (better == active) break;
+      CHECK_FALSE(cpu::cpu_supports(better));  // nothing faster was passed over
+    }
+  }
+  CHECK(cpu::cpu_supports(active));
+  CHECK(gemm::active_float_kernels().isa == active);
+  CHECK(gemm::block<float>().mr == gemm::active_float_kernels().mr);
+  for (cpu::Isa isa : {cpu::Isa::portable, cpu::Isa::avx2, cpu::Isa::avx512})
+    CHECK(cpu::parse_isa(cpu::isa_name(isa)) == isa);
+  CHECK_FALSE(cpu::parse_isa("sse9").has_value());
+}
+
+TEST_CASE("every micro-kernel the CPU supports equals the naive block product", "[gemm][isa]") {
+  for (cpu::Isa isa : {cpu::Isa::portable, cpu::Isa::avx2, cpu::Isa::avx512}) {
+    if (!cpu::cpu_supports(isa)) {
+      WARN("not tested on this CPU: " << cpu::isa_name(isa));
+      continue;
+    }
+    const gemm::FloatKernels& kernels = gemm::float_kernels(isa);
+    REQUIRE(kernels.isa == isa);
+    const std::int64_t mr = kernels.mr, nr = kernels.nr, kc = 37, ldc = nr + 5;
+    Rng rng(7);
+    std::vector<float> a(static_cast<std::size_t>(kc * mr)), b(static_cast<std::size_t>(kc * nr));
+    for (auto& v : a) v = static_cast<float>(rng.uniform(-1, 1));
+    for (auto& v : b) v = static_cast<float>(rng.uniform(-1, 1));
+    std::vector<const float*> b_rows(static_cast<std::size_t>(kc));
+    std::vector<float> b_wide(static_cast<std::size_t>(kc * (nr + 3)));  // rows read at offset 3
+    for (std::int64_t k = 0; k < kc; ++k) {
+      std::copy(b.begin() + k * nr, b.begin() + (k + 1) * nr, b_wide.begin() + k * (nr + 3) + 3);
+      b_rows[static_cast<std::size_t>(k)] = b_wide.data() + k * (nr + 3);
+    }
+    for (const auto& [rows, cols] : {std::pair{mr, nr}, std::pair{mr - 1, nr - 3}, std::pair{std::int64_t{1}, std::int64_t{1}}})
+      for (bool accumulate : {false, true})
+        for (bool indirect : {false, true}) {
+          INFO(cpu::isa_name(isa) << " rows=" << rows << " cols=" << cols << " acc=" << accumulate << " indirect=" << indirect);
+          std::vector<float> c(static_cast<std::size_t>(mr * ldc), 0.5f);
+          if (indirect)
+            kernels.indirect(kc, a.data(), b_rows.data(), 3, c.data(), ldc, accumulate, rows, cols);
+          else
+            kernels.packed(kc, a.data(), b.data(), c.data(), ldc, accumulate, rows, cols);
+          for (std::int64_t i = 0; i < mr; ++i)
+            for (std::int64_t j = 0; j < ldc; ++j) {
+              double expected = 0.5;  // untouched outside the valid block
+              if (i < rows && j < cols) {
+                expected = accumulate ? 0.5 : 0.0;
+                for (std::int64_t k = 0; k < kc; ++k)
+                  expected += static_cast<double>(a[static_cast<std::size_t>(k * mr + i)]) * b[static_cast<std::size_t>(k * nr + j)];
+              }
+              REQUIRE(std::abs(c[static_cast<std::size_t>(i * ldc + j)] - expected) <= 1e-5);
+            }
+        }
+  }
 }

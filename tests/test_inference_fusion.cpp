@@ -97,8 +97,8 @@ TEST_CASE("packed inference weights follow the parameters", "[fusion]") {
   // A load through a state dict is seen.
   nn::Conv2d<float> other(4, 6, Conv2dGeometry::square(3, 1, 1), true);
   io::SafetensorsFile file;
-  for (const auto& [name, t] : io::state_dict(other)) file.tensors.emplace(name, io::TensorRecord::from_tensor(t, io::DType::f32));
-  io::load_state_dict(conv, file);
+  for (const auto& [name, t] : nn::state_dict(other)) file.tensors.emplace(name, io::TensorRecord::from_tensor(t, io::DType::f32));
+  nn::load_state_dict(conv, file);
   CHECK(max_abs_diff(conv(x), reference()) <= 1e-6);
   CHECK(max_abs_diff(conv(x), conv2d(x, other.weight().value, other.bias().value, other.geometry())) <= 1e-6);
   // So is a mode switch (eval() again drops the packed copy).

@@ -35,7 +35,7 @@ TEST_CASE("FcamModel parameter counts equal docs/method.md §2.6's (every row, K
                        Row{"resnet50", 23'508'032, 409'800, 9'012'928, 290, 32'931'050},
                        Row{"inceptionv3", 25'482'976, 205'000, 5'704'384, 290, 31'392'650}}) {
     INFO(r.arch);
-    models::FcamModel<float> model(r.arch, 200);
+    models::FcamModel<float> model(models::parse_arch(r.arch), 200);
     CHECK(models::parameter_count(model, "encoder.") == r.encoder);
     CHECK(models::parameter_count(model, "classification_head.") == r.head);
     CHECK(models::parameter_count(model, "decoder.") == r.decoder);
@@ -43,30 +43,37 @@ TEST_CASE("FcamModel parameter counts equal docs/method.md §2.6's (every row, K
     CHECK(models::parameter_count(model) == r.total);
   }
   // A narrower model for CPU training: every width scales with the base width.
-  models::FcamModel<float> small("resnet18", 10, 16);
+  models::FcamModel<float> small(models::Arch::resnet18, 10, 16);
   CHECK(small.encoder().stage_channels() == std::vector<std::int64_t>{3, 16, 16, 32, 64, 128});
-  CHECK_THROWS_WITH(models::FcamModel<float>("resnet101", 10), Catch::Contains("unknown ResNet 'resnet101'"));
+  CHECK_THROWS_WITH(models::parse_arch("resnet101"),
+                    Catch::Contains("unknown architecture 'resnet101' (resnet18, resnet34, resnet50, vgg16 or inceptionv3)"));
+  for (const auto& [arch, name, label] : models::arch_table) {
+    CHECK(models::parse_arch(name) == arch);
+    CHECK(models::arch_name(arch) == name);
+    CHECK(models::arch_label(arch) == label);
+  }
 }
 
 TEST_CASE("ResNet-WSOL F-CAM models equal PyTorch's", "[models][parity]") {
   for (const auto& [arch, num_classes] :
        {std::pair<std::string, std::int64_t>{"resnet50", 200}, {"resnet18", 10}, {"vgg16", 20}, {"inceptionv3", 30}}) {
     INFO(arch);
-    models::FcamModel<float> model(arch, num_classes);
-    io::load_safetensors(model, reference(arch + "_weights.safetensors"));  // strict: every name matches
+    models::FcamModel<float> model(models::parse_arch(arch), num_classes);
+    nn::load_safetensors(model, reference(arch + "_weights.safetensors"));  // strict: every name matches
     model.eval();
     const io::SafetensorsFile io = io::read_safetensors(reference(arch + "_io.safetensors"));
     auto ref = [&](const std::string& name) { return io.tensors.at(name).to_tensor<float>(); };
     NoGradGuard no_grad;
-    const Tensor<float> logits = model(ref("input"));
-    const auto& stages = model.encoder().stages();
+    const models::ClassifierOutput<float> out = model.classify(ref("input"));
+    const Tensor<float>& logits = out.logits;
+    const auto& stages = out.stages;
     REQUIRE(stages.size() == (arch == "vgg16" ? 4u : 6u));
     for (std::size_t s = 0; s < stages.size(); ++s) {
       INFO("stage " << s);
       CHECK(relative_error(stages[s], ref("stage" + std::to_string(s))) <= 1e-4);
     }
     CHECK(relative_error(logits, ref("logits")) <= 1e-4);
-    CHECK(relative_error(model.segment(), ref("segmentation")) <= 1e-4);
+    CHECK(relative_error(model.segment(stages), ref("segmentation")) <= 1e-4);
 
     // CAM methods: closed-form head gradients vs autograd, normalised and upsampled.
     std::vector<int> cam_classes;
@@ -79,7 +86,7 @@ TEST_CASE("ResNet-WSOL F-CAM models equal PyTorch's", "[models][parity]") {
       options.reference_gradcampp_alpha = name == "gradcampp_reference";
       const Tensor<float> maps = cam::class_activation_maps(
           stages.back(), model.head().fc().weight().value, cam_classes,
-          cam::method_named(name == "gradcampp_reference" ? "gradcampp" : name), options);
+          cam::parse_method(name == "gradcampp_reference" ? "gradcampp" : name), options);
       const Tensor<float> full = cam::full_resolution(maps, input.size(2), input.size(3));
       CHECK(relative_error(full, ref("cam_" + name)) <= 1e-4);
     }
@@ -97,52 +104,59 @@ TEST_CASE("CAM method inputs are checked", "[models][cam]") {
   CHECK_THROWS_WITH(cam::class_activation_maps(features, weight, {0, 5}, cam::Method::cam), Catch::Contains("class 5 outside [0, 5)"));
   CHECK_THROWS_WITH(cam::class_activation_maps(features, Tensor<float>({5, 3}), {0, 1}, cam::Method::cam),
                     Catch::Contains("features have 4 channels"));
-  CHECK_THROWS_WITH(cam::method_named("scorecam"), Catch::Contains("unknown CAM method 'scorecam'"));
+  CHECK_THROWS_WITH(cam::parse_method("scorecam"),
+                    Catch::Contains("unknown CAM method 'scorecam' (cam, gradcam, gradcampp, sgcampp, xgradcam or layercam)"));
+  CHECK_THROWS_WITH(cam::class_activation_maps(features, weight, {0, 1}, cam::Method::sgcampp),
+                    Catch::Contains("sgcampp needs the input image"));
+  for (const auto& [method, name, label] : cam::method_table) {
+    CHECK(cam::parse_method(name) == method);
+    CHECK(cam::method_label(method) == label);
+  }
   // A constant map normalises to zeros, not NaN.
   const Tensor<float> constant = cam::normalize_maps(Tensor<float>::full({1, 2, 2}, 3.0f));
   for (std::int64_t i = 0; i < constant.numel(); ++i) CHECK(constant.data()[i] == 0.0f);
 }
 
-TEST_CASE("baseline_maps: the six methods by name, the clean input's stages left in the model", "[models][cam]") {
-  models::FcamModel<float> model("resnet18", 5, 8);
+TEST_CASE("baseline_maps: the six methods by name, from the classifier output given", "[models][cam]") {
+  models::FcamModel<float> model(models::Arch::resnet18, 5, 8);
   model.eval();
   NoGradGuard no_grad;
   Tensor<float> x({2, 3, 64, 64});
   Rng rng(3);
   for (std::int64_t i = 0; i < x.numel(); ++i) x.data()[i] = static_cast<float>(rng.normal());
-  model(x);
-  const Tensor<float> clean = model.encoder().stages().back().clone();
+  const models::ClassifierOutput<float> out = model.classify(x);
+  const Tensor<float> clean = out.stages.back().clone();
   const Tensor<float>& fc = model.head().fc().weight().value;
   const std::vector<int> classes{1, 3};
-  for (const char* name : {"cam", "gradcam", "gradcampp", "xgradcam", "layercam"}) {
-    const Tensor<float> got = cam::baseline_maps(model, x, classes, name, rng);
-    const Tensor<float> want = cam::class_activation_maps(clean, fc, classes, cam::method_named(name));
+  for (cam::Method m : {cam::Method::cam, cam::Method::gradcam, cam::Method::gradcampp, cam::Method::xgradcam,
+                        cam::Method::layercam}) {
+    const Tensor<float> got = cam::baseline_maps(model, out, x, classes, m, rng);
+    const Tensor<float> want = cam::class_activation_maps(clean, fc, classes, m);
     REQUIRE(got.shape() == want.shape());
     for (std::int64_t i = 0; i < got.numel(); ++i) CHECK(got.data()[i] == want.data()[i]);
   }
   Rng a(7), b(7);
-  const Tensor<float> smooth = cam::baseline_maps(model, x, classes, "sgcampp", a, {3, 0.2});
-  const Tensor<float>& after = model.encoder().stages().back();
-  for (std::int64_t i = 0; i < clean.numel(); ++i) REQUIRE(after.data()[i] == clean.data()[i]);
+  const Tensor<float> smooth = cam::baseline_maps(model, out, x, classes, cam::Method::sgcampp, a, {3, 0.2});
+  // The noisy passes leave the classifier output the caller holds untouched.
+  for (std::int64_t i = 0; i < clean.numel(); ++i) REQUIRE(out.stages.back().data()[i] == clean.data()[i]);
   const Tensor<float> want = cam::smooth_gradcampp(model, x, classes, 3, 0.2, b);
   REQUIRE(smooth.shape() == want.shape());
   for (std::int64_t i = 0; i < want.numel(); ++i) CHECK(smooth.data()[i] == want.data()[i]);
-  CHECK_THROWS_WITH(cam::baseline_maps(model, x, classes, "scorecam", rng), Catch::Contains("unknown CAM method 'scorecam'"));
-  CHECK(cam::baseline_names().size() == 6);
+
 }
 
 TEST_CASE("torchvision checkpoints load into a WSOL encoder", "[models][checkpoints]") {
   // tests/models_reference.py saved the ResNet18 case's encoder as a torchvision checkpoint
   // (checkpoint dict, "module." names, a 1000-class fc) and converted it with
   // tools/pt2safetensors.py: the encoder must reproduce that case's stages.
-  models::ResNetWsol<float> encoder(models::ResNetSpec::named("resnet18"));
+  models::ResNetWsol<float> encoder(models::ResNetSpec::of(models::Arch::resnet18));
   models::load_torchvision_encoder(encoder, reference("resnet18_torchvision.safetensors"));
   encoder.eval();
   const io::SafetensorsFile io = io::read_safetensors(reference("resnet18_io.safetensors"));
   NoGradGuard no_grad;
-  encoder(io.tensors.at("input").to_tensor<float>());
-  for (std::size_t s = 0; s < encoder.stages().size(); ++s)
-    CHECK(relative_error(encoder.stages()[s], io.tensors.at("stage" + std::to_string(s)).to_tensor<float>()) <= 1e-4);
+  const auto stages = encoder.forward_stages(io.tensors.at("input").to_tensor<float>());
+  for (std::size_t s = 0; s < stages.size(); ++s)
+    CHECK(relative_error(stages[s], io.tensors.at("stage" + std::to_string(s)).to_tensor<float>()) <= 1e-4);
   CHECK_THROWS_WITH(models::load_torchvision_encoder(encoder, reference("resnet18_torchvision_missing.safetensors")),
                     Catch::Contains("missing 'layer1.0.conv1.weight'"));
   CHECK_THROWS_WITH(models::load_torchvision_encoder(encoder, reference("resnet18_torchvision_extra.safetensors")),
@@ -152,10 +166,10 @@ TEST_CASE("torchvision checkpoints load into a WSOL encoder", "[models][checkpoi
   models::load_torchvision_encoder(vgg, reference("vgg16_torchvision.safetensors"));
   vgg.eval();
   const io::SafetensorsFile vgg_io = io::read_safetensors(reference("vgg16_io.safetensors"));
-  vgg(vgg_io.tensors.at("input").to_tensor<float>());
+  const auto vgg_stages = vgg.forward_stages(vgg_io.tensors.at("input").to_tensor<float>());
   for (std::size_t s = 0; s < 3; ++s)
-    CHECK(relative_error(vgg.stages()[s], vgg_io.tensors.at("stage" + std::to_string(s)).to_tensor<float>()) <= 1e-4);
-  models::ResNetWsol<float> wider(models::ResNetSpec::named("resnet50"));
+    CHECK(relative_error(vgg_stages[s], vgg_io.tensors.at("stage" + std::to_string(s)).to_tensor<float>()) <= 1e-4);
+  models::ResNetWsol<float> wider(models::ResNetSpec::of(models::Arch::resnet50));
   CHECK_THROWS_WITH(models::load_torchvision_encoder(wider, reference("resnet18_torchvision.safetensors")),
                     Catch::Contains("resnet18_torchvision.safetensors"));
 }
@@ -168,13 +182,13 @@ TEST_CASE("reference F-CAM checkpoints load with their aliases resolved", "[mode
     INFO(arch);
     const auto path = reference(arch + "_reference.safetensors");
     CHECK(models::checkpoint_num_classes(path) == num_classes);
-    models::FcamModel<float> from_reference(arch, num_classes), plain(arch, num_classes);
-    const io::LoadReport report = models::load_reference_checkpoint(from_reference, arch, path);
+    models::FcamModel<float> from_reference(models::parse_arch(arch), num_classes), plain(models::parse_arch(arch), num_classes);
+    const nn::LoadReport report = models::load_reference_checkpoint(from_reference, path);
     CHECK(report.missing.empty());
     CHECK(report.unexpected.empty());
-    io::load_safetensors(plain, reference(arch + "_weights.safetensors"));
-    auto want = io::state_dict(plain);
-    for (auto& [name, got] : io::state_dict(from_reference)) {
+    nn::load_safetensors(plain, reference(arch + "_weights.safetensors"));
+    auto want = nn::state_dict(plain);
+    for (auto& [name, got] : nn::state_dict(from_reference)) {
       INFO(name);
       const Tensor<float>& w = want.at(name);
       REQUIRE(got.shape() == w.shape());
@@ -183,41 +197,41 @@ TEST_CASE("reference F-CAM checkpoints load with their aliases resolved", "[mode
     from_reference.eval();
     const io::SafetensorsFile io = io::read_safetensors(reference(arch + "_io.safetensors"));
     NoGradGuard no_grad;
-    CHECK(relative_error(from_reference(io.tensors.at("input").to_tensor<float>()),
-                         io.tensors.at("logits").to_tensor<float>()) <= 1e-4);
-    CHECK(relative_error(from_reference.segment(), io.tensors.at("segmentation").to_tensor<float>()) <= 1e-4);
+    const models::ClassifierOutput<float> out = from_reference.classify(io.tensors.at("input").to_tensor<float>());
+    CHECK(relative_error(out.logits, io.tensors.at("logits").to_tensor<float>()) <= 1e-4);
+    CHECK(relative_error(from_reference.segment(out.stages), io.tensors.at("segmentation").to_tensor<float>()) <= 1e-4);
     const std::string disagree = arch == "vgg16" ? "aliases 'encoder.conv6.weight' and 'encoder.full_features.29.weight'"
                                                  : "aliases 'encoder.SPG_A3_1b.1.weight' and 'encoder.features.15.1.weight'";
-    CHECK_THROWS_WITH(models::load_reference_checkpoint(from_reference, arch, reference(arch + "_reference_disagree.safetensors")),
+    CHECK_THROWS_WITH(models::load_reference_checkpoint(from_reference, reference(arch + "_reference_disagree.safetensors")),
                       Catch::Contains(disagree) && Catch::Contains("disagree"));
   }
-  models::FcamModel<float> vgg("vgg16", 20);
-  CHECK_THROWS_WITH(models::load_reference_checkpoint(vgg, "vgg16", reference("vgg16_reference_missing.safetensors")),
+  models::FcamModel<float> vgg(models::Arch::vgg16, 20);
+  CHECK_THROWS_WITH(models::load_reference_checkpoint(vgg, reference("vgg16_reference_missing.safetensors")),
                     Catch::Contains("missing 'decoder.blocks.1.conv2.1.running_var'"));
-  CHECK_THROWS_WITH(models::load_reference_checkpoint(vgg, "vgg16", reference("vgg16_reference_extra.safetensors")),
+  CHECK_THROWS_WITH(models::load_reference_checkpoint(vgg, reference("vgg16_reference_extra.safetensors")),
                     Catch::Contains("unexpected 'decoder.blocks.3.conv1.0.weight'"));
   // Not strict: the same problems come back by name and everything else is loaded.
-  const io::LoadReport lenient =
-      models::load_reference_checkpoint(vgg, "vgg16", reference("vgg16_reference_missing.safetensors"), false);
+  const nn::LoadReport lenient =
+      models::load_reference_checkpoint(vgg, reference("vgg16_reference_missing.safetensors"), false);
   CHECK(lenient.missing == std::vector<std::string>{"decoder.blocks.1.conv2.1.running_var"});
   CHECK(lenient.unexpected.empty());
   // A ResNet18 checkpoint read as VGG16: the first shape that differs is named, nothing is guessed.
-  CHECK_THROWS_WITH(models::load_reference_checkpoint(vgg, "vgg16", reference("resnet18_weights.safetensors")),
+  CHECK_THROWS_WITH(models::load_reference_checkpoint(vgg, reference("resnet18_weights.safetensors")),
                     Catch::Contains("resnet18_weights.safetensors: tensor '") && Catch::Contains("but the model expects"));
 }
 
 TEST_CASE("fcam checkpoints rebuild the model from the file alone", "[models][checkpoints]") {
   const auto path = std::filesystem::temp_directory_path() / "fcam_test_checkpoint.safetensors";
-  models::FcamModel<float> model("resnet18", 7, 16);
+  models::FcamModel<float> model(models::Arch::resnet18, 7, 16);
   models::ModelConfig config;
-  config.arch = "resnet18";
+  config.arch = models::Arch::resnet18;
   config.num_classes = 7;
   config.base_width = 16;
   config.training = R"({"epochs":3})";
   models::save_fcam_checkpoint(model, config, path);
   models::ModelConfig read;
   auto loaded = models::load_fcam_checkpoint<float>(path, &read);
-  CHECK(read.arch == "resnet18");
+  CHECK(read.arch == models::Arch::resnet18);
   CHECK(read.num_classes == 7);
   CHECK(read.base_width == 16);
   CHECK(read.normalization.mean == config.normalization.mean);
@@ -227,12 +241,12 @@ TEST_CASE("fcam checkpoints rebuild the model from the file alone", "[models][ch
   Tensor<float> x({1, 3, 48, 40});
   nn::uniform_(x, -1.0, 1.0);
   NoGradGuard no_grad;
-  const Tensor<float> a = model(x), b = (*loaded)(x);
-  for (std::int64_t i = 0; i < a.numel(); ++i) CHECK(a.data()[i] == b.data()[i]);
-  const Tensor<float> sa = model.segment(), sb = loaded->segment();
+  const models::ClassifierOutput<float> a = model.classify(x), b = loaded->classify(x);
+  for (std::int64_t i = 0; i < a.logits.numel(); ++i) CHECK(a.logits.data()[i] == b.logits.data()[i]);
+  const Tensor<float> sa = model.segment(a.stages), sb = loaded->segment(b.stages);
   for (std::int64_t i = 0; i < sa.numel(); ++i) REQUIRE(sa.data()[i] == sb.data()[i]);
   // A plain state dict (e.g. a converted reference checkpoint) has no configuration.
-  io::save_safetensors(model, path);
+  nn::save_safetensors(model, path);
   CHECK_THROWS_WITH(models::read_model_config(path), Catch::Contains("not an fcam checkpoint"));
   std::filesystem::remove(path);
 }

@@ -63,7 +63,7 @@ int gradient_mismatches(models::FcamModel<double>& model, const std::string& pre
 }  // namespace
 
 TEST_CASE("stage-2 step: decoder gradients of PCE + size match finite differences", "[train]") {
-  models::FcamModel<double> model("resnet18", 3, 4);
+  models::FcamModel<double> model(models::Arch::resnet18, 3, 4);
   const data::Batch batch = random_batch(2, 32, 1);
   train::FcamLossOptions o;
   o.use_crf = false;  // its gradient is the reference's 2WS, not exact (test_crf_loss)
@@ -74,7 +74,7 @@ TEST_CASE("stage-2 step: decoder gradients of PCE + size match finite difference
   o.size_weight = 0.5;
   o.alpha = 1.0;
   optim::SgdOptions frozen{0.0, 0.0, false, 0.0};  // lr 0: the step leaves the weights as they are
-  optim::Sgd<double> sgd(train::parameter_groups(model, "fcam", "resnet18"), frozen);
+  optim::Sgd<double> sgd(train::parameter_groups(model, train::Stage::fcam), frozen);
   auto loss = [&] {
     Rng rng(5);  // the same pseudo-labels every time
     return train::fcam_step(model, sgd, batch, o, 2.0, rng).total();
@@ -90,9 +90,9 @@ TEST_CASE("stage-2 step: decoder gradients of PCE + size match finite difference
 }
 
 TEST_CASE("stage-1 step: head and encoder gradients match finite differences", "[train]") {
-  models::FcamModel<double> model("resnet18", 3, 4);
+  models::FcamModel<double> model(models::Arch::resnet18, 3, 4);
   const data::Batch batch = random_batch(4, 32, 2);
-  optim::Sgd<double> sgd(train::parameter_groups(model, "classifier", "resnet18"), optim::SgdOptions{0.0, 0.0, false, 0.0});
+  optim::Sgd<double> sgd(train::parameter_groups(model, train::Stage::classifier), optim::SgdOptions{0.0, 0.0, false, 0.0});
   auto loss = [&] { return train::classifier_step(model, sgd, batch); };
   CHECK(gradient_mismatches(model, "classification_head.", loss, 1, 1e-4, 1e-8) == 0);
   CHECK(gradient_mismatches(model, "encoder.layer4.", loss, 4, 1e-4, 1e-8) == 0);
@@ -100,8 +100,8 @@ TEST_CASE("stage-1 step: head and encoder gradients match finite differences", "
 }
 
 TEST_CASE("parameter groups: what each stage trains, and the last block's lr factor", "[train]") {
-  models::FcamModel<float> resnet("resnet18", 3, 4), vgg("vgg16", 3, 4);
-  const auto stage1 = train::parameter_groups(resnet, "classifier", "resnet18", 10);
+  models::FcamModel<float> resnet(models::Arch::resnet18, 3, 4), vgg(models::Arch::vgg16, 3, 4);
+  const auto stage1 = train::parameter_groups(resnet, train::Stage::classifier, 10);
   REQUIRE(stage1.size() == 2);
   CHECK(stage1[0].lr_factor == 1.0);
   CHECK(stage1[1].lr_factor == 10.0);
@@ -109,15 +109,57 @@ TEST_CASE("parameter groups: what each stage trains, and the last block's lr fac
     CHECK((name.rfind("encoder.", 0) == 0 && name.rfind("encoder.layer4.", 0) != 0));
   for (const auto& [name, p] : stage1[1].params)
     CHECK((name.rfind("encoder.layer4.", 0) == 0 || name.rfind("classification_head.", 0) == 0));
-  const auto stage2 = train::parameter_groups(resnet, "fcam", "resnet18");
+  const auto stage2 = train::parameter_groups(resnet, train::Stage::fcam);
   REQUIRE(stage2.size() == 1);
   std::size_t decoder = 0;
   for (const auto& [name, p] : resnet.named_parameters())
     decoder += name.rfind("decoder.", 0) == 0 || name.rfind("segmentation_head.", 0) == 0;
   CHECK(stage2[0].params.size() == decoder);
   CHECK(stage1[0].params.size() + stage1[1].params.size() + decoder == resnet.named_parameters().size());
-  const auto vgg1 = train::parameter_groups(vgg, "classifier", "vgg16", 10);
+  const auto vgg1 = train::parameter_groups(vgg, train::Stage::classifier, 10);
   for (const auto& [name, p] : vgg1[1].params)
     CHECK((name.rfind("encoder.conv6.", 0) == 0 || name.rfind("classification_head.", 0) == 0));
   CHECK(vgg1[1].params.size() == 4);  // conv6 weight + bias, fc weight + bias
+}
+
+namespace {
+// Sum of Conv2d::times_packed over `module` and its descendants.
+std::uint64_t times_packed(nn::ModuleBase<float>& module) {
+  std::uint64_t n = 0;
+  if (auto* conv = dynamic_cast<nn::Conv2d<float>*>(&module)) n += conv->times_packed();
+  for (auto& [name, child] : module.children()) n += times_packed(*child);
+  return n;
+}
+std::uint64_t conv_count(nn::ModuleBase<float>& module) {
+  std::uint64_t n = dynamic_cast<nn::Conv2d<float>*>(&module) != nullptr;
+  for (auto& [name, child] : module.children()) n += conv_count(*child);
+  return n;
+}
+}  // namespace
+
+TEST_CASE("stage 2 packs the frozen encoder once, not every step", "[train]") {
+  models::FcamModel<float> model(models::Arch::resnet18, 3, 4);
+  const data::Batch batch = random_batch(2, 32, 1);
+  train::FcamLossOptions o;
+  o.use_crf = false;
+  optim::Sgd<float> sgd(train::parameter_groups(model, train::Stage::fcam), optim::SgdOptions{0.01, 0.9, true, 1e-4});
+  Rng rng(5);
+  for (int step = 0; step < 3; ++step) train::fcam_step(model, sgd, batch, o, 2.0, rng);
+  const std::uint64_t encoder_convs = conv_count(model.encoder());
+  REQUIRE(encoder_convs > 0);
+  CHECK(times_packed(model.encoder()) == encoder_convs);
+  // Switching to the mode a module is already in keeps its packed weights; a real switch drops them.
+  model.encoder().eval();
+  {
+    NoGradGuard no_grad;
+    model.classify(train::batch_tensor<float>(batch.inputs));
+  }
+  CHECK(times_packed(model.encoder()) == encoder_convs);
+  model.encoder().train();
+  model.encoder().eval();
+  {
+    NoGradGuard no_grad;
+    model.classify(train::batch_tensor<float>(batch.inputs));
+  }
+  CHECK(times_packed(model.encoder()) == 2 * encoder_convs);
 }

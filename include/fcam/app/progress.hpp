@@ -8,8 +8,11 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <mutex>
 #include <string>
+
+#include "fcam/core/progress.hpp"
 
 namespace fcam::app {
 
@@ -56,5 +59,26 @@ private:
   Clock::time_point start_, last_;
   std::mutex mutex_;
 };
+
+/// A ProgressFn that prints the library's reports: one Progress line per task (a report with a
+/// new task name starts a new line). Thread-safe; `enabled` false prints nothing.
+inline ProgressFn progress_printer(bool enabled = true) {
+  if (!enabled) return {};
+  struct Lines {
+    std::mutex mutex;
+    std::string task;
+    std::unique_ptr<Progress> line;
+  };
+  auto lines = std::make_shared<Lines>();
+  return [lines](const ProgressEvent& e) {
+    std::lock_guard<std::mutex> lock(lines->mutex);
+    if (!lines->line || lines->task != e.task) {
+      lines->task = e.task;
+      lines->line = std::make_unique<Progress>(lines->task, std::string(e.unit), e.total);
+    }
+    lines->line->set_note(std::string(e.note));
+    lines->line->update(e.done);
+  };
+}
 
 }  // namespace fcam::app

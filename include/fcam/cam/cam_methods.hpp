@@ -15,29 +15,11 @@
 #include <string>
 #include <vector>
 
+#include "fcam/cam/method.hpp"
 #include "fcam/core/tensor.hpp"
 #include "fcam/ops/resize.hpp"
 
 namespace fcam::cam {
-
-/// The CAM methods.
-enum class Method {
-  cam,        ///< Σ_k w_ck A_k, no ReLU
-  gradcam,    ///< ReLU(Σ_k mean_ij(g_k) A_k)
-  gradcampp,  ///< ReLU(Σ_k (Σ_ij α_kij ReLU(g_kij)) A_k), α as in the paper (or the reference)
-  xgradcam,   ///< ReLU(Σ_k (Σ_ij g·A / Σ_ij A) A_k)
-  layercam,   ///< ReLU(Σ_k ReLU(g_kij) A_kij)
-};
-
-/// Parses "cam", "gradcam", "gradcampp", "xgradcam", "layercam".
-inline Method method_named(const std::string& name) {
-  if (name == "cam") return Method::cam;
-  if (name == "gradcam") return Method::gradcam;
-  if (name == "gradcampp") return Method::gradcampp;
-  if (name == "xgradcam") return Method::xgradcam;
-  if (name == "layercam") return Method::layercam;
-  fail("unknown CAM method '", name, "' (cam, gradcam, gradcampp, xgradcam, layercam)");
-}
 
 /// Options of the gradient methods.
 struct Options {
@@ -66,11 +48,14 @@ inline double gradcampp_alpha(double g, double sum_a, bool reference_alpha) {
 }  // namespace detail
 
 /// Low-resolution maps (N×h×w) of the classes `classes` (one per image) from the encoder output
-/// `features` (N×C×h×w) and the WGAP head's weight `fc_weight` (K×C). Not normalised.
+/// `features` (N×C×h×w) and the WGAP head's weight `fc_weight` (K×C), for a closed-form
+/// `method` (not Smooth-GradCAM++: see smooth_gradcampp.hpp). Not normalised.
 template <Scalar T>
 Tensor<T> class_activation_maps(const Tensor<T>& features, const Tensor<T>& fc_weight, const std::vector<int>& classes,
                                 Method method, const Options& options = {}) {
   features.require_cpu("class_activation_maps");
+  FCAM_CHECK(closed_form(method), "class_activation_maps: ", method_name(method),
+             " needs the input image (use cam::baseline_maps or cam::smooth_gradcampp)");
   check_rank(features, 4, "class_activation_maps features");
   check_rank(fc_weight, 2, "class_activation_maps fc weight");
   const std::int64_t n = features.size(0), c = features.size(1), h = features.size(2), w = features.size(3);
@@ -109,6 +94,8 @@ Tensor<T> class_activation_maps(const Tensor<T>& features, const Tensor<T>& fc_w
           break;
         case Method::layercam:
           weight = std::max(g, 0.0);  // ReLU(g_kij) is the same at every pixel
+          break;
+        case Method::sgcampp:  // rejected above
           break;
       }
       for (std::int64_t i = 0; i < plane; ++i) out[i] += static_cast<T>(weight * ak[i]);

@@ -26,10 +26,10 @@ Tensor<T> smooth_gradcampp_maps(models::FcamModel<T>& model, const std::vector<T
   FCAM_CHECK(!noisy_inputs.empty(), "smooth_gradcampp_maps: no input pass");
   const Tensor<T>& fc = model.head().fc().weight().value;
   Tensor<T> alpha_sum;  // N×C: Σ_p α_p (α is the same at every pixel: g is)
+  Tensor<T> a;          // the CAM layer of the current pass
   for (const Tensor<T>& x : noisy_inputs) {
     NoGradGuard no_grad;
-    model(x);
-    const Tensor<T>& a = model.encoder().stages().back();
+    a = model.encoder()(x);
     const std::int64_t n = a.size(0), c = a.size(1), plane = a.size(2) * a.size(3);
     FCAM_CHECK(static_cast<std::int64_t>(classes.size()) == n, "smooth_gradcampp_maps: ", classes.size(),
                " classes for ", n, " images");
@@ -42,7 +42,6 @@ Tensor<T> smooth_gradcampp_maps(models::FcamModel<T>& model, const std::vector<T
       }
   }
   // Weights from the averaged α and the last pass's ReLU(g); the map from the last pass's A.
-  const Tensor<T>& a = model.encoder().stages().back();
   const std::int64_t n = a.size(0), c = a.size(1), plane = a.size(2) * a.size(3);
   Tensor<T> maps({n, a.size(2), a.size(3)});
   for (std::int64_t b = 0; b < n; ++b) {

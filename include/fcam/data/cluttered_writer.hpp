@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "fcam/app/progress.hpp"
+#include "fcam/core/progress.hpp"
 #include "fcam/core/threads.hpp"
 #include "fcam/data/cluttered_fmnist.hpp"
 #include "fcam/data/image_write.hpp"
@@ -36,7 +36,7 @@ struct ClutteredDatasetOptions {
   std::int64_t train = 5000, val = 500, test = 1000;  ///< images per split
   int size = 128;          ///< image side (items scale with it: 36–80 px at 128)
   std::uint64_t seed = 0;  ///< the dataset is a function of it
-  bool quiet = false;      ///< no progress line
+  ProgressFn progress;     ///< reports of each split's images (empty: none)
 };
 
 /// Writes the dataset under `out` (see the file comment). Missing sources are errors that name
@@ -80,8 +80,7 @@ inline void write_cluttered_dataset(const std::filesystem::path& out, const Clut
     Rng rng(o.seed * 31 + static_cast<std::uint64_t>(sp.id) + 7);
     rng.shuffle(pool);
     std::vector<std::string> ids(static_cast<std::size_t>(sp.count)), labels(ids.size()), boxes(ids.size());
-    app::Progress progress(std::string("fcam-make-dataset ") + sp.name, "images", std::max<std::int64_t>(sp.count, 1),
-                           !options.quiet);
+    const std::string task = std::string("fcam-make-dataset ") + sp.name;
     std::atomic<std::int64_t> done{0};
     parallel_items(sp.count, [&](std::int64_t i) {
       char name[32];
@@ -97,7 +96,7 @@ inline void write_cluttered_dataset(const std::filesystem::path& out, const Clut
       labels[k] = ids[k] + "," + std::to_string(x.label);
       boxes[k] = ids[k] + "," + std::to_string(x.x0) + "," + std::to_string(x.y0) + "," + std::to_string(x.x1) + "," +
                  std::to_string(x.y1);
-      progress.update(++done);
+      report(options.progress, {.task = task, .unit = "images", .done = ++done, .total = sp.count});
     });
     for (const char* dataset : {"CUB", "OpenImages"}) {
       const fs::path meta = out / "metadata" / dataset / sp.name;

@@ -1,6 +1,7 @@
 /// \file
 /// \brief Reading gzip-compressed IDX files (the MNIST / Fashion-MNIST format, as Debian's
-/// `dataset-fashion-mnist` ships them) with stb_image's inflate: no other dependency.
+/// `dataset-fashion-mnist` ships them) with stb_image's inflate (in fcam::runtime): no other
+/// dependency.
 #pragma once
 
 #include <cstdint>
@@ -10,10 +11,15 @@
 #include <vector>
 
 #include "fcam/core/error.hpp"
-#include "fcam/data/image_io.hpp"
 #include "fcam/io/atomic_file.hpp"
 
 namespace fcam::data {
+
+namespace detail {
+/// Decompresses raw deflate data (RFC 1951) with stb's inflate into `out`; false when the data
+/// is corrupt (fcam::runtime).
+bool inflate_raw(const char* data, std::size_t size, std::string& out);
+}  // namespace detail
 
 /// An IDX array of unsigned bytes: its dimensions and values (row-major).
 struct IdxArray {
@@ -42,11 +48,8 @@ inline std::string gunzip_file(const std::filesystem::path& path) {
   FCAM_CHECK(at + 8 <= gz.size(), path.string(), ": truncated gzip file");
   // The 8-byte trailer (CRC32, size) is passed along: the decoder stops at the last block's end
   // code, and its bit reader may look a few bytes ahead of it.
-  int length = 0;
-  char* raw = stbi_zlib_decode_noheader_malloc(gz.data() + at, static_cast<int>(gz.size() - at), &length);
-  FCAM_CHECK(raw != nullptr, path.string(), ": corrupt gzip data");
-  std::string out(raw, static_cast<std::size_t>(length));
-  std::free(raw);
+  std::string out;
+  FCAM_CHECK(detail::inflate_raw(gz.data() + at, gz.size() - at, out), path.string(), ": corrupt gzip data");
   const auto tail = [&](std::size_t k) { return static_cast<std::uint32_t>(static_cast<unsigned char>(gz[gz.size() - 4 + k])); };
   const std::uint32_t size_mod_2_32 = tail(0) | tail(1) << 8 | tail(2) << 16 | tail(3) << 24;
   FCAM_CHECK(size_mod_2_32 == static_cast<std::uint32_t>(out.size()), path.string(), ": decompressed ", out.size(),

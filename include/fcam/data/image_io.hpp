@@ -2,26 +2,31 @@
 /// \brief Image files (PNG, JPEG, BMP, … via stb_image) as 8-bit grayscale, and OpenCV's
 /// INTER_NEAREST resize rule.
 ///
-/// stb_image is compiled with internal linkage (STB_IMAGE_STATIC) in every translation unit that
-/// includes this header, so several units can include it without violating the ODR.
+/// stb_image is compiled once, inside the fcam::runtime library (src/data/stb.cpp), with
+/// internal linkage: this header does not include it, and a program may use its own stb.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
-
-#ifndef FCAM_STB_IMAGE_INCLUDED
-#define FCAM_STB_IMAGE_INCLUDED
-#define STB_IMAGE_STATIC
-#define STB_IMAGE_IMPLEMENTATION
-#include <stb_image.h>
-#endif
 
 #include "fcam/core/error.hpp"
 
 namespace fcam::data {
+
+namespace detail {
+/// Pixels decoded by stb_image: width·height·channels values, channels interleaved.
+struct DecodedImage {
+  int width = 0, height = 0;         ///< size in pixels
+  std::vector<std::uint8_t> pixels;  ///< decoded values
+};
+/// Decodes an image file into `channels` (1: stb's luminance, 3: RGB) 8-bit channels; a
+/// missing or corrupt file is an error naming it (fcam::runtime).
+DecodedImage decode_image_file(const std::filesystem::path& path, int channels);
+}  // namespace detail
 
 /// An 8-bit single-channel image, row-major.
 struct Gray8 {
@@ -35,12 +40,8 @@ struct Gray8 {
 /// become 0/255). For images whose channels are 0 or 255 — WSOL masks — "gray > 0" is the same
 /// as with OpenCV's IMREAD_GRAYSCALE. A missing or corrupt file is an error naming it.
 inline Gray8 read_gray8(const std::filesystem::path& path) {
-  int w = 0, h = 0, channels = 0;
-  unsigned char* data = stbi_load(path.string().c_str(), &w, &h, &channels, 1);
-  FCAM_CHECK(data != nullptr, path.string(), ": cannot read image (", stbi_failure_reason(), ")");
-  Gray8 image{w, h, std::vector<std::uint8_t>(data, data + static_cast<std::size_t>(w) * h)};
-  stbi_image_free(data);
-  return image;
+  detail::DecodedImage image = detail::decode_image_file(path, 1);
+  return Gray8{image.width, image.height, std::move(image.pixels)};
 }
 
 /// An 8-bit RGB image, row-major, channels interleaved.
@@ -52,12 +53,8 @@ struct Rgb8 {
 /// Reads an image file as 8-bit RGB (grayscale replicated, alpha dropped). A missing or corrupt
 /// file is an error naming it.
 inline Rgb8 read_rgb8(const std::filesystem::path& path) {
-  int w = 0, h = 0, channels = 0;
-  unsigned char* data = stbi_load(path.string().c_str(), &w, &h, &channels, 3);
-  FCAM_CHECK(data != nullptr, path.string(), ": cannot read image (", stbi_failure_reason(), ")");
-  Rgb8 image{w, h, std::vector<std::uint8_t>(data, data + static_cast<std::size_t>(w) * h * 3)};
-  stbi_image_free(data);
-  return image;
+  detail::DecodedImage image = detail::decode_image_file(path, 3);
+  return Rgb8{image.width, image.height, std::move(image.pixels)};
 }
 
 /// Resizes with OpenCV's INTER_NEAREST index rule: source x = min(⌊x · (1 / (dst_w / src_w))⌋,

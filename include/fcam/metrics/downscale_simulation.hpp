@@ -8,8 +8,8 @@
 
 #include <cstdint>
 
-#include "fcam/cam/cam_methods.hpp"
 #include "fcam/ops/pooling.hpp"
+#include "fcam/ops/resize.hpp"
 
 namespace fcam::metrics {
 
@@ -22,7 +22,7 @@ inline Tensor<float> downscaled_mask_scores(const Tensor<float>& mask, std::int6
   Pool2dGeometry blocks;
   blocks.kernel = z;
   const Tensor<float> low = avg_pool2d(mask.reshape({1, 1, h, w}), blocks);
-  return cam::upsample_maps(low.reshape({1, h / z, w / z}), h, w).reshape({h, w});
+  return resize_bilinear(low, h, w, false).reshape({h, w});  // as cam::upsample_maps does
 }
 
 }  // namespace fcam::metrics

@@ -15,7 +15,7 @@
 #include "fcam/data/preprocess.hpp"
 #include "fcam/io/json.hpp"
 #include "fcam/io/safetensors.hpp"
-#include "fcam/io/state_dict.hpp"
+#include "fcam/nn/state_dict.hpp"
 #include "fcam/models/encoder.hpp"
 #include "fcam/models/fcam_model.hpp"
 #include "fcam/models/reference_names.hpp"
@@ -30,7 +30,7 @@ void load_torchvision_encoder(Encoder<T>& encoder, const std::filesystem::path& 
   io::SafetensorsFile file = io::read_safetensors(path);
   auto starts = [](const std::string& name, const char* prefix) { return name.rfind(prefix, 0) == 0; };
   std::erase_if(file.tensors, [&](const auto& e) { return starts(e.first, "fc.") || starts(e.first, "classifier."); });
-  const io::LoadReport report = io::load_state_dict(encoder, file, false, path.string());
+  const nn::LoadReport report = nn::load_state_dict(encoder, file, false, path.string());
   std::string problems;
   for (const auto& name : report.missing)
     if (!starts(name, "conv6.")) problems += " missing '" + name + "'";
@@ -40,7 +40,7 @@ void load_torchvision_encoder(Encoder<T>& encoder, const std::filesystem::path& 
 
 /// What an fcam checkpoint records besides the weights (safetensors metadata "fcam.*").
 struct ModelConfig {
-  std::string arch = "resnet50";      ///< encoder: resnet18/34/50, vgg16, inceptionv3
+  Arch arch = Arch::resnet50;         ///< encoder architecture
   std::int64_t num_classes = 200;     ///< classes of the head
   std::int64_t base_width = 64;       ///< encoder base width
   data::Normalization normalization;  ///< input normalisation the model was trained with
@@ -53,8 +53,8 @@ void save_fcam_checkpoint(FcamModel<T>& model, const ModelConfig& config, const 
   auto triple = [](const std::array<float, 3>& v) {
     return json::dump(json::Array{static_cast<double>(v[0]), static_cast<double>(v[1]), static_cast<double>(v[2])});
   };
-  io::save_safetensors(model, path, io::DType::f32,
-                       {{"fcam.arch", config.arch},
+  nn::save_safetensors(model, path, io::DType::f32,
+                       {{"fcam.arch", std::string(arch_name(config.arch))},
                         {"fcam.num_classes", std::to_string(config.num_classes)},
                         {"fcam.base_width", std::to_string(config.base_width)},
                         {"fcam.mean", triple(config.normalization.mean)},
@@ -79,7 +79,11 @@ inline ModelConfig read_model_config(const std::filesystem::path& path) {
                                 static_cast<float>(a[2].as<double>(key))};
   };
   ModelConfig config;
-  config.arch = field("fcam.arch");
+  try {
+    config.arch = parse_arch(field("fcam.arch"));
+  } catch (const Error& e) {
+    fail(path.string(), ": ", e.what());
+  }
   config.num_classes = std::stoll(field("fcam.num_classes"));
   config.base_width = std::stoll(field("fcam.base_width"));
   config.normalization = {triple("fcam.mean"), triple("fcam.std")};
@@ -87,14 +91,13 @@ inline ModelConfig read_model_config(const std::filesystem::path& path) {
   return config;
 }
 
-/// Loads an F-CAM state dict with the reference code's names into `model` (built for `arch`): a
+/// Loads an F-CAM state dict with the reference code's names into `model` (of its arch()): a
 /// reference checkpoint converted by tools/pt2safetensors.py, or fcam's own. Aliases of one tensor
 /// are resolved (and must agree, see reference_names.hpp); missing and unexpected names are
 /// returned by name, and with `strict` they are an error listing them all.
 template <Scalar T>
-io::LoadReport load_reference_checkpoint(FcamModel<T>& model, const std::string& arch,
-                                         const std::filesystem::path& path, bool strict = true) {
-  return io::load_state_dict(model, resolve_reference_aliases(arch, io::read_safetensors(path), path.string()),
+nn::LoadReport load_reference_checkpoint(FcamModel<T>& model, const std::filesystem::path& path, bool strict = true) {
+  return nn::load_state_dict(model, resolve_reference_aliases(model.arch(), io::read_safetensors(path), path.string()),
                              strict, path.string());
 }
 
@@ -112,7 +115,7 @@ template <Scalar T>
 std::unique_ptr<FcamModel<T>> load_fcam_checkpoint(const std::filesystem::path& path, ModelConfig* config = nullptr) {
   const ModelConfig c = read_model_config(path);
   auto model = std::make_unique<FcamModel<T>>(c.arch, c.num_classes, c.base_width);
-  io::load_safetensors(*model, path);
+  nn::load_safetensors(*model, path);
   if (config) *config = c;
   return model;
 }

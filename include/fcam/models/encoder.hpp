@@ -1,6 +1,6 @@
 /// \file
-/// \brief The interface of WSOL encoders: a module whose forward returns the last stage and keeps
-/// every stage for the F-CAM decoder.
+/// \brief The interface of WSOL encoders: a module whose forward_stages returns every stage (for
+/// the F-CAM decoder) and whose forward returns the last one (the CAM layer).
 #pragma once
 
 #include <cstdint>
@@ -13,14 +13,16 @@
 
 namespace fcam::models {
 
-/// A WSOL encoder: forward(x) returns the CAM target layer (the last stage) and keeps all stages;
-/// backward takes the gradient of the last stage.
+/// A WSOL encoder: forward_stages(x) returns every stage of x, forward(x) the CAM target layer
+/// (the last stage); backward takes the gradient of the last stage.
 template <Scalar T>
 class Encoder : public nn::Module<T> {
 public:
-  /// The stages of the last forward, shallowest first (docs/method.md §2.2's stage lists).
-  virtual const std::vector<Tensor<T>>& stages() const = 0;
-  /// Channels of each stage, in the order of stages().
+  /// The stages of `x`, shallowest first (docs/method.md §2.2's stage lists).
+  virtual std::vector<Tensor<T>> forward_stages(const Tensor<T>& x) = 0;
+  /// The last stage of `x`.
+  Tensor<T> forward(const Tensor<T>& x) final { return forward_stages(x).back(); }
+  /// Channels of each stage, in the order of forward_stages().
   virtual const std::vector<std::int64_t>& stage_channels() const = 0;
 };
 
@@ -30,20 +32,20 @@ public:
 template <Scalar T>
 class ChainEncoder : public Encoder<T> {
 public:
-  Tensor<T> forward(const Tensor<T>& x) override {
+  std::vector<Tensor<T>> forward_stages(const Tensor<T>& x) override {
     check_rank(x, 4, "encoder input");
     FCAM_CHECK(x.size(1) == 3, "encoder: input must have 3 channels, got shape ", to_string(x.shape()));
-    stages_.clear();
-    if (input_is_stage_) stages_.push_back(x);
+    std::vector<Tensor<T>> stages;
+    if (input_is_stage_) stages.push_back(x);
     Tensor<T> h = x;
     for (std::size_t i = 0; i < layers_.size();) {
       // A fused run (inference) may not swallow a stage: it ends at the next stage layer.
       std::size_t until = i;
       while (until + 1 < layers_.size() && !stage_after_[until]) ++until;
       i += nn::forward_fusing(layers_.data() + i, until + 1 - i, h);
-      if (stage_after_[i - 1]) stages_.push_back(h);
+      if (stage_after_[i - 1]) stages.push_back(h);
     }
-    return h;
+    return stages;
   }
 
   Tensor<T> backward(const Tensor<T>& grad_y) override {
@@ -52,7 +54,6 @@ public:
     return g;
   }
 
-  const std::vector<Tensor<T>>& stages() const override { return stages_; }
   const std::vector<std::int64_t>& stage_channels() const override { return stage_channels_; }
 
 protected:
@@ -82,7 +83,6 @@ private:
   std::vector<std::int64_t> stage_channels_;
   std::vector<std::unique_ptr<nn::Module<T>>> layers_;  // in forward order
   std::vector<bool> stage_after_;                       // the layer's output is a stage
-  std::vector<Tensor<T>> stages_;
 };
 
 }  // namespace fcam::models

@@ -45,10 +45,10 @@ inline bool split_indexed(const std::string& name, const std::string& prefix, in
 
 /// fcam's name for the tensor `name` of a reference F-CAM state dict of `arch` (names start with
 /// "encoder.", "decoder.", …); names without an alias are returned unchanged.
-inline std::string fcam_name_of_reference(const std::string& arch, const std::string& name) {
+inline std::string fcam_name_of_reference(Arch arch, const std::string& name) {
   int index = 0;
   std::string rest;
-  if (arch == "vgg16") {
+  if (arch == Arch::vgg16) {
     // Reference index → torchvision's for the three convs of block 5; others are equal.
     auto torchvision_index = [](int i) { return i == 23 || i == 25 || i == 27 ? i + 1 : i; };
     if (detail::split_indexed(name, "encoder.features.", index, rest))
@@ -56,7 +56,7 @@ inline std::string fcam_name_of_reference(const std::string& arch, const std::st
     if (detail::split_indexed(name, "encoder.full_features.", index, rest))
       return index == 29 ? "encoder.conv6" + rest
                          : "encoder.features." + std::to_string(torchvision_index(index)) + rest;
-  } else if (arch == "inceptionv3") {
+  } else if (arch == Arch::inceptionv3) {
     static const std::array<const char*, 17> blocks{
         "Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", nullptr,    "Conv2d_3b_1x1", "Conv2d_4a_3x3",
         nullptr,         "Mixed_5b",      "Mixed_5c",      "Mixed_5d", "Mixed_6a",      "Mixed_6b",
@@ -70,7 +70,7 @@ inline std::string fcam_name_of_reference(const std::string& arch, const std::st
 
 /// `file` with fcam's names: each group of aliases becomes one tensor. Throws fcam::Error naming
 /// both aliases when two copies of one tensor differ (dtype, shape or any bit).
-inline io::SafetensorsFile resolve_reference_aliases(const std::string& arch, const io::SafetensorsFile& file,
+inline io::SafetensorsFile resolve_reference_aliases(Arch arch, const io::SafetensorsFile& file,
                                                      const std::string& source) {
   io::SafetensorsFile out;
   out.metadata = file.metadata;

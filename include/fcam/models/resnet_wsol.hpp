@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "fcam/models/bottleneck.hpp"
+#include "fcam/models/arch.hpp"
 #include "fcam/models/encoder.hpp"
 #include "fcam/nn/activation.hpp"
 #include "fcam/nn/batchnorm2d.hpp"
@@ -78,16 +79,18 @@ struct ResNetSpec {
   std::array<int, 4> blocks{3, 4, 6, 3};   ///< blocks per layer
   std::int64_t base_width = 64;            ///< stem width; layer i has base_width·2^i planes
 
-  /// ResNet18 / 34 / 50 by name ("resnet18", "resnet34", "resnet50").
-  static ResNetSpec named(const std::string& name, std::int64_t base_width = 64) {
-    if (name == "resnet18") return {false, {2, 2, 2, 2}, base_width};
-    if (name == "resnet34") return {false, {3, 4, 6, 3}, base_width};
-    if (name == "resnet50") return {true, {3, 4, 6, 3}, base_width};
-    fail("unknown ResNet '", name, "' (resnet18, resnet34 or resnet50)");
+  /// ResNet18 / 34 / 50.
+  static ResNetSpec of(Arch arch, std::int64_t base_width = 64) {
+    switch (arch) {
+      case Arch::resnet18: return {false, {2, 2, 2, 2}, base_width};
+      case Arch::resnet34: return {false, {3, 4, 6, 3}, base_width};
+      case Arch::resnet50: return {true, {3, 4, 6, 3}, base_width};
+      default: fail("ResNetSpec: ", arch_name(arch), " is not a ResNet");
+    }
   }
 };
 
-/// A ResNet-WSOL encoder. forward() returns layer4's output and keeps every stage (stages());
+/// A ResNet-WSOL encoder. forward_stages() returns every stage, forward() layer4's output;
 /// backward() takes the gradient of layer4's output.
 template <Scalar T>
 class ResNetWsol : public Encoder<T> {
@@ -119,16 +122,17 @@ public:
     }
   }
 
-  Tensor<T> forward(const Tensor<T>& x) override {
+  /// Input, stem, layer1 … layer4 (see the file comment).
+  std::vector<Tensor<T>> forward_stages(const Tensor<T>& x) override {
     check_rank(x, 4, "ResNetWsol input");
     FCAM_CHECK(x.size(1) == 3, "ResNetWsol: input must have 3 channels, got shape ", to_string(x.shape()));
-    stages_ = {x, nn::conv_bn_relu(conv1_, &bn1_, &relu_, x)};
-    Tensor<T> h = maxpool_(stages_.back());
+    std::vector<Tensor<T>> stages{x, nn::conv_bn_relu(conv1_, &bn1_, &relu_, x)};
+    Tensor<T> h = maxpool_(stages.back());
     for (auto& layer : layers_) {
       h = layer(h);
-      stages_.push_back(h);
+      stages.push_back(h);
     }
-    return h;
+    return stages;
   }
 
   Tensor<T> backward(const Tensor<T>& grad_y) override {
@@ -137,9 +141,7 @@ public:
     return conv1_.backward(bn1_.backward(relu_.backward(maxpool_.backward(g))));
   }
 
-  /// The stages of the last forward: input, stem, layer1 … layer4 (see the file comment).
-  const std::vector<Tensor<T>>& stages() const override { return stages_; }
-  /// Channels of each stage, in the order of stages().
+  /// Channels of each stage, in the order of forward_stages().
   const std::vector<std::int64_t>& stage_channels() const override { return stage_channels_; }
 
 private:
@@ -149,7 +151,6 @@ private:
   nn::MaxPool2d<T> maxpool_;
   std::array<nn::Sequential<T>, 4> layers_;
   std::vector<std::int64_t> stage_channels_;
-  std::vector<Tensor<T>> stages_;
 };
 
 }  // namespace fcam::models

@@ -12,6 +12,7 @@
 #include "fcam/nn/activation.hpp"
 #include "fcam/nn/batchnorm2d.hpp"
 #include "fcam/nn/conv2d.hpp"
+#include "fcam/nn/module_list.hpp"
 #include "fcam/nn/sequential.hpp"
 #include "fcam/nn/upsample.hpp"
 #include "fcam/ops/concat.hpp"
@@ -32,7 +33,7 @@ void add_conv_bn_relu(nn::Sequential<T>& seq, std::int64_t in, std::int64_t out)
 /// One decoder block: nearest ×2, bilinear (align_corners) to the skip's size when it differs,
 /// concatenation with the skip, then 2 × [3×3 conv, BN, ReLU].
 template <Scalar T>
-class DecoderBlock : public nn::Module<T> {
+class DecoderBlock : public nn::ModuleBase<T> {
 public:
   /// `in` channels from below, `skip` channels of the skip (0: none), `out` channels.
   DecoderBlock(std::int64_t in, std::int64_t skip, std::int64_t out) : skip_channels_(skip) {
@@ -54,10 +55,8 @@ public:
     if (skip_channels_ > 0) up = concat_channels<T>({up, skip});
     return conv2_(conv1_(up));
   }
-  Tensor<T> forward(const Tensor<T>&) override { fail("DecoderBlock: call forward(x, skip)"); }
-
   /// Gradient of the input from below (the skip's part is dropped: the encoder is frozen).
-  Tensor<T> backward(const Tensor<T>& grad_y) override {
+  Tensor<T> backward(const Tensor<T>& grad_y) {
     Tensor<T> g = conv1_.backward(conv2_.backward(grad_y));
     if (skip_channels_ > 0) g = split_channels(g, {g.size(1) - skip_channels_, skip_channels_})[0];
     return resized_ ? resize_bilinear_backward(input_shape_, g, true, 2) : upsample_nearest_backward(g, 2);
@@ -74,7 +73,7 @@ private:
 /// first and the last, deepest first; blocks beyond the skips have none. With `center` (VGG), a
 /// centre block of 2 × [3×3 conv, BN, ReLU] at the deepest width runs first.
 template <Scalar T>
-class UnetDecoder : public nn::Module<T> {
+class UnetDecoder : public nn::ModuleBase<T> {
 public:
   /// `stage_channels` of the encoder (Encoder::stage_channels()), `widths` of the blocks.
   UnetDecoder(const std::vector<std::int64_t>& stage_channels, const std::vector<std::int64_t>& widths,
@@ -89,7 +88,7 @@ public:
       // Skip of block b: stage (last − 1 − b), as long as that is not the first stage.
       const auto stage = static_cast<std::int64_t>(stage_channels.size()) - 2 - static_cast<std::int64_t>(b);
       const std::int64_t skip = stage >= 1 ? stage_channels[static_cast<std::size_t>(stage)] : 0;
-      blocks_.template emplace<DecoderBlock<T>>(in, skip, widths[b]);
+      blocks_.emplace(in, skip, widths[b]);
       in = widths[b];
     }
     this->register_module("blocks", blocks_);
@@ -101,19 +100,21 @@ public:
     Tensor<T> h = center_.size() > 0 ? center_(stages.back()) : stages.back();
     for (std::size_t b = 0; b < blocks_.size(); ++b) {
       const auto stage = static_cast<std::int64_t>(stages.size()) - 2 - static_cast<std::int64_t>(b);
-      h = static_cast<DecoderBlock<T>&>(blocks_[b]).forward(h, stage >= 1 ? stages[static_cast<std::size_t>(stage)]
-                                                                          : Tensor<T>());
+      h = blocks_[b].forward(h, stage >= 1 ? stages[static_cast<std::size_t>(stage)] : Tensor<T>());
     }
     return h;
   }
-  Tensor<T> forward(const Tensor<T>&) override { fail("UnetDecoder: call forward(stages)"); }
-  Tensor<T> backward(const Tensor<T>& grad_y) override {
-    const Tensor<T> g = blocks_.backward(grad_y);
+  /// Gradient of the deepest stage for dL/d(output) of the last forward; adds the decoder's
+  /// parameter gradients.
+  Tensor<T> backward(const Tensor<T>& grad_y) {
+    Tensor<T> g = grad_y;
+    for (std::size_t b = blocks_.size(); b-- > 0;) g = blocks_[b].backward(g);
     return center_.size() > 0 ? center_.backward(g) : g;
   }
 
 private:
-  nn::Sequential<T> center_, blocks_;
+  nn::Sequential<T> center_;
+  nn::ModuleList<T, DecoderBlock<T>> blocks_;
 };
 
 /// The segmentation head: 3×3 conv with bias to 2 channels, named "0" (Xavier-uniform weights,

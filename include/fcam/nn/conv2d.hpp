@@ -14,8 +14,8 @@ namespace fcam::nn {
 /// Initialised like PyTorch: U(−1/√fan_in, 1/√fan_in) for both.
 ///
 /// In inference (Module::inference()) the weights are packed for the GEMM once and the packed
-/// copy is reused until the weight parameter's version changes or the mode is switched (it
-/// costs as much memory as the weights); forward_fused() applies a BatchNorm / residual / ReLU
+/// copy is reused until the weight parameter's version changes or the mode changes (it costs
+/// as much memory as the weights; times_packed() counts the packings); forward_fused() applies a BatchNorm / residual / ReLU
 /// epilogue in the same pass (nn/fused.hpp).
 template <Scalar T>
 class Conv2d : public Module<T> {
@@ -54,6 +54,7 @@ public:
                           const Tensor<T>& residual = Tensor<T>()) {
     if (!packed_ || packed_version_ != weight_.version || packed_from_ != weight_.value.data()) {
       packed_ = cpu::pack_conv_weights(weight_.value, geometry_.groups);
+      ++times_packed_;
       packed_version_ = weight_.version;
       packed_from_ = weight_.value.data();
     }
@@ -72,6 +73,8 @@ public:
   Parameter<T>& bias() { return bias_; }
   /// Kernel, stride, padding, dilation, groups.
   const Conv2dGeometry& geometry() const { return geometry_; }
+  /// How many times the weights were packed for inference since construction.
+  std::uint64_t times_packed() const { return times_packed_; }
 
 protected:
   void drop_caches() override { packed_.reset(); }
@@ -83,6 +86,7 @@ private:
   std::optional<cpu::PackedConvWeights<T>> packed_;  // inference only, see the class comment
   std::uint64_t packed_version_ = 0;
   const T* packed_from_ = nullptr;
+  std::uint64_t times_packed_ = 0;
 };
 
 }  // namespace fcam::nn

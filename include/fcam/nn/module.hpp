@@ -1,9 +1,12 @@
 /// \file
-/// \brief Module<T>, the base of every layer: forward/backward, train/eval, named parameters and buffers.
+/// \brief ModuleBase<T> (named parameters, buffers, children, train/eval) and Module<T>, the
+/// base of every one-input layer (forward/backward).
 ///
 /// Autograd-lite: forward() keeps what backward() needs (unless a NoGradGuard is active);
 /// backward(grad_out) returns grad_in and adds parameter gradients into Parameter::grad.
-/// Composite modules register their children and run their backward in reverse order.
+/// Composite modules register their children and run their backward in reverse order. Modules
+/// with other inputs or outputs (the U-Net decoder, FcamModel) derive from ModuleBase and give
+/// their forward its real signature.
 #pragma once
 
 #include <cstdint>
@@ -35,30 +38,25 @@ struct Parameter {
   void mark_changed() { ++version; }
 };
 
-/// Base class of all layers. Modules are neither copyable nor movable: parents and optimisers
-/// keep pointers to their parameters.
+/// Parameters, buffers, child modules and the training/evaluation mode of a module, whatever
+/// its forward looks like. Modules are neither copyable nor movable: parents and optimisers keep
+/// pointers to their parameters.
 template <Scalar T>
-class Module {
+class ModuleBase {
 public:
-  Module() = default;
-  Module(const Module&) = delete;
-  Module& operator=(const Module&) = delete;
-  virtual ~Module() = default;
+  ModuleBase() = default;
+  ModuleBase(const ModuleBase&) = delete;
+  ModuleBase& operator=(const ModuleBase&) = delete;
+  virtual ~ModuleBase() = default;
 
-  /// Computes the output; caches what backward needs while grad_enabled().
-  virtual Tensor<T> forward(const Tensor<T>& x) = 0;
-  /// Given dL/doutput of the last forward, returns dL/dinput and adds parameter gradients.
-  /// requires: forward was called with gradients enabled, else fcam::Error.
-  virtual Tensor<T> backward(const Tensor<T>& grad_y) = 0;
-
-  /// Same as forward().
-  Tensor<T> operator()(const Tensor<T>& x) { return forward(x); }
-
-  /// Switches this module and its children to training (true) or evaluation (false) mode, and
-  /// drops what they keep for inference (drop_caches()).
+  /// Switches this module and its children to training (true) or evaluation (false) mode. A
+  /// module whose mode changes drops what it keeps for inference (drop_caches()); one already in
+  /// that mode keeps it, so a frozen encoder switched to evaluation every step stays packed.
   void train(bool on = true) {
-    training_ = on;
-    drop_caches();
+    if (training_ != on) {
+      training_ = on;
+      drop_caches();
+    }
     for (auto& [name, child] : children_) child->train(on);
   }
   /// Same as train(false).
@@ -92,7 +90,7 @@ public:
   }
 
   /// Direct children with their names.
-  const std::vector<std::pair<std::string, Module*>>& children() const { return children_; }
+  const std::vector<std::pair<std::string, ModuleBase*>>& children() const { return children_; }
 
   /// Sets every parameter gradient to zero.
   void zero_grad() {
@@ -115,7 +113,7 @@ protected:
   /// Registers a member buffer under `name`.
   void register_buffer(std::string name, Tensor<T>& b) { buffers_.emplace_back(std::move(name), &b); }
   /// Registers a member child module under `name`.
-  void register_module(std::string name, Module& m) { children_.emplace_back(std::move(name), &m); }
+  void register_module(std::string name, ModuleBase& m) { children_.emplace_back(std::move(name), &m); }
 
   /// True when forward should keep what backward needs.
   static bool caching() { return grad_enabled(); }
@@ -130,7 +128,21 @@ private:
   bool training_ = true;
   std::vector<std::pair<std::string, Parameter<T>*>> parameters_;
   std::vector<std::pair<std::string, Tensor<T>*>> buffers_;
-  std::vector<std::pair<std::string, Module*>> children_;
+  std::vector<std::pair<std::string, ModuleBase*>> children_;
+};
+
+/// A layer with one input and one output: forward(x) and backward(dL/dy).
+template <Scalar T>
+class Module : public ModuleBase<T> {
+public:
+  /// Computes the output; caches what backward needs while grad_enabled().
+  virtual Tensor<T> forward(const Tensor<T>& x) = 0;
+  /// Given dL/doutput of the last forward, returns dL/dinput and adds parameter gradients.
+  /// requires: forward was called with gradients enabled, else fcam::Error.
+  virtual Tensor<T> backward(const Tensor<T>& grad_y) = 0;
+
+  /// Same as forward().
+  Tensor<T> operator()(const Tensor<T>& x) { return forward(x); }
 };
 
 /// Fills `t` with U(lo, hi) draws from `rng`.

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "fcam/cam/overlay.hpp"
+#include "fcam/plot/overlay.hpp"
 #include "fcam/metrics/box_accuracy.hpp"
 #include "fcam/metrics/pxap.hpp"
 #include "fcam/plot/charts.hpp"

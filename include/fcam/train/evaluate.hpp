@@ -28,7 +28,7 @@ enum class MapSource { cam, fcam };
 /// Evaluation settings.
 struct EvaluationOptions {
   MapSource source = MapSource::cam;           ///< CAM of the ground-truth class, or F-CAM
-  std::string cam_method = "cam";              ///< for MapSource::cam: one of cam::baseline_names()
+  cam::Method cam_method = cam::Method::cam;   ///< for MapSource::cam
   cam::SmoothOptions smooth;                   ///< Smooth-GradCAM++ passes and noise
   std::uint64_t seed = 0;                      ///< Smooth-GradCAM++ noise
   double interval = 0.004;                     ///< threshold step (validation 0.004; test 0.001)
@@ -86,15 +86,16 @@ inline EvaluationResult evaluate(models::FcamModel<float>& model, const data::Ws
   std::int64_t done = 0, correct = 0;
   while (auto batch = loader.next()) {
     const std::int64_t n = batch->inputs.size(0);
-    const Tensor<float> logits = model(batch->inputs);
+    const models::ClassifierOutput<float> out = model.classify(batch->inputs);
+    const Tensor<float>& logits = out.logits;
     Tensor<float> maps;
     if (o.source == MapSource::fcam) {
       // Min–max normalised like every score map of the reference's inference: the foreground
       // probabilities crowd near 0 and 1, beyond the resolution of a 0.004 threshold grid.
-      maps = cam::normalize_maps(model.foreground());
+      maps = cam::normalize_maps(model.foreground(out.stages));
     } else {
-      maps = cam::full_resolution(cam::baseline_maps(model, batch->inputs, batch->labels, o.cam_method, rng, o.smooth),
-                                  size, size);
+      maps = cam::full_resolution(
+          cam::baseline_maps(model, out, batch->inputs, batch->labels, o.cam_method, rng, o.smooth), size, size);
     }
     const std::int64_t k = logits.size(1);
     for (std::int64_t b = 0; b < n; ++b) {

@@ -25,6 +25,7 @@
 #include "fcam/ops/elementwise.hpp"
 #include "fcam/ops/softmax.hpp"
 #include "fcam/optim/sgd.hpp"
+#include "fcam/train/stage.hpp"
 
 namespace fcam::train {
 
@@ -35,19 +36,22 @@ Tensor<T> batch_tensor(const Tensor<float>& x) {
   else return x.template cast<T>();
 }
 
-/// What a stage trains (docs/method.md §6.2). "classifier": encoder + head, the last block (ResNet
+/// What a stage trains (docs/method.md §6.2). Stage::classifier: encoder + head, the last block (ResNet
 /// layer4, VGG conv6, Inception's added blocks) and the head in a second group at
-/// `last_block_lr_factor`× the lr. "fcam": decoder + segmentation head, one group.
+/// `last_block_lr_factor`× the lr. Stage::fcam: decoder + segmentation head, one group.
 template <Scalar T>
-std::vector<optim::ParamGroup<T>> parameter_groups(models::FcamModel<T>& model, const std::string& stage,
-                                                   const std::string& arch, double last_block_lr_factor = 10) {
+std::vector<optim::ParamGroup<T>> parameter_groups(models::FcamModel<T>& model, Stage stage,
+                                                   double last_block_lr_factor = 10) {
   auto starts = [](const std::string& name, const char* prefix) { return name.rfind(prefix, 0) == 0; };
-  const char* last_block = arch == "vgg16" ? "encoder.conv6." : arch == "inceptionv3" ? "encoder.SPG_A3_" : "encoder.layer4.";
+  const models::Arch arch = model.arch();
+  const char* last_block = arch == models::Arch::vgg16         ? "encoder.conv6."
+                           : arch == models::Arch::inceptionv3 ? "encoder.SPG_A3_"
+                                                               : "encoder.layer4.";
   optim::ParamGroup<T> base, last;
   last.lr_factor = last_block_lr_factor;
   for (auto& [name, p] : model.named_parameters()) {
     const bool decoder = starts(name, "decoder.") || starts(name, "segmentation_head.");
-    if (stage == "fcam") {
+    if (stage == Stage::fcam) {
       if (decoder) base.params.emplace_back(name, p);
     } else if (!decoder) {
       const bool in_last = starts(name, "classification_head.") || starts(name, last_block);
@@ -64,17 +68,17 @@ template <Scalar T>
 double classifier_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const data::Batch& batch) {
   model.train();
   sgd.zero_grad();
-  const Tensor<T> logits = model(batch_tensor<T>(batch.inputs));
+  const Tensor<T> logits = model.classify(batch_tensor<T>(batch.inputs)).logits;
   const std::vector<std::int64_t> targets(batch.labels.begin(), batch.labels.end());
   const CrossEntropyResult<T> ce = cross_entropy(logits, targets);
-  model.backward(ce.grad);
+  model.backward_classifier(ce.grad);
   sgd.step();
   return ce.loss;
 }
 
 /// Settings of the stage-2 loss (docs/method.md §5; the authors' CUB run).
 struct FcamLossOptions {
-  std::string cam_method = "cam";     ///< pseudo-label source: cam, gradcam, gradcampp, sgcampp, xgradcam, layercam
+  cam::Method cam_method = cam::Method::cam;  ///< pseudo-label source
   losses::SamplingOptions sampling;   ///< sampling regions
   bool use_pce = true;                ///< α·PCE term
   double alpha = 1.0;                 ///< α
@@ -125,21 +129,27 @@ struct FcamStepLosses {
   double total() const { return pce + crf + size; }
 };
 
-/// The pseudo-label CAMs of `batch` (N×S×S in [0, 1]); leaves the encoder stages of the clean
-/// input in the model.
+/// The frozen classifier's view of a stage-2 batch.
 template <Scalar T>
-Tensor<T> pseudo_label_maps(models::FcamModel<T>& model, const data::Batch& batch, const FcamLossOptions& o, Rng& rng,
-                            FcamStepTimes* times = nullptr) {
+struct PseudoLabelMaps {
+  std::vector<Tensor<T>> stages;  ///< encoder stages of the clean batch (the decoder's input)
+  Tensor<T> maps;                 ///< pseudo-label CAMs, N×S×S in [0, 1]
+};
+
+/// The encoder stages and pseudo-label CAMs of `batch`, without gradients.
+template <Scalar T>
+PseudoLabelMaps<T> pseudo_label_maps(models::FcamModel<T>& model, const data::Batch& batch, const FcamLossOptions& o,
+                                     Rng& rng, FcamStepTimes* times = nullptr) {
   detail::Laps lap(times);
   const std::int64_t s = batch.inputs.size(2);
   const Tensor<T> inputs = batch_tensor<T>(batch.inputs);
   NoGradGuard no_grad;
-  model(inputs);
+  models::ClassifierOutput<T> out = model.classify(inputs);
   lap(&FcamStepTimes::encoder);
-  const Tensor<T> low = cam::baseline_maps(model, inputs, batch.labels, o.cam_method, rng, o.smooth);
-  Tensor<T> maps = cam::full_resolution(low, s, s);
+  const Tensor<T> low = cam::baseline_maps(model, out, inputs, batch.labels, o.cam_method, rng, o.smooth);
+  PseudoLabelMaps<T> result{std::move(out.stages), cam::full_resolution(low, s, s)};
   lap(&FcamStepTimes::cam);
-  return maps;
+  return result;
 }
 
 /// Stage 2: one SGD step of the decoder on a batch (the encoder and head stay frozen, in
@@ -153,7 +163,8 @@ FcamStepLosses fcam_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const 
   model.decoder().train();
   model.segmentation_head().train();
   sgd.zero_grad();
-  const Tensor<T> cams = pseudo_label_maps(model, batch, o, rng, times);
+  const PseudoLabelMaps<T> frozen = pseudo_label_maps(model, batch, o, rng, times);
+  const Tensor<T>& cams = frozen.maps;
   detail::Laps lap(times);
   const std::int64_t n = cams.size(0), s = cams.size(1);
   std::vector<std::uint8_t> labels;
@@ -166,7 +177,7 @@ FcamStepLosses fcam_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const 
   for (std::uint8_t l : labels) out.labelled += l != losses::unlabelled;
   lap(&FcamStepTimes::sampling);
 
-  const Tensor<T> logits = model.segment();  // gradients on: the decoder keeps what backward needs
+  const Tensor<T> logits = model.segment(frozen.stages);  // gradients on: the decoder keeps what backward needs
   const Tensor<T> probs = softmax_channels(logits);
   Tensor<T> grad_logits(logits.shape()), grad_probs(probs.shape()), g;
   lap(&FcamStepTimes::decoder_forward);

@@ -19,9 +19,9 @@
 #include <string>
 #include <vector>
 
-#include "fcam/app/progress.hpp"
+#include "fcam/core/progress.hpp"
 #include "fcam/io/json.hpp"
-#include "fcam/io/state_dict.hpp"
+#include "fcam/nn/state_dict.hpp"
 #include "fcam/models/checkpoints.hpp"
 #include "fcam/train/evaluate.hpp"
 #include "fcam/train/steps.hpp"
@@ -30,7 +30,7 @@ namespace fcam::train {
 
 /// Everything a training run needs (docs/method.md §6's defaults where it has them).
 struct TrainConfig {
-  std::string stage = "classifier";  ///< "classifier" (stage 1) or "fcam" (stage 2)
+  Stage stage = Stage::classifier;   ///< which of the two stages
   models::ModelConfig model;         ///< arch, classes, base width, normalisation
   std::filesystem::path classifier;  ///< stage 2: the stage-1 checkpoint (frozen encoder + head); stage 1: optional start
   std::filesystem::path pretrained;  ///< stage 1: torchvision ImageNet weights for the encoder (optional)
@@ -48,12 +48,12 @@ struct TrainConfig {
   int workers = 2;                   ///< loading threads
   bool skip_bad = false;             ///< skip unreadable images (counted) instead of stopping
   std::uint64_t seed = 0;            ///< order, crops, flips, sampling
-  std::string eval_cam_method = "cam";  ///< stage 1: the CAM evaluated
+  cam::Method eval_cam_method = cam::Method::cam;  ///< stage 1: the CAM evaluated
   double val_interval = 0.004;       ///< threshold step on validation
   double test_interval = 0.001;      ///< threshold step on test
   FcamLossOptions fcam;              ///< stage 2 loss
   bool resume = false;               ///< continue from out/state.safetensors
-  bool quiet = false;                ///< no progress line
+  ProgressFn progress;               ///< reports of training and evaluation (empty: none)
 };
 
 /// The scores of one finished run.
@@ -75,15 +75,15 @@ inline double lr_at(const TrainConfig& c, std::int64_t epoch_index) {  // epoch_
 }
 
 inline std::string config_json(const TrainConfig& c) {
-  json::Object o{{"stage", c.stage},
+  json::Object o{{"stage", std::string(stage_name(c.stage))},
                  {"epochs", static_cast<double>(c.epochs)},
                  {"batch_size", static_cast<double>(c.batch_size)},
                  {"lr", c.sgd.lr},
                  {"seed", static_cast<double>(c.seed)},
                  {"resize_size", static_cast<double>(c.transform.resize_size)},
                  {"crop_size", static_cast<double>(c.transform.crop_size)}};
-  if (c.stage == "fcam") {
-    o.emplace("cam_method", c.fcam.cam_method);
+  if (c.stage == Stage::fcam) {
+    o.emplace("cam_method", std::string(cam::method_name(c.fcam.cam_method)));
     o.emplace("alpha", c.fcam.use_pce ? c.fcam.alpha : 0.0);
     o.emplace("crf_weight", c.fcam.use_crf ? c.fcam.crf.weight : 0.0);
     o.emplace("size_weight", c.fcam.use_size ? c.fcam.size_weight : 0.0);
@@ -100,9 +100,8 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
     if (log) log(line);
     else std::fprintf(stderr, "%s\n", line.c_str());
   };
-  FCAM_CHECK(c.stage == "classifier" || c.stage == "fcam", "training stage must be 'classifier' or 'fcam', got '",
-             c.stage, "'");
   FCAM_CHECK(c.epochs >= 0 && c.batch_size >= 1, "epochs must be >= 0 and batch size >= 1");
+  const std::string stage(stage_name(c.stage));
   std::filesystem::create_directories(c.out);
   const auto state_path = c.out / "state.safetensors";
   c.model.training = detail::config_json(c);
@@ -110,7 +109,7 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
   // The model: stage 2 starts from the stage-1 checkpoint (its arch and classes win); stage 1
   // from one too when given (to continue training it, or with 0 epochs to evaluate its CAMs).
   std::unique_ptr<models::FcamModel<float>> model;
-  FCAM_CHECK(c.stage != "fcam" || !c.classifier.empty(), "stage 2 (fcam) needs the stage-1 classifier checkpoint");
+  FCAM_CHECK(c.stage != Stage::fcam || !c.classifier.empty(), "stage 2 (fcam) needs the stage-1 classifier checkpoint");
   if (!c.classifier.empty()) {
     models::ModelConfig from;
     model = models::load_fcam_checkpoint<float>(c.classifier, &from);
@@ -121,7 +120,7 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
     if (!c.pretrained.empty()) models::load_torchvision_encoder(model->encoder(), c.pretrained);
   }
   c.transform.normalization = c.model.normalization;
-  optim::Sgd<float> sgd(parameter_groups(*model, c.stage, c.model.arch, c.last_block_lr_factor), c.sgd);
+  optim::Sgd<float> sgd(parameter_groups(*model, c.stage, c.last_block_lr_factor), c.sgd);
 
   TrainResult result;
   std::int64_t first_epoch = 1;
@@ -132,7 +131,7 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
       if (name.rfind("model.", 0) == 0) weights.tensors.emplace(name.substr(6), record);
       if (name.rfind("momentum.", 0) == 0) momentum.tensors.emplace(name.substr(9), record);
     }
-    io::load_state_dict(*model, weights, true, state_path.string());
+    nn::load_state_dict(*model, weights, true, state_path.string());
     for (const auto& [name, record] : momentum.tensors) sgd.momentum_buffers()[name] = record.to_tensor<float>();
     const json::Value counters = json::parse(state.metadata.at("fcam.train_state"));
     const json::Object& o = counters.as<json::Object>("train_state");
@@ -141,20 +140,25 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
     result.best_val = o.at("best_val").as<double>("best_val");
     for (const auto& v : o.at("val_history").as<json::Array>("val_history")) result.val_history.push_back(v.as<double>("val"));
     for (const auto& v : o.at("loss_history").as<json::Array>("loss_history")) result.loss_history.push_back(v.as<double>("loss"));
-    say("resuming " + c.stage + " from epoch " + std::to_string(first_epoch - 1) + " (" + state_path.string() + ")");
+    say("resuming " + stage + " from epoch " + std::to_string(first_epoch - 1) + " (" + state_path.string() + ")");
   }
 
   EvaluationOptions eval;
-  eval.source = c.stage == "fcam" ? MapSource::fcam : MapSource::cam;
+  eval.source = c.stage == Stage::fcam ? MapSource::fcam : MapSource::cam;
   eval.cam_method = c.eval_cam_method;
   eval.seed = c.seed;
   eval.interval = c.val_interval;
   eval.mask_root = c.mask_root;
   eval.workers = c.workers;
   eval.transform = c.transform;
+  // evaluate()'s (done, total) reports as ProgressEvents of `task`.
+  auto reporting = [&](const std::string& task) {
+    return [&c, task](std::int64_t done, std::int64_t total) {
+      report(c.progress, {.task = task, .unit = "images", .done = done, .total = total});
+    };
+  };
   auto validate = [&](std::int64_t epoch) {
-    app::Progress progress("validation (epoch " + std::to_string(epoch) + ")", "images", c.val.size(), !c.quiet);
-    return evaluate(*model, c.val, eval, [&](std::int64_t done, std::int64_t) { progress.update(done); }).localization;
+    return evaluate(*model, c.val, eval, reporting("validation (epoch " + std::to_string(epoch) + ")")).localization;
   };
   const std::string metric = c.val.metadata.has_boxes() ? "MaxBoxAcc@50" : "PxAP";
   if (first_epoch == 1) {
@@ -163,7 +167,7 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
     result.best_val = v;
     result.best_epoch = 0;
     models::save_fcam_checkpoint(*model, c.model, c.out / "best.safetensors");
-    say(c.stage + " epoch 0: val " + metric + " " + std::to_string(v));
+    say(stage + " epoch 0: val " + metric + " " + std::to_string(v));
     std::ofstream(c.out / "log.csv") << "epoch,lr,loss,pce,crf,size,val_" << (metric == "PxAP" ? "pxap" : "maxboxacc50")
                                      << ",seconds\n" << "0,,,,,," << v << ",0\n";
   }
@@ -186,13 +190,12 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
     loader.start_epoch(epoch);
     const std::int64_t images_per_epoch =
         std::min(c.train.size(), loader.batches_per_epoch() * c.batch_size);
-    app::Progress progress(c.stage + " epoch " + std::to_string(epoch) + "/" + std::to_string(c.epochs), "images",
-                           images_per_epoch, !c.quiet);
+    const std::string task = stage + " epoch " + std::to_string(epoch) + "/" + std::to_string(c.epochs);
     double loss_sum = 0, pce = 0, crf = 0, size = 0;
     std::int64_t steps = 0, images = 0;
     while (auto batch = loader.next()) {
       if (batch->inputs.size(0) == 0) continue;  // every image of the batch was skipped
-      if (c.stage == "fcam") {
+      if (c.stage == Stage::fcam) {
         const FcamStepLosses l = fcam_step(*model, sgd, *batch, c.fcam, t, rng);
         loss_sum += l.total(), pce += l.pce, crf += l.crf, size += l.size;
       } else {
@@ -203,14 +206,14 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
       FCAM_CHECK(std::isfinite(loss_sum), "training diverged at epoch ", epoch, " (loss is not finite); lower --lr");
       const double k = static_cast<double>(steps);
       char note[160];
-      if (c.stage == "fcam")
+      if (c.stage == Stage::fcam)
         std::snprintf(note, sizeof note, "loss %.4f (pce %.4f, crf %.4f, size %.4f)", loss_sum / k, pce / k, crf / k, size / k);
       else
         std::snprintf(note, sizeof note, "loss %.4f", loss_sum / k);
-      progress.set_note(note);
-      progress.update(images);
+      report(c.progress, {.task = task, .unit = "images", .done = images, .total = images_per_epoch, .note = note});
     }
-    progress.update(images_per_epoch);  // the final line (skipped images count as done)
+    // The final report (skipped images count as done).
+    report(c.progress, {.task = task, .unit = "images", .done = images_per_epoch, .total = images_per_epoch});
     const double mean = steps > 0 ? loss_sum / static_cast<double>(steps) : 0.0;
     result.loss_history.push_back(mean);
     const double v = validate(epoch);
@@ -225,12 +228,12 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
     const double per = steps > 0 ? 1.0 / static_cast<double>(steps) : 0.0;
     std::ofstream(c.out / "log.csv", std::ios::app) << epoch << "," << sgd.lr() << "," << mean << "," << pce * per << ","
                                                     << crf * per << "," << size * per << "," << v << "," << seconds << "\n";
-    say(c.stage + " epoch " + std::to_string(epoch) + ": loss " + std::to_string(mean) + ", val " + metric + " " +
+    say(stage + " epoch " + std::to_string(epoch) + ": loss " + std::to_string(mean) + ", val " + metric + " " +
         std::to_string(v) + (result.best_epoch == epoch ? " (best)" : "") + ", " + std::to_string(seconds) + " s");
 
     // The resumable state: weights, momentum and counters in one atomic file.
     io::SafetensorsFile state;
-    for (const auto& [name, t_] : io::state_dict(*model))
+    for (const auto& [name, t_] : nn::state_dict(*model))
       state.tensors.emplace("model." + name, io::TensorRecord::from_tensor(t_, io::DType::f32));
     for (const auto& [name, m] : sgd.momentum_buffers())
       state.tensors.emplace("momentum." + name, io::TensorRecord::from_tensor(m, io::DType::f32));
@@ -252,9 +255,8 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
     test.with_v2 = c.test.metadata.has_boxes();
     for (const char* which : {"best", "last"}) {
       auto m = models::load_fcam_checkpoint<float>(c.out / (std::string(which) + ".safetensors"));
-      app::Progress progress(std::string("test (") + which + ")", "images", c.test.size(), !c.quiet);
       (std::string(which) == "best" ? result.test_best : result.test_last) =
-          evaluate(*m, c.test, test, [&](std::int64_t done, std::int64_t) { progress.update(done); });
+          evaluate(*m, c.test, test, reporting(std::string("test (") + which + ")"));
     }
   }
   return result;

@@ -170,7 +170,7 @@ auto epilogue_in_place(const ConvEpilogue<T>& e, std::int64_t channel0, T* y_til
 /// Returns the packed size of one group.
 template <class T>
 std::int64_t pack_weights(const Tensor<T>& weight, std::int64_t groups, T* out) {
-  constexpr std::int64_t mr = gemm::Block<T>::mr;
+  const std::int64_t mr = gemm::block<T>().mr;
   const std::int64_t cout_g = weight.size(0) / groups, k = weight.numel() / weight.size(0);
   const std::int64_t a_size = gemm::packed_a_size<T>(cout_g, k);
   const std::int64_t panels = (cout_g + mr - 1) / mr;
@@ -236,7 +236,7 @@ void conv2d_forward_in_place(const Tensor<T>& x, const ConvEpilogue<T>& e, const
                              const T* packed_w, std::int64_t a_size, Tensor<T>& y) {
   const PhaseLayout L(s, g);
   const bool copy = g.pad_h > 0 || g.pad_w > 0 || g.stride_h > 1 || g.stride_w > 1 || L.junk_cols > 0;
-  const Tiling tiling(s, g.groups, num_threads(), false, gemm::Block<T>::mr);
+  const Tiling tiling(s, g.groups, num_threads(), false, gemm::block<T>().mr);
   // With one tile per image, each thread pads its own image right before using it (still in
   // cache); otherwise all images are padded first, since several threads read each one.
   const bool copy_per_tile = copy && tiling.per_plane == 1 && tiling.m_parts == 1;
@@ -300,7 +300,7 @@ void conv2d_forward_in_place(const Tensor<T>& x, const ConvEpilogue<T>& e, const
 template <class T>
 void conv2d_forward_im2col(const Tensor<T>& x, const ConvEpilogue<T>& e, const Conv2dGeometry& g, const ConvSizes& s,
                            const T* packed_w, std::int64_t a_size, Tensor<T>& y) {
-  const Tiling tiling(s, g.groups, num_threads(), true, gemm::Block<T>::mr);
+  const Tiling tiling(s, g.groups, num_threads(), true, gemm::block<T>().mr);
   const std::int64_t max_cols = tiling.rows * s.out_w;
   parallel_items(tiling.items, [&](std::int64_t item) {
     const TileIndex t = tile_at(item, tiling, g.groups, s.out_h, s.cout_g);
@@ -381,7 +381,7 @@ template <class T>
 void conv2d_weight_grad(const Tensor<T>& x, const Tensor<T>& grad_y, const Conv2dGeometry& g, const ConvSizes& s,
                         T* grad_weight) {
   const int threads = num_threads();
-  const Tiling tiling(s, g.groups, threads, true, gemm::Block<T>::mr);
+  const Tiling tiling(s, g.groups, threads, true, gemm::block<T>().mr);
   const std::int64_t max_cols = tiling.rows * s.out_w;
   const std::size_t dw_size = static_cast<std::size_t>(s.c_out * s.k);
   std::vector<T*> partial(static_cast<std::size_t>(threads), nullptr);  // per thread, zeroed on first use
@@ -436,7 +436,7 @@ template <class T>
 void conv2d_input_grad_scatter(const Tensor<T>& weight, const Tensor<T>& grad_y, const Conv2dGeometry& g,
                                const ConvSizes& s, Tensor<T>& grad_x) {
   const int threads = num_threads();
-  const std::int64_t chunk = gemm::round_up((s.p + threads - 1) / threads, gemm::Block<T>::nr);
+  const std::int64_t chunk = gemm::round_up((s.p + threads - 1) / threads, gemm::block<T>().nr);
   const std::int64_t chunks = (s.p + chunk - 1) / chunk;
   T* dcol = scratch<T>(ScratchSlot::column_matrix, static_cast<std::size_t>(s.k * s.p));
   for (std::int64_t n = 0; n < s.n; ++n)

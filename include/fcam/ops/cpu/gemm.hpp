@@ -4,44 +4,40 @@
 /// Layout follows the Goto/BLIS scheme: A is packed into panels of MR rows (k-major), B into
 /// panels of NR columns (k-major); the micro-kernel keeps an MR×NR block of C in registers while
 /// it walks k. Convolution packs its weights once per call and reuses them for every tile, which
-/// a general BLAS call cannot do. float uses AVX-512 (8×32) or AVX2+FMA (6×16) kernels when the
-/// compiler targets them; other types and targets use a portable scalar kernel.
-/// The choice follows the compiler's target macros, so every translation unit of one program
-/// must be compiled for the same instruction set (as with any header-only SIMD code).
+/// a general BLAS call cannot do. float runs the micro-kernel of active_isa() (AVX-512 8×32,
+/// AVX2+FMA 6×16 or portable 4×8, all compiled in fcam::runtime), so MR and NR are run-time
+/// values for float; other types use a portable 4×8 kernel compiled here.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
+#include "fcam/ops/cpu/gemm_kernels.hpp"
 #include "fcam/ops/cpu/workspace.hpp"
-
-#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
-#include <immintrin.h>
-#endif
 
 namespace fcam::cpu::gemm {
 
-/// Register block of the micro-kernel for T (MR rows of A × NR columns of B).
-template <class T>
+/// Register block of a micro-kernel: MR rows of A × NR columns of B.
 struct Block {
-  static constexpr std::int64_t mr = 4;  ///< rows per A panel
-  static constexpr std::int64_t nr = 8;  ///< columns per B panel
+  std::int64_t mr;  ///< rows per A panel
+  std::int64_t nr;  ///< columns per B panel
 };
 
-#if defined(__AVX512F__)
-template <>
-struct Block<float> {
-  static constexpr std::int64_t mr = 8;
-  static constexpr std::int64_t nr = 32;
-};
-#elif defined(__AVX2__) && defined(__FMA__)
-template <>
-struct Block<float> {
-  static constexpr std::int64_t mr = 6;
-  static constexpr std::int64_t nr = 16;
-};
-#endif
+/// Register block of the portable kernel of types other than float.
+inline constexpr Block portable_block{4, 8};
+
+/// The register block the GEMM of T uses in this process (float: that of active_isa()).
+template <class T>
+Block block() {
+  if constexpr (std::is_same_v<T, float>) {
+    const FloatKernels& k = active_float_kernels();
+    return {k.mr, k.nr};
+  } else {
+    return portable_block;
+  }
+}
 
 /// Depth of one k block (a B micro-panel of kc×NR stays in L1; 128–320 measured within 3% on
 /// the conv benchmark, 256 best for the deepest kernels).
@@ -50,9 +46,8 @@ inline constexpr std::int64_t kc_block = 256;
 /// over k revisits stay in L2 (measured 10% faster on 3×3 64→64 at batch 8, where a tile is a
 /// whole 56×58 image, and neutral elsewhere).
 inline constexpr std::int64_t nc_block = 512;
-/// Rows of A per cache block (an mc×kc block of packed A stays in L2).
-template <class T>
-inline constexpr std::int64_t mc_block = Block<T>::mr * (256 / Block<T>::mr);
+/// Rows of A per cache block (an mc×kc block of packed A stays in L2): a multiple of mr.
+inline std::int64_t mc_block(std::int64_t mr) { return mr * (256 / mr); }
 
 /// Rounds n up to a multiple of m.
 inline std::int64_t round_up(std::int64_t n, std::int64_t m) { return (n + m - 1) / m * m; }
@@ -60,12 +55,12 @@ inline std::int64_t round_up(std::int64_t n, std::int64_t m) { return (n + m - 1
 /// Elements needed to pack an M×K matrix A.
 template <class T>
 std::int64_t packed_a_size(std::int64_t m, std::int64_t k) {
-  return round_up(m, Block<T>::mr) * k;
+  return round_up(m, block<T>().mr) * k;
 }
 /// Elements needed to pack a K×N matrix B.
 template <class T>
 std::int64_t packed_b_size(std::int64_t k, std::int64_t n) {
-  return round_up(n, Block<T>::nr) * k;
+  return round_up(n, block<T>().nr) * k;
 }
 
 /// Packs rows [row_begin, row_end) of A (both multiples of MR, or row_end = M) into their place in
@@ -73,7 +68,7 @@ std::int64_t packed_b_size(std::int64_t k, std::int64_t n) {
 template <class T>
 void pack_a_rows(const T* a, std::int64_t rs, std::int64_t cs, std::int64_t m, std::int64_t k, std::int64_t row_begin,
                  std::int64_t row_end, T* out) {
-  constexpr std::int64_t mr = Block<T>::mr;
+  const std::int64_t mr = block<T>().mr;
   const std::int64_t m_padded = round_up(m, mr);
   for (std::int64_t pc = 0; pc < k; pc += kc_block) {
     const std::int64_t kc = std::min(kc_block, k - pc);
@@ -101,7 +96,7 @@ void pack_a(const T* a, std::int64_t rs, std::int64_t cs, std::int64_t m, std::i
 /// is copied a row segment at a time.
 template <class T>
 void pack_b(const T* b, std::int64_t rs, std::int64_t cs, std::int64_t k, std::int64_t n, T* out) {
-  constexpr std::int64_t nr = Block<T>::nr;
+  const std::int64_t nr = block<T>().nr;
   for (std::int64_t pc = 0; pc < k; pc += kc_block) {
     const std::int64_t kc = std::min(kc_block, k - pc);
     for (std::int64_t j0 = 0; j0 < n; j0 += nr) {
@@ -124,7 +119,7 @@ void pack_b(const T* b, std::int64_t rs, std::int64_t cs, std::int64_t k, std::i
 /// then spread over the panels. Saves the full K×N intermediate of a separate im2col.
 template <class T, class RowFn>
 void pack_b_rows(std::int64_t k, std::int64_t n, RowFn&& make_row, T* row, T* out) {
-  constexpr std::int64_t nr = Block<T>::nr;
+  const std::int64_t nr = block<T>().nr;
   const std::int64_t n_padded = round_up(n, nr);
   for (std::int64_t kk = 0; kk < k; ++kk) {
     make_row(kk, row);
@@ -143,8 +138,6 @@ void pack_b_rows(std::int64_t k, std::int64_t n, RowFn&& make_row, T* row, T* ou
 template <class T>
 struct PackedPanel {
   const T* p;  ///< first row of the panel
-  /// Row k of the panel (NR values).
-  const T* row(std::int64_t k) const { return p + k * Block<T>::nr; }
 };
 
 /// B panel read in place through a table of row pointers ("indirect" GEMM): row k at
@@ -153,101 +146,57 @@ template <class T>
 struct IndirectPanel {
   const T* const* rows;  ///< one pointer per k
   std::int64_t offset;   ///< first column of the panel
-  /// Row k of the panel (NR values).
-  const T* row(std::int64_t k) const { return rows[k] + offset; }
 };
 
 namespace detail {
 
-/// Writes an MR×NR register block (held in `tile`, row-major) to C, only the valid part.
+/// Row k of a B panel of NR columns.
 template <class T>
-inline void store_block(const T* tile, std::int64_t nr, T* c, std::int64_t ldc, bool accumulate, std::int64_t rows,
-                        std::int64_t cols) {
+const T* panel_row(const PackedPanel<T>& panel, std::int64_t k, std::int64_t nr) {
+  return panel.p + k * nr;
+}
+/// Row k of a B panel read in place.
+template <class T>
+const T* panel_row(const IndirectPanel<T>& panel, std::int64_t k, std::int64_t) {
+  return panel.rows[k] + panel.offset;
+}
+
+/// Portable micro-kernel: C[rows×cols] (+)= Apanel(kc×MR)ᵀ · Bpanel(kc×NR). The float kernels of
+/// fcam::runtime use it for Isa::portable; other types use it directly.
+template <class T, int MR, int NR, class Panel>
+void portable_micro_kernel(std::int64_t kc, const T* a, const Panel& b_panel, T* c, std::int64_t ldc, bool accumulate,
+                           std::int64_t rows, std::int64_t cols) {
+  T acc[MR * NR] = {};
+  for (std::int64_t k = 0; k < kc; ++k, a += MR) {
+    const T* b = panel_row(b_panel, k, NR);
+    for (int i = 0; i < MR; ++i)
+      for (int j = 0; j < NR; ++j) acc[i * NR + j] += a[i] * b[j];
+  }
   for (std::int64_t i = 0; i < rows; ++i)
-    for (std::int64_t j = 0; j < cols; ++j) c[i * ldc + j] = (accumulate ? c[i * ldc + j] : T(0)) + tile[i * nr + j];
+    for (std::int64_t j = 0; j < cols; ++j) c[i * ldc + j] = (accumulate ? c[i * ldc + j] : T(0)) + acc[i * NR + j];
 }
 
-/// Portable micro-kernel: C[rows×cols] (+)= Apanel(kc×MR)ᵀ · Bpanel(kc×NR).
-template <class T, class Panel>
-inline void micro_kernel(std::int64_t kc, const T* a, const Panel& b_panel, T* c, std::int64_t ldc, bool accumulate,
-                         std::int64_t rows, std::int64_t cols) {
-  constexpr std::int64_t mr = Block<T>::mr, nr = Block<T>::nr;
-  T acc[mr * nr] = {};
-  for (std::int64_t k = 0; k < kc; ++k, a += mr) {
-    const T* b = b_panel.row(k);
-    for (std::int64_t i = 0; i < mr; ++i)
-      for (std::int64_t j = 0; j < nr; ++j) acc[i * nr + j] += a[i] * b[j];
+/// One register block of C from an A panel and a B panel: float through `kernels` (the table of
+/// this process, looked up once per product), other types through the portable kernel.
+template <class T>
+void micro_kernel(const FloatKernels& kernels, std::int64_t kc, const T* a, const PackedPanel<T>& b, T* c,
+                  std::int64_t ldc, bool accumulate, std::int64_t rows, std::int64_t cols) {
+  if constexpr (std::is_same_v<T, float>) {
+    kernels.packed(kc, a, b.p, c, ldc, accumulate, rows, cols);
+  } else {
+    portable_micro_kernel<T, portable_block.mr, portable_block.nr>(kc, a, b, c, ldc, accumulate, rows, cols);
   }
-  store_block(acc, nr, c, ldc, accumulate, rows, cols);
 }
-
-#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
-/// The float SIMD register of the target: 16 lanes (AVX-512) or 8 lanes (AVX2+FMA).
-struct FloatVec {
-#if defined(__AVX512F__)
-  using type = __m512;
-  static constexpr int width = 16;
-  static type zero() { return _mm512_setzero_ps(); }
-  static type load(const float* p) { return _mm512_loadu_ps(p); }
-  static type broadcast(float x) { return _mm512_set1_ps(x); }
-  static type fmadd(type a, type b, type c) { return _mm512_fmadd_ps(a, b, c); }
-  static type add(type a, type b) { return _mm512_add_ps(a, b); }
-  static void store(float* p, type v) { _mm512_storeu_ps(p, v); }
-#else
-  using type = __m256;
-  static constexpr int width = 8;
-  static type zero() { return _mm256_setzero_ps(); }
-  static type load(const float* p) { return _mm256_loadu_ps(p); }
-  static type broadcast(float x) { return _mm256_set1_ps(x); }
-  static type fmadd(type a, type b, type c) { return _mm256_fmadd_ps(a, b, c); }
-  static type add(type a, type b) { return _mm256_add_ps(a, b); }
-  static void store(float* p, type v) { _mm256_storeu_ps(p, v); }
-#endif
-};
-
-/// SIMD float micro-kernel, MR rows × two registers of columns (8×32 on AVX-512, 6×16 on AVX2):
-/// 2·MR accumulators, two B loads and one broadcast per row per k step.
-template <class Panel>
-inline void micro_kernel(std::int64_t kc, const float* a, const Panel& b_panel, float* c, std::int64_t ldc,
-                         bool accumulate, std::int64_t rows, std::int64_t cols) {
-  using V = FloatVec;
-  constexpr int mr = static_cast<int>(Block<float>::mr), w = V::width;
-  static_assert(Block<float>::nr == 2 * w, "the B panel is two registers wide");
-  typename V::type lo[mr], hi[mr];
-#pragma GCC unroll 8
-  for (int i = 0; i < mr; ++i) lo[i] = hi[i] = V::zero();
-  for (std::int64_t k = 0; k < kc; ++k, a += mr) {
-    const float* b = b_panel.row(k);
-    const typename V::type b0 = V::load(b), b1 = V::load(b + w);
-#pragma GCC unroll 8
-    for (int i = 0; i < mr; ++i) {
-      const typename V::type ai = V::broadcast(a[i]);
-      lo[i] = V::fmadd(ai, b0, lo[i]);
-      hi[i] = V::fmadd(ai, b1, hi[i]);
-    }
+/// As above, B read in place.
+template <class T>
+void micro_kernel(const FloatKernels& kernels, std::int64_t kc, const T* a, const IndirectPanel<T>& b, T* c,
+                  std::int64_t ldc, bool accumulate, std::int64_t rows, std::int64_t cols) {
+  if constexpr (std::is_same_v<T, float>) {
+    kernels.indirect(kc, a, b.rows, b.offset, c, ldc, accumulate, rows, cols);
+  } else {
+    portable_micro_kernel<T, portable_block.mr, portable_block.nr>(kc, a, b, c, ldc, accumulate, rows, cols);
   }
-  if (rows == mr && cols == 2 * w) {
-#pragma GCC unroll 8
-    for (int i = 0; i < mr; ++i) {
-      float* row = c + i * ldc;
-      if (accumulate) {
-        lo[i] = V::add(lo[i], V::load(row));
-        hi[i] = V::add(hi[i], V::load(row + w));
-      }
-      V::store(row, lo[i]);
-      V::store(row + w, hi[i]);
-    }
-    return;
-  }
-  alignas(64) float tile[mr * 2 * w];
-  for (int i = 0; i < mr; ++i) {
-    V::store(tile + i * 2 * w, lo[i]);
-    V::store(tile + i * 2 * w + w, hi[i]);
-  }
-  store_block(tile, 2 * w, c, ldc, accumulate, rows, cols);
 }
-#endif
-
 
 /// The blocked loops shared by the packed and indirect products: rows [m_begin, m_end) of
 /// C[M×N] (+)= A·B with packed A (all M rows) and B panels from panel_at(pc, jr, kc).
@@ -257,7 +206,9 @@ inline void micro_kernel(std::int64_t kc, const float* a, const Panel& b_panel, 
 template <class T, class PanelAt, class Finish>
 void gemm_blocked(std::int64_t m, std::int64_t n, std::int64_t k, const T* a_packed, PanelAt&& panel_at, T* c,
                   std::int64_t ldc, bool accumulate, std::int64_t m_begin, std::int64_t m_end, const Finish& finish) {
-  constexpr std::int64_t mr = Block<T>::mr, nr = Block<T>::nr, mc = mc_block<T>;
+  const FloatKernels& kernels = active_float_kernels();
+  const auto [mr, nr] = block<T>();
+  const std::int64_t mc = mc_block(mr);
   if (k == 0) {
     if (!accumulate)
       for (std::int64_t i = m_begin; i < m_end; ++i) std::fill(c + i * ldc, c + i * ldc + n, T(0));
@@ -277,7 +228,7 @@ void gemm_blocked(std::int64_t m, std::int64_t n, std::int64_t k, const T* a_pac
           const std::int64_t cols = std::min(nr, n - jr);
           for (std::int64_t ir = ic; ir < ic_end; ir += mr) {
             const T* a_panel = a_packed + pc * m_padded + ir * kc;
-            micro_kernel(kc, a_panel, b_panel, c + ir * ldc + jr, ldc, acc, std::min(mr, m - ir), cols);
+            micro_kernel(kernels, kc, a_panel, b_panel, c + ir * ldc + jr, ldc, acc, std::min(mr, m - ir), cols);
           }
           if (pc + kc == k) finish(ic, ic_end, jr, jr + cols);
         }
@@ -299,7 +250,7 @@ struct NoFinish {
 template <class T, class Finish = NoFinish>
 void gemm_packed(std::int64_t m, std::int64_t n, std::int64_t k, const T* a_packed, const T* b_packed, T* c,
                  std::int64_t ldc, bool accumulate, const Finish& finish = Finish{}) {
-  const std::int64_t n_padded = round_up(n, Block<T>::nr);
+  const std::int64_t n_padded = round_up(n, block<T>().nr);
   detail::gemm_blocked(
       m, n, k, a_packed,
       [&](std::int64_t pc, std::int64_t jr, std::int64_t kc) { return PackedPanel<T>{b_packed + pc * n_padded + jr * kc}; },
@@ -314,7 +265,7 @@ template <class T, class Finish = NoFinish>
 void gemm_indirect(std::int64_t m, std::int64_t n, std::int64_t k, const T* a_packed, const T* const* b_rows,
                    std::int64_t b_offset, T* c, std::int64_t ldc, bool accumulate, std::int64_t m_begin,
                    std::int64_t m_end, const Finish& finish = Finish{}) {
-  constexpr std::int64_t nr = Block<T>::nr;
+  const std::int64_t nr = block<T>().nr;
   T* tail = scratch<T>(ScratchSlot::tail_panel, static_cast<std::size_t>(kc_block * nr));
   const T** tail_rows = scratch<const T*>(ScratchSlot::tail_pointers, static_cast<std::size_t>(kc_block));
   detail::gemm_blocked(

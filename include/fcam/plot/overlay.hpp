@@ -11,7 +11,7 @@
 #include "fcam/data/image_io.hpp"
 #include "fcam/metrics/box_iou.hpp"
 
-namespace fcam::cam {
+namespace fcam::plot {
 
 /// A blue → cyan → yellow → red colour for v in [0, 1] (a "jet"-like ramp).
 inline std::array<std::uint8_t, 3> heat_colour(float v) {
@@ -59,4 +59,4 @@ inline void draw_box(data::Rgb8& image, const metrics::IntBox& box, std::array<s
   }
 }
 
-}  // namespace fcam::cam
+}  // namespace fcam::plot

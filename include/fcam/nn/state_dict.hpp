@@ -11,11 +11,11 @@
 #include "fcam/io/safetensors.hpp"
 #include "fcam/nn/module.hpp"
 
-namespace fcam::io {
+namespace fcam::nn {
 
 /// Every parameter and buffer of `module` by dotted name (tensors share storage with the module).
 template <Scalar T>
-std::map<std::string, Tensor<T>> state_dict(nn::Module<T>& module) {
+std::map<std::string, Tensor<T>> state_dict(ModuleBase<T>& module) {
   std::map<std::string, Tensor<T>> out;
   for (auto& [name, p] : module.named_parameters()) out.emplace(name, p->value);
   for (auto& [name, b] : module.named_buffers()) out.emplace(name, *b);
@@ -32,7 +32,7 @@ struct LoadReport {
 /// (converting the dtype). A shape mismatch always throws, naming the tensor and both shapes;
 /// with `strict`, missing or unexpected names throw too, listing them all.
 template <Scalar T>
-LoadReport load_state_dict(nn::Module<T>& module, const SafetensorsFile& file, bool strict = true,
+LoadReport load_state_dict(ModuleBase<T>& module, const io::SafetensorsFile& file, bool strict = true,
                            const std::string& source = "state dict") {
   LoadReport report;
   std::set<std::string> used;
@@ -65,18 +65,18 @@ LoadReport load_state_dict(nn::Module<T>& module, const SafetensorsFile& file, b
 
 /// Saves every parameter and buffer of `module` to a safetensors file (atomically) as `dtype`.
 template <Scalar T>
-void save_safetensors(nn::Module<T>& module, const std::filesystem::path& path, DType dtype = DType::f32,
+void save_safetensors(ModuleBase<T>& module, const std::filesystem::path& path, io::DType dtype = io::DType::f32,
                       const std::map<std::string, std::string>& metadata = {}) {
-  SafetensorsFile file;
+  io::SafetensorsFile file;
   file.metadata = metadata;
-  for (const auto& [name, t] : state_dict(module)) file.tensors.emplace(name, TensorRecord::from_tensor(t, dtype));
-  write_safetensors(path, file);
+  for (const auto& [name, t] : state_dict(module)) file.tensors.emplace(name, io::TensorRecord::from_tensor(t, dtype));
+  io::write_safetensors(path, file);
 }
 
 /// Loads a safetensors file into `module` (see load_state_dict); errors name the file.
 template <Scalar T>
-LoadReport load_safetensors(nn::Module<T>& module, const std::filesystem::path& path, bool strict = true) {
-  return load_state_dict(module, read_safetensors(path), strict, path.string());
+LoadReport load_safetensors(ModuleBase<T>& module, const std::filesystem::path& path, bool strict = true) {
+  return load_state_dict(module, io::read_safetensors(path), strict, path.string());
 }
 
-}  // namespace fcam::io
+}  // namespace fcam::nn

@@ -1,0 +1,35 @@
+/// \file
+/// \brief The float GEMM micro-kernels of each instruction set (compiled in fcam::runtime), and
+/// the set the GEMM of this process uses.
+#pragma once
+
+#include <cstdint>
+
+#include "fcam/ops/cpu/isa.hpp"
+
+namespace fcam::cpu::gemm {
+
+/// C[rows×cols] (+)= Aᵀ·B for one register block: A is an MR-row panel (kc×MR, k-major), row k
+/// of the NR-column B panel is at b + k·NR. Only the valid rows × cols of C are written.
+using PackedKernel = void (*)(std::int64_t kc, const float* a, const float* b, float* c, std::int64_t ldc,
+                              bool accumulate, std::int64_t rows, std::int64_t cols);
+/// As PackedKernel, with row k of the B panel at b_rows[k] + b_offset (read in place).
+using IndirectKernel = void (*)(std::int64_t kc, const float* a, const float* const* b_rows, std::int64_t b_offset,
+                                float* c, std::int64_t ldc, bool accumulate, std::int64_t rows, std::int64_t cols);
+
+/// The float micro-kernels of one instruction set and their register block (MR × NR).
+struct FloatKernels {
+  Isa isa;                  ///< instruction set the kernels use
+  std::int64_t mr;          ///< rows of A per panel
+  std::int64_t nr;          ///< columns of B per panel
+  PackedKernel packed;      ///< B from packed panels
+  IndirectKernel indirect;  ///< B read in place through row pointers
+};
+
+/// The kernels of `isa` (whether or not this CPU can run them).
+const FloatKernels& float_kernels(Isa isa);
+
+/// The kernels of active_isa(): what every float GEMM of this process runs.
+const FloatKernels& active_float_kernels();
+
+}  // namespace fcam::cpu::gemm

@@ -1,0 +1,21 @@
+// The portable float micro-kernel, 4 × 8, compiled for the baseline target (no -m flags).
+#include "fcam/ops/cpu/gemm.hpp"
+
+namespace fcam::cpu::gemm {
+
+FloatKernels portable_float_kernels() {
+  constexpr int mr = 4, nr = 8;
+  return FloatKernels{
+      Isa::portable, mr, nr,
+      [](std::int64_t kc, const float* a, const float* b, float* c, std::int64_t ldc, bool accumulate,
+         std::int64_t rows, std::int64_t cols) {
+        detail::portable_micro_kernel<float, mr, nr>(kc, a, PackedPanel<float>{b}, c, ldc, accumulate, rows, cols);
+      },
+      [](std::int64_t kc, const float* a, const float* const* b_rows, std::int64_t b_offset, float* c,
+         std::int64_t ldc, bool accumulate, std::int64_t rows, std::int64_t cols) {
+        detail::portable_micro_kernel<float, mr, nr>(kc, a, IndirectPanel<float>{b_rows, b_offset}, c, ldc,
+                                                     accumulate, rows, cols);
+      }};
+}
+
+}  // namespace fcam::cpu::gemm
