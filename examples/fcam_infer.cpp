@@ -111,10 +111,11 @@ int main(int argc, char** argv) {
     Rng rng(static_cast<std::uint64_t>(flags.integer("seed")));
     const cam::SmoothOptions smooth{flags.integer("sgcampp_passes"), flags.number("sgcampp_sigma")};
 
-    // fcam checkpoints carry their configuration; reference state dicts need --arch.
+    // fcam checkpoints carry their configuration; reference state dicts need --arch. Only the
+    // header is read to tell them apart; the weights are read once, by the loader.
     models::ModelConfig config;
     std::unique_ptr<models::FcamModel<float>> loaded;
-    if (io::read_safetensors(flags.text("weights")).metadata.count("fcam.arch")) {
+    if (io::read_safetensors_header(flags.text("weights")).metadata.count("fcam.arch")) {
       loaded = models::load_fcam_checkpoint<float>(flags.text("weights"), &config);
       FCAM_CHECK(!flags.given("arch") || flags.text("arch") == config.arch, "fcam-infer: --arch ", flags.text("arch"),
                  " but the checkpoint is a ", config.arch);
