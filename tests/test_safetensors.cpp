@@ -3,6 +3,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -220,6 +221,23 @@ TEST_CASE("state dict save, load, strict name checks and shape errors", "[safete
   CHECK_THROWS_WITH(load_state_dict(b, file, false, "ckpt.st"),
                     Contains("ckpt.st: tensor 'conv1.weight' has shape [3, 3] but the model expects [2, 8, 1, 1]"));
   std::filesystem::remove(path);
+}
+
+TEST_CASE("headers that copy raw file bytes refuse big-endian hosts at compile time", "[safetensors][endian]") {
+  // A source scan of io/, where files are read and written: every header that copies bytes
+  // between a file buffer and native values (memcpy, char-pointer casts) states the byte order.
+  std::vector<std::string> copying;
+  for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path(FCAM_INCLUDE_DIR) / "fcam" / "io")) {
+    const std::string text = read_file(entry.path());
+    if (text.find("memcpy(") == std::string::npos && text.find("reinterpret_cast<const char*>") == std::string::npos &&
+        text.find("reinterpret_cast<char*>") == std::string::npos)
+      continue;
+    copying.push_back(entry.path().filename().string());
+    INFO(entry.path().string());
+    CHECK(text.find("static_assert(std::endian::native == std::endian::little,") != std::string::npos);
+  }
+  std::sort(copying.begin(), copying.end());
+  CHECK(copying == std::vector<std::string>{"npy.hpp", "safetensors.hpp"});
 }
 
 TEST_CASE("JSON parser and writer", "[json]") {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -24,6 +25,11 @@
 #include "fcam/io/json.hpp"
 
 namespace fcam::io {
+
+// Raw bytes are copied between files and native integers and floats below.
+static_assert(std::endian::native == std::endian::little,
+              "safetensors: the files are little-endian and fcam copies their bytes (header length, "
+              "tensor data) to and from memory as they are; big-endian hosts are not supported");
 
 /// Element types fcam reads and writes.
 enum class DType { f32, f64, f16, bf16, i64 };
