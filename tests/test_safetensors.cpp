@@ -247,3 +247,37 @@ TEST_CASE("JSON parser and writer", "[json]") {
   CHECK_THROWS_WITH(json::parse("[1,]"), Contains("invalid JSON"));
   CHECK_THROWS_WITH(json::parse("{} x"), Contains("trailing characters"));
 }
+
+TEST_CASE("JSON integers are exact over the whole 64-bit range (seeds survive a round trip)", "[json]") {
+  const std::uint64_t big = (std::uint64_t{1} << 63) + 5, max = std::numeric_limits<std::uint64_t>::max();
+  const std::int64_t min = std::numeric_limits<std::int64_t>::min();
+  // Written and read back exactly.
+  for (const std::uint64_t seed : {std::uint64_t{0}, std::uint64_t{1} << 53 | 1, big, max}) {
+    const std::string text = json::dump(json::Object{{"seed", seed}});
+    CHECK(text == "{\"seed\":" + std::to_string(seed) + "}");
+    CHECK(json::parse(text).as<json::Object>("o").at("seed").as<std::uint64_t>("seed") == seed);
+  }
+  CHECK(json::dump(json::Value(min)) == "-9223372036854775808");
+  CHECK(json::parse("-9223372036854775808").as<std::int64_t>("n") == min);
+  CHECK(json::parse("18446744073709551615").as<std::uint64_t>("n") == max);
+  CHECK(json::parse("9223372036854775813").as<std::uint64_t>("n") == big);
+  // Any number reads as a double; integral doubles read as integers; the rest is an error.
+  CHECK(json::parse("3").as<double>("n") == 3.0);
+  CHECK(json::parse("3").is<double>());
+  CHECK(json::parse("2.5e3").as<std::int64_t>("n") == 2500);
+  CHECK(json::parse("1e300").as<double>("n") == 1e300);
+  CHECK(json::parse("18446744073709551616").as<double>("n") == 18446744073709551616.0);  // beyond uint64: a double
+  CHECK_FALSE(json::parse("18446744073709551616").is<std::uint64_t>());
+  CHECK_THROWS_WITH(json::parse("-1").as<std::uint64_t>("seed"), Contains("seed: expected an integer in [0, 18446744073709551615]"));
+  CHECK_THROWS_WITH(json::parse("9223372036854775808").as<std::int64_t>("n"), Contains("n: expected an integer in"));
+  CHECK_THROWS_WITH(json::parse("0.5").as<std::uint64_t>("seed"), Contains("seed: expected an integer"));
+  CHECK_THROWS_WITH(json::parse("\"7\"").as<std::uint64_t>("seed"), Contains("seed: expected an integer"));
+  CHECK_THROWS_WITH(json::parse("1-2"), Contains("bad number"));
+  // The trainer's settings (the checkpoints' "fcam.training") keep a 64-bit seed exactly.
+  for (const std::uint64_t seed : {big, max}) {
+    train::TrainConfig c;
+    c.seed = seed;
+    const json::Value settings = json::parse(train::detail::config_json(c));
+    CHECK(settings.as<json::Object>("training").at("seed").as<std::uint64_t>("seed") == seed);
+  }
+}

@@ -52,6 +52,13 @@ def make_dataset(root, counts, size=64, seed=0):
                 f.write("\n".join(rows[key]) + "\n")
 
 
+def safetensors_metadata(path):
+    """The "__metadata__" of a safetensors file (Python's json keeps big integers exact)."""
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        return json.loads(f.read(n)).get("__metadata__", {})
+
+
 def read_log(run):
     with open(os.path.join(run, "log.csv")) as f:
         return list(csv.DictReader(f))
@@ -80,12 +87,17 @@ def main():
     for f in ("best.safetensors", "last.safetensors", "state.safetensors"):
         check(os.path.exists(os.path.join(cls, f)), f"classifier wrote {f}")
 
-    # A classifier checkpoint evaluated again (--classifier, 0 epochs): its validation score.
+    # A classifier checkpoint evaluated again (--classifier, 0 epochs): its validation score. The
+    # CAM's evaluation does not depend on the seed; -1 is the 64-bit seed 2^64 - 1, which the
+    # checkpoint's settings must keep exactly.
     r = subprocess.run([train, "classifier", *common, "--classifier", os.path.join(cls, "best.safetensors"),
-                        "--epochs", "0", "--test_split", "", "--out", os.path.join(work, "cls_eval"),
+                        "--epochs", "0", "--test_split", "", "--seed", "-1", "--out", os.path.join(work, "cls_eval"),
                         "--json", os.path.join(work, "cls_eval.json")], capture_output=True, text=True)
     again = json.load(open(os.path.join(work, "cls_eval.json"))) if r.returncode == 0 else {}
     check(again.get("best_val") == summary["best_val"], "re-evaluating the best classifier gives its validation score")
+    if r.returncode == 0:
+        training = json.loads(safetensors_metadata(os.path.join(work, "cls_eval", "best.safetensors"))["fcam.training"])
+        check(training.get("seed") == 2**64 - 1, f"a 64-bit seed is kept exactly in the checkpoint: {training.get('seed')}")
 
     # Resume: 1 epoch, then --epochs 2 --resume continues at epoch 2.
     part = os.path.join(work, "cls_part")
@@ -94,6 +106,13 @@ def main():
     r = subprocess.run([train, "classifier", *common, "--arch", "resnet18", "--base_width", "8", "--num_classes", "3",
                         "--epochs", "2", "--lr", "0.05", "--out", part, "--resume"], capture_output=True, text=True)
     check(r.returncode == 0 and "resuming classifier from epoch 1" in r.stdout, "an interrupted run resumes")
+    state = json.loads(safetensors_metadata(os.path.join(part, "state.safetensors"))["fcam.train_state"])
+    check(state.get("seed") == 0, f"the resumable state records the seed: {state.get('seed')}")
+    r = subprocess.run([train, "classifier", *common, "--arch", "resnet18", "--base_width", "8", "--num_classes", "3",
+                        "--epochs", "3", "--lr", "0.05", "--seed", "-1", "--out", part, "--resume"],
+                       capture_output=True, text=True)
+    check(r.returncode != 0 and "started with seed 0" in r.stderr and "not 18446744073709551615" in r.stderr,
+          f"resuming with another seed is refused: {r.stderr.strip()[-200:]}")
     plog = read_log(part)
     check([row["epoch"] for row in plog] == ["0", "1", "2"], "resumed log continues at epoch 2")
     # Same seed, same data and order; only float rounding differs (the threads' partial sums).
