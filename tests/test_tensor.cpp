@@ -3,6 +3,8 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <thread>
+#include <vector>
 
 #include <fcam/fcam.hpp>
 
@@ -67,6 +69,53 @@ TEST_CASE("the RNG is reproducible and its samplers have the right moments", "[r
   CHECK(std::abs(sq / n - 1.0) < 0.01);
   CHECK(std::abs(usum / n - 0.5) < 0.005);
   for (int i = 0; i < 1000; ++i) REQUIRE(rng.below(7) < 7);
+}
+
+namespace {
+
+// The initial weights of a Linear layer built from the calling thread's default generator.
+std::vector<float> fresh_linear_weights() {
+  nn::Linear<float> layer(16, 8);
+  const Tensor<float>& w = layer.weight().value;
+  return std::vector<float>(w.data(), w.data() + w.numel());
+}
+
+}  // namespace
+
+TEST_CASE("the default generator behind module constructors is per thread, never shared", "[rng]") {
+  // This thread's generator: seeded, then advanced.
+  manual_seed(5);
+  Rng five(5);
+  CHECK(default_rng().next_u64() == five.next_u64());
+  CHECK(&global_rng() == &default_rng());
+  // Another thread starts from seed 0 and reseeds only its own generator.
+  std::uint64_t other_first = 0;
+  std::thread([&] {
+    other_first = default_rng().next_u64();
+    manual_seed(99);
+    default_rng().next_u64();
+  }).join();
+  CHECK(other_first == Rng(0).next_u64());
+  CHECK(default_rng().next_u64() == five.next_u64());  // untouched by the other thread
+
+  // Models built concurrently: each thread's layers are those of its own seed, as if built alone
+  // (with one shared generator the draws interleave, and the unsynchronised state races).
+  std::vector<std::vector<float>> expected;
+  for (int t = 0; t < 4; ++t) {
+    manual_seed(static_cast<std::uint64_t>(100 + t));
+    expected.push_back(fresh_linear_weights());
+  }
+  std::vector<int> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([t, &expected, &mismatches] {
+      for (int round = 0; round < 200; ++round) {
+        manual_seed(static_cast<std::uint64_t>(100 + t));
+        mismatches[static_cast<std::size_t>(t)] += fresh_linear_weights() != expected[static_cast<std::size_t>(t)];
+      }
+    });
+  for (auto& thread : threads) thread.join();
+  CHECK(mismatches == std::vector<int>(4, 0));
 }
 
 TEST_CASE("thread count from the API and FCAM_NUM_THREADS", "[threads]") {
