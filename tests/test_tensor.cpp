@@ -128,6 +128,29 @@ TEST_CASE("thread count from the API and FCAM_NUM_THREADS", "[threads]") {
   CHECK_THROWS_WITH(set_num_threads(0), Catch::Contains("must be >= 1"));
 }
 
+TEST_CASE("set_num_threads is thread-safe: concurrent calls leave one consistent count", "[threads]") {
+  const int before = num_threads();
+  std::vector<std::thread> threads;
+  std::vector<int> bad_reads(6, 0);
+  for (int t = 0; t < 6; ++t)
+    threads.emplace_back([t, &bad_reads] {
+      for (int i = 0; i < 2000; ++i) {
+        set_num_threads(1 + (t + i) % 6);
+        const int n = num_threads();
+        bad_reads[static_cast<std::size_t>(t)] += n < 1 || n > 6;
+      }
+    });
+  for (auto& thread : threads) thread.join();
+  CHECK(bad_reads == std::vector<int>(6, 0));
+  // fcam's count and Eigen's were set together: both hold the last call's value.
+  CHECK(num_threads() >= 1);
+  CHECK(num_threads() <= 6);
+  CHECK(Eigen::nbThreads() == num_threads());
+  set_num_threads(before);
+  CHECK(num_threads() == before);
+  CHECK(Eigen::nbThreads() == before);
+}
+
 TEST_CASE("NoGradGuard stops caching, so backward reports the missing forward", "[grad]") {
   nn::ReLU<float> relu;
   {
