@@ -5,7 +5,10 @@ loss decreases, checkpoints are written and reload (the stage-2 model keeps the 
 classifier's logits bit for bit, through fcam-infer), an interrupted run resumes, and bad input
 is reported.
 
-Usage: /usr/bin/python3 tests/train_cli_test.py FCAM_TRAIN FCAM_INFER WORK_DIR
+The stage-2 checkpoints' maps written by fcam-infer for the test split and scored by fcam-eval give
+exactly the MaxBoxAcc (v1 at IoU 30/50/70, and V2) that fcam-train reports for them.
+
+Usage: /usr/bin/python3 tests/train_cli_test.py FCAM_TRAIN FCAM_INFER FCAM_EVAL WORK_DIR
 """
 import csv
 import json
@@ -64,8 +67,48 @@ def read_log(run):
         return list(csv.DictReader(f))
 
 
+def check_infer_eval_agree(infer, evaluate, work, run, summary):
+    """fcam-infer's F-CAM maps of the test split, scored by fcam-eval, give the test metrics that
+    fcam-train reported for the same checkpoints (one score-map convention: min-max normalised)."""
+    images = sorted(os.listdir(os.path.join(work, "images", "test")))
+    # fcam-eval knows CUB, ILSVRC and OpenImages; the toy split has boxes like CUB.
+    cub = os.path.join(work, "metadata", "CUB")
+    if not os.path.exists(cub):
+        os.symlink("TOY", cub)
+    for which in ("best", "last"):
+        out = os.path.join(work, "infer_test_" + which)
+        r = subprocess.run([infer, "--weights", os.path.join(run, which + ".safetensors"), "--methods", "fcam",
+                            "--size", "48", "--out", out, *(os.path.join(work, "images", "test", i) for i in images)],
+                           capture_output=True, text=True)
+        check(r.returncode == 0, f"fcam-infer on the test split ({which}): {r.stderr.strip()[-200:]}")
+        if r.returncode != 0:
+            continue
+        maps = os.path.join(work, "scoremaps_" + which)
+        os.makedirs(os.path.join(maps, "test"), exist_ok=True)
+        for i in images:  # <scoremap_root>/<image id>.npy, image ids "test/imgNNN.png"
+            shutil.copy(os.path.join(out, os.path.splitext(i)[0], "fcam.npy"), os.path.join(maps, "test", i + ".npy"))
+        m = np.load(os.path.join(out, os.path.splitext(images[0])[0], "fcam.npy"))
+        check(m.min() == 0 and m.max() == 1, f"fcam.npy is min-max normalised ({m.min()}, {m.max()})")
+        got = {}
+        for variant, flags in (("v1", []), ("v2", ["--multi_contour_eval", "--multi_iou_eval"])):
+            result = os.path.join(work, f"eval_{which}_{variant}.json")
+            r = subprocess.run([evaluate, "--scoremap_root", maps, "--metadata_root", os.path.join(work, "metadata"),
+                                "--dataset_name", "CUB", "--split", "test", "--resize_size", "48",
+                                "--cam_curve_interval", "0.001", "--quiet", "--json", result, *flags],
+                               capture_output=True, text=True)
+            check(r.returncode == 0, f"fcam-eval on fcam-infer's maps ({which}, {variant}): {r.stderr.strip()[-200:]}")
+            got[variant] = json.load(open(result)) if r.returncode == 0 else {}
+        reported = summary["test_" + which]
+        v1 = [got["v1"].get("max_box_acc", {}).get(k) for k in ("30", "50", "70")]
+        check(v1 == reported["max_box_acc_30_50_70"],
+              f"{which}: fcam-infer + fcam-eval MaxBoxAcc {v1} == fcam-train's {reported['max_box_acc_30_50_70']}")
+        check(got["v2"].get("max_box_acc_v2") == reported["max_box_acc_v2"],
+              f"{which}: fcam-infer + fcam-eval MaxBoxAccV2 {got['v2'].get('max_box_acc_v2')} == fcam-train's "
+              f"{reported['max_box_acc_v2']}")
+
+
 def main():
-    train, infer, work = sys.argv[1:4]
+    train, infer, evaluate, work = sys.argv[1:5]
     shutil.rmtree(work, ignore_errors=True)
     make_dataset(work, {"train": 96, "val": 24, "test": 24})
     common = ["--data_root", os.path.join(work, "images"), "--metadata_root", os.path.join(work, "metadata"),
@@ -122,7 +165,8 @@ def main():
     # Stage 2 from the classifier.
     fc = os.path.join(work, "fcam")
     r = subprocess.run([train, "fcam", *common, "--classifier", os.path.join(cls, "best.safetensors"), "--epochs", "2",
-                        "--lr", "0.1", "--erosion", "5", "--out", fc], capture_output=True, text=True)
+                        "--lr", "0.1", "--erosion", "5", "--out", fc, "--json", os.path.join(work, "fcam.json")],
+                       capture_output=True, text=True)
     check(r.returncode == 0, f"fcam stage runs: exit {r.returncode} {r.stderr.strip()[-300:]}")
     if r.returncode == 0:
         flog = read_log(fc)
@@ -141,6 +185,7 @@ def main():
             la, lb = (np.load(os.path.join(o, "logits.npy")) for o in outs)
             check(np.array_equal(la, lb), "stage 2 keeps the classifier's logits bit for bit")
             check(os.path.exists(os.path.join(outs[1], "fcam.npy")), "F-CAM map written")
+        check_infer_eval_agree(infer, evaluate, work, fc, json.load(open(os.path.join(work, "fcam.json"))))
 
     # Errors: unknown command, missing classifier, missing image (named) and --skip_bad.
     r = subprocess.run([train, "detector", *common], capture_output=True, text=True)
