@@ -58,14 +58,14 @@ inline json::Value to_json(const Results& results) {
   }
   for (const auto& [z, pxap] : results.downscale) downscale.push_back(json::Array{static_cast<double>(z), pxap});
   for (const auto& [phase, s] : results.phase_seconds) phases.push_back(json::Array{phase, s});
-  return json::Object{{"seed", static_cast<double>(results.seed)}, {"rows", rows}, {"downscale", downscale},
+  return json::Object{{"seed", results.seed}, {"rows", rows}, {"downscale", downscale},
                       {"phase_seconds", phases}};
 }
 
 inline Results results_from_json(const json::Value& v) {
   Results results;
   const json::Object& o = v.as<json::Object>("results");
-  results.seed = static_cast<std::uint64_t>(o.at("seed").as<double>("seed"));
+  results.seed = o.at("seed").as<std::uint64_t>("seed");
   for (const json::Value& item : o.at("rows").as<json::Array>("rows")) {
     const json::Object& r = item.as<json::Object>("row");
     Row row{r.at("group").as<std::string>("group"), r.at("name").as<std::string>("name")};

@@ -4,9 +4,18 @@
 //              --methods cam,gradcam,fcam --out maps/ image1.jpg image2.png
 //   fcam-infer ... --out maps/ batch.npy          (N×3×H×W float32, already normalised)
 //
-// Per input, in <out>/<name>/: logits.npy, <method>.npy (full-resolution map in [0, 1]),
-// fcam.npy (foreground probability), <method>.png (heat map over the image with the box of the
-// largest contour at --box_threshold). --json FILE: top-5 classes and the class used per input.
+// Per input, in <out>/<name>/: logits.npy, <method>.npy (full-resolution score map in [0, 1]),
+// <method>.png (heat map over the image with the box of the largest contour at --box_threshold).
+// --json FILE: top-5 classes and the class used per input.
+//
+// Score-map convention: every <method>.npy, fcam.npy included, is min–max normalised per image
+// ((x − min) / (max − min), a constant map gives 0), as the reference's inference stores every
+// map and as fcam-train and fcam-demo evaluate them; so fcam-eval on fcam-infer's fcam.npy maps
+// of a split (--size = the evaluation size) gives the MaxBoxAcc / PxAP that fcam-train reports for
+// the same stage-2 checkpoint. (For a baseline CAM, fcam-train scores the ground-truth class's
+// map; fcam-infer writes the predicted class's unless --class is given.) The F-CAM foreground
+// probability itself (softmax of the decoder, before normalisation) is written as
+// fcam_probability.npy.
 #include <algorithm>
 #include <exception>
 #include <filesystem>
@@ -17,6 +26,7 @@
 
 #include <fcam/app/flags.hpp>
 #include <fcam/cam/baselines.hpp>
+#include <fcam/cam/cam_methods.hpp>
 #include <fcam/plot/overlay.hpp>
 #include <fcam/core/grad_mode.hpp>
 #include <fcam/data/image_write.hpp>
@@ -78,7 +88,12 @@ std::vector<Input> load_inputs(const std::vector<std::string>& paths, int size, 
 int main(int argc, char** argv) {
   app::Flags flags("fcam-infer",
                    "CAM baselines and F-CAM maps of images (positional arguments: image files, or .npy N×3×H×W\n"
-                   "float32 tensors already normalised with the ImageNet mean/std).");
+                   "float32 tensors already normalised with the ImageNet mean/std).\n"
+                   "Writes <out>/<input>/logits.npy, <method>.npy and <method>.png per input. Every <method>.npy\n"
+                   "(fcam.npy included) is the score map min-max normalised to [0, 1] per image, as fcam-train,\n"
+                   "fcam-demo and the reference evaluate maps: fcam-eval on the fcam.npy maps of a split (--size =\n"
+                   "the evaluation size) reproduces fcam-train's metrics for the same checkpoint.\n"
+                   "fcam_probability.npy holds the F-CAM foreground probability before normalisation.");
   flags.add_string("arch", "resnet50", "encoder: " + names_of(models::arch_table));
   flags.add_int("base_width", 64, "encoder base width (64: torchvision's; smaller for CPU-trained models)");
   flags.add_string("weights", "",
@@ -88,7 +103,9 @@ int main(int argc, char** argv) {
   flags.add_int("num_classes", 200,
                 "classes of the classification head (a reference state dict: read from its head)");
   flags.add_int("class", -1, "class whose maps are computed (-1: the predicted top-1 class)");
-  flags.add_string("methods", "cam,fcam", "comma list of " + names_of(cam::method_table) + " and fcam");
+  flags.add_string("methods", "cam,fcam",
+                   "comma list of " + names_of(cam::method_table) + " and fcam (F-CAM's foreground,\n"
+                   "      normalised like the others; also fcam_probability.npy)");
   flags.add_int("sgcampp_passes", 4, "Smooth-GradCAM++: noisy passes");
   flags.add_double("sgcampp_sigma", 0.3, "Smooth-GradCAM++: noise standard deviation (normalised input)");
   flags.add_int("seed", 0, "seed of the Smooth-GradCAM++ noise");
@@ -113,10 +130,11 @@ int main(int argc, char** argv) {
     Rng rng(static_cast<std::uint64_t>(flags.integer("seed")));
     const cam::SmoothOptions smooth{flags.integer("sgcampp_passes"), flags.number("sgcampp_sigma")};
 
-    // fcam checkpoints carry their configuration; reference state dicts need --arch.
+    // fcam checkpoints carry their configuration; reference state dicts need --arch. Only the
+    // header is read to tell them apart; the weights are read once, by the loader.
     models::ModelConfig config;
     std::unique_ptr<models::FcamModel<float>> loaded;
-    if (io::read_safetensors(flags.text("weights")).metadata.count("fcam.arch")) {
+    if (io::read_safetensors_header(flags.text("weights")).metadata.count("fcam.arch")) {
       loaded = models::load_fcam_checkpoint<float>(flags.text("weights"), &config);
       FCAM_CHECK(!flags.given("arch") || models::parse_arch(flags.text("arch")) == config.arch, "fcam-infer: --arch ",
                  flags.text("arch"), " but the checkpoint is a ", models::arch_name(config.arch));
@@ -157,9 +175,11 @@ int main(int argc, char** argv) {
       const std::int64_t h = input.tensor.size(2), w = input.tensor.size(3);
       for (std::size_t k = 0; k < methods.size(); ++k) {
         const std::string& method = methods[k];
-        Tensor<float> maps;  // 1×h×w
+        Tensor<float> maps;  // 1×h×w, min–max normalised (see the convention above)
         if (!baselines[k]) {
-          maps = model.foreground(out.stages);
+          const Tensor<float> probability = model.foreground(out.stages);
+          io::write_npy(dir / "fcam_probability.npy", probability.reshape({h, w}));
+          maps = cam::normalize_maps(probability);
         } else {
           maps = cam::full_resolution(cam::baseline_maps(model, out, input.tensor, {cls}, *baselines[k], rng, smooth), h, w);
         }

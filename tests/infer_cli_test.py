@@ -3,8 +3,8 @@
 
 Usage: /usr/bin/python3 tests/infer_cli_test.py FCAM_INFER MODELS_REFERENCE_DIR WORK_DIR
 Runs fcam-infer on the case's input (as an .npy tensor) with the case's weights and compares
-logits.npy, the CAM maps and fcam.npy with PyTorch's values; runs it on a PNG image and checks
-the overlays and the JSON summary; checks the error paths.
+logits.npy, the CAM maps, fcam.npy (normalised) and fcam_probability.npy with PyTorch's values;
+runs it on a PNG image and checks the overlays and the JSON summary; checks the error paths.
 """
 import json
 import os
@@ -55,7 +55,9 @@ def main():
         for m in methods[:-1]:
             close(f"{m}.npy", np.load(os.path.join(out, f"{m}.npy")), ref["cam_" + m][0])
         fg = torch.softmax(torch.from_numpy(ref["segmentation"].copy()), dim=1)[0, 1].numpy()
-        close("fcam.npy", np.load(os.path.join(out, "fcam.npy")), fg)
+        # fcam.npy is min-max normalised like every score map; the probability is kept beside it.
+        close("fcam_probability.npy", np.load(os.path.join(out, "fcam_probability.npy")), fg)
+        close("fcam.npy", np.load(os.path.join(out, "fcam.npy")), (fg - fg.min()) / (fg.max() - fg.min()))
         png = cv2.imread(os.path.join(out, "gradcam.png"))
         check(png is not None and png.shape[:2] == ref["input"].shape[2:], "gradcam.png overlay of the input size")
         with open(os.path.join(work, "summary.json")) as f:

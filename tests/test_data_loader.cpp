@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <type_traits>
 
 #include <fcam/fcam.hpp>
 #include <fcam/data/loader.hpp>
@@ -139,6 +140,14 @@ TEST_CASE("the loader is deterministic, complete and ordered", "[data]") {
   threaded.start_epoch(4);
   CHECK(epoch_batches(threaded, 4).size() == 3);
 }
+
+// The loader keeps a reference to its dataset: a temporary one (which would dangle once the
+// full expression ends) must not compile, an lvalue must.
+static_assert(std::is_constructible_v<data::DataLoader, const data::WsolDataset&, data::LoaderOptions>);
+static_assert(std::is_constructible_v<data::DataLoader, data::WsolDataset&, data::LoaderOptions>);
+static_assert(!std::is_constructible_v<data::DataLoader, data::WsolDataset, data::LoaderOptions>);
+static_assert(!std::is_constructible_v<data::DataLoader, data::WsolDataset&&, data::LoaderOptions>);
+static_assert(!std::is_constructible_v<data::DataLoader, const data::WsolDataset&&, data::LoaderOptions>);
 
 TEST_CASE("unreadable images stop the loader naming them, or are skipped and counted", "[data]") {
   const auto root = std::filesystem::temp_directory_path() / "fcam_test_loader_bad";

@@ -3,6 +3,8 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <thread>
+#include <vector>
 
 #include <fcam/fcam.hpp>
 
@@ -69,6 +71,53 @@ TEST_CASE("the RNG is reproducible and its samplers have the right moments", "[r
   for (int i = 0; i < 1000; ++i) REQUIRE(rng.below(7) < 7);
 }
 
+namespace {
+
+// The initial weights of a Linear layer built from the calling thread's default generator.
+std::vector<float> fresh_linear_weights() {
+  nn::Linear<float> layer(16, 8);
+  const Tensor<float>& w = layer.weight().value;
+  return std::vector<float>(w.data(), w.data() + w.numel());
+}
+
+}  // namespace
+
+TEST_CASE("the default generator behind module constructors is per thread, never shared", "[rng]") {
+  // This thread's generator: seeded, then advanced.
+  manual_seed(5);
+  Rng five(5);
+  CHECK(default_rng().next_u64() == five.next_u64());
+  CHECK(&global_rng() == &default_rng());
+  // Another thread starts from seed 0 and reseeds only its own generator.
+  std::uint64_t other_first = 0;
+  std::thread([&] {
+    other_first = default_rng().next_u64();
+    manual_seed(99);
+    default_rng().next_u64();
+  }).join();
+  CHECK(other_first == Rng(0).next_u64());
+  CHECK(default_rng().next_u64() == five.next_u64());  // untouched by the other thread
+
+  // Models built concurrently: each thread's layers are those of its own seed, as if built alone
+  // (with one shared generator the draws interleave, and the unsynchronised state races).
+  std::vector<std::vector<float>> expected;
+  for (int t = 0; t < 4; ++t) {
+    manual_seed(static_cast<std::uint64_t>(100 + t));
+    expected.push_back(fresh_linear_weights());
+  }
+  std::vector<int> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([t, &expected, &mismatches] {
+      for (int round = 0; round < 200; ++round) {
+        manual_seed(static_cast<std::uint64_t>(100 + t));
+        mismatches[static_cast<std::size_t>(t)] += fresh_linear_weights() != expected[static_cast<std::size_t>(t)];
+      }
+    });
+  for (auto& thread : threads) thread.join();
+  CHECK(mismatches == std::vector<int>(4, 0));
+}
+
 TEST_CASE("thread count from the API and FCAM_NUM_THREADS", "[threads]") {
   // ctest sets FCAM_NUM_THREADS=2 for this executable.
   if (const char* env = std::getenv("FCAM_NUM_THREADS")) CHECK(num_threads() == std::atoi(env));
@@ -77,6 +126,29 @@ TEST_CASE("thread count from the API and FCAM_NUM_THREADS", "[threads]") {
   set_num_threads(2);
   CHECK(num_threads() == 2);
   CHECK_THROWS_WITH(set_num_threads(0), Catch::Contains("must be >= 1"));
+}
+
+TEST_CASE("set_num_threads is thread-safe: concurrent calls leave one consistent count", "[threads]") {
+  const int before = num_threads();
+  std::vector<std::thread> threads;
+  std::vector<int> bad_reads(6, 0);
+  for (int t = 0; t < 6; ++t)
+    threads.emplace_back([t, &bad_reads] {
+      for (int i = 0; i < 2000; ++i) {
+        set_num_threads(1 + (t + i) % 6);
+        const int n = num_threads();
+        bad_reads[static_cast<std::size_t>(t)] += n < 1 || n > 6;
+      }
+    });
+  for (auto& thread : threads) thread.join();
+  CHECK(bad_reads == std::vector<int>(6, 0));
+  // fcam's count and Eigen's were set together: both hold the last call's value.
+  CHECK(num_threads() >= 1);
+  CHECK(num_threads() <= 6);
+  CHECK(Eigen::nbThreads() == num_threads());
+  set_num_threads(before);
+  CHECK(num_threads() == before);
+  CHECK(Eigen::nbThreads() == before);
 }
 
 TEST_CASE("NoGradGuard stops caching, so backward reports the missing forward", "[grad]") {

@@ -5,7 +5,10 @@ loss decreases, checkpoints are written and reload (the stage-2 model keeps the 
 classifier's logits bit for bit, through fcam-infer), an interrupted run resumes, and bad input
 is reported.
 
-Usage: /usr/bin/python3 tests/train_cli_test.py FCAM_TRAIN FCAM_INFER WORK_DIR
+The stage-2 checkpoints' maps written by fcam-infer for the test split and scored by fcam-eval give
+exactly the MaxBoxAcc (v1 at IoU 30/50/70, and V2) that fcam-train reports for them.
+
+Usage: /usr/bin/python3 tests/train_cli_test.py FCAM_TRAIN FCAM_INFER FCAM_EVAL WORK_DIR
 """
 import csv
 import json
@@ -52,13 +55,60 @@ def make_dataset(root, counts, size=64, seed=0):
                 f.write("\n".join(rows[key]) + "\n")
 
 
+def safetensors_metadata(path):
+    """The "__metadata__" of a safetensors file (Python's json keeps big integers exact)."""
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        return json.loads(f.read(n)).get("__metadata__", {})
+
+
 def read_log(run):
     with open(os.path.join(run, "log.csv")) as f:
         return list(csv.DictReader(f))
 
 
+def check_infer_eval_agree(infer, evaluate, work, run, summary):
+    """fcam-infer's F-CAM maps of the test split, scored by fcam-eval, give the test metrics that
+    fcam-train reported for the same checkpoints (one score-map convention: min-max normalised)."""
+    images = sorted(os.listdir(os.path.join(work, "images", "test")))
+    # fcam-eval knows CUB, ILSVRC and OpenImages; the toy split has boxes like CUB.
+    cub = os.path.join(work, "metadata", "CUB")
+    if not os.path.exists(cub):
+        os.symlink("TOY", cub)
+    for which in ("best", "last"):
+        out = os.path.join(work, "infer_test_" + which)
+        r = subprocess.run([infer, "--weights", os.path.join(run, which + ".safetensors"), "--methods", "fcam",
+                            "--size", "48", "--out", out, *(os.path.join(work, "images", "test", i) for i in images)],
+                           capture_output=True, text=True)
+        check(r.returncode == 0, f"fcam-infer on the test split ({which}): {r.stderr.strip()[-200:]}")
+        if r.returncode != 0:
+            continue
+        maps = os.path.join(work, "scoremaps_" + which)
+        os.makedirs(os.path.join(maps, "test"), exist_ok=True)
+        for i in images:  # <scoremap_root>/<image id>.npy, image ids "test/imgNNN.png"
+            shutil.copy(os.path.join(out, os.path.splitext(i)[0], "fcam.npy"), os.path.join(maps, "test", i + ".npy"))
+        m = np.load(os.path.join(out, os.path.splitext(images[0])[0], "fcam.npy"))
+        check(m.min() == 0 and m.max() == 1, f"fcam.npy is min-max normalised ({m.min()}, {m.max()})")
+        got = {}
+        for variant, flags in (("v1", []), ("v2", ["--multi_contour_eval", "--multi_iou_eval"])):
+            result = os.path.join(work, f"eval_{which}_{variant}.json")
+            r = subprocess.run([evaluate, "--scoremap_root", maps, "--metadata_root", os.path.join(work, "metadata"),
+                                "--dataset_name", "CUB", "--split", "test", "--resize_size", "48",
+                                "--cam_curve_interval", "0.001", "--quiet", "--json", result, *flags],
+                               capture_output=True, text=True)
+            check(r.returncode == 0, f"fcam-eval on fcam-infer's maps ({which}, {variant}): {r.stderr.strip()[-200:]}")
+            got[variant] = json.load(open(result)) if r.returncode == 0 else {}
+        reported = summary["test_" + which]
+        v1 = [got["v1"].get("max_box_acc", {}).get(k) for k in ("30", "50", "70")]
+        check(v1 == reported["max_box_acc_30_50_70"],
+              f"{which}: fcam-infer + fcam-eval MaxBoxAcc {v1} == fcam-train's {reported['max_box_acc_30_50_70']}")
+        check(got["v2"].get("max_box_acc_v2") == reported["max_box_acc_v2"],
+              f"{which}: fcam-infer + fcam-eval MaxBoxAccV2 {got['v2'].get('max_box_acc_v2')} == fcam-train's "
+              f"{reported['max_box_acc_v2']}")
+
+
 def main():
-    train, infer, work = sys.argv[1:4]
+    train, infer, evaluate, work = sys.argv[1:5]
     shutil.rmtree(work, ignore_errors=True)
     make_dataset(work, {"train": 96, "val": 24, "test": 24})
     common = ["--data_root", os.path.join(work, "images"), "--metadata_root", os.path.join(work, "metadata"),
@@ -80,12 +130,17 @@ def main():
     for f in ("best.safetensors", "last.safetensors", "state.safetensors"):
         check(os.path.exists(os.path.join(cls, f)), f"classifier wrote {f}")
 
-    # A classifier checkpoint evaluated again (--classifier, 0 epochs): its validation score.
+    # A classifier checkpoint evaluated again (--classifier, 0 epochs): its validation score. The
+    # CAM's evaluation does not depend on the seed; -1 is the 64-bit seed 2^64 - 1, which the
+    # checkpoint's settings must keep exactly.
     r = subprocess.run([train, "classifier", *common, "--classifier", os.path.join(cls, "best.safetensors"),
-                        "--epochs", "0", "--test_split", "", "--out", os.path.join(work, "cls_eval"),
+                        "--epochs", "0", "--test_split", "", "--seed", "-1", "--out", os.path.join(work, "cls_eval"),
                         "--json", os.path.join(work, "cls_eval.json")], capture_output=True, text=True)
     again = json.load(open(os.path.join(work, "cls_eval.json"))) if r.returncode == 0 else {}
     check(again.get("best_val") == summary["best_val"], "re-evaluating the best classifier gives its validation score")
+    if r.returncode == 0:
+        training = json.loads(safetensors_metadata(os.path.join(work, "cls_eval", "best.safetensors"))["fcam.training"])
+        check(training.get("seed") == 2**64 - 1, f"a 64-bit seed is kept exactly in the checkpoint: {training.get('seed')}")
 
     # Resume: 1 epoch, then --epochs 2 --resume continues at epoch 2.
     part = os.path.join(work, "cls_part")
@@ -94,6 +149,13 @@ def main():
     r = subprocess.run([train, "classifier", *common, "--arch", "resnet18", "--base_width", "8", "--num_classes", "3",
                         "--epochs", "2", "--lr", "0.05", "--out", part, "--resume"], capture_output=True, text=True)
     check(r.returncode == 0 and "resuming classifier from epoch 1" in r.stdout, "an interrupted run resumes")
+    state = json.loads(safetensors_metadata(os.path.join(part, "state.safetensors"))["fcam.train_state"])
+    check(state.get("seed") == 0, f"the resumable state records the seed: {state.get('seed')}")
+    r = subprocess.run([train, "classifier", *common, "--arch", "resnet18", "--base_width", "8", "--num_classes", "3",
+                        "--epochs", "3", "--lr", "0.05", "--seed", "-1", "--out", part, "--resume"],
+                       capture_output=True, text=True)
+    check(r.returncode != 0 and "started with seed 0" in r.stderr and "not 18446744073709551615" in r.stderr,
+          f"resuming with another seed is refused: {r.stderr.strip()[-200:]}")
     plog = read_log(part)
     check([row["epoch"] for row in plog] == ["0", "1", "2"], "resumed log continues at epoch 2")
     # Same seed, same data and order; only float rounding differs (the threads' partial sums).
@@ -103,7 +165,8 @@ def main():
     # Stage 2 from the classifier.
     fc = os.path.join(work, "fcam")
     r = subprocess.run([train, "fcam", *common, "--classifier", os.path.join(cls, "best.safetensors"), "--epochs", "2",
-                        "--lr", "0.1", "--erosion", "5", "--out", fc], capture_output=True, text=True)
+                        "--lr", "0.1", "--erosion", "5", "--out", fc, "--json", os.path.join(work, "fcam.json")],
+                       capture_output=True, text=True)
     check(r.returncode == 0, f"fcam stage runs: exit {r.returncode} {r.stderr.strip()[-300:]}")
     if r.returncode == 0:
         flog = read_log(fc)
@@ -122,6 +185,7 @@ def main():
             la, lb = (np.load(os.path.join(o, "logits.npy")) for o in outs)
             check(np.array_equal(la, lb), "stage 2 keeps the classifier's logits bit for bit")
             check(os.path.exists(os.path.join(outs[1], "fcam.npy")), "F-CAM map written")
+        check_infer_eval_agree(infer, evaluate, work, fc, json.load(open(os.path.join(work, "fcam.json"))))
 
     # Errors: unknown command, missing classifier, missing image (named) and --skip_bad.
     r = subprocess.run([train, "detector", *common], capture_output=True, text=True)

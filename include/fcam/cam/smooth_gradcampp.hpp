@@ -61,7 +61,7 @@ Tensor<T> smooth_gradcampp_maps(models::FcamModel<T>& model, const std::vector<T
 /// drawn from `rng`): 4 passes and σ = 0.3 in the reference.
 template <Scalar T>
 Tensor<T> smooth_gradcampp(models::FcamModel<T>& model, const Tensor<T>& x, const std::vector<int>& classes,
-                           int passes = 4, double sigma = 0.3, Rng& rng = global_rng(), const Options& options = {}) {
+                           int passes = 4, double sigma = 0.3, Rng& rng = default_rng(), const Options& options = {}) {
   FCAM_CHECK(passes >= 1 && sigma >= 0, "smooth_gradcampp: passes must be >= 1 and sigma >= 0");
   std::vector<Tensor<T>> noisy;
   for (int p = 0; p < passes; ++p) {

@@ -102,13 +102,24 @@ private:
 namespace fcam {
 
 /// The generator that module constructors draw their initial weights from (like torch's default
-/// generator). Seed it with manual_seed() for reproducible initialisation.
-inline Rng& global_rng() {
-  static Rng rng(0);
+/// generator) and that samplers use when no generator is passed (nn::uniform_,
+/// cam::smooth_gradcampp). Seed it with manual_seed() for reproducible initialisation.
+///
+/// It is per thread (thread_local), never shared: every thread's starts at seed 0 and
+/// manual_seed() reseeds the calling thread's only. Models built concurrently on several threads
+/// therefore neither race on one generator nor depend on each other's timing, and a model is
+/// reproducible from the seed of the thread that builds it. A program that builds its models on
+/// one thread draws the same numbers as with a single process-wide generator. Pass an explicit
+/// Rng where one generator must serve several threads (and synchronise it yourself).
+inline Rng& default_rng() {
+  thread_local Rng rng(0);
   return rng;
 }
 
-/// Reseeds global_rng().
-inline void manual_seed(std::uint64_t seed) { global_rng().reseed(seed); }
+/// The calling thread's default generator: default_rng() under its earlier name.
+inline Rng& global_rng() { return default_rng(); }
+
+/// Reseeds the calling thread's default_rng().
+inline void manual_seed(std::uint64_t seed) { default_rng().reseed(seed); }
 
 }  // namespace fcam

@@ -1,5 +1,6 @@
 /// \file
-/// \brief The CPU thread count used by fcam's kernels (set_num_threads() or FCAM_NUM_THREADS) and parallel_items().
+/// \brief The CPU thread count used by fcam's kernels (set_num_threads() or FCAM_NUM_THREADS, thread-safe) and
+/// parallel_items().
 #pragma once
 
 #include <omp.h>
@@ -8,6 +9,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <exception>
+#include <mutex>
 #include <string>
 
 #include <Eigen/Core>
@@ -30,25 +32,41 @@ inline int initial_thread_count() {
   return omp_get_num_procs();
 }
 
-inline int& thread_count_slot() {
-  static int count = [] {
+/// The thread count, initialised once (thread-safe static initialisation) from
+/// initial_thread_count(), which also sets Eigen's.
+inline std::atomic<int>& thread_count_slot() {
+  static std::atomic<int> count{[] {
     const int n = initial_thread_count();
     Eigen::setNbThreads(n);
     return n;
-  }();
+  }()};
   return count;
+}
+
+/// Serialises set_num_threads(): fcam's count and Eigen's (a plain int inside Eigen) are
+/// updated together, so concurrent calls leave both at the value of the same, last call.
+inline std::mutex& thread_count_mutex() {
+  static std::mutex mutex;
+  return mutex;
 }
 
 }  // namespace detail
 
-/// Number of CPU threads fcam's kernels use (>= 1).
-inline int num_threads() { return detail::thread_count_slot(); }
+/// Number of CPU threads fcam's kernels use (>= 1). Safe to call from any thread.
+inline int num_threads() { return detail::thread_count_slot().load(std::memory_order_relaxed); }
 
 /// Sets the CPU thread count for fcam's kernels and Eigen's products.
 /// requires: n >= 1, else fcam::Error.
+///
+/// Thread-safe: concurrent calls do not race (the count is atomic and the calls are serialised),
+/// and afterwards fcam and Eigen both use the value of the last call. Kernels already running
+/// keep the count they started with. Eigen keeps its own count in a plain int that its products
+/// read unsynchronised, so do not change the count while another thread is inside a Linear layer.
 inline void set_num_threads(int n) {
   FCAM_CHECK(n >= 1, "set_num_threads: thread count must be >= 1, got ", n);
-  detail::thread_count_slot() = n;
+  std::atomic<int>& slot = detail::thread_count_slot();
+  const std::lock_guard<std::mutex> lock(detail::thread_count_mutex());
+  slot.store(n, std::memory_order_relaxed);
   Eigen::setNbThreads(n);
 }
 

@@ -66,13 +66,19 @@ struct Batch {
 /// Loads the batches of one epoch at a time (start_epoch(), then next() until it returns
 /// nothing). Errors of a worker (an unreadable image without skip_bad, naming it) are rethrown
 /// by next(). Not copyable; the destructor stops the workers.
+///
+/// The loader refers to its dataset, which must outlive it: constructing one from a temporary
+/// dataset (which would dangle) does not compile.
 class DataLoader {
 public:
+  /// A loader of `dataset` (kept by reference; it must outlive the loader).
   DataLoader(const WsolDataset& dataset, LoaderOptions options) : dataset_(dataset), options_(std::move(options)) {
     FCAM_CHECK(options_.batch_size >= 1 && options_.workers >= 0 && options_.prefetch >= 1,
                "DataLoader: batch size and prefetch must be >= 1, workers >= 0");
     FCAM_CHECK(dataset.size() > 0, "DataLoader: the dataset is empty");
   }
+  /// A temporary dataset would be destroyed while the loader still reads it.
+  DataLoader(const WsolDataset&& dataset, LoaderOptions options) = delete;
   DataLoader(const DataLoader&) = delete;
   DataLoader& operator=(const DataLoader&) = delete;
   ~DataLoader() { stop(); }

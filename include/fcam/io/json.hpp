@@ -3,13 +3,16 @@
 #pragma once
 
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <type_traits>
 #include <cstdlib>
 #include <variant>
@@ -25,33 +28,94 @@ using Array = std::vector<Value>;
 /// A JSON object; keys are kept sorted (duplicates are a parse error).
 using Object = std::map<std::string, Value>;
 
-/// One JSON value: null, bool, number (double), string, array or object.
+/// One JSON value: null, bool, number, string, array or object.
+///
+/// Numbers: an integer (no fraction, no exponent) is kept exactly as std::int64_t, or as
+/// std::uint64_t above INT64_MAX (so 64-bit seeds and sizes survive a round trip); any other
+/// number is a double. `as<double>()` reads every number (integers beyond 2^53 rounded);
+/// `as<std::int64_t>()` and `as<std::uint64_t>()` read integers exactly, and integral doubles in
+/// their range, and fail otherwise. `is<X>()` is true exactly when `as<X>()` succeeds.
 struct Value {
   /// The alternatives.
-  std::variant<std::nullptr_t, bool, double, std::string, Array, Object> v = nullptr;
+  std::variant<std::nullptr_t, bool, double, std::int64_t, std::uint64_t, std::string, Array, Object> v = nullptr;
 
   Value() = default;
   /// Wraps any alternative.
   template <class X>
     requires std::is_constructible_v<decltype(v), X&&>
   Value(X&& x) : v(std::forward<X>(x)) {}  // NOLINT: implicit by design
-  /// Numbers from integers.
-  Value(int x) : v(static_cast<double>(x)) {}
-  /// Numbers from 64-bit integers.
-  Value(std::int64_t x) : v(static_cast<double>(x)) {}
+  /// Integers, kept exactly.
+  Value(int x) : v(static_cast<std::int64_t>(x)) {}
+  /// Unsigned integers, kept exactly.
+  Value(unsigned x) : v(static_cast<std::uint64_t>(x)) {}
+  /// 64-bit integers, kept exactly.
+  Value(std::int64_t x) : v(x) {}
+  /// Unsigned 64-bit integers (seeds), kept exactly.
+  Value(std::uint64_t x) : v(x) {}
   /// Strings from literals.
   Value(const char* s) : v(std::string(s)) {}
 
-  /// True when this holds X.
+  /// True when as<X>() would succeed (for the number types: see the class comment).
   template <class X>
   bool is() const {
-    return std::holds_alternative<X>(v);
+    if constexpr (std::is_same_v<X, double>) {
+      return is_number();
+    } else if constexpr (std::is_same_v<X, std::int64_t> || std::is_same_v<X, std::uint64_t>) {
+      X out;
+      return integer_value(out);
+    } else {
+      return std::holds_alternative<X>(v);
+    }
   }
-  /// The X held; throws fcam::Error naming `what` otherwise.
+  /// True for any number.
+  bool is_number() const {
+    return std::holds_alternative<double>(v) || std::holds_alternative<std::int64_t>(v) ||
+           std::holds_alternative<std::uint64_t>(v);
+  }
+  /// The X held (numbers by value, converted as the class comment says; everything else by
+  /// reference); throws fcam::Error naming `what` otherwise.
   template <class X>
-  const X& as(std::string_view what) const {
-    if (const X* p = std::get_if<X>(&v)) return *p;
-    fail(what, ": unexpected JSON type");
+  decltype(auto) as(std::string_view what) const {
+    if constexpr (std::is_same_v<X, double>) {
+      if (const double* d = std::get_if<double>(&v)) return static_cast<double>(*d);
+      if (const std::int64_t* i = std::get_if<std::int64_t>(&v)) return static_cast<double>(*i);
+      if (const std::uint64_t* u = std::get_if<std::uint64_t>(&v)) return static_cast<double>(*u);
+      fail(what, ": expected a number");
+    } else if constexpr (std::is_same_v<X, std::int64_t> || std::is_same_v<X, std::uint64_t>) {
+      X out;
+      if (integer_value(out)) return out;
+      if (is_number()) fail(what, ": expected an integer in [", std::numeric_limits<X>::min(), ", ",
+                            std::numeric_limits<X>::max(), "]");
+      fail(what, ": expected an integer");
+    } else {
+      if (const X* p = std::get_if<X>(&v)) return static_cast<const X&>(*p);
+      fail(what, ": unexpected JSON type");
+    }
+  }
+
+private:
+  /// The number as an exact X (int64 or uint64), if it is an integer in X's range.
+  template <class X>
+  bool integer_value(X& out) const {
+    if (const std::int64_t* i = std::get_if<std::int64_t>(&v)) {
+      if (std::is_unsigned_v<X> && *i < 0) return false;
+      out = static_cast<X>(*i);
+      return true;
+    }
+    if (const std::uint64_t* u = std::get_if<std::uint64_t>(&v)) {
+      if (*u > static_cast<std::uint64_t>(std::numeric_limits<X>::max())) return false;
+      out = static_cast<X>(*u);
+      return true;
+    }
+    if (const double* d = std::get_if<double>(&v)) {
+      // 2^63 and 2^64 are exact doubles; the range is [min, 2^63) or [0, 2^64).
+      const double upper = std::is_unsigned_v<X> ? 18446744073709551616.0 : 9223372036854775808.0;
+      const double lower = std::is_unsigned_v<X> ? 0.0 : -9223372036854775808.0;
+      if (!(*d == std::floor(*d) && *d >= lower && *d < upper)) return false;
+      out = static_cast<X>(*d);
+      return true;
+    }
+    return false;
   }
 };
 
@@ -193,9 +257,28 @@ private:
       ++pos_;
     if (pos_ == start) error("unexpected character");
     const std::string token(s_.substr(start, pos_ - start));
+    const char* first = token.c_str();
+    const char* last = first + token.size();
+    // Integers are kept exactly: int64, or uint64 above INT64_MAX; beyond that, a double.
+    if (token.find_first_of(".eE") == std::string::npos) {
+      const char* digits = first + (*first == '+');
+      if (*digits == '-') {
+        std::int64_t i = 0;
+        const auto [ptr, ec] = std::from_chars(digits, last, i);
+        if (ec == std::errc() && ptr == last) return i;
+      } else {
+        std::uint64_t u = 0;
+        const auto [ptr, ec] = std::from_chars(digits, last, u);
+        if (ec == std::errc() && ptr == last) {
+          if (u <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+            return static_cast<std::int64_t>(u);
+          return u;
+        }
+      }
+    }
     char* end = nullptr;
-    const double value = std::strtod(token.c_str(), &end);
-    if (end != token.c_str() + token.size()) error("bad number");
+    const double value = std::strtod(first, &end);
+    if (end != last) error("bad number");
     return value;
   }
 
@@ -230,6 +313,10 @@ inline void write_value(std::string& out, const Value& value) {
     out += "null";
   } else if (const bool* b = std::get_if<bool>(&value.v)) {
     out += *b ? "true" : "false";
+  } else if (const std::int64_t* i = std::get_if<std::int64_t>(&value.v)) {
+    out += std::to_string(*i);
+  } else if (const std::uint64_t* u = std::get_if<std::uint64_t>(&value.v)) {
+    out += std::to_string(*u);
   } else if (const double* d = std::get_if<double>(&value.v)) {
     if (!std::isfinite(*d)) {
       out += "null";  // JSON has no NaN or infinity
@@ -269,7 +356,8 @@ inline void write_value(std::string& out, const Value& value) {
 /// Parses a complete JSON document; throws fcam::Error with the byte offset on malformed input.
 inline Value parse(std::string_view text) { return detail::Parser(text).parse_document(); }
 
-/// Compact JSON text of `value` (integers without a decimal point, non-finite numbers as null).
+/// Compact JSON text of `value` (integers exactly; integral doubles below 9e15 without a decimal
+/// point, other doubles with 17 significant digits; non-finite numbers as null).
 inline std::string dump(const Value& value) {
   std::string out;
   detail::write_value(out, value);

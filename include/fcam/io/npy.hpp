@@ -3,6 +3,7 @@
 /// read validated WSOL score maps.
 #pragma once
 
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -14,6 +15,11 @@
 #include "fcam/io/atomic_file.hpp"
 
 namespace fcam::io {
+
+// Raw bytes are copied between files and native integers and floats below.
+static_assert(std::endian::native == std::endian::little,
+              ".npy: fcam reads and writes little-endian arrays ('<f4', '<f8') by copying their bytes "
+              "to and from memory as they are; big-endian hosts are not supported");
 
 namespace detail {
 

@@ -8,11 +8,14 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -22,6 +25,11 @@
 #include "fcam/io/json.hpp"
 
 namespace fcam::io {
+
+// Raw bytes are copied between files and native integers and floats below.
+static_assert(std::endian::native == std::endian::little,
+              "safetensors: the files are little-endian and fcam copies their bytes (header length, "
+              "tensor data) to and from memory as they are; big-endian hosts are not supported");
 
 /// Element types fcam reads and writes.
 enum class DType { f32, f64, f16, bf16, i64 };
@@ -128,27 +136,38 @@ inline std::uint64_t json_uint(const json::Value& v, const std::string& where) {
 
 }  // namespace detail
 
-/// Parses safetensors bytes; `source` names the file in error messages.
-/// Validates: header length within the file, JSON well-formed, known dtypes, non-negative shapes,
-/// offsets inside the data buffer, byte size = numel × dtype size, no two tensors overlapping.
-inline SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& source) {
-  FCAM_CHECK(bytes.size() >= 8, source, ": not a safetensors file (", bytes.size(), " bytes, need at least 8)");
-  std::uint64_t header_len = 0;
-  std::memcpy(&header_len, bytes.data(), 8);
-  FCAM_CHECK(header_len <= bytes.size() - 8, source, ": header length ", header_len, " exceeds the file size ",
-             bytes.size(), " (truncated file?)");
-  const std::size_t data_start = 8 + static_cast<std::size_t>(header_len);
-  const std::size_t data_size = bytes.size() - data_start;
+/// One tensor's entry in a safetensors header: its type, shape and byte range in the data buffer.
+struct TensorInfo {
+  DType dtype = DType::f32;  ///< element type in the file
+  Shape shape;               ///< sizes
+  std::uint64_t begin = 0;   ///< first byte, relative to the data buffer
+  std::uint64_t end = 0;     ///< one past the last byte
+};
 
+/// The header of a safetensors file: every tensor's entry (sorted by name) and the string
+/// metadata, validated against the size of the data buffer; no tensor data.
+struct SafetensorsHeader {
+  std::map<std::string, TensorInfo> tensors;    ///< every tensor's entry
+  std::map<std::string, std::string> metadata;  ///< "__metadata__" (string → string)
+  std::uint64_t data_start = 0;                 ///< file offset of the data buffer (8 + header length)
+};
+
+namespace detail {
+
+/// Parses and validates the JSON header `text` of a file whose data buffer holds `data_size`
+/// bytes: known dtypes, non-negative shapes, offsets inside the buffer, byte size = numel ×
+/// dtype size, no two tensors overlapping. `source` names the file in error messages.
+inline SafetensorsHeader parse_header(std::string_view text, std::uint64_t data_size, const std::string& source) {
   json::Value header;
   try {
-    header = json::parse(std::string_view(bytes).substr(8, static_cast<std::size_t>(header_len)));
+    header = json::parse(text);
   } catch (const Error& e) {
     fail(source, ": header: ", e.what());
   }
   FCAM_CHECK(header.is<json::Object>(), source, ": header is not a JSON object");
 
-  SafetensorsFile file;
+  SafetensorsHeader out;
+  out.data_start = 8 + text.size();
   std::vector<std::pair<std::pair<std::uint64_t, std::uint64_t>, std::string>> ranges;
   for (const auto& [name, entry] : header.as<json::Object>(source)) {
     const std::string where = source + ": tensor '" + name + "'";
@@ -156,7 +175,7 @@ inline SafetensorsFile parse_safetensors(const std::string& bytes, const std::st
       FCAM_CHECK(entry.is<json::Object>(), source, ": __metadata__ is not an object");
       for (const auto& [key, value] : entry.as<json::Object>(source)) {
         FCAM_CHECK(value.is<std::string>(), source, ": __metadata__ value of '", key, "' is not a string");
-        file.metadata[key] = value.as<std::string>(source);
+        out.metadata[key] = value.as<std::string>(source);
       }
       continue;
     }
@@ -164,34 +183,85 @@ inline SafetensorsFile parse_safetensors(const std::string& bytes, const std::st
     const json::Object& obj = entry.as<json::Object>(where);
     for (const char* key : {"dtype", "shape", "data_offsets"})
       FCAM_CHECK(obj.count(key), where, ": missing '", key, "'");
-    TensorRecord rec;
-    rec.dtype = detail::parse_dtype(obj.at("dtype").as<std::string>(where + " dtype"), where);
+    TensorInfo info;
+    info.dtype = parse_dtype(obj.at("dtype").as<std::string>(where + " dtype"), where);
     for (const json::Value& d : obj.at("shape").as<json::Array>(where + " shape"))
-      rec.shape.push_back(static_cast<std::int64_t>(detail::json_uint(d, where + " shape")));
+      info.shape.push_back(static_cast<std::int64_t>(json_uint(d, where + " shape")));
     const json::Array& offsets = obj.at("data_offsets").as<json::Array>(where + " data_offsets");
     FCAM_CHECK(offsets.size() == 2, where, ": data_offsets must have 2 entries");
-    const std::uint64_t begin = detail::json_uint(offsets[0], where + " data_offsets");
-    const std::uint64_t end = detail::json_uint(offsets[1], where + " data_offsets");
-    FCAM_CHECK(begin <= end, where, ": data_offsets [", begin, ", ", end, "] are reversed");
-    FCAM_CHECK(end <= data_size, where, ": data_offsets [", begin, ", ", end, "] exceed the data buffer of ",
-               data_size, " bytes (truncated file?)");
-    const std::uint64_t expected = static_cast<std::uint64_t>(numel_of(rec.shape)) * dtype_size(rec.dtype);
-    FCAM_CHECK(end - begin == expected, where, ": ", end - begin, " bytes stored but dtype ", dtype_name(rec.dtype),
-               " and shape ", to_string(rec.shape), " need ", expected);
-    rec.bytes.assign(bytes, data_start + begin, end - begin);
-    ranges.push_back({{begin, end}, name});
-    file.tensors.emplace(name, std::move(rec));
+    info.begin = json_uint(offsets[0], where + " data_offsets");
+    info.end = json_uint(offsets[1], where + " data_offsets");
+    FCAM_CHECK(info.begin <= info.end, where, ": data_offsets [", info.begin, ", ", info.end, "] are reversed");
+    FCAM_CHECK(info.end <= data_size, where, ": data_offsets [", info.begin, ", ", info.end,
+               "] exceed the data buffer of ", data_size, " bytes (truncated file?)");
+    const std::uint64_t expected = static_cast<std::uint64_t>(numel_of(info.shape)) * dtype_size(info.dtype);
+    FCAM_CHECK(info.end - info.begin == expected, where, ": ", info.end - info.begin, " bytes stored but dtype ",
+               dtype_name(info.dtype), " and shape ", to_string(info.shape), " need ", expected);
+    ranges.push_back({{info.begin, info.end}, name});
+    out.tensors.emplace(name, std::move(info));
   }
   std::sort(ranges.begin(), ranges.end());
   for (std::size_t i = 1; i < ranges.size(); ++i)
     FCAM_CHECK(ranges[i].first.first >= ranges[i - 1].first.second || ranges[i].first.first == ranges[i].first.second,
                source, ": tensors '", ranges[i - 1].second, "' and '", ranges[i].second, "' overlap");
+  return out;
+}
+
+/// The header length stored in the first 8 bytes, checked against the file size `total`.
+inline std::uint64_t header_length(const char* first8, std::uint64_t total, const std::string& source) {
+  std::uint64_t header_len = 0;
+  std::memcpy(&header_len, first8, 8);
+  FCAM_CHECK(header_len <= total - 8, source, ": header length ", header_len, " exceeds the file size ", total,
+             " (truncated file?)");
+  return header_len;
+}
+
+}  // namespace detail
+
+/// Parses safetensors bytes; `source` names the file in error messages.
+/// Validates: header length within the file, JSON well-formed, known dtypes, non-negative shapes,
+/// offsets inside the data buffer, byte size = numel × dtype size, no two tensors overlapping.
+inline SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& source) {
+  FCAM_CHECK(bytes.size() >= 8, source, ": not a safetensors file (", bytes.size(), " bytes, need at least 8)");
+  const std::uint64_t header_len = detail::header_length(bytes.data(), bytes.size(), source);
+  const std::size_t data_start = 8 + static_cast<std::size_t>(header_len);
+  SafetensorsHeader header = detail::parse_header(std::string_view(bytes).substr(8, static_cast<std::size_t>(header_len)),
+                                                  bytes.size() - data_start, source);
+  SafetensorsFile file;
+  file.metadata = std::move(header.metadata);
+  for (auto& [name, info] : header.tensors) {
+    TensorRecord rec{info.dtype, std::move(info.shape), bytes.substr(data_start + info.begin, info.end - info.begin)};
+    file.tensors.emplace(name, std::move(rec));
+  }
   return file;
 }
 
 /// Reads and validates a safetensors file (see parse_safetensors).
 inline SafetensorsFile read_safetensors(const std::filesystem::path& path) {
   return parse_safetensors(read_file(path), path.string());
+}
+
+/// Reads and validates only the header of a safetensors file — the 8-byte length and the JSON
+/// it announces, never the tensor data — for its metadata or its tensors' names, types and
+/// shapes. Offsets are checked against the file's size. Errors name the file.
+inline SafetensorsHeader read_safetensors_header(const std::filesystem::path& path) {
+  const std::string source = path.string();
+  std::ifstream in(path, std::ios::binary);
+  FCAM_CHECK(in.good(), source, ": cannot open file (missing or unreadable)");
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  FCAM_CHECK(size >= 0, source, ": cannot determine the file size");
+  const auto total = static_cast<std::uint64_t>(size);
+  FCAM_CHECK(total >= 8, source, ": not a safetensors file (", total, " bytes, need at least 8)");
+  in.seekg(0);
+  char first8[8];
+  in.read(first8, 8);
+  FCAM_CHECK(in.good(), source, ": read failed");
+  const std::uint64_t header_len = detail::header_length(first8, total, source);
+  std::string text(static_cast<std::size_t>(header_len), '\0');
+  in.read(text.data(), static_cast<std::streamsize>(header_len));
+  FCAM_CHECK(in.good(), source, ": read failed");
+  return detail::parse_header(text, total - 8 - header_len, source);
 }
 
 /// The bytes of a safetensors file holding `file` (tensors in name order, 8-byte aligned header).

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -62,19 +63,19 @@ void save_fcam_checkpoint(FcamModel<T>& model, const ModelConfig& config, const 
                         {"fcam.training", config.training}});
 }
 
-/// The configuration stored in an fcam checkpoint; an error naming the file when it has none
-/// (e.g. a converted reference checkpoint: give the architecture explicitly then).
-inline ModelConfig read_model_config(const std::filesystem::path& path) {
-  const io::SafetensorsFile file = io::read_safetensors(path);
+/// The configuration in the metadata of an fcam checkpoint; `source` names the file in errors
+/// (one without it, e.g. a converted reference checkpoint, is "not an fcam checkpoint").
+inline ModelConfig model_config_from_metadata(const std::map<std::string, std::string>& metadata,
+                                              const std::string& source) {
   auto field = [&](const char* key) -> const std::string& {
-    auto it = file.metadata.find(key);
-    FCAM_CHECK(it != file.metadata.end(), path.string(), ": not an fcam checkpoint (no '", key, "' metadata)");
+    auto it = metadata.find(key);
+    FCAM_CHECK(it != metadata.end(), source, ": not an fcam checkpoint (no '", key, "' metadata)");
     return it->second;
   };
   auto triple = [&](const char* key) {
     const json::Value v = json::parse(field(key));
     const auto& a = v.as<json::Array>(key);
-    FCAM_CHECK(a.size() == 3, path.string(), ": '", key, "' must hold 3 numbers");
+    FCAM_CHECK(a.size() == 3, source, ": '", key, "' must hold 3 numbers");
     return std::array<float, 3>{static_cast<float>(a[0].as<double>(key)), static_cast<float>(a[1].as<double>(key)),
                                 static_cast<float>(a[2].as<double>(key))};
   };
@@ -82,13 +83,20 @@ inline ModelConfig read_model_config(const std::filesystem::path& path) {
   try {
     config.arch = parse_arch(field("fcam.arch"));
   } catch (const Error& e) {
-    fail(path.string(), ": ", e.what());
+    fail(source, ": ", e.what());
   }
   config.num_classes = std::stoll(field("fcam.num_classes"));
   config.base_width = std::stoll(field("fcam.base_width"));
   config.normalization = {triple("fcam.mean"), triple("fcam.std")};
   config.training = field("fcam.training");
   return config;
+}
+
+/// The configuration stored in an fcam checkpoint; an error naming the file when it has none
+/// (e.g. a converted reference checkpoint: give the architecture explicitly then). Reads only
+/// the file's header (io::read_safetensors_header), never the weights.
+inline ModelConfig read_model_config(const std::filesystem::path& path) {
+  return model_config_from_metadata(io::read_safetensors_header(path).metadata, path.string());
 }
 
 /// Loads an F-CAM state dict with the reference code's names into `model` (of its arch()): a
@@ -101,21 +109,23 @@ nn::LoadReport load_reference_checkpoint(FcamModel<T>& model, const std::filesys
                              strict, path.string());
 }
 
-/// The number of classes of an F-CAM state dict (rows of "classification_head.fc.weight").
+/// The number of classes of an F-CAM state dict (rows of "classification_head.fc.weight"), from
+/// the file's header alone.
 inline std::int64_t checkpoint_num_classes(const std::filesystem::path& path) {
-  const io::SafetensorsFile file = io::read_safetensors(path);
-  auto it = file.tensors.find("classification_head.fc.weight");
-  FCAM_CHECK(it != file.tensors.end() && it->second.shape.size() == 2, path.string(),
+  const io::SafetensorsHeader header = io::read_safetensors_header(path);
+  auto it = header.tensors.find("classification_head.fc.weight");
+  FCAM_CHECK(it != header.tensors.end() && it->second.shape.size() == 2, path.string(),
              ": no 2-D 'classification_head.fc.weight' to take the number of classes from");
   return it->second.shape[0];
 }
 
-/// Rebuilds the model of an fcam checkpoint and loads its weights (strict).
+/// Rebuilds the model of an fcam checkpoint and loads its weights (strict); the file is read once.
 template <Scalar T>
 std::unique_ptr<FcamModel<T>> load_fcam_checkpoint(const std::filesystem::path& path, ModelConfig* config = nullptr) {
-  const ModelConfig c = read_model_config(path);
+  const io::SafetensorsFile file = io::read_safetensors(path);
+  const ModelConfig c = model_config_from_metadata(file.metadata, path.string());
   auto model = std::make_unique<FcamModel<T>>(c.arch, c.num_classes, c.base_width);
-  nn::load_safetensors(*model, path);
+  nn::load_state_dict(*model, file, true, path.string());
   if (config) *config = c;
   return model;
 }

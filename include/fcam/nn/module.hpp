@@ -145,9 +145,9 @@ public:
   Tensor<T> operator()(const Tensor<T>& x) { return forward(x); }
 };
 
-/// Fills `t` with U(lo, hi) draws from `rng`.
+/// Fills `t` with U(lo, hi) draws from `rng` (by default the calling thread's default_rng()).
 template <Scalar T>
-void uniform_(Tensor<T>& t, double lo, double hi, Rng& rng = global_rng()) {
+void uniform_(Tensor<T>& t, double lo, double hi, Rng& rng = default_rng()) {
   for (std::int64_t i = 0; i < t.numel(); ++i) t.data()[i] = static_cast<T>(rng.uniform(lo, hi));
 }
 

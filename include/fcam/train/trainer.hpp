@@ -79,7 +79,7 @@ inline std::string config_json(const TrainConfig& c) {
                  {"epochs", static_cast<double>(c.epochs)},
                  {"batch_size", static_cast<double>(c.batch_size)},
                  {"lr", c.sgd.lr},
-                 {"seed", static_cast<double>(c.seed)},
+                 {"seed", c.seed},  // exact: a 64-bit seed must not round through a double
                  {"resize_size", static_cast<double>(c.transform.resize_size)},
                  {"crop_size", static_cast<double>(c.transform.crop_size)}};
   if (c.stage == Stage::fcam) {
@@ -137,6 +137,13 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
     const json::Object& o = counters.as<json::Object>("train_state");
     first_epoch = static_cast<std::int64_t>(o.at("epoch").as<double>("epoch")) + 1;
     result.best_epoch = static_cast<std::int64_t>(o.at("best_epoch").as<double>("best_epoch"));
+    // The seed drives the order, crops, flips and pseudo-label draws of every epoch; a resumed
+    // run continues the interrupted one only with the same seed (states before it lack one).
+    if (o.count("seed")) {
+      const std::uint64_t seed = o.at("seed").as<std::uint64_t>("seed");
+      FCAM_CHECK(seed == c.seed, state_path.string(), ": the run was started with seed ", seed,
+                 "; resume it with the same seed, not ", c.seed);
+    }
     result.best_val = o.at("best_val").as<double>("best_val");
     for (const auto& v : o.at("val_history").as<json::Array>("val_history")) result.val_history.push_back(v.as<double>("val"));
     for (const auto& v : o.at("loss_history").as<json::Array>("loss_history")) result.loss_history.push_back(v.as<double>("loss"));
@@ -242,7 +249,7 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
     for (double x : result.loss_history) losses_.push_back(x);
     state.metadata["fcam.train_state"] = json::dump(json::Value(json::Object{
         {"epoch", static_cast<double>(epoch)}, {"best_epoch", static_cast<double>(result.best_epoch)},
-        {"best_val", result.best_val}, {"val_history", vals}, {"loss_history", losses_}}));
+        {"seed", c.seed}, {"best_val", result.best_val}, {"val_history", vals}, {"loss_history", losses_}}));
     io::write_safetensors(state_path, state);
   }
   if (!std::filesystem::exists(c.out / "last.safetensors"))
