@@ -4,6 +4,8 @@
 // follow the parameters when they change.
 #include <catch2/catch.hpp>
 
+#include <cstdint>
+
 #include <fcam/fcam.hpp>
 
 using namespace fcam;
@@ -101,10 +103,17 @@ TEST_CASE("packed inference weights follow the parameters", "[fusion]") {
   nn::load_state_dict(conv, file);
   CHECK(max_abs_diff(conv(x), reference()) <= 1e-6);
   CHECK(max_abs_diff(conv(x), conv2d(x, other.weight().value, other.bias().value, other.geometry())) <= 1e-6);
-  // So is a mode switch (eval() again drops the packed copy).
+  // Switching to the mode already set keeps the packed copy (unannounced in-place edits are not
+  // seen: announce them with mark_changed()); a real mode switch drops it.
+  const std::uint64_t packings = conv.times_packed();
   conv.weight().value.fill(-0.5f);
   conv.eval();
+  conv(x);
+  CHECK(conv.times_packed() == packings);
+  conv.train();
+  conv.eval();
   CHECK(max_abs_diff(conv(x), reference()) <= 1e-6);
+  CHECK(conv.times_packed() == packings + 1);
 }
 
 TEST_CASE("max pooling without argmax (inference) gives the same output", "[fusion]") {
