@@ -9,6 +9,7 @@
 // OpenImages masks under <mask_root>/OpenImages. Every docs/method.md constant is a flag with its
 // default. Writes <out>/{best,last}.safetensors (fcam-infer reads them), state.safetensors
 // (--resume), log.csv, and with --json FILE the test metrics of the best and last checkpoints.
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
@@ -107,7 +108,11 @@ int main(int argc, char** argv) {
     }
     FCAM_CHECK(flags.positional().size() == 1, "fcam-train: give exactly one command: classifier or fcam");
     train::TrainConfig c;
-    c.stage = train::parse_stage(flags.positional()[0]);
+    const std::string command = flags.positional()[0];
+    FCAM_CHECK(std::any_of(train::stage_table.begin(), train::stage_table.end(),
+                           [&](const auto& e) { return e.name == command; }),
+               "fcam-train: unknown command '", command, "' (", names_of(train::stage_table), ")");
+    c.stage = train::parse_stage(command);
     FCAM_CHECK(!flags.text("data_root").empty(), "fcam-train: --data_root is required");
     c.model.arch = models::parse_arch(flags.text("arch"));
     c.model.num_classes = flags.integer("num_classes");
