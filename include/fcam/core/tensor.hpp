@@ -91,6 +91,11 @@ public:
   /// True when on the CPU.
   bool is_cpu() const { return device() == Device::cpu; }
 
+  /// True when both are views of the same elements (same storage, offset and shape).
+  bool same_view(const Tensor& other) const {
+    return storage_ == other.storage_ && offset_ == other.offset_ && shape_ == other.shape_;
+  }
+
   /// First element (a device pointer for CUDA tensors); null when undefined.
   T* data() { return storage_ ? storage_->data() + offset_ : nullptr; }
   /// First element, read-only.
@@ -222,6 +227,15 @@ template <Scalar T>
 void check_same_shape(const Tensor<T>& a, const Tensor<T>& b, const char* what) {
   FCAM_CHECK(a.shape() == b.shape(), what, ": shape mismatch ", to_string(a.shape()), " vs ",
              to_string(b.shape()));
+}
+
+/// check_same_shape, and both tensors on the CPU: what a CPU kernel reading both as host memory
+/// needs (a backward op checks its gradient as strictly as its forward checks the input).
+template <Scalar T>
+void check_cpu_operands(const Tensor<T>& a, const Tensor<T>& b, const char* what) {
+  a.require_cpu(what);
+  b.require_cpu(what);
+  check_same_shape(a, b, what);
 }
 
 /// Throws fcam::Error naming `what` unless `t` has `rank` dimensions.

@@ -25,6 +25,7 @@
 #include "fcam/models/unet_decoder.hpp"
 #include "fcam/models/vgg_wsol.hpp"
 #include "fcam/models/wgap_head.hpp"
+#include "fcam/ops/concat.hpp"
 #include "fcam/ops/softmax.hpp"
 
 namespace fcam::models {
@@ -95,11 +96,7 @@ public:
   /// The F-CAM map of encoder `stages`: foreground probability (softmax channel 1), N×H×W.
   Tensor<T> foreground(const std::vector<Tensor<T>>& stages) {
     const Tensor<T> probs = softmax_channels(segment(stages));
-    const std::int64_t n = probs.size(0), plane = probs.size(2) * probs.size(3);
-    Tensor<T> fg({n, probs.size(2), probs.size(3)});
-    for (std::int64_t b = 0; b < n; ++b)
-      std::copy(probs.data() + (2 * b + 1) * plane, probs.data() + (2 * b + 2) * plane, fg.data() + b * plane);
-    return fg;
+    return split_channels(probs, {1, 1})[1].reshape({probs.size(0), probs.size(2), probs.size(3)});
   }
 
   /// Adds the decoder's and segmentation head's parameter gradients for dL/d(segment()) of the

@@ -3,7 +3,7 @@
 #pragma once
 
 #include <cmath>
-#include <vector>
+#include <utility>
 
 #include "fcam/nn/module.hpp"
 #include "fcam/ops/batch_norm.hpp"
@@ -41,11 +41,8 @@ public:
     }
     Tensor<T> unbiased_var;
     Tensor<T> y = batch_norm_train(x, weight_.value, bias_.value, eps_, saved_, unbiased_var);
-    for (std::int64_t c = 0; c < running_mean_.numel(); ++c) {
-      running_mean_.data()[c] = (1 - momentum_) * running_mean_.data()[c] + momentum_ * saved_.mean.data()[c];
-      running_var_.data()[c] = (1 - momentum_) * running_var_.data()[c] + momentum_ * unbiased_var.data()[c];
-    }
-    num_batches_tracked_.data()[0] += T(1);
+    batch_norm_update_running_stats(running_mean_, running_var_, num_batches_tracked_, saved_.mean, unbiased_var,
+                                    momentum_);
     input_ = this->caching() ? x : Tensor<T>();
     return y;
   }
@@ -60,15 +57,8 @@ public:
 
   /// The affine map of evaluation mode per channel, y = x·scale + shift, with scale =
   /// γ/√(running_var + eps) and shift = β − running_mean·scale (batch_norm_eval's arithmetic).
-  void eval_scale_shift(std::vector<T>& scale, std::vector<T>& shift) const {
-    const std::int64_t c = running_mean_.numel();
-    scale.resize(static_cast<std::size_t>(c));
-    shift.resize(static_cast<std::size_t>(c));
-    for (std::int64_t ch = 0; ch < c; ++ch) {
-      const auto i = static_cast<std::size_t>(ch);
-      scale[i] = weight_.value.data()[ch] / std::sqrt(running_var_.data()[ch] + eps_);
-      shift[i] = bias_.value.data()[ch] - running_mean_.data()[ch] * scale[i];
-    }
+  std::pair<Tensor<T>, Tensor<T>> eval_affine() const {
+    return batch_norm_eval_affine(weight_.value, bias_.value, running_mean_, running_var_, eps_);
   }
 
   /// Scale γ.

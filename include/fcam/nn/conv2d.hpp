@@ -40,9 +40,7 @@ public:
 
   Tensor<T> forward(const Tensor<T>& x) override {
     if (this->inference() && x.is_cpu()) {
-      cpu::ConvEpilogue<T> bias_only;
-      bias_only.shift = bias_.value.defined() ? bias_.value.data() : nullptr;
-      return forward_fused(x, bias_only);
+      return forward_fused(x, ConvEpilogue<T>{.scale = Tensor<T>(), .shift = bias_.value, .relu = false});
     }
     if (this->caching()) input_ = x;
     return conv2d(x, weight_.value, bias_.value, geometry_);
@@ -50,15 +48,15 @@ public:
 
   /// Inference forward: epilogue(conv(x)) in one pass with the packed weights; the epilogue
   /// replaces the bias (fold it into the epilogue's shift). Nothing is kept for backward.
-  Tensor<T> forward_fused(const Tensor<T>& x, const cpu::ConvEpilogue<T>& epilogue,
+  Tensor<T> forward_fused(const Tensor<T>& x, const ConvEpilogue<T>& epilogue,
                           const Tensor<T>& residual = Tensor<T>()) {
-    if (!packed_ || packed_version_ != weight_.version || packed_from_ != weight_.value.data()) {
-      packed_ = cpu::pack_conv_weights(weight_.value, geometry_.groups);
+    if (!packed_ || packed_version_ != weight_.version || !packed_from_.same_view(weight_.value)) {
+      packed_.emplace(weight_.value, geometry_.groups);
       ++times_packed_;
       packed_version_ = weight_.version;
-      packed_from_ = weight_.value.data();
+      packed_from_ = weight_.value;
     }
-    return conv2d_packed(x, *packed_, geometry_, epilogue, residual);
+    return conv2d_prepared(x, *packed_, geometry_, epilogue, residual);
   }
 
   Tensor<T> backward(const Tensor<T>& grad_y) override {
@@ -77,15 +75,18 @@ public:
   std::uint64_t times_packed() const { return times_packed_; }
 
 protected:
-  void drop_caches() override { packed_.reset(); }
+  void drop_caches() override {
+    packed_.reset();
+    packed_from_ = Tensor<T>();
+  }
 
 private:
   Conv2dGeometry geometry_;
   Parameter<T> weight_, bias_;
   Tensor<T> input_;
-  std::optional<cpu::PackedConvWeights<T>> packed_;  // inference only, see the class comment
+  std::optional<PreparedConvWeights<T>> packed_;  // inference only, see the class comment
   std::uint64_t packed_version_ = 0;
-  const T* packed_from_ = nullptr;
+  Tensor<T> packed_from_;  // the weights packed_ was made from
   std::uint64_t times_packed_ = 0;
 };
 

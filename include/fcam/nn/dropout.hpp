@@ -6,6 +6,7 @@
 
 #include "fcam/nn/module.hpp"
 #include "fcam/ops/elementwise.hpp"
+#include "fcam/ops/random.hpp"
 
 namespace fcam::nn {
 
@@ -26,12 +27,8 @@ public:
       mask_ = Tensor<T>();
       return x;
     }
-    x.require_cpu("Dropout");
-    Tensor<T> mask(x.shape());
-    const T keep_scale = p_ < 1.0 ? static_cast<T>(1.0 / (1.0 - p_)) : T(0);
-    for (std::int64_t i = 0; i < mask.numel(); ++i) mask.data()[i] = rng_.uniform() >= p_ ? keep_scale : T(0);
-    mask_ = mask;
-    return multiply(x, mask);
+    mask_ = dropout_mask<T>(x.shape(), p_, rng_);
+    return multiply(x, mask_);
   }
   Tensor<T> backward(const Tensor<T>& grad_y) override {
     return mask_.defined() ? multiply(grad_y, mask_) : grad_y;

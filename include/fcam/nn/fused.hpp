@@ -33,17 +33,13 @@ Tensor<T> conv_bn_relu(Conv2d<T>& conv, BatchNorm2d<T>* bn, ReLU<T>* relu, const
     if (residual.defined()) y = add(y, residual);
     return relu ? (*relu)(y) : y;
   }
-  std::vector<T> scale, shift;
-  if (bn) bn->eval_scale_shift(scale, shift);
   const Tensor<T>& bias = conv.bias().value;
-  if (bias.defined()) {  // (v + b)·s + t = v·s + (b·s + t)
-    if (!bn) shift.assign(bias.data(), bias.data() + bias.numel());
-    for (std::size_t o = 0; bn && o < shift.size(); ++o) shift[o] += bias.data()[o] * scale[o];
+  ConvEpilogue<T> epilogue{.scale = Tensor<T>(), .shift = bias, .relu = relu != nullptr};
+  if (bn) {
+    auto [scale, shift] = bn->eval_affine();
+    epilogue.scale = scale;
+    epilogue.shift = bias.defined() ? add(shift, multiply(bias, scale)) : shift;  // (v + b)·s + t = v·s + (b·s + t)
   }
-  cpu::ConvEpilogue<T> epilogue;
-  epilogue.scale = bn ? scale.data() : nullptr;
-  epilogue.shift = shift.empty() ? nullptr : shift.data();
-  epilogue.relu = relu != nullptr;
   return conv.forward_fused(x, epilogue, residual);
 }
 

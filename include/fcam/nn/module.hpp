@@ -17,6 +17,7 @@
 #include "fcam/core/grad_mode.hpp"
 #include "fcam/core/rng.hpp"
 #include "fcam/core/tensor.hpp"
+#include "fcam/ops/random.hpp"
 
 namespace fcam::nn {
 
@@ -148,7 +149,7 @@ public:
 /// Fills `t` with U(lo, hi) draws from `rng` (by default the calling thread's default_rng()).
 template <Scalar T>
 void uniform_(Tensor<T>& t, double lo, double hi, Rng& rng = default_rng()) {
-  for (std::int64_t i = 0; i < t.numel(); ++i) t.data()[i] = static_cast<T>(rng.uniform(lo, hi));
+  fill_uniform(t, lo, hi, rng);
 }
 
 }  // namespace fcam::nn

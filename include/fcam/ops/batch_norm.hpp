@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
+#include <utility>
 
 #include "fcam/core/tensor.hpp"
 #include "fcam/core/threads.hpp"
@@ -73,11 +75,32 @@ Tensor<T> batch_norm_train(const Tensor<T>& x, const Tensor<T>& gamma, const Ten
   return y;
 }
 
+namespace detail {
+/// The checks of both backward forms: the forward's arguments plus the gradients, every tensor
+/// on the CPU, dy shaped like x and the per-channel tensors of length C.
+template <Scalar T>
+void check_batch_norm_backward_args(const Tensor<T>& x, const Tensor<T>& gamma, const Tensor<T>& grad_y,
+                                    const Tensor<T>& grad_gamma, const Tensor<T>& grad_beta,
+                                    std::initializer_list<const Tensor<T>*> per_channel, const char* what) {
+  check_batch_norm_args(x, gamma, what);
+  for (const Tensor<T>* t : {&grad_y, &grad_gamma, &grad_beta}) t->require_cpu(what);
+  check_same_shape(x, grad_y, what);
+  const std::int64_t c = x.size(1);
+  FCAM_CHECK(grad_gamma.numel() == c && grad_beta.numel() == c, what, ": parameter gradients of ",
+             grad_gamma.numel(), " and ", grad_beta.numel(), " values for ", c, " channels");
+  for (const Tensor<T>* t : per_channel) {
+    t->require_cpu(what);
+    FCAM_CHECK(t->numel() == c, what, ": a per-channel statistic has ", t->numel(), " values for ", c, " channels");
+  }
+}
+}  // namespace detail
+
 /// Gradient of batch_norm_train: returns dL/dx and adds dL/dgamma, dL/dbeta.
 template <Scalar T>
 Tensor<T> batch_norm_train_backward(const Tensor<T>& x, const Tensor<T>& gamma, const BatchNormSaved<T>& saved,
                                     const Tensor<T>& grad_y, Tensor<T>& grad_gamma, Tensor<T>& grad_beta) {
-  check_same_shape(x, grad_y, "batch_norm_backward");
+  detail::check_batch_norm_backward_args(x, gamma, grad_y, grad_gamma, grad_beta, {&saved.mean, &saved.invstd},
+                                         "batch_norm_train_backward");
   const std::int64_t n = x.size(0), c = x.size(1), plane = detail::plane_size(x);
   const double count = static_cast<double>(n * plane);
   Tensor<T> grad_x(x.shape());
@@ -134,7 +157,8 @@ template <Scalar T>
 Tensor<T> batch_norm_eval_backward(const Tensor<T>& x, const Tensor<T>& gamma, const Tensor<T>& running_mean,
                                    const Tensor<T>& running_var, T eps, const Tensor<T>& grad_y,
                                    Tensor<T>& grad_gamma, Tensor<T>& grad_beta) {
-  check_same_shape(x, grad_y, "batch_norm_backward");
+  detail::check_batch_norm_backward_args(x, gamma, grad_y, grad_gamma, grad_beta, {&running_mean, &running_var},
+                                         "batch_norm_eval_backward");
   const std::int64_t n = x.size(0), c = x.size(1), plane = detail::plane_size(x);
   Tensor<T> grad_x(x.shape());
 #pragma omp parallel for num_threads(num_threads()) schedule(static)
@@ -156,6 +180,46 @@ Tensor<T> batch_norm_eval_backward(const Tensor<T>& x, const Tensor<T>& gamma, c
     grad_beta.data()[ch] += static_cast<T>(sum_dy);
   }
   return grad_x;
+}
+
+/// The running statistics' update of a training-mode forward (PyTorch's): mean ← (1 − m)·mean +
+/// m·batch_mean, var ← (1 − m)·var + m·unbiased_batch_var, batches_tracked += 1.
+template <Scalar T>
+void batch_norm_update_running_stats(Tensor<T>& running_mean, Tensor<T>& running_var, Tensor<T>& batches_tracked,
+                                     const Tensor<T>& batch_mean, const Tensor<T>& unbiased_var, T momentum) {
+  const char* what = "batch_norm_update_running_stats";
+  for (const Tensor<T>* t : {&running_mean, &running_var, &batches_tracked, &batch_mean, &unbiased_var})
+    t->require_cpu(what);
+  check_same_shape(running_mean, running_var, what);
+  check_same_shape(running_mean, batch_mean, what);
+  check_same_shape(running_mean, unbiased_var, what);
+  FCAM_CHECK(batches_tracked.numel() == 1, what, ": the batch counter must hold one value");
+  T* mean = running_mean.data();
+  T* var = running_var.data();
+  for (std::int64_t c = 0; c < running_mean.numel(); ++c) {
+    mean[c] = (1 - momentum) * mean[c] + momentum * batch_mean.data()[c];
+    var[c] = (1 - momentum) * var[c] + momentum * unbiased_var.data()[c];
+  }
+  batches_tracked.data()[0] += T(1);
+}
+
+/// Evaluation mode as a per-channel affine map y = x·scale + shift: scale = γ/√(running_var +
+/// eps), shift = β − running_mean·scale (batch_norm_eval's arithmetic); returns {scale, shift}.
+template <Scalar T>
+std::pair<Tensor<T>, Tensor<T>> batch_norm_eval_affine(const Tensor<T>& gamma, const Tensor<T>& beta,
+                                                       const Tensor<T>& running_mean, const Tensor<T>& running_var,
+                                                       T eps) {
+  const char* what = "batch_norm_eval_affine";
+  for (const Tensor<T>* t : {&gamma, &beta, &running_mean, &running_var}) {
+    t->require_cpu(what);
+    check_same_shape(gamma, *t, what);
+  }
+  Tensor<T> scale(gamma.shape()), shift(gamma.shape());
+  for (std::int64_t ch = 0; ch < gamma.numel(); ++ch) {
+    scale.data()[ch] = gamma.data()[ch] / std::sqrt(running_var.data()[ch] + eps);
+    shift.data()[ch] = beta.data()[ch] - running_mean.data()[ch] * scale.data()[ch];
+  }
+  return {scale, shift};
 }
 
 }  // namespace fcam

@@ -2,6 +2,7 @@
 /// \brief conv2d and conv2d_backward on tensors: shape checks, then the kernel of the tensor's device.
 #pragma once
 
+#include <tuple>
 #include <type_traits>
 
 #include "fcam/core/tensor.hpp"
@@ -38,28 +39,70 @@ Tensor<T> conv2d(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& b
   return y;
 }
 
-/// Inference convolution: y = epilogue(conv(x, W)) in one pass over y, with W packed once by
-/// cpu::pack_conv_weights (see cpu::ConvEpilogue: per-channel scale and shift, residual, ReLU).
-/// `residual`, when defined, must have the output's shape; it replaces epilogue.residual.
+/// What an inference convolution applies to output channel o while the values are still in
+/// cache: y = v·scale[o] + shift[o] (+ residual), then ReLU when `relu`. Tensors, not pointers,
+/// so the description is the same whatever device runs it; undefined scale = 1, shift = 0.
 template <Scalar T>
-Tensor<T> conv2d_packed(const Tensor<T>& x, const cpu::PackedConvWeights<T>& w, const Conv2dGeometry& g,
-                        cpu::ConvEpilogue<T> epilogue, const Tensor<T>& residual = Tensor<T>()) {
+struct ConvEpilogue {
+  Tensor<T> scale;    ///< per output channel, or undefined
+  Tensor<T> shift;    ///< per output channel, or undefined
+  bool relu = false;  ///< clamp at zero last
+};
+
+/// A convolution's weights prepared once for repeated inference on their device: an opaque
+/// handle (the CPU packs the kernel matrix for its GEMM). Build it again when the weights change.
+template <Scalar T>
+class PreparedConvWeights {
+public:
+  /// Prepares `weight` (O×C/groups×kh×kw) for convolutions with `groups` groups.
+  PreparedConvWeights(const Tensor<T>& weight, std::int64_t groups) {
+    check_rank(weight, 4, "PreparedConvWeights weight");
+    FCAM_CHECK(groups >= 1 && weight.size(0) % groups == 0, "PreparedConvWeights: ", weight.size(0),
+               " output channels do not split into ", groups, " groups");
+    weight.require_cpu("PreparedConvWeights");  // CPU only until the CUDA ops land ([cuda-ops])
+    packed_ = cpu::pack_conv_weights(weight, groups);
+  }
+  /// Output channels.
+  std::int64_t out_channels() const { return packed_.c_out; }
+  /// The CPU representation (for the ops of this file).
+  const cpu::PackedConvWeights<T>& cpu_packed() const { return packed_; }
+
+private:
+  cpu::PackedConvWeights<T> packed_;
+};
+
+/// Inference convolution: y = epilogue(conv(x, W)) in one pass over y with W prepared once.
+/// `residual`, when defined, must have the output's shape; scale and shift have one value per
+/// output channel. Every tensor lives on x's device.
+template <Scalar T>
+Tensor<T> conv2d_prepared(const Tensor<T>& x, const PreparedConvWeights<T>& weights, const Conv2dGeometry& g,
+                          const ConvEpilogue<T>& epilogue, const Tensor<T>& residual = Tensor<T>()) {
   g.validate();
   check_rank(x, 4, "conv2d input");
   x.require_cpu("conv2d");
+  const cpu::PackedConvWeights<T>& w = weights.cpu_packed();
   FCAM_CHECK(w.groups == g.groups && x.size(1) % g.groups == 0 &&
                  (x.size(1) / g.groups) * g.kernel_h * g.kernel_w == w.k,
              "conv2d: packed weights (", w.c_out, " outputs, depth ", w.k, ", groups ", w.groups,
              ") do not match input shape ", to_string(x.shape()), " and kernel ", g.kernel_h, "x", g.kernel_w);
   const Shape out{x.size(0), w.c_out, g.out_h(x.size(2)), g.out_w(x.size(3))};
-  epilogue.residual = nullptr;
+  cpu::ConvEpilogue<T> e;
+  for (const auto& [t, name, target] : {std::tuple{&epilogue.scale, "scale", &e.scale}, std::tuple{&epilogue.shift, "shift", &e.shift}}) {
+    if (!t->defined()) continue;
+    t->require_cpu("conv2d epilogue");
+    FCAM_CHECK(t->numel() == w.c_out, "conv2d: epilogue ", name, " has ", t->numel(), " values for ", w.c_out,
+               " output channels");
+    *target = t->data();
+  }
   if (residual.defined()) {
+    residual.require_cpu("conv2d residual");
     FCAM_CHECK(residual.shape() == out, "conv2d: residual shape ", to_string(residual.shape()), " differs from the output ",
                to_string(out));
-    epilogue.residual = residual.data();
+    e.residual = residual.data();
   }
+  e.relu = epilogue.relu;
   auto y = Tensor<T>::uninitialized(out);
-  cpu::conv2d_forward(x, w, g, epilogue, y);
+  cpu::conv2d_forward(x, w, g, e, y);
   return y;
 }
 
@@ -69,7 +112,20 @@ template <Scalar T>
 Tensor<T> conv2d_backward(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& grad_y, const Conv2dGeometry& g,
                           bool need_grad_x, std::type_identity_t<Tensor<T>>* grad_weight,
                           std::type_identity_t<Tensor<T>>* grad_bias) {
-  x.require_cpu("conv2d_backward");
+  for (const Tensor<T>* t : {&x, &weight, &grad_y}) t->require_cpu("conv2d_backward");
+  check_rank(x, 4, "conv2d_backward input");
+  check_rank(weight, 4, "conv2d_backward weight");
+  FCAM_CHECK(x.size(1) == weight.size(1) * g.groups && weight.size(2) == g.kernel_h && weight.size(3) == g.kernel_w,
+             "conv2d_backward: weight ", to_string(weight.shape()), " does not fit input ", to_string(x.shape()),
+             " with a ", g.kernel_h, "x", g.kernel_w, " kernel in ", g.groups, " groups");
+  for (const Tensor<T>* grad : {grad_weight, grad_bias}) {
+    if (grad == nullptr) continue;
+    grad->require_cpu("conv2d_backward");
+  }
+  FCAM_CHECK(grad_weight == nullptr || grad_weight->shape() == weight.shape(), "conv2d_backward: weight gradient ",
+             to_string(grad_weight->shape()), " differs from the weight ", to_string(weight.shape()));
+  FCAM_CHECK(grad_bias == nullptr || grad_bias->numel() == weight.size(0), "conv2d_backward: bias gradient of ",
+             grad_bias->numel(), " values for ", weight.size(0), " output channels");
   const Shape expected{x.size(0), weight.size(0), g.out_h(x.size(2)), g.out_w(x.size(3))};
   FCAM_CHECK(grad_y.shape() == expected, "conv2d_backward: gradient shape ", to_string(grad_y.shape()),
              " differs from the output shape ", to_string(expected));

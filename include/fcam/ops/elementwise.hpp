@@ -38,7 +38,7 @@ Tensor<T> relu(const Tensor<T>& x) {
 /// Gradient of relu from its output `y`: dy where y > 0, else 0 (PyTorch's convention at 0).
 template <Scalar T>
 Tensor<T> relu_backward(const Tensor<T>& y, const Tensor<T>& grad_y) {
-  check_same_shape(y, grad_y, "relu_backward");
+  check_cpu_operands(y, grad_y, "relu_backward");
   Tensor<T> grad_x(y.shape());
   const T *out = y.data(), *dy = grad_y.data();
   T* dx = grad_x.data();
@@ -60,7 +60,7 @@ Tensor<T> relu6(const Tensor<T>& x) {
 /// Gradient of relu6 from its input `x`: dy where 0 < x < 6 (PyTorch's hardtanh rule), else 0.
 template <Scalar T>
 Tensor<T> relu6_backward(const Tensor<T>& x, const Tensor<T>& grad_y) {
-  check_same_shape(x, grad_y, "relu6_backward");
+  check_cpu_operands(x, grad_y, "relu6_backward");
   Tensor<T> grad_x(x.shape());
   const T *in = x.data(), *dy = grad_y.data();
   T* dx = grad_x.data();
@@ -71,9 +71,7 @@ Tensor<T> relu6_backward(const Tensor<T>& x, const Tensor<T>& grad_y) {
 /// a + b (same shapes). Its gradient is the output gradient for both inputs.
 template <Scalar T>
 Tensor<T> add(const Tensor<T>& a, const Tensor<T>& b) {
-  a.require_cpu("add");
-  b.require_cpu("add");
-  check_same_shape(a, b, "add");
+  check_cpu_operands(a, b, "add");
   Tensor<T> y(a.shape());
   const T *pa = a.data(), *pb = b.data();
   T* out = y.data();
@@ -84,8 +82,7 @@ Tensor<T> add(const Tensor<T>& a, const Tensor<T>& b) {
 /// x * m (same shapes), used by dropout with a scaled keep mask.
 template <Scalar T>
 Tensor<T> multiply(const Tensor<T>& x, const Tensor<T>& m) {
-  x.require_cpu("multiply");
-  check_same_shape(x, m, "multiply");
+  check_cpu_operands(x, m, "multiply");
   Tensor<T> y(x.shape());
   const T *px = x.data(), *pm = m.data();
   T* out = y.data();

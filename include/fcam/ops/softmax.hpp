@@ -46,7 +46,7 @@ Tensor<T> softmax_channels(const Tensor<T>& x) {
 /// Gradient of softmax_channels from its output y: dx = y·(dy − Σ_c dy·y).
 template <Scalar T>
 Tensor<T> softmax_channels_backward(const Tensor<T>& y, const Tensor<T>& grad_y) {
-  check_same_shape(y, grad_y, "softmax_channels_backward");
+  check_cpu_operands(y, grad_y, "softmax_channels_backward");
   std::int64_t n, c, inner;
   detail::channel_layout(y, n, c, inner);
   Tensor<T> grad_x(y.shape());

@@ -13,6 +13,7 @@
 
 #include "fcam/core/error.hpp"
 #include "fcam/nn/module.hpp"
+#include "fcam/ops/sgd_update.hpp"
 
 namespace fcam::optim {
 
@@ -53,29 +54,21 @@ public:
   /// One update of every parameter from its accumulated gradient.
   void step() {
     for (auto& group : groups_) {
-      const auto lr = static_cast<T>(options_.lr * group.lr_factor), mu = static_cast<T>(options_.momentum),
-                 wd = static_cast<T>(options_.weight_decay);
+      SgdUpdate u{.lr = options_.lr * group.lr_factor,
+                  .momentum = options_.momentum,
+                  .weight_decay = options_.weight_decay,
+                  .nesterov = options_.nesterov,
+                  .fresh_buffer = false};
       for (auto& [name, p] : group.params) {
-        T* value = p->value.data();
-        const T* grad = p->grad.data();
-        const std::int64_t n = p->value.numel();
-        Tensor<T>* buffer = nullptr;
-        bool fresh = false;
+        Tensor<T> no_buffer;
+        Tensor<T>* buffer = &no_buffer;
         if (options_.momentum > 0) {
           auto it = momentum_.find(name);
-          fresh = it == momentum_.end();
-          if (fresh) it = momentum_.emplace(name, Tensor<T>(p->value.shape())).first;
+          u.fresh_buffer = it == momentum_.end();
+          if (u.fresh_buffer) it = momentum_.emplace(name, Tensor<T>(p->value.shape(), p->value.device())).first;
           buffer = &it->second;
         }
-        for (std::int64_t i = 0; i < n; ++i) {
-          T g = grad[i] + wd * value[i];
-          if (buffer) {
-            T& b = buffer->data()[i];
-            b = fresh ? g : mu * b + g;
-            g = options_.nesterov ? g + mu * b : b;
-          }
-          value[i] -= lr * g;
-        }
+        sgd_update(p->value, p->grad, *buffer, u);
         p->mark_changed();
       }
     }
