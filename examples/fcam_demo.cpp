@@ -226,12 +226,12 @@ int main(int argc, char** argv) {
       fcam_on.insert(fcam_on.begin(), cam::Method::cam);
     for (cam::Method m : fcam_on) {
       const std::string name(cam::method_name(m)), label(cam::method_label(m));
-      runs.push_back({.group = "fcam", .name = label + " + F-CAM", .folder = "fcam-" + name, .cam_method = m});
+      runs.push_back({.group = "fcam", .name = label + " + F-CAM", .folder = "fcam-" + name, .cam_method = m, .crf = true, .size = true});
     }
     if (flags.boolean("ablation")) {
-      runs.push_back({.group = "ablation", .name = "CAM + SR", .folder = "fcam-cam-sr", .crf = false, .size = false});
-      runs.push_back({.group = "ablation", .name = "CAM + SR + ASC", .folder = "fcam-cam-sr-asc", .crf = false, .size = true});
-      runs.push_back({.group = "ablation", .name = "CAM + SR + CRF", .folder = "fcam-cam-sr-crf", .crf = true, .size = false});
+      runs.push_back({.group = "ablation", .name = "CAM + SR", .folder = "fcam-cam-sr", .cam_method = cam::Method::cam, .crf = false, .size = false});
+      runs.push_back({.group = "ablation", .name = "CAM + SR + ASC", .folder = "fcam-cam-sr-asc", .cam_method = cam::Method::cam, .crf = false, .size = true});
+      runs.push_back({.group = "ablation", .name = "CAM + SR + CRF", .folder = "fcam-cam-sr-crf", .cam_method = cam::Method::cam, .crf = true, .size = false});
     }
 
     // The shared training settings (128 px, quarter-width ResNet18-WSOL).

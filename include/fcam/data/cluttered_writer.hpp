@@ -96,7 +96,7 @@ inline void write_cluttered_dataset(const std::filesystem::path& out, const Clut
       labels[k] = ids[k] + "," + std::to_string(x.label);
       boxes[k] = ids[k] + "," + std::to_string(x.x0) + "," + std::to_string(x.y0) + "," + std::to_string(x.x1) + "," +
                  std::to_string(x.y1);
-      report(options.progress, {.task = task, .unit = "images", .done = ++done, .total = sp.count});
+      report(options.progress, {.task = task, .unit = "images", .done = ++done, .total = sp.count, .note = ""});
     });
     for (const char* dataset : {"CUB", "OpenImages"}) {
       const fs::path meta = out / "metadata" / dataset / sp.name;

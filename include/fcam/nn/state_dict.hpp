@@ -42,7 +42,7 @@ LoadReport load_state_dict(ModuleBase<T>& module, const io::SafetensorsFile& fil
       report.missing.push_back(name);
       continue;
     }
-    const TensorRecord& rec = it->second;
+    const io::TensorRecord& rec = it->second;
     FCAM_CHECK(numel_of(rec.shape) == target.numel() && (rec.shape == target.shape() || target.ndim() == 0),
                source, ": tensor '", name, "' has shape ", to_string(rec.shape), " but the model expects ",
                to_string(target.shape()));

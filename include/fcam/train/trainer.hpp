@@ -161,7 +161,7 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
   // evaluate()'s (done, total) reports as ProgressEvents of `task`.
   auto reporting = [&](const std::string& task) {
     return [&c, task](std::int64_t done, std::int64_t total) {
-      report(c.progress, {.task = task, .unit = "images", .done = done, .total = total});
+      report(c.progress, {.task = task, .unit = "images", .done = done, .total = total, .note = ""});
     };
   };
   auto validate = [&](std::int64_t epoch) {
@@ -220,7 +220,7 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
       report(c.progress, {.task = task, .unit = "images", .done = images, .total = images_per_epoch, .note = note});
     }
     // The final report (skipped images count as done).
-    report(c.progress, {.task = task, .unit = "images", .done = images_per_epoch, .total = images_per_epoch});
+    report(c.progress, {.task = task, .unit = "images", .done = images_per_epoch, .total = images_per_epoch, .note = ""});
     const double mean = steps > 0 ? loss_sum / static_cast<double>(steps) : 0.0;
     result.loss_history.push_back(mean);
     const double v = validate(epoch);
