@@ -4,6 +4,10 @@
 // (The CRF term's gradient is the reference's 2·W·S, checked separately in test_crf_loss.)
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+
 #include <fcam/fcam.hpp>
 #include <fcam/train/steps.hpp>
 
@@ -162,4 +166,45 @@ TEST_CASE("stage 2 packs the frozen encoder once, not every step", "[train]") {
     model.classify(train::batch_tensor<float>(batch.inputs));
   }
   CHECK(times_packed(model.encoder()) == 2 * encoder_convs);
+}
+
+TEST_CASE("training state: weights, momentum and counters round-trip; another seed is refused", "[train]") {
+  const auto path = std::filesystem::temp_directory_path() / "fcam_test_train_state.safetensors";
+  models::FcamModel<float> model(models::Arch::resnet18, 3, 4);
+  optim::Sgd<float> sgd(train::parameter_groups(model, train::Stage::classifier), optim::SgdOptions{});
+  train::classifier_step(model, sgd, random_batch(2, 32, 3));  // creates the momentum buffers
+  train::RunCounters counters;
+  counters.epoch = 4;
+  counters.best_epoch = 2;
+  counters.best_val = 0.625;
+  counters.seed = (std::uint64_t{1} << 63) + 5;
+  counters.val_history = {0.1, 0.5, 0.625, 0.6, 0.55};
+  counters.loss_history = {2.0, 1.5, 1.25, 1.125};
+  train::save_train_state(path, model, sgd, counters);
+
+  models::FcamModel<float> fresh(models::Arch::resnet18, 3, 4);
+  optim::Sgd<float> fresh_sgd(train::parameter_groups(fresh, train::Stage::classifier), optim::SgdOptions{});
+  const train::RunCounters read = train::load_train_state(path, fresh, fresh_sgd, counters.seed);
+  CHECK(read.epoch == 4);
+  CHECK(read.best_epoch == 2);
+  CHECK(read.best_val == 0.625);
+  CHECK(read.seed == counters.seed);
+  CHECK(read.val_history == counters.val_history);
+  CHECK(read.loss_history == counters.loss_history);
+  const auto want = nn::state_dict(model);
+  for (const auto& [name, got] : nn::state_dict(fresh)) {
+    INFO(name);
+    const Tensor<float>& w = want.at(name);
+    REQUIRE(std::equal(got.data(), got.data() + got.numel(), w.data()));
+  }
+  REQUIRE(fresh_sgd.momentum_buffers().size() == sgd.momentum_buffers().size());
+  for (const auto& [name, m] : sgd.momentum_buffers()) {
+    const Tensor<float>& got = fresh_sgd.momentum_buffers().at(name);
+    REQUIRE(std::equal(got.data(), got.data() + got.numel(), m.data()));
+  }
+  CHECK_THROWS_WITH(train::load_train_state(path, fresh, fresh_sgd, 7),
+                    Catch::Contains(path.string()) && Catch::Contains("started with seed 9223372036854775813"));
+  nn::save_safetensors(model, path);  // weights only: not a state
+  CHECK_THROWS_WITH(train::load_train_state(path, fresh, fresh_sgd, 7), Catch::Contains("not a training state"));
+  std::filesystem::remove(path);
 }

@@ -80,6 +80,7 @@
 #include "fcam/train/evaluate.hpp"
 #include "fcam/train/stage.hpp"
 #include "fcam/train/steps.hpp"
+#include "fcam/train/train_state.hpp"
 #include "fcam/train/trainer.hpp"
 #include "fcam/ops/batch_norm.hpp"
 #include "fcam/ops/concat.hpp"

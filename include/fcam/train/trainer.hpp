@@ -9,6 +9,7 @@
 /// atomic file so that an interrupted run resumes consistently), log.csv.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -25,6 +26,7 @@
 #include "fcam/models/checkpoints.hpp"
 #include "fcam/train/evaluate.hpp"
 #include "fcam/train/steps.hpp"
+#include "fcam/train/train_state.hpp"
 
 namespace fcam::train {
 
@@ -94,6 +96,87 @@ inline std::string config_json(const TrainConfig& c) {
 
 }  // namespace detail
 
+/// The mean losses of one training epoch.
+struct EpochLosses {
+  double total = 0, pce = 0, crf = 0, size = 0;  ///< means over the steps (terms 0 in stage 1)
+  std::int64_t steps = 0;                        ///< SGD steps taken
+};
+
+namespace detail {
+
+/// The model a run starts from: stage 2 from the stage-1 checkpoint (whose arch, classes and
+/// normalisation then win in `c.model`), stage 1 from one too when given (to continue training
+/// it, or with 0 epochs to evaluate its CAMs), else a new model (with torchvision weights when
+/// `c.pretrained` is set).
+inline std::unique_ptr<models::FcamModel<float>> initial_model(TrainConfig& c) {
+  FCAM_CHECK(c.stage != Stage::fcam || !c.classifier.empty(), "stage 2 (fcam) needs the stage-1 classifier checkpoint");
+  if (!c.classifier.empty()) {
+    models::ModelConfig from;
+    auto model = models::load_fcam_checkpoint<float>(c.classifier, &from);
+    c.model.arch = from.arch, c.model.num_classes = from.num_classes, c.model.base_width = from.base_width;
+    c.model.normalization = from.normalization;
+    return model;
+  }
+  auto model = std::make_unique<models::FcamModel<float>>(c.model.arch, c.model.num_classes, c.model.base_width);
+  if (!c.pretrained.empty()) models::load_torchvision_encoder(model->encoder(), c.pretrained);
+  return model;
+}
+
+/// The training loader of `c` (shuffled, training transforms, seeded).
+inline data::LoaderOptions training_loader_options(const TrainConfig& c) {
+  data::LoaderOptions lo;
+  lo.batch_size = c.batch_size;
+  lo.workers = c.workers;
+  lo.shuffle = true;
+  lo.drop_last = c.train.size() > c.batch_size;
+  lo.skip_bad = c.skip_bad;
+  lo.seed = c.seed;
+  lo.transform = c.transform;
+  lo.transform.train = true;
+  return lo;
+}
+
+}  // namespace detail
+
+/// One epoch (1-based `epoch`) of the configured stage: the schedule's learning rate, every
+/// batch of `loader`, progress reports with the running losses. Throws when the loss diverges.
+inline EpochLosses train_one_epoch(models::FcamModel<float>& model, optim::Sgd<float>& sgd, data::DataLoader& loader,
+                                   const TrainConfig& c, std::int64_t epoch) {
+  sgd.set_lr(detail::lr_at(c, epoch - 1));
+  const double t = losses::log_barrier_t(epoch - 1);
+  Rng rng(c.seed * 1000003 + static_cast<std::uint64_t>(epoch));
+  loader.start_epoch(epoch);
+  const std::int64_t images_per_epoch = std::min(c.train.size(), loader.batches_per_epoch() * c.batch_size);
+  const std::string task =
+      std::string(stage_name(c.stage)) + " epoch " + std::to_string(epoch) + "/" + std::to_string(c.epochs);
+  EpochLosses sum;
+  std::int64_t images = 0;
+  while (auto batch = loader.next()) {
+    if (batch->inputs.size(0) == 0) continue;  // every image of the batch was skipped
+    if (c.stage == Stage::fcam) {
+      const FcamStepLosses l = fcam_step(model, sgd, *batch, c.fcam, t, rng);
+      sum.total += l.total(), sum.pce += l.pce, sum.crf += l.crf, sum.size += l.size;
+    } else {
+      sum.total += classifier_step(model, sgd, *batch);
+    }
+    ++sum.steps;
+    images += batch->inputs.size(0);
+    FCAM_CHECK(std::isfinite(sum.total), "training diverged at epoch ", epoch, " (loss is not finite); lower --lr");
+    const double k = static_cast<double>(sum.steps);
+    char note[160];
+    if (c.stage == Stage::fcam)
+      std::snprintf(note, sizeof note, "loss %.4f (pce %.4f, crf %.4f, size %.4f)", sum.total / k, sum.pce / k,
+                    sum.crf / k, sum.size / k);
+    else
+      std::snprintf(note, sizeof note, "loss %.4f", sum.total / k);
+    report(c.progress, {.task = task, .unit = "images", .done = images, .total = images_per_epoch, .note = note});
+  }
+  // The final report (skipped images count as done).
+  report(c.progress, {.task = task, .unit = "images", .done = images_per_epoch, .total = images_per_epoch, .note = ""});
+  const double per = sum.steps > 0 ? 1.0 / static_cast<double>(sum.steps) : 0.0;
+  return {sum.total * per, sum.pce * per, sum.crf * per, sum.size * per, sum.steps};
+}
+
 /// Runs the configured stage. `log(line)` receives the per-epoch summaries (default: stderr).
 inline TrainResult run_training(TrainConfig c, const std::function<void(const std::string&)>& log = {}) {
   auto say = [&](const std::string& line) {
@@ -105,49 +188,15 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
   std::filesystem::create_directories(c.out);
   const auto state_path = c.out / "state.safetensors";
   c.model.training = detail::config_json(c);
-
-  // The model: stage 2 starts from the stage-1 checkpoint (its arch and classes win); stage 1
-  // from one too when given (to continue training it, or with 0 epochs to evaluate its CAMs).
-  std::unique_ptr<models::FcamModel<float>> model;
-  FCAM_CHECK(c.stage != Stage::fcam || !c.classifier.empty(), "stage 2 (fcam) needs the stage-1 classifier checkpoint");
-  if (!c.classifier.empty()) {
-    models::ModelConfig from;
-    model = models::load_fcam_checkpoint<float>(c.classifier, &from);
-    c.model.arch = from.arch, c.model.num_classes = from.num_classes, c.model.base_width = from.base_width;
-    c.model.normalization = from.normalization;
-  } else {
-    model = std::make_unique<models::FcamModel<float>>(c.model.arch, c.model.num_classes, c.model.base_width);
-    if (!c.pretrained.empty()) models::load_torchvision_encoder(model->encoder(), c.pretrained);
-  }
+  std::unique_ptr<models::FcamModel<float>> model = detail::initial_model(c);
   c.transform.normalization = c.model.normalization;
   optim::Sgd<float> sgd(parameter_groups(*model, c.stage, c.last_block_lr_factor), c.sgd);
 
-  TrainResult result;
-  std::int64_t first_epoch = 1;
+  RunCounters run;
+  run.seed = c.seed;
   if (c.resume && std::filesystem::exists(state_path)) {
-    const io::SafetensorsFile state = io::read_safetensors(state_path);
-    io::SafetensorsFile weights, momentum;
-    for (const auto& [name, record] : state.tensors) {
-      if (name.rfind("model.", 0) == 0) weights.tensors.emplace(name.substr(6), record);
-      if (name.rfind("momentum.", 0) == 0) momentum.tensors.emplace(name.substr(9), record);
-    }
-    nn::load_state_dict(*model, weights, true, state_path.string());
-    for (const auto& [name, record] : momentum.tensors) sgd.momentum_buffers()[name] = record.to_tensor<float>();
-    const json::Value counters = json::parse(state.metadata.at("fcam.train_state"));
-    const json::Object& o = counters.as<json::Object>("train_state");
-    first_epoch = static_cast<std::int64_t>(o.at("epoch").as<double>("epoch")) + 1;
-    result.best_epoch = static_cast<std::int64_t>(o.at("best_epoch").as<double>("best_epoch"));
-    // The seed drives the order, crops, flips and pseudo-label draws of every epoch; a resumed
-    // run continues the interrupted one only with the same seed (states before it lack one).
-    if (o.count("seed")) {
-      const std::uint64_t seed = o.at("seed").as<std::uint64_t>("seed");
-      FCAM_CHECK(seed == c.seed, state_path.string(), ": the run was started with seed ", seed,
-                 "; resume it with the same seed, not ", c.seed);
-    }
-    result.best_val = o.at("best_val").as<double>("best_val");
-    for (const auto& v : o.at("val_history").as<json::Array>("val_history")) result.val_history.push_back(v.as<double>("val"));
-    for (const auto& v : o.at("loss_history").as<json::Array>("loss_history")) result.loss_history.push_back(v.as<double>("loss"));
-    say("resuming " + stage + " from epoch " + std::to_string(first_epoch - 1) + " (" + state_path.string() + ")");
+    run = load_train_state(state_path, *model, sgd, c.seed);
+    say("resuming " + stage + " from epoch " + std::to_string(run.epoch) + " (" + state_path.string() + ")");
   }
 
   EvaluationOptions eval;
@@ -168,94 +217,47 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
     return evaluate(*model, c.val, eval, reporting("validation (epoch " + std::to_string(epoch) + ")")).localization;
   };
   const std::string metric = c.val.metadata.has_boxes() ? "MaxBoxAcc@50" : "PxAP";
-  if (first_epoch == 1) {
+  if (run.epoch == 0) {
     const double v = validate(0);
-    result.val_history = {v};
-    result.best_val = v;
-    result.best_epoch = 0;
+    run.val_history = {v};
+    run.best_val = v;
+    run.best_epoch = 0;
     models::save_fcam_checkpoint(*model, c.model, c.out / "best.safetensors");
     say(stage + " epoch 0: val " + metric + " " + std::to_string(v));
     std::ofstream(c.out / "log.csv") << "epoch,lr,loss,pce,crf,size,val_" << (metric == "PxAP" ? "pxap" : "maxboxacc50")
                                      << ",seconds\n" << "0,,,,,," << v << ",0\n";
   }
 
-  data::LoaderOptions lo;
-  lo.batch_size = c.batch_size;
-  lo.workers = c.workers;
-  lo.shuffle = true;
-  lo.drop_last = c.train.size() > c.batch_size;
-  lo.skip_bad = c.skip_bad;
-  lo.seed = c.seed;
-  lo.transform = c.transform;
-  lo.transform.train = true;
-  data::DataLoader loader(c.train, lo);
-  for (std::int64_t epoch = first_epoch; epoch <= c.epochs; ++epoch) {
+  data::DataLoader loader(c.train, detail::training_loader_options(c));
+  for (std::int64_t epoch = run.epoch + 1; epoch <= c.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
-    sgd.set_lr(detail::lr_at(c, epoch - 1));
-    const double t = losses::log_barrier_t(epoch - 1);
-    Rng rng(c.seed * 1000003 + static_cast<std::uint64_t>(epoch));
-    loader.start_epoch(epoch);
-    const std::int64_t images_per_epoch =
-        std::min(c.train.size(), loader.batches_per_epoch() * c.batch_size);
-    const std::string task = stage + " epoch " + std::to_string(epoch) + "/" + std::to_string(c.epochs);
-    double loss_sum = 0, pce = 0, crf = 0, size = 0;
-    std::int64_t steps = 0, images = 0;
-    while (auto batch = loader.next()) {
-      if (batch->inputs.size(0) == 0) continue;  // every image of the batch was skipped
-      if (c.stage == Stage::fcam) {
-        const FcamStepLosses l = fcam_step(*model, sgd, *batch, c.fcam, t, rng);
-        loss_sum += l.total(), pce += l.pce, crf += l.crf, size += l.size;
-      } else {
-        loss_sum += classifier_step(*model, sgd, *batch);
-      }
-      ++steps;
-      images += batch->inputs.size(0);
-      FCAM_CHECK(std::isfinite(loss_sum), "training diverged at epoch ", epoch, " (loss is not finite); lower --lr");
-      const double k = static_cast<double>(steps);
-      char note[160];
-      if (c.stage == Stage::fcam)
-        std::snprintf(note, sizeof note, "loss %.4f (pce %.4f, crf %.4f, size %.4f)", loss_sum / k, pce / k, crf / k, size / k);
-      else
-        std::snprintf(note, sizeof note, "loss %.4f", loss_sum / k);
-      report(c.progress, {.task = task, .unit = "images", .done = images, .total = images_per_epoch, .note = note});
-    }
-    // The final report (skipped images count as done).
-    report(c.progress, {.task = task, .unit = "images", .done = images_per_epoch, .total = images_per_epoch, .note = ""});
-    const double mean = steps > 0 ? loss_sum / static_cast<double>(steps) : 0.0;
-    result.loss_history.push_back(mean);
+    const EpochLosses l = train_one_epoch(*model, sgd, loader, c, epoch);
+    run.loss_history.push_back(l.total);
     const double v = validate(epoch);
-    result.val_history.push_back(v);
+    run.val_history.push_back(v);
     models::save_fcam_checkpoint(*model, c.model, c.out / "last.safetensors");
-    if (v > result.best_val) {
-      result.best_val = v;
-      result.best_epoch = epoch;
+    if (v > run.best_val) {
+      run.best_val = v;
+      run.best_epoch = epoch;
       models::save_fcam_checkpoint(*model, c.model, c.out / "best.safetensors");
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const double per = steps > 0 ? 1.0 / static_cast<double>(steps) : 0.0;
-    std::ofstream(c.out / "log.csv", std::ios::app) << epoch << "," << sgd.lr() << "," << mean << "," << pce * per << ","
-                                                    << crf * per << "," << size * per << "," << v << "," << seconds << "\n";
-    say(stage + " epoch " + std::to_string(epoch) + ": loss " + std::to_string(mean) + ", val " + metric + " " +
-        std::to_string(v) + (result.best_epoch == epoch ? " (best)" : "") + ", " + std::to_string(seconds) + " s");
-
-    // The resumable state: weights, momentum and counters in one atomic file.
-    io::SafetensorsFile state;
-    for (const auto& [name, t_] : nn::state_dict(*model))
-      state.tensors.emplace("model." + name, io::TensorRecord::from_tensor(t_, io::DType::f32));
-    for (const auto& [name, m] : sgd.momentum_buffers())
-      state.tensors.emplace("momentum." + name, io::TensorRecord::from_tensor(m, io::DType::f32));
-    json::Array vals, losses_;
-    for (double x : result.val_history) vals.push_back(x);
-    for (double x : result.loss_history) losses_.push_back(x);
-    state.metadata["fcam.train_state"] = json::dump(json::Value(json::Object{
-        {"epoch", static_cast<double>(epoch)}, {"best_epoch", static_cast<double>(result.best_epoch)},
-        {"seed", c.seed}, {"best_val", result.best_val}, {"val_history", vals}, {"loss_history", losses_}}));
-    io::write_safetensors(state_path, state);
+    std::ofstream(c.out / "log.csv", std::ios::app) << epoch << "," << sgd.lr() << "," << l.total << "," << l.pce << ","
+                                                    << l.crf << "," << l.size << "," << v << "," << seconds << "\n";
+    say(stage + " epoch " + std::to_string(epoch) + ": loss " + std::to_string(l.total) + ", val " + metric + " " +
+        std::to_string(v) + (run.best_epoch == epoch ? " (best)" : "") + ", " + std::to_string(seconds) + " s");
+    run.epoch = epoch;
+    save_train_state(state_path, *model, sgd, run);
   }
   if (!std::filesystem::exists(c.out / "last.safetensors"))
     models::save_fcam_checkpoint(*model, c.model, c.out / "last.safetensors");
-  result.skipped_images = loader.skipped();
 
+  TrainResult result;
+  result.best_epoch = run.best_epoch;
+  result.best_val = run.best_val;
+  result.val_history = run.val_history;
+  result.loss_history = run.loss_history;
+  result.skipped_images = loader.skipped();
   if (c.test.size() > 0) {
     EvaluationOptions test = eval;
     test.interval = c.test_interval;

@@ -1,0 +1,81 @@
+/// \file
+/// \brief The resumable state of a training run: weights, SGD momentum and the run's counters in
+/// one atomically written safetensors file, saved after every finished epoch.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "fcam/io/json.hpp"
+#include "fcam/io/safetensors.hpp"
+#include "fcam/nn/state_dict.hpp"
+#include "fcam/optim/sgd.hpp"
+
+namespace fcam::train {
+
+/// The counters of a run after its last finished epoch.
+struct RunCounters {
+  std::int64_t epoch = 0;            ///< last finished epoch (0: none)
+  std::int64_t best_epoch = 0;       ///< epoch of the best validation score
+  double best_val = 0;               ///< that score
+  std::uint64_t seed = 0;            ///< the run's seed (order, crops, flips, pseudo-labels)
+  std::vector<double> val_history;   ///< validation score after epoch 0, 1, …
+  std::vector<double> loss_history;  ///< mean training loss of epoch 1, 2, …
+};
+
+/// Writes `model`'s parameters and buffers ("model.<name>"), `sgd`'s momentum buffers
+/// ("momentum.<name>") and `counters` (metadata "fcam.train_state") to `path`, atomically.
+template <Scalar T>
+void save_train_state(const std::filesystem::path& path, nn::ModuleBase<T>& model, optim::Sgd<T>& sgd,
+                      const RunCounters& counters) {
+  io::SafetensorsFile state;
+  for (const auto& [name, t] : nn::state_dict(model))
+    state.tensors.emplace("model." + name, io::TensorRecord::from_tensor(t, io::DType::f32));
+  for (const auto& [name, m] : sgd.momentum_buffers())
+    state.tensors.emplace("momentum." + name, io::TensorRecord::from_tensor(m, io::DType::f32));
+  json::Array vals, losses;
+  for (double x : counters.val_history) vals.push_back(x);
+  for (double x : counters.loss_history) losses.push_back(x);
+  state.metadata["fcam.train_state"] = json::dump(json::Value(json::Object{
+      {"epoch", static_cast<double>(counters.epoch)}, {"best_epoch", static_cast<double>(counters.best_epoch)},
+      {"seed", counters.seed}, {"best_val", counters.best_val}, {"val_history", vals}, {"loss_history", losses}}));
+  io::write_safetensors(path, state);
+}
+
+/// Loads a state written by save_train_state into `model` (strict) and `sgd`, and returns its
+/// counters. The seed drives every epoch's order, crops, flips and pseudo-label draws, so a run
+/// resumes only with the seed it started with (`expected_seed`; states older than the seed
+/// field are accepted). Errors name the file.
+template <Scalar T>
+RunCounters load_train_state(const std::filesystem::path& path, nn::ModuleBase<T>& model, optim::Sgd<T>& sgd,
+                             std::uint64_t expected_seed) {
+  const io::SafetensorsFile state = io::read_safetensors(path);
+  const auto it = state.metadata.find("fcam.train_state");
+  FCAM_CHECK(it != state.metadata.end(), path.string(), ": not a training state (no 'fcam.train_state' metadata)");
+  io::SafetensorsFile weights, momentum;
+  for (const auto& [name, record] : state.tensors) {
+    if (name.rfind("model.", 0) == 0) weights.tensors.emplace(name.substr(6), record);
+    if (name.rfind("momentum.", 0) == 0) momentum.tensors.emplace(name.substr(9), record);
+  }
+  nn::load_state_dict(model, weights, true, path.string());
+  for (const auto& [name, record] : momentum.tensors) sgd.momentum_buffers()[name] = record.to_tensor<T>();
+  const json::Value parsed = json::parse(it->second);
+  const json::Object& o = parsed.as<json::Object>("train_state");
+  RunCounters c;
+  c.epoch = static_cast<std::int64_t>(o.at("epoch").as<double>("epoch"));
+  c.best_epoch = static_cast<std::int64_t>(o.at("best_epoch").as<double>("best_epoch"));
+  c.seed = expected_seed;
+  if (o.count("seed")) {
+    c.seed = o.at("seed").as<std::uint64_t>("seed");
+    FCAM_CHECK(c.seed == expected_seed, path.string(), ": the run was started with seed ", c.seed,
+               "; resume it with the same seed, not ", expected_seed);
+  }
+  c.best_val = o.at("best_val").as<double>("best_val");
+  for (const auto& v : o.at("val_history").as<json::Array>("val_history")) c.val_history.push_back(v.as<double>("val"));
+  for (const auto& v : o.at("loss_history").as<json::Array>("loss_history")) c.loss_history.push_back(v.as<double>("loss"));
+  return c;
+}
+
+}  // namespace fcam::train
