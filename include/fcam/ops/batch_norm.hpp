@@ -188,7 +188,7 @@ template <Scalar T>
 void batch_norm_update_running_stats(Tensor<T>& running_mean, Tensor<T>& running_var, Tensor<T>& batches_tracked,
                                      const Tensor<T>& batch_mean, const Tensor<T>& unbiased_var, T momentum) {
   const char* what = "batch_norm_update_running_stats";
-  for (const Tensor<T>* t : {&running_mean, &running_var, &batches_tracked, &batch_mean, &unbiased_var})
+  for (const Tensor<T>* t : std::initializer_list<const Tensor<T>*>{&running_mean, &running_var, &batches_tracked, &batch_mean, &unbiased_var})
     t->require_cpu(what);
   check_same_shape(running_mean, running_var, what);
   check_same_shape(running_mean, batch_mean, what);

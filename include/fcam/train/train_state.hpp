@@ -60,7 +60,7 @@ RunCounters load_train_state(const std::filesystem::path& path, nn::ModuleBase<T
     if (name.rfind("momentum.", 0) == 0) momentum.tensors.emplace(name.substr(9), record);
   }
   nn::load_state_dict(model, weights, true, path.string());
-  for (const auto& [name, record] : momentum.tensors) sgd.momentum_buffers()[name] = record.to_tensor<T>();
+  for (const auto& [name, record] : momentum.tensors) sgd.momentum_buffers()[name] = record.template to_tensor<T>();
   const json::Value parsed = json::parse(it->second);
   const json::Object& o = parsed.as<json::Object>("train_state");
   RunCounters c;
