@@ -83,17 +83,81 @@ std::vector<Input> load_inputs(const std::vector<std::string>& paths, int size, 
   return inputs;
 }
 
-}  // namespace
+/// The model of --weights: an fcam checkpoint (which carries its configuration) or a reference
+/// F-CAM state dict (aliases resolved; --arch needed, classes read from its head). Only the
+/// header is read to tell them apart; the weights are read once, by the loader.
+std::unique_ptr<models::FcamModel<float>> load_model(const app::Flags& flags, models::ModelConfig& config) {
+  std::unique_ptr<models::FcamModel<float>> loaded;
+  if (io::read_safetensors_header(flags.text("weights")).metadata.count("fcam.arch")) {
+    loaded = models::load_fcam_checkpoint<float>(flags.text("weights"), &config);
+    FCAM_CHECK(!flags.given("arch") || models::parse_arch(flags.text("arch")) == config.arch, "fcam-infer: --arch ",
+               flags.text("arch"), " but the checkpoint is a ", models::arch_name(config.arch));
+    FCAM_CHECK(!flags.given("num_classes") || flags.integer("num_classes") == config.num_classes,
+               "fcam-infer: --num_classes ", flags.integer("num_classes"), " but the checkpoint has ",
+               config.num_classes);
+  } else {  // a reference F-CAM checkpoint (its aliases resolved); classes from its head
+    config.arch = models::parse_arch(flags.text("arch"));
+    config.num_classes = flags.given("num_classes") ? flags.integer("num_classes")
+                                                    : models::checkpoint_num_classes(flags.text("weights"));
+    config.base_width = flags.integer("base_width");
+    loaded = std::make_unique<models::FcamModel<float>>(config.arch, config.num_classes, config.base_width);
+    models::load_reference_checkpoint(*loaded, flags.text("weights"));
+  }
+  return loaded;
+}
 
-int main(int argc, char** argv) {
-  app::Flags flags("fcam-infer",
-                   "CAM baselines and F-CAM maps of images (positional arguments: image files, or .npy N×3×H×W\n"
-                   "float32 tensors already normalised with the ImageNet mean/std).\n"
-                   "Writes <out>/<input>/logits.npy, <method>.npy and <method>.png per input. Every <method>.npy\n"
-                   "(fcam.npy included) is the score map min-max normalised to [0, 1] per image, as fcam-train,\n"
-                   "fcam-demo and the reference evaluate maps: fcam-eval on the fcam.npy maps of a split (--size =\n"
-                   "the evaluation size) reproduces fcam-train's metrics for the same checkpoint.\n"
-                   "fcam_probability.npy holds the F-CAM foreground probability before normalisation.");
+/// What to compute for every input: the method names (output file names) and the baseline of
+/// each (nothing: F-CAM).
+struct MapRequest {
+  std::vector<std::string> methods;
+  std::vector<std::optional<cam::Method>> baselines;
+};
+
+/// Logits, top-5, maps, pictures of one input into <out>/<input name>/; returns its JSON summary.
+json::Object infer_one(models::FcamModel<float>& model, const Input& input, const app::Flags& flags,
+                       const MapRequest& request, Rng& rng, const cam::SmoothOptions& smooth) {
+  const models::ClassifierOutput<float> out = model.classify(input.tensor);
+  const Tensor<float>& logits = out.logits;
+  const Tensor<float> probs = softmax_channels(logits.reshape({1, logits.size(1), 1, 1}));
+  std::vector<int> order(static_cast<std::size_t>(logits.size(1)));
+  for (std::size_t k = 0; k < order.size(); ++k) order[k] = static_cast<int>(k);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int a, int b) { return logits.data()[a] > logits.data()[b]; });
+  const int cls = flags.integer("class") >= 0 ? flags.integer("class") : order.front();
+  FCAM_CHECK(cls < logits.size(1), "fcam-infer: --class ", cls, " outside [0, ", logits.size(1), ")");
+
+  const fs::path dir = fs::path(flags.text("out")) / input.name;
+  fs::create_directories(dir);
+  io::write_npy(dir / "logits.npy", logits);
+  json::Array top5;
+  for (std::size_t k = 0; k < std::min<std::size_t>(5, order.size()); ++k)
+    top5.push_back(json::Array{order[k], static_cast<double>(probs.data()[order[k]])});
+
+  const std::int64_t h = input.tensor.size(2), w = input.tensor.size(3);
+  for (std::size_t k = 0; k < request.methods.size(); ++k) {
+    const std::string& method = request.methods[k];
+    Tensor<float> maps;  // 1×h×w, min–max normalised (see the convention above)
+    if (!request.baselines[k]) {
+      const Tensor<float> probability = model.foreground(out.stages);
+      io::write_npy(dir / "fcam_probability.npy", probability.reshape({h, w}));
+      maps = cam::normalize_maps(probability);
+    } else {
+      maps = cam::full_resolution(cam::baseline_maps(model, out, input.tensor, {cls}, *request.baselines[k], rng, smooth), h, w);
+    }
+    const Tensor<float> map = maps.reshape({h, w});
+    io::write_npy(dir / (method + ".npy"), map);
+    data::Rgb8 picture = plot::overlay_heatmap(input.picture, map);
+    const auto boxes = metrics::boxes_at_thresholds(map, {flags.number("box_threshold")}, false);
+    plot::draw_box(picture, boxes.front().front(), {255, 255, 255});
+    data::write_png(dir / (method + ".png"), picture);
+  }
+  std::cout << input.name << ": top-1 class " << order.front() << " (p = " << probs.data()[order.front()]
+            << "), maps of class " << cls << " -> " << dir.string() << "\n";
+  return json::Object{{"input", input.name}, {"class", cls}, {"top5", top5}};
+}
+
+/// fcam-infer's options.
+void define_flags(app::Flags& flags) {
   flags.add_string("arch", "resnet50", "encoder: " + names_of(models::arch_table));
   flags.add_int("base_width", 64, "encoder base width (64: torchvision's; smaller for CPU-trained models)");
   flags.add_string("weights", "",
@@ -113,6 +177,20 @@ int main(int argc, char** argv) {
   flags.add_double("box_threshold", 0.5, "threshold of the box drawn on each overlay (largest contour)");
   flags.add_string("out", "fcam_maps", "output folder");
   flags.add_string("json", "", "also write a JSON summary (top-5 classes per input)");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  app::Flags flags("fcam-infer",
+                   "CAM baselines and F-CAM maps of images (positional arguments: image files, or .npy N×3×H×W\n"
+                   "float32 tensors already normalised with the ImageNet mean/std).\n"
+                   "Writes <out>/<input>/logits.npy, <method>.npy and <method>.png per input. Every <method>.npy\n"
+                   "(fcam.npy included) is the score map min-max normalised to [0, 1] per image, as fcam-train,\n"
+                   "fcam-demo and the reference evaluate maps: fcam-eval on the fcam.npy maps of a split (--size =\n"
+                   "the evaluation size) reproduces fcam-train's metrics for the same checkpoint.\n"
+                   "fcam_probability.npy holds the F-CAM foreground probability before normalisation.");
+  define_flags(flags);
   try {
     flags.allow_positional("INPUT...");
     if (!flags.parse(argc, argv)) {
@@ -122,78 +200,21 @@ int main(int argc, char** argv) {
     const std::vector<std::string>& paths = flags.positional();
     FCAM_CHECK(!paths.empty(), "fcam-infer: no input (give image files or .npy tensors)");
     FCAM_CHECK(!flags.text("weights").empty(), "fcam-infer: --weights is required (an FcamModel safetensors file)");
-    const std::vector<std::string> methods = flags.comma_list("methods");
-    FCAM_CHECK(!methods.empty(), "fcam-infer: --methods is empty");
-    std::vector<std::optional<cam::Method>> baselines;  // nothing for fcam
-    for (const auto& m : methods)  // validates the names before any work
-      baselines.push_back(m == "fcam" ? std::nullopt : std::optional(cam::parse_method(m)));
+    MapRequest request{flags.comma_list("methods"), {}};
+    FCAM_CHECK(!request.methods.empty(), "fcam-infer: --methods is empty");
+    for (const auto& m : request.methods)  // validates the names before any work
+      request.baselines.push_back(m == "fcam" ? std::nullopt : std::optional(cam::parse_method(m)));
     Rng rng(static_cast<std::uint64_t>(flags.integer("seed")));
     const cam::SmoothOptions smooth{flags.integer("sgcampp_passes"), flags.number("sgcampp_sigma")};
 
-    // fcam checkpoints carry their configuration; reference state dicts need --arch. Only the
-    // header is read to tell them apart; the weights are read once, by the loader.
     models::ModelConfig config;
-    std::unique_ptr<models::FcamModel<float>> loaded;
-    if (io::read_safetensors_header(flags.text("weights")).metadata.count("fcam.arch")) {
-      loaded = models::load_fcam_checkpoint<float>(flags.text("weights"), &config);
-      FCAM_CHECK(!flags.given("arch") || models::parse_arch(flags.text("arch")) == config.arch, "fcam-infer: --arch ",
-                 flags.text("arch"), " but the checkpoint is a ", models::arch_name(config.arch));
-      FCAM_CHECK(!flags.given("num_classes") || flags.integer("num_classes") == config.num_classes,
-                 "fcam-infer: --num_classes ", flags.integer("num_classes"), " but the checkpoint has ",
-                 config.num_classes);
-    } else {  // a reference F-CAM checkpoint (its aliases resolved); classes from its head
-      config.arch = models::parse_arch(flags.text("arch"));
-      config.num_classes = flags.given("num_classes") ? flags.integer("num_classes")
-                                                      : models::checkpoint_num_classes(flags.text("weights"));
-      config.base_width = flags.integer("base_width");
-      loaded = std::make_unique<models::FcamModel<float>>(config.arch, config.num_classes, config.base_width);
-      models::load_reference_checkpoint(*loaded, flags.text("weights"));
-    }
-    models::FcamModel<float>& model = *loaded;
-    model.eval();
+    std::unique_ptr<models::FcamModel<float>> model = load_model(flags, config);
+    model->eval();
     NoGradGuard no_grad;
 
     json::Array summary;
-    for (const Input& input : load_inputs(paths, flags.integer("size"), config.normalization)) {
-      const models::ClassifierOutput<float> out = model.classify(input.tensor);
-      const Tensor<float>& logits = out.logits;
-      const Tensor<float> probs = softmax_channels(logits.reshape({1, logits.size(1), 1, 1}));
-      std::vector<int> order(static_cast<std::size_t>(logits.size(1)));
-      for (std::size_t k = 0; k < order.size(); ++k) order[k] = static_cast<int>(k);
-      std::stable_sort(order.begin(), order.end(),
-                       [&](int a, int b) { return logits.data()[a] > logits.data()[b]; });
-      const int cls = flags.integer("class") >= 0 ? flags.integer("class") : order.front();
-      FCAM_CHECK(cls < logits.size(1), "fcam-infer: --class ", cls, " outside [0, ", logits.size(1), ")");
-
-      const fs::path dir = fs::path(flags.text("out")) / input.name;
-      fs::create_directories(dir);
-      io::write_npy(dir / "logits.npy", logits);
-      json::Array top5;
-      for (std::size_t k = 0; k < std::min<std::size_t>(5, order.size()); ++k)
-        top5.push_back(json::Array{order[k], static_cast<double>(probs.data()[order[k]])});
-
-      const std::int64_t h = input.tensor.size(2), w = input.tensor.size(3);
-      for (std::size_t k = 0; k < methods.size(); ++k) {
-        const std::string& method = methods[k];
-        Tensor<float> maps;  // 1×h×w, min–max normalised (see the convention above)
-        if (!baselines[k]) {
-          const Tensor<float> probability = model.foreground(out.stages);
-          io::write_npy(dir / "fcam_probability.npy", probability.reshape({h, w}));
-          maps = cam::normalize_maps(probability);
-        } else {
-          maps = cam::full_resolution(cam::baseline_maps(model, out, input.tensor, {cls}, *baselines[k], rng, smooth), h, w);
-        }
-        const Tensor<float> map = maps.reshape({h, w});
-        io::write_npy(dir / (method + ".npy"), map);
-        data::Rgb8 picture = plot::overlay_heatmap(input.picture, map);
-        const auto boxes = metrics::boxes_at_thresholds(map, {flags.number("box_threshold")}, false);
-        plot::draw_box(picture, boxes.front().front(), {255, 255, 255});
-        data::write_png(dir / (method + ".png"), picture);
-      }
-      summary.push_back(json::Object{{"input", input.name}, {"class", cls}, {"top5", top5}});
-      std::cout << input.name << ": top-1 class " << order.front() << " (p = " << probs.data()[order.front()]
-                << "), maps of class " << cls << " -> " << dir.string() << "\n";
-    }
+    for (const Input& input : load_inputs(paths, flags.integer("size"), config.normalization))
+      summary.push_back(infer_one(*model, input, flags, request, rng, smooth));
     if (!flags.text("json").empty())
       io::write_file_atomic(flags.text("json"), json::dump(json::Value(json::Object{{"inputs", summary}})) + "\n");
     return 0;

@@ -93,6 +93,82 @@ data::WsolDataset split_of(const app::Flags& f, const std::string& split, int cl
   return {f.text("data_root"), data::read_wsol_metadata(dir, classes)};
 }
 
+/// The run configured by the command line (every value checked before any work starts).
+train::TrainConfig config_from(const app::Flags& flags) {
+  FCAM_CHECK(flags.positional().size() == 1, "fcam-train: give exactly one command: classifier or fcam");
+  train::TrainConfig c;
+  const std::string command = flags.positional()[0];
+  FCAM_CHECK(std::any_of(train::stage_table.begin(), train::stage_table.end(),
+                         [&](const auto& e) { return e.name == command; }),
+             "fcam-train: unknown command '", command, "' (", names_of(train::stage_table), ")");
+  c.stage = train::parse_stage(command);
+  FCAM_CHECK(!flags.text("data_root").empty(), "fcam-train: --data_root is required");
+  c.model.arch = models::parse_arch(flags.text("arch"));
+  c.model.num_classes = flags.integer("num_classes");
+  c.model.base_width = flags.integer("base_width");
+  c.classifier = flags.text("classifier");
+  c.pretrained = flags.text("pretrained");
+  int classes = c.model.num_classes;
+  FCAM_CHECK(c.stage != train::Stage::fcam || !c.classifier.empty(),
+             "fcam-train fcam: --classifier (the stage-1 checkpoint) is required");
+  if (!c.classifier.empty()) classes = static_cast<int>(models::read_model_config(c.classifier).num_classes);
+  c.train = split_of(flags, flags.text("split"), classes);
+  c.val = split_of(flags, flags.text("val_split"), classes);
+  if (!flags.text("test_split").empty()) c.test = split_of(flags, flags.text("test_split"), classes);
+  c.mask_root = flags.text("mask_root");
+  c.out = flags.text("out");
+  c.epochs = flags.integer("epochs");
+  c.batch_size = flags.integer("batch_size");
+  c.sgd = {.lr = flags.number("lr"),
+           .momentum = flags.number("momentum"),
+           .nesterov = flags.boolean("nesterov"),
+           .weight_decay = flags.number("weight_decay")};
+  c.last_block_lr_factor = flags.number("last_block_lr_factor");
+  c.lr_step = flags.integer("lr_step");
+  c.lr_gamma = flags.number("lr_gamma");
+  c.warmup_epochs = flags.integer("warmup_epochs");
+  c.transform.resize_size = flags.integer("resize_size");
+  c.transform.crop_size = flags.integer("crop_size");
+  c.workers = flags.integer("workers");
+  c.skip_bad = flags.boolean("skip_bad");
+  c.seed = static_cast<std::uint64_t>(flags.integer("seed"));
+  c.resume = flags.boolean("resume");
+  c.progress = app::progress_printer(!flags.boolean("quiet"));
+  c.eval_cam_method = cam::parse_method(flags.text("eval_cam"));
+  c.val_interval = flags.number("val_interval");
+  c.test_interval = flags.number("test_interval");
+  auto& l = c.fcam;
+  l.cam_method = cam::parse_method(flags.text("cam_method"));
+  l.sampling = {.n_foreground = flags.integer("n_fg"),
+                .n_background = flags.integer("n_bg"),
+                .n_minus = flags.number("n_minus"),
+                .erosion = flags.integer("erosion"),
+                .dilation = flags.integer("dilation")};
+  l.use_pce = flags.boolean("pce");
+  l.alpha = flags.number("alpha");
+  l.use_crf = flags.boolean("crf");
+  l.crf = {.sigma_rgb = flags.number("sigma_rgb"), .sigma_xy = flags.number("sigma_xy"), .weight = flags.number("crf_lambda")};
+  if (!flags.boolean("crf_no_scaling")) l.crf = l.crf.scaled_to(c.transform.crop_size);
+  l.use_size = flags.boolean("size");
+  l.size_weight = flags.number("size_lambda");
+  return c;
+}
+
+/// The --json summary of a finished run.
+json::Object result_json(train::Stage stage, const train::TrainResult& r) {
+  json::Array vals, losses;
+  for (double v : r.val_history) vals.push_back(v);
+  for (double v : r.loss_history) losses.push_back(v);
+  json::Object o{{"stage", std::string(train::stage_name(stage))}, {"best_epoch", static_cast<double>(r.best_epoch)},
+                 {"best_val", r.best_val}, {"val_history", vals}, {"loss_history", losses},
+                 {"skipped_images", static_cast<double>(r.skipped_images)}};
+  if (r.test_best.images > 0) {
+    o.emplace("test_best", metrics_json(r.test_best));
+    o.emplace("test_last", metrics_json(r.test_last));
+  }
+  return o;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -106,63 +182,7 @@ int main(int argc, char** argv) {
       std::cout << flags.usage();
       return 0;
     }
-    FCAM_CHECK(flags.positional().size() == 1, "fcam-train: give exactly one command: classifier or fcam");
-    train::TrainConfig c;
-    const std::string command = flags.positional()[0];
-    FCAM_CHECK(std::any_of(train::stage_table.begin(), train::stage_table.end(),
-                           [&](const auto& e) { return e.name == command; }),
-               "fcam-train: unknown command '", command, "' (", names_of(train::stage_table), ")");
-    c.stage = train::parse_stage(command);
-    FCAM_CHECK(!flags.text("data_root").empty(), "fcam-train: --data_root is required");
-    c.model.arch = models::parse_arch(flags.text("arch"));
-    c.model.num_classes = flags.integer("num_classes");
-    c.model.base_width = flags.integer("base_width");
-    c.classifier = flags.text("classifier");
-    c.pretrained = flags.text("pretrained");
-    int classes = c.model.num_classes;
-    FCAM_CHECK(c.stage != train::Stage::fcam || !c.classifier.empty(),
-               "fcam-train fcam: --classifier (the stage-1 checkpoint) is required");
-    if (!c.classifier.empty()) classes = static_cast<int>(models::read_model_config(c.classifier).num_classes);
-    c.train = split_of(flags, flags.text("split"), classes);
-    c.val = split_of(flags, flags.text("val_split"), classes);
-    if (!flags.text("test_split").empty()) c.test = split_of(flags, flags.text("test_split"), classes);
-    c.mask_root = flags.text("mask_root");
-    c.out = flags.text("out");
-    c.epochs = flags.integer("epochs");
-    c.batch_size = flags.integer("batch_size");
-    c.sgd = {.lr = flags.number("lr"),
-             .momentum = flags.number("momentum"),
-             .nesterov = flags.boolean("nesterov"),
-             .weight_decay = flags.number("weight_decay")};
-    c.last_block_lr_factor = flags.number("last_block_lr_factor");
-    c.lr_step = flags.integer("lr_step");
-    c.lr_gamma = flags.number("lr_gamma");
-    c.warmup_epochs = flags.integer("warmup_epochs");
-    c.transform.resize_size = flags.integer("resize_size");
-    c.transform.crop_size = flags.integer("crop_size");
-    c.workers = flags.integer("workers");
-    c.skip_bad = flags.boolean("skip_bad");
-    c.seed = static_cast<std::uint64_t>(flags.integer("seed"));
-    c.resume = flags.boolean("resume");
-    c.progress = app::progress_printer(!flags.boolean("quiet"));
-    c.eval_cam_method = cam::parse_method(flags.text("eval_cam"));  // before any work
-    c.val_interval = flags.number("val_interval");
-    c.test_interval = flags.number("test_interval");
-    auto& l = c.fcam;
-    l.cam_method = cam::parse_method(flags.text("cam_method"));
-    l.sampling = {.n_foreground = flags.integer("n_fg"),
-                  .n_background = flags.integer("n_bg"),
-                  .n_minus = flags.number("n_minus"),
-                  .erosion = flags.integer("erosion"),
-                  .dilation = flags.integer("dilation")};
-    l.use_pce = flags.boolean("pce");
-    l.alpha = flags.number("alpha");
-    l.use_crf = flags.boolean("crf");
-    l.crf = {.sigma_rgb = flags.number("sigma_rgb"), .sigma_xy = flags.number("sigma_xy"), .weight = flags.number("crf_lambda")};
-    if (!flags.boolean("crf_no_scaling")) l.crf = l.crf.scaled_to(c.transform.crop_size);
-    l.use_size = flags.boolean("size");
-    l.size_weight = flags.number("size_lambda");
-
+    const train::TrainConfig c = config_from(flags);
     const train::TrainResult r = train::run_training(c, [](const std::string& line) { std::cout << line << std::endl; });
     std::cout << "best epoch " << r.best_epoch << ", val " << r.best_val << "\n";
     if (r.skipped_images > 0) std::cout << "skipped " << r.skipped_images << " unreadable training images\n";
@@ -170,19 +190,8 @@ int main(int argc, char** argv) {
       std::cout << "test (best): localization " << r.test_best.localization << ", accuracy " << r.test_best.accuracy
                 << "\ntest (last): localization " << r.test_last.localization << ", accuracy "
                 << r.test_last.accuracy << "\n";
-    if (!flags.text("json").empty()) {
-      json::Array vals, losses;
-      for (double v : r.val_history) vals.push_back(v);
-      for (double v : r.loss_history) losses.push_back(v);
-      json::Object o{{"stage", std::string(train::stage_name(c.stage))}, {"best_epoch", static_cast<double>(r.best_epoch)}, {"best_val", r.best_val},
-                     {"val_history", vals}, {"loss_history", losses},
-                     {"skipped_images", static_cast<double>(r.skipped_images)}};
-      if (r.test_best.images > 0) {
-        o.emplace("test_best", metrics_json(r.test_best));
-        o.emplace("test_last", metrics_json(r.test_last));
-      }
-      io::write_file_atomic(flags.text("json"), json::dump(json::Value(o)) + "\n");
-    }
+    if (!flags.text("json").empty())
+      io::write_file_atomic(flags.text("json"), json::dump(json::Value(result_json(c.stage, r))) + "\n");
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "fcam-train: error: " << e.what() << "\n";
