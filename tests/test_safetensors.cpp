@@ -66,7 +66,7 @@ TEST_CASE("metadata and shapes are read from the header alone, never the tensor 
   CHECK(w.shape == Shape{numel / 4, 4});
   CHECK(w.end - w.begin == static_cast<std::uint64_t>(numel) * 4);
   const models::ModelConfig config = models::read_model_config(path);
-  CHECK(config.arch == "resnet18");
+  CHECK(config.arch == models::Arch::resnet18);
   CHECK(config.num_classes == 3);
   CHECK(config.base_width == 8);
   CHECK(config.normalization.std == std::array<float, 3>{0.25f, 0.25f, 0.25f});
@@ -214,7 +214,7 @@ TEST_CASE("state dict save, load, strict name checks and shape errors", "[safete
   file.tensors["extra.weight"] = file.tensors.at("conv1.weight");
   CHECK_THROWS_WITH(load_state_dict(b, file, true, "ckpt.st"),
                     Contains("ckpt.st: state dict does not match the model; missing 'conv2.weight' unexpected 'extra.weight'"));
-  const LoadReport report = load_state_dict(b, file, false);
+  const nn::LoadReport report = load_state_dict(b, file, false);
   CHECK(report.missing == std::vector<std::string>{"conv2.weight"});
   CHECK(report.unexpected == std::vector<std::string>{"extra.weight"});
   file.tensors["conv1.weight"] = TensorRecord::from_tensor(Tensor<float>({3, 3}), DType::f32);
