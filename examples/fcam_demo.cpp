@@ -189,6 +189,246 @@ int collect(const std::vector<std::string>& folders, const fs::path& out) {
   return 0;
 }
 
+/// One fcam-demo run: the settings read from the flags, then the phases in order (each one
+/// resumable: training phases continue from their state files when the command is run again).
+class DemoRun {
+public:
+  /// Reads and checks every setting before any work starts.
+  explicit DemoRun(const app::Flags& flags) : flags_(flags), out_(flags.text("out")), tiny_(flags.boolean("tiny")) {
+    data_dir_ = flags.text("data");
+    if (tiny_ && !flags.given("data")) data_dir_ += "-tiny";
+    dataset_.seed = static_cast<std::uint64_t>(flags.integer("data_seed"));
+    if (tiny_) dataset_.train = 256, dataset_.val = 64, dataset_.test = 64;
+    plan_runs();
+    // The shared training settings (128 px, quarter-width ResNet18-WSOL).
+    base_.model.arch = models::Arch::resnet18;
+    base_.model.num_classes = 10;
+    base_.model.base_width = 16;
+    base_.transform.resize_size = 144;
+    base_.transform.crop_size = size;
+    base_.workers = flags.integer("workers");
+    base_.seed = static_cast<std::uint64_t>(flags.integer("seed"));
+    base_.mask_root = data_dir_ / "masks";
+    base_.resume = true;
+    base_.progress = app::progress_printer();
+    e1_ = tiny_ ? 1 : flags.integer("stage1_epochs");
+    e2_ = tiny_ ? 1 : flags.integer("stage2_epochs");
+    pictures_ = tiny_ ? 3 : flags.integer("pictures");
+    results_.seed = base_.seed;
+    eval_.interval = flags.number("test_interval");
+    eval_.with_v2 = true;
+    eval_.mask_root = base_.mask_root;
+    eval_.workers = base_.workers;
+    eval_.transform = base_.transform;
+    eval_.seed = base_.seed;
+    predict_phases();
+  }
+
+  /// Every phase, then results.json and report.md.
+  void run() {
+    prepare_dataset();
+    train_classifier();
+    evaluate_baselines();
+    for (const FcamRun& r : runs_) train_fcam(r);
+    if (flags_.boolean("ablation"))  // Table D.1's last row: the full loss (the main run)
+      results_.rows.push_back(demo::row_of("ablation", "CAM + SR + CRF + ASC", *fcam_result_));
+    simulate_and_draw();
+    write_report();
+  }
+
+private:
+  static constexpr int size = 128;  // image side of every phase
+
+  // The runs of stage 2: the main one on CAM first, then the other baselines, then the ablation.
+  void plan_runs() {
+    std::vector<cam::Method> fcam_on;
+    for (const std::string& m : flags_.comma_list("fcam_on")) {
+      if (m != "all") {
+        fcam_on.push_back(cam::parse_method(m));
+        continue;
+      }
+      for (const auto& entry : cam::method_table) fcam_on.push_back(entry.value);
+    }
+    FCAM_CHECK(!fcam_on.empty(), "fcam-demo: --fcam_on is empty");
+    if (std::find(fcam_on.begin(), fcam_on.end(), cam::Method::cam) == fcam_on.end())
+      fcam_on.insert(fcam_on.begin(), cam::Method::cam);
+    for (cam::Method m : fcam_on) {
+      const std::string name(cam::method_name(m)), label(cam::method_label(m));
+      runs_.push_back({.group = "fcam", .name = label + " + F-CAM", .folder = "fcam-" + name, .cam_method = m, .crf = true, .size = true});
+    }
+    if (flags_.boolean("ablation")) {
+      runs_.push_back({.group = "ablation", .name = "CAM + SR", .folder = "fcam-cam-sr", .cam_method = cam::Method::cam, .crf = false, .size = false});
+      runs_.push_back({.group = "ablation", .name = "CAM + SR + ASC", .folder = "fcam-cam-sr-asc", .cam_method = cam::Method::cam, .crf = false, .size = true});
+      runs_.push_back({.group = "ablation", .name = "CAM + SR + CRF", .folder = "fcam-cam-sr-crf", .cam_method = cam::Method::cam, .crf = true, .size = false});
+    }
+  }
+
+  // Predicted seconds per image on the 2-core development machine; the plan rescales them.
+  void predict_phases() {
+    const double n_train = static_cast<double>(dataset_.train), n_val = static_cast<double>(dataset_.val),
+                 n_test = static_cast<double>(dataset_.test);
+    const double train1 = 0.0064, train2 = 0.0095, val = 0.004, test_metrics = 0.005;
+    plan_.add("dataset", fs::exists(data_dir_ / "metadata/CUB/test/localization.txt") ? 0.5 : 0.002 * (n_train + n_val + n_test));
+    plan_.add("stage 1: classifier", static_cast<double>(e1_) * (train1 * n_train + val * n_val));
+    plan_.add("six CAM baselines on test", 6 * test_metrics * n_test);
+    for (const FcamRun& r : runs_)
+      plan_.add("stage 2: " + r.name, static_cast<double>(e2_) * (train2 * n_train + val * n_val) + test_metrics * n_test);
+    plan_.add("downscale simulation, pictures, report", 0.01 * n_test);
+  }
+
+  void prepare_dataset() {
+    plan_.begin(phase_++);
+    if (!fs::exists(data_dir_ / "metadata/CUB/test/localization.txt")) {
+      std::cout << "building cluttered Fashion-MNIST in " << data_dir_.string() << std::endl;
+      dataset_.progress = app::progress_printer();
+      data::write_cluttered_dataset(data_dir_, dataset_);
+    } else {
+      std::cout << "using " << data_dir_.string() << std::endl;
+    }
+    base_.train = {data_dir_ / "images", data::read_wsol_metadata(data_dir_ / "metadata/CUB/train", 10)};
+    base_.val = {data_dir_ / "images", data::read_wsol_metadata(data_dir_ / "metadata/CUB/val", 10)};
+    test_ = test_split(data_dir_, 10);
+    FCAM_CHECK(base_.train.size() == dataset_.train && base_.val.size() == dataset_.val && test_.size() == dataset_.test,
+               data_dir_.string(), " holds ", base_.train.size(), "/", base_.val.size(), "/", test_.size(),
+               " train/val/test images, not the ", dataset_.train, "/", dataset_.val, "/", dataset_.test,
+               " this run needs: remove it or give another --data");
+    plan_.end(results_);
+  }
+
+  void train_classifier() {
+    plan_.begin(phase_++);
+    train::TrainConfig c1 = base_;
+    c1.stage = train::Stage::classifier;
+    c1.out = out_ / "classifier";
+    c1.epochs = e1_;
+    c1.batch_size = tiny_ ? 32 : flags_.integer("stage1_batch");
+    c1.sgd.lr = flags_.number("stage1_lr");
+    c1.warmup_epochs = e1_ > 1 ? 1 : 0;
+    c1.lr_step = flags_.integer("stage1_lr_step");
+    const train::TrainResult r1 = train::run_training(c1, say);
+    histories_.push_back({"stage 1: classifier", r1.val_history, r1.best_epoch});
+    classifier_ = c1.out / "best.safetensors";
+    plan_.end(results_);
+  }
+
+  // The six baselines on the test split.
+  void evaluate_baselines() {
+    plan_.begin(phase_++);
+    auto classifier = models::load_fcam_checkpoint<float>(classifier_);
+    eval_.source = train::MapSource::cam;
+    for (const auto& [m, name, label] : cam::method_table) {
+      eval_.cam_method = m;
+      train::EvaluationResult r = evaluate(*classifier, std::string(label));
+      results_.rows.push_back(demo::row_of("baselines", std::string(label), r));
+      if (m == cam::Method::cam) cam_result_ = std::move(r);
+    }
+    if (flags_.boolean("ablation"))  // Table D.1's first row: the CAM alone
+      results_.rows.push_back(demo::row_of("ablation", "CAM (no decoder)", *cam_result_));
+    plan_.end(results_);
+  }
+
+  // One stage-2 run and its test evaluation.
+  void train_fcam(const FcamRun& run) {
+    plan_.begin(phase_++);
+    train::TrainConfig c2 = base_;
+    c2.stage = train::Stage::fcam;
+    c2.classifier = classifier_;
+    c2.out = out_ / run.folder;
+    c2.epochs = e2_;
+    c2.batch_size = tiny_ ? 16 : flags_.integer("stage2_batch");
+    c2.sgd.lr = flags_.number("stage2_lr");
+    c2.fcam.cam_method = run.cam_method;
+    c2.fcam.sampling.n_minus = flags_.number("n_minus");
+    c2.fcam.sampling.erosion = flags_.integer("erosion");
+    c2.fcam.crf = c2.fcam.crf.scaled_to(size);
+    c2.fcam.use_crf = run.crf;
+    c2.fcam.use_size = run.size;
+    const train::TrainResult r2 = train::run_training(c2, say);
+    histories_.push_back({"stage 2: " + run.name, r2.val_history, r2.best_epoch});
+    auto model = models::load_fcam_checkpoint<float>(c2.out / "best.safetensors");
+    eval_.source = train::MapSource::fcam;
+    train::EvaluationResult r = evaluate(*model, run.name);
+    results_.rows.push_back(demo::row_of(run.group, run.name, r));
+    if (run.folder == "fcam-cam") fcam_result_ = std::move(r);
+    plan_.end(results_);
+  }
+
+  // Downscale simulation and pictures.
+  void simulate_and_draw() {
+    plan_.begin(phase_++);
+    for (const int z : {1, 2, 4, 8, 16, 32}) {
+      if (size % z != 0) continue;
+      metrics::PxapAccumulator pixels(eval_.interval);
+      for (std::int64_t i = 0; i < test_.size(); ++i) {
+        const metrics::PixelMasks m = metrics::load_pixel_masks(base_.mask_root / "OpenImages",
+                                                                test_.metadata.masks[static_cast<std::size_t>(i)], size);
+        pixels.add(metrics::downscaled_mask_scores(m.foreground, z), m.foreground, m.ignore);
+      }
+      results_.downscale.emplace_back(z, pixels.pxap());
+    }
+    const std::vector<plot::MapCounts> sources{
+        {"CAM*", plot::orange, &*cam_result_->boxes, &*cam_result_->pixels},
+        {"CAM* + F-CAM", plot::green, &*fcam_result_->boxes, &*fcam_result_->pixels}};
+    data::write_png(out_ / "fig5_boxacc.png", plot::box_accuracy_figure(sources));
+    data::write_png(out_ / "fig5_precision_recall.png", plot::precision_recall_figure(sources));
+    data::write_png(out_ / "fig6_activations.png", plot::activation_histogram_figure(sources));
+    auto model = models::load_fcam_checkpoint<float>(out_ / "fcam-cam" / "best.safetensors");
+    data::write_png(out_ / "overlays.png",
+                    overlay_examples(*model, test_, size, pictures_, best_threshold(*cam_result_->boxes),
+                                     best_threshold(*fcam_result_->boxes), base_.transform.normalization));
+    plan_.end(results_);
+  }
+
+  // results.json and report.md.
+  void write_report() {
+    io::write_file_atomic(out_ / "results.json", json::dump(demo::to_json(results_)) + "\n");
+    std::ostringstream settings;
+    settings << "Dataset `" << data_dir_.string() << "`: " << dataset_.train << " / " << dataset_.val << " / "
+             << dataset_.test << " train / val / test images, " << size << "×" << size
+             << ", 10 classes. Classifier: ResNet18-WSOL at a quarter of the width (base 16), trained with image "
+                "labels only for "
+             << e1_ << " epochs; F-CAM decoder: " << e2_ << " epochs on the classifier's CAM pseudo-labels (n− "
+             << flags_.number("n_minus") << ", erosion " << flags_.integer("erosion") << ", CRF λ and σ_xy scaled to "
+             << size << " px). Training seed " << results_.seed << ", " << num_threads() << " threads, total time "
+             << minutes(plan_.elapsed()) << ".";
+    demo::ReportContext context{settings.str(), test_.size(), eval_.interval, flags_.boolean("ablation"),
+                                best_threshold(*cam_result_->boxes), best_threshold(*fcam_result_->boxes), histories_};
+    io::write_file_atomic(out_ / "report.md", demo::report_markdown(results_, context));
+    std::cout << "\n" << demo::metrics_table(results_.rows, "baselines") << demo::metrics_table(results_.rows, "fcam")
+              << "\nreport: " << (out_ / "report.md").string() << " (total " << minutes(plan_.elapsed()) << ")\n";
+  }
+
+  // The test metrics of one model, printed as one line.
+  train::EvaluationResult evaluate(models::FcamModel<float>& model, const std::string& what) {
+    app::Progress progress("test: " + what, "images", test_.size());
+    train::EvaluationResult r =
+        train::evaluate(model, test_, eval_, [&](std::int64_t done, std::int64_t) { progress.update(done); });
+    std::printf("%-24s MaxBoxAcc %5.1f  V2 %5.1f  PxAP %5.1f  top-1 loc %5.1f  accuracy %5.1f\n", what.c_str(),
+                r.max_box_acc.at(1), r.max_box_acc_v2, r.pxap, r.top1_localization, r.accuracy);
+    std::fflush(stdout);
+    return r;
+  }
+
+  static void say(const std::string& line) { std::cout << line << std::endl; }
+
+  const app::Flags& flags_;
+  fs::path out_, data_dir_;
+  bool tiny_;
+  data::ClutteredDatasetOptions dataset_;
+  std::vector<FcamRun> runs_;
+  train::TrainConfig base_;
+  std::int64_t e1_ = 0, e2_ = 0;
+  int pictures_ = 0;
+  Plan plan_;
+  std::size_t phase_ = 0;
+  demo::Results results_;
+  data::WsolDataset test_;
+  train::EvaluationOptions eval_;
+  fs::path classifier_;  // the stage-1 checkpoint every stage-2 run starts from
+  std::optional<train::EvaluationResult> cam_result_, fcam_result_;
+  std::vector<demo::History> histories_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -201,206 +441,8 @@ int main(int argc, char** argv) {
       std::cout << flags.usage();
       return 0;
     }
-    const fs::path out = flags.text("out");
-    if (!flags.text("collect").empty()) return collect(flags.comma_list("collect"), out);
-
-    const bool tiny = flags.boolean("tiny");
-    fs::path data_dir = flags.text("data");
-    if (tiny && !flags.given("data")) data_dir += "-tiny";
-    data::ClutteredDatasetOptions dataset;
-    dataset.seed = static_cast<std::uint64_t>(flags.integer("data_seed"));
-    if (tiny) dataset.train = 256, dataset.val = 64, dataset.test = 64;
-    std::vector<cam::Method> fcam_on;
-    for (const std::string& m : flags.comma_list("fcam_on")) {
-      if (m != "all") {
-        fcam_on.push_back(cam::parse_method(m));
-        continue;
-      }
-      for (const auto& entry : cam::method_table) fcam_on.push_back(entry.value);
-    }
-    FCAM_CHECK(!fcam_on.empty(), "fcam-demo: --fcam_on is empty");
-
-    // The runs of stage 2: the main one on CAM first, then the other baselines, then the ablation.
-    std::vector<FcamRun> runs;
-    if (std::find(fcam_on.begin(), fcam_on.end(), cam::Method::cam) == fcam_on.end())
-      fcam_on.insert(fcam_on.begin(), cam::Method::cam);
-    for (cam::Method m : fcam_on) {
-      const std::string name(cam::method_name(m)), label(cam::method_label(m));
-      runs.push_back({.group = "fcam", .name = label + " + F-CAM", .folder = "fcam-" + name, .cam_method = m, .crf = true, .size = true});
-    }
-    if (flags.boolean("ablation")) {
-      runs.push_back({.group = "ablation", .name = "CAM + SR", .folder = "fcam-cam-sr", .cam_method = cam::Method::cam, .crf = false, .size = false});
-      runs.push_back({.group = "ablation", .name = "CAM + SR + ASC", .folder = "fcam-cam-sr-asc", .cam_method = cam::Method::cam, .crf = false, .size = true});
-      runs.push_back({.group = "ablation", .name = "CAM + SR + CRF", .folder = "fcam-cam-sr-crf", .cam_method = cam::Method::cam, .crf = true, .size = false});
-    }
-
-    // The shared training settings (128 px, quarter-width ResNet18-WSOL).
-    const int size = 128;
-    train::TrainConfig base;
-    base.model.arch = models::Arch::resnet18;
-    base.model.num_classes = 10;
-    base.model.base_width = 16;
-    base.transform.resize_size = 144;
-    base.transform.crop_size = size;
-    base.workers = flags.integer("workers");
-    base.seed = static_cast<std::uint64_t>(flags.integer("seed"));
-    base.mask_root = data_dir / "masks";
-    base.resume = true;
-    base.progress = app::progress_printer();
-    const std::int64_t e1 = tiny ? 1 : flags.integer("stage1_epochs"), e2 = tiny ? 1 : flags.integer("stage2_epochs");
-    const int pictures = tiny ? 3 : flags.integer("pictures");
-
-    // Predicted seconds per image on the 2-core development machine; the plan rescales them.
-    const double n_train = static_cast<double>(dataset.train), n_val = static_cast<double>(dataset.val),
-                 n_test = static_cast<double>(dataset.test);
-    const double train1 = 0.0064, train2 = 0.0095, val = 0.004, test_metrics = 0.005;
-    Plan plan;
-    plan.add("dataset", fs::exists(data_dir / "metadata/CUB/test/localization.txt") ? 0.5 : 0.002 * (n_train + n_val + n_test));
-    plan.add("stage 1: classifier", static_cast<double>(e1) * (train1 * n_train + val * n_val));
-    plan.add("six CAM baselines on test", 6 * test_metrics * n_test);
-    for (const FcamRun& r : runs)
-      plan.add("stage 2: " + r.name, static_cast<double>(e2) * (train2 * n_train + val * n_val) + test_metrics * n_test);
-    plan.add("downscale simulation, pictures, report", 0.01 * n_test);
-    std::size_t phase = 0;
-    demo::Results results;
-    results.seed = base.seed;
-    auto say = [](const std::string& line) { std::cout << line << std::endl; };
-
-    // Dataset.
-    plan.begin(phase++);
-    if (!fs::exists(data_dir / "metadata/CUB/test/localization.txt")) {
-      std::cout << "building cluttered Fashion-MNIST in " << data_dir.string() << std::endl;
-      dataset.progress = app::progress_printer();
-      data::write_cluttered_dataset(data_dir, dataset);
-    } else {
-      std::cout << "using " << data_dir.string() << std::endl;
-    }
-    base.train = {data_dir / "images", data::read_wsol_metadata(data_dir / "metadata/CUB/train", 10)};
-    base.val = {data_dir / "images", data::read_wsol_metadata(data_dir / "metadata/CUB/val", 10)};
-    const data::WsolDataset test = test_split(data_dir, 10);
-    FCAM_CHECK(base.train.size() == dataset.train && base.val.size() == dataset.val && test.size() == dataset.test,
-               data_dir.string(), " holds ", base.train.size(), "/", base.val.size(), "/", test.size(),
-               " train/val/test images, not the ", dataset.train, "/", dataset.val, "/", dataset.test,
-               " this run needs: remove it or give another --data");
-    plan.end(results);
-
-    // Stage 1.
-    plan.begin(phase++);
-    train::TrainConfig c1 = base;
-    c1.stage = train::Stage::classifier;
-    c1.out = out / "classifier";
-    c1.epochs = e1;
-    c1.batch_size = tiny ? 32 : flags.integer("stage1_batch");
-    c1.sgd.lr = flags.number("stage1_lr");
-    c1.warmup_epochs = e1 > 1 ? 1 : 0;
-    c1.lr_step = flags.integer("stage1_lr_step");
-    const train::TrainResult r1 = train::run_training(c1, say);
-    plan.end(results);
-
-    // The six baselines on the test split.
-    plan.begin(phase++);
-    train::EvaluationOptions eval;
-    eval.interval = flags.number("test_interval");
-    eval.with_v2 = true;
-    eval.mask_root = base.mask_root;
-    eval.workers = base.workers;
-    eval.transform = base.transform;
-    eval.seed = base.seed;
-    auto evaluate = [&](models::FcamModel<float>& model, const std::string& what) {
-      app::Progress progress("test: " + what, "images", test.size());
-      train::EvaluationResult r =
-          train::evaluate(model, test, eval, [&](std::int64_t done, std::int64_t) { progress.update(done); });
-      std::printf("%-24s MaxBoxAcc %5.1f  V2 %5.1f  PxAP %5.1f  top-1 loc %5.1f  accuracy %5.1f\n", what.c_str(),
-                  r.max_box_acc.at(1), r.max_box_acc_v2, r.pxap, r.top1_localization, r.accuracy);
-      std::fflush(stdout);
-      return r;
-    };
-    std::optional<train::EvaluationResult> cam_result, fcam_result;
-    {
-      auto classifier = models::load_fcam_checkpoint<float>(c1.out / "best.safetensors");
-      eval.source = train::MapSource::cam;
-      for (const auto& [m, name, label] : cam::method_table) {
-        eval.cam_method = m;
-        train::EvaluationResult r = evaluate(*classifier, std::string(label));
-        results.rows.push_back(demo::row_of("baselines", std::string(label), r));
-        if (m == cam::Method::cam) cam_result = std::move(r);
-      }
-    }
-    if (flags.boolean("ablation"))  // Table D.1's first row: the CAM alone
-      results.rows.push_back(demo::row_of("ablation", "CAM (no decoder)", *cam_result));
-    plan.end(results);
-
-    // Stage 2 runs and their test evaluations.
-    std::vector<demo::History> histories{{"stage 1: classifier", r1.val_history, r1.best_epoch}};
-    for (const FcamRun& run : runs) {
-      plan.begin(phase++);
-      train::TrainConfig c2 = base;
-      c2.stage = train::Stage::fcam;
-      c2.classifier = c1.out / "best.safetensors";
-      c2.out = out / run.folder;
-      c2.epochs = e2;
-      c2.batch_size = tiny ? 16 : flags.integer("stage2_batch");
-      c2.sgd.lr = flags.number("stage2_lr");
-      c2.fcam.cam_method = run.cam_method;
-      c2.fcam.sampling.n_minus = flags.number("n_minus");
-      c2.fcam.sampling.erosion = flags.integer("erosion");
-      c2.fcam.crf = c2.fcam.crf.scaled_to(size);
-      c2.fcam.use_crf = run.crf;
-      c2.fcam.use_size = run.size;
-      const train::TrainResult r2 = train::run_training(c2, say);
-      histories.push_back({"stage 2: " + run.name, r2.val_history, r2.best_epoch});
-      auto model = models::load_fcam_checkpoint<float>(c2.out / "best.safetensors");
-      eval.source = train::MapSource::fcam;
-      train::EvaluationResult r = evaluate(*model, run.name);
-      results.rows.push_back(demo::row_of(run.group, run.name, r));
-      if (run.folder == "fcam-cam") fcam_result = std::move(r);
-      plan.end(results);
-    }
-    if (flags.boolean("ablation"))  // Table D.1's last row: the full loss (the main run)
-      results.rows.push_back(demo::row_of("ablation", "CAM + SR + CRF + ASC", *fcam_result));
-
-    // Downscale simulation, pictures, report.
-    plan.begin(phase++);
-    for (const int z : {1, 2, 4, 8, 16, 32}) {
-      if (size % z != 0) continue;
-      metrics::PxapAccumulator pixels(eval.interval);
-      for (std::int64_t i = 0; i < test.size(); ++i) {
-        const metrics::PixelMasks m =
-            metrics::load_pixel_masks(base.mask_root / "OpenImages", test.metadata.masks[static_cast<std::size_t>(i)], size);
-        pixels.add(metrics::downscaled_mask_scores(m.foreground, z), m.foreground, m.ignore);
-      }
-      results.downscale.emplace_back(z, pixels.pxap());
-    }
-    const std::vector<plot::MapCounts> sources{
-        {"CAM*", plot::orange, &*cam_result->boxes, &*cam_result->pixels},
-        {"CAM* + F-CAM", plot::green, &*fcam_result->boxes, &*fcam_result->pixels}};
-    data::write_png(out / "fig5_boxacc.png", plot::box_accuracy_figure(sources));
-    data::write_png(out / "fig5_precision_recall.png", plot::precision_recall_figure(sources));
-    data::write_png(out / "fig6_activations.png", plot::activation_histogram_figure(sources));
-    {
-      auto model = models::load_fcam_checkpoint<float>(out / "fcam-cam" / "best.safetensors");
-      data::write_png(out / "overlays.png",
-                      overlay_examples(*model, test, size, pictures, best_threshold(*cam_result->boxes),
-                                       best_threshold(*fcam_result->boxes), base.transform.normalization));
-    }
-    plan.end(results);
-
-    // results.json and report.md.
-    io::write_file_atomic(out / "results.json", json::dump(demo::to_json(results)) + "\n");
-    std::ostringstream settings;
-    settings << "Dataset `" << data_dir.string() << "`: " << dataset.train << " / " << dataset.val << " / "
-             << dataset.test << " train / val / test images, " << size << "×" << size
-             << ", 10 classes. Classifier: ResNet18-WSOL at a quarter of the width (base 16), trained with image "
-                "labels only for "
-             << e1 << " epochs; F-CAM decoder: " << e2 << " epochs on the classifier's CAM pseudo-labels (n− "
-             << flags.number("n_minus") << ", erosion " << flags.integer("erosion") << ", CRF λ and σ_xy scaled to "
-             << size << " px). Training seed " << results.seed << ", " << num_threads() << " threads, total time "
-             << minutes(plan.elapsed()) << ".";
-    demo::ReportContext context{settings.str(), test.size(), eval.interval, flags.boolean("ablation"),
-                                best_threshold(*cam_result->boxes), best_threshold(*fcam_result->boxes), histories};
-    io::write_file_atomic(out / "report.md", demo::report_markdown(results, context));
-    std::cout << "\n" << demo::metrics_table(results.rows, "baselines") << demo::metrics_table(results.rows, "fcam")
-              << "\nreport: " << (out / "report.md").string() << " (total " << minutes(plan.elapsed()) << ")\n";
+    if (!flags.text("collect").empty()) return collect(flags.comma_list("collect"), flags.text("out"));
+    DemoRun(flags).run();
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "fcam-demo: error: " << e.what() << "\n";

@@ -79,6 +79,69 @@ std::string curves_csv(const metrics::WsolEvaluation& r, double interval) {
   return out.str();
 }
 
+/// The evaluation configured by the command line (the interval checked before any work).
+metrics::WsolEvaluationConfig config_from(const app::Flags& flags) {
+  FCAM_CHECK(!flags.text("dataset_name").empty(), "fcam-eval: --dataset_name is required (CUB, ILSVRC or OpenImages)");
+  FCAM_CHECK(!flags.text("split").empty(), "fcam-eval: --split is required");
+  metrics::WsolEvaluationConfig config;
+  config.scoremap_root = flags.text("scoremap_root");
+  config.metadata_root = flags.text("metadata_root");
+  config.mask_root = flags.text("mask_root");
+  config.dataset_name = flags.text("dataset_name");
+  config.split = flags.text("split");
+  config.cam_curve_interval = flags.number("cam_curve_interval");
+  config.multi_contour_eval = flags.boolean("multi_contour_eval");
+  config.multi_iou_eval = flags.boolean("multi_iou_eval");
+  config.iou_threshold_list = flags.integers("iou_threshold_list");
+  config.eval_size = flags.integer("resize_size");
+  config.threads = flags.integer("threads");
+  config.mask_cache = flags.text("mask_cache");
+  metrics::threshold_list(config.cam_curve_interval);  // validates the interval before any work
+
+  return config;
+}
+
+/// Prints the reference's report of `r` and returns its JSON form.
+json::Object print_report(const metrics::WsolEvaluationConfig& config, const metrics::WsolEvaluation& r) {
+  json::Object report{{"dataset", config.dataset_name},
+                      {"split", config.split},
+                      {"num_images", r.num_images},
+                      {"cam_curve_interval", config.cam_curve_interval},
+                      {"multi_contour_eval", config.multi_contour_eval},
+                      {"multi_iou_eval", config.multi_iou_eval},
+                      {"performance", r.performance}};
+  std::cout << "fcam-eval: " << config.dataset_name << " " << config.split << ", " << r.num_images << " images, "
+            << metrics::threshold_list(config.cam_curve_interval).size() << " thresholds (interval "
+            << config.cam_curve_interval << ")";
+  if (r.boxes) {
+    std::cout << ", " << (config.multi_contour_eval ? "all contours" : "largest contour") << "\n";
+    json::Array sigmas;
+    json::Object per_sigma;
+    const auto acc = r.boxes->max_box_acc();
+    std::cout << (config.multi_contour_eval ? "MaxBoxAcc (all contours)" : "MaxBoxAcc") << " per IoU threshold:";
+    for (std::size_t s = 0; s < acc.size(); ++s) {
+      const int sigma = config.iou_threshold_list[s];
+      sigmas.push_back(sigma);
+      per_sigma[std::to_string(sigma)] = acc[s];
+      std::cout << "  " << sigma << ": " << fixed(acc[s]);
+    }
+    std::cout << "\n";
+    report["iou_threshold_list"] = sigmas;
+    report["max_box_acc"] = per_sigma;
+    if (config.multi_contour_eval && config.multi_iou_eval) {
+      report["max_box_acc_v2"] = r.performance;
+      std::cout << "MaxBoxAccV2: " << fixed(r.performance) << "\n";
+    } else if (!config.multi_iou_eval) {
+      std::cout << "MaxBoxAcc (IoU 50): " << fixed(r.performance) << "\n";
+    }
+  } else {
+    report["pxap"] = r.performance;
+    std::cout << "\nPxAP: " << fixed(r.performance) << "\n";
+  }
+  std::cout << "localization: " << r.performance << "\n";  // the reference's closing line
+  return report;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -94,22 +157,7 @@ int main(int argc, char** argv) {
       std::cout << flags.usage();
       return 0;
     }
-    FCAM_CHECK(!flags.text("dataset_name").empty(), "fcam-eval: --dataset_name is required (CUB, ILSVRC or OpenImages)");
-    FCAM_CHECK(!flags.text("split").empty(), "fcam-eval: --split is required");
-    metrics::WsolEvaluationConfig config;
-    config.scoremap_root = flags.text("scoremap_root");
-    config.metadata_root = flags.text("metadata_root");
-    config.mask_root = flags.text("mask_root");
-    config.dataset_name = flags.text("dataset_name");
-    config.split = flags.text("split");
-    config.cam_curve_interval = flags.number("cam_curve_interval");
-    config.multi_contour_eval = flags.boolean("multi_contour_eval");
-    config.multi_iou_eval = flags.boolean("multi_iou_eval");
-    config.iou_threshold_list = flags.integers("iou_threshold_list");
-    config.eval_size = flags.integer("resize_size");
-    config.threads = flags.integer("threads");
-    config.mask_cache = flags.text("mask_cache");
-    metrics::threshold_list(config.cam_curve_interval);  // validates the interval before any work
+    metrics::WsolEvaluationConfig config = config_from(flags);
 
     std::optional<app::Progress> progress;
     std::once_flag progress_created;
@@ -120,42 +168,7 @@ int main(int argc, char** argv) {
 
     const metrics::WsolEvaluation r = metrics::evaluate_wsol(config);
 
-    json::Object report{{"dataset", config.dataset_name},
-                        {"split", config.split},
-                        {"num_images", r.num_images},
-                        {"cam_curve_interval", config.cam_curve_interval},
-                        {"multi_contour_eval", config.multi_contour_eval},
-                        {"multi_iou_eval", config.multi_iou_eval},
-                        {"performance", r.performance}};
-    std::cout << "fcam-eval: " << config.dataset_name << " " << config.split << ", " << r.num_images << " images, "
-              << metrics::threshold_list(config.cam_curve_interval).size() << " thresholds (interval "
-              << config.cam_curve_interval << ")";
-    if (r.boxes) {
-      std::cout << ", " << (config.multi_contour_eval ? "all contours" : "largest contour") << "\n";
-      json::Array sigmas;
-      json::Object per_sigma;
-      const auto acc = r.boxes->max_box_acc();
-      std::cout << (config.multi_contour_eval ? "MaxBoxAcc (all contours)" : "MaxBoxAcc") << " per IoU threshold:";
-      for (std::size_t s = 0; s < acc.size(); ++s) {
-        const int sigma = config.iou_threshold_list[s];
-        sigmas.push_back(sigma);
-        per_sigma[std::to_string(sigma)] = acc[s];
-        std::cout << "  " << sigma << ": " << fixed(acc[s]);
-      }
-      std::cout << "\n";
-      report["iou_threshold_list"] = sigmas;
-      report["max_box_acc"] = per_sigma;
-      if (config.multi_contour_eval && config.multi_iou_eval) {
-        report["max_box_acc_v2"] = r.performance;
-        std::cout << "MaxBoxAccV2: " << fixed(r.performance) << "\n";
-      } else if (!config.multi_iou_eval) {
-        std::cout << "MaxBoxAcc (IoU 50): " << fixed(r.performance) << "\n";
-      }
-    } else {
-      report["pxap"] = r.performance;
-      std::cout << "\nPxAP: " << fixed(r.performance) << "\n";
-    }
-    std::cout << "localization: " << r.performance << "\n";  // the reference's closing line
+    const json::Object report = print_report(config, r);
     if (!flags.text("json").empty()) io::write_file_atomic(flags.text("json"), json::dump(json::Value(report)) + "\n");
     if (!flags.text("curves").empty()) io::write_file_atomic(flags.text("curves"), curves_csv(r, config.cam_curve_interval));
     return 0;
