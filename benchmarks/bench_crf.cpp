@@ -1,4 +1,4 @@
-// fcam-bench-crf: the CRF loss (forward value + gradient, 2 channels) against PERFORMANCE.md's
+// fcam-bench-crf: the CRF loss (forward value + gradient, 2 channels) against docs/performance.md's
 // reference figures for the authors' CPU lattice: ~15–20 ms per 224×224 image on one core and
 // ~65 ms for a batch of 32 with OpenMP. Goal ≤ 0.5× of those.
 //   crf/image224/threads:1    one image, one thread

@@ -5,7 +5,7 @@ batch 1, 224×224, 200 classes, same thread count, random weights, eval mode; ra
 Usage: /usr/bin/python3 benchmarks/models_vs_torch.py --bench build/bin/fcam-bench-models
            [--threads 2] [--min-time 0.5] [--filter REGEX] [--rounds 3]
 
-Rows (PERFORMANCE.md): "forward" = classifier logits; "<method> map" = the full-resolution map
+Rows (docs/performance.md): "forward" = classifier logits; "<method> map" = the full-resolution map
 from the encoder output (F-CAM: decoder + head + softmax from the encoder stages); "<method>
 e2e" = image tensor in, map out. The PyTorch peer uses the same architectures
 (tests/models_reference.py) the way the F-CAM authors' code runs them: torch.no_grad() for the
