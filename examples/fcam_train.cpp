@@ -97,11 +97,7 @@ data::WsolDataset split_of(const app::Flags& f, const std::string& split, int cl
 train::TrainConfig config_from(const app::Flags& flags) {
   FCAM_CHECK(flags.positional().size() == 1, "fcam-train: give exactly one command: classifier or fcam");
   train::TrainConfig c;
-  const std::string command = flags.positional()[0];
-  FCAM_CHECK(std::any_of(train::stage_table.begin(), train::stage_table.end(),
-                         [&](const auto& e) { return e.name == command; }),
-             "fcam-train: unknown command '", command, "' (", names_of(train::stage_table), ")");
-  c.stage = train::parse_stage(command);
+  c.stage = parse_named(train::stage_table, flags.positional()[0], "command");
   FCAM_CHECK(!flags.text("data_root").empty(), "fcam-train: --data_root is required");
   c.model.arch = models::parse_arch(flags.text("arch"));
   c.model.num_classes = flags.integer("num_classes");

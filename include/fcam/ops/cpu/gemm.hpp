@@ -177,22 +177,22 @@ void portable_micro_kernel(std::int64_t kc, const T* a, const Panel& b_panel, T*
 }
 
 /// One register block of C from an A panel and a B panel: float through `kernels` (the table of
-/// this process, looked up once per product), other types through the portable kernel.
+/// this process), other types through the portable kernel (`kernels` is null for them).
 template <class T>
-void micro_kernel(const FloatKernels& kernels, std::int64_t kc, const T* a, const PackedPanel<T>& b, T* c,
+void micro_kernel(const FloatKernels* kernels, std::int64_t kc, const T* a, const PackedPanel<T>& b, T* c,
                   std::int64_t ldc, bool accumulate, std::int64_t rows, std::int64_t cols) {
   if constexpr (std::is_same_v<T, float>) {
-    kernels.packed(kc, a, b.p, c, ldc, accumulate, rows, cols);
+    kernels->packed(kc, a, b.p, c, ldc, accumulate, rows, cols);
   } else {
     portable_micro_kernel<T, portable_block.mr, portable_block.nr>(kc, a, b, c, ldc, accumulate, rows, cols);
   }
 }
 /// As above, B read in place.
 template <class T>
-void micro_kernel(const FloatKernels& kernels, std::int64_t kc, const T* a, const IndirectPanel<T>& b, T* c,
+void micro_kernel(const FloatKernels* kernels, std::int64_t kc, const T* a, const IndirectPanel<T>& b, T* c,
                   std::int64_t ldc, bool accumulate, std::int64_t rows, std::int64_t cols) {
   if constexpr (std::is_same_v<T, float>) {
-    kernels.indirect(kc, a, b.rows, b.offset, c, ldc, accumulate, rows, cols);
+    kernels->indirect(kc, a, b.rows, b.offset, c, ldc, accumulate, rows, cols);
   } else {
     portable_micro_kernel<T, portable_block.mr, portable_block.nr>(kc, a, b, c, ldc, accumulate, rows, cols);
   }
@@ -206,7 +206,9 @@ void micro_kernel(const FloatKernels& kernels, std::int64_t kc, const T* a, cons
 template <class T, class PanelAt, class Finish>
 void gemm_blocked(std::int64_t m, std::int64_t n, std::int64_t k, const T* a_packed, PanelAt&& panel_at, T* c,
                   std::int64_t ldc, bool accumulate, std::int64_t m_begin, std::int64_t m_end, const Finish& finish) {
-  const FloatKernels& kernels = active_float_kernels();
+  // The kernel table is looked up once per product, and only for float (other types never
+  // depend on FCAM_ISA).
+  const FloatKernels* kernels = std::is_same_v<T, float> ? &active_float_kernels() : nullptr;
   const auto [mr, nr] = block<T>();
   const std::int64_t mc = mc_block(mr);
   if (k == 0) {
