@@ -9,7 +9,6 @@
 // OpenImages masks under <mask_root>/OpenImages. Every docs/method.md constant is a flag with its
 // default. Writes <out>/{best,last}.safetensors (fcam-infer reads them), state.safetensors
 // (--resume), log.csv, and with --json FILE the test metrics of the best and last checkpoints.
-#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <iostream>

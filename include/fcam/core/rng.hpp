@@ -116,9 +116,6 @@ inline Rng& default_rng() {
   return rng;
 }
 
-/// The calling thread's default generator: default_rng() under its earlier name.
-inline Rng& global_rng() { return default_rng(); }
-
 /// Reseeds the calling thread's default_rng().
 inline void manual_seed(std::uint64_t seed) { default_rng().reseed(seed); }
 
