@@ -1,5 +1,5 @@
 // The CRF loss's lattice against a brute-force O(N²) Gaussian sum (its shape; its scale is the
-// reference filter's, see losses/permutohedral.hpp and test_crf_reference.cpp), and a
+// reference filter's, see ops/cpu/permutohedral.hpp and test_crf_reference.cpp), and a
 // finite-difference check of the loss's gradient.
 #include <catch2/catch.hpp>
 
@@ -76,7 +76,8 @@ TEST_CASE("the CRF lattice has the shape of the exact Gaussian sum, at about hal
     losses::CrfLossOptions o;
     o.sigma_rgb = c.sigma_rgb;
     o.sigma_xy = c.sigma_xy;
-    const std::vector<float> lattice = losses::crf_filter_image(img.data(), s.data(), 2, c.h, c.w, o);
+    const std::vector<float> lattice =
+        host_values(losses::crf_filter(img.reshape({1, 3, c.h, c.w}), s.reshape({1, 2, c.h, c.w}), o));
     const std::vector<double> exact = exact_filter(img, s, c.sigma_rgb, c.sigma_xy);
     std::vector<double> ratio(exact.size());
     for (std::size_t i = 0; i < exact.size(); ++i) ratio[i] = lattice[i] / exact[i];
@@ -115,14 +116,9 @@ TEST_CASE("the CRF loss gradient matches finite differences", "[crf]") {
   // fcam, like the reference, returns −(2λ/N)·W·S: the lattice is nearly symmetric (splat and
   // slice are transposes; the per-axis blurs do not quite commute), so the two differ slightly.
   std::vector<double> exact_gradient(static_cast<std::size_t>(probs.numel()));
-  for (std::int64_t b = 0; b < 2; ++b) {
-    const std::vector<float> ws = losses::crf_filter_image(images.data() + b * 3 * h * w, probs.data() + b * 2 * h * w,
-                                                           2, h, w, o);
-    const std::vector<float> wts = losses::crf_filter_image(images.data() + b * 3 * h * w,
-                                                            probs.data() + b * 2 * h * w, 2, h, w, o, true);
-    for (std::int64_t i = 0; i < 2 * h * w; ++i)
-      exact_gradient[static_cast<std::size_t>(b * 2 * h * w + i)] = -(o.weight / 2) * (ws[static_cast<std::size_t>(i)] + wts[static_cast<std::size_t>(i)]);
-  }
+  const std::vector<double> ws = host_values(losses::crf_filter(images, probs, o));
+  const std::vector<double> wts = host_values(losses::crf_filter(images, probs, o, true));
+  for (std::size_t i = 0; i < exact_gradient.size(); ++i) exact_gradient[i] = -(o.weight / 2) * (ws[i] + wts[i]);
   Rng rng(9);
   double worst_exact = 0;
   std::vector<double> reference_vs_exact;

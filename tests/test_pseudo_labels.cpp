@@ -30,6 +30,8 @@ std::vector<std::uint8_t> mask_of(const Tensor<double>& t) {
   for (std::int64_t i = 0; i < t.numel(); ++i) m[static_cast<std::size_t>(i)] = t.data()[i] != 0;
   return m;
 }
+// The values of a CPU tensor as the span sample_regions reads.
+std::span<const float> values_of(const Tensor<float>& t) { return {t.data(), static_cast<std::size_t>(t.numel())}; }
 }  // namespace
 
 TEST_CASE("Otsu's threshold equals skimage's", "[losses][sampling]") {
@@ -38,7 +40,7 @@ TEST_CASE("Otsu's threshold equals skimage's", "[losses][sampling]") {
     const Tensor<double> v = reference_tensor("otsu" + std::to_string(k) + ".values");
     std::vector<std::uint8_t> u8(static_cast<std::size_t>(v.numel()));
     for (std::int64_t i = 0; i < v.numel(); ++i) u8[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v.data()[i]);
-    CHECK(losses::otsu_threshold(u8.data(), v.numel()) == std::stoi(reference().metadata.at("otsu" + std::to_string(k))));
+    CHECK(losses::otsu_threshold(u8) == std::stoi(reference().metadata.at("otsu" + std::to_string(k))));
   }
 }
 
@@ -61,7 +63,7 @@ TEST_CASE("sampling regions: candidates, counts, exclusivity, dilation, determin
     all.n_background = n;
     all.dilation = 1;
     Rng rng(1);
-    auto labels = losses::sample_regions(cam.data(), h, w, all, rng);
+    auto labels = losses::sample_regions(values_of(cam), h, w, all, rng);
     std::int64_t got_fg = 0, got_bg = 0, unlabelled_candidates = 0;
     for (std::int64_t i = 0; i < n; ++i) {
       const auto l = labels[static_cast<std::size_t>(i)], f = fg[static_cast<std::size_t>(i)], b = bg[static_cast<std::size_t>(i)];
@@ -81,8 +83,8 @@ TEST_CASE("sampling regions: candidates, counts, exclusivity, dilation, determin
     losses::SamplingOptions one;
     for (std::uint64_t seed : {3u, 4u, 5u}) {
       Rng a(seed), b(seed);
-      labels = losses::sample_regions(cam.data(), h, w, one, a);
-      CHECK(labels == losses::sample_regions(cam.data(), h, w, one, b));  // deterministic for a seed
+      labels = losses::sample_regions(values_of(cam), h, w, one, a);
+      CHECK(labels == losses::sample_regions(values_of(cam), h, w, one, b));  // deterministic for a seed
       for (const auto& [label, candidates] : {std::pair{losses::foreground, &fg}, std::pair{losses::background, &bg}}) {
         std::int64_t y0 = h, y1 = -1, x0 = w, x1 = -1, count = 0;
         for (std::int64_t i = 0; i < n; ++i)
@@ -104,7 +106,7 @@ TEST_CASE("sampling regions: candidates, counts, exclusivity, dilation, determin
   // A constant map yields no labels at all.
   const Tensor<float> flat = Tensor<float>::full({10, 10}, 0.5f);
   Rng rng(1);
-  const auto none = losses::sample_regions(flat.data(), 10, 10, losses::SamplingOptions{}, rng);
+  const auto none = losses::sample_regions(values_of(flat), 10, 10, losses::SamplingOptions{}, rng);
   CHECK(std::all_of(none.begin(), none.end(), [](std::uint8_t l) { return l == losses::unlabelled; }));
 }
 
@@ -119,11 +121,11 @@ TEST_CASE("sampling draws uniformly without replacement", "[losses][sampling]") 
   o.n_background = 0;
   Rng rng(7);
   int first = 0;
-  for (int k = 0; k < 2000; ++k) first += losses::sample_regions(cam.data(), 8, 8, o, rng)[9] == losses::foreground;
+  for (int k = 0; k < 2000; ++k) first += losses::sample_regions(values_of(cam), 8, 8, o, rng)[9] == losses::foreground;
   CHECK(first > 900);
   CHECK(first < 1100);
   o.n_foreground = 2;  // both, never the same twice
-  const auto labels = losses::sample_regions(cam.data(), 8, 8, o, rng);
+  const auto labels = losses::sample_regions(values_of(cam), 8, 8, o, rng);
   CHECK(labels[9] == losses::foreground);
   CHECK(labels[50] == losses::foreground);
 }

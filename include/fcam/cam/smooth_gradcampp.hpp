@@ -15,6 +15,9 @@
 #include "fcam/cam/cam_methods.hpp"
 #include "fcam/core/rng.hpp"
 #include "fcam/models/fcam_model.hpp"
+#include "fcam/ops/planes.hpp"
+#include "fcam/ops/random.hpp"
+#include "fcam/ops/reduce.hpp"
 
 namespace fcam::cam {
 
@@ -24,37 +27,38 @@ template <Scalar T>
 Tensor<T> smooth_gradcampp_maps(models::FcamModel<T>& model, const std::vector<Tensor<T>>& noisy_inputs,
                                 const std::vector<int>& classes, const Options& options = {}) {
   FCAM_CHECK(!noisy_inputs.empty(), "smooth_gradcampp_maps: no input pass");
-  const Tensor<T>& fc = model.head().fc().weight().value;
-  Tensor<T> alpha_sum;  // N×C: Σ_p α_p (α is the same at every pixel: g is)
-  Tensor<T> a;          // the CAM layer of the current pass
+  const std::vector<T> fc = host_values(model.head().fc().weight().value);
+  std::vector<T> alpha_sum;  // N×C: Σ_p α_p (α is the same at every pixel: g is)
+  Tensor<T> a;               // the CAM layer of the current pass
+  // g = ∂logit/∂A of image b, channel k: the same at every pixel and in every pass.
+  auto gradient = [&](std::int64_t b, std::int64_t k) {
+    const std::int64_t c = a.size(1), plane = a.size(2) * a.size(3);
+    return static_cast<double>(fc[static_cast<std::size_t>(classes[static_cast<std::size_t>(b)] * c + k)]) / plane;
+  };
   for (const Tensor<T>& x : noisy_inputs) {
     NoGradGuard no_grad;
     a = model.encoder()(x);
-    const std::int64_t n = a.size(0), c = a.size(1), plane = a.size(2) * a.size(3);
+    const std::int64_t n = a.size(0), c = a.size(1);
     FCAM_CHECK(static_cast<std::int64_t>(classes.size()) == n, "smooth_gradcampp_maps: ", classes.size(),
                " classes for ", n, " images");
-    if (!alpha_sum.defined()) alpha_sum = Tensor<T>({n, c});
+    const std::vector<double> sums = plane_sums(a);
+    alpha_sum.resize(sums.size(), T(0));
     for (std::int64_t b = 0; b < n; ++b)
       for (std::int64_t k = 0; k < c; ++k) {
-        const double g = static_cast<double>(fc.data()[classes[static_cast<std::size_t>(b)] * c + k]) / plane;
-        alpha_sum.data()[b * c + k] += static_cast<T>(detail::gradcampp_alpha(
-            g, detail::plane_sum(a.data() + (b * c + k) * plane, plane), options.reference_gradcampp_alpha));
+        const auto at = static_cast<std::size_t>(b * c + k);
+        const double alpha = detail::gradcampp_alpha(gradient(b, k), sums[at], options.reference_gradcampp_alpha);
+        alpha_sum[at] += static_cast<T>(alpha);
       }
   }
   // Weights from the averaged α and the last pass's ReLU(g); the map from the last pass's A.
   const std::int64_t n = a.size(0), c = a.size(1), plane = a.size(2) * a.size(3);
-  Tensor<T> maps({n, a.size(2), a.size(3)});
-  for (std::int64_t b = 0; b < n; ++b) {
-    T* out = maps.data() + b * plane;
+  std::vector<double> weights(alpha_sum.size());
+  for (std::int64_t b = 0; b < n; ++b)
     for (std::int64_t k = 0; k < c; ++k) {
-      const double g = static_cast<double>(fc.data()[classes[static_cast<std::size_t>(b)] * c + k]) / plane;
-      const double weight = plane * (alpha_sum.data()[b * c + k] / noisy_inputs.size()) * std::max(g, 0.0);
-      const T* ak = a.data() + (b * c + k) * plane;
-      for (std::int64_t i = 0; i < plane; ++i) out[i] += static_cast<T>(weight * ak[i]);
+      const auto at = static_cast<std::size_t>(b * c + k);
+      weights[at] = plane * (alpha_sum[at] / noisy_inputs.size()) * std::max(gradient(b, k), 0.0);
     }
-    for (std::int64_t i = 0; i < plane; ++i) out[i] = std::max(out[i], T(0));
-  }
-  return maps;
+  return weighted_channel_sum(a, weights, true);
 }
 
 /// Smooth-GradCAM++ with `passes` noisy copies of `x` (noise N(0, sigma) on the normalised input,
@@ -66,7 +70,7 @@ Tensor<T> smooth_gradcampp(models::FcamModel<T>& model, const Tensor<T>& x, cons
   std::vector<Tensor<T>> noisy;
   for (int p = 0; p < passes; ++p) {
     Tensor<T> copy = x.clone();
-    for (std::int64_t i = 0; i < copy.numel(); ++i) copy.data()[i] += static_cast<T>(rng.normal(0.0, sigma));
+    add_normal_noise(copy, sigma, rng);
     noisy.push_back(copy);
   }
   return smooth_gradcampp_maps(model, noisy, classes, options);

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <numeric>
+#include <span>
 #include <vector>
 
 #include "fcam/core/error.hpp"
@@ -32,10 +33,10 @@ struct SamplingOptions {
 /// integer image: one histogram bin per integer value between the image's min and max, the
 /// threshold is the bin value maximising the between-class variance (first maximum); a constant
 /// image returns its value.
-inline int otsu_threshold(const std::uint8_t* values, std::int64_t n) {
-  FCAM_CHECK(n > 0, "otsu_threshold: empty image");
+inline int otsu_threshold(std::span<const std::uint8_t> values) {
+  FCAM_CHECK(!values.empty(), "otsu_threshold: empty image");
   std::array<double, 256> counts{};
-  for (std::int64_t i = 0; i < n; ++i) counts[values[i]] += 1;
+  for (const std::uint8_t v : values) counts[v] += 1;
   int lo = 0, hi = 255;
   while (counts[static_cast<std::size_t>(lo)] == 0) ++lo;
   while (counts[static_cast<std::size_t>(hi)] == 0) --hi;
@@ -75,21 +76,24 @@ inline std::vector<std::uint8_t> erode_square(const std::vector<std::uint8_t>& m
   const std::int64_t r = k / 2;
   std::vector<std::uint8_t> rows(mask.size()), out(mask.size());
   // A pixel survives a 1-D pass when no unset pixel lies within r of it (inside the image).
-  auto pass = [r](const std::uint8_t* in, std::uint8_t* o, std::int64_t len, std::int64_t stride) {
+  // The line of `len` pixels from `first`, `stride` apart, of `in` into the same pixels of `o`.
+  auto pass = [r](const std::vector<std::uint8_t>& in, std::vector<std::uint8_t>& o, std::int64_t first,
+                  std::int64_t len, std::int64_t stride) {
+    auto at = [&](std::int64_t i) { return static_cast<std::size_t>(first + i * stride); };
     std::int64_t last_unset = -(1 << 30);
     std::vector<std::int64_t> next_unset(static_cast<std::size_t>(len));
     std::int64_t next = 1 << 30;
     for (std::int64_t i = len - 1; i >= 0; --i) {
-      if (!in[i * stride]) next = i;
+      if (!in[at(i)]) next = i;
       next_unset[static_cast<std::size_t>(i)] = next;
     }
     for (std::int64_t i = 0; i < len; ++i) {
-      if (!in[i * stride]) last_unset = i;
-      o[i * stride] = i - last_unset > r && next_unset[static_cast<std::size_t>(i)] - i > r;
+      if (!in[at(i)]) last_unset = i;
+      o[at(i)] = i - last_unset > r && next_unset[static_cast<std::size_t>(i)] - i > r;
     }
   };
-  for (std::int64_t y = 0; y < h; ++y) pass(mask.data() + y * w, rows.data() + y * w, w, 1);
-  for (std::int64_t x = 0; x < w; ++x) pass(rows.data() + x, out.data() + x, h, w);
+  for (std::int64_t y = 0; y < h; ++y) pass(mask, rows, y * w, w, 1);
+  for (std::int64_t x = 0; x < w; ++x) pass(rows, out, x, h, w);
   return out;
 }
 
@@ -99,11 +103,14 @@ inline std::vector<std::uint8_t> erode_square(const std::vector<std::uint8_t>& m
 /// lower index first). n_foreground and n_background pixels are drawn uniformly without
 /// replacement from each (all of them when there are fewer), every sample is dilated by a
 /// square, and pixels claimed by both sides stay unlabelled. A constant u8 map yields no labels.
-/// Returns h·w labels (PixelLabel).
+/// `cam` holds the map's h·w values in host memory (host_values() of a tensor). Returns h·w labels
+/// (PixelLabel).
 template <Scalar T>
-std::vector<std::uint8_t> sample_regions(const T* cam, std::int64_t h, std::int64_t w, const SamplingOptions& o,
-                                         Rng& rng) {
+std::vector<std::uint8_t> sample_regions(std::span<const T> cam, std::int64_t h, std::int64_t w,
+                                         const SamplingOptions& o, Rng& rng) {
   FCAM_CHECK(h > 0 && w > 0, "sample_regions: empty CAM");
+  FCAM_CHECK(static_cast<std::int64_t>(cam.size()) == h * w, "sample_regions: ", cam.size(), " values for a ", h,
+             "x", w, " CAM");
   FCAM_CHECK(o.erosion >= 1 && o.erosion % 2 == 1 && o.dilation >= 1 && o.dilation % 2 == 1,
              "sample_regions: erosion and dilation must be odd and >= 1");
   FCAM_CHECK(o.n_minus >= 0 && o.n_minus <= 1 && o.n_foreground >= 0 && o.n_background >= 0,
@@ -117,7 +124,7 @@ std::vector<std::uint8_t> sample_regions(const T* cam, std::int64_t h, std::int6
   }
   if (std::all_of(u8.begin(), u8.end(), [&](std::uint8_t v) { return v == u8[0]; })) return labels;
 
-  const int threshold = std::clamp(otsu_threshold(u8.data(), n), 1, 254);
+  const int threshold = std::clamp(otsu_threshold(u8), 1, 254);
   std::vector<std::uint8_t> fg(static_cast<std::size_t>(n));
   for (std::size_t i = 0; i < fg.size(); ++i) fg[i] = u8[i] > threshold;
   if (o.erosion > 1) {

@@ -6,8 +6,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "fcam/core/tensor.hpp"
+#include "fcam/ops/planes.hpp"
+#include "fcam/ops/reduce.hpp"
 
 namespace fcam::losses {
 
@@ -34,21 +37,15 @@ T size_loss(const Tensor<T>& probs, double t, double weight, Tensor<T>* grad = n
   check_rank(probs, 4, "size_loss probabilities");
   FCAM_CHECK(probs.size(1) == 2, "size_loss: expected 2 channels, got ", to_string(probs.shape()));
   FCAM_CHECK(t > 0, "size_loss: t must be positive, got ", t);
-  const std::int64_t batch = probs.size(0), plane = probs.size(2) * probs.size(3);
-  if (grad) *grad = Tensor<T>(probs.shape());
-  const double scale = weight * 0.5 / static_cast<double>(std::max<std::int64_t>(batch, 1));
+  const std::vector<double> sizes = plane_sums(probs);  // N×2: size_bg, size_fg of each image
+  const double scale = weight * 0.5 / static_cast<double>(std::max<std::int64_t>(probs.size(0), 1));
   double total = 0;
-  for (std::int64_t b = 0; b < batch; ++b)
-    for (std::int64_t c = 0; c < 2; ++c) {
-      const T* p = probs.data() + (b * 2 + c) * plane;
-      double size = 0;
-      for (std::int64_t i = 0; i < plane; ++i) size += p[i];
-      total += log_barrier(-size, t);
-      if (grad) {  // d/dp of ψ_t(−size) = −ψ_t'(−size)
-        const auto g = static_cast<T>(-scale * log_barrier_derivative(-size, t));
-        std::fill(grad->data() + (b * 2 + c) * plane, grad->data() + (b * 2 + c + 1) * plane, g);
-      }
-    }
+  std::vector<T> slopes;  // ∂/∂p of each plane: −ψ_t'(−size), the same at every pixel
+  for (const double size : sizes) {
+    total += log_barrier(-size, t);
+    slopes.push_back(static_cast<T>(-scale * log_barrier_derivative(-size, t)));
+  }
+  if (grad) *grad = fill_planes(probs.shape(), slopes);
   return static_cast<T>(scale * total);
 }
 

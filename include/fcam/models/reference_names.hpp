@@ -17,13 +17,13 @@
 #pragma once
 
 #include <array>
-#include <cmath>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "fcam/core/error.hpp"
 #include "fcam/io/safetensors.hpp"
+#include "fcam/ops/reduce.hpp"
 
 namespace fcam::models {
 
@@ -88,9 +88,7 @@ inline io::SafetensorsFile resolve_reference_aliases(Arch arch, const io::Safete
                name, "' of '", canonical, "' differ in shape or dtype (", to_string(kept.shape), " ",
                io::dtype_name(kept.dtype), " vs ", to_string(record.shape), " ", io::dtype_name(record.dtype), ")");
     if (kept.bytes != record.bytes) {
-      const auto a = kept.to_tensor<double>(), b = record.to_tensor<double>();
-      double worst = 0;
-      for (std::int64_t i = 0; i < a.numel(); ++i) worst = std::max(worst, std::abs(a.data()[i] - b.data()[i]));
+      const double worst = max_abs_difference(kept.to_tensor<double>(), record.to_tensor<double>());
       fail(source + ": aliases '" + other + "' and '" + name + "' of '" + canonical +
            "' disagree (max |difference| " + std::to_string(worst) + "); the checkpoint is inconsistent");
     }

@@ -9,6 +9,8 @@
 
 #include <initializer_list>
 
+#include "fcam/core/device.hpp"
+#include "fcam/core/error.hpp"
 #include "fcam/core/tensor.hpp"
 #include "fcam/cuda/ops.hpp"
 
@@ -36,3 +38,15 @@ Device operand_device(const char* op, const Tensor<T>& x) {
 }
 
 }  // namespace fcam
+
+namespace fcam::cuda {
+
+/// Throws fcam::Error: `op` has no CUDA kernel yet (or fcam was built without CUDA). The CUDA
+/// branch of every op without a kernel in fcam/cuda/ops.hpp.
+[[noreturn]] inline void unavailable(const char* op) {
+  if (!cuda_compiled())
+    fail(op, ": got a CUDA tensor, but fcam was built without CUDA (configure with -DFCAM_WITH_CUDA=ON)");
+  fail(op, ": not available on CUDA yet; move the tensors to the CPU with .to(Device::cpu)");
+}
+
+}  // namespace fcam::cuda

@@ -29,4 +29,12 @@ Tensor<T> dropout_mask(const Shape& shape, double p, Rng& rng) {
   return mask;
 }
 
+/// In place: t[i] += N(0, sigma) draws from `rng`, element by element in order.
+template <Scalar T>
+void add_normal_noise(Tensor<T>& t, double sigma, Rng& rng) {
+  t.require_cpu("add_normal_noise");
+  T* out = t.data();
+  for (std::int64_t i = 0, n = t.numel(); i < n; ++i) out[i] += static_cast<T>(rng.normal(0.0, sigma));
+}
+
 }  // namespace fcam

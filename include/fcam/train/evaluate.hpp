@@ -19,6 +19,7 @@
 #include "fcam/metrics/masks.hpp"
 #include "fcam/metrics/pxap.hpp"
 #include "fcam/models/fcam_model.hpp"
+#include "fcam/ops/reduce.hpp"
 
 namespace fcam::train {
 
@@ -98,8 +99,9 @@ inline EvaluationResult evaluate(models::FcamModel<float>& model, const data::Ws
           cam::baseline_maps(model, out, batch->inputs, batch->labels, o.cam_method, rng, o.smooth), size, size);
     }
     const std::int64_t k = logits.size(1);
+    const std::vector<float> scores = host_values(logits);
     for (std::int64_t b = 0; b < n; ++b) {
-      const float* z = logits.data() + b * k;
+      const float* z = &scores[static_cast<std::size_t>(b * k)];
       const int label = batch->labels[static_cast<std::size_t>(b)];
       std::int64_t above = 0;  // classes scoring higher than the true one
       for (std::int64_t c = 0; c < k; ++c) above += z[c] > z[label];

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "fcam/models/fcam_model.hpp"
 #include "fcam/ops/cross_entropy.hpp"
 #include "fcam/ops/elementwise.hpp"
+#include "fcam/ops/reduce.hpp"
 #include "fcam/ops/softmax.hpp"
 #include "fcam/optim/sgd.hpp"
 #include "fcam/train/stage.hpp"
@@ -169,8 +171,11 @@ FcamStepLosses fcam_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const 
   const std::int64_t n = cams.size(0), s = cams.size(1);
   std::vector<std::uint8_t> labels;
   labels.reserve(static_cast<std::size_t>(n * s * s));
+  const std::vector<T> values = host_values(cams);  // sampling is host code (Otsu, random draws)
   for (std::int64_t b = 0; b < n; ++b) {
-    const std::vector<std::uint8_t> one = losses::sample_regions(cams.data() + b * s * s, s, s, o.sampling, rng);
+    const auto cam = std::span<const T>(values).subspan(static_cast<std::size_t>(b * s * s),
+                                                         static_cast<std::size_t>(s * s));
+    const std::vector<std::uint8_t> one = losses::sample_regions(cam, s, s, o.sampling, rng);
     labels.insert(labels.end(), one.begin(), one.end());
   }
   FcamStepLosses out;

@@ -1,7 +1,8 @@
 /// \file
 /// \brief The permutohedral lattice (Adams, Baek, Davis 2010) in the dense-CRF variant of
-/// Krähenbühl & Koltun, the filter behind the F-CAM CRF loss: out_i ≈ Σ_j k(f_i, f_j)·in_j for a
-/// Gaussian k, in time linear in the number of points.
+/// Krähenbühl & Koltun: the CPU filter behind the crf_filter op (fcam/ops/crf_filter.hpp) and so
+/// the F-CAM CRF loss: out_i ≈ Σ_j k(f_i, f_j)·in_j for a Gaussian k, in time linear in the number
+/// of points.
 ///
 /// The approximation, and why its scale is not 1 (docs/method.md §5.2): each point's d-dimensional
 /// feature (already divided by its σ) is scaled by √(2/3)·(d+1), lifted onto the hyperplane
@@ -26,7 +27,7 @@
 
 #include "fcam/core/error.hpp"
 
-namespace fcam::losses {
+namespace fcam::cpu {
 
 /// Dense indices 0, 1, 2, … for fixed-size integer keys (open addressing, linear probing): the
 /// lattice's vertex and simplex tables.
@@ -259,4 +260,4 @@ private:
   std::vector<std::int32_t> neighbours_;        // (D+1) × vertices × 2
 };
 
-}  // namespace fcam::losses
+}  // namespace fcam::cpu

@@ -1,0 +1,52 @@
+/// \file
+/// \brief CPU kernel of the crf_filter op (fcam/ops/crf_filter.hpp): one permutohedral lattice per
+/// image, images in parallel.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "fcam/core/tensor.hpp"
+#include "fcam/core/threads.hpp"
+#include "fcam/ops/cpu/permutohedral.hpp"
+
+namespace fcam::cpu {
+
+/// W·S for one image: `image` 3×H×W (RGB, 0–255), `probs` C×H×W; returns C×H×W. W is the
+/// lattice's Gaussian affinity of the pixels' (x/σ_xy, y/σ_xy, R/σ_rgb, G/σ_rgb, B/σ_rgb). With
+/// `transposed`, Wᵀ·S (see PermutohedralLattice::filter).
+template <Scalar T>
+std::vector<float> crf_filter_image(const T* image, const T* probs, std::int64_t channels, std::int64_t h,
+                                    std::int64_t w, double sigma_rgb, double sigma_xy, bool transposed) {
+  const std::int64_t n = h * w;
+  std::vector<float> features(static_cast<std::size_t>(n) * 5);
+  const auto inv_xy = static_cast<float>(1.0 / sigma_xy), inv_rgb = static_cast<float>(1.0 / sigma_rgb);
+  for (std::int64_t y = 0; y < h; ++y)
+    for (std::int64_t x = 0; x < w; ++x) {
+      float* f = features.data() + static_cast<std::size_t>(y * w + x) * 5;
+      f[0] = static_cast<float>(x) * inv_xy;  // column first, as in the reference
+      f[1] = static_cast<float>(y) * inv_xy;
+      for (int k = 0; k < 3; ++k) f[2 + k] = static_cast<float>(image[k * n + y * w + x]) * inv_rgb;
+    }
+  const PermutohedralLattice<5> lattice(features.data(), n);
+  const std::vector<float> in(probs, probs + n * channels);  // as float, C×H×W like the output
+  std::vector<float> out(in.size());
+  lattice.filter(in.data(), channels, out.data(), transposed);
+  return out;
+}
+
+/// W·S (or Wᵀ·S) of every image of a batch: `images` N×3×H×W, `probs` N×C×H×W.
+template <Scalar T>
+Tensor<T> crf_filter(const Tensor<T>& images, const Tensor<T>& probs, double sigma_rgb, double sigma_xy,
+                     bool transposed) {
+  const std::int64_t c = probs.size(1), h = probs.size(2), w = probs.size(3), plane = c * h * w;
+  Tensor<T> out(probs.shape());
+  parallel_items(probs.size(0), [&](std::int64_t b) {
+    const std::vector<float> ws = crf_filter_image(images.data() + b * 3 * h * w, probs.data() + b * plane, c, h, w,
+                                                   sigma_rgb, sigma_xy, transposed);
+    std::copy(ws.begin(), ws.end(), out.data() + b * plane);
+  });
+  return out;
+}
+
+}  // namespace fcam::cpu

@@ -1,0 +1,57 @@
+/// \file
+/// \brief CPU kernels of the per-plane ops in fcam/ops/planes.hpp.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "fcam/core/tensor.hpp"
+
+namespace fcam::cpu {
+
+/// out[b] = Σ_k weights[b·C + k]·features[b, k] (each product in double, rounded to T, added in
+/// order), then clamped at 0 when `relu`.
+template <Scalar T>
+Tensor<T> weighted_channel_sum(const Tensor<T>& features, const std::vector<double>& weights, bool relu) {
+  const std::int64_t n = features.size(0), c = features.size(1), h = features.size(2), w = features.size(3);
+  const std::int64_t plane = h * w;
+  Tensor<T> maps({n, h, w});
+  for (std::int64_t b = 0; b < n; ++b) {
+    T* out = maps.data() + b * plane;
+    for (std::int64_t k = 0; k < c; ++k) {
+      const double weight = weights[static_cast<std::size_t>(b * c + k)];
+      const T* ak = features.data() + (b * c + k) * plane;
+      for (std::int64_t i = 0; i < plane; ++i) out[i] += static_cast<T>(weight * ak[i]);
+    }
+    if (relu)
+      for (std::int64_t i = 0; i < plane; ++i) out[i] = std::max(out[i], T(0));
+  }
+  return maps;
+}
+
+/// Each of the `count` runs of `length` values: (x − min) / max(x − min), 0 when constant.
+template <Scalar T>
+Tensor<T> normalize_runs(const Tensor<T>& x, std::int64_t count, std::int64_t length) {
+  Tensor<T> out = x.clone();
+  for (std::int64_t r = 0; r < count; ++r) {
+    T* m = out.data() + r * length;
+    const T lo = *std::min_element(m, m + length);
+    for (std::int64_t i = 0; i < length; ++i) m[i] -= lo;
+    const T hi = *std::max_element(m, m + length);
+    for (std::int64_t i = 0; i < length; ++i) m[i] = hi > 0 ? m[i] / hi : T(0);
+  }
+  return out;
+}
+
+/// A tensor of `shape` whose r-th run of `length` values all equal values[r].
+template <Scalar T>
+Tensor<T> fill_runs(const Shape& shape, const std::vector<T>& values, std::int64_t length) {
+  Tensor<T> out(shape);
+  for (std::size_t r = 0; r < values.size(); ++r)
+    std::fill(out.data() + static_cast<std::int64_t>(r) * length,
+              out.data() + (static_cast<std::int64_t>(r) + 1) * length, values[r]);
+  return out;
+}
+
+}  // namespace fcam::cpu

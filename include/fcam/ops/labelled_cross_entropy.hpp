@@ -1,0 +1,34 @@
+/// \file
+/// \brief The element loop of the partial cross-entropy (docs/method.md §5.1): two-class
+/// cross-entropy summed over the labelled pixels only.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "fcam/core/tensor.hpp"
+#include "fcam/ops/cpu/labelled_cross_entropy.hpp"
+#include "fcam/ops/dispatch.hpp"
+
+namespace fcam {
+
+/// Σ over the labelled pixels of −log softmax(logits)[label], in double. `logits` N×2×H×W,
+/// `labels` N·H·W values (image-major, host memory): 0 background, 1 foreground, 255 unlabelled.
+/// When `grad` is non-null it becomes a tensor of the logits' shape holding grad_scale·∂/∂logits
+/// (0 at unlabelled pixels).
+template <Scalar T>
+double labelled_cross_entropy(const Tensor<T>& logits, const std::vector<std::uint8_t>& labels, double grad_scale,
+                              Tensor<T>* grad = nullptr) {
+  check_rank(logits, 4, "labelled_cross_entropy logits");
+  FCAM_CHECK(logits.size(1) == 2, "labelled_cross_entropy: expected 2 channels, got ", to_string(logits.shape()));
+  FCAM_CHECK(static_cast<std::int64_t>(labels.size()) == logits.size(0) * logits.size(2) * logits.size(3),
+             "labelled_cross_entropy: ", labels.size(), " labels for logits ", to_string(logits.shape()));
+  for (const std::uint8_t label : labels)
+    FCAM_CHECK(label == 0 || label == 1 || label == 255, "labelled_cross_entropy: label ", int(label),
+               " is not 0, 1 or 255");
+  if (operand_device("labelled_cross_entropy", logits) == Device::cuda) cuda::unavailable("labelled_cross_entropy");
+  if (grad) *grad = Tensor<T>(logits.shape());
+  return cpu::labelled_cross_entropy(logits, labels, grad_scale, grad);
+}
+
+}  // namespace fcam

@@ -1,0 +1,46 @@
+/// \file
+/// \brief Per-plane ops of N×C×H×W tensors: the channel-weighted sums of the CAM methods, per-map
+/// min–max normalisation, and planes filled with one value each (the size loss's gradient).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "fcam/core/tensor.hpp"
+#include "fcam/ops/cpu/planes.hpp"
+#include "fcam/ops/dispatch.hpp"
+
+namespace fcam {
+
+/// Maps N×H×W: map_b = Σ_k weights[b·C + k]·features[b, k] for `features` N×C×H×W and N·C channel
+/// weights (each product computed in double and rounded to T), clamped at 0 when `relu` (every
+/// CAM method but CAM itself).
+template <Scalar T>
+Tensor<T> weighted_channel_sum(const Tensor<T>& features, const std::vector<double>& weights, bool relu) {
+  check_rank(features, 4, "weighted_channel_sum features");
+  FCAM_CHECK(static_cast<std::int64_t>(weights.size()) == features.size(0) * features.size(1),
+             "weighted_channel_sum: ", weights.size(), " weights for features ", to_string(features.shape()));
+  if (operand_device("weighted_channel_sum", features) == Device::cuda) cuda::unavailable("weighted_channel_sum");
+  return cpu::weighted_channel_sum(features, weights, relu);
+}
+
+/// Min–max normalisation of each item (first dimension): (x − min) / max(x − min); a constant
+/// item becomes 0.
+template <Scalar T>
+Tensor<T> normalize_items(const Tensor<T>& x) {
+  FCAM_CHECK(x.defined() && x.ndim() >= 1, "normalize_items: tensor is undefined");
+  if (operand_device("normalize_items", x) == Device::cuda) cuda::unavailable("normalize_items");
+  const std::int64_t count = x.size(0);
+  return cpu::normalize_runs(x, count, count > 0 ? x.numel() / count : 0);
+}
+
+/// A tensor of `shape` (N×C×…) whose plane (b, c) holds values[b·C + c] everywhere, on the CPU.
+template <Scalar T>
+Tensor<T> fill_planes(const Shape& shape, const std::vector<T>& values) {
+  FCAM_CHECK(shape.size() >= 2 && static_cast<std::int64_t>(values.size()) == shape[0] * shape[1],
+             "fill_planes: ", values.size(), " values for shape ", to_string(shape));
+  const std::int64_t count = shape[0] * shape[1];
+  return cpu::fill_runs(shape, values, count > 0 ? numel_of(shape) / count : 0);
+}
+
+}  // namespace fcam

@@ -1,0 +1,51 @@
+/// \file
+/// \brief Reductions whose few results host code decides on: per-plane sums (the size loss,
+/// GradCAM++), per-item dot products (the CRF loss), the largest difference of two tensors (parity
+/// checks), and a tensor's values on the host.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "fcam/core/tensor.hpp"
+#include "fcam/ops/cpu/reduce.hpp"
+#include "fcam/ops/dispatch.hpp"
+
+namespace fcam {
+
+/// Σ over each plane of an N×C×… tensor (every dimension after the second): N·C sums, row-major,
+/// accumulated in double in memory order.
+template <Scalar T>
+std::vector<double> plane_sums(const Tensor<T>& x) {
+  FCAM_CHECK(x.defined() && x.ndim() >= 2, "plane_sums: expects at least N×C, got ", to_string(x.shape()));
+  if (operand_device("plane_sums", x) == Device::cuda) cuda::unavailable("plane_sums");
+  const std::int64_t count = x.size(0) * x.size(1);
+  return cpu::run_sums(x, count, count > 0 ? x.numel() / count : 0);
+}
+
+/// Σ a·b over each item (first dimension) of two tensors of one shape: N sums in double.
+template <Scalar T>
+std::vector<double> item_dots(const Tensor<T>& a, const Tensor<T>& b) {
+  check_same_shape(a, b, "item_dots");
+  FCAM_CHECK(a.defined() && a.ndim() >= 1, "item_dots: expects at least one dimension");
+  if (operand_device<T>("item_dots", {&a, &b}) == Device::cuda) cuda::unavailable("item_dots");
+  const std::int64_t count = a.size(0);
+  return cpu::run_dots(a, b, count, count > 0 ? a.numel() / count : 0);
+}
+
+/// max |a − b| over the elements of two tensors of one shape (0 when empty).
+template <Scalar T>
+T max_abs_difference(const Tensor<T>& a, const Tensor<T>& b) {
+  check_same_shape(a, b, "max_abs_difference");
+  if (operand_device<T>("max_abs_difference", {&a, &b}) == Device::cuda) cuda::unavailable("max_abs_difference");
+  return cpu::max_abs_difference(a, b);
+}
+
+/// A copy of the tensor's values, in row-major order, as host memory (from any device).
+template <Scalar T>
+std::vector<T> host_values(const Tensor<T>& x) {
+  if (operand_device("host_values", x) == Device::cuda) return cpu::host_values(x.to(Device::cpu));
+  return cpu::host_values(x);
+}
+
+}  // namespace fcam

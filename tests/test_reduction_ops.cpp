@@ -1,0 +1,109 @@
+// The ops that took over the loops of the losses and CAM methods ([backend]): reductions,
+// per-plane ops, the scaled tensor and the labelled cross-entropy, each against a plain
+// computation written here, plus their contract checks.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include <fcam/fcam.hpp>
+
+using namespace fcam;
+
+namespace {
+Tensor<double> ramp(const Shape& shape, double start, double step) {
+  Tensor<double> t(shape);
+  for (std::int64_t i = 0; i < t.numel(); ++i) t.data()[i] = start + step * static_cast<double>(i % 7) * (i % 2 ? -1 : 1);
+  return t;
+}
+}  // namespace
+
+TEST_CASE("plane_sums, item_dots, max_abs_difference and host_values", "[ops]") {
+  const Tensor<double> a = ramp({2, 3, 2, 2}, 0.5, 0.25), b = ramp({2, 3, 2, 2}, -1.0, 0.125);
+  const std::vector<double> sums = plane_sums(a);
+  REQUIRE(sums.size() == 6);
+  for (std::int64_t p = 0; p < 6; ++p) {
+    double want = 0;
+    for (std::int64_t i = 0; i < 4; ++i) want += a.data()[p * 4 + i];
+    CHECK(sums[static_cast<std::size_t>(p)] == want);
+  }
+  const std::vector<double> dots = item_dots(a, b);
+  REQUIRE(dots.size() == 2);
+  for (std::int64_t n = 0; n < 2; ++n) {
+    double want = 0;
+    for (std::int64_t i = 0; i < 12; ++i) want += a.data()[n * 12 + i] * b.data()[n * 12 + i];
+    CHECK(dots[static_cast<std::size_t>(n)] == want);
+  }
+  double worst = 0;
+  for (std::int64_t i = 0; i < a.numel(); ++i) worst = std::max(worst, std::abs(a.data()[i] - b.data()[i]));
+  CHECK(max_abs_difference(a, b) == worst);
+  CHECK(max_abs_difference(a, a) == 0.0);
+  const std::vector<double> values = host_values(a);
+  REQUIRE(values.size() == 24);
+  CHECK(values[5] == a.data()[5]);
+  CHECK_THROWS_WITH(item_dots(a, Tensor<double>({2, 3})), Catch::Contains("item_dots: shape mismatch"));
+  CHECK_THROWS_WITH(plane_sums(Tensor<double>({4})), Catch::Contains("plane_sums: expects at least N×C"));
+}
+
+TEST_CASE("weighted_channel_sum, normalize_items, fill_planes and scaled", "[ops]") {
+  const Tensor<float> features = ramp({2, 3, 2, 2}, 0.5, 0.75).cast<float>();
+  const std::vector<double> weights = {1.0, -2.0, 0.5, 0.25, 3.0, -1.0};
+  for (const bool relu : {false, true}) {
+    const Tensor<float> maps = weighted_channel_sum(features, weights, relu);
+    REQUIRE(maps.shape() == Shape{2, 2, 2});
+    for (std::int64_t b = 0; b < 2; ++b)
+      for (std::int64_t i = 0; i < 4; ++i) {
+        float want = 0;
+        for (std::int64_t k = 0; k < 3; ++k)
+          want += static_cast<float>(weights[static_cast<std::size_t>(b * 3 + k)] * features.data()[(b * 3 + k) * 4 + i]);
+        CHECK(maps.data()[b * 4 + i] == (relu ? std::max(want, 0.0f) : want));
+      }
+  }
+  CHECK_THROWS_WITH(weighted_channel_sum(features, {1.0}, false), Catch::Contains("1 weights for features"));
+
+  Tensor<double> maps({2, 3});
+  const double raw[] = {2, 4, 6, 5, 5, 5};
+  std::copy(raw, raw + 6, maps.data());
+  const Tensor<double> normal = normalize_items(maps);
+  const double want[] = {0, 0.5, 1, 0, 0, 0};  // a constant item becomes 0
+  for (int i = 0; i < 6; ++i) CHECK(normal.data()[i] == want[i]);
+
+  const Tensor<float> filled = fill_planes<float>({2, 2, 3}, {1.f, 2.f, 3.f, 4.f});
+  for (std::int64_t i = 0; i < 12; ++i) CHECK(filled.data()[i] == static_cast<float>(i / 3 + 1));
+  CHECK_THROWS_WITH(fill_planes<float>({2, 2, 3}, {1.f}), Catch::Contains("1 values for shape"));
+
+  const Tensor<float> x = ramp({5}, 1.0, 0.5).cast<float>();
+  const Tensor<float> y = scaled(x, 1e-9);
+  for (std::int64_t i = 0; i < 5; ++i) CHECK(y.data()[i] == static_cast<float>(1e-9 * x.data()[i]));
+}
+
+TEST_CASE("labelled_cross_entropy sums −log p over labelled pixels; its gradient matches finite differences",
+          "[ops][losses]") {
+  Tensor<double> logits = ramp({2, 2, 2, 2}, 0.3, 0.4);
+  const std::vector<std::uint8_t> labels = {0, 1, 255, 1, 255, 0, 0, 1};
+  Tensor<double> grad;
+  const double total = labelled_cross_entropy(logits, labels, 0.5, &grad);
+  double want = 0;
+  for (std::int64_t b = 0; b < 2; ++b)
+    for (std::int64_t i = 0; i < 4; ++i) {
+      const std::uint8_t l = labels[static_cast<std::size_t>(b * 4 + i)];
+      if (l == 255) continue;
+      const double z0 = logits.data()[b * 8 + i], z1 = logits.data()[b * 8 + 4 + i];
+      want -= std::log(std::exp(l ? z1 : z0) / (std::exp(z0) + std::exp(z1)));
+    }
+  CHECK(total == Approx(want).epsilon(1e-12));
+  for (std::int64_t i = 0; i < logits.numel(); ++i) {
+    const double saved = logits.data()[i], eps = 1e-6;
+    logits.data()[i] = saved + eps;
+    const double up = labelled_cross_entropy(logits, labels, 1.0);
+    logits.data()[i] = saved - eps;
+    const double down = labelled_cross_entropy(logits, labels, 1.0);
+    logits.data()[i] = saved;
+    CHECK(grad.data()[i] == Approx(0.5 * (up - down) / (2 * eps)).margin(1e-8));
+  }
+  CHECK_THROWS_WITH(labelled_cross_entropy(logits, {0, 1}, 1.0), Catch::Contains("2 labels for logits"));
+  std::vector<std::uint8_t> bad = labels;
+  bad[3] = 7;
+  CHECK_THROWS_WITH(labelled_cross_entropy(logits, bad, 1.0), Catch::Contains("label 7"));
+}
