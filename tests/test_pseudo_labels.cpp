@@ -31,7 +31,10 @@ std::vector<std::uint8_t> mask_of(const Tensor<double>& t) {
   return m;
 }
 // The values of a CPU tensor as the span sample_regions reads.
-std::span<const float> values_of(const Tensor<float>& t) { return {t.data(), static_cast<std::size_t>(t.numel())}; }
+template <Scalar T>
+std::span<const T> values_of(const Tensor<T>& t) {
+  return {t.data(), static_cast<std::size_t>(t.numel())};
+}
 }  // namespace
 
 TEST_CASE("Otsu's threshold equals skimage's", "[losses][sampling]") {
