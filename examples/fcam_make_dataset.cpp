@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
   flags.add_int("val", static_cast<int>(defaults.val), "validation images");
   flags.add_int("test", static_cast<int>(defaults.test), "test images");
   flags.add_int("size", defaults.size, "image side");
-  flags.add_int("seed", 0, "seed (the dataset is a function of it)");
+  flags.add_seed("seed", 0, "seed (the dataset is a function of it; 64-bit)");
   flags.add_bool("quiet", false, "no progress line");
   try {
     if (!flags.parse(argc, argv)) {
@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
     o.backgrounds_dir = flags.text("backgrounds_dir");
     o.train = flags.integer("train"), o.val = flags.integer("val"), o.test = flags.integer("test");
     o.size = flags.integer("size");
-    o.seed = static_cast<std::uint64_t>(flags.integer("seed"));
+    o.seed = flags.seed("seed");
     o.progress = app::progress_printer(!flags.boolean("quiet"));
     data::write_cluttered_dataset(flags.text("out"), o);
     std::cout << "cluttered Fashion-MNIST (" << o.size << " px, seed " << o.seed << ") written to " << flags.text("out") << "\n";

@@ -62,7 +62,7 @@ void define_flags(app::Flags& f) {
   f.add_int("crop_size", 224, "network input size (also the evaluation size)");
   f.add_int("workers", 2, "image loading threads");
   f.add_bool("skip_bad", false, "skip unreadable images (counted in the summary) instead of stopping");
-  f.add_int("seed", 0, "seed of the order, crops, flips and pseudo-label sampling");
+  f.add_seed("seed", 0, "seed of the order, crops, flips and pseudo-label sampling (64-bit)");
   f.add_bool("resume", false, "continue the run in --out from its last finished epoch");
   f.add_string("json", "", "write the final metrics (test: best and last checkpoints) to this file");
   f.add_bool("quiet", false, "no progress lines");
@@ -126,7 +126,7 @@ train::TrainConfig config_from(const app::Flags& flags) {
   c.transform.crop_size = flags.integer("crop_size");
   c.workers = flags.integer("workers");
   c.skip_bad = flags.boolean("skip_bad");
-  c.seed = static_cast<std::uint64_t>(flags.integer("seed"));
+  c.seed = flags.seed("seed");
   c.resume = flags.boolean("resume");
   c.progress = app::progress_printer(!flags.boolean("quiet"));
   c.eval_cam_method = cam::parse_method(flags.text("eval_cam"));

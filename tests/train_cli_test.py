@@ -131,10 +131,15 @@ def main():
         check(os.path.exists(os.path.join(cls, f)), f"classifier wrote {f}")
 
     # A classifier checkpoint evaluated again (--classifier, 0 epochs): its validation score. The
-    # CAM's evaluation does not depend on the seed; -1 is the 64-bit seed 2^64 - 1, which the
-    # checkpoint's settings must keep exactly.
+    # CAM's evaluation does not depend on the seed; the largest 64-bit seed, 2^64 - 1, must be kept
+    # exactly in the checkpoint's settings, and a negative seed is refused (not wrapped).
     r = subprocess.run([train, "classifier", *common, "--classifier", os.path.join(cls, "best.safetensors"),
-                        "--epochs", "0", "--test_split", "", "--seed", "-1", "--out", os.path.join(work, "cls_eval"),
+                        "--epochs", "0", "--seed", "-1", "--out", os.path.join(work, "cls_neg")],
+                       capture_output=True, text=True)
+    check(r.returncode != 0 and "--seed expects a seed" in r.stderr and "'-1'" in r.stderr,
+          f"a negative seed is refused: {r.stderr.strip()[-200:]}")
+    r = subprocess.run([train, "classifier", *common, "--classifier", os.path.join(cls, "best.safetensors"),
+                        "--epochs", "0", "--test_split", "", "--seed", str(2**64 - 1), "--out", os.path.join(work, "cls_eval"),
                         "--json", os.path.join(work, "cls_eval.json")], capture_output=True, text=True)
     again = json.load(open(os.path.join(work, "cls_eval.json"))) if r.returncode == 0 else {}
     check(again.get("best_val") == summary["best_val"], "re-evaluating the best classifier gives its validation score")
@@ -152,7 +157,7 @@ def main():
     state = json.loads(safetensors_metadata(os.path.join(part, "state.safetensors"))["fcam.train_state"])
     check(state.get("seed") == 0, f"the resumable state records the seed: {state.get('seed')}")
     r = subprocess.run([train, "classifier", *common, "--arch", "resnet18", "--base_width", "8", "--num_classes", "3",
-                        "--epochs", "3", "--lr", "0.05", "--seed", "-1", "--out", part, "--resume"],
+                        "--epochs", "3", "--lr", "0.05", "--seed", str(2**64 - 1), "--out", part, "--resume"],
                        capture_output=True, text=True)
     check(r.returncode != 0 and "started with seed 0" in r.stderr and "not 18446744073709551615" in r.stderr,
           f"resuming with another seed is refused: {r.stderr.strip()[-200:]}")

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdint>
 #include <map>
 #include <sstream>
 #include <string>
@@ -37,6 +38,11 @@ public:
   /// Declares an integer flag.
   void add_int(const std::string& name, int fallback, std::string help) {
     declare(name, Kind::integer, {std::to_string(fallback)}, std::move(help));
+  }
+  /// Declares a seed flag: an unsigned 64-bit integer (0 to 18446744073709551615; a negative
+  /// value is refused rather than wrapped).
+  void add_seed(const std::string& name, std::uint64_t fallback, std::string help) {
+    declare(name, Kind::seed, {std::to_string(fallback)}, std::move(help));
   }
   /// Declares a boolean flag (optional value).
   void add_bool(const std::string& name, bool fallback, std::string help) {
@@ -90,6 +96,7 @@ public:
         }
         if (flag.kind == Kind::number) number_text(inline_value, name);
         if (flag.kind == Kind::integer) integer_text(inline_value, name);
+        if (flag.kind == Kind::seed) seed_text(inline_value, name);
         flag.values = {inline_value};
       }
     }
@@ -102,6 +109,8 @@ public:
   double number(const std::string& name) const { return number_text(text(name), name); }
   /// Integer value of a flag.
   int integer(const std::string& name) const { return integer_text(text(name), name); }
+  /// Value of a seed flag (add_seed).
+  std::uint64_t seed(const std::string& name) const { return seed_text(text(name), name); }
   /// Boolean value of a flag.
   bool boolean(const std::string& name) const { return text(name) == "true"; }
   /// Integer list value of a flag.
@@ -141,7 +150,7 @@ public:
   }
 
 private:
-  enum class Kind { text, number, integer, boolean, integer_list };
+  enum class Kind { text, number, integer, seed, boolean, integer_list };
   struct Flag {
     Kind kind;
     std::vector<std::string> values, fallback;
@@ -185,6 +194,9 @@ private:
   }
   int integer_text(const std::string& text, const std::string& name) const {
     return parse<int>(text, name, "an integer");
+  }
+  std::uint64_t seed_text(const std::string& text, const std::string& name) const {
+    return parse<std::uint64_t>(text, name, "a seed (an integer from 0 to 18446744073709551615)");
   }
   template <class T>
   T parse(const std::string& text, const std::string& name, const char* what) const {
