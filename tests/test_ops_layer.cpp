@@ -41,7 +41,7 @@ TEST_CASE("sgd_update: PyTorch's SGD arithmetic, buffers checked", "[ops]") {
   Tensor<double> g2({2});
   CHECK_THROWS_WITH(sgd_update(p, g2, b, SgdUpdate{.lr = 0.1, .momentum = 0.5, .weight_decay = 0, .nesterov = false,
                                                    .fresh_buffer = false}),
-                    Contains("sgd_update: tensor is undefined"));  // momentum without its buffer
+                    Contains("sgd_update: an operand is undefined"));  // momentum without its buffer
   Tensor<double> wrong_buffer({3});
   CHECK_THROWS_WITH(sgd_update(p, g2, wrong_buffer,
                                SgdUpdate{.lr = 0.1, .momentum = 0.5, .weight_decay = 0, .nesterov = false, .fresh_buffer = false}),
