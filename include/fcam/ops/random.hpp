@@ -1,5 +1,6 @@
 /// \file
-/// \brief Tensors filled from a random generator: uniform draws and dropout's keep mask.
+/// \brief Tensors filled from a random generator: uniform draws, additive Gaussian noise and
+/// dropout's keep mask.
 #pragma once
 
 #include "fcam/core/rng.hpp"
@@ -14,6 +15,16 @@ template <Scalar T>
 void fill_uniform(Tensor<T>& t, double lo, double hi, Rng& rng) {
   if (operand_device("fill_uniform", t) == Device::cuda) cuda::unavailable("fill_uniform");
   cpu::fill_uniform(t, lo, hi, rng);
+}
+
+/// In place: t[i] += N(0, sigma) drawn from `rng` (Rng::normal, cast to T), element by element
+/// in order, as Smooth-GradCAM++ perturbs its inputs. requires: sigma >= 0.
+template <Scalar T>
+void add_normal_noise(Tensor<T>& t, double sigma, Rng& rng) {
+  const Device device = operand_device("add_normal_noise", t);
+  FCAM_CHECK(sigma >= 0.0, "add_normal_noise: sigma must be >= 0, got ", sigma);
+  if (device == Device::cuda) cuda::unavailable("add_normal_noise");
+  cpu::add_normal_noise(t, sigma, rng);
 }
 
 /// Dropout's mask of `shape`: 1/(1 − p) where a U(0, 1) draw is >= p (the element is kept), else 0

@@ -19,6 +19,13 @@ void fill_uniform(Tensor<T>& t, double lo, double hi, Rng& rng) {
   for (std::int64_t i = 0, n = t.numel(); i < n; ++i) out[i] = static_cast<T>(rng.uniform(lo, hi));
 }
 
+/// t[i] += N(0, sigma), the draw rounded to T before the addition.
+template <Scalar T>
+void add_normal_noise(Tensor<T>& t, double sigma, Rng& rng) {
+  T* out = t.data();
+  for (std::int64_t i = 0, n = t.numel(); i < n; ++i) out[i] += static_cast<T>(rng.normal(0.0, sigma));
+}
+
 /// Dropout's mask: 1/(1 − p) where a U(0, 1) draw is >= p, else 0 (all 0 when p = 1).
 template <Scalar T>
 Tensor<T> dropout_mask(const Shape& shape, double p, Rng& rng) {
