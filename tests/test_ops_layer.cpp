@@ -41,7 +41,7 @@ TEST_CASE("sgd_update: PyTorch's SGD arithmetic, buffers checked", "[ops]") {
   Tensor<double> g2({2});
   CHECK_THROWS_WITH(sgd_update(p, g2, b, SgdUpdate{.lr = 0.1, .momentum = 0.5, .weight_decay = 0, .nesterov = false,
                                                    .fresh_buffer = false}),
-                    Contains("sgd_update: tensor is undefined"));  // momentum without its buffer
+                    Contains("sgd_update: an operand is undefined"));  // momentum without its buffer
   Tensor<double> wrong_buffer({3});
   CHECK_THROWS_WITH(sgd_update(p, g2, wrong_buffer,
                                SgdUpdate{.lr = 0.1, .momentum = 0.5, .weight_decay = 0, .nesterov = false, .fresh_buffer = false}),
@@ -136,4 +136,17 @@ TEST_CASE("dropout_mask and fill_uniform draw one value per element, in order", 
   CHECK(t.same_view(t));
   CHECK_FALSE(t.same_view(t.clone()));
   CHECK_FALSE(t.same_view(t.reshape({2, 2})));
+}
+
+TEST_CASE("add_normal_noise: the draws of a loop over the elements, in order", "[ops]") {
+  // The loop Smooth-GradCAM++ runs on its noisy copies, replayed with a generator of the same seed.
+  Rng rng(11), same(11);
+  Tensor<float> x({3, 5}), expected({3, 5});
+  fill_uniform(x, -1.0, 1.0, rng);
+  for (std::int64_t i = 0; i < expected.numel(); ++i) expected.data()[i] = static_cast<float>(same.uniform(-1.0, 1.0));
+  add_normal_noise(x, 0.3, rng);
+  for (std::int64_t i = 0; i < expected.numel(); ++i) expected.data()[i] += static_cast<float>(same.normal(0.0, 0.3));
+  for (std::int64_t i = 0; i < x.numel(); ++i) CHECK(x.data()[i] == expected.data()[i]);
+  CHECK(rng.next_u64() == same.next_u64());  // not one draw more or less
+  CHECK_THROWS_WITH(add_normal_noise(x, -0.1, rng), Contains("add_normal_noise: sigma must be >= 0"));
 }

@@ -229,15 +229,6 @@ void check_same_shape(const Tensor<T>& a, const Tensor<T>& b, const char* what) 
              to_string(b.shape()));
 }
 
-/// check_same_shape, and both tensors on the CPU: what a CPU kernel reading both as host memory
-/// needs (a backward op checks its gradient as strictly as its forward checks the input).
-template <Scalar T>
-void check_cpu_operands(const Tensor<T>& a, const Tensor<T>& b, const char* what) {
-  a.require_cpu(what);
-  b.require_cpu(what);
-  check_same_shape(a, b, what);
-}
-
 /// Throws fcam::Error naming `what` unless `t` has `rank` dimensions.
 template <Scalar T>
 void check_rank(const Tensor<T>& t, std::int64_t rank, const char* what) {

@@ -8,6 +8,7 @@
 #include "fcam/core/tensor.hpp"
 #include "fcam/ops/conv2d_geometry.hpp"
 #include "fcam/ops/cpu/conv2d.hpp"
+#include "fcam/ops/dispatch.hpp"
 
 namespace fcam {
 
@@ -26,17 +27,16 @@ void check_conv2d_args(const Tensor<T>& x, const Tensor<T>& weight, const Tensor
   if (bias.defined())
     FCAM_CHECK(bias.ndim() == 1 && bias.size(0) == c_out, "conv2d: bias shape ", to_string(bias.shape()),
                " does not match ", c_out, " output channels");
-  FCAM_CHECK(x.device() == weight.device(), "conv2d: input and weight are on different devices");
 }
 
 /// Convolution forward. Returns N×O×H'×W' (PyTorch's output-size rule).
 template <Scalar T>
 Tensor<T> conv2d(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias, const Conv2dGeometry& g) {
+  const Device device = operand_device<T>("conv2d", {&x, &weight}, {if_defined(bias)});
   check_conv2d_args(x, weight, bias, g);
-  x.require_cpu("conv2d");
-  auto y = Tensor<T>::uninitialized({x.size(0), weight.size(0), g.out_h(x.size(2)), g.out_w(x.size(3))});
-  cpu::conv2d_forward(x, weight, bias, g, y);
-  return y;
+  const Shape out{x.size(0), weight.size(0), g.out_h(x.size(2)), g.out_w(x.size(3))};
+  if (device == Device::cuda) cuda::unavailable("conv2d");
+  return cpu::conv2d(x, weight, bias, g, out);
 }
 
 /// What an inference convolution applies to output channel o while the values are still in
@@ -56,10 +56,11 @@ class PreparedConvWeights {
 public:
   /// Prepares `weight` (O×C/groups×kh×kw) for convolutions with `groups` groups.
   PreparedConvWeights(const Tensor<T>& weight, std::int64_t groups) {
+    const Device device = operand_device("PreparedConvWeights", weight);
     check_rank(weight, 4, "PreparedConvWeights weight");
     FCAM_CHECK(groups >= 1 && weight.size(0) % groups == 0, "PreparedConvWeights: ", weight.size(0),
                " output channels do not split into ", groups, " groups");
-    weight.require_cpu("PreparedConvWeights");  // CPU only until the CUDA ops land ([cuda-ops])
+    if (device == Device::cuda) cuda::unavailable("PreparedConvWeights");
     packed_ = cpu::pack_conv_weights(weight, groups);
   }
   /// Output channels.
@@ -77,33 +78,23 @@ private:
 template <Scalar T>
 Tensor<T> conv2d_prepared(const Tensor<T>& x, const PreparedConvWeights<T>& weights, const Conv2dGeometry& g,
                           const ConvEpilogue<T>& epilogue, const Tensor<T>& residual = Tensor<T>()) {
+  const cpu::PackedConvWeights<T>& w = weights.cpu_packed();
+  const Device device = operand_device<T>("conv2d_prepared", {&x, &w.data},
+                                          {if_defined(epilogue.scale), if_defined(epilogue.shift), if_defined(residual)});
   g.validate();
   check_rank(x, 4, "conv2d input");
-  x.require_cpu("conv2d");
-  const cpu::PackedConvWeights<T>& w = weights.cpu_packed();
   FCAM_CHECK(w.groups == g.groups && x.size(1) % g.groups == 0 &&
                  (x.size(1) / g.groups) * g.kernel_h * g.kernel_w == w.k,
              "conv2d: packed weights (", w.c_out, " outputs, depth ", w.k, ", groups ", w.groups,
              ") do not match input shape ", to_string(x.shape()), " and kernel ", g.kernel_h, "x", g.kernel_w);
   const Shape out{x.size(0), w.c_out, g.out_h(x.size(2)), g.out_w(x.size(3))};
-  cpu::ConvEpilogue<T> e;
-  for (const auto& [t, name, target] : {std::tuple{&epilogue.scale, "scale", &e.scale}, std::tuple{&epilogue.shift, "shift", &e.shift}}) {
-    if (!t->defined()) continue;
-    t->require_cpu("conv2d epilogue");
-    FCAM_CHECK(t->numel() == w.c_out, "conv2d: epilogue ", name, " has ", t->numel(), " values for ", w.c_out,
-               " output channels");
-    *target = t->data();
-  }
-  if (residual.defined()) {
-    residual.require_cpu("conv2d residual");
-    FCAM_CHECK(residual.shape() == out, "conv2d: residual shape ", to_string(residual.shape()), " differs from the output ",
-               to_string(out));
-    e.residual = residual.data();
-  }
-  e.relu = epilogue.relu;
-  auto y = Tensor<T>::uninitialized(out);
-  cpu::conv2d_forward(x, w, g, e, y);
-  return y;
+  for (const auto& [t, name] : {std::tuple{&epilogue.scale, "scale"}, std::tuple{&epilogue.shift, "shift"}})
+    FCAM_CHECK(!t->defined() || t->numel() == w.c_out, "conv2d: epilogue ", name, " has ", t->numel(), " values for ",
+               w.c_out, " output channels");
+  FCAM_CHECK(!residual.defined() || residual.shape() == out, "conv2d: residual shape ", to_string(residual.shape()),
+             " differs from the output ", to_string(out));
+  if (device == Device::cuda) cuda::unavailable("conv2d_prepared");
+  return cpu::conv2d_prepared(x, w, g, epilogue.scale, epilogue.shift, residual, epilogue.relu, out);
 }
 
 /// Convolution backward: returns dL/dx (undefined when `need_grad_x` is false) and adds dL/dweight,
@@ -112,16 +103,14 @@ template <Scalar T>
 Tensor<T> conv2d_backward(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& grad_y, const Conv2dGeometry& g,
                           bool need_grad_x, std::type_identity_t<Tensor<T>>* grad_weight,
                           std::type_identity_t<Tensor<T>>* grad_bias) {
-  for (const Tensor<T>* t : {&x, &weight, &grad_y}) t->require_cpu("conv2d_backward");
+  const Device device = operand_device<T>("conv2d_backward", {&x, &weight, &grad_y}, {grad_weight, grad_bias});
+  g.validate();  // as conv2d does
   check_rank(x, 4, "conv2d_backward input");
   check_rank(weight, 4, "conv2d_backward weight");
-  FCAM_CHECK(x.size(1) == weight.size(1) * g.groups && weight.size(2) == g.kernel_h && weight.size(3) == g.kernel_w,
+  FCAM_CHECK(x.size(1) == weight.size(1) * g.groups && weight.size(0) % g.groups == 0 && weight.size(2) == g.kernel_h &&
+                 weight.size(3) == g.kernel_w,
              "conv2d_backward: weight ", to_string(weight.shape()), " does not fit input ", to_string(x.shape()),
              " with a ", g.kernel_h, "x", g.kernel_w, " kernel in ", g.groups, " groups");
-  for (const Tensor<T>* grad : {grad_weight, grad_bias}) {
-    if (grad == nullptr) continue;
-    grad->require_cpu("conv2d_backward");
-  }
   FCAM_CHECK(grad_weight == nullptr || grad_weight->shape() == weight.shape(), "conv2d_backward: weight gradient ",
              to_string(grad_weight->shape()), " differs from the weight ", to_string(weight.shape()));
   FCAM_CHECK(grad_bias == nullptr || grad_bias->numel() == weight.size(0), "conv2d_backward: bias gradient of ",
@@ -129,10 +118,8 @@ Tensor<T> conv2d_backward(const Tensor<T>& x, const Tensor<T>& weight, const Ten
   const Shape expected{x.size(0), weight.size(0), g.out_h(x.size(2)), g.out_w(x.size(3))};
   FCAM_CHECK(grad_y.shape() == expected, "conv2d_backward: gradient shape ", to_string(grad_y.shape()),
              " differs from the output shape ", to_string(expected));
-  Tensor<T> grad_x;
-  if (need_grad_x) grad_x = Tensor<T>(x.shape());
-  cpu::conv2d_backward(x, weight, grad_y, g, need_grad_x ? &grad_x : nullptr, grad_weight, grad_bias);
-  return grad_x;
+  if (device == Device::cuda) cuda::unavailable("conv2d_backward");
+  return cpu::conv2d_backward(x, weight, grad_y, g, need_grad_x, grad_weight, grad_bias);
 }
 
 }  // namespace fcam

@@ -2,12 +2,13 @@
 /// \brief Mean cross-entropy of logits against class indices, with an ignore index, and its gradient.
 #pragma once
 
-#include <algorithm>
-#include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
 #include "fcam/core/tensor.hpp"
+#include "fcam/ops/cpu/cross_entropy.hpp"
+#include "fcam/ops/dispatch.hpp"
 #include "fcam/ops/softmax.hpp"
 
 namespace fcam {
@@ -28,39 +29,19 @@ struct CrossEntropyResult {
 template <Scalar T>
 CrossEntropyResult<T> cross_entropy(const Tensor<T>& logits, const std::vector<std::int64_t>& targets,
                                     std::int64_t ignore_index = -100) {
-  logits.require_cpu("cross_entropy");
+  const Device device = operand_device("cross_entropy", logits);
   std::int64_t n, c, inner;
   detail::channel_layout(logits, n, c, inner);
   FCAM_CHECK(static_cast<std::int64_t>(targets.size()) == n * inner, "cross_entropy: ", targets.size(),
              " targets for logits of shape ", to_string(logits.shape()), " (expected ", n * inner, ")");
-  Tensor<T> prob = softmax_channels(logits);
-  CrossEntropyResult<T> r{T(0), prob, 0};
-  double total = 0;
-  for (std::int64_t b = 0; b < n; ++b)
-    for (std::int64_t i = 0; i < inner; ++i) {
-      const std::int64_t t = targets[static_cast<std::size_t>(b * inner + i)];
-      T* p = r.grad.data() + b * c * inner + i;
-      if (t == ignore_index) {
-        for (std::int64_t k = 0; k < c; ++k) p[k * inner] = 0;
-        continue;
-      }
-      FCAM_CHECK(t >= 0 && t < c, "cross_entropy: target ", t, " at position ", b * inner + i,
-                 " is outside [0, ", c, ")");
-      // log-softmax computed from the logits directly for accuracy
-      const T* z = logits.data() + b * c * inner + i;
-      T m = z[0];
-      for (std::int64_t k = 1; k < c; ++k) m = std::max(m, z[k * inner]);
-      double sum = 0;
-      for (std::int64_t k = 0; k < c; ++k) sum += std::exp(static_cast<double>(z[k * inner] - m));
-      total += std::log(sum) - static_cast<double>(z[t * inner] - m);
-      p[t * inner] -= T(1);
-      ++r.count;
-    }
-  if (r.count == 0) return r;
-  r.loss = static_cast<T>(total / static_cast<double>(r.count));
-  const T scale = T(1) / static_cast<T>(r.count);
-  T* g = r.grad.data();
-  for (std::int64_t i = 0; i < r.grad.numel(); ++i) g[i] *= scale;
+  for (std::size_t k = 0; k < targets.size(); ++k) {
+    const std::int64_t t = targets[k];
+    FCAM_CHECK(t == ignore_index || (t >= 0 && t < c), "cross_entropy: target ", t, " at position ", k,
+               " is outside [0, ", c, ")");
+  }
+  if (device == Device::cuda) cuda::unavailable("cross_entropy");
+  CrossEntropyResult<T> r{T(0), Tensor<T>(), 0};
+  r.grad = cpu::cross_entropy(logits, targets, ignore_index, n, c, inner, r.loss, r.count);
   return r;
 }
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <initializer_list>
+#include <vector>
 
 #include "fcam/core/device.hpp"
 #include "fcam/core/error.hpp"
@@ -16,6 +17,16 @@
 
 namespace fcam {
 
+namespace detail {
+/// Throws fcam::Error naming `op` unless `t` is defined and lives on `device`.
+template <Scalar T>
+void check_operand_on(const char* op, Device device, const Tensor<T>& t) {
+  FCAM_CHECK(t.defined(), op, ": an operand is undefined");
+  FCAM_CHECK(t.device() == device, op, ": operands on different devices (", to_string(device), " and ",
+             to_string(t.device()), "); move them with .to(...) first");
+}
+}  // namespace detail
+
 /// The device that every operand of `op` lives on. Throws fcam::Error naming `op` when an operand
 /// is undefined or when two operands live on different devices (a CUDA tensor must never be read
 /// as host memory, and transfers are always explicit).
@@ -23,11 +34,7 @@ template <Scalar T>
 Device operand_device(const char* op, std::initializer_list<const Tensor<T>*> operands) {
   FCAM_CHECK(operands.size() > 0, op, ": no operand");
   const Device first = (*operands.begin())->device();
-  for (const Tensor<T>* t : operands) {
-    FCAM_CHECK(t->defined(), op, ": an operand is undefined");
-    FCAM_CHECK(t->device() == first, op, ": operands on different devices (", to_string(first), " and ",
-               to_string(t->device()), "); move them with .to(...) first");
-  }
+  for (const Tensor<T>* t : operands) detail::check_operand_on(op, first, *t);
   return first;
 }
 
@@ -35,6 +42,34 @@ Device operand_device(const char* op, std::initializer_list<const Tensor<T>*> op
 template <Scalar T>
 Device operand_device(const char* op, const Tensor<T>& x) {
   return operand_device<T>(op, {&x});
+}
+
+/// operand_device with optional operands as well (a bias, a residual, a gradient to add into):
+/// a null entry of `optional` is absent and skipped; the others must be defined and live on the
+/// device of the `required` ones.
+template <Scalar T>
+Device operand_device(const char* op, std::initializer_list<const Tensor<T>*> required,
+                      std::initializer_list<const Tensor<T>*> optional) {
+  const Device device = operand_device<T>(op, required);
+  for (const Tensor<T>* t : optional)
+    if (t != nullptr) detail::check_operand_on(op, device, *t);
+  return device;
+}
+
+/// `&t`, or null when `t` is undefined: an optional tensor operand (an absent bias) for the
+/// `optional` list of operand_device.
+template <Scalar T>
+const Tensor<T>* if_defined(const Tensor<T>& t) {
+  return t.defined() ? &t : nullptr;
+}
+
+/// operand_device for a list of operands known at run time (the parts of a concatenation).
+template <Scalar T>
+Device operand_device(const char* op, const std::vector<Tensor<T>>& operands) {
+  FCAM_CHECK(!operands.empty(), op, ": no operand");
+  const Device first = operands.front().device();
+  for (const Tensor<T>& t : operands) detail::check_operand_on(op, first, t);
+  return first;
 }
 
 }  // namespace fcam

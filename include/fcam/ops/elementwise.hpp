@@ -2,92 +2,60 @@
 /// \brief Element-wise ops and their gradients: ReLU, ReLU6, add, multiply by a mask.
 #pragma once
 
-#include <algorithm>
-#include <cstdint>
-
 #include "fcam/core/tensor.hpp"
-#include "fcam/core/threads.hpp"
+#include "fcam/ops/cpu/elementwise.hpp"
+#include "fcam/ops/dispatch.hpp"
 
 namespace fcam {
-
-namespace detail {
-
-/// Below this many elements a loop stays on one thread (thread start-up would cost more).
-inline constexpr std::int64_t parallel_grain = 1 << 15;
-
-/// out[i] = f(i) for i in [0, n), spread over threads for large n.
-template <class F>
-void parallel_for_each(std::int64_t n, F&& f) {
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (n > parallel_grain)
-  for (std::int64_t i = 0; i < n; ++i) f(i);
-}
-
-}  // namespace detail
 
 /// max(x, 0).
 template <Scalar T>
 Tensor<T> relu(const Tensor<T>& x) {
-  x.require_cpu("relu");
-  Tensor<T> y(x.shape());
-  const T* in = x.data();
-  T* out = y.data();
-  detail::parallel_for_each(x.numel(), [&](std::int64_t i) { out[i] = std::max(in[i], T(0)); });
-  return y;
+  if (operand_device("relu", x) == Device::cuda) cuda::unavailable("relu");
+  return cpu::relu(x);
 }
 
 /// Gradient of relu from its output `y`: dy where y > 0, else 0 (PyTorch's convention at 0).
 template <Scalar T>
 Tensor<T> relu_backward(const Tensor<T>& y, const Tensor<T>& grad_y) {
-  check_cpu_operands(y, grad_y, "relu_backward");
-  Tensor<T> grad_x(y.shape());
-  const T *out = y.data(), *dy = grad_y.data();
-  T* dx = grad_x.data();
-  detail::parallel_for_each(y.numel(), [&](std::int64_t i) { dx[i] = out[i] > T(0) ? dy[i] : T(0); });
-  return grad_x;
+  const Device device = operand_device("relu_backward", {&y, &grad_y});
+  check_same_shape(y, grad_y, "relu_backward");
+  if (device == Device::cuda) cuda::unavailable("relu_backward");
+  return cpu::relu_backward(y, grad_y);
 }
 
 /// min(max(x, 0), 6).
 template <Scalar T>
 Tensor<T> relu6(const Tensor<T>& x) {
-  x.require_cpu("relu6");
-  Tensor<T> y(x.shape());
-  const T* in = x.data();
-  T* out = y.data();
-  detail::parallel_for_each(x.numel(), [&](std::int64_t i) { out[i] = std::clamp(in[i], T(0), T(6)); });
-  return y;
+  if (operand_device("relu6", x) == Device::cuda) cuda::unavailable("relu6");
+  return cpu::relu6(x);
 }
 
 /// Gradient of relu6 from its input `x`: dy where 0 < x < 6 (PyTorch's hardtanh rule), else 0.
 template <Scalar T>
 Tensor<T> relu6_backward(const Tensor<T>& x, const Tensor<T>& grad_y) {
-  check_cpu_operands(x, grad_y, "relu6_backward");
-  Tensor<T> grad_x(x.shape());
-  const T *in = x.data(), *dy = grad_y.data();
-  T* dx = grad_x.data();
-  detail::parallel_for_each(x.numel(), [&](std::int64_t i) { dx[i] = (in[i] > T(0) && in[i] < T(6)) ? dy[i] : T(0); });
-  return grad_x;
+  const Device device = operand_device("relu6_backward", {&x, &grad_y});
+  check_same_shape(x, grad_y, "relu6_backward");
+  if (device == Device::cuda) cuda::unavailable("relu6_backward");
+  return cpu::relu6_backward(x, grad_y);
 }
 
 /// a + b (same shapes). Its gradient is the output gradient for both inputs.
 template <Scalar T>
 Tensor<T> add(const Tensor<T>& a, const Tensor<T>& b) {
-  check_cpu_operands(a, b, "add");
-  Tensor<T> y(a.shape());
-  const T *pa = a.data(), *pb = b.data();
-  T* out = y.data();
-  detail::parallel_for_each(a.numel(), [&](std::int64_t i) { out[i] = pa[i] + pb[i]; });
-  return y;
+  const Device device = operand_device("add", {&a, &b});
+  check_same_shape(a, b, "add");
+  if (device == Device::cuda) cuda::unavailable("add");
+  return cpu::add(a, b);
 }
 
 /// x * m (same shapes), used by dropout with a scaled keep mask.
 template <Scalar T>
 Tensor<T> multiply(const Tensor<T>& x, const Tensor<T>& m) {
-  check_cpu_operands(x, m, "multiply");
-  Tensor<T> y(x.shape());
-  const T *px = x.data(), *pm = m.data();
-  T* out = y.data();
-  detail::parallel_for_each(x.numel(), [&](std::int64_t i) { out[i] = px[i] * pm[i]; });
-  return y;
+  const Device device = operand_device("multiply", {&x, &m});
+  check_same_shape(x, m, "multiply");
+  if (device == Device::cuda) cuda::unavailable("multiply");
+  return cpu::multiply(x, m);
 }
 
 }  // namespace fcam

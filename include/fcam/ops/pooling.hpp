@@ -2,41 +2,16 @@
 /// \brief Max, average and global-average 2-D pooling with PyTorch's output sizes, and their gradients.
 #pragma once
 
-#include <algorithm>
-#include <cmath>
+#include <cstddef>
 #include <cstdint>
-#include <limits>
 #include <vector>
 
 #include "fcam/core/tensor.hpp"
-#include "fcam/core/threads.hpp"
+#include "fcam/ops/cpu/pooling.hpp"
+#include "fcam/ops/dispatch.hpp"
+#include "fcam/ops/pool2d_geometry.hpp"
 
 namespace fcam {
-
-/// Window of a max or average pooling (dilation 1).
-struct Pool2dGeometry {
-  std::int64_t kernel = 2;          ///< square window size
-  std::int64_t stride = 0;          ///< step; 0 means equal to the kernel (PyTorch's default)
-  std::int64_t padding = 0;         ///< implicit padding on each side (at most kernel / 2)
-  bool ceil_mode = false;           ///< round the output size up (PyTorch's rule)
-  bool count_include_pad = true;    ///< average pooling: divide by the padded window size
-
-  /// The effective stride.
-  std::int64_t step() const { return stride == 0 ? kernel : stride; }
-
-  /// Output size for input size `in`, PyTorch's pooling_output_shape. Throws on invalid settings.
-  std::int64_t out_size(std::int64_t in) const {
-    FCAM_CHECK(kernel >= 1 && step() >= 1 && padding >= 0, "pool2d: invalid kernel ", kernel, ", stride ", stride,
-               ", padding ", padding);
-    FCAM_CHECK(padding <= kernel / 2, "pool2d: padding ", padding, " must be at most half the kernel ", kernel);
-    const std::int64_t s = step();
-    const std::int64_t span = in + 2 * padding - kernel + (ceil_mode ? s - 1 : 0);
-    std::int64_t out = (span >= 0 ? span / s : -((-span + s - 1) / s)) + 1;  // floor division
-    if (ceil_mode && (out - 1) * s >= in + padding) --out;
-    FCAM_CHECK(out >= 1, "pool2d: output would be empty for input size ", in);
-    return out;
-  }
-};
 
 /// Result of a max pooling: the output and, per output, the flat index (h·W + w) of its maximum.
 template <Scalar T>
@@ -45,42 +20,27 @@ struct MaxPoolResult {
   std::vector<std::int64_t> argmax;  ///< one index per output element (empty when not asked for)
 };
 
+namespace detail {
+/// Throws fcam::Error naming `what` unless the input shape a backward op is given is N×C×H×W.
+inline void check_pool_input_shape(const Shape& input_shape, const char* what) {
+  FCAM_CHECK(input_shape.size() == 4, what, ": expects an N×C×H×W input shape, got ", to_string(input_shape));
+}
+/// N×C×H'×W' for an N×C×H×W input; throws on an invalid geometry or an empty output.
+inline Shape pool_output_shape(const Shape& input_shape, const Pool2dGeometry& g) {
+  return {input_shape[0], input_shape[1], g.out_size(input_shape[2]), g.out_size(input_shape[3])};
+}
+}  // namespace detail
+
 /// Max pooling (padding counts as −∞; the first maximum in scan order wins, as in PyTorch; NaN
 /// wins). The argmax indices backward needs are only computed `with_argmax`.
 template <Scalar T>
 MaxPoolResult<T> max_pool2d(const Tensor<T>& x, const Pool2dGeometry& g, bool with_argmax = true) {
-  x.require_cpu("max_pool2d");
+  const Device device = operand_device("max_pool2d", x);
   check_rank(x, 4, "max_pool2d input");
-  const std::int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-  const std::int64_t oh = g.out_size(h), ow = g.out_size(w), s = g.step();
-  MaxPoolResult<T> r{Tensor<T>::uninitialized({n, c, oh, ow}), {}};
-  if (with_argmax) r.argmax.resize(static_cast<std::size_t>(n * c * oh * ow));
-#pragma omp parallel for num_threads(num_threads()) schedule(static)
-  for (std::int64_t plane = 0; plane < n * c; ++plane) {
-    const T* in = x.data() + plane * h * w;
-    T* out = r.output.data() + plane * oh * ow;
-    std::int64_t* idx = with_argmax ? r.argmax.data() + plane * oh * ow : nullptr;
-    for (std::int64_t i = 0; i < oh; ++i) {
-      const std::int64_t h0 = std::max<std::int64_t>(i * s - g.padding, 0);
-      const std::int64_t h1 = std::min(i * s - g.padding + g.kernel, h);
-      for (std::int64_t j = 0; j < ow; ++j) {
-        const std::int64_t w0 = std::max<std::int64_t>(j * s - g.padding, 0);
-        const std::int64_t w1 = std::min(j * s - g.padding + g.kernel, w);
-        T best = -std::numeric_limits<T>::infinity();
-        std::int64_t best_index = h0 * w + w0;
-        for (std::int64_t y = h0; y < h1; ++y)
-          for (std::int64_t xx = w0; xx < w1; ++xx) {
-            const T v = in[y * w + xx];
-            if (v > best || std::isnan(v)) {
-              best = v;
-              best_index = y * w + xx;
-            }
-          }
-        out[i * ow + j] = best;
-        if (idx) idx[i * ow + j] = best_index;
-      }
-    }
-  }
+  detail::pool_output_shape(x.shape(), g);  // throws on an invalid geometry or an empty output
+  if (device == Device::cuda) cuda::unavailable("max_pool2d");
+  MaxPoolResult<T> r;
+  r.output = cpu::max_pool2d(x, g, with_argmax ? &r.argmax : nullptr);
   return r;
 }
 
@@ -88,116 +48,59 @@ MaxPoolResult<T> max_pool2d(const Tensor<T>& x, const Pool2dGeometry& g, bool wi
 template <Scalar T>
 Tensor<T> max_pool2d_backward(const Shape& input_shape, const std::vector<std::int64_t>& argmax,
                               const Tensor<T>& grad_y) {
-  grad_y.require_cpu("max_pool2d_backward");
-  FCAM_CHECK(static_cast<std::int64_t>(argmax.size()) == grad_y.numel(), "max_pool2d_backward: gradient shape ",
-             to_string(grad_y.shape()), " does not match the forward output");
-  Tensor<T> grad_x(input_shape);
-  const std::int64_t planes = input_shape[0] * input_shape[1], in_plane = input_shape[2] * input_shape[3];
-  const std::int64_t out_plane = grad_y.size(2) * grad_y.size(3);
-#pragma omp parallel for num_threads(num_threads()) schedule(static)
-  for (std::int64_t p = 0; p < planes; ++p)
-    for (std::int64_t i = 0; i < out_plane; ++i)
-      grad_x.data()[p * in_plane + argmax[static_cast<std::size_t>(p * out_plane + i)]] += grad_y.data()[p * out_plane + i];
-  return grad_x;
+  const Device device = operand_device("max_pool2d_backward", grad_y);
+  detail::check_pool_input_shape(input_shape, "max_pool2d_backward");
+  FCAM_CHECK(grad_y.ndim() == 4 && grad_y.size(0) == input_shape[0] && grad_y.size(1) == input_shape[1] &&
+                 static_cast<std::int64_t>(argmax.size()) == grad_y.numel(),
+             "max_pool2d_backward: gradient shape ", to_string(grad_y.shape()), " does not match the forward output");
+  const std::int64_t in_plane = input_shape[2] * input_shape[3];
+  for (std::size_t i = 0; i < argmax.size(); ++i)  // the kernel adds at these positions
+    FCAM_CHECK(argmax[i] >= 0 && argmax[i] < in_plane, "max_pool2d_backward: argmax ", argmax[i], " at ", i,
+               " is outside the ", input_shape[2], "x", input_shape[3], " input plane");
+  if (device == Device::cuda) cuda::unavailable("max_pool2d_backward");
+  return cpu::max_pool2d_backward(input_shape, argmax, grad_y);
 }
-
-namespace detail {
-
-/// Calls f(out_index, h0, h1, w0, w1, divisor) for every window of an average pooling (PyTorch's
-/// window clipping and divisor rules).
-template <class F>
-void for_each_avg_window(std::int64_t h, std::int64_t w, const Pool2dGeometry& g, F&& f) {
-  const std::int64_t oh = g.out_size(h), ow = g.out_size(w), s = g.step();
-  for (std::int64_t i = 0; i < oh; ++i)
-    for (std::int64_t j = 0; j < ow; ++j) {
-      std::int64_t h0 = i * s - g.padding, w0 = j * s - g.padding;
-      std::int64_t h1 = std::min(h0 + g.kernel, h + g.padding), w1 = std::min(w0 + g.kernel, w + g.padding);
-      const std::int64_t padded = (h1 - h0) * (w1 - w0);
-      h0 = std::max<std::int64_t>(h0, 0), w0 = std::max<std::int64_t>(w0, 0);
-      h1 = std::min(h1, h), w1 = std::min(w1, w);
-      const std::int64_t divisor = g.count_include_pad ? padded : (h1 - h0) * (w1 - w0);
-      f(i * ow + j, h0, h1, w0, w1, divisor);
-    }
-}
-
-}  // namespace detail
 
 /// Average pooling (count_include_pad chooses the divisor as in PyTorch).
 template <Scalar T>
 Tensor<T> avg_pool2d(const Tensor<T>& x, const Pool2dGeometry& g) {
-  x.require_cpu("avg_pool2d");
+  const Device device = operand_device("avg_pool2d", x);
   check_rank(x, 4, "avg_pool2d input");
-  const std::int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-  const std::int64_t oh = g.out_size(h), ow = g.out_size(w);
-  Tensor<T> y({n, c, oh, ow});
-#pragma omp parallel for num_threads(num_threads()) schedule(static)
-  for (std::int64_t p = 0; p < n * c; ++p) {
-    const T* in = x.data() + p * h * w;
-    T* out = y.data() + p * oh * ow;
-    detail::for_each_avg_window(h, w, g, [&](std::int64_t o, std::int64_t h0, std::int64_t h1, std::int64_t w0,
-                                             std::int64_t w1, std::int64_t divisor) {
-      T sum = 0;
-      for (std::int64_t yy = h0; yy < h1; ++yy)
-        for (std::int64_t xx = w0; xx < w1; ++xx) sum += in[yy * w + xx];
-      out[o] = divisor > 0 ? sum / static_cast<T>(divisor) : T(0);
-    });
-  }
-  return y;
+  detail::pool_output_shape(x.shape(), g);  // throws on an invalid geometry or an empty output
+  if (device == Device::cuda) cuda::unavailable("avg_pool2d");
+  return cpu::avg_pool2d(x, g);
 }
 
 /// Gradient of avg_pool2d.
 template <Scalar T>
 Tensor<T> avg_pool2d_backward(const Shape& input_shape, const Pool2dGeometry& g, const Tensor<T>& grad_y) {
-  grad_y.require_cpu("avg_pool2d_backward");
-  const std::int64_t h = input_shape[2], w = input_shape[3];
-  const Shape expected{input_shape[0], input_shape[1], g.out_size(h), g.out_size(w)};
+  const Device device = operand_device("avg_pool2d_backward", grad_y);
+  detail::check_pool_input_shape(input_shape, "avg_pool2d_backward");
+  const Shape expected = detail::pool_output_shape(input_shape, g);
   FCAM_CHECK(grad_y.shape() == expected, "avg_pool2d_backward: gradient shape ", to_string(grad_y.shape()),
              ", expected ", to_string(expected));
-  Tensor<T> grad_x(input_shape);
-  const std::int64_t out_plane = expected[2] * expected[3];
-#pragma omp parallel for num_threads(num_threads()) schedule(static)
-  for (std::int64_t p = 0; p < input_shape[0] * input_shape[1]; ++p) {
-    T* dx = grad_x.data() + p * h * w;
-    const T* dy = grad_y.data() + p * out_plane;
-    detail::for_each_avg_window(h, w, g, [&](std::int64_t o, std::int64_t h0, std::int64_t h1, std::int64_t w0,
-                                             std::int64_t w1, std::int64_t divisor) {
-      if (divisor == 0) return;
-      const T share = dy[o] / static_cast<T>(divisor);
-      for (std::int64_t yy = h0; yy < h1; ++yy)
-        for (std::int64_t xx = w0; xx < w1; ++xx) dx[yy * w + xx] += share;
-    });
-  }
-  return grad_x;
+  if (device == Device::cuda) cuda::unavailable("avg_pool2d_backward");
+  return cpu::avg_pool2d_backward(input_shape, g, grad_y);
 }
 
 /// Mean over H and W: N×C×H×W → N×C.
 template <Scalar T>
 Tensor<T> global_avg_pool(const Tensor<T>& x) {
-  x.require_cpu("global_avg_pool");
+  const Device device = operand_device("global_avg_pool", x);
   check_rank(x, 4, "global_avg_pool input");
-  const std::int64_t planes = x.size(0) * x.size(1), plane = x.size(2) * x.size(3);
-  Tensor<T> y({x.size(0), x.size(1)});
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (x.numel() > (1 << 15))
-  for (std::int64_t p = 0; p < planes; ++p) {
-    const T* in = x.data() + p * plane;
-    T sum = 0;
-    for (std::int64_t i = 0; i < plane; ++i) sum += in[i];
-    y.data()[p] = sum / static_cast<T>(plane);
-  }
-  return y;
+  if (device == Device::cuda) cuda::unavailable("global_avg_pool");
+  return cpu::global_avg_pool(x);
 }
 
 /// Gradient of global_avg_pool: each input gets grad / (H·W).
 template <Scalar T>
 Tensor<T> global_avg_pool_backward(const Shape& input_shape, const Tensor<T>& grad_y) {
-  grad_y.require_cpu("global_avg_pool_backward");
+  const Device device = operand_device("global_avg_pool_backward", grad_y);
+  detail::check_pool_input_shape(input_shape, "global_avg_pool_backward");
   FCAM_CHECK(grad_y.shape() == Shape({input_shape[0], input_shape[1]}), "global_avg_pool_backward: gradient shape ",
              to_string(grad_y.shape()), " does not match input ", to_string(input_shape));
-  Tensor<T> grad_x(input_shape);
-  const std::int64_t plane = input_shape[2] * input_shape[3];
-  for (std::int64_t p = 0; p < grad_y.numel(); ++p)
-    std::fill(grad_x.data() + p * plane, grad_x.data() + (p + 1) * plane, grad_y.data()[p] / static_cast<T>(plane));
-  return grad_x;
+  if (device == Device::cuda) cuda::unavailable("global_avg_pool_backward");
+  return cpu::global_avg_pool_backward(input_shape, grad_y);
 }
 
 }  // namespace fcam

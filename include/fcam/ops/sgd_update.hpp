@@ -2,9 +2,9 @@
 /// \brief The SGD update of one parameter tensor (PyTorch's torch.optim.SGD arithmetic).
 #pragma once
 
-#include <cstdint>
-
 #include "fcam/core/tensor.hpp"
+#include "fcam/ops/cpu/sgd_update.hpp"
+#include "fcam/ops/dispatch.hpp"
 
 namespace fcam {
 
@@ -22,26 +22,13 @@ struct SgdUpdate {
 /// the value's shape and live on its device.
 template <Scalar T>
 void sgd_update(Tensor<T>& value, const Tensor<T>& grad, Tensor<T>& buffer, const SgdUpdate& u) {
-  value.require_cpu("sgd_update");  // CPU only until the CUDA ops land ([cuda-ops])
-  grad.require_cpu("sgd_update");
-  check_same_shape(value, grad, "sgd_update (gradient)");
   const bool momentum = u.momentum > 0;
-  if (momentum) {
-    buffer.require_cpu("sgd_update");
-    check_same_shape(value, buffer, "sgd_update (momentum buffer)");
-  }
-  const auto lr = static_cast<T>(u.lr), mu = static_cast<T>(u.momentum), wd = static_cast<T>(u.weight_decay);
-  T* p = value.data();
-  const T* dp = grad.data();
-  T* b = momentum ? buffer.data() : nullptr;
-  for (std::int64_t i = 0, n = value.numel(); i < n; ++i) {
-    T g = dp[i] + wd * p[i];
-    if (momentum) {
-      b[i] = u.fresh_buffer ? g : mu * b[i] + g;
-      g = u.nesterov ? g + mu * b[i] : b[i];
-    }
-    p[i] -= lr * g;
-  }
+  const Device device = operand_device<T>("sgd_update", {&value, &grad}, {momentum ? &buffer : nullptr});
+  check_same_shape(value, grad, "sgd_update (gradient)");
+  if (momentum) check_same_shape(value, buffer, "sgd_update (momentum buffer)");
+  if (device == Device::cuda) cuda::unavailable("sgd_update");
+  cpu::sgd_update(value, grad, buffer, momentum, static_cast<T>(u.lr), static_cast<T>(u.momentum),
+                  static_cast<T>(u.weight_decay), u.nesterov, u.fresh_buffer);
 }
 
 }  // namespace fcam

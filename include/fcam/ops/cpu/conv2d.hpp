@@ -458,14 +458,17 @@ void conv2d_input_grad_scatter(const Tensor<T>& weight, const Tensor<T>& grad_y,
 
 }  // namespace detail
 
-/// Gradients of conv2d. Writes grad_x (when non-null; it must be zero-filled) and adds into
+/// Gradients of conv2d. Returns dL/dx (undefined unless `need_grad_x`) and adds into
 /// grad_weight and grad_bias (when non-null).
 template <class T>
-void conv2d_backward(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& grad_y, const Conv2dGeometry& g,
-                     Tensor<T>* grad_x, Tensor<T>* grad_weight, Tensor<T>* grad_bias) {
+Tensor<T> conv2d_backward(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& grad_y,
+                          const Conv2dGeometry& g, bool need_grad_x, Tensor<T>* grad_weight, Tensor<T>* grad_bias) {
   using namespace detail;
+  Tensor<T> grad_x_tensor;
+  if (need_grad_x) grad_x_tensor = Tensor<T>(x.shape());  // zero-filled: the strided path adds into it
+  Tensor<T>* grad_x = need_grad_x ? &grad_x_tensor : nullptr;
   const ConvSizes s = conv_sizes(x, weight.size(0), g);
-  if (grad_y.numel() == 0 || x.numel() == 0) return;  // gradients stay zero
+  if (grad_y.numel() == 0 || x.numel() == 0) return grad_x_tensor;  // gradients stay zero
   if (grad_weight) conv2d_weight_grad(x, grad_y, g, s, grad_weight->data());
   if (grad_x) {
     const std::int64_t pad_h = g.dilation_h * (g.kernel_h - 1) - g.pad_h;
@@ -487,6 +490,32 @@ void conv2d_backward(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T
         db[o] += sum;
       }
   }
+  return grad_x_tensor;
+}
+
+/// conv2d's kernel: y (of shape `out`, N×O×H'×W') = conv(x, weight) + bias.
+template <class T>
+Tensor<T> conv2d(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias, const Conv2dGeometry& g,
+                 const Shape& out) {
+  auto y = Tensor<T>::uninitialized(out);  // conv2d_forward writes every element
+  conv2d_forward(x, weight, bias, g, y);
+  return y;
+}
+
+/// conv2d_prepared's kernel: y (of shape `out`) = epilogue(conv(x, W)), the epilogue given as
+/// tensors (undefined: absent) and turned into ConvEpilogue's pointers here.
+template <class T>
+Tensor<T> conv2d_prepared(const Tensor<T>& x, const PackedConvWeights<T>& w, const Conv2dGeometry& g,
+                          const Tensor<T>& scale, const Tensor<T>& shift, const Tensor<T>& residual, bool relu,
+                          const Shape& out) {
+  ConvEpilogue<T> e;
+  if (scale.defined()) e.scale = scale.data();
+  if (shift.defined()) e.shift = shift.data();
+  if (residual.defined()) e.residual = residual.data();
+  e.relu = relu;
+  auto y = Tensor<T>::uninitialized(out);
+  conv2d_forward(x, w, g, e, y);
+  return y;
 }
 
 }  // namespace fcam::cpu

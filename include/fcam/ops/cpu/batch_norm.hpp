@@ -1,0 +1,167 @@
+/// \file
+/// \brief CPU kernels of batch normalisation and its gradients (contracts in fcam/ops/batch_norm.hpp).
+///
+/// Tensors are seen as N×C×plane (plane = H·W, or 1 for N×C input). The per-channel loops run in
+/// parallel over the channels, so no two threads write the same statistic or gradient.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <utility>
+
+#include "fcam/core/tensor.hpp"
+#include "fcam/core/threads.hpp"
+
+namespace fcam::cpu {
+
+/// Training-mode forward: normalises with the batch mean and biased variance, writes the batch
+/// mean and 1/√(var + eps) into `mean` and `invstd`, and the unbiased variance into `unbiased_var`.
+template <Scalar T>
+Tensor<T> batch_norm_train(const Tensor<T>& x, const Tensor<T>& gamma, const Tensor<T>& beta, T eps,
+                           std::int64_t plane, Tensor<T>& mean_out, Tensor<T>& invstd_out, Tensor<T>& unbiased_var) {
+  const std::int64_t n = x.size(0), c = x.size(1), count = n * plane;
+  Tensor<T> y(x.shape());
+  mean_out = Tensor<T>({c});
+  invstd_out = Tensor<T>({c});
+  unbiased_var = Tensor<T>({c});
+#pragma omp parallel for num_threads(num_threads()) schedule(static)
+  for (std::int64_t ch = 0; ch < c; ++ch) {
+    double sum = 0;  // double accumulators keep float statistics close to PyTorch's
+    for (std::int64_t b = 0; b < n; ++b) {
+      const T* in = x.data() + (b * c + ch) * plane;
+      for (std::int64_t i = 0; i < plane; ++i) sum += in[i];
+    }
+    const double mean = sum / static_cast<double>(count);
+    double sq = 0;
+    for (std::int64_t b = 0; b < n; ++b) {
+      const T* in = x.data() + (b * c + ch) * plane;
+      for (std::int64_t i = 0; i < plane; ++i) sq += (in[i] - mean) * (in[i] - mean);
+    }
+    const double var = sq / static_cast<double>(count);
+    const double invstd = 1.0 / std::sqrt(var + static_cast<double>(eps));
+    mean_out.data()[ch] = static_cast<T>(mean);
+    invstd_out.data()[ch] = static_cast<T>(invstd);
+    unbiased_var.data()[ch] = static_cast<T>(sq / static_cast<double>(count - 1));
+    const T scale = static_cast<T>(invstd) * gamma.data()[ch];
+    const T shift = beta.data()[ch] - static_cast<T>(mean) * scale;
+    for (std::int64_t b = 0; b < n; ++b) {
+      const T* in = x.data() + (b * c + ch) * plane;
+      T* out = y.data() + (b * c + ch) * plane;
+      for (std::int64_t i = 0; i < plane; ++i) out[i] = in[i] * scale + shift;
+    }
+  }
+  return y;
+}
+
+/// Gradient of batch_norm_train from the saved `mean` and `invstd`: returns dL/dx and adds
+/// dL/dgamma, dL/dbeta (double sums, as in the forward).
+template <Scalar T>
+Tensor<T> batch_norm_train_backward(const Tensor<T>& x, const Tensor<T>& gamma, const Tensor<T>& saved_mean,
+                                    const Tensor<T>& saved_invstd, const Tensor<T>& grad_y, std::int64_t plane,
+                                    Tensor<T>& grad_gamma, Tensor<T>& grad_beta) {
+  const std::int64_t n = x.size(0), c = x.size(1);
+  const double count = static_cast<double>(n * plane);
+  Tensor<T> grad_x(x.shape());
+#pragma omp parallel for num_threads(num_threads()) schedule(static)
+  for (std::int64_t ch = 0; ch < c; ++ch) {
+    const double mean = saved_mean.data()[ch], invstd = saved_invstd.data()[ch];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (std::int64_t b = 0; b < n; ++b) {
+      const T* in = x.data() + (b * c + ch) * plane;
+      const T* dy = grad_y.data() + (b * c + ch) * plane;
+      for (std::int64_t i = 0; i < plane; ++i) {
+        sum_dy += dy[i];
+        sum_dy_xhat += dy[i] * (in[i] - mean) * invstd;
+      }
+    }
+    grad_gamma.data()[ch] += static_cast<T>(sum_dy_xhat);
+    grad_beta.data()[ch] += static_cast<T>(sum_dy);
+    const double k = gamma.data()[ch] * invstd;
+    const double mean_dy = sum_dy / count, mean_dy_xhat = sum_dy_xhat / count;
+    for (std::int64_t b = 0; b < n; ++b) {
+      const T* in = x.data() + (b * c + ch) * plane;
+      const T* dy = grad_y.data() + (b * c + ch) * plane;
+      T* dx = grad_x.data() + (b * c + ch) * plane;
+      for (std::int64_t i = 0; i < plane; ++i) {
+        const double xhat = (in[i] - mean) * invstd;
+        dx[i] = static_cast<T>(k * (dy[i] - mean_dy - xhat * mean_dy_xhat));
+      }
+    }
+  }
+  return grad_x;
+}
+
+/// Inference-mode forward with the running statistics. Small inputs stay on one thread.
+template <Scalar T>
+Tensor<T> batch_norm_eval(const Tensor<T>& x, const Tensor<T>& gamma, const Tensor<T>& beta,
+                          const Tensor<T>& running_mean, const Tensor<T>& running_var, T eps, std::int64_t plane) {
+  const std::int64_t n = x.size(0), c = x.size(1);
+  Tensor<T> y(x.shape());
+#pragma omp parallel for collapse(2) num_threads(num_threads()) schedule(static) if (x.numel() > (1 << 15))
+  for (std::int64_t b = 0; b < n; ++b)
+    for (std::int64_t ch = 0; ch < c; ++ch) {
+      const T scale = gamma.data()[ch] / std::sqrt(running_var.data()[ch] + eps);
+      const T shift = beta.data()[ch] - running_mean.data()[ch] * scale;
+      const T* in = x.data() + (b * c + ch) * plane;
+      T* out = y.data() + (b * c + ch) * plane;
+      for (std::int64_t i = 0; i < plane; ++i) out[i] = in[i] * scale + shift;
+    }
+  return y;
+}
+
+/// Gradient of batch_norm_eval: returns dL/dx and adds dL/dgamma, dL/dbeta.
+template <Scalar T>
+Tensor<T> batch_norm_eval_backward(const Tensor<T>& x, const Tensor<T>& gamma, const Tensor<T>& running_mean,
+                                   const Tensor<T>& running_var, T eps, const Tensor<T>& grad_y, std::int64_t plane,
+                                   Tensor<T>& grad_gamma, Tensor<T>& grad_beta) {
+  const std::int64_t n = x.size(0), c = x.size(1);
+  Tensor<T> grad_x(x.shape());
+#pragma omp parallel for num_threads(num_threads()) schedule(static)
+  for (std::int64_t ch = 0; ch < c; ++ch) {
+    const T invstd = T(1) / std::sqrt(running_var.data()[ch] + eps);
+    const T k = gamma.data()[ch] * invstd;
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (std::int64_t b = 0; b < n; ++b) {
+      const T* in = x.data() + (b * c + ch) * plane;
+      const T* dy = grad_y.data() + (b * c + ch) * plane;
+      T* dx = grad_x.data() + (b * c + ch) * plane;
+      for (std::int64_t i = 0; i < plane; ++i) {
+        sum_dy += dy[i];
+        sum_dy_xhat += dy[i] * (in[i] - running_mean.data()[ch]) * invstd;
+        dx[i] = dy[i] * k;
+      }
+    }
+    grad_gamma.data()[ch] += static_cast<T>(sum_dy_xhat);
+    grad_beta.data()[ch] += static_cast<T>(sum_dy);
+  }
+  return grad_x;
+}
+
+/// In place: mean ← (1 − m)·mean + m·batch_mean, var ← (1 − m)·var + m·unbiased_var,
+/// batches_tracked += 1 (a handful of values: one thread).
+template <Scalar T>
+void batch_norm_update_running_stats(Tensor<T>& running_mean, Tensor<T>& running_var, Tensor<T>& batches_tracked,
+                                     const Tensor<T>& batch_mean, const Tensor<T>& unbiased_var, T momentum) {
+  T* mean = running_mean.data();
+  T* var = running_var.data();
+  for (std::int64_t c = 0; c < running_mean.numel(); ++c) {
+    mean[c] = (1 - momentum) * mean[c] + momentum * batch_mean.data()[c];
+    var[c] = (1 - momentum) * var[c] + momentum * unbiased_var.data()[c];
+  }
+  batches_tracked.data()[0] += T(1);
+}
+
+/// {scale, shift} per channel: scale = γ/√(running_var + eps), shift = β − running_mean·scale.
+template <Scalar T>
+std::pair<Tensor<T>, Tensor<T>> batch_norm_eval_affine(const Tensor<T>& gamma, const Tensor<T>& beta,
+                                                       const Tensor<T>& running_mean, const Tensor<T>& running_var,
+                                                       T eps) {
+  Tensor<T> scale(gamma.shape()), shift(gamma.shape());
+  for (std::int64_t ch = 0; ch < gamma.numel(); ++ch) {
+    scale.data()[ch] = gamma.data()[ch] / std::sqrt(running_var.data()[ch] + eps);
+    shift.data()[ch] = beta.data()[ch] - running_mean.data()[ch] * scale.data()[ch];
+  }
+  return {scale, shift};
+}
+
+}  // namespace fcam::cpu

@@ -1,0 +1,87 @@
+/// \file
+/// \brief CPU kernels of the element-wise ops and their gradients (contracts in fcam/ops/elementwise.hpp).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include "fcam/core/tensor.hpp"
+#include "fcam/core/threads.hpp"
+
+namespace fcam::cpu {
+
+namespace detail {
+
+/// Below this many elements a loop stays on one thread (thread start-up would cost more).
+inline constexpr std::int64_t parallel_grain = 1 << 15;
+
+/// out[i] = f(i) for i in [0, n), spread over threads for large n.
+template <class F>
+void parallel_for_each(std::int64_t n, F&& f) {
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (n > parallel_grain)
+  for (std::int64_t i = 0; i < n; ++i) f(i);
+}
+
+}  // namespace detail
+
+/// max(x, 0).
+template <Scalar T>
+Tensor<T> relu(const Tensor<T>& x) {
+  Tensor<T> y(x.shape());
+  const T* in = x.data();
+  T* out = y.data();
+  detail::parallel_for_each(x.numel(), [&](std::int64_t i) { out[i] = std::max(in[i], T(0)); });
+  return y;
+}
+
+/// dy where y > 0, else 0.
+template <Scalar T>
+Tensor<T> relu_backward(const Tensor<T>& y, const Tensor<T>& grad_y) {
+  Tensor<T> grad_x(y.shape());
+  const T *out = y.data(), *dy = grad_y.data();
+  T* dx = grad_x.data();
+  detail::parallel_for_each(y.numel(), [&](std::int64_t i) { dx[i] = out[i] > T(0) ? dy[i] : T(0); });
+  return grad_x;
+}
+
+/// min(max(x, 0), 6).
+template <Scalar T>
+Tensor<T> relu6(const Tensor<T>& x) {
+  Tensor<T> y(x.shape());
+  const T* in = x.data();
+  T* out = y.data();
+  detail::parallel_for_each(x.numel(), [&](std::int64_t i) { out[i] = std::clamp(in[i], T(0), T(6)); });
+  return y;
+}
+
+/// dy where 0 < x < 6, else 0.
+template <Scalar T>
+Tensor<T> relu6_backward(const Tensor<T>& x, const Tensor<T>& grad_y) {
+  Tensor<T> grad_x(x.shape());
+  const T *in = x.data(), *dy = grad_y.data();
+  T* dx = grad_x.data();
+  detail::parallel_for_each(x.numel(), [&](std::int64_t i) { dx[i] = (in[i] > T(0) && in[i] < T(6)) ? dy[i] : T(0); });
+  return grad_x;
+}
+
+/// a + b.
+template <Scalar T>
+Tensor<T> add(const Tensor<T>& a, const Tensor<T>& b) {
+  Tensor<T> y(a.shape());
+  const T *pa = a.data(), *pb = b.data();
+  T* out = y.data();
+  detail::parallel_for_each(a.numel(), [&](std::int64_t i) { out[i] = pa[i] + pb[i]; });
+  return y;
+}
+
+/// x * m.
+template <Scalar T>
+Tensor<T> multiply(const Tensor<T>& x, const Tensor<T>& m) {
+  Tensor<T> y(x.shape());
+  const T *px = x.data(), *pm = m.data();
+  T* out = y.data();
+  detail::parallel_for_each(x.numel(), [&](std::int64_t i) { out[i] = px[i] * pm[i]; });
+  return y;
+}
+
+}  // namespace fcam::cpu
