@@ -92,3 +92,4 @@
 #include "fcam/ops/pooling.hpp"
 #include "fcam/ops/resize.hpp"
 #include "fcam/ops/softmax.hpp"
+#include "fcam/ops/top_k.hpp"
