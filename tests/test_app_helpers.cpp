@@ -11,10 +11,13 @@
 #include <string>
 #include <vector>
 
+#include <fcam/core/grad_mode.hpp>
 #include <fcam/data/image_write.hpp>
+#include <fcam/data/preprocess.hpp>
 #include <fcam/data/wsol_split.hpp>
 #include <fcam/metrics/box_accuracy.hpp>
 #include <fcam/metrics/downscale_simulation.hpp>
+#include <fcam/models/checkpoints.hpp>
 #include <fcam/ops/top_k.hpp>
 #include <fcam/plot/wsol_figures.hpp>
 
@@ -234,4 +237,89 @@ TEST_CASE("localization_tiles: the image with its true box, then each map with b
   const data::Rgb8 overlay = plot::overlay_heatmap(image, map);
   CHECK(pixel(tiles[1].picture, 6 * 3 + 1, 6 * 3 + 1) == pixel(overlay, 6, 6));
   CHECK(pixel(tiles[1].picture, 0, 0) == pixel(overlay, 0, 0));
+}
+
+TEST_CASE("input_to_image undoes image_to_input to within one level", "[helpers][picture]") {
+  // Every 8-bit value in every channel, at the image's own size (the resize is then the identity).
+  data::Rgb8 image{16, 16, std::vector<std::uint8_t>(16 * 16 * 3)};
+  for (std::size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = static_cast<std::uint8_t>((i / 3 + 85 * (i % 3)) % 256);
+  for (const data::Normalization& norm : {data::Normalization{}, data::Normalization{{0.5f, 0.25f, 0.0f}, {0.5f, 2.0f, 1.0f}}}) {
+    const data::Rgb8 back = data::input_to_image(data::image_to_input(image, 16, 16, norm), norm);
+    REQUIRE(back.width == 16);
+    REQUIRE(back.height == 16);
+    int exact = 0;
+    for (std::size_t i = 0; i < image.pixels.size(); ++i) {
+      const int d = static_cast<int>(image.pixels[i]) - static_cast<int>(back.pixels[i]);
+      CHECK((d == 0 || d == 1));  // truncation can only lose the level float left just under
+      exact += d == 0;
+    }
+    CHECK(exact > static_cast<int>(image.pixels.size()) / 2);
+  }
+  // By hand: planar channels to interleaved pixels, truncation and clamping.
+  const data::Normalization norm{{0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f}};  // v = (x/2 + 1/2)·255
+  Tensor<float> x({1, 3, 1, 2});
+  const float values[6] = {-1.0f, 1.0f, 0.0f, -3.0f, 5.0f, 2.0f * 100.7f / 255.0f - 1.0f};
+  std::copy(values, values + 6, x.data());
+  const data::Rgb8 picture = data::input_to_image(x, norm);
+  CHECK(picture.pixels == std::vector<std::uint8_t>{0, 127, 255, 255, 0, 100});
+  CHECK_THROWS_WITH(data::input_to_image(Tensor<float>({2, 3, 4, 4})), Contains("expected a 1×3×H×W input"));
+}
+
+TEST_CASE("load_any_checkpoint: fcam checkpoints and state dicts, mismatches name the file", "[helpers][checkpoints]") {
+  const fs::path dir = scratch("checkpoints");
+  models::FcamModel<float> model(models::Arch::resnet18, 3, 8);
+  models::ModelConfig config;
+  config.arch = models::Arch::resnet18;
+  config.num_classes = 3;
+  config.base_width = 8;
+  config.normalization = {{0.25f, 0.5f, 0.75f}, {0.1f, 0.2f, 0.3f}};
+  const fs::path checkpoint = dir / "tiny.safetensors", state_dict = dir / "plain.safetensors";
+  models::save_fcam_checkpoint(model, config, checkpoint);
+  nn::save_safetensors(model, state_dict);  // no "fcam.*" metadata, like a converted reference checkpoint
+
+  Tensor<float> x({1, 3, 32, 32});
+  for (std::int64_t i = 0; i < x.numel(); ++i) x.data()[i] = static_cast<float>(std::sin(0.37 * static_cast<double>(i)));
+  NoGradGuard no_grad;
+  model.eval();
+  const Tensor<float> want = model.classify(x).logits;
+  auto same_logits = [&](models::FcamModel<float>& loaded) {
+    loaded.eval();
+    const Tensor<float> got = loaded.classify(x).logits;
+    REQUIRE(got.shape() == want.shape());
+    for (std::int64_t i = 0; i < want.numel(); ++i) CHECK(got.data()[i] == want.data()[i]);
+  };
+
+  // The fcam checkpoint rebuilds itself; stated values that agree are accepted.
+  for (const models::CheckpointOverrides& agreeing :
+       {models::CheckpointOverrides{}, models::CheckpointOverrides{models::Arch::resnet18, 3, 64}}) {
+    const models::LoadedCheckpoint<float> loaded = models::load_any_checkpoint<float>(checkpoint, agreeing);
+    CHECK(loaded.config.arch == models::Arch::resnet18);
+    CHECK(loaded.config.num_classes == 3);
+    CHECK(loaded.config.base_width == 8);  // the file's, not the overrides' 64
+    CHECK(loaded.config.normalization.mean == config.normalization.mean);
+    CHECK(loaded.config.normalization.std == config.normalization.std);
+    same_logits(*loaded.model);
+  }
+  CHECK_THAT(error_of([&] { models::load_any_checkpoint<float>(checkpoint, {.arch = models::Arch::vgg16}); }),
+             Contains(checkpoint.string() + ": a vgg16 was asked for, but the checkpoint is a resnet18"));
+  CHECK_THAT(error_of([&] { models::load_any_checkpoint<float>(checkpoint, {.num_classes = 5}); }),
+             Contains(checkpoint.string() + ": 5 classes were asked for, but the checkpoint has 3"));
+
+  // A state dict: the architecture and width from the overrides, the classes from its head.
+  const models::LoadedCheckpoint<float> plain =
+      models::load_any_checkpoint<float>(state_dict, {.arch = models::Arch::resnet18, .base_width = 8});
+  CHECK(plain.config.num_classes == 3);
+  CHECK(plain.config.normalization.mean == data::Normalization{}.mean);  // ImageNet's: the file has none
+  same_logits(*plain.model);
+  // Without the architecture it is read as a ResNet50 (the default) and the shapes disagree;
+  // stating other classes than its head's fails the same way.
+  CHECK_THAT(error_of([&] { models::load_any_checkpoint<float>(state_dict, {.base_width = 8}); }),
+             Contains(state_dict.string()));
+  CHECK_THAT(error_of([&] {
+               models::load_any_checkpoint<float>(state_dict, {.arch = models::Arch::resnet18, .num_classes = 5, .base_width = 8});
+             }),
+             Contains(state_dict.string()) && Contains("classification_head"));
+  CHECK_THAT(error_of([&] { models::load_any_checkpoint<float>(dir / "missing.safetensors"); }),
+             Contains("missing.safetensors"));
+  fs::remove_all(dir);
 }
