@@ -20,9 +20,9 @@
 #include <sstream>
 
 #include <fcam/data/cluttered_writer.hpp>
+#include <fcam/data/wsol_split.hpp>
 #include <fcam/fcam.hpp>
 #include <fcam/metrics/downscale_simulation.hpp>
-#include <fcam/metrics/threshold_boxes.hpp>
 #include <fcam/plot/wsol_figures.hpp>
 #include <fcam/train/trainer.hpp>
 
@@ -88,27 +88,10 @@ struct FcamRun {
   bool crf = true, size = true;
 };
 
-/// The test split with both its boxes (CUB layout) and its masks (OpenImages layout).
-data::WsolDataset test_split(const fs::path& data_dir, int classes) {
-  data::WsolDataset test{data_dir / "images", data::read_wsol_metadata(data_dir / "metadata/CUB/test", classes)};
-  const data::WsolMetadata masks = data::read_wsol_metadata(data_dir / "metadata/OpenImages/test", classes);
-  FCAM_CHECK(masks.image_ids == test.metadata.image_ids, data_dir.string(),
-             ": the box and mask metadata of the test split list different images");
-  test.metadata.masks = masks.masks;
-  return test;
-}
-
-/// The threshold τ at which a source's BoxAcc (IoU 50) peaks: where its MaxBoxAcc is reached.
-double best_threshold(const metrics::BoxAccumulator& boxes) {
-  const std::vector<double> curve = boxes.accuracy_curve(1);
-  return boxes.thresholds()[static_cast<std::size_t>(std::max_element(curve.begin(), curve.end()) - curve.begin())];
-}
-
 /// Test images `count` apart: the input with its true box (green), the CAM and the F-CAM
 /// overlays with the true box and the box each predicts at its best threshold (white).
 data::Rgb8 overlay_examples(models::FcamModel<float>& model, const data::WsolDataset& test, int size, int count,
                             double cam_tau, double fcam_tau, const data::Normalization& norm) {
-  const plot::Colour truth{0, 255, 0}, predicted{255, 255, 255};
   std::vector<plot::Tile> tiles;
   model.eval();
   NoGradGuard no_grad;
@@ -120,29 +103,19 @@ data::Rgb8 overlay_examples(models::FcamModel<float>& model, const data::WsolDat
                " is not ", size, "x", size);
     const Tensor<float> input = data::image_to_input(image, size, size, norm);
     const models::ClassifierOutput<float> out = model.classify(input);
-    const Tensor<float>& logits = out.logits;
     const int label = test.metadata.labels[static_cast<std::size_t>(i)];
+    const Tensor<float>& logits = out.logits;
     const int guess = static_cast<int>(std::max_element(logits.data(), logits.data() + logits.numel()) - logits.data());
     const Tensor<float> fcam = cam::normalize_maps(model.foreground(out.stages)).reshape({size, size});
     const Tensor<float> cam_map =
         cam::full_resolution(cam::baseline_maps(model, out, input, {label}, cam::Method::cam, rng), size, size).reshape({size, size});
     const data::Box& b = test.metadata.boxes[static_cast<std::size_t>(i)].front();
-    const metrics::IntBox gt = metrics::resize_box(b, size, size, size, size);
     const auto& names = data::fashion_mnist_classes();
     std::string caption = names[static_cast<std::size_t>(label)];
     if (guess != label) caption += " (pred. " + names[static_cast<std::size_t>(guess)] + ")";
-    data::Rgb8 plain = image;
-    plot::draw_box(plain, gt, truth, 1);
-    tiles.push_back({plot::enlarge(plain, 2), caption});
-    for (const auto& [name, map, tau] : {std::tuple{"CAM", cam_map, cam_tau}, std::tuple{"F-CAM", fcam, fcam_tau}}) {
-      data::Rgb8 picture = plot::overlay_heatmap(image, map);
-      const metrics::IntBox box = metrics::boxes_at_thresholds(map, {tau}, false).front().front();
-      plot::draw_box(picture, gt, truth, 1);
-      plot::draw_box(picture, box, predicted, 1);
-      char text[64];
-      std::snprintf(text, sizeof text, "%s  IoU %.2f", name, metrics::box_iou(box, gt));
-      tiles.push_back({plot::enlarge(picture, 2), text});
-    }
+    for (plot::Tile& tile : plot::localization_tiles(image, metrics::resize_box(b, size, size, size, size), caption,
+                                                     {{"CAM", cam_map, cam_tau}, {"F-CAM", fcam, fcam_tau}}))
+      tiles.push_back(std::move(tile));
   }
   return plot::tile_grid(tiles, 3);
 }
@@ -238,6 +211,7 @@ public:
 
 private:
   static constexpr int size = 128;  // image side of every phase
+  static constexpr std::size_t iou50 = 1;  // index of IoU 50 in the evaluation's IoU thresholds
 
   // The runs of stage 2: the main one on CAM first, then the other baselines, then the ablation.
   void plan_runs() {
@@ -287,7 +261,7 @@ private:
     }
     base_.train = {data_dir_ / "images", data::read_wsol_metadata(data_dir_ / "metadata/CUB/train", 10)};
     base_.val = {data_dir_ / "images", data::read_wsol_metadata(data_dir_ / "metadata/CUB/val", 10)};
-    test_ = test_split(data_dir_, 10);
+    test_ = data::read_split_with_boxes_and_masks(data_dir_, "test", 10);
     FCAM_CHECK(base_.train.size() == dataset_.train && base_.val.size() == dataset_.val && test_.size() == dataset_.test,
                data_dir_.string(), " holds ", base_.train.size(), "/", base_.val.size(), "/", test_.size(),
                " train/val/test images, not the ", dataset_.train, "/", dataset_.val, "/", dataset_.test,
@@ -356,16 +330,8 @@ private:
   // Downscale simulation and pictures.
   void simulate_and_draw() {
     plan_.begin(phase_++);
-    for (const int z : {1, 2, 4, 8, 16, 32}) {
-      if (size % z != 0) continue;
-      metrics::PxapAccumulator pixels(eval_.interval);
-      for (std::int64_t i = 0; i < test_.size(); ++i) {
-        const metrics::PixelMasks m = metrics::load_pixel_masks(base_.mask_root / "OpenImages",
-                                                                test_.metadata.masks[static_cast<std::size_t>(i)], size);
-        pixels.add(metrics::downscaled_mask_scores(m.foreground, z), m.foreground, m.ignore);
-      }
-      results_.downscale.emplace_back(z, pixels.pxap());
-    }
+    results_.downscale = metrics::downscale_simulation_pxap(base_.mask_root / "OpenImages", test_.metadata.masks, size,
+                                                            {1, 2, 4, 8, 16, 32}, eval_.interval);
     const std::vector<plot::MapCounts> sources{
         {"CAM*", plot::orange, &*cam_result_->boxes, &*cam_result_->pixels},
         {"CAM* + F-CAM", plot::green, &*fcam_result_->boxes, &*fcam_result_->pixels}};
@@ -374,8 +340,8 @@ private:
     data::write_png(out_ / "fig6_activations.png", plot::activation_histogram_figure(sources));
     auto model = models::load_fcam_checkpoint<float>(out_ / "fcam-cam" / "best.safetensors");
     data::write_png(out_ / "overlays.png",
-                    overlay_examples(*model, test_, size, pictures_, best_threshold(*cam_result_->boxes),
-                                     best_threshold(*fcam_result_->boxes), base_.transform.normalization));
+                    overlay_examples(*model, test_, size, pictures_, cam_result_->boxes->best_threshold(iou50),
+                                     fcam_result_->boxes->best_threshold(iou50), base_.transform.normalization));
     plan_.end(results_);
   }
 
@@ -392,7 +358,8 @@ private:
              << size << " px). Training seed " << results_.seed << ", " << num_threads() << " threads, total time "
              << minutes(plan_.elapsed()) << ".";
     demo::ReportContext context{settings.str(), test_.size(), eval_.interval, flags_.boolean("ablation"),
-                                best_threshold(*cam_result_->boxes), best_threshold(*fcam_result_->boxes), histories_};
+                                cam_result_->boxes->best_threshold(iou50), fcam_result_->boxes->best_threshold(iou50),
+                                histories_};
     io::write_file_atomic(out_ / "report.md", demo::report_markdown(results_, context));
     std::cout << "\n" << demo::metrics_table(results_.rows, "baselines") << demo::metrics_table(results_.rows, "fcam")
               << "\nreport: " << (out_ / "report.md").string() << " (total " << minutes(plan_.elapsed()) << ")\n";

@@ -38,6 +38,7 @@
 #include <fcam/models/checkpoints.hpp>
 #include <fcam/models/fcam_model.hpp>
 #include <fcam/ops/softmax.hpp>
+#include <fcam/ops/top_k.hpp>
 
 using namespace fcam;
 namespace fs = std::filesystem;
@@ -50,19 +51,6 @@ struct Input {
   data::Rgb8 picture;      // what the overlays are drawn on
 };
 
-// Undoes the ImageNet normalisation of a 1×3×H×W tensor, for drawing.
-data::Rgb8 picture_of(const Tensor<float>& x, const data::Normalization& norm) {
-  const auto h = static_cast<int>(x.size(2)), w = static_cast<int>(x.size(3));
-  data::Rgb8 image{w, h, std::vector<std::uint8_t>(static_cast<std::size_t>(w) * h * 3)};
-  const std::int64_t plane = static_cast<std::int64_t>(w) * h;
-  for (std::int64_t i = 0; i < plane; ++i)
-    for (int c = 0; c < 3; ++c) {
-      const float v = (x.data()[c * plane + i] * norm.std[c] + norm.mean[c]) * 255.0f;
-      image.pixels[static_cast<std::size_t>(i * 3 + c)] = static_cast<std::uint8_t>(std::clamp(v, 0.0f, 255.0f));
-    }
-  return image;
-}
-
 std::vector<Input> load_inputs(const std::vector<std::string>& paths, int size, const data::Normalization& norm) {
   std::vector<Input> inputs;
   for (const std::string& path : paths) {
@@ -72,38 +60,26 @@ std::vector<Input> load_inputs(const std::vector<std::string>& paths, int size, 
                  to_string(batch.shape()));
       for (std::int64_t b = 0; b < batch.size(0); ++b) {
         Tensor<float> x = batch.batch(b).clone();
-        inputs.push_back({fs::path(path).stem().string() + "_" + std::to_string(b), x, picture_of(x, norm)});
+        inputs.push_back({fs::path(path).stem().string() + "_" + std::to_string(b), x, data::input_to_image(x, norm)});
       }
     } else {
       const data::Rgb8 image = data::read_rgb8(path);
       Tensor<float> x = data::image_to_input(image, size, size, norm);
-      inputs.push_back({fs::path(path).stem().string(), x, picture_of(x, norm)});
+      inputs.push_back({fs::path(path).stem().string(), x, data::input_to_image(x, norm)});
     }
   }
   return inputs;
 }
 
-/// The model of --weights: an fcam checkpoint (which carries its configuration) or a reference
-/// F-CAM state dict (aliases resolved; --arch needed, classes read from its head). Only the
-/// header is read to tell them apart; the weights are read once, by the loader.
-std::unique_ptr<models::FcamModel<float>> load_model(const app::Flags& flags, models::ModelConfig& config) {
-  std::unique_ptr<models::FcamModel<float>> loaded;
-  if (io::read_safetensors_header(flags.text("weights")).metadata.count("fcam.arch")) {
-    loaded = models::load_fcam_checkpoint<float>(flags.text("weights"), &config);
-    FCAM_CHECK(!flags.given("arch") || models::parse_arch(flags.text("arch")) == config.arch, "fcam-infer: --arch ",
-               flags.text("arch"), " but the checkpoint is a ", models::arch_name(config.arch));
-    FCAM_CHECK(!flags.given("num_classes") || flags.integer("num_classes") == config.num_classes,
-               "fcam-infer: --num_classes ", flags.integer("num_classes"), " but the checkpoint has ",
-               config.num_classes);
-  } else {  // a reference F-CAM checkpoint (its aliases resolved); classes from its head
-    config.arch = models::parse_arch(flags.text("arch"));
-    config.num_classes = flags.given("num_classes") ? flags.integer("num_classes")
-                                                    : models::checkpoint_num_classes(flags.text("weights"));
-    config.base_width = flags.integer("base_width");
-    loaded = std::make_unique<models::FcamModel<float>>(config.arch, config.num_classes, config.base_width);
-    models::load_reference_checkpoint(*loaded, flags.text("weights"));
-  }
-  return loaded;
+/// The model of --weights: an fcam checkpoint (which carries its configuration; --arch and
+/// --num_classes, when given, must agree) or a reference F-CAM state dict (aliases resolved;
+/// --arch needed, classes read from its head unless given).
+models::LoadedCheckpoint<float> load_model(const app::Flags& flags) {
+  models::CheckpointOverrides overrides;
+  if (flags.given("arch")) overrides.arch = models::parse_arch(flags.text("arch"));
+  if (flags.given("num_classes")) overrides.num_classes = flags.integer("num_classes");
+  overrides.base_width = flags.integer("base_width");
+  return models::load_any_checkpoint<float>(flags.text("weights"), overrides);
 }
 
 /// What to compute for every input: the method names (output file names) and the baseline of
@@ -119,19 +95,17 @@ json::Object infer_one(models::FcamModel<float>& model, const Input& input, cons
   const models::ClassifierOutput<float> out = model.classify(input.tensor);
   const Tensor<float>& logits = out.logits;
   const Tensor<float> probs = softmax_channels(logits.reshape({1, logits.size(1), 1, 1}));
-  std::vector<int> order(static_cast<std::size_t>(logits.size(1)));
-  for (std::size_t k = 0; k < order.size(); ++k) order[k] = static_cast<int>(k);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int a, int b) { return logits.data()[a] > logits.data()[b]; });
-  const int cls = flags.integer("class") >= 0 ? flags.integer("class") : order.front();
+  const std::vector<std::int64_t> top5 = top_k(logits, std::min<std::int64_t>(5, logits.size(1))).indices;
+  const int top1 = static_cast<int>(top5.front());
+  const int cls = flags.integer("class") >= 0 ? flags.integer("class") : top1;
   FCAM_CHECK(cls < logits.size(1), "fcam-infer: --class ", cls, " outside [0, ", logits.size(1), ")");
 
   const fs::path dir = fs::path(flags.text("out")) / input.name;
   fs::create_directories(dir);
   io::write_npy(dir / "logits.npy", logits);
-  json::Array top5;
-  for (std::size_t k = 0; k < std::min<std::size_t>(5, order.size()); ++k)
-    top5.push_back(json::Array{order[k], static_cast<double>(probs.data()[order[k]])});
+  json::Array top5_json;
+  for (const std::int64_t c : top5)
+    top5_json.push_back(json::Array{static_cast<int>(c), static_cast<double>(probs.data()[c])});
 
   const std::int64_t h = input.tensor.size(2), w = input.tensor.size(3);
   for (std::size_t k = 0; k < request.methods.size(); ++k) {
@@ -151,9 +125,9 @@ json::Object infer_one(models::FcamModel<float>& model, const Input& input, cons
     plot::draw_box(picture, boxes.front().front(), {255, 255, 255});
     data::write_png(dir / (method + ".png"), picture);
   }
-  std::cout << input.name << ": top-1 class " << order.front() << " (p = " << probs.data()[order.front()]
+  std::cout << input.name << ": top-1 class " << top1 << " (p = " << probs.data()[top1]
             << "), maps of class " << cls << " -> " << dir.string() << "\n";
-  return json::Object{{"input", input.name}, {"class", cls}, {"top5", top5}};
+  return json::Object{{"input", input.name}, {"class", cls}, {"top5", top5_json}};
 }
 
 /// fcam-infer's options.
@@ -207,14 +181,14 @@ int main(int argc, char** argv) {
     Rng rng(static_cast<std::uint64_t>(flags.integer("seed")));
     const cam::SmoothOptions smooth{flags.integer("sgcampp_passes"), flags.number("sgcampp_sigma")};
 
-    models::ModelConfig config;
-    std::unique_ptr<models::FcamModel<float>> model = load_model(flags, config);
-    model->eval();
+    const models::LoadedCheckpoint<float> loaded = load_model(flags);
+    models::FcamModel<float>& model = *loaded.model;
+    model.eval();
     NoGradGuard no_grad;
 
     json::Array summary;
-    for (const Input& input : load_inputs(paths, flags.integer("size"), config.normalization))
-      summary.push_back(infer_one(*model, input, flags, request, rng, smooth));
+    for (const Input& input : load_inputs(paths, flags.integer("size"), loaded.config.normalization))
+      summary.push_back(infer_one(model, input, flags, request, rng, smooth));
     if (!flags.text("json").empty())
       io::write_file_atomic(flags.text("json"), json::dump(json::Value(json::Object{{"inputs", summary}})) + "\n");
     return 0;

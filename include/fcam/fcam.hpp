@@ -26,6 +26,7 @@
 #include "fcam/data/preprocess.hpp"
 #include "fcam/data/transforms.hpp"
 #include "fcam/data/wsol_metadata.hpp"
+#include "fcam/data/wsol_split.hpp"
 #include "fcam/app/flags.hpp"
 #include "fcam/app/progress.hpp"
 #include "fcam/io/atomic_file.hpp"
@@ -96,3 +97,4 @@
 #include "fcam/ops/resize.hpp"
 #include "fcam/ops/scale.hpp"
 #include "fcam/ops/softmax.hpp"
+#include "fcam/ops/top_k.hpp"

@@ -1,5 +1,6 @@
 /// \file
-/// \brief Images to network inputs: bilinear resize and ImageNet normalisation.
+/// \brief Images to network inputs: bilinear resize and ImageNet normalisation; and back, for
+/// drawing on an input.
 ///
 /// Convention (stated because resamplers differ): the 0–255 values are resized with bilinear
 /// interpolation on half-pixel centres, without antialiasing — PyTorch's
@@ -8,8 +9,10 @@
 /// PIL-based Resize antialiases when shrinking, so its inputs differ slightly for large images.)
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <vector>
 
 #include "fcam/core/tensor.hpp"
 #include "fcam/data/image_io.hpp"
@@ -65,6 +68,28 @@ inline Tensor<float> normalized(const Tensor<float>& raw, const Normalization& n
 inline Tensor<float> image_to_input(const Rgb8& image, std::int64_t height, std::int64_t width,
                                     const Normalization& norm = {}) {
   return normalized(resize_rgb8(image, height, width), norm).reshape({1, 3, height, width});
+}
+
+/// \brief The picture a 1×3×H×W input shows, for drawing on (e.g. fcam-infer's overlays).
+///
+/// The normalisation undone ((x·std + mean)·255), clamped to [0, 255] and truncated to 8 bits: the
+/// inverse of image_to_input at the image's own size to within one level: truncation turns a value
+/// that float arithmetic left just below an integer (e.g. 2.9999998) into the level under it.
+/// (fcam-infer's overlays have always been drawn on this picture; rounding instead would make the
+/// inverse exact.)
+inline Rgb8 input_to_image(const Tensor<float>& x, const Normalization& norm = {}) {
+  FCAM_CHECK(x.ndim() == 4 && x.size(0) == 1 && x.size(1) == 3, "input_to_image: expected a 1×3×H×W input, got ",
+             to_string(x.shape()));
+  x.require_cpu("input_to_image");
+  const auto h = static_cast<int>(x.size(2)), w = static_cast<int>(x.size(3));
+  Rgb8 image{w, h, std::vector<std::uint8_t>(static_cast<std::size_t>(w) * h * 3)};
+  const std::int64_t plane = static_cast<std::int64_t>(w) * h;
+  for (std::int64_t i = 0; i < plane; ++i)
+    for (std::size_t c = 0; c < 3; ++c) {
+      const float v = (x.data()[static_cast<std::int64_t>(c) * plane + i] * norm.std[c] + norm.mean[c]) * 255.0f;
+      image.pixels[static_cast<std::size_t>(i) * 3 + c] = static_cast<std::uint8_t>(std::clamp(v, 0.0f, 255.0f));
+    }
+  return image;
 }
 
 }  // namespace fcam::data

@@ -36,7 +36,7 @@ struct WsolMetadata {
   std::vector<MaskSet> masks;          ///< aligned; empty when the split has no masks
 
   /// True when the split has masks. localization.txt holds either masks (OpenImages) or boxes
-  /// (CUB, ILSVRC); a program may give one split both (fcam-demo's test split does).
+  /// (CUB, ILSVRC); a split may be given both (read_split_with_boxes_and_masks in wsol_split.hpp).
   bool has_masks() const { return !masks.empty(); }
   /// True when the split has boxes.
   bool has_boxes() const { return !boxes.empty(); }

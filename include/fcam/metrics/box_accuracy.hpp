@@ -106,6 +106,14 @@ public:
   /// Top-5 localization per IoU threshold, maximised over τ like MaxBoxAcc.
   std::vector<double> top5_localization() const { return maxima(top5_); }
 
+  /// \brief The threshold τ at which the s-th IoU threshold's MaxBoxAcc is reached.
+  ///
+  /// The smallest such τ when several tie; e.g. the τ to draw a source's boxes at.
+  double best_threshold(std::size_t s) const {
+    const std::vector<double> c = accuracy_curve(s);
+    return thresholds_[static_cast<std::size_t>(std::max_element(c.begin(), c.end()) - c.begin())];
+  }
+
 private:
   std::vector<double> curve(const std::vector<std::int64_t>& counts, std::size_t s) const {
     FCAM_CHECK(s < options_.iou_thresholds.size(), "BoxAccumulator: IoU threshold index ", s, " out of range");

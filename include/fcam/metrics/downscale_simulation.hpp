@@ -7,7 +7,13 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
+#include <utility>
+#include <vector>
 
+#include "fcam/data/wsol_metadata.hpp"
+#include "fcam/metrics/masks.hpp"
+#include "fcam/metrics/pxap.hpp"
 #include "fcam/ops/pooling.hpp"
 #include "fcam/ops/resize.hpp"
 
@@ -23,6 +29,33 @@ inline Tensor<float> downscaled_mask_scores(const Tensor<float>& mask, std::int6
   blocks.kernel = z;
   const Tensor<float> low = avg_pool2d(mask.reshape({1, 1, h, w}), blocks);
   return resize_bilinear(low, h, w, false).reshape({h, w});  // as cam::upsample_maps does
+}
+
+/// \brief The downscale simulation over a split: (z, PxAP) per factor z.
+///
+/// For each factor z of `factors` that divides `size` (the others are skipped), the PxAP
+/// (thresholds every `interval`) of the simulated maps of the split's masks `masks`, loaded from
+/// `openimages_dir` at size×size by load_pixel_masks. Returns (z, PxAP) in the order of `factors`.
+/// Each image's masks are read once for all factors; every factor still adds the images in the
+/// split's order, so its PxAP is that of a pass of its own.
+inline std::vector<std::pair<int, double>> downscale_simulation_pxap(const std::filesystem::path& openimages_dir,
+                                                                     const std::vector<data::MaskSet>& masks, int size,
+                                                                     const std::vector<int>& factors, double interval) {
+  FCAM_CHECK(!masks.empty(), "downscale_simulation_pxap: the split has no masks");
+  std::vector<int> kept;
+  for (const int z : factors) {
+    FCAM_CHECK(z >= 1, "downscale_simulation_pxap: factor ", z, " must be >= 1");
+    if (size % z == 0) kept.push_back(z);
+  }
+  std::vector<PxapAccumulator> pixels(kept.size(), PxapAccumulator(interval));
+  for (const data::MaskSet& set : masks) {
+    const PixelMasks m = load_pixel_masks(openimages_dir, set, size);
+    for (std::size_t k = 0; k < kept.size(); ++k)
+      pixels[k].add(downscaled_mask_scores(m.foreground, kept[k]), m.foreground, m.ignore);
+  }
+  std::vector<std::pair<int, double>> result;
+  for (std::size_t k = 0; k < kept.size(); ++k) result.emplace_back(kept[k], pixels[k].pxap());
+  return result;
 }
 
 }  // namespace fcam::metrics

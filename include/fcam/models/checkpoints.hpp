@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "fcam/data/preprocess.hpp"
@@ -128,6 +129,55 @@ std::unique_ptr<FcamModel<T>> load_fcam_checkpoint(const std::filesystem::path& 
   nn::load_state_dict(*model, file, true, path.string());
   if (config) *config = c;
   return model;
+}
+
+/// What a caller states about the model of a checkpoint read by load_any_checkpoint (e.g. a
+/// program's flags). Unset fields are taken from the file where it records them.
+struct CheckpointOverrides {
+  /// fcam checkpoint: must agree; state dict: the encoder (unset: ModelConfig's, resnet50).
+  std::optional<Arch> arch = std::nullopt;
+  /// fcam checkpoint: must agree; state dict: unset = the rows of its classification head.
+  std::optional<std::int64_t> num_classes = std::nullopt;
+  /// State dict only (an fcam checkpoint records its own).
+  std::int64_t base_width = 64;
+};
+
+/// A model rebuilt from a checkpoint, with the configuration it was built from.
+template <Scalar T>
+struct LoadedCheckpoint {
+  std::unique_ptr<FcamModel<T>> model;  ///< weights loaded, in training mode (call eval() to infer)
+  ModelConfig config;                   ///< arch, classes, width, normalisation (a state dict: ImageNet's)
+};
+
+/// \brief Loads either kind of F-CAM checkpoint and returns the model with its configuration.
+///
+/// An fcam checkpoint (load_fcam_checkpoint; a stated arch or number of classes that differs from
+/// the file's is an fcam::Error naming the file and both values) or, when the file has no
+/// "fcam.arch" metadata, an F-CAM state dict with the reference's names (load_reference_checkpoint,
+/// aliases resolved, strict), built from `overrides`. Only the header is read to tell them apart;
+/// the weights are read once.
+template <Scalar T>
+LoadedCheckpoint<T> load_any_checkpoint(const std::filesystem::path& path, const CheckpointOverrides& overrides = {}) {
+  LoadedCheckpoint<T> loaded;
+  const io::SafetensorsHeader header = io::read_safetensors_header(path);
+  if (header.metadata.count("fcam.arch")) {
+    const ModelConfig stored = model_config_from_metadata(header.metadata, path.string());
+    FCAM_CHECK(!overrides.arch || *overrides.arch == stored.arch, path.string(), ": a ", arch_name(*overrides.arch),
+               " was asked for, but the checkpoint is a ", arch_name(stored.arch));
+    FCAM_CHECK(!overrides.num_classes || *overrides.num_classes == stored.num_classes, path.string(), ": ",
+               *overrides.num_classes, " classes were asked for, but the checkpoint has ", stored.num_classes);
+    loaded.model = load_fcam_checkpoint<T>(path, &loaded.config);
+    return loaded;
+  }
+  // A state dict records no configuration: the architecture is the caller's, the classes are
+  // the rows of its classification head unless stated.
+  if (overrides.arch) loaded.config.arch = *overrides.arch;
+  loaded.config.num_classes = overrides.num_classes ? *overrides.num_classes : checkpoint_num_classes(path);
+  loaded.config.base_width = overrides.base_width;
+  const ModelConfig& c = loaded.config;
+  loaded.model = std::make_unique<FcamModel<T>>(c.arch, c.num_classes, c.base_width);
+  load_reference_checkpoint(*loaded.model, path);
+  return loaded;
 }
 
 }  // namespace fcam::models

@@ -7,12 +7,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <string>
 #include <vector>
 
 #include "fcam/plot/overlay.hpp"
 #include "fcam/metrics/box_accuracy.hpp"
+#include "fcam/metrics/box_iou.hpp"
 #include "fcam/metrics/pxap.hpp"
+#include "fcam/metrics/threshold_boxes.hpp"
 #include "fcam/plot/charts.hpp"
 
 namespace fcam::plot {
@@ -114,6 +117,40 @@ inline data::Rgb8 tile_grid(const std::vector<Tile>& tiles, int columns, int gap
     draw_text(grid, x, y + tiles[i].picture.height + 3, tiles[i].caption);
   }
   return grid;
+}
+
+/// A score map to draw over an image, with the threshold τ its predicted box is taken at.
+struct MapAtThreshold {
+  std::string name;   ///< caption prefix, e.g. "F-CAM"
+  Tensor<float> map;  ///< H×W in [0, 1], the image's size
+  double tau = 0.5;   ///< threshold of the predicted box (e.g. BoxAccumulator::best_threshold)
+};
+
+/// \brief The overlay tiles of one image: the image, then each map with its box and the true box.
+///
+/// Enlarged `zoom` times (pixel replication): first the image with its true box (green), captioned
+/// `caption`; then per map the heat map over the image with the true box and the box of the map's
+/// largest contour at τ (white, boxes_at_thresholds), captioned with the map's name and the IoU of
+/// the two boxes (e.g. `F-CAM  IoU 0.58`). Boxes are one pixel wide before enlargement, so they
+/// stay thin next to small objects.
+inline std::vector<Tile> localization_tiles(const data::Rgb8& image, const metrics::IntBox& truth,
+                                            const std::string& caption, const std::vector<MapAtThreshold>& maps,
+                                            int zoom = 2) {
+  const Colour true_colour{0, 255, 0}, predicted_colour{255, 255, 255};
+  std::vector<Tile> tiles;
+  data::Rgb8 plain = image;
+  draw_box(plain, truth, true_colour, 1);
+  tiles.push_back({enlarge(plain, zoom), caption});
+  for (const MapAtThreshold& m : maps) {
+    data::Rgb8 picture = overlay_heatmap(image, m.map);
+    const metrics::IntBox box = metrics::boxes_at_thresholds(m.map, {m.tau}, false).front().front();
+    draw_box(picture, truth, true_colour, 1);
+    draw_box(picture, box, predicted_colour, 1);
+    char iou[32];
+    std::snprintf(iou, sizeof iou, "%.2f", metrics::box_iou(box, truth));
+    tiles.push_back({enlarge(picture, zoom), m.name + "  IoU " + iou});
+  }
+  return tiles;
 }
 
 }  // namespace fcam::plot

@@ -1,0 +1,38 @@
+/// \file
+/// \brief The k largest entries of each row of an N×K tensor (e.g. the top-5 classes of logits).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "fcam/core/tensor.hpp"
+#include "fcam/ops/cpu/top_k.hpp"
+#include "fcam/ops/dispatch.hpp"
+
+namespace fcam {
+
+/// The result of top_k.
+template <Scalar T>
+struct TopK {
+  Tensor<T> values;                  ///< N×k, each row largest first
+  std::vector<std::int64_t> indices; ///< N·k column indices, row-major, aligned with values
+};
+
+/// \brief The k largest entries of each row of x, largest first, with their column indices.
+///
+/// Equal values keep their column order (the lower index first, as a stable sort in decreasing
+/// order gives); NaN counts as larger than every number, as in torch.topk.
+/// requires: x is N×K and 0 <= k <= K, else fcam::Error.
+template <Scalar T>
+TopK<T> top_k(const Tensor<T>& x, std::int64_t k) {
+  check_rank(x, 2, "top_k input");
+  const std::int64_t rows = x.size(0), cols = x.size(1);
+  FCAM_CHECK(k >= 0 && k <= cols, "top_k: k = ", k, " is outside [0, ", cols, "] for a tensor of shape ",
+             to_string(x.shape()));
+  if (operand_device("top_k", x) == Device::cuda) cuda::unavailable("top_k");
+  TopK<T> r{Tensor<T>::uninitialized({rows, k}), std::vector<std::int64_t>(static_cast<std::size_t>(rows * k))};
+  cpu::top_k(x, rows, cols, k, r.values, r.indices);
+  return r;
+}
+
+}  // namespace fcam
