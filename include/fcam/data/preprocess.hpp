@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -87,7 +88,9 @@ inline Rgb8 input_to_image(const Tensor<float>& x, const Normalization& norm = {
   for (std::int64_t i = 0; i < plane; ++i)
     for (std::size_t c = 0; c < 3; ++c) {
       const float v = (x.data()[static_cast<std::int64_t>(c) * plane + i] * norm.std[c] + norm.mean[c]) * 255.0f;
-      image.pixels[static_cast<std::size_t>(i) * 3 + c] = static_cast<std::uint8_t>(std::clamp(v, 0.0f, 255.0f));
+      // Rounded to the nearest level, so that an image read by image_to_input comes back exactly.
+      const long level = std::lround(std::clamp(v, 0.0f, 255.0f));
+      image.pixels[static_cast<std::size_t>(i) * 3 + c] = static_cast<std::uint8_t>(level);
     }
   return image;
 }
