@@ -78,12 +78,12 @@ TEST_CASE("weighted_channel_sum, normalize_items, fill_planes and scaled", "[ops
   for (std::int64_t i = 0; i < 5; ++i) CHECK(y.data()[i] == static_cast<float>(1e-9 * x.data()[i]));
 }
 
-TEST_CASE("labelled_cross_entropy sums −log p over labelled pixels; its gradient matches finite differences",
+TEST_CASE("labelled_cross_entropy: weight · mean −log p over labelled pixels; gradient by finite differences",
           "[ops][losses]") {
   Tensor<double> logits = ramp({2, 2, 2, 2}, 0.3, 0.4);
   const std::vector<std::uint8_t> labels = {0, 1, 255, 1, 255, 0, 0, 1};
   Tensor<double> grad;
-  const double total = labelled_cross_entropy(logits, labels, 0.5, &grad);
+  const double mean = labelled_cross_entropy(logits, labels, 0.5, &grad);
   double want = 0;
   for (std::int64_t b = 0; b < 2; ++b)
     for (std::int64_t i = 0; i < 4; ++i) {
@@ -92,7 +92,8 @@ TEST_CASE("labelled_cross_entropy sums −log p over labelled pixels; its gradie
       const double z0 = logits.data()[b * 8 + i], z1 = logits.data()[b * 8 + 4 + i];
       want -= std::log(std::exp(l ? z1 : z0) / (std::exp(z0) + std::exp(z1)));
     }
-  CHECK(total == Approx(want).epsilon(1e-12));
+  CHECK(mean == Approx(0.5 * want / 6).epsilon(1e-12));  // 6 labelled pixels
+  CHECK(labelled_cross_entropy(logits, std::vector<std::uint8_t>(8, 255), 0.5) == 0.0);
   for (std::int64_t i = 0; i < logits.numel(); ++i) {
     const double saved = logits.data()[i], eps = 1e-6;
     logits.data()[i] = saved + eps;
@@ -100,7 +101,7 @@ TEST_CASE("labelled_cross_entropy sums −log p over labelled pixels; its gradie
     logits.data()[i] = saved - eps;
     const double down = labelled_cross_entropy(logits, labels, 1.0);
     logits.data()[i] = saved;
-    CHECK(grad.data()[i] == Approx(0.5 * (up - down) / (2 * eps)).margin(1e-8));
+    CHECK(grad.data()[i] == Approx(0.5 * (up - down) / (2 * eps)).margin(1e-9));
   }
   CHECK_THROWS_WITH(labelled_cross_entropy(logits, {0, 1}, 1.0), Catch::Contains("2 labels for logits"));
   std::vector<std::uint8_t> bad = labels;

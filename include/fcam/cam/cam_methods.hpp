@@ -56,7 +56,6 @@ Tensor<T> class_activation_maps(const Tensor<T>& features, const Tensor<T>& fc_w
              " but the features have ", c, " channels");
   FCAM_CHECK(static_cast<std::int64_t>(classes.size()) == n, "class_activation_maps: ", classes.size(),
              " classes for ", n, " images");
-  const std::vector<T> fc = host_values(fc_weight);
   const std::vector<double> sums = method == Method::gradcampp || method == Method::xgradcam
                                        ? plane_sums(features)
                                        : std::vector<double>();  // Σ_ij A_kij, only where a method needs it
@@ -65,8 +64,9 @@ Tensor<T> class_activation_maps(const Tensor<T>& features, const Tensor<T>& fc_w
     const int cls = classes[static_cast<std::size_t>(b)];
     FCAM_CHECK(cls >= 0 && cls < fc_weight.size(0), "class_activation_maps: class ", cls, " outside [0, ",
                fc_weight.size(0), ")");
+    const std::vector<T> fc = host_values(fc_weight.batch(cls));  // w[cls, :], the class's row only
     for (std::int64_t k = 0; k < c; ++k) {
-      const T wck = fc[static_cast<std::size_t>(cls * c + k)];
+      const T wck = fc[static_cast<std::size_t>(k)];
       const double g = static_cast<double>(wck) / static_cast<double>(plane);  // ∂logit/∂A_kij
       const auto at = static_cast<std::size_t>(b * c + k);
       double& weight = weights[at];  // the channel weight (per-pixel for LayerCAM, see below)

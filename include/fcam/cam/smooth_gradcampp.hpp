@@ -27,13 +27,20 @@ template <Scalar T>
 Tensor<T> smooth_gradcampp_maps(models::FcamModel<T>& model, const std::vector<Tensor<T>>& noisy_inputs,
                                 const std::vector<int>& classes, const Options& options = {}) {
   FCAM_CHECK(!noisy_inputs.empty(), "smooth_gradcampp_maps: no input pass");
-  const std::vector<T> fc = host_values(model.head().fc().weight().value);
+  const Tensor<T>& fc_weight = model.head().fc().weight().value;
+  std::vector<T> fc;  // w[class of image b, :] for every image b (N×C)
+  for (const int cls : classes) {
+    FCAM_CHECK(cls >= 0 && cls < fc_weight.size(0), "smooth_gradcampp_maps: class ", cls, " outside [0, ",
+               fc_weight.size(0), ")");
+    const std::vector<T> row = host_values(fc_weight.batch(cls));
+    fc.insert(fc.end(), row.begin(), row.end());
+  }
   std::vector<T> alpha_sum;  // N×C: Σ_p α_p (α is the same at every pixel: g is)
   Tensor<T> a;               // the CAM layer of the current pass
   // g = ∂logit/∂A of image b, channel k: the same at every pixel and in every pass.
   auto gradient = [&](std::int64_t b, std::int64_t k) {
     const std::int64_t c = a.size(1), plane = a.size(2) * a.size(3);
-    return static_cast<double>(fc[static_cast<std::size_t>(classes[static_cast<std::size_t>(b)] * c + k)]) / plane;
+    return static_cast<double>(fc[static_cast<std::size_t>(b * c + k)]) / plane;
   };
   for (const Tensor<T>& x : noisy_inputs) {
     NoGradGuard no_grad;

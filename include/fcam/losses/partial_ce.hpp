@@ -4,13 +4,11 @@
 /// pixels of the whole batch, weighted by α.
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
 #include <vector>
 
 #include "fcam/core/tensor.hpp"
 #include "fcam/ops/labelled_cross_entropy.hpp"
-#include "fcam/losses/sampling_regions.hpp"
 
 namespace fcam::losses {
 
@@ -20,10 +18,7 @@ namespace fcam::losses {
 template <Scalar T>
 T partial_cross_entropy(const Tensor<T>& logits, const std::vector<std::uint8_t>& labels, double alpha,
                         Tensor<T>* grad = nullptr) {
-  const auto count = std::count_if(labels.begin(), labels.end(), [](std::uint8_t l) { return l != unlabelled; });
-  const double scale = count > 0 ? alpha / static_cast<double>(count) : 0.0;
-  const double total = labelled_cross_entropy(logits, labels, scale, grad);
-  return count > 0 ? static_cast<T>(scale * total) : T(0);
+  return static_cast<T>(labelled_cross_entropy(logits, labels, alpha, grad));
 }
 
 }  // namespace fcam::losses

@@ -1,6 +1,6 @@
 /// \file
 /// \brief The element loop of the partial cross-entropy (docs/method.md §5.1): two-class
-/// cross-entropy summed over the labelled pixels only.
+/// cross-entropy averaged over the labelled pixels only.
 #pragma once
 
 #include <cstdint>
@@ -12,23 +12,27 @@
 
 namespace fcam {
 
-/// Σ over the labelled pixels of −log softmax(logits)[label], in double. `logits` N×2×H×W,
-/// `labels` N·H·W values (image-major, host memory): 0 background, 1 foreground, 255 unlabelled.
-/// When `grad` is non-null it becomes a tensor of the logits' shape holding grad_scale·∂/∂logits
-/// (0 at unlabelled pixels).
+/// weight · mean over the labelled pixels of −log softmax(logits)[label] (0 when no pixel is
+/// labelled), summed in double. `logits` N×2×H×W, `labels` N·H·W values (image-major, host
+/// memory): 0 background, 1 foreground, 255 unlabelled. When `grad` is non-null it becomes a
+/// tensor of the logits' shape holding the derivative (0 at unlabelled pixels).
 template <Scalar T>
-double labelled_cross_entropy(const Tensor<T>& logits, const std::vector<std::uint8_t>& labels, double grad_scale,
+double labelled_cross_entropy(const Tensor<T>& logits, const std::vector<std::uint8_t>& labels, double weight,
                               Tensor<T>* grad = nullptr) {
   check_rank(logits, 4, "labelled_cross_entropy logits");
   FCAM_CHECK(logits.size(1) == 2, "labelled_cross_entropy: expected 2 channels, got ", to_string(logits.shape()));
   FCAM_CHECK(static_cast<std::int64_t>(labels.size()) == logits.size(0) * logits.size(2) * logits.size(3),
              "labelled_cross_entropy: ", labels.size(), " labels for logits ", to_string(logits.shape()));
-  for (const std::uint8_t label : labels)
-    FCAM_CHECK(label == 0 || label == 1 || label == 255, "labelled_cross_entropy: label ", int(label),
-               " is not 0, 1 or 255");
+  std::int64_t count = 0;  // labelled pixels, counted in the same pass that checks the values
+  for (const std::uint8_t label : labels) {
+    FCAM_CHECK(label <= 1 || label == 255, "labelled_cross_entropy: label ", int(label), " is not 0, 1 or 255");
+    count += label <= 1;
+  }
   if (operand_device("labelled_cross_entropy", logits) == Device::cuda) cuda::unavailable("labelled_cross_entropy");
   if (grad) *grad = Tensor<T>(logits.shape());
-  return cpu::labelled_cross_entropy(logits, labels, grad_scale, grad);
+  if (count == 0) return 0.0;
+  const double scale = weight / static_cast<double>(count);
+  return scale * cpu::labelled_cross_entropy(logits, labels, scale, grad);
 }
 
 }  // namespace fcam

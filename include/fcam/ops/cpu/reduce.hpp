@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "fcam/core/tensor.hpp"
+#include "fcam/core/threads.hpp"
 
 namespace fcam::cpu {
 
@@ -24,17 +25,18 @@ std::vector<double> run_sums(const Tensor<T>& x, std::int64_t count, std::int64_
   return sums;
 }
 
-/// Σ a·b of each of the `count` consecutive runs of `length` values, in double, in order.
+/// Σ a·b of each of the `count` consecutive runs of `length` values, in double, in order (runs
+/// in parallel; each sum's order is fixed, so the result does not depend on the thread count).
 template <Scalar T>
 std::vector<double> run_dots(const Tensor<T>& a, const Tensor<T>& b, std::int64_t count, std::int64_t length) {
   std::vector<double> dots(static_cast<std::size_t>(count), 0.0);
-  for (std::int64_t r = 0; r < count; ++r) {
+  parallel_items(count, [&](std::int64_t r) {
     const T* x = a.data() + r * length;
     const T* y = b.data() + r * length;
     double sum = 0;
     for (std::int64_t i = 0; i < length; ++i) sum += static_cast<double>(x[i]) * y[i];
     dots[static_cast<std::size_t>(r)] = sum;
-  }
+  });
   return dots;
 }
 
