@@ -3,6 +3,7 @@
 /// cross-entropy averaged over the labelled pixels only.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -23,10 +24,11 @@ double labelled_cross_entropy(const Tensor<T>& logits, const std::vector<std::ui
   FCAM_CHECK(logits.size(1) == 2, "labelled_cross_entropy: expected 2 channels, got ", to_string(logits.shape()));
   FCAM_CHECK(static_cast<std::int64_t>(labels.size()) == logits.size(0) * logits.size(2) * logits.size(3),
              "labelled_cross_entropy: ", labels.size(), " labels for logits ", to_string(logits.shape()));
-  std::int64_t count = 0;  // labelled pixels, counted in the same pass that checks the values
-  for (const std::uint8_t label : labels) {
-    FCAM_CHECK(label <= 1 || label == 255, "labelled_cross_entropy: label ", int(label), " is not 0, 1 or 255");
-    count += label <= 1;
+  // Two counting passes (both vectorise) find the labelled pixels and any value that is no label.
+  const auto count = std::count_if(labels.begin(), labels.end(), [](std::uint8_t l) { return l <= 1; });
+  if (count + std::count(labels.begin(), labels.end(), std::uint8_t{255}) != static_cast<std::int64_t>(labels.size())) {
+    const auto bad = *std::find_if(labels.begin(), labels.end(), [](std::uint8_t l) { return l > 1 && l != 255; });
+    fail("labelled_cross_entropy: label ", int(bad), " is not 0, 1 or 255");
   }
   if (operand_device("labelled_cross_entropy", logits) == Device::cuda) cuda::unavailable("labelled_cross_entropy");
   if (grad) *grad = Tensor<T>(logits.shape());
