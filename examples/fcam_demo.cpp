@@ -124,8 +124,8 @@ void define_flags(app::Flags& f) {
   f.add_string("out", "runs/demo", "run folder: report.md, pictures, results.json, checkpoints");
   f.add_string("data", "data/cfmnist", "dataset folder (built here when absent)");
   f.add_bool("tiny", false, "a few hundred images and one epoch per stage (a quick end-to-end check)");
-  f.add_int("seed", 0, "training seed (order, crops, flips, pseudo-label draws)");
-  f.add_int("data_seed", 0, "dataset seed (when the dataset is built)");
+  f.add_seed("seed", 0, "training seed (order, crops, flips, pseudo-label draws; 64-bit)");
+  f.add_seed("data_seed", 0, "dataset seed (when the dataset is built; 64-bit)");
   f.add_int("stage1_epochs", 12, "classifier epochs");
   f.add_double("stage1_lr", 0.025, "classifier learning rate (x10 for the last block and head)");
   f.add_int("stage1_lr_step", 8, "classifier: the lr is divided by 10 every this many epochs");
@@ -170,7 +170,7 @@ public:
   explicit DemoRun(const app::Flags& flags) : flags_(flags), out_(flags.text("out")), tiny_(flags.boolean("tiny")) {
     data_dir_ = flags.text("data");
     if (tiny_ && !flags.given("data")) data_dir_ += "-tiny";
-    dataset_.seed = static_cast<std::uint64_t>(flags.integer("data_seed"));
+    dataset_.seed = flags.seed("data_seed");
     if (tiny_) dataset_.train = 256, dataset_.val = 64, dataset_.test = 64;
     plan_runs();
     // The shared training settings (128 px, quarter-width ResNet18-WSOL).
@@ -180,7 +180,7 @@ public:
     base_.transform.resize_size = 144;
     base_.transform.crop_size = size;
     base_.workers = flags.integer("workers");
-    base_.seed = static_cast<std::uint64_t>(flags.integer("seed"));
+    base_.seed = flags.seed("seed");
     base_.mask_root = data_dir_ / "masks";
     base_.resume = true;
     base_.progress = app::progress_printer();

@@ -146,7 +146,7 @@ void define_flags(app::Flags& flags) {
                    "      normalised like the others; also fcam_probability.npy)");
   flags.add_int("sgcampp_passes", 4, "Smooth-GradCAM++: noisy passes");
   flags.add_double("sgcampp_sigma", 0.3, "Smooth-GradCAM++: noise standard deviation (normalised input)");
-  flags.add_int("seed", 0, "seed of the Smooth-GradCAM++ noise");
+  flags.add_seed("seed", 0, "seed of the Smooth-GradCAM++ noise (64-bit)");
   flags.add_int("size", 224, "images are resized to size×size");
   flags.add_double("box_threshold", 0.5, "threshold of the box drawn on each overlay (largest contour)");
   flags.add_string("out", "fcam_maps", "output folder");
@@ -178,7 +178,7 @@ int main(int argc, char** argv) {
     FCAM_CHECK(!request.methods.empty(), "fcam-infer: --methods is empty");
     for (const auto& m : request.methods)  // validates the names before any work
       request.baselines.push_back(m == "fcam" ? std::nullopt : std::optional(cam::parse_method(m)));
-    Rng rng(static_cast<std::uint64_t>(flags.integer("seed")));
+    Rng rng(flags.seed("seed"));
     const cam::SmoothOptions smooth{flags.integer("sgcampp_passes"), flags.number("sgcampp_sigma")};
 
     const models::LoadedCheckpoint<float> loaded = load_model(flags);
