@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import cv2
 import numpy as np
@@ -204,6 +205,43 @@ def main():
                            (["--iou_threshold_list", "30", "70"], "must contain 50")]:
         r = run(fcam_eval, base + flags)
         check(r.returncode != 0 and message in r.stderr, f"bad flags {flags}: '{message}' in stderr")
+    # Output paths: nothing at --json / --curves is destroyed (all inside the work folder; never a
+    # real device node).
+    outputs = os.path.join(work, "outputs")
+    os.makedirs(os.path.join(outputs, "a_dir", "inner"))
+    r = run(fcam_eval, base + ["--quiet", "--json", os.path.join(outputs, "a_dir")])
+    check(r.returncode != 0 and "a_dir is a directory; refusing to replace it" in r.stderr
+          and os.path.isdir(os.path.join(outputs, "a_dir", "inner")), f"--json at a directory is refused: {r.stderr[-200:]}")
+    real = os.path.join(outputs, "real.json")
+    open(real, "w").write("old")
+    os.symlink(real, os.path.join(outputs, "link.json"))
+    r = run(fcam_eval, base + ["--quiet", "--json", os.path.join(outputs, "link.json")])
+    check(r.returncode == 0 and os.path.islink(os.path.join(outputs, "link.json"))
+          and "max_box_acc" in open(real).read(), "--json through a symbolic link keeps the link")
+    fifo = os.path.join(outputs, "curves.fifo")
+    os.mkfifo(fifo)
+    proc = subprocess.Popen([fcam_eval, *base, "--quiet", "--curves", fifo], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # the reader end (never blocks if fcam-eval fails)
+    chunks = []
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            data = None
+        if data:
+            chunks.append(data)
+        elif proc.poll() is not None:
+            break
+        else:
+            time.sleep(0.05)
+    os.close(fd)
+    streamed = b"".join(chunks).decode()
+    proc.communicate()
+    check(proc.returncode == 0 and streamed.startswith("threshold") and os.path.exists(fifo)
+          and not os.path.isfile(fifo), "--curves into a FIFO is written through; the FIFO stays")
+    check(not [f for f in os.listdir(outputs) if f.endswith(".tmp")], "no temporary file left in the output folder")
+
     r = run(fcam_eval, ["--help"])
     check(r.returncode == 0 and "--cam_curve_interval" in r.stdout, "--help lists the flags")
     r = run(fcam_eval, base)  # progress goes to stderr, results to stdout
