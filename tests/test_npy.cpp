@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include <fcam/fcam.hpp>
 
@@ -24,6 +25,19 @@ std::filesystem::path ref(const std::string& name) {
   return path;
 }
 
+// A version-1.0 .npy file with the given header dict and `data_bytes` zero bytes, in the temp folder.
+std::filesystem::path raw_npy(const std::string& name, const std::string& dict, std::size_t data_bytes) {
+  std::string header = dict;
+  while ((10 + header.size() + 1) % 64 != 0) header += ' ';
+  header += '\n';
+  std::string bytes = std::string("\x93NUMPY\x01\x00", 8);
+  bytes += static_cast<char>(header.size() & 0xff);
+  bytes += static_cast<char>(header.size() >> 8);
+  bytes += header + std::string(data_bytes, '\0');
+  const auto path = std::filesystem::temp_directory_path() / ("fcam_test_" + name);
+  std::ofstream(path, std::ios::binary) << bytes;
+  return path;
+}
 }  // namespace
 
 TEST_CASE("numpy's float32 and float64 files read with their shapes and values", "[npy]") {
@@ -62,6 +76,20 @@ TEST_CASE("unsupported or broken .npy files are errors naming the file", "[npy][
   CHECK_THROWS_WITH(io::read_npy<float>(ref("truncated.npy")), Contains("truncated.npy: holds 44 data bytes"));
   CHECK_THROWS_WITH(io::read_npy<float>(ref_dir() / "missing.npy"),
                     Contains("missing.npy: cannot open file"));
+}
+
+TEST_CASE(".npy shapes whose size products overflow are errors, not wrapped sizes", "[npy][errors]") {
+  const std::string f4 = "{'descr': '<f4', 'fortran_order': False, 'shape': ";
+  CHECK_NOTHROW(io::read_npy<float>(raw_npy("ok.npy", f4 + "(2, 3), }", 24)));
+  // 2^32 · 2^32 wraps to 0 in 64 bits, which once matched an empty data section.
+  CHECK_THROWS_WITH(io::read_npy<float>(raw_npy("wrap.npy", f4 + "(4294967296, 4294967296), }", 0)),
+                    Contains("wrap.npy: .npy shape [4294967296, 4294967296]: too many elements"));
+  CHECK_THROWS_WITH(io::read_npy<float>(raw_npy("bytes.npy", f4 + "(4611686018427387904, 2), }", 0)),
+                    Contains("bytes.npy: .npy shape") && Contains("too many elements"));
+  CHECK_THROWS_WITH(io::read_npy<float>(raw_npy("digits.npy", f4 + "(123456789012345678901234567890,), }", 0)),
+                    Contains("digits.npy: malformed .npy shape") && Contains("beyond 64 bits"));
+  // An empty dimension makes any shape empty: no overflow, and no data expected.
+  CHECK(io::read_npy<float>(raw_npy("empty.npy", f4 + "(0, 4294967296, 4294967296), }", 0)).numel() == 0);
 }
 
 TEST_CASE("score maps must be 2-D, finite and within [0, 1]", "[npy][score_map]") {

@@ -184,6 +184,13 @@ TEST_CASE("corrupt or inconsistent files are rejected with the file and tensor n
                     Contains("d.st: tensor 'w': unsupported dtype 'U8'"));
   CHECK_THROWS_WITH(parse_safetensors(raw_file(R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,0]}})", 0), "s.st"),
                     Contains("s.st: tensor 'w' shape: expected a non-negative integer"));
+  // Sizes whose product wraps around 2^64 (to 0 here, once matching empty data) are refused.
+  CHECK_THROWS_WITH(
+      parse_safetensors(raw_file(R"({"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}})", 0), "x.st"),
+      Contains("x.st: tensor 'w': shape [4294967296, 4294967296]: too many elements"));
+  CHECK_THROWS_WITH(
+      parse_safetensors(raw_file(R"({"w":{"dtype":"F64","shape":[1125899906842624,1048576],"data_offsets":[0,0]}})", 0), "y.st"),
+      Contains("y.st: tensor 'w': shape") && Contains("too many elements"));
   CHECK_THROWS_WITH(parse_safetensors(raw_file(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[4,0]}})", 4), "r.st"),
                     Contains("r.st: tensor 'w': data_offsets [4, 0] are reversed"));
   CHECK_THROWS_WITH(parse_safetensors(raw_file(R"({"w":{"dtype":"F32","shape":[1]}})", 4), "m.st"),

@@ -24,6 +24,17 @@ TEST_CASE("tensor shape, strides, alignment and zero initialisation", "[tensor]"
   CHECK_FALSE(Tensor<double>().defined());
 }
 
+TEST_CASE("shapes whose byte size overflows 64 bits are refused before any allocation", "[tensor][errors]") {
+  using Catch::Contains;
+  CHECK_THROWS_WITH(Tensor<float>({std::int64_t{1} << 32, std::int64_t{1} << 32}), Contains("too many elements"));
+  CHECK_THROWS_WITH(Tensor<double>({std::int64_t{1} << 61, 2}), Contains("8-byte elements"));  // elements fit, bytes do not
+  CHECK_THROWS_WITH(Tensor<float>::uninitialized({std::int64_t{1} << 62, 4}), Contains("too many elements"));
+  CHECK_THROWS_WITH(Tensor<float>({2, -3}), Contains("invalid shape [2, -3]: negative size"));
+  const Tensor<float> t({2, 3});
+  CHECK_THROWS_WITH(t.reshape({std::int64_t{1} << 32, std::int64_t{1} << 32, 0, -1}), Contains("negative size"));
+  CHECK(Tensor<float>({0, std::int64_t{1} << 40, std::int64_t{1} << 40}).numel() == 0);  // empty: nothing to overflow
+}
+
 TEST_CASE("copies share storage, clone and views behave", "[tensor]") {
   Tensor<double> a = Tensor<double>::from({3, 2}, {1, 2, 3, 4, 5, 6});
   Tensor<double> alias = a;

@@ -2,6 +2,7 @@
 /// \brief Shape of a dense row-major tensor and helpers to print and compare shapes.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <initializer_list>
 #include <ostream>
@@ -16,7 +17,8 @@ namespace fcam {
 /// Sizes of each dimension, outermost first (NCHW for images).
 using Shape = std::vector<std::int64_t>;
 
-/// Number of elements of a shape (1 for the empty shape, a scalar).
+/// Number of elements of a shape (1 for the empty shape, a scalar). Unchecked: the shape must
+/// have passed check_shape_valid (every tensor's has).
 inline std::int64_t numel_of(const Shape& shape) {
   std::int64_t n = 1;
   for (std::int64_t d : shape) n *= d;
@@ -39,9 +41,17 @@ inline std::string to_string(const Shape& shape) {
   return out.str();
 }
 
-/// Throws unless every size is >= 0.
-inline void check_shape_valid(const Shape& shape) {
-  for (std::int64_t d : shape) FCAM_CHECK(d >= 0, "invalid shape ", to_string(shape), ": negative size");
+/// Throws fcam::Error (its message starting with `what`) unless every size is >= 0 and the
+/// number of elements times `elem_size` bytes fits in 63 bits. Every shape read from a file or
+/// given by a user passes here before anything multiplies its sizes (numel_of does not check).
+inline void check_shape_valid(const Shape& shape, std::int64_t elem_size = 1,
+                              const std::string& what = "invalid shape") {
+  for (std::int64_t d : shape) FCAM_CHECK(d >= 0, what, " ", to_string(shape), ": negative size");
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return;  // empty: no overflow possible
+  std::int64_t bytes = elem_size;
+  for (std::int64_t d : shape)
+    FCAM_CHECK(!__builtin_mul_overflow(bytes, d, &bytes), what, " ", to_string(shape),
+               ": too many elements (", elem_size, "-byte elements would need more than 2^63 bytes)");
 }
 
 }  // namespace fcam

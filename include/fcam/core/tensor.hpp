@@ -36,7 +36,7 @@ public:
   /// A zero-filled tensor of `shape` on `device`.
   /// requires: sizes >= 0; the device is available in this build.
   explicit Tensor(Shape shape, Device device = Device::cpu) : shape_(std::move(shape)) {
-    check_shape_valid(shape_);
+    check_shape_valid(shape_, sizeof(T));
     storage_ = std::make_shared<Storage<T>>(static_cast<std::size_t>(numel_of(shape_)), device);
   }
 
@@ -47,7 +47,7 @@ public:
   /// entirely (saves the zero fill, a full pass over memory).
   static Tensor uninitialized(Shape shape) {
     Tensor t;
-    check_shape_valid(shape);
+    check_shape_valid(shape, sizeof(T));
     t.shape_ = std::move(shape);
     t.storage_ = std::make_shared<Storage<T>>(static_cast<std::size_t>(numel_of(t.shape_)), Device::cpu, false);
     return t;

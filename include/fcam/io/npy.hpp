@@ -4,6 +4,7 @@
 #pragma once
 
 #include <bit>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -56,8 +57,11 @@ inline Shape npy_shape(const std::string& text, const std::string& source) {
     if (pos >= text.size() - 1) break;
     std::size_t end = pos;
     while (end < text.size() && std::isdigit(static_cast<unsigned char>(text[end]))) ++end;
-    FCAM_CHECK(end > pos, source, ": malformed .npy shape ", text);
-    shape.push_back(std::stoll(text.substr(pos, end - pos)));
+    std::int64_t size = 0;
+    const auto [last, ec] = std::from_chars(text.data() + pos, text.data() + end, size);
+    FCAM_CHECK(end > pos && ec == std::errc() && last == text.data() + end, source, ": malformed .npy shape ", text,
+               ec == std::errc::result_out_of_range ? " (a size beyond 64 bits)" : "");
+    shape.push_back(size);
     pos = end;
   }
   return shape;
@@ -96,6 +100,7 @@ Tensor<T> read_npy(const std::filesystem::path& path) {
              ": Fortran-order arrays are not supported (save with C order)");
   const Shape shape = detail::npy_shape(detail::npy_field(header, "shape", source), source);
   const std::size_t elem = descr == "<f4" ? 4 : 8;
+  check_shape_valid(shape, static_cast<std::int64_t>(elem), source + ": .npy shape");
   const std::size_t count = static_cast<std::size_t>(numel_of(shape));
   const std::size_t data_start = header_start + header_len;
   FCAM_CHECK(bytes.size() - data_start == count * elem, source, ": holds ", bytes.size() - data_start,

@@ -194,6 +194,7 @@ inline SafetensorsHeader parse_header(std::string_view text, std::uint64_t data_
     FCAM_CHECK(info.begin <= info.end, where, ": data_offsets [", info.begin, ", ", info.end, "] are reversed");
     FCAM_CHECK(info.end <= data_size, where, ": data_offsets [", info.begin, ", ", info.end,
                "] exceed the data buffer of ", data_size, " bytes (truncated file?)");
+    check_shape_valid(info.shape, static_cast<std::int64_t>(dtype_size(info.dtype)), where + ": shape");
     const std::uint64_t expected = static_cast<std::uint64_t>(numel_of(info.shape)) * dtype_size(info.dtype);
     FCAM_CHECK(info.end - info.begin == expected, where, ": ", info.end - info.begin, " bytes stored but dtype ",
                dtype_name(info.dtype), " and shape ", to_string(info.shape), " need ", expected);
