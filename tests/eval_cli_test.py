@@ -183,6 +183,10 @@ def main():
     with open(cache, "r+b") as f:
         f.truncate(100)
     check(abs(pxap_with_cache() - expected) <= 1e-9, "mask cache: a damaged file is rebuilt")
+    with open(cache, "r+b") as f:  # header and sizes intact; the first run length becomes 2^63 - 1
+        f.seek(len(b"FCAMMASKS1\n") + 8 + 8 + 8 + 1)  # magic, fingerprint, count, code length, label
+        f.write(b"\xff" * 7 + b"\x7f")
+    check(abs(pxap_with_cache() - expected) <= 1e-9, "mask cache: a corrupt run inside an image is rebuilt")
 
     base = ["--scoremap_root", maps, "--metadata_root", meta, "--dataset_name", "CUB", "--split", "test"]
     victim = os.path.join(maps, cub_ids[7] + ".npy")

@@ -48,7 +48,7 @@ inline void put_u64(std::string& out, std::uint64_t v) {
   for (int i = 0; i < 8; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
 }
 inline std::uint64_t get_u64(const std::string& in, std::size_t& pos) {
-  FCAM_CHECK(pos + 8 <= in.size(), "mask cache: truncated");
+  FCAM_CHECK(pos <= in.size() && in.size() - pos >= 8, "mask cache: truncated");
   std::uint64_t v = 0;
   for (int i = 0; i < 8; ++i) v |= static_cast<std::uint64_t>(static_cast<unsigned char>(in[pos + i])) << (8 * i);
   pos += 8;
@@ -97,7 +97,7 @@ inline PixelMasks decode_pixel_masks(const std::string& code, int size) {
   while (pos < code.size()) {
     const char label = code[pos++];
     const auto run = static_cast<std::int64_t>(detail::get_u64(code, pos));
-    FCAM_CHECK(label >= 0 && label <= 2 && run > 0 && i + run <= n, "mask cache: corrupt run");
+    FCAM_CHECK(label >= 0 && label <= 2 && run > 0 && run <= n - i, "mask cache: corrupt run");
     float* target = label == 1 ? m.foreground.data() : label == 2 ? m.ignore.data() : nullptr;
     if (target) std::fill(target + i, target + i + run, 1.0f);
     i += run;
@@ -106,10 +106,12 @@ inline PixelMasks decode_pixel_masks(const std::string& code, int size) {
   return m;
 }
 
-/// Reads a cache file; nullopt when it is missing, stale (other fingerprint or image count) or
-/// unreadable — the caller rebuilds it.
+/// Reads a cache file of `count` images of `pixels` pixels each; nullopt when it is missing,
+/// stale (other fingerprint or image count), unreadable or damaged anywhere (every image's runs
+/// are checked to cover its pixels exactly): the caller then rebuilds it.
 inline std::optional<std::vector<std::string>> read_mask_cache(const std::filesystem::path& path,
-                                                               std::uint64_t fingerprint, std::size_t count) {
+                                                               std::uint64_t fingerprint, std::size_t count,
+                                                               std::int64_t pixels) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return std::nullopt;
   try {
@@ -121,9 +123,18 @@ inline std::optional<std::vector<std::string>> read_mask_cache(const std::filesy
     std::vector<std::string> codes(count);
     for (auto& code : codes) {
       const std::uint64_t n = detail::get_u64(data, pos);
-      FCAM_CHECK(pos + n <= data.size(), "mask cache: truncated");
+      FCAM_CHECK(n <= data.size() - pos, "mask cache: truncated");
       code = data.substr(pos, n);
       pos += n;
+      std::size_t at = 0;
+      std::int64_t covered = 0;
+      while (at < code.size()) {
+        const char label = code[at++];
+        const auto run = static_cast<std::int64_t>(detail::get_u64(code, at));
+        FCAM_CHECK(label >= 0 && label <= 2 && run > 0 && run <= pixels - covered, "mask cache: corrupt run");
+        covered += run;
+      }
+      FCAM_CHECK(covered == pixels, "mask cache: an image's runs do not cover its pixels");
     }
     return codes;
   } catch (const Error&) {

@@ -89,7 +89,8 @@ inline WsolEvaluation evaluate_wsol(const WsolEvaluationConfig& config) {
   std::vector<std::string> to_cache;
   if (!boxes && !config.mask_cache.empty()) {
     fingerprint = mask_fingerprint(openimages_dir, meta.masks, config.eval_size);
-    cached = read_mask_cache(config.mask_cache, fingerprint, meta.masks.size());
+    cached = read_mask_cache(config.mask_cache, fingerprint, meta.masks.size(),
+                             static_cast<std::int64_t>(config.eval_size) * config.eval_size);
     if (!cached) to_cache.resize(meta.masks.size());
   }
   std::atomic<std::int64_t> next{0}, done{0};
