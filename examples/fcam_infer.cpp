@@ -20,6 +20,7 @@
 #include <exception>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -47,6 +48,7 @@ namespace {
 
 struct Input {
   std::string name;        // output folder name
+  std::string source;      // the file it came from
   Tensor<float> tensor;    // 1×3×H×W, normalised
   data::Rgb8 picture;      // what the overlays are drawn on
 };
@@ -60,13 +62,20 @@ std::vector<Input> load_inputs(const std::vector<std::string>& paths, int size, 
                  to_string(batch.shape()));
       for (std::int64_t b = 0; b < batch.size(0); ++b) {
         Tensor<float> x = batch.batch(b).clone();
-        inputs.push_back({fs::path(path).stem().string() + "_" + std::to_string(b), x, data::input_to_image(x, norm)});
+        inputs.push_back({fs::path(path).stem().string() + "_" + std::to_string(b), path, x, data::input_to_image(x, norm)});
       }
     } else {
       const data::Rgb8 image = data::read_rgb8(path);
       Tensor<float> x = data::image_to_input(image, size, size, norm);
-      inputs.push_back({fs::path(path).stem().string(), x, data::input_to_image(x, norm)});
+      inputs.push_back({fs::path(path).stem().string(), path, x, data::input_to_image(x, norm)});
     }
+  }
+  // Every input writes <out>/<name>/: two inputs with one name would overwrite each other.
+  std::map<std::string, std::string> first_source;
+  for (const Input& input : inputs) {
+    const auto [it, fresh] = first_source.emplace(input.name, input.source);
+    FCAM_CHECK(fresh, "fcam-infer: inputs ", it->second, " and ", input.source, " would both write to <out>/",
+               input.name, "; give the inputs distinct file names");
   }
   return inputs;
 }

@@ -109,6 +109,14 @@ def main():
     check(smooth is not None and smooth.shape == (64, 64) and 0 <= smooth.min() and smooth.max() <= 1,
           "sgcampp.npy: a 64x64 map in [0, 1]")
 
+    # Two inputs with one file name would write one output folder: refused before any output.
+    os.makedirs(os.path.join(work, "other"), exist_ok=True)
+    cv2.imwrite(os.path.join(work, "other", "photo.png"), image)
+    r = subprocess.run(base + ["--size", "64", "--out", os.path.join(work, "clash"), os.path.join(work, "photo.png"),
+                               os.path.join(work, "other", "photo.png")], capture_output=True, text=True)
+    check(r.returncode != 0 and "would both write to <out>/photo" in r.stderr
+          and not os.path.exists(os.path.join(work, "clash")), f"inputs with one name are refused: {r.stderr[-200:]}")
+
     for flags, message in [(["--methods", "scorecam"], "unknown CAM method 'scorecam'"),
                            (["--weights", os.path.join(work, "none.safetensors")], "none.safetensors"),
                            (["--class", "10"], "outside [0, 10)")]:
