@@ -27,6 +27,7 @@
 #include <fcam/train/trainer.hpp>
 
 #include "demo_report.hpp"
+#include "image_limit_flag.hpp"
 
 using namespace fcam;
 namespace fs = std::filesystem;
@@ -403,11 +404,13 @@ int main(int argc, char** argv) {
                    "F-CAM end to end on cluttered Fashion-MNIST: classifier, six CAM baselines, F-CAM decoder,\n"
                    "exact WSOL metrics, pictures and runs/demo/report.md.");
   define_flags(flags);
+  examples::add_image_limit_flag(flags);
   try {
     if (!flags.parse(argc, argv)) {
       std::cout << flags.usage();
       return 0;
     }
+    examples::apply_image_limit_flag(flags);
     if (!flags.text("collect").empty()) return collect(flags.comma_list("collect"), flags.text("out"));
     DemoRun(flags).run();
     return 0;

@@ -22,6 +22,8 @@
 #include <fcam/io/json.hpp>
 #include <fcam/metrics/wsol_evaluation.hpp>
 
+#include "image_limit_flag.hpp"
+
 using namespace fcam;
 
 namespace {
@@ -152,11 +154,13 @@ int main(int argc, char** argv) {
   mallopt(M_TRIM_THRESHOLD, 512 << 20);
 #endif
   app::Flags flags = declare_flags();
+  examples::add_image_limit_flag(flags);
   try {
     if (!flags.parse(argc, argv)) {
       std::cout << flags.usage();
       return 0;
     }
+    examples::apply_image_limit_flag(flags);
     metrics::WsolEvaluationConfig config = config_from(flags);
 
     std::optional<app::Progress> progress;

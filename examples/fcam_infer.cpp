@@ -41,6 +41,8 @@
 #include <fcam/ops/softmax.hpp>
 #include <fcam/ops/top_k.hpp>
 
+#include "image_limit_flag.hpp"
+
 using namespace fcam;
 namespace fs = std::filesystem;
 
@@ -174,12 +176,14 @@ int main(int argc, char** argv) {
                    "the evaluation size) reproduces fcam-train's metrics for the same checkpoint.\n"
                    "fcam_probability.npy holds the F-CAM foreground probability before normalisation.");
   define_flags(flags);
+  examples::add_image_limit_flag(flags);
   try {
     flags.allow_positional("INPUT...");
     if (!flags.parse(argc, argv)) {
       std::cout << flags.usage();
       return 0;
     }
+    examples::apply_image_limit_flag(flags);
     const std::vector<std::string>& paths = flags.positional();
     FCAM_CHECK(!paths.empty(), "fcam-infer: no input (give image files or .npy tensors)");
     FCAM_CHECK(!flags.text("weights").empty(), "fcam-infer: --weights is required (an FcamModel safetensors file)");

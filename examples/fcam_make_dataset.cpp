@@ -11,6 +11,8 @@
 #include <fcam/data/cluttered_writer.hpp>
 #include <fcam/fcam.hpp>
 
+#include "image_limit_flag.hpp"
+
 using namespace fcam;
 
 int main(int argc, char** argv) {
@@ -25,11 +27,13 @@ int main(int argc, char** argv) {
   flags.add_int("size", defaults.size, "image side");
   flags.add_seed("seed", 0, "seed (the dataset is a function of it; 64-bit)");
   flags.add_bool("quiet", false, "no progress line");
+  examples::add_image_limit_flag(flags);
   try {
     if (!flags.parse(argc, argv)) {
       std::cout << flags.usage();
       return 0;
     }
+    examples::apply_image_limit_flag(flags);
     data::ClutteredDatasetOptions o;
     o.fmnist_dir = flags.text("fmnist_dir");
     o.backgrounds_dir = flags.text("backgrounds_dir");

@@ -17,6 +17,8 @@
 #include <fcam/fcam.hpp>
 #include <fcam/train/trainer.hpp>
 
+#include "image_limit_flag.hpp"
+
 using namespace fcam;
 namespace fs = std::filesystem;
 
@@ -171,12 +173,14 @@ int main(int argc, char** argv) {
                    "F-CAM training. Commands: 'classifier' (stage 1, cross-entropy) and 'fcam' (stage 2: frozen\n"
                    "classifier, decoder trained with alpha*PCE + CRF + size).");
   define_flags(flags);
+  examples::add_image_limit_flag(flags);
   try {
     flags.allow_positional("COMMAND");
     if (!flags.parse(argc, argv)) {
       std::cout << flags.usage();
       return 0;
     }
+    examples::apply_image_limit_flag(flags);
     const train::TrainConfig c = config_from(flags);
     const train::TrainResult r = train::run_training(c, [](const std::string& line) { std::cout << line << std::endl; });
     std::cout << "best epoch " << r.best_epoch << ", val " << r.best_val << "\n";

@@ -117,7 +117,23 @@ def main():
     check(r.returncode != 0 and "would both write to <out>/photo" in r.stderr
           and not os.path.exists(os.path.join(work, "clash")), f"inputs with one name are refused: {r.stderr[-200:]}")
 
+    # An image whose header claims 20000x20000 pixels is refused before decoding (a gray PNG with
+    # its IHDR size patched; stb does not check the CRC), and the limit is a flag.
+    cv2.imwrite(os.path.join(work, "small_gray.png"), np.full((10, 20), 128, np.uint8))
+    data = bytearray(open(os.path.join(work, "small_gray.png"), "rb").read())
+    data[16:24] = (20000).to_bytes(4, "big") * 2
+    open(os.path.join(work, "huge.png"), "wb").write(bytes(data))
+    r = subprocess.run(base + ["--size", "64", "--out", os.path.join(work, "huge_out"), os.path.join(work, "huge.png")],
+                       capture_output=True, text=True)
+    check(r.returncode != 0 and "huge.png: a 20000x20000 image (400000000 pixels) is above the limit" in r.stderr,
+          f"an image above the pixel limit is refused from its header: {r.stderr[-200:]}")
+    r = subprocess.run(base + ["--size", "64", "--max_image_pixels", "199", "--out", os.path.join(work, "limit_out"),
+                               os.path.join(work, "small_gray.png")], capture_output=True, text=True)
+    check(r.returncode != 0 and "a 20x10 image (200 pixels) is above the limit of 199" in r.stderr,
+          "--max_image_pixels lowers the limit")
+
     for flags, message in [(["--methods", "scorecam"], "unknown CAM method 'scorecam'"),
+                           (["--max_image_pixels", "0"], "max_image_pixels must be at least 1"),
                            (["--weights", os.path.join(work, "none.safetensors")], "none.safetensors"),
                            (["--class", "10"], "outside [0, 10)")]:
         r = subprocess.run(base + flags + ["--out", os.path.join(work, "bad"), os.path.join(work, "batch.npy")],

@@ -60,3 +60,32 @@ TEST_CASE("unreadable images are errors naming the file", "[image][errors]") {
   std::filesystem::remove(path);
   CHECK_THROWS_WITH(data::read_gray8(path), Catch::Contains("fcam_test_not_an_image.png: cannot read image"));
 }
+
+TEST_CASE("an image whose header claims more pixels than the limit is refused before decoding", "[image][errors]") {
+  const auto dir = std::filesystem::temp_directory_path();
+  const auto small = dir / "fcam_test_small.png", huge = dir / "fcam_test_huge_header.png";
+  // A grayscale PNG (a mask), and the same file with its IHDR size patched to 20000×20000 (stb
+  // reads the size, not the CRC; stb's own guard stops only above 2^30 bytes per decoded image):
+  // decoding it would allocate 400 MB per copy; the header check refuses it first.
+  data::detail::write_png_channels(small, 20, 10, 1, std::vector<std::uint8_t>(20 * 10, 128));
+  std::string bytes = io::read_file(small);
+  REQUIRE(bytes.substr(12, 4) == "IHDR");
+  for (int field : {16, 20}) {
+    const std::uint32_t size = 20000;
+    for (int k = 0; k < 4; ++k) bytes[static_cast<std::size_t>(field + k)] = static_cast<char>(size >> (24 - 8 * k));
+  }
+  io::write_file_atomic(huge, bytes);
+  CHECK(data::max_image_pixels() == data::default_max_image_pixels);
+  CHECK_THROWS_WITH(data::read_rgb8(huge), Catch::Contains("fcam_test_huge_header.png: a 20000x20000 image (400000000 "
+                                                           "pixels) is above the limit of 67108864 pixels"));
+  CHECK_THROWS_WITH(data::read_gray8(huge), Catch::Contains("above the limit"));
+  // The limit is a setting: 200 pixels admits the 20×10 image, 199 refuses it.
+  data::set_max_image_pixels(200);
+  CHECK(data::read_rgb8(small).width == 20);
+  data::set_max_image_pixels(199);
+  CHECK_THROWS_WITH(data::read_rgb8(small), Catch::Contains("a 20x10 image (200 pixels) is above the limit of 199"));
+  CHECK_THROWS_WITH(data::set_max_image_pixels(0), Catch::Contains("at least 1"));
+  data::set_max_image_pixels(data::default_max_image_pixels);
+  std::filesystem::remove(small);
+  std::filesystem::remove(huge);
+}

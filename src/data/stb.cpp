@@ -16,8 +16,13 @@
 
 namespace fcam::data::detail {
 
-DecodedImage decode_image_file(const std::filesystem::path& path, int channels) {
+DecodedImage decode_image_file(const std::filesystem::path& path, int channels, std::int64_t max_pixels) {
   int w = 0, h = 0, file_channels = 0;
+  // The header alone gives the size: refuse a huge image before decoding allocates for it.
+  if (stbi_info(path.string().c_str(), &w, &h, &file_channels) != 0)
+    FCAM_CHECK(static_cast<std::int64_t>(w) * h <= max_pixels, path.string(), ": a ", w, "x", h, " image (",
+               static_cast<std::int64_t>(w) * h, " pixels) is above the limit of ", max_pixels,
+               " pixels (raise it with --max_image_pixels)");
   unsigned char* data = stbi_load(path.string().c_str(), &w, &h, &file_channels, channels);
   FCAM_CHECK(data != nullptr, path.string(), ": cannot read image (", stbi_failure_reason(), ")");
   DecodedImage image{w, h, std::vector<std::uint8_t>(data, data + static_cast<std::size_t>(w) * h * channels)};

@@ -6,6 +6,7 @@
 /// internal linkage: this header does not include it, and a program may use its own stb.
 #pragma once
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -17,6 +18,27 @@
 
 namespace fcam::data {
 
+/// The largest image fcam decodes by default: 64 megapixels (8192 × 8192), above any WSOL
+/// dataset's photos and masks. A file claiming more is refused from its header, before
+/// decoding, so a small hostile file cannot make fcam allocate gigabytes.
+inline constexpr std::int64_t default_max_image_pixels = std::int64_t{1} << 26;
+
+namespace detail {
+inline std::atomic<std::int64_t>& max_image_pixels_setting() {
+  static std::atomic<std::int64_t> limit{default_max_image_pixels};
+  return limit;
+}
+}  // namespace detail
+
+/// The pixel limit every image read in this process obeys (thread-safe).
+inline std::int64_t max_image_pixels() { return detail::max_image_pixels_setting().load(); }
+
+/// Sets the pixel limit (programs: --max_image_pixels). requires: pixels >= 1.
+inline void set_max_image_pixels(std::int64_t pixels) {
+  FCAM_CHECK(pixels >= 1, "max_image_pixels must be at least 1, got ", pixels);
+  detail::max_image_pixels_setting().store(pixels);
+}
+
 namespace detail {
 /// Pixels decoded by stb_image: width·height·channels values, channels interleaved.
 struct DecodedImage {
@@ -24,8 +46,9 @@ struct DecodedImage {
   std::vector<std::uint8_t> pixels;  ///< decoded values
 };
 /// Decodes an image file into `channels` (1: stb's luminance, 3: RGB) 8-bit channels; a
-/// missing or corrupt file is an error naming it (fcam::runtime).
-DecodedImage decode_image_file(const std::filesystem::path& path, int channels);
+/// missing or corrupt file, or one whose header claims more than `max_pixels` pixels, is an
+/// error naming it (fcam::runtime).
+DecodedImage decode_image_file(const std::filesystem::path& path, int channels, std::int64_t max_pixels);
 }  // namespace detail
 
 /// An 8-bit single-channel image, row-major.
@@ -38,9 +61,10 @@ struct Gray8 {
 
 /// Reads an image file as 8-bit grayscale (stb's luminance of RGB; alpha dropped; 1-bit PNGs
 /// become 0/255). For images whose channels are 0 or 255 — WSOL masks — "gray > 0" is the same
-/// as with OpenCV's IMREAD_GRAYSCALE. A missing or corrupt file is an error naming it.
+/// as with OpenCV's IMREAD_GRAYSCALE. A missing or corrupt file, or one above
+/// max_image_pixels(), is an error naming it.
 inline Gray8 read_gray8(const std::filesystem::path& path) {
-  detail::DecodedImage image = detail::decode_image_file(path, 1);
+  detail::DecodedImage image = detail::decode_image_file(path, 1, max_image_pixels());
   return Gray8{image.width, image.height, std::move(image.pixels)};
 }
 
@@ -51,9 +75,9 @@ struct Rgb8 {
 };
 
 /// Reads an image file as 8-bit RGB (grayscale replicated, alpha dropped). A missing or corrupt
-/// file is an error naming it.
+/// file, or one above max_image_pixels(), is an error naming it.
 inline Rgb8 read_rgb8(const std::filesystem::path& path) {
-  detail::DecodedImage image = detail::decode_image_file(path, 3);
+  detail::DecodedImage image = detail::decode_image_file(path, 3, max_image_pixels());
   return Rgb8{image.width, image.height, std::move(image.pixels)};
 }
 
