@@ -127,21 +127,21 @@ void define_flags(app::Flags& f) {
   f.add_bool("tiny", false, "a few hundred images and one epoch per stage (a quick end-to-end check)");
   f.add_seed("seed", 0, "training seed (order, crops, flips, pseudo-label draws; 64-bit)");
   f.add_seed("data_seed", 0, "dataset seed (when the dataset is built; 64-bit)");
-  f.add_int("stage1_epochs", 12, "classifier epochs");
-  f.add_double("stage1_lr", 0.025, "classifier learning rate (x10 for the last block and head)");
-  f.add_int("stage1_lr_step", 8, "classifier: the lr is divided by 10 every this many epochs");
-  f.add_int("stage1_batch", 64, "classifier batch size");
-  f.add_int("stage2_epochs", 4, "F-CAM decoder epochs");
-  f.add_double("stage2_lr", 0.01, "F-CAM decoder learning rate");
-  f.add_int("stage2_batch", 32, "F-CAM decoder batch size");
-  f.add_double("n_minus", 0.3, "F-CAM: fraction of lowest-CAM pixels that are background candidates");
-  f.add_int("erosion", 7, "F-CAM: erosion of the foreground candidates (11 at 224 px, scaled)");
+  f.add_int("stage1_epochs", 12, "classifier epochs", app::Range{0, 100000});
+  f.add_double("stage1_lr", 0.025, "classifier learning rate (x10 for the last block and head)", app::Range{0});
+  f.add_int("stage1_lr_step", 8, "classifier: the lr is divided by 10 every this many epochs", app::Range{0, 100000});
+  f.add_int("stage1_batch", 64, "classifier batch size", app::Range{1, 65536});
+  f.add_int("stage2_epochs", 4, "F-CAM decoder epochs", app::Range{0, 100000});
+  f.add_double("stage2_lr", 0.01, "F-CAM decoder learning rate", app::Range{0});
+  f.add_int("stage2_batch", 32, "F-CAM decoder batch size", app::Range{1, 65536});
+  f.add_double("n_minus", 0.3, "F-CAM: fraction of lowest-CAM pixels that are background candidates", app::Range{0, 1});
+  f.add_int("erosion", 7, "F-CAM: erosion of the foreground candidates (11 at 224 px, scaled)", app::Range{1, 1001});
   f.add_string("fcam_on", "cam", "baselines to train F-CAM on: a comma list of " + names_of(cam::method_table) + ",\n"
                                  "      or 'all'");
   f.add_bool("ablation", false, "also the loss ablation of Table D.1 on CAM: SR, SR+ASC, SR+CRF (SR+CRF+ASC is the main run)");
-  f.add_int("pictures", 6, "test images in overlays.png");
-  f.add_double("test_interval", 0.001, "threshold step of the test metrics");
-  f.add_int("workers", 2, "image loading threads");
+  f.add_int("pictures", 6, "test images in overlays.png", app::Range{0, 1000});
+  f.add_double("test_interval", 0.001, "threshold step of the test metrics", app::Range{1e-6, 0.5});
+  f.add_int("workers", 2, "image loading threads", app::Range{0, 256});
   f.add_string("collect", "", "summarise finished runs instead: a comma list of run folders (mean ± std in <out>/seeds.md)");
 }
 

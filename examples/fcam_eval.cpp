@@ -36,12 +36,12 @@ app::Flags declare_flags() {
   f.add_string("mask_root", "dataset/", "OpenImages masks: <mask_root>/OpenImages/<mask path>");
   f.add_string("dataset_name", "", "CUB, ILSVRC or OpenImages (required)");
   f.add_string("split", "", "split folder, e.g. val or test (required)");
-  f.add_double("cam_curve_interval", 0.001, "threshold interval: τ = 0, interval, 2·interval, … < 1");
+  f.add_double("cam_curve_interval", 0.001, "threshold interval: τ = 0, interval, 2·interval, … < 1", app::Range{1e-6, 0.5});
   f.add_bool("multi_contour_eval", false, "boxes of all contours instead of the largest (MaxBoxAccV2)");
   f.add_bool("multi_iou_eval", false, "report the mean over the IoU thresholds instead of IoU 50");
-  f.add_int_list("iou_threshold_list", {30, 50, 70}, "IoU thresholds in percent");
-  f.add_int("resize_size", 224, "evaluation size (fcam extension): maps must be this square size");
-  f.add_int("threads", static_cast<int>(std::max(1u, std::thread::hardware_concurrency())), "worker threads");
+  f.add_int_list("iou_threshold_list", {30, 50, 70}, "IoU thresholds in percent", app::Range{0, 100});
+  f.add_int("resize_size", 224, "evaluation size (fcam extension): maps must be this square size", app::Range{1, 65536});
+  f.add_int("threads", static_cast<int>(std::max(1u, std::thread::hardware_concurrency())), "worker threads", app::Range{1, 4096});
   f.add_string("json", "", "also write the results as JSON to this file");
   f.add_string("curves", "", "also write a CSV of accuracy per threshold (boxes) or precision/recall (masks)");
   f.add_string("mask_cache", "",

@@ -144,22 +144,22 @@ json::Object infer_one(models::FcamModel<float>& model, const Input& input, cons
 /// fcam-infer's options.
 void define_flags(app::Flags& flags) {
   flags.add_string("arch", "resnet50", "encoder: " + names_of(models::arch_table));
-  flags.add_int("base_width", 64, "encoder base width (64: torchvision's; smaller for CPU-trained models)");
+  flags.add_int("base_width", 64, "encoder base width (64: torchvision's; smaller for CPU-trained models)", app::Range{1, 1024});
   flags.add_string("weights", "",
                    "FcamModel weights (safetensors). fcam checkpoints carry arch, classes, width and\n"
                    "      normalisation; a reference F-CAM state dict (converted by tools/pt2safetensors.py,\n"
                    "      aliases allowed) needs --arch");
   flags.add_int("num_classes", 200,
-                "classes of the classification head (a reference state dict: read from its head)");
-  flags.add_int("class", -1, "class whose maps are computed (-1: the predicted top-1 class)");
+                "classes of the classification head (a reference state dict: read from its head)", app::Range{1, 1000000});
+  flags.add_int("class", -1, "class whose maps are computed (-1: the predicted top-1 class)", app::Range{-1, 1000000});
   flags.add_string("methods", "cam,fcam",
                    "comma list of " + names_of(cam::method_table) + " and fcam (F-CAM's foreground,\n"
                    "      normalised like the others; also fcam_probability.npy)");
-  flags.add_int("sgcampp_passes", 4, "Smooth-GradCAM++: noisy passes");
-  flags.add_double("sgcampp_sigma", 0.3, "Smooth-GradCAM++: noise standard deviation (normalised input)");
+  flags.add_int("sgcampp_passes", 4, "Smooth-GradCAM++: noisy passes", app::Range{1, 1000});
+  flags.add_double("sgcampp_sigma", 0.3, "Smooth-GradCAM++: noise standard deviation (normalised input)", app::Range{0, 100});
   flags.add_seed("seed", 0, "seed of the Smooth-GradCAM++ noise (64-bit)");
-  flags.add_int("size", 224, "images are resized to size×size");
-  flags.add_double("box_threshold", 0.5, "threshold of the box drawn on each overlay (largest contour)");
+  flags.add_int("size", 224, "images are resized to size×size", app::Range{1, 8192});
+  flags.add_double("box_threshold", 0.5, "threshold of the box drawn on each overlay (largest contour)", app::Range{0, 1});
   flags.add_string("out", "fcam_maps", "output folder");
   flags.add_string("json", "", "also write a JSON summary (top-5 classes per input)");
 }

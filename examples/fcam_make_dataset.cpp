@@ -21,10 +21,10 @@ int main(int argc, char** argv) {
   flags.add_string("out", "data/cfmnist", "output folder");
   flags.add_string("fmnist_dir", defaults.fmnist_dir.string(), "Debian's dataset-fashion-mnist files");
   flags.add_string("backgrounds_dir", defaults.backgrounds_dir.string(), "python3-skimage's data folder");
-  flags.add_int("train", static_cast<int>(defaults.train), "training images");
-  flags.add_int("val", static_cast<int>(defaults.val), "validation images");
-  flags.add_int("test", static_cast<int>(defaults.test), "test images");
-  flags.add_int("size", defaults.size, "image side");
+  flags.add_int("train", static_cast<int>(defaults.train), "training images", app::Range{0, 10000000});
+  flags.add_int("val", static_cast<int>(defaults.val), "validation images", app::Range{0, 10000000});
+  flags.add_int("test", static_cast<int>(defaults.test), "test images", app::Range{0, 10000000});
+  flags.add_int("size", defaults.size, "image side", app::Range{1, 8192});
   flags.add_seed("seed", 0, "seed (the dataset is a function of it; 64-bit)");
   flags.add_bool("quiet", false, "no progress line");
   examples::add_image_limit_flag(flags);

@@ -44,49 +44,49 @@ void define_flags(app::Flags& f) {
   f.add_string("test_split", "test", "final test split ('' : none)");
   f.add_string("out", "runs/fcam-train", "run folder");
   f.add_string("arch", "resnet50", "classifier: " + names_of(models::arch_table));
-  f.add_int("base_width", 64, "classifier: encoder base width (64 = torchvision's; 16 for CPU-sized models)");
-  f.add_int("num_classes", 200, "classifier: number of classes");
+  f.add_int("base_width", 64, "classifier: encoder base width (64 = torchvision's; 16 for CPU-sized models)", app::Range{1, 1024});
+  f.add_int("num_classes", 200, "classifier: number of classes", app::Range{1, 1000000});
   f.add_string("pretrained", "", "classifier: torchvision ImageNet weights of the encoder (safetensors)");
   f.add_string("classifier", "",
                "fcam: the stage-1 checkpoint (encoder and head are loaded and frozen); classifier: start\n"
                "      from this checkpoint (with --epochs 0: evaluate its CAMs, e.g. PxAP on a mask split)");
-  f.add_int("epochs", 50, "epochs");
-  f.add_int("batch_size", 32, "images per step");
-  f.add_double("lr", 0.01, "base learning rate (authors' CUB/ResNet50: 0.0017 stage 1, 0.01 stage 2)");
-  f.add_double("momentum", 0.9, "SGD momentum");
+  f.add_int("epochs", 50, "epochs", app::Range{0, 100000});
+  f.add_int("batch_size", 32, "images per step", app::Range{1, 65536});
+  f.add_double("lr", 0.01, "base learning rate (authors' CUB/ResNet50: 0.0017 stage 1, 0.01 stage 2)", app::Range{0});
+  f.add_double("momentum", 0.9, "SGD momentum", app::Range{0, 1});
   f.add_bool("nesterov", true, "Nesterov momentum");
-  f.add_double("weight_decay", 1e-4, "weight decay");
-  f.add_double("last_block_lr_factor", 10, "classifier: lr factor of the last block and the head");
-  f.add_int("lr_step", 0, "step schedule period in epochs (0: constant lr; authors' stage 1: 15)");
-  f.add_double("lr_gamma", 0.1, "step schedule factor");
-  f.add_int("warmup_epochs", 0, "linear lr warm-up epochs");
-  f.add_int("resize_size", 256, "training images are resized to this square, then cropped");
-  f.add_int("crop_size", 224, "network input size (also the evaluation size)");
-  f.add_int("workers", 2, "image loading threads");
+  f.add_double("weight_decay", 1e-4, "weight decay", app::Range{0});
+  f.add_double("last_block_lr_factor", 10, "classifier: lr factor of the last block and the head", app::Range{0});
+  f.add_int("lr_step", 0, "step schedule period in epochs (0: constant lr; authors' stage 1: 15)", app::Range{0, 100000});
+  f.add_double("lr_gamma", 0.1, "step schedule factor", app::Range{0});
+  f.add_int("warmup_epochs", 0, "linear lr warm-up epochs", app::Range{0, 100000});
+  f.add_int("resize_size", 256, "training images are resized to this square, then cropped", app::Range{1, 8192});
+  f.add_int("crop_size", 224, "network input size (also the evaluation size)", app::Range{1, 8192});
+  f.add_int("workers", 2, "image loading threads", app::Range{0, 256});
   f.add_bool("skip_bad", false, "skip unreadable images (counted in the summary) instead of stopping");
   f.add_seed("seed", 0, "seed of the order, crops, flips and pseudo-label sampling (64-bit)");
   f.add_bool("resume", false, "continue the run in --out from its last finished epoch");
   f.add_string("json", "", "write the final metrics (test: best and last checkpoints) to this file");
   f.add_bool("quiet", false, "no progress lines");
   f.add_string("eval_cam", "cam", "classifier: the CAM method evaluated on validation / test (" + names_of(cam::method_table) + ")");
-  f.add_double("val_interval", 0.004, "threshold step of the validation metric");
-  f.add_double("test_interval", 0.001, "threshold step of the test metrics");
+  f.add_double("val_interval", 0.004, "threshold step of the validation metric", app::Range{1e-6, 0.5});
+  f.add_double("test_interval", 0.001, "threshold step of the test metrics", app::Range{1e-6, 0.5});
   // Stage 2 (docs/method.md §5).
   f.add_string("cam_method", "cam", "fcam: pseudo-label CAM: " + names_of(cam::method_table));
-  f.add_int("n_fg", 1, "fcam: foreground pixels sampled per image");
-  f.add_int("n_bg", 1, "fcam: background pixels sampled per image");
-  f.add_double("n_minus", 0.1, "fcam: fraction of lowest-CAM pixels that are background candidates");
-  f.add_int("erosion", 11, "fcam: erosion of the foreground candidates (odd; scale with the image size)");
-  f.add_int("dilation", 3, "fcam: dilation of each sampled pixel (odd)");
+  f.add_int("n_fg", 1, "fcam: foreground pixels sampled per image", app::Range{0, 1000000});
+  f.add_int("n_bg", 1, "fcam: background pixels sampled per image", app::Range{0, 1000000});
+  f.add_double("n_minus", 0.1, "fcam: fraction of lowest-CAM pixels that are background candidates", app::Range{0, 1});
+  f.add_int("erosion", 11, "fcam: erosion of the foreground candidates (odd; scale with the image size)", app::Range{1, 1001});
+  f.add_int("dilation", 3, "fcam: dilation of each sampled pixel (odd)", app::Range{1, 1001});
   f.add_bool("pce", true, "fcam: use the partial cross-entropy term");
-  f.add_double("alpha", 1.0, "fcam: weight of the partial cross-entropy");
+  f.add_double("alpha", 1.0, "fcam: weight of the partial cross-entropy", app::Range{0});
   f.add_bool("crf", true, "fcam: use the CRF term");
-  f.add_double("crf_lambda", 2e-9, "fcam: CRF weight at 224 px (scaled by (224/crop)^2 unless --crf_no_scaling)");
-  f.add_double("sigma_rgb", 15, "fcam: CRF colour sigma");
-  f.add_double("sigma_xy", 100, "fcam: CRF spatial sigma at 224 px (scaled by crop/224 unless --crf_no_scaling)");
+  f.add_double("crf_lambda", 2e-9, "fcam: CRF weight at 224 px (scaled by (224/crop)^2 unless --crf_no_scaling)", app::Range{0});
+  f.add_double("sigma_rgb", 15, "fcam: CRF colour sigma", app::Range{1e-6});
+  f.add_double("sigma_xy", 100, "fcam: CRF spatial sigma at 224 px (scaled by crop/224 unless --crf_no_scaling)", app::Range{1e-6});
   f.add_bool("crf_no_scaling", false, "fcam: use crf_lambda and sigma_xy as given at any crop size");
   f.add_bool("size", true, "fcam: use the size (log-barrier) term");
-  f.add_double("size_lambda", 0.1, "fcam: weight of the size term");
+  f.add_double("size_lambda", 0.1, "fcam: weight of the size term", app::Range{0});
 }
 
 data::WsolDataset split_of(const app::Flags& f, const std::string& split, int classes) {

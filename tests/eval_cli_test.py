@@ -206,7 +206,12 @@ def main():
     for flags, message in [(["--bogus"], "unknown flag --bogus"), (["--cam_curve_interval", "x"], "expects a number"),
                            (["--multi_contour_eval", "maybe"], "expects a boolean"),
                            (["--dataset_name", "Foo"], "dataset_name must be CUB, ILSVRC or OpenImages"),
-                           (["--iou_threshold_list", "30", "70"], "must contain 50")]:
+                           (["--iou_threshold_list", "30", "70"], "must contain 50"),
+                           # ranges are checked before any work (1e-300 once overflowed the threshold count)
+                           (["--cam_curve_interval", "1e-300"], "--cam_curve_interval must be in [1e-06, 0.5]"),
+                           (["--cam_curve_interval", "nan"], "--cam_curve_interval expects a finite number"),
+                           (["--iou_threshold_list", "50", "101"], "--iou_threshold_list must be in [0, 100], got '101'"),
+                           (["--threads", "0"], "--threads must be in [1, 4096]")]:
         r = run(fcam_eval, base + flags)
         check(r.returncode != 0 and message in r.stderr, f"bad flags {flags}: '{message}' in stderr")
     # Output paths: nothing at --json / --curves is destroyed (all inside the work folder; never a

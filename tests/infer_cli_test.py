@@ -134,6 +134,8 @@ def main():
 
     for flags, message in [(["--methods", "scorecam"], "unknown CAM method 'scorecam'"),
                            (["--max_image_pixels", "0"], "max_image_pixels must be at least 1"),
+                           (["--box_threshold", "-1"], "--box_threshold must be in [0, 1], got '-1'"),
+                           (["--box_threshold", "nan"], "--box_threshold expects a finite number, got 'nan'"),
                            (["--weights", os.path.join(work, "none.safetensors")], "none.safetensors"),
                            (["--class", "10"], "outside [0, 10)")]:
         r = subprocess.run(base + flags + ["--out", os.path.join(work, "bad"), os.path.join(work, "batch.npy")],

@@ -38,7 +38,11 @@ TEST_CASE("PxAP equals the reference formulas", "[metrics][pxap]") {
 TEST_CASE("PxAP edge cases", "[metrics][pxap]") {
   CHECK(metrics::threshold_list(0.001).size() == 1000);
   CHECK(metrics::threshold_list(0.3).size() == 4);  // numpy.arange(0, 1, 0.3): 0, .3, .6, .9
-  CHECK_THROWS_WITH(metrics::threshold_list(0.0), Catch::Contains("cam_curve_interval must be in (0, 1)"));
+  CHECK_THROWS_WITH(metrics::threshold_list(0.0), Catch::Contains("cam_curve_interval must be in [1e-06, 1)"));
+  CHECK_THROWS_WITH(metrics::threshold_list(1.0), Catch::Contains("cam_curve_interval must be in [1e-06, 1)"));
+  // 1e-300 once overflowed the threshold count (⌈1/interval⌉ cast to 64 bits) and crashed.
+  CHECK_THROWS_WITH(metrics::threshold_list(1e-300), Catch::Contains("got 1e-300"));
+  CHECK(metrics::threshold_list(metrics::min_cam_curve_interval).size() == 1000000);
   metrics::PxapAccumulator acc(0.01);
   acc.add(Tensor<float>::full({2, 2}, 0.5f), Tensor<float>({2, 2}));
   CHECK_THROWS_WITH(acc.pxap(), Catch::Contains("no foreground pixel"));

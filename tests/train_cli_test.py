@@ -197,6 +197,15 @@ def main():
     check(r.returncode != 0 and "unknown command 'detector'" in r.stderr, "unknown command is an error")
     r = subprocess.run([train, "fcam", *common, "--out", os.path.join(work, "x")], capture_output=True, text=True)
     check(r.returncode != 0 and "--classifier" in r.stderr, "fcam without --classifier is an error")
+    # Option ranges are checked before any work (--test_interval used to be checked after training).
+    for flags, message in [(["--test_interval", "0"], "--test_interval must be in [1e-06, 0.5], got '0'"),
+                           (["--momentum", "1.5"], "--momentum must be in [0, 1]"),
+                           (["--lr", "nan"], "--lr expects a finite number"),
+                           (["--batch_size", "0"], "--batch_size must be in [1, 65536]")]:
+        out_dir = os.path.join(work, "range")
+        r = subprocess.run([train, "classifier", *common, *flags, "--out", out_dir], capture_output=True, text=True)
+        check(r.returncode != 0 and message in r.stderr and not os.path.exists(out_dir),
+              f"{flags}: refused before any work: {r.stderr.strip()[-160:]}")
     os.remove(os.path.join(work, "images", "train", "img005.png"))
     args = [train, "classifier", *common, "--arch", "resnet18", "--base_width", "8", "--num_classes", "3",
             "--epochs", "1", "--test_split", ""]

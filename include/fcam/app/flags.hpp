@@ -11,7 +11,9 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <string>
@@ -20,6 +22,13 @@
 #include "fcam/core/error.hpp"
 
 namespace fcam::app {
+
+/// Inclusive bounds of a numeric flag's values, checked when the command line is parsed and
+/// shown in --help.
+struct Range {
+  double lo = -std::numeric_limits<double>::infinity();  ///< smallest allowed value
+  double hi = std::numeric_limits<double>::infinity();   ///< largest allowed value
+};
 
 /// A set of declared flags and, after parse(), their values.
 class Flags {
@@ -31,13 +40,13 @@ public:
   void add_string(const std::string& name, std::string fallback, std::string help) {
     declare(name, Kind::text, {std::move(fallback)}, std::move(help));
   }
-  /// Declares a number flag.
-  void add_double(const std::string& name, double fallback, std::string help) {
-    declare(name, Kind::number, {format(fallback)}, std::move(help));
+  /// Declares a number flag: a finite value within `range`.
+  void add_double(const std::string& name, double fallback, std::string help, Range range = {}) {
+    declare(name, Kind::number, {format(fallback)}, std::move(help), range);
   }
-  /// Declares an integer flag.
-  void add_int(const std::string& name, int fallback, std::string help) {
-    declare(name, Kind::integer, {std::to_string(fallback)}, std::move(help));
+  /// Declares an integer flag whose values lie within `range`.
+  void add_int(const std::string& name, int fallback, std::string help, Range range = {}) {
+    declare(name, Kind::integer, {std::to_string(fallback)}, std::move(help), range);
   }
   /// Declares a seed flag: an unsigned 64-bit integer (0 to 18446744073709551615; a negative
   /// value is refused rather than wrapped).
@@ -48,11 +57,11 @@ public:
   void add_bool(const std::string& name, bool fallback, std::string help) {
     declare(name, Kind::boolean, {fallback ? "true" : "false"}, std::move(help));
   }
-  /// Declares an integer list flag (one or more values).
-  void add_int_list(const std::string& name, const std::vector<int>& fallback, std::string help) {
+  /// Declares an integer list flag (one or more values, each within `range`).
+  void add_int_list(const std::string& name, const std::vector<int>& fallback, std::string help, Range range = {}) {
     std::vector<std::string> values;
     for (int v : fallback) values.push_back(std::to_string(v));
-    declare(name, Kind::integer_list, values, std::move(help));
+    declare(name, Kind::integer_list, values, std::move(help), range);
   }
 
   /// Accepts arguments that are not flags (inputs), described by `what` in the usage text.
@@ -141,7 +150,7 @@ public:
       if (f.kind == Kind::boolean) shown += " [BOOL]";
       else if (f.kind == Kind::integer_list) shown += " N [N ...]";
       else shown += " VALUE";
-      out << "  " << shown << "\n      " << f.help;
+      out << "  " << shown << "\n      " << f.help << range_text(f.range);
       std::string fallback;
       for (const auto& v : f.fallback) fallback += (fallback.empty() ? "" : " ") + v;
       out << (fallback.empty() ? "" : " (default: " + fallback + ")") << "\n";
@@ -155,6 +164,7 @@ private:
     Kind kind;
     std::vector<std::string> values, fallback;
     std::string help;
+    Range range;
     bool given = false;
   };
 
@@ -167,10 +177,11 @@ private:
     s << v;
     return s.str();
   }
-  void declare(const std::string& name, Kind kind, std::vector<std::string> fallback, std::string help) {
+  void declare(const std::string& name, Kind kind, std::vector<std::string> fallback, std::string help,
+               Range range = {}) {
     const std::string key = canonical(name);
     FCAM_CHECK(!flags_.count(key), "Flags: --", name, " declared twice");
-    flags_[key] = Flag{kind, fallback, fallback, std::move(help)};
+    flags_[key] = Flag{kind, fallback, fallback, std::move(help), range};
     order_.push_back(key);
   }
   Flag& find(const std::string& name) {
@@ -190,10 +201,27 @@ private:
     fail(program_, ": --", name, " expects a boolean (yes/true/t/y/1 or no/false/f/n/0), got '", text, "'");
   }
   double number_text(const std::string& text, const std::string& name) const {
-    return parse<double>(text, name, "a number");
+    const double v = parse<double>(text, name, "a number");
+    FCAM_CHECK(std::isfinite(v), program_, ": --", name, " expects a finite number, got '", text, "'");
+    check_range(v, text, name);
+    return v;
   }
   int integer_text(const std::string& text, const std::string& name) const {
-    return parse<int>(text, name, "an integer");
+    const int v = parse<int>(text, name, "an integer");
+    check_range(v, text, name);
+    return v;
+  }
+  void check_range(double v, const std::string& text, const std::string& name) const {
+    const Range& r = get(name).range;
+    FCAM_CHECK(v >= r.lo && v <= r.hi, program_, ": --", name, " must be", range_text(r), ", got '", text, "'");
+  }
+  /// " in [lo, hi]", " >= lo", " <= hi" or "" (no bound).
+  static std::string range_text(const Range& r) {
+    const bool low = std::isfinite(r.lo), high = std::isfinite(r.hi);
+    if (low && high) return " in [" + format(r.lo) + ", " + format(r.hi) + "]";
+    if (low) return " >= " + format(r.lo);
+    if (high) return " <= " + format(r.hi);
+    return "";
   }
   std::uint64_t seed_text(const std::string& text, const std::string& name) const {
     return parse<std::uint64_t>(text, name, "a seed (an integer from 0 to 18446744073709551615)");

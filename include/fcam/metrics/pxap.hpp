@@ -12,10 +12,15 @@
 
 namespace fcam::metrics {
 
+/// The finest threshold interval: a million thresholds (the reference protocol uses 0.001). A
+/// finer one would allocate without bound, and below about 1e-19 ⌈1/interval⌉ overflows 64 bits.
+inline constexpr double min_cam_curve_interval = 1e-6;
+
 /// The thresholds τ_i = i · interval, i = 0 … ⌊1/interval⌋ − 1, computed like numpy's
 /// arange(0, 1, interval) (start + i·step in double).
 inline std::vector<double> threshold_list(double interval) {
-  FCAM_CHECK(interval > 0 && interval < 1, "cam_curve_interval must be in (0, 1), got ", interval);
+  FCAM_CHECK(interval >= min_cam_curve_interval && interval < 1, "cam_curve_interval must be in [",
+             min_cam_curve_interval, ", 1), got ", interval);
   const auto count = static_cast<std::int64_t>(std::ceil(1.0 / interval));  // numpy's length rule
   std::vector<double> t;
   for (std::int64_t i = 0; i < count; ++i) t.push_back(static_cast<double>(i) * interval);
