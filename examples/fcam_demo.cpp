@@ -19,6 +19,7 @@
 #include <optional>
 #include <sstream>
 
+#include <fcam/app/error_line.hpp>
 #include <fcam/data/cluttered_writer.hpp>
 #include <fcam/data/wsol_split.hpp>
 #include <fcam/fcam.hpp>
@@ -415,7 +416,7 @@ int main(int argc, char** argv) {
     DemoRun(flags).run();
     return 0;
   } catch (const std::exception& e) {
-    std::cerr << "fcam-demo: error: " << e.what() << "\n";
+    std::cerr << app::error_line("fcam-demo", e.what()) << "\n";
     return 1;
   }
 }

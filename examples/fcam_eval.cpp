@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include <fcam/app/error_line.hpp>
 #include <fcam/app/flags.hpp>
 #include <fcam/app/progress.hpp>
 #include <fcam/io/atomic_file.hpp>
@@ -177,7 +178,7 @@ int main(int argc, char** argv) {
     if (!flags.text("curves").empty()) io::write_file_atomic(flags.text("curves"), curves_csv(r, config.cam_curve_interval));
     return 0;
   } catch (const std::exception& e) {
-    std::cerr << "\nfcam-eval: error: " << e.what() << "\n";
+    std::cerr << "\n" << app::error_line("fcam-eval", e.what()) << "\n";
     return 1;
   }
 }

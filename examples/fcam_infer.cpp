@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include <fcam/app/error_line.hpp>
 #include <fcam/app/flags.hpp>
 #include <fcam/cam/baselines.hpp>
 #include <fcam/cam/cam_methods.hpp>
@@ -206,7 +207,7 @@ int main(int argc, char** argv) {
       io::write_file_atomic(flags.text("json"), json::dump(json::Value(json::Object{{"inputs", summary}})) + "\n");
     return 0;
   } catch (const std::exception& e) {
-    std::cerr << "fcam-infer: error: " << e.what() << "\n";
+    std::cerr << app::error_line("fcam-infer", e.what()) << "\n";
     return 1;
   }
 }

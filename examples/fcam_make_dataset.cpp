@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include <fcam/app/error_line.hpp>
 #include <fcam/data/cluttered_writer.hpp>
 #include <fcam/fcam.hpp>
 
@@ -45,7 +46,7 @@ int main(int argc, char** argv) {
     std::cout << "cluttered Fashion-MNIST (" << o.size << " px, seed " << o.seed << ") written to " << flags.text("out") << "\n";
     return 0;
   } catch (const std::exception& e) {
-    std::cerr << "fcam-make-dataset: error: " << e.what() << "\n";
+    std::cerr << app::error_line("fcam-make-dataset", e.what()) << "\n";
     return 1;
   }
 }

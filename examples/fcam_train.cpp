@@ -14,6 +14,7 @@
 #include <iostream>
 #include <string>
 
+#include <fcam/app/error_line.hpp>
 #include <fcam/fcam.hpp>
 #include <fcam/train/trainer.hpp>
 
@@ -193,7 +194,7 @@ int main(int argc, char** argv) {
       io::write_file_atomic(flags.text("json"), json::dump(json::Value(result_json(c.stage, r))) + "\n");
     return 0;
   } catch (const std::exception& e) {
-    std::cerr << "fcam-train: error: " << e.what() << "\n";
+    std::cerr << app::error_line("fcam-train", e.what()) << "\n";
     return 1;
   }
 }

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include <fcam/app/error_line.hpp>
 #include <fcam/core/grad_mode.hpp>
 #include <fcam/data/image_write.hpp>
 #include <fcam/data/preprocess.hpp>
@@ -316,4 +317,12 @@ TEST_CASE("load_any_checkpoint: fcam checkpoints and state dicts, mismatches nam
   CHECK_THAT(error_of([&] { models::load_any_checkpoint<float>(dir / "missing.safetensors"); }),
              Contains("missing.safetensors"));
   fs::remove_all(dir);
+}
+
+TEST_CASE("error_line names the program once", "[helpers][errors]") {
+  CHECK(app::error_line("fcam-eval", "fcam-eval: --threads must be in [1, 4096], got '0'") ==
+        "fcam-eval: error: --threads must be in [1, 4096], got '0'");
+  CHECK(app::error_line("fcam-eval", "maps/a.npy: cannot open file") ==
+        "fcam-eval: error: maps/a.npy: cannot open file");
+  CHECK(app::error_line("fcam-eval", "fcam-evaluation: x") == "fcam-eval: error: fcam-evaluation: x");
 }

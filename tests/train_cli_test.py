@@ -204,7 +204,7 @@ def main():
                            (["--batch_size", "0"], "--batch_size must be in [1, 65536]")]:
         out_dir = os.path.join(work, "range")
         r = subprocess.run([train, "classifier", *common, *flags, "--out", out_dir], capture_output=True, text=True)
-        check(r.returncode != 0 and message in r.stderr and not os.path.exists(out_dir),
+        check(r.returncode != 0 and "fcam-train: error: " + message in r.stderr and not os.path.exists(out_dir),
               f"{flags}: refused before any work: {r.stderr.strip()[-160:]}")
     os.remove(os.path.join(work, "images", "train", "img005.png"))
     args = [train, "classifier", *common, "--arch", "resnet18", "--base_width", "8", "--num_classes", "3",

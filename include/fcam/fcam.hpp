@@ -27,6 +27,7 @@
 #include "fcam/data/transforms.hpp"
 #include "fcam/data/wsol_metadata.hpp"
 #include "fcam/data/wsol_split.hpp"
+#include "fcam/app/error_line.hpp"
 #include "fcam/app/flags.hpp"
 #include "fcam/app/progress.hpp"
 #include "fcam/io/atomic_file.hpp"

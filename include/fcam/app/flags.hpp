@@ -150,7 +150,8 @@ public:
       if (f.kind == Kind::boolean) shown += " [BOOL]";
       else if (f.kind == Kind::integer_list) shown += " N [N ...]";
       else shown += " VALUE";
-      out << "  " << shown << "\n      " << f.help << range_text(f.range);
+      const std::string range = range_text(f.range);
+      out << "  " << shown << "\n      " << f.help << (range.empty() ? "" : "; allowed: " + range);
       std::string fallback;
       for (const auto& v : f.fallback) fallback += (fallback.empty() ? "" : " ") + v;
       out << (fallback.empty() ? "" : " (default: " + fallback + ")") << "\n";
@@ -213,14 +214,16 @@ private:
   }
   void check_range(double v, const std::string& text, const std::string& name) const {
     const Range& r = get(name).range;
-    FCAM_CHECK(v >= r.lo && v <= r.hi, program_, ": --", name, " must be", range_text(r), ", got '", text, "'");
+    const std::string range = range_text(r);
+    FCAM_CHECK(v >= r.lo && v <= r.hi, program_, ": --", name, " must be ", range[0] == '[' ? "in " : "", range,
+               ", got '", text, "'");
   }
-  /// " in [lo, hi]", " >= lo", " <= hi" or "" (no bound).
+  /// "[lo, hi]", ">= lo", "<= hi" or "" (no bound).
   static std::string range_text(const Range& r) {
     const bool low = std::isfinite(r.lo), high = std::isfinite(r.hi);
-    if (low && high) return " in [" + format(r.lo) + ", " + format(r.hi) + "]";
-    if (low) return " >= " + format(r.lo);
-    if (high) return " <= " + format(r.hi);
+    if (low && high) return "[" + format(r.lo) + ", " + format(r.hi) + "]";
+    if (low) return ">= " + format(r.lo);
+    if (high) return "<= " + format(r.hi);
     return "";
   }
   std::uint64_t seed_text(const std::string& text, const std::string& name) const {
