@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 #include <fcam/data/image_write.hpp>
 #include <fcam/data/preprocess.hpp>
 #include <fcam/data/wsol_split.hpp>
+#include <fcam/io/npy.hpp>
 #include <fcam/metrics/box_accuracy.hpp>
 #include <fcam/metrics/downscale_simulation.hpp>
 #include <fcam/models/checkpoints.hpp>
@@ -325,4 +327,27 @@ TEST_CASE("error_line names the program once", "[helpers][errors]") {
   CHECK(app::error_line("fcam-eval", "maps/a.npy: cannot open file") ==
         "fcam-eval: error: maps/a.npy: cannot open file");
   CHECK(app::error_line("fcam-eval", "fcam-evaluation: x") == "fcam-eval: error: fcam-evaluation: x");
+}
+
+TEST_CASE("checkpoint metadata with bad numbers is an error naming the file and the field", "[helpers][checkpoints]") {
+  std::map<std::string, std::string> meta{{"fcam.arch", "resnet18"}, {"fcam.num_classes", "3"},
+                                          {"fcam.base_width", "8"},   {"fcam.mean", "[0.1, 0.2, 0.3]"},
+                                          {"fcam.std", "[0.1, 0.2, 0.3]"}, {"fcam.training", "{}"}};
+  CHECK(models::model_config_from_metadata(meta, "ok.safetensors").num_classes == 3);
+  meta["fcam.num_classes"] = "three";
+  CHECK_THROWS_WITH(models::model_config_from_metadata(meta, "a.safetensors"),
+                    Contains("a.safetensors: 'fcam.num_classes' must be a positive integer, got 'three'"));
+  meta["fcam.num_classes"] = "99999999999999999999";
+  CHECK_THROWS_WITH(models::model_config_from_metadata(meta, "b.safetensors"),
+                    Contains("b.safetensors: 'fcam.num_classes'"));
+  meta["fcam.num_classes"] = "3";
+  meta["fcam.mean"] = "[0.1, 0.2";
+  CHECK_THROWS_WITH(models::model_config_from_metadata(meta, "c.safetensors"), Contains("c.safetensors: "));
+}
+
+TEST_CASE("a directory given where a file is expected is an error naming it", "[helpers][errors]") {
+  const fs::path dir = fs::temp_directory_path() / "fcam_test_dir_as_file";
+  fs::create_directories(dir);
+  CHECK_THROWS_WITH(io::read_file(dir), Contains("fcam_test_dir_as_file is a directory, not a file"));
+  CHECK_THROWS_WITH(io::read_npy<float>(dir), Contains("is a directory"));
 }

@@ -204,6 +204,16 @@ TEST_CASE("training state: weights, momentum and counters round-trip; another se
   }
   CHECK_THROWS_WITH(train::load_train_state(path, fresh, fresh_sgd, 7),
                     Catch::Contains(path.string()) && Catch::Contains("started with seed 9223372036854775813"));
+  // A state whose counters are damaged: errors name the file and the field (not std::map::at).
+  io::SafetensorsFile damaged = io::read_safetensors(path);
+  damaged.metadata["fcam.train_state"] = R"({"epoch": 4, "best_epoch": 2})";
+  io::write_safetensors(path, damaged);
+  CHECK_THROWS_WITH(train::load_train_state(path, fresh, fresh_sgd, counters.seed),
+                    Catch::Contains(path.string() + ": damaged training state: fcam.train_state: missing 'best_val'"));
+  damaged.metadata["fcam.train_state"] = "";
+  io::write_safetensors(path, damaged);
+  CHECK_THROWS_WITH(train::load_train_state(path, fresh, fresh_sgd, counters.seed),
+                    Catch::Contains(path.string() + ": damaged training state:"));
   nn::save_safetensors(model, path);  // weights only: not a state
   CHECK_THROWS_WITH(train::load_train_state(path, fresh, fresh_sgd, 7), Catch::Contains("not a training state"));
   std::filesystem::remove(path);

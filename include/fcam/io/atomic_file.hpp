@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -90,8 +91,13 @@ inline void write_file_atomic(const std::filesystem::path& path, std::string_vie
 
 /// Whole content of a binary file; throws fcam::Error naming the file when it cannot be read.
 inline std::string read_file(const std::filesystem::path& path) {
+  std::error_code ec;
+  const std::filesystem::file_type type = std::filesystem::status(path, ec).type();
+  FCAM_CHECK(type != std::filesystem::file_type::directory, path.string(), " is a directory, not a file");
   std::ifstream in(path, std::ios::binary);
   FCAM_CHECK(in.good(), path.string(), ": cannot open file (missing or unreadable)");
+  if (type != std::filesystem::file_type::regular)  // a FIFO or device: no size to seek to, read to the end
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   in.seekg(0, std::ios::end);
   const std::streamoff size = in.tellg();
   FCAM_CHECK(size >= 0, path.string(), ": cannot determine the file size");

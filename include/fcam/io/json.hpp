@@ -356,6 +356,13 @@ inline void write_value(std::string& out, const Value& value) {
 /// Parses a complete JSON document; throws fcam::Error with the byte offset on malformed input.
 inline Value parse(std::string_view text) { return detail::Parser(text).parse_document(); }
 
+/// The member `key` of `object`; a missing member is an fcam::Error naming `where` and the key.
+inline const Value& member(const Object& object, const std::string& key, const std::string& where) {
+  const auto it = object.find(key);
+  FCAM_CHECK(it != object.end(), where, ": missing '", key, "'");
+  return it->second;
+}
+
 /// Compact JSON text of `value` (integers exactly; integral doubles below 9e15 without a decimal
 /// point, other doubles with 17 significant digits; non-finite numbers as null).
 inline std::string dump(const Value& value) {

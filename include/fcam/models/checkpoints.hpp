@@ -8,6 +8,7 @@
 /// WSOL variants add (VGG's "conv6") keep their fresh initialisation.
 #pragma once
 
+#include <charconv>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -86,9 +87,21 @@ inline ModelConfig model_config_from_metadata(const std::map<std::string, std::s
   } catch (const Error& e) {
     fail(source, ": ", e.what());
   }
-  config.num_classes = std::stoll(field("fcam.num_classes"));
-  config.base_width = std::stoll(field("fcam.base_width"));
-  config.normalization = {triple("fcam.mean"), triple("fcam.std")};
+  auto positive_integer = [&](const char* key) {
+    const std::string& text = field(key);
+    std::int64_t v = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    FCAM_CHECK(ec == std::errc() && end == text.data() + text.size() && v >= 1, source, ": '", key,
+               "' must be a positive integer, got '", text, "'");
+    return v;
+  };
+  config.num_classes = positive_integer("fcam.num_classes");
+  config.base_width = positive_integer("fcam.base_width");
+  try {
+    config.normalization = {triple("fcam.mean"), triple("fcam.std")};
+  } catch (const Error& e) {
+    fail(source, ": ", e.what());
+  }
   config.training = field("fcam.training");
   return config;
 }

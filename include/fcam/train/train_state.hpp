@@ -61,20 +61,25 @@ RunCounters load_train_state(const std::filesystem::path& path, nn::ModuleBase<T
   }
   nn::load_state_dict(model, weights, true, path.string());
   for (const auto& [name, record] : momentum.tensors) sgd.momentum_buffers()[name] = record.template to_tensor<T>();
-  const json::Value parsed = json::parse(it->second);
-  const json::Object& o = parsed.as<json::Object>("train_state");
   RunCounters c;
-  c.epoch = static_cast<std::int64_t>(o.at("epoch").as<double>("epoch"));
-  c.best_epoch = static_cast<std::int64_t>(o.at("best_epoch").as<double>("best_epoch"));
   c.seed = expected_seed;
-  if (o.count("seed")) {
-    c.seed = o.at("seed").as<std::uint64_t>("seed");
-    FCAM_CHECK(c.seed == expected_seed, path.string(), ": the run was started with seed ", c.seed,
-               "; resume it with the same seed, not ", expected_seed);
+  try {  // every error below names the file
+    const json::Value parsed = json::parse(it->second);
+    const json::Object& o = parsed.as<json::Object>("train_state");
+    const std::string where = "fcam.train_state";
+    c.epoch = static_cast<std::int64_t>(json::member(o, "epoch", where).as<double>("epoch"));
+    c.best_epoch = static_cast<std::int64_t>(json::member(o, "best_epoch", where).as<double>("best_epoch"));
+    if (o.count("seed")) c.seed = json::member(o, "seed", where).as<std::uint64_t>("seed");
+    c.best_val = json::member(o, "best_val", where).as<double>("best_val");
+    for (const auto& v : json::member(o, "val_history", where).as<json::Array>("val_history"))
+      c.val_history.push_back(v.as<double>("val"));
+    for (const auto& v : json::member(o, "loss_history", where).as<json::Array>("loss_history"))
+      c.loss_history.push_back(v.as<double>("loss"));
+  } catch (const Error& e) {
+    fail(path.string(), ": damaged training state: ", e.what());
   }
-  c.best_val = o.at("best_val").as<double>("best_val");
-  for (const auto& v : o.at("val_history").as<json::Array>("val_history")) c.val_history.push_back(v.as<double>("val"));
-  for (const auto& v : o.at("loss_history").as<json::Array>("loss_history")) c.loss_history.push_back(v.as<double>("loss"));
+  FCAM_CHECK(c.seed == expected_seed, path.string(), ": the run was started with seed ", c.seed,
+             "; resume it with the same seed, not ", expected_seed);
   return c;
 }
 
