@@ -18,6 +18,7 @@
 #include <fcam/data/preprocess.hpp>
 #include <fcam/data/wsol_split.hpp>
 #include <fcam/io/npy.hpp>
+#include <fcam/io/number_text.hpp>
 #include <fcam/metrics/box_accuracy.hpp>
 #include <fcam/metrics/downscale_simulation.hpp>
 #include <fcam/models/checkpoints.hpp>
@@ -350,4 +351,14 @@ TEST_CASE("a directory given where a file is expected is an error naming it", "[
   fs::create_directories(dir);
   CHECK_THROWS_WITH(io::read_file(dir), Contains("fcam_test_dir_as_file is a directory, not a file"));
   CHECK_THROWS_WITH(io::read_npy<float>(dir), Contains("is a directory"));
+}
+
+TEST_CASE("parse_int64 accepts exactly a decimal integer that fits", "[helpers][errors]") {
+  CHECK(io::parse_int64("42") == 42);
+  CHECK(io::parse_int64("-7") == -7);
+  CHECK(io::parse_int64("9223372036854775807") == INT64_MAX);
+  for (const char* bad : {"", "12abc", " 3", "+3", "9223372036854775808", "1e3", "0x10"}) {
+    INFO(bad);
+    CHECK_FALSE(io::parse_int64(bad).has_value());
+  }
 }

@@ -49,6 +49,7 @@
 #include "fcam/io/half.hpp"
 #include "fcam/io/json.hpp"
 #include "fcam/io/npy.hpp"
+#include "fcam/io/number_text.hpp"
 #include "fcam/io/safetensors.hpp"
 #include "fcam/nn/state_dict.hpp"
 #include "fcam/models/bottleneck.hpp"

@@ -8,7 +8,6 @@
 /// WSOL variants add (VGG's "conv6") keep their fresh initialisation.
 #pragma once
 
-#include <charconv>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -17,6 +16,7 @@
 
 #include "fcam/data/preprocess.hpp"
 #include "fcam/io/json.hpp"
+#include "fcam/io/number_text.hpp"
 #include "fcam/io/safetensors.hpp"
 #include "fcam/nn/state_dict.hpp"
 #include "fcam/models/encoder.hpp"
@@ -88,12 +88,9 @@ inline ModelConfig model_config_from_metadata(const std::map<std::string, std::s
     fail(source, ": ", e.what());
   }
   auto positive_integer = [&](const char* key) {
-    const std::string& text = field(key);
-    std::int64_t v = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    FCAM_CHECK(ec == std::errc() && end == text.data() + text.size() && v >= 1, source, ": '", key,
-               "' must be a positive integer, got '", text, "'");
-    return v;
+    const std::optional<std::int64_t> v = io::parse_int64(field(key));
+    FCAM_CHECK(v && *v >= 1, source, ": '", key, "' must be a positive integer, got '", field(key), "'");
+    return *v;
   };
   config.num_classes = positive_integer("fcam.num_classes");
   config.base_width = positive_integer("fcam.base_width");
