@@ -89,6 +89,12 @@ TEST_CASE("invalid metadata is reported as file:line: what", "[metadata][errors]
   CHECK_THAT(error_of("outside", ids, labels, sizes, "a.jpg,0,0,9,9\nb.jpg,1,1,10,2"),
              Contains("localization.txt:2: box (1, 1, 10, 2) is outside the 10x10 image"));
   CHECK_THAT(error_of("blank", "a.jpg\n\nb.jpg", labels, sizes, boxes), Contains("image_ids.txt:2: empty line"));
+  // A short first box line is blamed on itself (it used to make the file read as masks, and
+  // line 2 was blamed), and a huge number is not an integer (no undefined cast).
+  CHECK_THAT(error_of("short_box", ids, labels, sizes, "a.jpg,0,0\nb.jpg,1,1,2,2"),
+             Contains("localization.txt:1: expected 'id,x0,y0,x1,y1', got 3 fields"));
+  CHECK_THAT(error_of("huge", ids, "a.jpg,1e300\nb.jpg,1", sizes, boxes),
+             Contains("class_labels.txt:1: label '1e300' is not an integer in int's range"));
   const auto dir = make_split("nofile", ids, labels, sizes, boxes);
   std::filesystem::remove(dir / "class_labels.txt");
   CHECK_THROWS_WITH(data::read_wsol_metadata(dir), Contains("class_labels.txt: cannot open file"));

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -74,18 +75,26 @@ inline std::vector<std::string> split_fields(const std::string& line) {
   }
 }
 
+/// Whether all of `text` is a number (strtod's syntax).
+inline bool is_number(const std::string& text) {
+  char* end = nullptr;
+  std::strtod(text.c_str(), &end);
+  return !text.empty() && end == text.c_str() + text.size();
+}
+
 /// A number field, or an error at `where`.
 inline double number_field(const std::string& text, const std::string& where, const char* what) {
-  char* end = nullptr;
-  const double v = std::strtod(text.c_str(), &end);
-  FCAM_CHECK(!text.empty() && end == text.c_str() + text.size(), where, ": ", what, " '", text, "' is not a number");
-  return v;
+  FCAM_CHECK(is_number(text), where, ": ", what, " '", text, "' is not a number");
+  return std::strtod(text.c_str(), nullptr);
 }
 
 /// An integer field, or an error at `where`.
 inline int int_field(const std::string& text, const std::string& where, const char* what) {
   const double v = number_field(text, where, what);
-  FCAM_CHECK(v == static_cast<double>(static_cast<int>(v)), where, ": ", what, " '", text, "' is not an integer");
+  // The range check comes first: casting a double outside int's range is undefined behaviour.
+  FCAM_CHECK(v >= std::numeric_limits<int>::min() && v <= std::numeric_limits<int>::max() &&
+                 v == static_cast<double>(static_cast<int>(v)),
+             where, ": ", what, " '", text, "' is not an integer in int's range");
   return static_cast<int>(v);
 }
 
@@ -154,7 +163,11 @@ inline WsolMetadata read_wsol_metadata(const std::filesystem::path& split_dir, i
   const auto loc_path = split_dir / "localization.txt";
   const auto loc_lines = read_lines(loc_path);
   if (loc_lines.empty()) return meta;
-  const bool masks = split_fields(loc_lines[0]).size() <= 3;
+  // Box lines hold numbers after the id (id,x0,y0,x1,y1), mask lines a file name (id,mask[,ignore]):
+  // the first line's second field tells them apart, so a short box line is reported as a bad box
+  // line at its own line number, not as a mask file whose next line is wrong.
+  const auto first = split_fields(loc_lines[0]);
+  const bool masks = first.size() >= 2 && !is_number(first[1]);
   if (masks) meta.masks.assign(ids.size(), MaskSet{});
   else meta.boxes.assign(ids.size(), {});
   for (std::size_t i = 0; i < loc_lines.size(); ++i) {
