@@ -55,6 +55,23 @@ inline std::uint64_t get_u64(const std::string& in, std::size_t& pos) {
   return v;
 }
 
+/// Calls fn(label, first pixel, length) for each run of one image's code (encode_pixel_masks),
+/// after checking it: a label other than 0–2, an empty run, or runs that do not cover the
+/// image's `pixels` pixels exactly are an fcam::Error (checked without overflow).
+template <class F>
+void for_each_run(const std::string& code, std::int64_t pixels, F&& fn) {
+  std::size_t pos = 0;
+  std::int64_t covered = 0;
+  while (pos < code.size()) {
+    const char label = code[pos++];
+    const auto run = static_cast<std::int64_t>(get_u64(code, pos));
+    FCAM_CHECK(label >= 0 && label <= 2 && run > 0 && run <= pixels - covered, "mask cache: corrupt run");
+    fn(label, covered, run);
+    covered += run;
+  }
+  FCAM_CHECK(covered == pixels, "mask cache: an image's runs cover ", covered, " of ", pixels, " pixels");
+}
+
 }  // namespace detail
 
 /// Fingerprint of the masks of `masks` under `openimages_dir` at evaluation size `size`.
@@ -91,18 +108,11 @@ inline std::string encode_pixel_masks(const PixelMasks& m) {
 /// Decodes encode_pixel_masks' output into size×size masks.
 inline PixelMasks decode_pixel_masks(const std::string& code, int size) {
   PixelMasks m{Tensor<float>({size, size}), Tensor<float>({size, size})};
-  std::size_t pos = 0;
-  std::int64_t i = 0;
-  const std::int64_t n = static_cast<std::int64_t>(size) * size;
-  while (pos < code.size()) {
-    const char label = code[pos++];
-    const auto run = static_cast<std::int64_t>(detail::get_u64(code, pos));
-    FCAM_CHECK(label >= 0 && label <= 2 && run > 0 && run <= n - i, "mask cache: corrupt run");
-    float* target = label == 1 ? m.foreground.data() : label == 2 ? m.ignore.data() : nullptr;
-    if (target) std::fill(target + i, target + i + run, 1.0f);
-    i += run;
-  }
-  FCAM_CHECK(i == n, "mask cache: an image's runs cover ", i, " of ", n, " pixels");
+  detail::for_each_run(code, static_cast<std::int64_t>(size) * size,
+                       [&](char label, std::int64_t first, std::int64_t run) {
+                         float* target = label == 1 ? m.foreground.data() : label == 2 ? m.ignore.data() : nullptr;
+                         if (target) std::fill(target + first, target + first + run, 1.0f);
+                       });
   return m;
 }
 
@@ -126,15 +136,7 @@ inline std::optional<std::vector<std::string>> read_mask_cache(const std::filesy
       FCAM_CHECK(n <= data.size() - pos, "mask cache: truncated");
       code = data.substr(pos, n);
       pos += n;
-      std::size_t at = 0;
-      std::int64_t covered = 0;
-      while (at < code.size()) {
-        const char label = code[at++];
-        const auto run = static_cast<std::int64_t>(detail::get_u64(code, at));
-        FCAM_CHECK(label >= 0 && label <= 2 && run > 0 && run <= pixels - covered, "mask cache: corrupt run");
-        covered += run;
-      }
-      FCAM_CHECK(covered == pixels, "mask cache: an image's runs do not cover its pixels");
+      detail::for_each_run(code, pixels, [](char, std::int64_t, std::int64_t) {});  // validates it
     }
     return codes;
   } catch (const Error&) {
