@@ -66,7 +66,7 @@ void define_flags(app::Flags& f) {
   f.add_int("workers", 2, "image loading threads", app::Range{0, 256});
   f.add_bool("skip_bad", false, "skip unreadable images (counted in the summary) instead of stopping");
   f.add_seed("seed", 0, "seed of the order, crops, flips and pseudo-label sampling (64-bit)");
-  f.add_bool("resume", false, "continue the run in --out from its last finished epoch");
+  f.add_bool("resume", false, "continue the run in --out from its last finished epoch (an error when --out has none)");
   f.add_string("json", "", "write the final metrics (test: best and last checkpoints) to this file");
   f.add_bool("quiet", false, "no progress lines");
   f.add_string("eval_cam", "cam", "classifier: the CAM method evaluated on validation / test (" + names_of(cam::method_table) + ")");
@@ -131,6 +131,8 @@ train::TrainConfig config_from(const app::Flags& flags) {
   c.skip_bad = flags.boolean("skip_bad");
   c.seed = flags.seed("seed");
   c.resume = flags.boolean("resume");
+  FCAM_CHECK(!c.resume || fs::exists(c.out / "state.safetensors"), "--resume: ", c.out.string(),
+             " has no training state (state.safetensors), so there is nothing to resume; run without --resume to start");
   c.progress = app::progress_printer(!flags.boolean("quiet"));
   c.eval_cam_method = cam::parse_method(flags.text("eval_cam"));
   c.val_interval = flags.number("val_interval");

@@ -23,6 +23,10 @@ struct RunCounters {
   std::uint64_t seed = 0;            ///< the run's seed (order, crops, flips, pseudo-labels)
   std::vector<double> val_history;   ///< validation score after epoch 0, 1, …
   std::vector<double> loss_history;  ///< mean training loss of epoch 1, 2, …
+  /// log.csv's rows of epoch 0, 1, … (without the header), so that a resumed run rewrites its log
+  /// from the state instead of appending to whatever an interrupted run left.
+  std::vector<std::string> log_rows;
+  bool has_log_rows = true;  ///< false for states written before the rows were kept
 };
 
 /// Writes `model`'s parameters and buffers ("model.<name>"), `sgd`'s momentum buffers
@@ -38,9 +42,12 @@ void save_train_state(const std::filesystem::path& path, nn::ModuleBase<T>& mode
   json::Array vals, losses;
   for (double x : counters.val_history) vals.push_back(x);
   for (double x : counters.loss_history) losses.push_back(x);
+  json::Array rows;
+  for (const std::string& row : counters.log_rows) rows.push_back(row);
   state.metadata["fcam.train_state"] = json::dump(json::Value(json::Object{
       {"epoch", static_cast<double>(counters.epoch)}, {"best_epoch", static_cast<double>(counters.best_epoch)},
-      {"seed", counters.seed}, {"best_val", counters.best_val}, {"val_history", vals}, {"loss_history", losses}}));
+      {"seed", counters.seed}, {"best_val", counters.best_val}, {"val_history", vals}, {"loss_history", losses},
+      {"log_rows", rows}}));
   io::write_safetensors(path, state);
 }
 
@@ -75,6 +82,10 @@ RunCounters load_train_state(const std::filesystem::path& path, nn::ModuleBase<T
       c.val_history.push_back(v.as<double>("val"));
     for (const auto& v : json::member(o, "loss_history", where).as<json::Array>("loss_history"))
       c.loss_history.push_back(v.as<double>("loss"));
+    c.has_log_rows = o.count("log_rows") > 0;
+    if (c.has_log_rows)
+      for (const auto& v : json::member(o, "log_rows", where).as<json::Array>("log_rows"))
+        c.log_rows.push_back(v.as<std::string>("log row"));
   } catch (const Error& e) {
     fail(path.string(), ": damaged training state: ", e.what());
   }

@@ -5,8 +5,8 @@
 /// checkpoints.
 ///
 /// Files in `out`: best.safetensors and last.safetensors (fcam checkpoints, fcam-infer reads
-/// them), state.safetensors (weights + momentum + counters after the last finished epoch, one
-/// atomic file so that an interrupted run resumes consistently), log.csv.
+/// them), state.safetensors (weights + momentum + counters + log rows after the last finished
+/// epoch: the commit point of each epoch, see docs/guarantees.md), log.csv.
 #pragma once
 
 #include <algorithm>
@@ -17,11 +17,14 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "fcam/core/progress.hpp"
+#include "fcam/io/atomic_file.hpp"
 #include "fcam/io/json.hpp"
+#include "fcam/io/number_text.hpp"
 #include "fcam/nn/state_dict.hpp"
 #include "fcam/models/checkpoints.hpp"
 #include "fcam/train/evaluate.hpp"
@@ -54,7 +57,7 @@ struct TrainConfig {
   double val_interval = 0.004;       ///< threshold step on validation
   double test_interval = 0.001;      ///< threshold step on test
   FcamLossOptions fcam;              ///< stage 2 loss
-  bool resume = false;               ///< continue from out/state.safetensors
+  bool resume = false;               ///< continue from out/state.safetensors when it exists
   ProgressFn progress;               ///< reports of training and evaluation (empty: none)
 };
 
@@ -103,6 +106,37 @@ struct EpochLosses {
 };
 
 namespace detail {
+
+/// `x` as log.csv writes numbers (an ostream's default format).
+inline std::string number_text(double x) {
+  std::ostringstream s;
+  s << x;
+  return s.str();
+}
+
+/// One log.csv row: epoch, lr, the losses (empty for epoch 0), the validation score and seconds.
+inline std::string log_row(std::int64_t epoch, const std::string& lr, const EpochLosses* l, double val,
+                           double seconds) {
+  std::string row = std::to_string(epoch) + "," + lr + ",";
+  if (l) row += number_text(l->total) + "," + number_text(l->pce) + "," + number_text(l->crf) + "," + number_text(l->size);
+  else row += ",,,";
+  return row + "," + number_text(val) + "," + number_text(seconds);
+}
+
+/// The rows of an existing log.csv for epochs 0..`last_epoch`, each epoch once (its last row):
+/// how a state written before the state kept its rows is resumed.
+inline std::vector<std::string> log_rows_up_to(const std::filesystem::path& log, std::int64_t last_epoch) {
+  std::vector<std::string> rows(static_cast<std::size_t>(last_epoch + 1));
+  std::ifstream in(log);
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    const auto epoch = io::parse_int64(std::string_view(line).substr(0, line.find(',')));
+    if (epoch && *epoch >= 0 && *epoch <= last_epoch) rows[static_cast<std::size_t>(*epoch)] = line;
+  }
+  std::erase(rows, std::string());
+  return rows;
+}
 
 /// The model a run starts from: stage 2 from the stage-1 checkpoint (whose arch, classes and
 /// normalisation then win in `c.model`), stage 1 from one too when given (to continue training
@@ -194,9 +228,13 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
 
   RunCounters run;
   run.seed = c.seed;
-  if (c.resume && std::filesystem::exists(state_path)) {
+  const bool resumed = c.resume && std::filesystem::exists(state_path);
+  if (resumed) {
     run = load_train_state(state_path, *model, sgd, c.seed);
+    if (!run.has_log_rows) run.log_rows = detail::log_rows_up_to(c.out / "log.csv", run.epoch);
     say("resuming " + stage + " from epoch " + std::to_string(run.epoch) + " (" + state_path.string() + ")");
+  } else if (std::filesystem::exists(state_path)) {
+    say("note: " + c.out.string() + " holds an earlier run; it is replaced (resume it with --resume)");
   }
 
   EvaluationOptions eval;
@@ -217,37 +255,47 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
     return evaluate(*model, c.val, eval, reporting("validation (epoch " + std::to_string(epoch) + ")")).localization;
   };
   const std::string metric = c.val.metadata.has_boxes() ? "MaxBoxAcc@50" : "PxAP";
-  if (run.epoch == 0) {
+  const std::string log_header =
+      std::string("epoch,lr,loss,pce,crf,size,val_") + (metric == "PxAP" ? "pxap" : "maxboxacc50") + ",seconds\n";
+  // Exactly once per epoch: the state is the commit point, written first; best, last and log.csv
+  // are derived from it afterwards (log.csv rewritten whole from the rows the state keeps). A run
+  // killed before the commit redoes the epoch; one killed after it finishes the derived files on
+  // resume. So log, best, last and state always describe the same finished epochs.
+  auto write_derived_files = [&] {
+    if (run.best_epoch == run.epoch) models::save_fcam_checkpoint(*model, c.model, c.out / "best.safetensors");
+    if (run.epoch > 0) models::save_fcam_checkpoint(*model, c.model, c.out / "last.safetensors");
+    std::string log = log_header;
+    for (const std::string& row : run.log_rows) log += row + "\n";
+    io::write_file_atomic(c.out / "log.csv", log);
+  };
+  if (resumed) {
+    write_derived_files();
+  } else {
     const double v = validate(0);
     run.val_history = {v};
     run.best_val = v;
     run.best_epoch = 0;
-    models::save_fcam_checkpoint(*model, c.model, c.out / "best.safetensors");
+    run.log_rows = {detail::log_row(0, "", {}, v, 0)};
+    save_train_state(state_path, *model, sgd, run);
+    write_derived_files();
     say(stage + " epoch 0: val " + metric + " " + std::to_string(v));
-    std::ofstream(c.out / "log.csv") << "epoch,lr,loss,pce,crf,size,val_" << (metric == "PxAP" ? "pxap" : "maxboxacc50")
-                                     << ",seconds\n" << "0,,,,,," << v << ",0\n";
   }
 
   data::DataLoader loader(c.train, detail::training_loader_options(c));
   for (std::int64_t epoch = run.epoch + 1; epoch <= c.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
     const EpochLosses l = train_one_epoch(*model, sgd, loader, c, epoch);
-    run.loss_history.push_back(l.total);
     const double v = validate(epoch);
-    run.val_history.push_back(v);
-    models::save_fcam_checkpoint(*model, c.model, c.out / "last.safetensors");
-    if (v > run.best_val) {
-      run.best_val = v;
-      run.best_epoch = epoch;
-      models::save_fcam_checkpoint(*model, c.model, c.out / "best.safetensors");
-    }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::ofstream(c.out / "log.csv", std::ios::app) << epoch << "," << sgd.lr() << "," << l.total << "," << l.pce << ","
-                                                    << l.crf << "," << l.size << "," << v << "," << seconds << "\n";
+    run.epoch = epoch;
+    run.loss_history.push_back(l.total);
+    run.val_history.push_back(v);
+    if (v > run.best_val) run.best_val = v, run.best_epoch = epoch;
+    run.log_rows.push_back(detail::log_row(epoch, detail::number_text(sgd.lr()), &l, v, seconds));
+    save_train_state(state_path, *model, sgd, run);
+    write_derived_files();
     say(stage + " epoch " + std::to_string(epoch) + ": loss " + std::to_string(l.total) + ", val " + metric + " " +
         std::to_string(v) + (run.best_epoch == epoch ? " (best)" : "") + ", " + std::to_string(seconds) + " s");
-    run.epoch = epoch;
-    save_train_state(state_path, *model, sgd, run);
   }
   if (!std::filesystem::exists(c.out / "last.safetensors"))
     models::save_fcam_checkpoint(*model, c.model, c.out / "last.safetensors");
