@@ -3,9 +3,11 @@
 #pragma once
 
 #include <cmath>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <fcam/io/atomic_file.hpp>
@@ -62,19 +64,27 @@ inline json::Value to_json(const Results& results) {
                       {"phase_seconds", phases}};
 }
 
+/// A number of results.json; null (how json::dump writes NaN, e.g. a metric a split lacks) is NaN.
+inline double number_or_nan(const json::Value& v, const std::string& what) {
+  if (std::holds_alternative<std::nullptr_t>(v.v)) return std::numeric_limits<double>::quiet_NaN();
+  return v.as<double>(what);
+}
+
+/// The results saved by to_json; errors name the missing or malformed field.
 inline Results results_from_json(const json::Value& v) {
   Results results;
   const json::Object& o = v.as<json::Object>("results");
-  results.seed = o.at("seed").as<std::uint64_t>("seed");
-  for (const json::Value& item : o.at("rows").as<json::Array>("rows")) {
+  results.seed = json::member(o, "seed", "results").as<std::uint64_t>("seed");
+  for (const json::Value& item : json::member(o, "rows", "results").as<json::Array>("rows")) {
     const json::Object& r = item.as<json::Object>("row");
-    Row row{r.at("group").as<std::string>("group"), r.at("name").as<std::string>("name")};
-    for (const Column& c : columns()) row.*c.value = r.at(c.title).as<double>(c.title);
+    Row row{json::member(r, "group", "row").as<std::string>("group"), json::member(r, "name", "row").as<std::string>("name")};
+    for (const Column& c : columns()) row.*c.value = number_or_nan(json::member(r, c.title, "row " + row.name), c.title);
     results.rows.push_back(row);
   }
-  for (const json::Value& item : o.at("downscale").as<json::Array>("downscale")) {
+  for (const json::Value& item : json::member(o, "downscale", "results").as<json::Array>("downscale")) {
     const json::Array& p = item.as<json::Array>("downscale point");
-    results.downscale.emplace_back(static_cast<int>(p.at(0).as<double>("z")), p.at(1).as<double>("pxap"));
+    FCAM_CHECK(p.size() == 2, "downscale point: expected [z, pxap]");
+    results.downscale.emplace_back(static_cast<int>(p[0].as<std::int64_t>("z")), number_or_nan(p[1], "pxap"));
   }
   return results;
 }

@@ -154,7 +154,11 @@ int collect(const std::vector<std::string>& folders, const fs::path& out) {
   for (const std::string& folder : folders) {
     const fs::path file = fs::path(folder) / "results.json";
     FCAM_CHECK(fs::exists(file), file.string(), " is missing: run fcam-demo --out ", folder, " first");
-    runs.push_back(demo::results_from_json(json::parse(io::read_file(file))));
+    try {
+      runs.push_back(demo::results_from_json(json::parse(io::read_file(file))));
+    } catch (const Error& e) {
+      fail(file.string(), ": not a results file of fcam-demo (", e.what(), "); rerun fcam-demo --out ", folder);
+    }
     md << " `" << folder << "` (seed " << runs.back().seed << ")";
   }
   md << ".\n\nTest split, mean ± sample standard deviation:\n\n" << demo::seeds_table(runs);

@@ -39,6 +39,7 @@
 #include <fcam/metrics/threshold_boxes.hpp>
 #include <fcam/models/checkpoints.hpp>
 #include <fcam/models/fcam_model.hpp>
+#include <fcam/ops/reduce.hpp>
 #include <fcam/ops/softmax.hpp>
 #include <fcam/ops/top_k.hpp>
 
@@ -63,6 +64,9 @@ std::vector<Input> load_inputs(const std::vector<std::string>& paths, int size, 
       const Tensor<float> batch = io::read_npy<float>(path);
       FCAM_CHECK(batch.ndim() == 4 && batch.size(1) == 3, path, ": expected an N×3×H×W array, got ",
                  to_string(batch.shape()));
+      const std::int64_t bad = first_non_finite(batch);
+      FCAM_CHECK(bad < 0, path, ": holds a NaN or infinity (item ", bad / std::max<std::int64_t>(1, batch.numel() / batch.size(0)),
+                 ", flat index ", bad, "); inputs must be finite");
       for (std::int64_t b = 0; b < batch.size(0); ++b) {
         Tensor<float> x = batch.batch(b).clone();
         inputs.push_back({fs::path(path).stem().string() + "_" + std::to_string(b), path, x, data::input_to_image(x, norm)});
@@ -101,42 +105,57 @@ struct MapRequest {
   std::vector<std::optional<cam::Method>> baselines;
 };
 
+/// `t` must hold only finite values; otherwise an error naming `what` and `input`, before
+/// anything of that input is written.
+void require_finite(const Tensor<float>& t, const std::string& what, const Input& input, const std::string& cause) {
+  const std::int64_t bad = first_non_finite(t);
+  FCAM_CHECK(bad < 0, "fcam-infer: ", input.source, " (", input.name, "): a NaN or infinity in ", what, " (flat index ",
+             bad, "); ", cause, "; nothing was written for this input");
+}
+
 /// Logits, top-5, maps, pictures of one input into <out>/<input name>/; returns its JSON summary.
+/// Everything is computed and checked before the first file of the input is written.
 json::Object infer_one(models::FcamModel<float>& model, const Input& input, const app::Flags& flags,
                        const MapRequest& request, Rng& rng, const cam::SmoothOptions& smooth) {
+  const std::string weights = "the weights in " + flags.text("weights");
   const models::ClassifierOutput<float> out = model.classify(input.tensor);
   const Tensor<float>& logits = out.logits;
+  require_finite(logits, "the logits", input, "its values or " + weights + " overflow float");
   const Tensor<float> probs = softmax_channels(logits.reshape({1, logits.size(1), 1, 1}));
   const std::vector<std::int64_t> top5 = top_k(logits, std::min<std::int64_t>(5, logits.size(1))).indices;
   const int top1 = static_cast<int>(top5.front());
   const int cls = flags.integer("class") >= 0 ? flags.integer("class") : top1;
   FCAM_CHECK(cls < logits.size(1), "fcam-infer: --class ", cls, " outside [0, ", logits.size(1), ")");
 
+  const std::int64_t h = input.tensor.size(2), w = input.tensor.size(3);
+  Tensor<float> probability;          // F-CAM's foreground probability, when requested
+  std::vector<Tensor<float>> maps;    // h×w per method, min–max normalised (see the convention above)
+  for (std::size_t k = 0; k < request.methods.size(); ++k) {
+    Tensor<float> map;
+    if (!request.baselines[k]) {
+      probability = model.foreground(out.stages).reshape({h, w});
+      map = cam::normalize_maps(probability.reshape({1, h, w}));
+    } else {
+      map = cam::full_resolution(cam::baseline_maps(model, out, input.tensor, {cls}, *request.baselines[k], rng, smooth), h, w);
+    }
+    maps.push_back(map.reshape({h, w}));
+    require_finite(maps.back(), "the " + request.methods[k] + " map", input, "its values or " + weights + " overflow float");
+  }
+
   const fs::path dir = fs::path(flags.text("out")) / input.name;
   fs::create_directories(dir);
   io::write_npy(dir / "logits.npy", logits);
+  if (probability.defined()) io::write_npy(dir / "fcam_probability.npy", probability);
+  for (std::size_t k = 0; k < request.methods.size(); ++k) {
+    io::write_npy(dir / (request.methods[k] + ".npy"), maps[k]);
+    data::Rgb8 picture = plot::overlay_heatmap(input.picture, maps[k]);
+    const auto boxes = metrics::boxes_at_thresholds(maps[k], {flags.number("box_threshold")}, false);
+    plot::draw_box(picture, boxes.front().front(), {255, 255, 255});
+    data::write_png(dir / (request.methods[k] + ".png"), picture);
+  }
   json::Array top5_json;
   for (const std::int64_t c : top5)
     top5_json.push_back(json::Array{static_cast<int>(c), static_cast<double>(probs.data()[c])});
-
-  const std::int64_t h = input.tensor.size(2), w = input.tensor.size(3);
-  for (std::size_t k = 0; k < request.methods.size(); ++k) {
-    const std::string& method = request.methods[k];
-    Tensor<float> maps;  // 1×h×w, min–max normalised (see the convention above)
-    if (!request.baselines[k]) {
-      const Tensor<float> probability = model.foreground(out.stages);
-      io::write_npy(dir / "fcam_probability.npy", probability.reshape({h, w}));
-      maps = cam::normalize_maps(probability);
-    } else {
-      maps = cam::full_resolution(cam::baseline_maps(model, out, input.tensor, {cls}, *request.baselines[k], rng, smooth), h, w);
-    }
-    const Tensor<float> map = maps.reshape({h, w});
-    io::write_npy(dir / (method + ".npy"), map);
-    data::Rgb8 picture = plot::overlay_heatmap(input.picture, map);
-    const auto boxes = metrics::boxes_at_thresholds(map, {flags.number("box_threshold")}, false);
-    plot::draw_box(picture, boxes.front().front(), {255, 255, 255});
-    data::write_png(dir / (method + ".png"), picture);
-  }
   std::cout << input.name << ": top-1 class " << top1 << " (p = " << probs.data()[top1]
             << "), maps of class " << cls << " -> " << dir.string() << "\n";
   return json::Object{{"input", input.name}, {"class", cls}, {"top5", top5_json}};

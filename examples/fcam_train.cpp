@@ -144,6 +144,8 @@ train::TrainConfig config_from(const app::Flags& flags) {
                 .n_minus = flags.number("n_minus"),
                 .erosion = flags.integer("erosion"),
                 .dilation = flags.integer("dilation")};
+  for (const char* name : {"erosion", "dilation"})  // a k×k square centred on the pixel
+    FCAM_CHECK(flags.integer(name) % 2 == 1, "--", name, " must be odd, got ", flags.integer(name));
   l.use_pce = flags.boolean("pce");
   l.alpha = flags.number("alpha");
   l.use_crf = flags.boolean("crf");

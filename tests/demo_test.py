@@ -120,6 +120,17 @@ def main():
     r = run([demo, "--collect", os.path.join(work, "nothing"), "--out", os.path.join(work, "seeds")])
     check(r.returncode != 0 and "results.json is missing" in r.stderr, "--collect names a missing run")
 
+    # A damaged results.json is named with what is wrong (it used to give std::map::at).
+    broken = os.path.join(work, "run_broken")
+    os.makedirs(broken, exist_ok=True)
+    for content, message in [("", "invalid JSON"), ('{"seed": 1, "rows": []}', "results: missing 'downscale'"),
+                             ('{"seed": 1, "rows": [{"group": "g"}], "downscale": []}', "row: missing 'name'")]:
+        with open(os.path.join(broken, "results.json"), "w") as f:
+            f.write(content)
+        r = run([demo, "--collect", f"{out},{broken}", "--out", os.path.join(work, "seeds_broken")])
+        check(r.returncode != 0 and "run_broken/results.json: not a results file of fcam-demo" in r.stderr
+              and message in r.stderr, f"--collect names a damaged results.json ({message}): {r.stderr.strip()[-200:]}")
+
     # Errors.
     r = run([demo, "--tiny", "--data", data, "--out", os.path.join(work, "bad"), "--fcam_on", "cam,bogus"])
     check(r.returncode != 0 and "unknown CAM method 'bogus'" in r.stderr, "an unknown baseline is an error")

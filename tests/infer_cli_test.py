@@ -132,6 +132,39 @@ def main():
     check(r.returncode != 0 and "a 20x10 image (200 pixels) is above the limit of 199" in r.stderr,
           "--max_image_pixels lowers the limit")
 
+    # Non-finite numbers are refused where they enter, naming the file, before anything is written
+    # (they used to reach the box search as a NaN map naming nothing, or exit 0 with p = nan).
+    nan_batch = ref["input"].copy()
+    nan_batch[0, 1, 2, 3] = np.nan
+    np.save(os.path.join(work, "nan_batch.npy"), nan_batch)
+    r = subprocess.run(base + ["--out", os.path.join(work, "nan_out"), os.path.join(work, "nan_batch.npy")],
+                       capture_output=True, text=True)
+    check(r.returncode != 0 and "nan_batch.npy: holds a NaN or infinity (item 0" in r.stderr
+          and not os.path.exists(os.path.join(work, "nan_out")), f"a NaN input is refused, named: {r.stderr[-200:]}")
+    nan_head = dict(tensors)
+    head = [k for k in nan_head if k.startswith("classification_head") or k.startswith("fc")][0]
+    nan_head[head] = nan_head[head].clone()
+    nan_head[head].view(-1)[0] = float("nan")
+    meta = {"fcam.arch": "resnet18", "fcam.num_classes": "10", "fcam.base_width": "64", "fcam.mean": "[0.485,0.456,0.406]",
+            "fcam.std": "[0.229,0.224,0.225]", "fcam.training": "{}"}
+    write_safetensors(os.path.join(work, "nan_head.safetensors"), nan_head, meta)
+    r = subprocess.run([infer, "--weights", os.path.join(work, "nan_head.safetensors"), "--out", os.path.join(work, "nan_out"),
+                        os.path.join(work, "batch.npy")], capture_output=True, text=True)
+    check(r.returncode != 0 and f"nan_head.safetensors: tensor '{head}' holds a NaN or infinity" in r.stderr
+          and not os.path.exists(os.path.join(work, "nan_out")), f"a NaN weight is refused, named: {r.stderr[-200:]}")
+    write_safetensors(os.path.join(work, "zero_std.safetensors"), tensors, {**meta, "fcam.std": "[0.229,0,0.225]"})
+    r = subprocess.run([infer, "--weights", os.path.join(work, "zero_std.safetensors"), "--out", os.path.join(work, "nan_out"),
+                        os.path.join(work, "batch.npy")], capture_output=True, text=True)
+    check(r.returncode != 0 and "zero_std.safetensors: 'fcam.std' must hold positive numbers, got 0" in r.stderr,
+          f"a zero std in a checkpoint is refused, named: {r.stderr[-200:]}")
+    huge = ref["input"].copy() * np.float32(3e37)
+    np.save(os.path.join(work, "huge_batch.npy"), huge)
+    r = subprocess.run(base + ["--out", os.path.join(work, "nan_out"), os.path.join(work, "huge_batch.npy")],
+                       capture_output=True, text=True)
+    check(r.returncode != 0 and "huge_batch.npy (huge_batch_0): a NaN or infinity in the logits" in r.stderr
+          and not os.path.exists(os.path.join(work, "nan_out", "huge_batch_0")),
+          f"logits that overflow float are refused before any output of the input: {r.stderr[-200:]}")
+
     for flags, message in [(["--methods", "scorecam"], "unknown CAM method 'scorecam'"),
                            (["--max_image_pixels", "0"], "max_image_pixels must be at least 1"),
                            (["--box_threshold", "-1"], "--box_threshold must be in [0, 1], got '-1'"),

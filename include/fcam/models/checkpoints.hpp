@@ -8,7 +8,10 @@
 /// WSOL variants add (VGG's "conv6") keep their fresh initialisation.
 #pragma once
 
+#include <array>
+#include <cmath>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -77,9 +80,16 @@ inline ModelConfig model_config_from_metadata(const std::map<std::string, std::s
   auto triple = [&](const char* key) {
     const json::Value v = json::parse(field(key));
     const auto& a = v.as<json::Array>(key);
-    FCAM_CHECK(a.size() == 3, source, ": '", key, "' must hold 3 numbers");
-    return std::array<float, 3>{static_cast<float>(a[0].as<double>(key)), static_cast<float>(a[1].as<double>(key)),
-                                static_cast<float>(a[2].as<double>(key))};
+    FCAM_CHECK(a.size() == 3, "'", key, "' must hold 3 numbers");
+    std::array<float, 3> out{};
+    for (std::size_t i = 0; i < 3; ++i) {
+      // Checked before the cast: a double beyond float's range does not convert.
+      const double x = a[i].as<double>(key);
+      FCAM_CHECK(std::isfinite(x) && std::abs(x) <= std::numeric_limits<float>::max(), "'", key, "' holds ", x,
+                 ", not a finite float");
+      out[i] = static_cast<float>(x);
+    }
+    return out;
   };
   ModelConfig config;
   try {
@@ -99,6 +109,8 @@ inline ModelConfig model_config_from_metadata(const std::map<std::string, std::s
   } catch (const Error& e) {
     fail(source, ": ", e.what());
   }
+  for (const float s : config.normalization.std)  // inputs are divided by it
+    FCAM_CHECK(s > 0, source, ": 'fcam.std' must hold positive numbers, got ", s);
   config.training = field("fcam.training");
   return config;
 }

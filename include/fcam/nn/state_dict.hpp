@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "fcam/io/safetensors.hpp"
+#include "fcam/ops/reduce.hpp"
 #include "fcam/nn/module.hpp"
 
 namespace fcam::nn {
@@ -48,6 +49,11 @@ LoadReport load_state_dict(ModuleBase<T>& module, const io::SafetensorsFile& fil
                to_string(target.shape()));
     Tensor<T> dst = target;  // shares storage with the module
     dst.copy_from(rec.to_tensor<T>());
+    // A NaN weight makes every output NaN, which used to surface far away (a NaN map in the box
+    // search, or exit 0 with p = nan); say which file and tensor instead.
+    const std::int64_t bad = first_non_finite(dst);
+    FCAM_CHECK(bad < 0, source, ": tensor '", name, "' holds a NaN or infinity (flat index ", bad,
+               "); the file is damaged or the run that wrote it diverged");
     used.insert(name);
   }
   for (auto& [name, p] : module.named_parameters())

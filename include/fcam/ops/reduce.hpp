@@ -1,7 +1,7 @@
 /// \file
 /// \brief Reductions whose few results host code decides on: per-plane sums (the size loss,
 /// GradCAM++), per-item dot products (the CRF loss), the largest difference of two tensors (parity
-/// checks), and a tensor's values on the host.
+/// checks), the first non-finite value, and a tensor's values on the host.
 #pragma once
 
 #include <cstdint>
@@ -39,6 +39,14 @@ T max_abs_difference(const Tensor<T>& a, const Tensor<T>& b) {
   check_same_shape(a, b, "max_abs_difference");
   if (operand_device<T>("max_abs_difference", {&a, &b}) == Device::cuda) cuda::unavailable("max_abs_difference");
   return cpu::max_abs_difference(a, b);
+}
+
+/// The flat index of the first NaN or infinity in `x`, or −1 when every value is finite (the
+/// check behind "holds a non-finite value" errors on weights, inputs and outputs).
+template <Scalar T>
+std::int64_t first_non_finite(const Tensor<T>& x) {
+  if (operand_device("first_non_finite", x) == Device::cuda) cuda::unavailable("first_non_finite");
+  return cpu::first_non_finite(x);
 }
 
 /// A copy of the tensor's values, in row-major order, as host memory (from any device).

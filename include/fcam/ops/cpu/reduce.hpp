@@ -48,6 +48,15 @@ T max_abs_difference(const Tensor<T>& a, const Tensor<T>& b) {
   return worst;
 }
 
+/// The flat index of the first NaN or infinity, or −1.
+template <Scalar T>
+std::int64_t first_non_finite(const Tensor<T>& x) {
+  const T* v = x.data();
+  for (std::int64_t i = 0; i < x.numel(); ++i)
+    if (!std::isfinite(v[i])) return i;
+  return -1;
+}
+
 /// The values of a CPU tensor, in order.
 template <Scalar T>
 std::vector<T> host_values(const Tensor<T>& x) {
