@@ -109,3 +109,33 @@ TEST_CASE("IoU and box resizing: wsolevaluation's public reference vectors", "[m
   CHECK_THROWS_WITH(box_iou(IntBox{3, 0, 2, 4}, IntBox{0, 0, 1, 1}), Contains("inverted box (3, 0, 2, 4)"));
   CHECK(metrics::resize_box(data::Box{1, 2, 4, 3}, 10, 20, 35, 10) == IntBox{3, 1, 14, 1});
 }
+
+TEST_CASE("evaluate_wsol: bad options and bad maps are errors, never an abort of its threads", "[metadata][errors]") {
+  // Two images on 2 threads; the metadata lives in <root>/CUB/test.
+  const auto root = std::filesystem::temp_directory_path() / "fcam_eval_threads";
+  std::filesystem::remove_all(root);
+  const auto split = make_split("eval_threads", "a\nb\n", "a,0\nb,1\n", "a,8,8\nb,8,8\n", "a,0,0,4,4\nb,2,2,7,7\n");
+  std::filesystem::create_directories(root / "CUB");
+  std::filesystem::rename(split, root / "CUB" / "test");
+  std::filesystem::create_directories(root / "maps");
+  for (const char* id : {"a", "b"}) io::write_npy(root / "maps" / (std::string(id) + ".npy"), Tensor<float>::zeros({8, 8}));
+  metrics::WsolEvaluationConfig config;
+  config.scoremap_root = root / "maps";
+  config.metadata_root = root;
+  config.dataset_name = "CUB";
+  config.split = "test";
+  config.eval_size = 8;
+  config.threads = 2;
+  CHECK(metrics::evaluate_wsol(config).num_images == 2);
+  // An IoU threshold of 101 used to throw inside a worker thread: std::terminate.
+  config.iou_threshold_list = {50, 101};
+  CHECK_THROWS_WITH(metrics::evaluate_wsol(config), Contains("IoU threshold 101 is outside [0, 100]"));
+  // A failing image stops the others and is named; the first by index wins.
+  config.iou_threshold_list = {30, 50, 70};
+  io::write_npy(root / "maps" / "b.npy", Tensor<float>::zeros({4, 4}));
+  CHECK_THROWS_WITH(metrics::evaluate_wsol(config), Contains("image b: score map is 4x4, expected 8x8"));
+  // A progress callback that throws is reported, not fatal.
+  io::write_npy(root / "maps" / "b.npy", Tensor<float>::zeros({8, 8}));
+  config.progress = [](std::int64_t, std::int64_t) { throw Error("progress sink closed"); };
+  CHECK_THROWS_WITH(metrics::evaluate_wsol(config), Contains("progress sink closed"));
+}

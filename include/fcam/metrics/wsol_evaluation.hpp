@@ -93,20 +93,28 @@ inline WsolEvaluation evaluate_wsol(const WsolEvaluationConfig& config) {
                              static_cast<std::int64_t>(config.eval_size) * config.eval_size);
     if (!cached) to_cache.resize(meta.masks.size());
   }
+  // Every accumulator is made here, before any thread starts: a bad option (an IoU threshold
+  // of 101) throws on this thread alone. It used to throw inside a worker, with the other
+  // workers still joinable, and std::terminate aborted the program.
+  for (int w = 0; w < workers; ++w) {
+    if (boxes) box_parts[static_cast<std::size_t>(w)].emplace(options);
+    else pixel_parts[static_cast<std::size_t>(w)].emplace(config.cam_curve_interval);
+  }
   std::atomic<std::int64_t> next{0}, done{0};
   std::atomic<bool> failed{false};
   std::mutex error_mutex;
   std::int64_t error_index = n;
   std::string error_message;
 
+  // A worker never lets an exception escape (it records the first failing image's, by index,
+  // and the others stop early), so no thread can end the process.
   auto work = [&](int w) {
     auto& box_acc = box_parts[static_cast<std::size_t>(w)];
     auto& pixel_acc = pixel_parts[static_cast<std::size_t>(w)];
-    if (boxes) box_acc.emplace(options);
-    else pixel_acc.emplace(config.cam_curve_interval);
-    for (std::int64_t i; (i = next++) < n && !failed;) {  // stop early once an image failed
-      const std::string& id = meta.image_ids[static_cast<std::size_t>(i)];
-      try {
+    std::int64_t i = 0;
+    try {
+      while ((i = next++) < n && !failed) {
+        const std::string& id = meta.image_ids[static_cast<std::size_t>(i)];
         const Tensor<float> map = read_score_map(config.scoremap_root / (id + ".npy"));
         FCAM_CHECK(map.size(0) == config.eval_size && map.size(1) == config.eval_size, "score map is ",
                    map.size(0), "x", map.size(1), ", expected ", config.eval_size, "x", config.eval_size);
@@ -123,23 +131,23 @@ inline WsolEvaluation evaluate_wsol(const WsolEvaluationConfig& config) {
           if (!to_cache.empty()) to_cache[k] = encode_pixel_masks(masks);
           pixel_acc->add(map, masks.foreground, masks.ignore);
         }
-      } catch (const std::exception& e) {
-        std::lock_guard<std::mutex> lock(error_mutex);
-        failed = true;
-        if (i < error_index) {
-          error_index = i;
-          error_message = e.what();
-        }
-        return;
+        const std::int64_t finished = ++done;
+        if (config.progress) config.progress(finished, n);
       }
-      const std::int64_t finished = ++done;
-      if (config.progress) config.progress(finished, n);
+    } catch (const std::exception& e) {
+      std::lock_guard<std::mutex> lock(error_mutex);
+      failed = true;
+      if (i < error_index) {
+        error_index = i;
+        error_message = e.what();
+      }
     }
   };
-  std::vector<std::thread> pool;
-  for (int w = 1; w < workers; ++w) pool.emplace_back(work, w);
-  work(0);
-  for (auto& t : pool) t.join();
+  {
+    std::vector<std::jthread> pool;  // joined when the block ends, also if starting a thread throws
+    for (int w = 1; w < workers; ++w) pool.emplace_back(work, w);
+    work(0);
+  }
   FCAM_CHECK(error_index == n, "image ", meta.image_ids[static_cast<std::size_t>(std::min(error_index, n - 1))], ": ",
              error_message);
 
