@@ -65,7 +65,14 @@ TEST_CASE("lines reach both ends and have their thickness") {
   plot::draw_line(diagonal, 29, 29, 0, 0, plot::black);
   for (int i = 0; i < 30; ++i) CHECK(pixel(diagonal, i, i) == plot::black);
   CHECK(count_colour(diagonal, plot::black) == 30);
-  plot::draw_line(diagonal, -5, 2, 40, 2, plot::black);  // clipped, no crash
+  // A line beyond the canvas is clipped to it: the visible part is drawn, nothing else changes.
+  plot::draw_line(diagonal, -5, 2, 40, 2, plot::black);
+  for (int x = 0; x < 30; ++x) CHECK(pixel(diagonal, x, 2) == plot::black);
+  CHECK(count_colour(diagonal, plot::black) == 30 + 29);  // the row, plus the diagonal outside it
+  data::Rgb8 outside = plot::blank(30, 30);
+  plot::draw_line(outside, -10, -3, 50, -3, plot::black);
+  plot::draw_line(outside, 31, -5, 31, 40, plot::black, 3);
+  CHECK(count_colour(outside, plot::white) == 30 * 30);
 }
 
 TEST_CASE("a line chart puts its points where the axes say") {

@@ -114,9 +114,9 @@ void run_special_case(const std::string& name, const std::string& op) {
     const auto grads = split_channels(ref(name, "dy"), {3, 1, 2});
     for (int i = 0; i < 3; ++i) expect_close(grads[static_cast<std::size_t>(i)], name, "dx" + std::to_string(i));
   } else if (op == "add") {
+    // Forward only: fcam has no backward op for add (its gradient, the identity, is what the
+    // residual blocks pass on, and their gradients are compared in the bottleneck cases).
     expect_close(add(ref(name, "x0"), ref(name, "x1")), name, "y");
-    expect_close(ref(name, "dy"), name, "dx0");  // both inputs receive the output gradient unchanged
-    expect_close(ref(name, "dy"), name, "dx1");
   } else if (op == "cross_entropy") {
     const TensorF t = ref(name, "targets");
     std::vector<std::int64_t> targets(static_cast<std::size_t>(t.numel()));

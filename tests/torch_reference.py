@@ -140,16 +140,11 @@ def multi_input_cases():
     put("concat", "y", y)
     put("concat", "dy", dy)
 
-    a, b = rand(2, 3, 4, 4).requires_grad_(True), rand(2, 3, 4, 4).requires_grad_(True)
-    y = a + b
-    dy = rand(*y.shape)
-    y.backward(dy)
+    a, b = rand(2, 3, 4, 4), rand(2, 3, 4, 4)  # forward only (see the C++ case)
     META["add"] = json.dumps(dict(op="add"))
-    for i, t in enumerate((a, b)):
-        put("add", f"x{i}", t)
-        put("add", f"dx{i}", t.grad)
-    put("add", "y", y)
-    put("add", "dy", dy)
+    put("add", "x0", a)
+    put("add", "x1", b)
+    put("add", "y", a + b)
 
 
 def cross_entropy_cases():

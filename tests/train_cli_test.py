@@ -172,10 +172,23 @@ def check_infer_eval_agree(infer, evaluate, work, run, summary):
                                capture_output=True, text=True)
             check(r.returncode == 0, f"fcam-eval on fcam-infer's maps ({which}, {variant}): {r.stderr.strip()[-200:]}")
             got[variant] = json.load(open(result)) if r.returncode == 0 else {}
+            # The independent reference (wsolevaluation's formulas in numpy + OpenCV) on the same maps.
+            ref = subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "wsol_reference.py"),
+                                  "--scoremap_root", maps, "--metadata_root", os.path.join(work, "metadata"),
+                                  "--dataset_name", "CUB", "--split", "test", "--resize_size", "48",
+                                  "--cam_curve_interval", "0.001", *flags], capture_output=True, text=True)
+            check(ref.returncode == 0, f"wsol_reference.py on fcam-infer's maps ({which}, {variant}): {ref.stderr[-200:]}")
+            got["reference_" + variant] = json.loads(ref.stdout) if ref.returncode == 0 else {}
         reported = summary["test_" + which]
         v1 = [got["v1"].get("max_box_acc", {}).get(k) for k in ("30", "50", "70")]
         check(v1 == reported["max_box_acc_30_50_70"],
               f"{which}: fcam-infer + fcam-eval MaxBoxAcc {v1} == fcam-train's {reported['max_box_acc_30_50_70']}")
+        ref_v1 = [got["reference_v1"].get("max_box_acc", {}).get(k) for k in ("30", "50", "70")]
+        check(all(r is not None and abs(r - t) < 1e-9 for r, t in zip(ref_v1, reported["max_box_acc_30_50_70"])),
+              f"{which}: the reference evaluation's MaxBoxAcc {ref_v1} == fcam-train's {reported['max_box_acc_30_50_70']}")
+        ref_v2 = got["reference_v2"].get("max_box_acc_v2")
+        check(ref_v2 is not None and abs(ref_v2 - reported["max_box_acc_v2"]) < 1e-9,
+              f"{which}: the reference evaluation's MaxBoxAccV2 {ref_v2} == fcam-train's {reported['max_box_acc_v2']}")
         check(got["v2"].get("max_box_acc_v2") == reported["max_box_acc_v2"],
               f"{which}: fcam-infer + fcam-eval MaxBoxAccV2 {got['v2'].get('max_box_acc_v2')} == fcam-train's "
               f"{reported['max_box_acc_v2']}")
@@ -268,7 +281,9 @@ def main():
     for flags, message in [(["--test_interval", "0"], "--test_interval must be in [1e-06, 0.5], got '0'"),
                            (["--momentum", "1.5"], "--momentum must be in [0, 1]"),
                            (["--lr", "nan"], "--lr expects a finite number"),
-                           (["--batch_size", "0"], "--batch_size must be in [1, 65536]")]:
+                           (["--batch_size", "0"], "--batch_size must be in [1, 65536]"),
+                           (["--erosion", "4"], "--erosion must be odd, got 4"),
+                           (["--dilation", "2"], "--dilation must be odd, got 2")]:
         out_dir = os.path.join(work, "range")
         r = subprocess.run([train, "classifier", *common, *flags, "--out", out_dir], capture_output=True, text=True)
         check(r.returncode != 0 and "fcam-train: error: " + message in r.stderr and not os.path.exists(out_dir),

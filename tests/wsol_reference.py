@@ -6,7 +6,7 @@ benchmark. Written from the published protocol (Choe et al., CVPR 2020; docs/met
 As a program it evaluates a split like fcam-eval and prints the same JSON:
   /usr/bin/python3 tests/wsol_reference.py --scoremap_root M --metadata_root D --dataset_name CUB
       --split test [--mask_root R] [--cam_curve_interval 0.001] [--multi_contour_eval]
-      [--multi_iou_eval] [--iou_threshold_list 30 50 70]
+      [--multi_iou_eval] [--iou_threshold_list 30 50 70] [--resize_size 224]
 """
 import argparse
 import json
@@ -162,8 +162,9 @@ def check_scoremap(scoremap, image_id):
 
 
 def evaluate_wsol(scoremap_root, metadata_root, mask_root, dataset_name, split, multi_contour_eval,
-                  multi_iou_eval, iou_threshold_list, cam_curve_interval=0.001):
-    """Evaluates a split; returns fcam-eval's JSON fields."""
+                  multi_iou_eval, iou_threshold_list, cam_curve_interval=0.001, resize_size=RESIZE_LENGTH):
+    """Evaluates a split; returns fcam-eval's JSON fields. `resize_size` is the side of the
+    score maps that boxes are scaled to (the reference's 224; fcam-eval's --resize_size)."""
     ids, sizes, boxes, masks, ignore = load_metadata(os.path.join(metadata_root, dataset_name, split))
     thresholds = list(np.arange(0, 1, cam_curve_interval))
     result = {"dataset": dataset_name, "split": split, "num_images": len(ids),
@@ -181,7 +182,7 @@ def evaluate_wsol(scoremap_root, metadata_root, mask_root, dataset_name, split, 
     for i in ids:
         scoremap = np.load(os.path.join(scoremap_root, i + ".npy"))
         check_scoremap(scoremap, i)
-        gt = [resize_bbox(b, sizes[i], (RESIZE_LENGTH, RESIZE_LENGTH)) for b in boxes[i]]
+        gt = [resize_bbox(b, sizes[i], (resize_size, resize_size)) for b in boxes[i]]
         evaluator.accumulate(scoremap, gt)
     acc = evaluator.compute()
     result["iou_threshold_list"] = iou_threshold_list
@@ -211,6 +212,7 @@ def main():
     parser.add_argument("--multi_contour_eval", type=str2bool, nargs="?", const=True, default=False)
     parser.add_argument("--multi_iou_eval", type=str2bool, nargs="?", const=True, default=False)
     parser.add_argument("--iou_threshold_list", nargs="+", type=int, default=[30, 50, 70])
+    parser.add_argument("--resize_size", type=int, default=RESIZE_LENGTH)
     args = parser.parse_args()
     print(json.dumps(evaluate_wsol(**vars(args))))
 
