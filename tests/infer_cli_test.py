@@ -109,6 +109,19 @@ def main():
     check(smooth is not None and smooth.shape == (64, 64) and 0 <= smooth.min() and smooth.max() <= 1,
           "sgcampp.npy: a 64x64 map in [0, 1]")
 
+    # JPEG variants pass fcam's checks in front of stb_image (Huffman tables defined before use,
+    # at most 256 codes each): progressive, with restart markers and optimised tables, and gray.
+    jpegs = []
+    for name, image_, params in [("prog.jpg", image, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1]),
+                                 ("rst.jpg", image, [cv2.IMWRITE_JPEG_OPTIMIZE, 1, cv2.IMWRITE_JPEG_RST_INTERVAL, 2]),
+                                 ("gray.jpg", image[:, :, 0], [])]:
+        cv2.imwrite(os.path.join(work, name), image_, params)
+        jpegs.append(os.path.join(work, name))
+    r = subprocess.run(base + ["--methods", "cam", "--size", "32", "--out", os.path.join(work, "jpeg_out"), *jpegs],
+                       capture_output=True, text=True)
+    check(r.returncode == 0 and all(os.path.exists(os.path.join(work, "jpeg_out", n, "cam.npy")) for n in ("prog", "rst", "gray")),
+          f"progressive, restart-marker and gray JPEGs are read: {r.stderr[-200:]}")
+
     # Two inputs with one file name would write one output folder: refused before any output.
     os.makedirs(os.path.join(work, "other"), exist_ok=True)
     cv2.imwrite(os.path.join(work, "other", "photo.png"), image)

@@ -58,7 +58,39 @@ TEST_CASE("unreadable images are errors naming the file", "[image][errors]") {
   io::write_file_atomic(path, "this is not a PNG");
   CHECK_THROWS_WITH(data::read_gray8(path), Catch::Contains("fcam_test_not_an_image.png: cannot read image"));
   std::filesystem::remove(path);
-  CHECK_THROWS_WITH(data::read_gray8(path), Catch::Contains("fcam_test_not_an_image.png: cannot read image"));
+  CHECK_THROWS_WITH(data::read_gray8(path), Catch::Contains("fcam_test_not_an_image.png: cannot open file"));
+  // A header with a height of 0 (found by fuzzing: "P6 4&" is a 4×0 PPM to stb) is an error, not
+  // an empty image that later steps would divide by.
+  const auto empty = std::filesystem::temp_directory_path() / "fcam_test_4x0.ppm";
+  io::write_file_atomic(empty, std::string("P64&\n52 3\n5\n\x0e\x07\x00#", 16));
+  CHECK_THROWS_WITH(data::read_rgb8(empty), Catch::Contains("fcam_test_4x0.ppm: cannot read image (its header gives a 4x0 size)"));
+  std::filesystem::remove(empty);
+  // A JPEG whose Huffman table counts 16 × 17 = 272 codes: Debian's stb_image 2.27 would write
+  // past its 257-entry table (found by fuzzing), so fcam refuses the file before stb reads it.
+  const auto dht = std::filesystem::temp_directory_path() / "fcam_test_dht.jpg";
+  io::write_file_atomic(dht, std::string("\xFF\xD8\xFF\xC4\x00\x13\x00", 7) + std::string(16, '\x11') + "\xFF\xD9");
+  CHECK_THROWS_WITH(data::read_rgb8(dht),
+                    Catch::Contains("fcam_test_dht.jpg: cannot read image (a JPEG Huffman table has more than 256 codes"));
+  std::filesystem::remove(dht);
+  // A 16-bit PPM (maxval 2550) read as gray: stb 2.27 read past its buffer (found by fuzzing).
+  const auto ppm16 = std::filesystem::temp_directory_path() / "fcam_test_16bit.ppm";
+  io::write_file_atomic(ppm16, "P6\n1 1\n2550\n" + std::string(6, '\x01'));
+  CHECK_THROWS_WITH(data::read_gray8(ppm16), Catch::Contains("fcam_test_16bit.ppm: cannot read image (16-bit PNM files"));
+  std::filesystem::remove(ppm16);
+  // A PPM width of 5555555555 overflowed stb's int while it parsed the header (found by fuzzing).
+  const auto wide = std::filesystem::temp_directory_path() / "fcam_test_wide.ppm";
+  io::write_file_atomic(wide, "P6\n5555555555 1\n255\n" + std::string(3, '\x01'));
+  CHECK_THROWS_WITH(data::read_rgb8(wide), Catch::Contains("fcam_test_wide.ppm: cannot read image (a PNM header number"));
+  std::filesystem::remove(wide);
+  // A PNG whose IDAT chunk claims 2^31 bytes: stb allocated them before reading (found by fuzzing).
+  const auto gray = std::filesystem::temp_directory_path() / "fcam_test_idat.png";
+  data::write_png(gray, data::Rgb8{2, 1, {1, 2, 3, 4, 5, 6}});
+  std::string png = io::read_file(gray);
+  const std::size_t idat = png.find("IDAT") - 4;
+  png.replace(idat, 4, std::string("\x80\x00\x00\x00", 4));
+  io::write_file_atomic(gray, png);
+  CHECK_THROWS_WITH(data::read_rgb8(gray), Catch::Contains("fcam_test_idat.png: cannot read image (a PNG IDAT chunk runs past"));
+  std::filesystem::remove(gray);
 }
 
 TEST_CASE("an image whose header claims more pixels than the limit is refused before decoding", "[image][errors]") {

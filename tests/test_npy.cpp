@@ -88,8 +88,15 @@ TEST_CASE(".npy shapes whose size products overflow are errors, not wrapped size
                     Contains("bytes.npy: .npy shape") && Contains("too many elements"));
   CHECK_THROWS_WITH(io::read_npy<float>(raw_npy("digits.npy", f4 + "(123456789012345678901234567890,), }", 0)),
                     Contains("digits.npy: malformed .npy shape") && Contains("beyond 64 bits"));
-  // An empty dimension makes any shape empty: no overflow, and no data expected.
-  CHECK(io::read_npy<float>(raw_npy("empty.npy", f4 + "(0, 4294967296, 4294967296), }", 0)).numel() == 0);
+  // An empty shape expects no data; its other sizes must still multiply within 63 bits (its
+  // strides do). Found by fuzzing: (…, 2^62-ish sizes, 0, …) overflowed numel_of before the 0.
+  CHECK(io::read_npy<float>(raw_npy("empty.npy", f4 + "(0, 1048576, 1048576), }", 0)).numel() == 0);
+  CHECK_THROWS_WITH(io::read_npy<float>(raw_npy("empty_huge.npy", f4 + "(0, 4294967296, 4294967296), }", 0)),
+                    Contains("empty_huge.npy: .npy shape") && Contains("too many elements"));
+  // Sizes are separated by commas: "(2 0)" is not (2, 0).
+  for (const char* shape : {"(2 0)", "(2,,3)", "(,)", "(2, 3", "5", "(2, -3)", "(2, 3x)"})
+    CHECK_THROWS_WITH(io::read_npy<float>(raw_npy("shape.npy", f4 + shape + ", }", 0)), Contains("malformed .npy shape"));
+  CHECK(io::read_npy<float>(raw_npy("trailing.npy", f4 + "( 2 , 3 , ), }", 24)).shape() == Shape{2, 3});
 }
 
 TEST_CASE("score maps must be 2-D, finite and within [0, 1]", "[npy][score_map]") {

@@ -32,7 +32,10 @@ TEST_CASE("shapes whose byte size overflows 64 bits are refused before any alloc
   CHECK_THROWS_WITH(Tensor<float>({2, -3}), Contains("invalid shape [2, -3]: negative size"));
   const Tensor<float> t({2, 3});
   CHECK_THROWS_WITH(t.reshape({std::int64_t{1} << 32, std::int64_t{1} << 32, 0, -1}), Contains("negative size"));
-  CHECK(Tensor<float>({0, std::int64_t{1} << 40, std::int64_t{1} << 40}).numel() == 0);  // empty: nothing to overflow
+  // Empty tensors: no elements, but the strides of the other sizes must still fit in 63 bits.
+  CHECK(Tensor<float>({0, std::int64_t{1} << 20, std::int64_t{1} << 20}).numel() == 0);
+  CHECK_THROWS_WITH(Tensor<float>({0, std::int64_t{1} << 40, std::int64_t{1} << 40}), Contains("too many elements"));
+  CHECK(numel_of({std::int64_t{1} << 62, 4, 0}) == 0);  // no signed overflow on the way to 0 (UBSan)
 }
 
 TEST_CASE("copies share storage, clone and views behave", "[tensor]") {

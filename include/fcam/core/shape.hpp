@@ -20,9 +20,11 @@ using Shape = std::vector<std::int64_t>;
 /// Number of elements of a shape (1 for the empty shape, a scalar). Unchecked: the shape must
 /// have passed check_shape_valid (every tensor's has).
 inline std::int64_t numel_of(const Shape& shape) {
-  std::int64_t n = 1;
-  for (std::int64_t d : shape) n *= d;
-  return n;
+  // Unsigned: in an empty shape such as {2^40, 2^40, 0} the partial product may wrap before the
+  // 0 makes it 0, which is defined for unsigned and undefined for signed integers.
+  std::uint64_t n = 1;
+  for (std::int64_t d : shape) n *= static_cast<std::uint64_t>(d);
+  return static_cast<std::int64_t>(n);
 }
 
 /// Row-major strides (in elements) of a dense tensor of this shape.
@@ -42,15 +44,15 @@ inline std::string to_string(const Shape& shape) {
 }
 
 /// Throws fcam::Error (its message starting with `what`) unless every size is >= 0 and the
-/// number of elements times `elem_size` bytes fits in 63 bits. Every shape read from a file or
+/// product of the sizes times `elem_size` bytes fits in 63 bits. Sizes of 0 count as 1 in that
+/// product, so an empty tensor's strides cannot overflow either. Every shape read from a file or
 /// given by a user passes here before anything multiplies its sizes (numel_of does not check).
 inline void check_shape_valid(const Shape& shape, std::int64_t elem_size = 1,
                               const std::string& what = "invalid shape") {
   for (std::int64_t d : shape) FCAM_CHECK(d >= 0, what, " ", to_string(shape), ": negative size");
-  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return;  // empty: no overflow possible
   std::int64_t bytes = elem_size;
   for (std::int64_t d : shape)
-    FCAM_CHECK(!__builtin_mul_overflow(bytes, d, &bytes), what, " ", to_string(shape),
+    FCAM_CHECK(!__builtin_mul_overflow(bytes, std::max<std::int64_t>(d, 1), &bytes), what, " ", to_string(shape),
                ": too many elements (", elem_size, "-byte elements would need more than 2^63 bytes)");
 }
 

@@ -48,34 +48,41 @@ inline std::string npy_field(const std::string& header, const std::string& key, 
   return header.substr(pos, end - pos);
 }
 
-/// "(224, 224)" → {224, 224}; "(5,)" → {5}; "()" → {}.
+/// "(224, 224)" → {224, 224}; "(5,)" → {5}; "()" → {}. Sizes are decimal and separated by
+/// commas (spaces around them allowed); anything else is a malformed shape naming `source`.
 inline Shape npy_shape(const std::string& text, const std::string& source) {
+  FCAM_CHECK(text.size() >= 2 && text.front() == '(' && text.back() == ')', source, ": malformed .npy shape '", text,
+             "' (expected a tuple)");
+  const std::string_view body = std::string_view(text).substr(1, text.size() - 2);
+  auto skip_spaces = [&](std::size_t pos) {
+    while (pos < body.size() && body[pos] == ' ') ++pos;
+    return pos;
+  };
   Shape shape;
-  std::size_t pos = 1;
-  while (pos < text.size() - 1) {
-    while (pos < text.size() && (text[pos] == ' ' || text[pos] == ',')) ++pos;
-    if (pos >= text.size() - 1) break;
+  std::size_t pos = skip_spaces(0);
+  while (pos < body.size()) {
     std::size_t end = pos;
-    while (end < text.size() && std::isdigit(static_cast<unsigned char>(text[end]))) ++end;
+    while (end < body.size() && std::isdigit(static_cast<unsigned char>(body[end]))) ++end;
     std::int64_t size = 0;
-    const auto [last, ec] = std::from_chars(text.data() + pos, text.data() + end, size);
-    FCAM_CHECK(end > pos && ec == std::errc() && last == text.data() + end, source, ": malformed .npy shape ", text,
+    const auto [last, ec] = std::from_chars(body.data() + pos, body.data() + end, size);
+    FCAM_CHECK(end > pos && ec == std::errc() && last == body.data() + end, source, ": malformed .npy shape ", text,
                ec == std::errc::result_out_of_range ? " (a size beyond 64 bits)" : "");
     shape.push_back(size);
-    pos = end;
+    pos = skip_spaces(end);
+    if (pos == body.size()) break;
+    FCAM_CHECK(body[pos] == ',', source, ": malformed .npy shape ", text, " (sizes are separated by commas)");
+    pos = skip_spaces(pos + 1);
   }
   return shape;
 }
 
 }  // namespace detail
 
-/// Reads a .npy file holding float32 ('<f4') or float64 ('<f8') data in C order (format
-/// versions 1–3) and converts it to T. Big-endian, Fortran-order and other dtypes are errors
-/// naming the file, as is a truncated file.
+/// Parses the bytes of a .npy file holding float32 ('<f4') or float64 ('<f8') data in C order
+/// (format versions 1–3) and converts them to T. Big-endian, Fortran-order and other dtypes are
+/// errors naming `source`, as is a truncated file.
 template <Scalar T>
-Tensor<T> read_npy(const std::filesystem::path& path) {
-  const std::string source = path.string();
-  const std::string bytes = read_file(path);
+Tensor<T> parse_npy(const std::string& bytes, const std::string& source) {
   FCAM_CHECK(bytes.size() >= 10 && std::memcmp(bytes.data(), "\x93NUMPY", 6) == 0, source,
              ": not a .npy file (bad magic)");
   const int major = static_cast<unsigned char>(bytes[6]);
@@ -119,6 +126,12 @@ Tensor<T> read_npy(const std::filesystem::path& path) {
     }
   }
   return t;
+}
+
+/// Reads a .npy file (see parse_npy); errors name the file.
+template <Scalar T>
+Tensor<T> read_npy(const std::filesystem::path& path) {
+  return parse_npy<T>(read_file(path), path.string());
 }
 
 /// The bytes of a version-1.0 .npy file holding `t` ('<f4' for float, '<f8' for double),
