@@ -199,6 +199,11 @@ TEST_CASE("corrupt or inconsistent files are rejected with the file and tensor n
                     Contains("j.st: header: invalid JSON"));
   CHECK_THROWS_WITH(read_safetensors(temp_path("does_not_exist.safetensors")),
                     Contains("does_not_exist.safetensors: cannot open file"));
+  // A directory: both readers say so (the header reader used to say "read failed").
+  const auto dir = temp_path("a_directory.safetensors");
+  std::filesystem::create_directories(dir);
+  CHECK_THROWS_WITH(read_safetensors(dir), Contains("a_directory.safetensors is a directory, not a file"));
+  CHECK_THROWS_WITH(read_safetensors_header(dir), Contains("a_directory.safetensors is a directory, not a file"));
 }
 
 TEST_CASE("state dict save, load, strict name checks and shape errors", "[safetensors][state_dict]") {

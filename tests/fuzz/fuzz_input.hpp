@@ -40,15 +40,22 @@ inline std::vector<std::string> split_parts(std::string_view input, std::size_t 
   return parts;
 }
 
-/// A folder of this process for the files a target writes (removed and made anew on first use).
+/// A folder of this process for the files a target writes (made on first use, removed when the
+/// process exits normally).
 inline const std::filesystem::path& scratch_dir() {
-  static const std::filesystem::path dir = [] {
-    const auto d = std::filesystem::temp_directory_path() / ("fcam-fuzz-" + std::to_string(::getpid()));
-    std::filesystem::remove_all(d);
-    std::filesystem::create_directories(d);
-    return d;
-  }();
-  return dir;
+  struct Scratch {
+    std::filesystem::path dir = std::filesystem::temp_directory_path() / ("fcam-fuzz-" + std::to_string(::getpid()));
+    Scratch() {
+      std::filesystem::remove_all(dir);
+      std::filesystem::create_directories(dir);
+    }
+    ~Scratch() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  };
+  static const Scratch scratch;
+  return scratch.dir;
 }
 
 /// Writes `bytes` to `name` in the scratch folder and returns its path.

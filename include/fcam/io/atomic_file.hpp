@@ -89,13 +89,22 @@ inline void write_file_atomic(const std::filesystem::path& path, std::string_vie
   }
 }
 
-/// Whole content of a binary file; throws fcam::Error naming the file when it cannot be read.
-inline std::string read_file(const std::filesystem::path& path) {
+/// A binary input stream on `path`; throws fcam::Error naming the path when it is a directory
+/// (which an ifstream opens, then fails to read) or cannot be opened.
+inline std::ifstream open_for_reading(const std::filesystem::path& path) {
   std::error_code ec;
-  const std::filesystem::file_type type = std::filesystem::status(path, ec).type();
-  FCAM_CHECK(type != std::filesystem::file_type::directory, path.string(), " is a directory, not a file");
+  FCAM_CHECK(std::filesystem::status(path, ec).type() != std::filesystem::file_type::directory, path.string(),
+             " is a directory, not a file");
   std::ifstream in(path, std::ios::binary);
   FCAM_CHECK(in.good(), path.string(), ": cannot open file (missing or unreadable)");
+  return in;
+}
+
+/// Whole content of a binary file; throws fcam::Error naming the file when it cannot be read.
+inline std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in = open_for_reading(path);
+  std::error_code ec;
+  const std::filesystem::file_type type = std::filesystem::status(path, ec).type();
   if (type != std::filesystem::file_type::regular)  // a FIFO or device: no size to seek to, read to the end
     return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   in.seekg(0, std::ios::end);

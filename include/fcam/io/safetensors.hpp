@@ -247,8 +247,7 @@ inline SafetensorsFile read_safetensors(const std::filesystem::path& path) {
 /// shapes. Offsets are checked against the file's size. Errors name the file.
 inline SafetensorsHeader read_safetensors_header(const std::filesystem::path& path) {
   const std::string source = path.string();
-  std::ifstream in(path, std::ios::binary);
-  FCAM_CHECK(in.good(), source, ": cannot open file (missing or unreadable)");
+  std::ifstream in = open_for_reading(path);
   in.seekg(0, std::ios::end);
   const std::streamoff size = in.tellg();
   FCAM_CHECK(size >= 0, source, ": cannot determine the file size");
