@@ -4,7 +4,10 @@
 - it builds the dataset, trains both stages and writes report.md, results.json and the four
   pictures (valid PNGs of the expected sizes);
 - the merged evaluation (boxes and masks of one split) gives exactly what fcam-train's separate
-  evaluations of the same checkpoint give (CUB layout: MaxBoxAcc, V2, top-1 loc; OpenImages: PxAP);
+  evaluations of the same checkpoint give, for the CAM row (CUB layout: MaxBoxAcc, V2, top-1 loc;
+  OpenImages: PxAP) and the CAM + F-CAM row (MaxBoxAcc, V2, PxAP); train_cli_test ties
+  fcam-train's numbers to wsol_reference.py;
+- a damaged results.json given to --collect is named with the missing field;
 - the downscale simulation equals torch's avg_pool2d + interpolate(bilinear) with the
   wsolevaluation PxAP formulas (numpy);
 - a second run with the same --out resumes (no training) and reproduces the results;
@@ -36,9 +39,11 @@ def rows_by_name(results):
     return {r["name"]: r for r in results["rows"]}
 
 
-def fcam_train_eval(fcam_train, data, checkpoint, dataset_name, out):
+def fcam_train_eval(fcam_train, data, checkpoint, dataset_name, out, stage="classifier"):
+    """fcam-train's test metrics of `checkpoint` (0 epochs: only evaluated). Stage "fcam" scores
+    its F-CAM maps, "classifier" its CAMs."""
     json_path = out + ".json"
-    r = run([fcam_train, "classifier", "--classifier", checkpoint, "--epochs", "0", "--data_root",
+    r = run([fcam_train, stage, "--classifier", checkpoint, "--epochs", "0", "--data_root",
              os.path.join(data, "images"), "--metadata_root", os.path.join(data, "metadata"), "--mask_root",
              os.path.join(data, "masks"), "--dataset_name", dataset_name, "--resize_size", "144", "--crop_size",
              "128", "--out", out, "--json", json_path, "--quiet"])
@@ -96,6 +101,15 @@ def main():
                                (cam["accuracy"], boxes["accuracy"], "accuracy"),
                                (cam["PxAP"], masks["localization"], "PxAP")):
         check(abs(ours - theirs) < 1e-9, f"CAM {what}: demo {ours} == fcam-train {theirs}")
+    # The same for the F-CAM row (fcam-train's numbers equal wsol_reference.py's: train_cli_test).
+    fcam_checkpoint = os.path.join(out, "fcam-cam", "best.safetensors")
+    boxes = fcam_train_eval(fcam_train, data, fcam_checkpoint, "CUB", os.path.join(work, "eval_fcam_cub"), "fcam")
+    masks = fcam_train_eval(fcam_train, data, fcam_checkpoint, "OpenImages", os.path.join(work, "eval_fcam_oi"), "fcam")
+    fcam = rows["CAM + F-CAM"]
+    for ours, theirs, what in ((fcam["MaxBoxAcc (IoU 50)"], boxes["max_box_acc_30_50_70"][1], "MaxBoxAcc"),
+                               (fcam["MaxBoxAccV2"], boxes["max_box_acc_v2"], "MaxBoxAccV2"),
+                               (fcam["PxAP"], masks["localization"], "PxAP")):
+        check(abs(ours - theirs) < 1e-9, f"CAM + F-CAM {what}: demo {ours} == fcam-train {theirs}")
 
     # The downscale simulation against torch + numpy.
     for z, pxap in results["downscale"]:
