@@ -4,39 +4,17 @@
 // Options: --shapes FILE (default: the CSV next to this file), --threads N, plus Google Benchmark's.
 #include <benchmark/benchmark.h>
 
-#include <algorithm>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <fcam/fcam.hpp>
 
+#include "conv_shapes.hpp"
+
 namespace {
 
-struct ConvShape {
-  std::string name;
-  std::int64_t cin, cout, k, stride, pad, h, w;
-};
-
-std::vector<ConvShape> read_shapes(const std::string& path) {
-  std::ifstream in(path);
-  FCAM_CHECK(in.good(), path, ": cannot open the shape list");
-  std::vector<ConvShape> shapes;
-  std::string line;
-  std::getline(in, line);  // header
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    std::replace(line.begin(), line.end(), ',', ' ');
-    std::istringstream fields(line);
-    ConvShape s;
-    FCAM_CHECK(static_cast<bool>(fields >> s.name >> s.cin >> s.cout >> s.k >> s.stride >> s.pad >> s.h >> s.w), path,
-               ": bad line '", line, "'");
-    shapes.push_back(s);
-  }
-  return shapes;
-}
+using fcam::bench::ConvShape;
 
 fcam::Tensor<float> random_tensor(fcam::Shape shape, std::uint64_t seed) {
   fcam::Tensor<float> t(std::move(shape));
@@ -75,7 +53,7 @@ int main(int argc, char** argv) {
   }
   int rest_argc = static_cast<int>(rest.size());
   try {
-    for (const ConvShape& s : read_shapes(shapes_path))
+    for (const ConvShape& s : fcam::bench::read_conv_shapes(shapes_path))
       for (std::int64_t batch : {1, 8})
         for (bool backward : {false, true})
           benchmark::RegisterBenchmark(

@@ -19,8 +19,9 @@ public:
   /// Alignment of CPU buffers in bytes (a cache line; enough for AVX-512 loads).
   static constexpr std::size_t alignment = 64;
 
-  /// Allocates `size` elements on `device`, zeroed unless `zero` is false (CPU: contents then
-  /// unspecified, for buffers that are about to be overwritten).
+  /// Allocates `size` elements on `device`, zeroed unless `zero` is false (contents then
+  /// unspecified, for buffers that are about to be overwritten). CUDA memory comes from the
+  /// caching allocator of fcam/cuda/api.hpp.
   /// requires: device available (else fcam::Error); throws std::bad_alloc when memory runs out.
   Storage(std::size_t size, Device device, bool zero = true) : size_(size), device_(device) {
     require_device_available(device, "Storage");
@@ -33,7 +34,7 @@ public:
       if (zero) std::memset(static_cast<void*>(data_), 0, rounded);
     } else {
 #if FCAM_WITH_CUDA
-      data_ = static_cast<T*>(cuda::device_alloc(bytes));
+      data_ = static_cast<T*>(cuda::device_alloc(bytes, zero));
 #endif
     }
   }

@@ -43,13 +43,13 @@ public:
   /// A zero-filled CPU tensor.
   static Tensor zeros(Shape shape) { return Tensor(std::move(shape)); }
 
-  /// A CPU tensor whose values are unspecified: for outputs that are about to be overwritten
+  /// A tensor whose values are unspecified: for outputs that are about to be overwritten
   /// entirely (saves the zero fill, a full pass over memory).
-  static Tensor uninitialized(Shape shape) {
+  static Tensor uninitialized(Shape shape, Device device = Device::cpu) {
     Tensor t;
     check_shape_valid(shape, sizeof(T));
     t.shape_ = std::move(shape);
-    t.storage_ = std::make_shared<Storage<T>>(static_cast<std::size_t>(numel_of(t.shape_)), Device::cpu, false);
+    t.storage_ = std::make_shared<Storage<T>>(static_cast<std::size_t>(numel_of(t.shape_)), device, false);
     return t;
   }
 
@@ -138,15 +138,13 @@ public:
   }
 
   /// A deep copy on the same device.
-  Tensor clone() const {
-    Tensor copy(shape_, device());
-    copy.copy_from(*this);
-    return copy;
-  }
+  Tensor clone() const { return to(device()); }
 
-  /// A deep copy on `device` (an explicit transfer; CUDA needs a CUDA build).
+  /// A deep copy on `device` (an explicit transfer; CUDA needs a CUDA build). An undefined
+  /// tensor stays undefined.
   Tensor to(Device device) const {
-    Tensor copy(shape_, device);
+    if (!defined()) return Tensor();
+    Tensor copy = uninitialized(shape_, device);  // copy_from writes every element
     copy.copy_from(*this);
     return copy;
   }
@@ -176,8 +174,17 @@ public:
     std::fill(data(), data() + numel(), value);
   }
 
-  /// Sets every element to zero (CPU only).
-  void zero() { fill(T(0)); }
+  /// Sets every element to zero (on either device).
+  void zero() {
+    FCAM_CHECK(defined(), "Tensor::zero: tensor is undefined");
+    if (is_cpu()) {
+      fill(T(0));
+      return;
+    }
+#if FCAM_WITH_CUDA
+    cuda::fill_zero(data(), static_cast<std::size_t>(numel()) * sizeof(T));
+#endif
+  }
 
   /// A CPU copy converted to scalar type U.
   template <Scalar U>

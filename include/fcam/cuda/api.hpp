@@ -1,11 +1,17 @@
 /// \file
-/// \brief Host-only declarations of the CUDA backend (memory and transfers); no CUDA headers here.
+/// \brief Host-only API of the CUDA backend: devices, the stream, math modes, the caching
+/// allocator's statistics and transfers; no CUDA headers here.
 ///
 /// These functions exist only when fcam is built with FCAM_WITH_CUDA; they are implemented in
 /// the compiled library fcam::cuda (directory cuda/). Every failure throws fcam::Error.
+///
+/// Each host thread works on its own non-blocking stream of the current device, with its own
+/// cuDNN and cuBLAS handles bound to it. Ops enqueue work on that stream and return without
+/// waiting; a copy to the host waits for it, and so does synchronize().
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "fcam/config.hpp"
 
@@ -14,15 +20,57 @@ namespace fcam::cuda {
 
 /// Number of visible CUDA devices (0 when the driver finds none).
 int device_count();
-/// Allocates `bytes` of device memory, zero-filled. requires: bytes > 0.
-void* device_alloc(std::size_t bytes);
-/// Frees memory from device_alloc; null is ignored. Never throws.
+/// Waits until every op this thread enqueued has finished; reports a failed kernel as fcam::Error.
+void synchronize();
+
+/// TF32 tensor-core math for float convolutions and matrix products. Off by default, so float
+/// results track the CPU's; on, they differ by about 1e-3 relative (docs/cuda.md).
+void set_tf32(bool enabled);
+/// Whether TF32 math is enabled.
+bool tf32_enabled();
+/// Deterministic mode: only convolution algorithms that give the same bits on every run.
+/// Off by default (cuDNN then picks the fastest, some of which accumulate with atomics).
+void set_deterministic(bool enabled);
+/// Whether deterministic mode is on.
+bool deterministic();
+/// Fast convolutions: with TF32 off, also let cuDNN use its FFT and non-fused Winograd
+/// algorithms where its heuristics rank them first, as PyTorch does. Off by default: on an H200
+/// they gave an NMSE of 5.7e-7 against the CPU on a 5×5 weight gradient (the default keeps every
+/// convolution within 1e-7), and at batch 32 some 3×3 convolutions run up to 2.6× faster
+/// (docs/performance.md).
+void set_fast_convolutions(bool enabled);
+/// Whether fast convolutions are on.
+bool fast_convolutions();
+/// Benchmark mode: convolution algorithms chosen by timing each candidate once per geometry
+/// (cudnnFind) instead of by cuDNN's heuristics. Off by default.
+void set_benchmark_algorithms(bool enabled);
+
+/// What the caching allocator holds (bytes, and counts since the process started).
+struct MemoryStats {
+  std::size_t allocated_bytes = 0;       ///< in tensors now
+  std::size_t peak_allocated_bytes = 0;  ///< the most ever in tensors at once
+  std::size_t reserved_bytes = 0;        ///< obtained from the driver (allocated + cached)
+  std::int64_t device_mallocs = 0;       ///< cudaMalloc calls
+  std::int64_t device_frees = 0;         ///< cudaFree calls
+  std::int64_t allocations = 0;          ///< blocks handed out
+};
+/// The allocator's statistics.
+MemoryStats memory_stats();
+/// Returns every cached block that no tensor uses to the driver (waits for the device first).
+void empty_cache();
+
+/// Allocates `bytes` of device memory from the caching allocator, zero-filled when `zero` (the
+/// fill is enqueued on this thread's stream). requires: bytes > 0.
+void* device_alloc(std::size_t bytes, bool zero = true);
+/// Returns memory from device_alloc to the cache; null is ignored. Never throws.
 void device_free(void* ptr) noexcept;
-/// Copies host memory to device memory (synchronous).
+/// Sets `bytes` of device memory to zero (enqueued on the stream).
+void fill_zero(void* dst, std::size_t bytes);
+/// Copies host memory to device memory (returns once the host buffer may be reused).
 void copy_host_to_device(void* dst, const void* src, std::size_t bytes);
-/// Copies device memory to host memory (synchronous).
+/// Copies device memory to host memory (waits for the stream).
 void copy_device_to_host(void* dst, const void* src, std::size_t bytes);
-/// Copies device memory to device memory (synchronous).
+/// Copies device memory to device memory (enqueued on the stream).
 void copy_device_to_device(void* dst, const void* src, std::size_t bytes);
 
 }  // namespace fcam::cuda

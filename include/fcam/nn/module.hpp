@@ -93,6 +93,20 @@ public:
   /// Direct children with their names.
   const std::vector<std::pair<std::string, ModuleBase*>>& children() const { return children_; }
 
+  /// Moves every parameter (value and gradient) and every buffer of this module and its
+  /// children to `device`, an explicit transfer; what layers derived from the weights for
+  /// inference is dropped and made again on the new device.
+  void to(Device device) {
+    for (auto& [name, p] : named_parameters()) {
+      if (p->value.defined()) p->value = p->value.to(device);
+      if (p->grad.defined()) p->grad = p->grad.to(device);
+      p->mark_changed();
+    }
+    for (auto& [name, b] : named_buffers())
+      if (b->defined()) *b = b->to(device);
+    drop_caches_everywhere();
+  }
+
   /// Sets every parameter gradient to zero.
   void zero_grad() {
     for (auto& [name, p] : named_parameters()) p->grad.zero();
@@ -126,6 +140,11 @@ protected:
   }
 
 private:
+  void drop_caches_everywhere() {
+    drop_caches();
+    for (auto& [name, child] : children_) child->drop_caches_everywhere();
+  }
+
   bool training_ = true;
   std::vector<std::pair<std::string, Parameter<T>*>> parameters_;
   std::vector<std::pair<std::string, Tensor<T>*>> buffers_;

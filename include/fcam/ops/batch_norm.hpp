@@ -52,7 +52,11 @@ Tensor<T> batch_norm_train(const Tensor<T>& x, const Tensor<T>& gamma, const Ten
   const std::int64_t plane = detail::plane_size(x), count = x.size(0) * plane;
   FCAM_CHECK(count > 1, "batch_norm: training needs more than one value per channel, got input ",
              to_string(x.shape()));
-  if (device == Device::cuda) cuda::unavailable("batch_norm_train");
+  if (device == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>)
+      return cuda::batch_norm_train(x, gamma, beta, eps, plane, saved.mean, saved.invstd, unbiased_var);
+    else cuda::unavailable_for<T>("batch_norm_train");
+  }
   return cpu::batch_norm_train(x, gamma, beta, eps, plane, saved.mean, saved.invstd, unbiased_var);
 }
 
@@ -80,7 +84,12 @@ Tensor<T> batch_norm_train_backward(const Tensor<T>& x, const Tensor<T>& gamma, 
   const Device device =
       operand_device<T>(what, {&x, &gamma, &saved.mean, &saved.invstd, &grad_y, &grad_gamma, &grad_beta});
   detail::check_batch_norm_backward_args(x, gamma, grad_y, grad_gamma, grad_beta, {&saved.mean, &saved.invstd}, what);
-  if (device == Device::cuda) cuda::unavailable(what);
+  if (device == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>)
+      return cuda::batch_norm_train_backward(x, gamma, saved.mean, saved.invstd, grad_y, detail::plane_size(x),
+                                             grad_gamma, grad_beta);
+    else cuda::unavailable_for<T>(what);
+  }
   return cpu::batch_norm_train_backward(x, gamma, saved.mean, saved.invstd, grad_y, detail::plane_size(x), grad_gamma,
                                         grad_beta);
 }
@@ -93,7 +102,11 @@ Tensor<T> batch_norm_eval(const Tensor<T>& x, const Tensor<T>& gamma, const Tens
   detail::check_batch_norm_args(x, gamma, "batch_norm");
   detail::check_per_channel<T>(x, {&beta}, "parameter", "batch_norm");
   detail::check_per_channel<T>(x, {&running_mean, &running_var}, "statistic", "batch_norm");
-  if (device == Device::cuda) cuda::unavailable("batch_norm_eval");
+  if (device == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>)
+      return cuda::batch_norm_eval(x, gamma, beta, running_mean, running_var, eps, detail::plane_size(x));
+    else cuda::unavailable_for<T>("batch_norm_eval");
+  }
   return cpu::batch_norm_eval(x, gamma, beta, running_mean, running_var, eps, detail::plane_size(x));
 }
 
@@ -106,7 +119,12 @@ Tensor<T> batch_norm_eval_backward(const Tensor<T>& x, const Tensor<T>& gamma, c
   const Device device =
       operand_device<T>(what, {&x, &gamma, &running_mean, &running_var, &grad_y, &grad_gamma, &grad_beta});
   detail::check_batch_norm_backward_args(x, gamma, grad_y, grad_gamma, grad_beta, {&running_mean, &running_var}, what);
-  if (device == Device::cuda) cuda::unavailable(what);
+  if (device == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>)
+      return cuda::batch_norm_eval_backward(x, gamma, running_mean, running_var, eps, grad_y, detail::plane_size(x),
+                                            grad_gamma, grad_beta);
+    else cuda::unavailable_for<T>(what);
+  }
   return cpu::batch_norm_eval_backward(x, gamma, running_mean, running_var, eps, grad_y, detail::plane_size(x),
                                        grad_gamma, grad_beta);
 }
@@ -123,7 +141,13 @@ void batch_norm_update_running_stats(Tensor<T>& running_mean, Tensor<T>& running
   check_same_shape(running_mean, batch_mean, what);
   check_same_shape(running_mean, unbiased_var, what);
   FCAM_CHECK(batches_tracked.numel() == 1, what, ": the batch counter must hold one value");
-  if (device == Device::cuda) cuda::unavailable(what);
+  if (device == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>) {
+      cuda::batch_norm_update_running_stats(running_mean, running_var, batches_tracked, batch_mean, unbiased_var,
+                                            momentum);
+      return;
+    } else cuda::unavailable_for<T>(what);
+  }
   cpu::batch_norm_update_running_stats(running_mean, running_var, batches_tracked, batch_mean, unbiased_var, momentum);
 }
 
@@ -136,7 +160,11 @@ std::pair<Tensor<T>, Tensor<T>> batch_norm_eval_affine(const Tensor<T>& gamma, c
   const char* what = "batch_norm_eval_affine";
   const Device device = operand_device<T>(what, {&gamma, &beta, &running_mean, &running_var});
   for (const Tensor<T>* t : {&beta, &running_mean, &running_var}) check_same_shape(gamma, *t, what);
-  if (device == Device::cuda) cuda::unavailable(what);
+  if (device == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>)
+      return cuda::batch_norm_eval_affine(gamma, beta, running_mean, running_var, eps);
+    else cuda::unavailable_for<T>(what);
+  }
   return cpu::batch_norm_eval_affine(gamma, beta, running_mean, running_var, eps);
 }
 

@@ -27,7 +27,10 @@ Tensor<T> concat_channels(const std::vector<Tensor<T>>& parts) {
     channels += part.size(1);
   }
   shape[1] = channels;
-  if (device == Device::cuda) cuda::unavailable("concat_channels");
+  if (device == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>) return cuda::concat_channels(parts, shape);
+    else cuda::unavailable_for<T>("concat_channels");
+  }
   return cpu::concat_channels(parts, shape);
 }
 
@@ -42,7 +45,10 @@ std::vector<Tensor<T>> split_channels(const Tensor<T>& x, const std::vector<std:
   }
   FCAM_CHECK(x.ndim() >= 2 && x.size(1) == total, "split_channels: shape ", to_string(x.shape()),
              " cannot be split into channel counts summing to ", total);
-  if (device == Device::cuda) cuda::unavailable("split_channels");
+  if (device == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>) return cuda::split_channels(x, channels, total);
+    else cuda::unavailable_for<T>("split_channels");
+  }
   return cpu::split_channels(x, channels, total);
 }
 

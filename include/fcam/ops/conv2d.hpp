@@ -35,7 +35,10 @@ Tensor<T> conv2d(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& b
   const Device device = operand_device<T>("conv2d", {&x, &weight}, {if_defined(bias)});
   check_conv2d_args(x, weight, bias, g);
   const Shape out{x.size(0), weight.size(0), g.out_h(x.size(2)), g.out_w(x.size(3))};
-  if (device == Device::cuda) cuda::unavailable("conv2d");
+  if (device == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>) return cuda::conv2d(x, weight, bias, g, out);
+    else cuda::unavailable_for<T>("conv2d");
+  }
   return cpu::conv2d(x, weight, bias, g, out);
 }
 
@@ -50,26 +53,43 @@ struct ConvEpilogue {
 };
 
 /// A convolution's weights prepared once for repeated inference on their device: an opaque
-/// handle (the CPU packs the kernel matrix for its GEMM). Build it again when the weights change.
+/// handle. The CPU packs the kernel matrix for its GEMM (build the handle again when the weights
+/// change); CUDA keeps the weight tensor itself (cuDNN reads it in place).
 template <Scalar T>
 class PreparedConvWeights {
 public:
   /// Prepares `weight` (O×C/groups×kh×kw) for convolutions with `groups` groups.
-  PreparedConvWeights(const Tensor<T>& weight, std::int64_t groups) {
+  PreparedConvWeights(const Tensor<T>& weight, std::int64_t groups) : groups_(groups) {
     const Device device = operand_device("PreparedConvWeights", weight);
     check_rank(weight, 4, "PreparedConvWeights weight");
     FCAM_CHECK(groups >= 1 && weight.size(0) % groups == 0, "PreparedConvWeights: ", weight.size(0),
                " output channels do not split into ", groups, " groups");
-    if (device == Device::cuda) cuda::unavailable("PreparedConvWeights");
+    out_channels_ = weight.size(0);
+    depth_ = weight.size(1) * weight.size(2) * weight.size(3);
+    if (device == Device::cuda) {
+      if constexpr (!cuda::has_kernels<T>) cuda::unavailable_for<T>("PreparedConvWeights");
+      weight_ = weight;
+      return;
+    }
     packed_ = cpu::pack_conv_weights(weight, groups);
   }
   /// Output channels.
-  std::int64_t out_channels() const { return packed_.c_out; }
+  std::int64_t out_channels() const { return out_channels_; }
+  /// Convolution groups.
+  std::int64_t groups() const { return groups_; }
+  /// Values per output channel and group: C/groups·kh·kw.
+  std::int64_t depth() const { return depth_; }
+  /// Where the weights live.
+  Device device() const { return weight_.defined() ? Device::cuda : Device::cpu; }
   /// The CPU representation (for the ops of this file).
   const cpu::PackedConvWeights<T>& cpu_packed() const { return packed_; }
+  /// The CUDA representation: the weight tensor (for the ops of this file).
+  const Tensor<T>& cuda_weight() const { return weight_; }
 
 private:
   cpu::PackedConvWeights<T> packed_;
+  Tensor<T> weight_;
+  std::int64_t groups_ = 1, out_channels_ = 0, depth_ = 0;
 };
 
 /// Inference convolution: y = epilogue(conv(x, W)) in one pass over y with W prepared once.
@@ -78,23 +98,34 @@ private:
 template <Scalar T>
 Tensor<T> conv2d_prepared(const Tensor<T>& x, const PreparedConvWeights<T>& weights, const Conv2dGeometry& g,
                           const ConvEpilogue<T>& epilogue, const Tensor<T>& residual = Tensor<T>()) {
-  const cpu::PackedConvWeights<T>& w = weights.cpu_packed();
-  const Device device = operand_device<T>("conv2d_prepared", {&x, &w.data},
+  const Device device = operand_device<T>("conv2d_prepared", {&x},
                                           {if_defined(epilogue.scale), if_defined(epilogue.shift), if_defined(residual)});
+  FCAM_CHECK(weights.device() == device, "conv2d_prepared: operands on different devices (", to_string(device),
+             " and ", to_string(weights.device()), "); move them with .to(...) first");
   g.validate();
   check_rank(x, 4, "conv2d input");
-  FCAM_CHECK(w.groups == g.groups && x.size(1) % g.groups == 0 &&
-                 (x.size(1) / g.groups) * g.kernel_h * g.kernel_w == w.k,
-             "conv2d: packed weights (", w.c_out, " outputs, depth ", w.k, ", groups ", w.groups,
+  const std::int64_t c_out = weights.out_channels();
+  FCAM_CHECK(weights.groups() == g.groups && x.size(1) % g.groups == 0 &&
+                 (x.size(1) / g.groups) * g.kernel_h * g.kernel_w == weights.depth(),
+             "conv2d: packed weights (", c_out, " outputs, depth ", weights.depth(), ", groups ", weights.groups(),
              ") do not match input shape ", to_string(x.shape()), " and kernel ", g.kernel_h, "x", g.kernel_w);
-  const Shape out{x.size(0), w.c_out, g.out_h(x.size(2)), g.out_w(x.size(3))};
+  const Shape out{x.size(0), c_out, g.out_h(x.size(2)), g.out_w(x.size(3))};
   for (const auto& [t, name] : {std::tuple{&epilogue.scale, "scale"}, std::tuple{&epilogue.shift, "shift"}})
-    FCAM_CHECK(!t->defined() || t->numel() == w.c_out, "conv2d: epilogue ", name, " has ", t->numel(), " values for ",
-               w.c_out, " output channels");
+    FCAM_CHECK(!t->defined() || t->numel() == c_out, "conv2d: epilogue ", name, " has ", t->numel(), " values for ",
+               c_out, " output channels");
   FCAM_CHECK(!residual.defined() || residual.shape() == out, "conv2d: residual shape ", to_string(residual.shape()),
              " differs from the output ", to_string(out));
-  if (device == Device::cuda) cuda::unavailable("conv2d_prepared");
-  return cpu::conv2d_prepared(x, w, g, epilogue.scale, epilogue.shift, residual, epilogue.relu, out);
+  if (device == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>) {
+      // cuDNN's convolution, then one pass for scale, shift, residual and ReLU.
+      Tensor<T> y = cuda::conv2d(x, weights.cuda_weight(), Tensor<T>(), g, out);
+      cuda::channel_epilogue(y, epilogue.scale, epilogue.shift, residual, epilogue.relu);
+      return y;
+    } else {
+      cuda::unavailable_for<T>("conv2d_prepared");
+    }
+  }
+  return cpu::conv2d_prepared(x, weights.cpu_packed(), g, epilogue.scale, epilogue.shift, residual, epilogue.relu, out);
 }
 
 /// Convolution backward: returns dL/dx (undefined when `need_grad_x` is false) and adds dL/dweight,
@@ -118,7 +149,10 @@ Tensor<T> conv2d_backward(const Tensor<T>& x, const Tensor<T>& weight, const Ten
   const Shape expected{x.size(0), weight.size(0), g.out_h(x.size(2)), g.out_w(x.size(3))};
   FCAM_CHECK(grad_y.shape() == expected, "conv2d_backward: gradient shape ", to_string(grad_y.shape()),
              " differs from the output shape ", to_string(expected));
-  if (device == Device::cuda) cuda::unavailable("conv2d_backward");
+  if (device == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>) return cuda::conv2d_backward(x, weight, grad_y, g, need_grad_x, grad_weight, grad_bias);
+    else cuda::unavailable_for<T>("conv2d_backward");
+  }
   return cpu::conv2d_backward(x, weight, grad_y, g, need_grad_x, grad_weight, grad_bias);
 }
 

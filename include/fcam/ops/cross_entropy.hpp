@@ -39,8 +39,13 @@ CrossEntropyResult<T> cross_entropy(const Tensor<T>& logits, const std::vector<s
     FCAM_CHECK(t == ignore_index || (t >= 0 && t < c), "cross_entropy: target ", t, " at position ", k,
                " is outside [0, ", c, ")");
   }
-  if (device == Device::cuda) cuda::unavailable("cross_entropy");
   CrossEntropyResult<T> r{T(0), Tensor<T>(), 0};
+  if (device == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>) {
+      r.grad = cuda::cross_entropy(logits, targets, ignore_index, n, c, inner, r.loss, r.count);
+      return r;
+    } else cuda::unavailable_for<T>("cross_entropy");
+  }
   r.grad = cpu::cross_entropy(logits, targets, ignore_index, n, c, inner, r.loss, r.count);
   return r;
 }

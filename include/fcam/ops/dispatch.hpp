@@ -8,6 +8,7 @@
 #pragma once
 
 #include <initializer_list>
+#include <type_traits>
 #include <vector>
 
 #include "fcam/core/device.hpp"
@@ -76,12 +77,26 @@ Device operand_device(const char* op, const std::vector<Tensor<T>>& operands) {
 
 namespace fcam::cuda {
 
+/// True when tensors of T have CUDA kernels: float, in a build with CUDA. An op's CUDA branch
+/// calls its kernel under `if constexpr (has_kernels<T>)` and unavailable() otherwise.
+template <Scalar T>
+inline constexpr bool has_kernels = FCAM_WITH_CUDA != 0 && std::is_same_v<T, float>;
+
 /// Throws fcam::Error: `op` has no CUDA kernel yet (or fcam was built without CUDA). The CUDA
 /// branch of every op without a kernel in fcam/cuda/ops.hpp.
 [[noreturn]] inline void unavailable(const char* op) {
   if (!cuda_compiled())
     fail(op, ": got a CUDA tensor, but fcam was built without CUDA (configure with -DFCAM_WITH_CUDA=ON)");
   fail(op, ": not available on CUDA yet; move the tensors to the CPU with .to(Device::cpu)");
+}
+
+/// Throws fcam::Error: `op` has CUDA kernels for float tensors only (T is double), or fcam was
+/// built without CUDA. The CUDA branch of an op whose kernel exists, for other types.
+template <Scalar T>
+[[noreturn]] void unavailable_for(const char* op) {
+  if (!cuda_compiled()) unavailable(op);
+  fail(op, ": CUDA kernels exist for float tensors only, got ", sizeof(T) == 8 ? "double" : "another type",
+       "; convert with .cast<float>() on the CPU first");
 }
 
 }  // namespace fcam::cuda

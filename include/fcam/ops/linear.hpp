@@ -30,7 +30,10 @@ Tensor<T> linear(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& b
   if (bias.defined())
     FCAM_CHECK(bias.ndim() == 1 && bias.size(0) == weight.size(0), "linear: bias shape ", to_string(bias.shape()),
                " does not match ", weight.size(0), " outputs");
-  if (device == Device::cuda) cuda::unavailable("linear");
+  if (device == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>) return cuda::linear(x, weight, bias);
+    else cuda::unavailable_for<T>("linear");
+  }
   return cpu::linear(x, weight, bias);
 }
 
@@ -47,7 +50,10 @@ Tensor<T> linear_backward(const Tensor<T>& x, const Tensor<T>& weight, const Ten
              to_string(grad_weight->shape()), " differs from the weight ", to_string(weight.shape()));
   FCAM_CHECK(grad_bias == nullptr || grad_bias->numel() == weight.size(0), "linear_backward: bias gradient of ",
              grad_bias->numel(), " values for ", weight.size(0), " outputs");
-  if (device == Device::cuda) cuda::unavailable("linear_backward");
+  if (device == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>) return cuda::linear_backward(x, weight, grad_y, grad_weight, grad_bias);
+    else cuda::unavailable_for<T>("linear_backward");
+  }
   return cpu::linear_backward(x, weight, grad_y, grad_weight, grad_bias);
 }
 

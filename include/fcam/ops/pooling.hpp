@@ -38,9 +38,14 @@ MaxPoolResult<T> max_pool2d(const Tensor<T>& x, const Pool2dGeometry& g, bool wi
   const Device device = operand_device("max_pool2d", x);
   check_rank(x, 4, "max_pool2d input");
   detail::pool_output_shape(x.shape(), g);  // throws on an invalid geometry or an empty output
-  if (device == Device::cuda) cuda::unavailable("max_pool2d");
   MaxPoolResult<T> r;
-  r.output = cpu::max_pool2d(x, g, with_argmax ? &r.argmax : nullptr);
+  std::vector<std::int64_t>* argmax = with_argmax ? &r.argmax : nullptr;
+  if (device == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>) r.output = cuda::max_pool2d(x, g, argmax);
+    else cuda::unavailable_for<T>("max_pool2d");
+  } else {
+    r.output = cpu::max_pool2d(x, g, argmax);
+  }
   return r;
 }
 
@@ -57,7 +62,10 @@ Tensor<T> max_pool2d_backward(const Shape& input_shape, const std::vector<std::i
   for (std::size_t i = 0; i < argmax.size(); ++i)  // the kernel adds at these positions
     FCAM_CHECK(argmax[i] >= 0 && argmax[i] < in_plane, "max_pool2d_backward: argmax ", argmax[i], " at ", i,
                " is outside the ", input_shape[2], "x", input_shape[3], " input plane");
-  if (device == Device::cuda) cuda::unavailable("max_pool2d_backward");
+  if (device == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>) return cuda::max_pool2d_backward(input_shape, argmax, grad_y);
+    else cuda::unavailable_for<T>("max_pool2d_backward");
+  }
   return cpu::max_pool2d_backward(input_shape, argmax, grad_y);
 }
 
@@ -67,7 +75,10 @@ Tensor<T> avg_pool2d(const Tensor<T>& x, const Pool2dGeometry& g) {
   const Device device = operand_device("avg_pool2d", x);
   check_rank(x, 4, "avg_pool2d input");
   detail::pool_output_shape(x.shape(), g);  // throws on an invalid geometry or an empty output
-  if (device == Device::cuda) cuda::unavailable("avg_pool2d");
+  if (device == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>) return cuda::avg_pool2d(x, g);
+    else cuda::unavailable_for<T>("avg_pool2d");
+  }
   return cpu::avg_pool2d(x, g);
 }
 
@@ -79,7 +90,10 @@ Tensor<T> avg_pool2d_backward(const Shape& input_shape, const Pool2dGeometry& g,
   const Shape expected = detail::pool_output_shape(input_shape, g);
   FCAM_CHECK(grad_y.shape() == expected, "avg_pool2d_backward: gradient shape ", to_string(grad_y.shape()),
              ", expected ", to_string(expected));
-  if (device == Device::cuda) cuda::unavailable("avg_pool2d_backward");
+  if (device == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>) return cuda::avg_pool2d_backward(input_shape, g, grad_y);
+    else cuda::unavailable_for<T>("avg_pool2d_backward");
+  }
   return cpu::avg_pool2d_backward(input_shape, g, grad_y);
 }
 
@@ -88,7 +102,10 @@ template <Scalar T>
 Tensor<T> global_avg_pool(const Tensor<T>& x) {
   const Device device = operand_device("global_avg_pool", x);
   check_rank(x, 4, "global_avg_pool input");
-  if (device == Device::cuda) cuda::unavailable("global_avg_pool");
+  if (device == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>) return cuda::global_avg_pool(x);
+    else cuda::unavailable_for<T>("global_avg_pool");
+  }
   return cpu::global_avg_pool(x);
 }
 
@@ -99,7 +116,10 @@ Tensor<T> global_avg_pool_backward(const Shape& input_shape, const Tensor<T>& gr
   detail::check_pool_input_shape(input_shape, "global_avg_pool_backward");
   FCAM_CHECK(grad_y.shape() == Shape({input_shape[0], input_shape[1]}), "global_avg_pool_backward: gradient shape ",
              to_string(grad_y.shape()), " does not match input ", to_string(input_shape));
-  if (device == Device::cuda) cuda::unavailable("global_avg_pool_backward");
+  if (device == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>) return cuda::global_avg_pool_backward(input_shape, grad_y);
+    else cuda::unavailable_for<T>("global_avg_pool_backward");
+  }
   return cpu::global_avg_pool_backward(input_shape, grad_y);
 }
 

@@ -13,7 +13,14 @@ namespace fcam {
 /// Fills `t` with U(lo, hi) draws from `rng`, element by element in order.
 template <Scalar T>
 void fill_uniform(Tensor<T>& t, double lo, double hi, Rng& rng) {
-  if (operand_device("fill_uniform", t) == Device::cuda) cuda::unavailable("fill_uniform");
+  if (operand_device("fill_uniform", t) == Device::cuda) {
+    // Drawn on the CPU by the same code from the same generator, then copied: a CUDA tensor gets
+    // exactly the values a CPU tensor would, and `rng` advances the same way.
+    Tensor<T> host = Tensor<T>::uninitialized(t.shape());
+    cpu::fill_uniform(host, lo, hi, rng);
+    t.copy_from(host);
+    return;
+  }
   cpu::fill_uniform(t, lo, hi, rng);
 }
 
@@ -23,7 +30,14 @@ template <Scalar T>
 void add_normal_noise(Tensor<T>& t, double sigma, Rng& rng) {
   const Device device = operand_device("add_normal_noise", t);
   FCAM_CHECK(sigma >= 0.0, "add_normal_noise: sigma must be >= 0, got ", sigma);
-  if (device == Device::cuda) cuda::unavailable("add_normal_noise");
+  if (device == Device::cuda) {
+    // The CPU's additions on a host copy, then copied back: exactly the values (and the
+    // generator state) a CPU tensor would get. Smooth-GradCAM++'s inputs are small.
+    Tensor<T> host = t.to(Device::cpu);
+    cpu::add_normal_noise(host, sigma, rng);
+    t.copy_from(host);
+    return;
+  }
   cpu::add_normal_noise(t, sigma, rng);
 }
 

@@ -18,9 +18,12 @@ namespace fcam {
 template <Scalar T>
 std::vector<double> plane_sums(const Tensor<T>& x) {
   FCAM_CHECK(x.defined() && x.ndim() >= 2, "plane_sums: expects at least N×C, got ", to_string(x.shape()));
-  if (operand_device("plane_sums", x) == Device::cuda) cuda::unavailable("plane_sums");
-  const std::int64_t count = x.size(0) * x.size(1);
-  return cpu::run_sums(x, count, count > 0 ? x.numel() / count : 0);
+  const std::int64_t count = x.size(0) * x.size(1), length = count > 0 ? x.numel() / count : 0;
+  if (operand_device("plane_sums", x) == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>) return cuda::run_sums(x, count, length);
+    else cuda::unavailable_for<T>("plane_sums");
+  }
+  return cpu::run_sums(x, count, length);
 }
 
 /// Σ a·b over each item (first dimension) of two tensors of one shape: N sums in double.
@@ -28,16 +31,22 @@ template <Scalar T>
 std::vector<double> item_dots(const Tensor<T>& a, const Tensor<T>& b) {
   check_same_shape(a, b, "item_dots");
   FCAM_CHECK(a.defined() && a.ndim() >= 1, "item_dots: expects at least one dimension");
-  if (operand_device<T>("item_dots", {&a, &b}) == Device::cuda) cuda::unavailable("item_dots");
-  const std::int64_t count = a.size(0);
-  return cpu::run_dots(a, b, count, count > 0 ? a.numel() / count : 0);
+  const std::int64_t count = a.size(0), length = count > 0 ? a.numel() / count : 0;
+  if (operand_device<T>("item_dots", {&a, &b}) == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>) return cuda::run_dots(a, b, count, length);
+    else cuda::unavailable_for<T>("item_dots");
+  }
+  return cpu::run_dots(a, b, count, length);
 }
 
 /// max |a − b| over the elements of two tensors of one shape (0 when empty).
 template <Scalar T>
 T max_abs_difference(const Tensor<T>& a, const Tensor<T>& b) {
   check_same_shape(a, b, "max_abs_difference");
-  if (operand_device<T>("max_abs_difference", {&a, &b}) == Device::cuda) cuda::unavailable("max_abs_difference");
+  if (operand_device<T>("max_abs_difference", {&a, &b}) == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>) return cuda::max_abs_difference(a, b);
+    else cuda::unavailable_for<T>("max_abs_difference");
+  }
   return cpu::max_abs_difference(a, b);
 }
 
@@ -45,7 +54,10 @@ T max_abs_difference(const Tensor<T>& a, const Tensor<T>& b) {
 /// check behind "holds a non-finite value" errors on weights, inputs and outputs).
 template <Scalar T>
 std::int64_t first_non_finite(const Tensor<T>& x) {
-  if (operand_device("first_non_finite", x) == Device::cuda) cuda::unavailable("first_non_finite");
+  if (operand_device("first_non_finite", x) == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>) return cuda::first_non_finite(x);
+    else cuda::unavailable_for<T>("first_non_finite");
+  }
   return cpu::first_non_finite(x);
 }
 

@@ -17,7 +17,10 @@ Tensor<T> upsample_nearest(const Tensor<T>& x, std::int64_t factor) {
   const Device device = operand_device("upsample_nearest", x);
   check_rank(x, 4, "upsample_nearest input");
   FCAM_CHECK(factor >= 1, "upsample_nearest: factor must be >= 1, got ", factor);
-  if (device == Device::cuda) cuda::unavailable("upsample_nearest");
+  if (device == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>) return cuda::upsample_nearest(x, factor);
+    else cuda::unavailable_for<T>("upsample_nearest");
+  }
   return cpu::upsample_nearest(x, factor);
 }
 
@@ -28,7 +31,10 @@ Tensor<T> upsample_nearest_backward(const Tensor<T>& grad_y, std::int64_t factor
   check_rank(grad_y, 4, "upsample_nearest_backward gradient");
   FCAM_CHECK(factor >= 1 && grad_y.size(2) % factor == 0 && grad_y.size(3) % factor == 0,
              "upsample_nearest_backward: gradient shape ", to_string(grad_y.shape()), " is not a multiple of ", factor);
-  if (device == Device::cuda) cuda::unavailable("upsample_nearest_backward");
+  if (device == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>) return cuda::upsample_nearest_backward(grad_y, factor);
+    else cuda::unavailable_for<T>("upsample_nearest_backward");
+  }
   return cpu::upsample_nearest_backward(grad_y, factor);
 }
 
@@ -45,7 +51,10 @@ Tensor<T> resize_bilinear(const Tensor<T>& x, std::int64_t out_h, std::int64_t o
              to_string(x.shape()));
   FCAM_CHECK(out_h >= 1 && out_w >= 1, "resize_bilinear: output size must be positive, got ", out_h, "x", out_w);
   FCAM_CHECK(upsampled >= 1, "resize_bilinear: upsampling factor must be >= 1, got ", upsampled);
-  if (device == Device::cuda) cuda::unavailable("resize_bilinear");
+  if (device == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>) return cuda::resize_bilinear(x, out_h, out_w, align_corners, upsampled);
+    else cuda::unavailable_for<T>("resize_bilinear");
+  }
   return cpu::resize_bilinear(x, out_h, out_w, align_corners, upsampled);
 }
 
@@ -63,7 +72,11 @@ Tensor<T> resize_bilinear_backward(const Shape& input_shape, const Tensor<T>& gr
   FCAM_CHECK(grad_y.size(2) >= 1 && grad_y.size(3) >= 1, "resize_bilinear_backward: output size must be positive, got ",
              grad_y.size(2), "x", grad_y.size(3));
   FCAM_CHECK(upsampled >= 1, "resize_bilinear_backward: upsampling factor must be >= 1, got ", upsampled);
-  if (device == Device::cuda) cuda::unavailable("resize_bilinear_backward");
+  if (device == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>)
+      return cuda::resize_bilinear_backward(input_shape, grad_y, align_corners, upsampled);
+    else cuda::unavailable_for<T>("resize_bilinear_backward");
+  }
   return cpu::resize_bilinear_backward(input_shape, grad_y, align_corners, upsampled);
 }
 

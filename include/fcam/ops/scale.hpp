@@ -12,7 +12,10 @@ namespace fcam {
 /// loss's λ keeps its precision for float tensors).
 template <Scalar T>
 Tensor<T> scaled(const Tensor<T>& x, double factor) {
-  if (operand_device("scaled", x) == Device::cuda) cuda::unavailable("scaled");
+  if (operand_device("scaled", x) == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>) return cuda::scaled(x, factor);
+    else cuda::unavailable_for<T>("scaled");
+  }
   return cpu::scaled(x, factor);
 }
 

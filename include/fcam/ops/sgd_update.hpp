@@ -26,7 +26,15 @@ void sgd_update(Tensor<T>& value, const Tensor<T>& grad, Tensor<T>& buffer, cons
   const Device device = operand_device<T>("sgd_update", {&value, &grad}, {momentum ? &buffer : nullptr});
   check_same_shape(value, grad, "sgd_update (gradient)");
   if (momentum) check_same_shape(value, buffer, "sgd_update (momentum buffer)");
-  if (device == Device::cuda) cuda::unavailable("sgd_update");
+  if (device == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>) {
+      cuda::sgd_update(value, grad, buffer, momentum, static_cast<float>(u.lr), static_cast<float>(u.momentum),
+                       static_cast<float>(u.weight_decay), u.nesterov, u.fresh_buffer);
+      return;
+    } else {
+      cuda::unavailable_for<T>("sgd_update");
+    }
+  }
   cpu::sgd_update(value, grad, buffer, momentum, static_cast<T>(u.lr), static_cast<T>(u.momentum),
                   static_cast<T>(u.weight_decay), u.nesterov, u.fresh_buffer);
 }

@@ -26,7 +26,10 @@ template <Scalar T>
 Tensor<T> softmax_channels(const Tensor<T>& x) {
   std::int64_t n, c, inner;
   detail::channel_layout(x, n, c, inner);
-  if (operand_device("softmax_channels", x) == Device::cuda) cuda::unavailable("softmax_channels");
+  if (operand_device("softmax_channels", x) == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>) return cuda::softmax_channels(x, n, c, inner);
+    else cuda::unavailable_for<T>("softmax_channels");
+  }
   return cpu::softmax_channels(x, n, c, inner);
 }
 
@@ -36,8 +39,10 @@ Tensor<T> softmax_channels_backward(const Tensor<T>& y, const Tensor<T>& grad_y)
   check_same_shape(y, grad_y, "softmax_channels_backward");
   std::int64_t n, c, inner;
   detail::channel_layout(y, n, c, inner);
-  if (operand_device("softmax_channels_backward", {&y, &grad_y}) == Device::cuda)
-    cuda::unavailable("softmax_channels_backward");
+  if (operand_device("softmax_channels_backward", {&y, &grad_y}) == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>) return cuda::softmax_channels_backward(y, grad_y, n, c, inner);
+    else cuda::unavailable_for<T>("softmax_channels_backward");
+  }
   return cpu::softmax_channels_backward(y, grad_y, n, c, inner);
 }
 

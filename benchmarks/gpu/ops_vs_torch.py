@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""fcam vs PyTorch on the GPU: the CUDA ops of fcam-bench-cuda-ops, in one run, with a ratio table.
+
+Usage (on the GPU machine; benchmarks/gpu/run.sh calls it):
+    python3 benchmarks/gpu/ops_vs_torch.py --bench build/bin/fcam-bench-cuda-ops --out DIR
+        [--min-time 0.2] [--filter REGEX]
+
+Both sides run the same work on the same card, fp32 tensors with TF32 off, then on (PyTorch:
+torch.backends.cudnn.allow_tf32 / torch.backends.cuda.matmul.allow_tf32). "conv_forward" is
+y = conv(x, W); "conv_backward" computes the input and weight gradients from a given output
+gradient (torch.ops.aten.convolution_backward: the same work, without the forward). Both sides
+enqueue 10 calls and then wait for the device, and report the time per call: fcam through Google
+Benchmark (manual time, median of 3 repetitions), PyTorch as the median of timed loops. Rows
+"fp32-find" are fcam with cuDNN algorithms chosen by timing (cuda::set_benchmark_algorithms), next
+to PyTorch's default (cudnn.benchmark off), at batch 1.
+"bandwidth" rows are memory-bound ops on a 32×256×112×112 tensor, in GB/s of bytes read and
+written, next to each side's device-to-device copy. Ratio = fcam / torch (below 1: fcam faster).
+Writes DIR/ops_vs_torch.md and DIR/ops_vs_torch.json.
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CALLS = 10
+
+
+def per_call_ms(call, min_time):
+    """Median over 3 loops of (CALLS calls, then synchronise), in ms per call, after warm-up."""
+    for _ in range(3):
+        call()
+    torch.cuda.synchronize()
+    samples = []
+    for _ in range(3):
+        n, start = 0, time.perf_counter()
+        while True:
+            for _ in range(CALLS):
+                call()
+            torch.cuda.synchronize()
+            n += CALLS
+            elapsed = time.perf_counter() - start
+            if elapsed >= min_time:
+                break
+        samples.append(elapsed / n)
+    return sorted(samples)[1] * 1e3
+
+
+def torch_conv(name, batch, backward, tf32, shapes, min_time):
+    s = shapes[name]
+    torch.backends.cudnn.allow_tf32 = tf32
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    dev = torch.device("cuda")
+    x = torch.rand(batch, s["in_channels"], s["height"], s["width"], device=dev) * 2 - 1
+    w = torch.rand(s["out_channels"], s["in_channels"], s["kernel"], s["kernel"], device=dev) * 2 - 1
+    stride, pad = (s["stride"],) * 2, (s["padding"],) * 2
+    with torch.no_grad():
+        y = F.conv2d(x, w, None, stride, pad)
+    dy = torch.rand_like(y) * 2 - 1
+
+    def forward():
+        with torch.no_grad():
+            F.conv2d(x, w, None, stride, pad)
+
+    def backward_only():
+        torch.ops.aten.convolution_backward(dy, x, w, None, stride, pad, (1, 1), False, (0, 0), 1,
+                                            (True, True, False))
+
+    return per_call_ms(backward_only if backward else forward, min_time)
+
+
+def torch_bandwidth(name, min_time):
+    dev = torch.device("cuda")
+    a = torch.rand(32, 256, 112, 112, device=dev)
+    b = torch.rand_like(a)
+    q = torch.rand(32, 256, 56, 56, device=dev)
+    h1, h2 = torch.rand(32, 128, 112, 112, device=dev), torch.rand(32, 128, 112, 112, device=dev)
+    g, beta, mean, var = (torch.rand(256, device=dev) for _ in range(4))
+    var = var + 2
+    calls = {
+        "copy": lambda: a.clone(),
+        "relu": lambda: torch.relu(a),
+        "add": lambda: a + b,
+        "relu_backward": lambda: torch.ops.aten.threshold_backward(b, a, 0.0),
+        "max_pool_3x3s2": lambda: F.max_pool2d(a, 3, 2, 1),
+        "upsample_nearest_x2": lambda: F.interpolate(q, scale_factor=2, mode="nearest"),
+        "resize_bilinear_x2": lambda: F.interpolate(q, size=(112, 112), mode="bilinear", align_corners=False),
+        "batch_norm_eval": lambda: F.batch_norm(a, mean, var, g, beta, training=False, eps=1e-5),
+        "concat_2": lambda: torch.cat([h1, h2], 1),
+        "softmax_channels": lambda: torch.softmax(a, 1),
+    }
+    return per_call_ms(calls[name], min_time)
+
+
+def read_shapes(path):
+    import csv
+    with open(path) as f:
+        return {r["name"]: {k: (v if k == "name" else int(v)) for k, v in r.items()} for r in csv.DictReader(f)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bench", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--shapes", default=os.path.join(HERE, "..", "wsol_resnet50_convs.csv"))
+    ap.add_argument("--min-time", type=float, default=0.2)
+    ap.add_argument("--filter", default=".")
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    fcam_json = os.path.join(args.out, "fcam_bench_cuda_ops.json")
+    subprocess.run([args.bench, "--shapes", args.shapes, f"--benchmark_filter={args.filter}",
+                    f"--benchmark_min_time={args.min_time / CALLS}", "--benchmark_repetitions=3",
+                    "--benchmark_report_aggregates_only=true", f"--benchmark_out={fcam_json}",
+                    "--benchmark_out_format=json"], check=True)
+    with open(fcam_json) as f:
+        report = json.load(f)
+    fcam_rows = {b["run_name"]: b for b in report["benchmarks"] if b.get("aggregate_name") == "median"}
+    shapes = read_shapes(args.shapes)
+    gpu = torch.cuda.get_device_name(0)
+    rows = []
+    for run_name, b in fcam_rows.items():
+        name = run_name.replace("/manual_time", "")
+        fcam_ms = b["real_time"] if b["time_unit"] == "ms" else b["real_time"] / 1e6
+        parts = name.split("/")
+        if parts[0].startswith("conv_"):
+            # "fp32-find": fcam with algorithms chosen by timing; PyTorch as in the fp32 row.
+            torch_ms = torch_conv(parts[1], int(parts[2][5:]), parts[0] == "conv_backward", parts[3] == "tf32",
+                                  shapes, args.min_time)
+            rows.append(dict(name=name, fcam_ms=fcam_ms, torch_ms=torch_ms, ratio=fcam_ms / torch_ms,
+                             fcam_tflops=b.get("TFLOP/s", 0)))
+        else:
+            torch_ms = torch_bandwidth(parts[1], args.min_time)
+            gbytes = b["GB/s"] * fcam_ms / 1e3 if "GB/s" in b else 0
+            rows.append(dict(name=name, fcam_ms=fcam_ms, torch_ms=torch_ms, ratio=fcam_ms / torch_ms,
+                             fcam_gbs=b.get("GB/s", 0), torch_gbs=gbytes / (torch_ms / 1e3) if gbytes else 0))
+        print(f"{name}: fcam {fcam_ms:.4f} ms, torch {torch_ms:.4f} ms, ratio {fcam_ms / torch_ms:.2f}", flush=True)
+    copy = next((r for r in rows if r["name"] == "bandwidth/copy"), None)
+    lines = [f"GPU: {gpu}; PyTorch {torch.__version__}, cuDNN {torch.backends.cudnn.version()}; "
+             f"{time.strftime('%Y-%m-%d')}", "",
+             "| op | fcam ms | PyTorch ms | fcam / PyTorch | fcam GB/s | % of copy |", "|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        gbs = f"{r['fcam_gbs']:.0f}" if r.get("fcam_gbs") else ""
+        of_copy = f"{100 * r['fcam_gbs'] / copy['fcam_gbs']:.0f} %" if r.get("fcam_gbs") and copy else ""
+        # PyTorch's share of its own copy bandwidth, for comparison
+        if r.get("torch_gbs") and copy:
+            of_copy += f" (PyTorch {100 * r['torch_gbs'] / copy['torch_gbs']:.0f} %)"
+        lines.append(f"| {r['name']} | {r['fcam_ms']:.4f} | {r['torch_ms']:.4f} | {r['ratio']:.2f} | {gbs} | {of_copy} |")
+    with open(os.path.join(args.out, "ops_vs_torch.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    with open(os.path.join(args.out, "ops_vs_torch.json"), "w") as f:
+        json.dump(dict(gpu=gpu, torch=torch.__version__, rows=rows), f, indent=1)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The GPU machine's one prepared run: CUDA tests (ctest -L cuda) and the GPU benchmarks with
+# their PyTorch peers, everything written under $OUT (default: ./gpu-out).
+#
+#   bash benchmarks/gpu/run.sh            # builds build-gpu with -DFCAM_WITH_CUDA=ON, or uses it
+#                                         # as it is when build-gpu/bin holds the programs already
+#                                         # (built elsewhere: tools/build_gpu_carry.sh)
+#
+# cuDNN and cuBLAS may live only inside PyTorch's wheels (nvidia-cudnn-cu13, nvidia-cublas) on
+# that machine: the script finds them and puts their folders on LD_LIBRARY_PATH.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+OUT=${OUT:-$PWD/gpu-out}
+mkdir -p "$OUT"
+BUILD=${FCAM_GPU_BUILD:-build-gpu}
+PY=${PYTHON:-python3}
+exec > >(tee -a "$OUT/run.log") 2>&1
+step() { echo; echo "== $(date +%T) $*"; }
+
+step "machine"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || true
+grep -m1 "model name" /proc/cpuinfo; nproc
+grep -q avx512f /proc/cpuinfo && echo "CPU has AVX-512" || echo "CPU has no AVX-512"
+"$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'cudnn', torch.backends.cudnn.version())" || true
+
+step "libraries"
+site=$("$PY" -c "import site, sys; print(' '.join(site.getsitepackages()))" 2>/dev/null || true)
+libdirs=""
+for lib in libcudnn.so.9 libcublas.so.13 libcublasLt.so.13; do
+  found=$(find $site /usr/local/cuda/lib64 /usr/local/cuda/targets -name "$lib" 2>/dev/null | head -1)
+  echo "$lib: ${found:-not found}"
+  [ -n "$found" ] && libdirs="$libdirs:$(dirname "$found")"
+done
+# Only libgomp and Google Benchmark are carried (never libstdc++, which PyTorch shares).
+export LD_LIBRARY_PATH="$PWD/${BUILD}/carried-libs${libdirs}:${LD_LIBRARY_PATH:-}"
+cudnn_dir=$(find $site -path "*cudnn*" -name cudnn.h 2>/dev/null | head -1)
+
+if [ -x "$BUILD/bin/test_backend_ops" ]; then
+  step "using the programs in $BUILD/bin"
+  ldd "$BUILD/bin/test_backend_ops" | grep -E "not found|cudnn|cublas|stdc" || true
+  run_tests() {
+    local rc=0
+    for t in test_backend_ops; do
+      echo "-- $t"; timeout 300 "$BUILD/bin/$t" --durations yes > "$OUT/$t.log" 2>&1; local r=$?
+      tail -5 "$OUT/$t.log"; echo "$t exit $r"; [ $r -ne 0 ] && rc=1
+    done
+    return $rc
+  }
+else
+  step "building $BUILD (CUDA on)"
+  cmake -S . -B "$BUILD" -DFCAM_WITH_CUDA=ON -DFCAM_NATIVE_ARCH=OFF -DFCAM_BUILD_EXAMPLES=OFF \
+    ${cudnn_dir:+-DCUDNN_ROOT=$(dirname "$(dirname "$cudnn_dir")")} > "$OUT/configure.log" 2>&1 \
+    || { tail -30 "$OUT/configure.log"; exit 1; }
+  cmake --build "$BUILD" -j"$(nproc)" --target test_backend_ops fcam-bench-cuda-ops > "$OUT/build.log" 2>&1 \
+    || { grep -m20 -E "error" "$OUT/build.log"; exit 1; }
+  run_tests() { (cd "$BUILD" && timeout 600 ctest -L cuda --output-on-failure > "$OUT/ctest.log" 2>&1); local r=$?; tail -20 "$OUT/ctest.log"; return $r; }
+fi
+
+step "ctest -L cuda (CPU vs CUDA, op by op)"
+run_tests; tests_rc=$?
+
+step "benchmarks: fcam vs PyTorch"
+timeout 420 "$PY" benchmarks/gpu/ops_vs_torch.py --bench "$BUILD/bin/fcam-bench-cuda-ops" --out "$OUT" \
+  --shapes benchmarks/wsol_resnet50_convs.csv --min-time "${FCAM_BENCH_MIN_TIME:-0.1}" \
+  --filter "${FCAM_BENCH_FILTER:-.}"
+bench_rc=$?
+
+step "done: tests exit $tests_rc, benchmarks exit $bench_rc"
+exit $(( tests_rc || bench_rc ))

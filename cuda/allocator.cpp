@@ -1,0 +1,213 @@
+// The caching device allocator: freed blocks are kept and reused, so that a training or
+// inference step performs no cudaMalloc once warmed up (cudaMalloc and cudaFree synchronise
+// the device and cost tens of microseconds each).
+//
+// Memory comes from the driver in segments; a segment is a list of blocks that are split on
+// allocation and merged with free neighbours on release. Small requests (≤ 1 MiB) share 2 MiB
+// segments; large ones get segments rounded to 2 MiB and split only when the rest is ≥ 1 MiB.
+// Reuse is stream-ordered: a block freed on one stream is only handed out again on the same
+// stream, where every later kernel runs after every earlier use of it.
+#include <cstdint>
+#include <mutex>
+#include <set>
+#include <tuple>
+#include <unordered_map>
+
+#include "context.hpp"
+#include "fcam/core/error.hpp"
+#include "fcam/cuda/api.hpp"
+
+namespace fcam::cuda {
+
+namespace {
+
+constexpr std::size_t granule = 512;             // every block size is a multiple of this
+constexpr std::size_t small_request = 1 << 20;   // ≤ this: a small block
+constexpr std::size_t small_segment = 2 << 20;   // segment size for small blocks
+constexpr std::size_t large_rounding = 2 << 20;  // large segments are multiples of this
+constexpr std::size_t large_split_min = 1 << 20; // a large block is split only when ≥ this is left
+
+struct Block {
+  char* ptr = nullptr;
+  std::size_t size = 0;
+  cudaStream_t stream = nullptr;
+  bool small = false;
+  bool in_use = false;
+  Block* prev = nullptr;  // neighbours within the segment
+  Block* next = nullptr;
+};
+
+/// Free blocks ordered for best fit: by pool (stream, small or large), then size, then address.
+struct BlockOrder {
+  bool operator()(const Block* a, const Block* b) const {
+    return std::tuple(reinterpret_cast<std::uintptr_t>(a->stream), a->small, a->size,
+                      reinterpret_cast<std::uintptr_t>(a->ptr)) <
+           std::tuple(reinterpret_cast<std::uintptr_t>(b->stream), b->small, b->size,
+                      reinterpret_cast<std::uintptr_t>(b->ptr));
+  }
+};
+
+class CachingAllocator {
+public:
+  void* allocate(std::size_t bytes, cudaStream_t stream) {
+    const bool small = bytes <= small_request;
+    const std::size_t size = (bytes + granule - 1) / granule * granule;
+    std::lock_guard lock(mutex_);
+    Block* block = take_free(size, small, stream);
+    if (block == nullptr) block = new_segment(size, small, stream);
+    else split(block, size);
+    block->in_use = true;
+    in_use_[block->ptr] = block;
+    stats_.allocated_bytes += block->size;
+    stats_.peak_allocated_bytes = std::max(stats_.peak_allocated_bytes, stats_.allocated_bytes);
+    ++stats_.allocations;
+    return block->ptr;
+  }
+
+  void release(void* ptr) noexcept {
+    std::lock_guard lock(mutex_);
+    const auto it = in_use_.find(static_cast<char*>(ptr));
+    if (it == in_use_.end()) return;  // not ours: ignore rather than corrupt the cache
+    Block* block = it->second;
+    in_use_.erase(it);
+    block->in_use = false;
+    stats_.allocated_bytes -= block->size;
+    block = merge(block, block->prev);
+    block = merge(block, block->next);
+    free_.insert(block);
+  }
+
+  void empty_cache() {
+    check(cudaDeviceSynchronize(), "cudaDeviceSynchronize (empty_cache)");
+    std::lock_guard lock(mutex_);
+    release_unused_segments();
+  }
+
+  MemoryStats stats() {
+    std::lock_guard lock(mutex_);
+    return stats_;
+  }
+
+private:
+  Block* take_free(std::size_t size, bool small, cudaStream_t stream) {
+    Block key{nullptr, size, stream, small};
+    const auto it = free_.lower_bound(&key);
+    if (it == free_.end() || (*it)->stream != stream || (*it)->small != small) return nullptr;
+    Block* block = *it;
+    free_.erase(it);
+    return block;
+  }
+
+  Block* new_segment(std::size_t size, bool small, cudaStream_t stream) {
+    const std::size_t segment =
+        small ? small_segment : (size + large_rounding - 1) / large_rounding * large_rounding;
+    void* ptr = nullptr;
+    cudaError_t status = cudaMalloc(&ptr, segment);
+    if (status == cudaErrorMemoryAllocation) {  // give the cache back and try once more
+      (void)cudaGetLastError();
+      check(cudaDeviceSynchronize(), "cudaDeviceSynchronize (out of memory)");
+      release_unused_segments();
+      status = cudaMalloc(&ptr, segment);
+    }
+    if (status != cudaSuccess) {
+      (void)cudaGetLastError();
+      fail("CUDA out of memory: cannot allocate ", segment, " bytes (", stats_.allocated_bytes,
+           " bytes in tensors, ", stats_.reserved_bytes, " reserved by fcam): ", cudaGetErrorString(status));
+    }
+    ++stats_.device_mallocs;
+    stats_.reserved_bytes += segment;
+    auto* block = new Block{static_cast<char*>(ptr), segment, stream, small};
+    split(block, size);
+    return block;
+  }
+
+  /// Cuts `block` to `size` when the rest is worth keeping; the rest becomes a free block.
+  void split(Block* block, std::size_t size) {
+    const std::size_t rest = block->size - size;
+    if (rest < (block->small ? granule : large_split_min)) return;
+    auto* tail = new Block{block->ptr + size, rest, block->stream, block->small, false, block, block->next};
+    if (block->next) block->next->prev = tail;
+    block->next = tail;
+    block->size = size;
+    free_.insert(tail);
+  }
+
+  /// Merges free `neighbour` into `block` (either order); returns the merged block.
+  Block* merge(Block* block, Block* neighbour) {
+    if (neighbour == nullptr || neighbour->in_use) return block;
+    free_.erase(neighbour);
+    Block* first = neighbour == block->prev ? neighbour : block;
+    Block* second = first == block ? neighbour : block;
+    first->size += second->size;
+    first->next = second->next;
+    if (second->next) second->next->prev = first;
+    delete second;
+    return first;
+  }
+
+  void release_unused_segments() {
+    for (auto it = free_.begin(); it != free_.end();) {
+      Block* block = *it;
+      if (block->prev == nullptr && block->next == nullptr) {  // the whole segment is free
+        cudaFree(block->ptr);
+        ++stats_.device_frees;
+        stats_.reserved_bytes -= block->size;
+        delete block;
+        it = free_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  std::mutex mutex_;
+  std::set<Block*, BlockOrder> free_;
+  std::unordered_map<char*, Block*> in_use_;
+  MemoryStats stats_;
+};
+
+// Never destroyed: tensors in static storage may be freed after main returns.
+CachingAllocator& allocator() {
+  static auto* instance = new CachingAllocator();
+  return *instance;
+}
+
+}  // namespace
+
+void* device_alloc(std::size_t bytes, bool zero) {
+  FCAM_CHECK(bytes > 0, "device_alloc: zero bytes requested");
+  cudaStream_t s = stream();
+  void* ptr = allocator().allocate(bytes, s);
+  if (zero) check(cudaMemsetAsync(ptr, 0, bytes, s), "cudaMemsetAsync");
+  return ptr;
+}
+
+void device_free(void* ptr) noexcept {
+  if (ptr) allocator().release(ptr);
+}
+
+MemoryStats memory_stats() { return allocator().stats(); }
+
+void empty_cache() { allocator().empty_cache(); }
+
+void fill_zero(void* dst, std::size_t bytes) {
+  if (bytes > 0) check(cudaMemsetAsync(dst, 0, bytes, stream()), "cudaMemsetAsync");
+}
+
+void copy_host_to_device(void* dst, const void* src, std::size_t bytes) {
+  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream()), "host-to-device copy");
+  // From pageable memory the call returns once the source is staged; wait anyway, since the
+  // source may be pinned memory that the caller reuses right away.
+  check(cudaStreamSynchronize(stream()), "host-to-device copy");
+}
+
+void copy_device_to_host(void* dst, const void* src, std::size_t bytes) {
+  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream()), "device-to-host copy");
+  check(cudaStreamSynchronize(stream()), "device-to-host copy (an earlier kernel failed)");
+}
+
+void copy_device_to_device(void* dst, const void* src, std::size_t bytes) {
+  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream()), "device-to-device copy");
+}
+
+}  // namespace fcam::cuda

@@ -1,0 +1,22 @@
+/// \file
+/// \brief Private to cuda/: raw-pointer launchers of the element-wise kernels (elementwise.cu).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace fcam::cuda::launch {
+
+/// The unary and binary maps of elementwise.cu.
+enum class Map { relu, relu_backward, relu6, relu6_backward, add, multiply };
+
+/// y[i] = f(a[i]) for the unary maps (b unused) or f(a[i], b[i]) for the binary ones.
+void map(Map f, const float* a, const float* b, float* y, std::int64_t n, cudaStream_t stream);
+/// y[i] = x[i] * factor, computed in double as the CPU does.
+void scale(const float* x, double factor, float* y, std::int64_t n, cudaStream_t stream);
+/// y = y·scale[c] + shift[c] (+ residual), then ReLU; null scale / shift / residual are absent.
+void channel_epilogue(float* y, const float* scale, const float* shift, const float* residual, bool relu,
+                      std::int64_t channels, std::int64_t plane, std::int64_t n, cudaStream_t stream);
+
+}  // namespace fcam::cuda::launch

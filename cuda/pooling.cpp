@@ -1,0 +1,85 @@
+// Tensor-level CUDA pooling: output shapes and geometry from Pool2dGeometry, argmax tables moved
+// between the host vector of the API and device memory, then the launchers of pooling.cu.
+#include "fcam/cuda/ops/pooling.hpp"
+
+#include "context.hpp"
+#include "fcam/cuda/api.hpp"
+#include "fcam/ops/pool2d_geometry.hpp"
+#include "pooling_kernels.hpp"
+#include "scratch.hpp"
+
+namespace fcam::cuda {
+
+namespace {
+
+launch::PoolShape pool_shape(const Shape& input_shape, const Pool2dGeometry& g) {
+  return {input_shape[0] * input_shape[1], input_shape[2], input_shape[3], g.out_size(input_shape[2]),
+          g.out_size(input_shape[3]), g.kernel, g.step(), g.padding, g.count_include_pad};
+}
+
+}  // namespace
+
+Tensor<float> max_pool2d(const Tensor<float>& x, const Pool2dGeometry& g, std::vector<std::int64_t>* argmax) {
+  const launch::PoolShape s = pool_shape(x.shape(), g);
+  auto y = Tensor<float>::uninitialized({x.size(0), x.size(1), s.oh, s.ow}, Device::cuda);
+  const std::size_t index_bytes = static_cast<std::size_t>(y.numel()) * sizeof(std::int64_t);
+  DeviceScratch indices(argmax ? index_bytes : 0);
+  launch::max_pool2d(x.data(), y.data(), indices.as<std::int64_t>(), s, stream());
+  check_launch("max_pool2d kernel");
+  if (argmax) {
+    argmax->resize(static_cast<std::size_t>(y.numel()));
+    if (index_bytes > 0) copy_device_to_host(argmax->data(), indices.get(), index_bytes);
+  }
+  return y;
+}
+
+Tensor<float> max_pool2d_backward(const Shape& input_shape, const std::vector<std::int64_t>& argmax,
+                                  const Tensor<float>& grad_y) {
+  Tensor<float> grad_x(input_shape, Device::cuda);  // zeros where no maximum was
+  const std::int64_t n = grad_y.numel();
+  if (n == 0) return grad_x;
+  const std::int64_t planes = input_shape[0] * input_shape[1], in_plane = input_shape[2] * input_shape[3];
+  const std::size_t index_bytes = static_cast<std::size_t>(n) * sizeof(std::int64_t);
+  DeviceScratch indices(index_bytes);
+  copy_host_to_device(indices.get(), argmax.data(), index_bytes);
+  const std::size_t workspace_bytes = launch::max_pool2d_backward_workspace(n, planes * in_plane);
+  DeviceScratch workspace(workspace_bytes);
+  check(launch::max_pool2d_backward(indices.as<const std::int64_t>(), grad_y.data(),
+                                    grad_x.data(), planes, in_plane, grad_y.size(2) * grad_y.size(3),
+                                    workspace.get(), workspace_bytes, stream()),
+        "max_pool2d_backward sort");
+  check_launch("max_pool2d_backward kernels");
+  return grad_x;
+}
+
+Tensor<float> avg_pool2d(const Tensor<float>& x, const Pool2dGeometry& g) {
+  const launch::PoolShape s = pool_shape(x.shape(), g);
+  auto y = Tensor<float>::uninitialized({x.size(0), x.size(1), s.oh, s.ow}, Device::cuda);
+  launch::avg_pool2d(x.data(), y.data(), s, stream());
+  check_launch("avg_pool2d kernel");
+  return y;
+}
+
+Tensor<float> avg_pool2d_backward(const Shape& input_shape, const Pool2dGeometry& g, const Tensor<float>& grad_y) {
+  auto grad_x = Tensor<float>::uninitialized(input_shape, Device::cuda);
+  launch::avg_pool2d_backward(grad_y.data(), grad_x.data(), pool_shape(input_shape, g), stream());
+  check_launch("avg_pool2d_backward kernel");
+  return grad_x;
+}
+
+Tensor<float> global_avg_pool(const Tensor<float>& x) {
+  auto y = Tensor<float>::uninitialized({x.size(0), x.size(1)}, Device::cuda);
+  launch::global_avg_pool(x.data(), y.data(), y.numel(), x.size(2) * x.size(3), stream());
+  check_launch("global_avg_pool kernel");
+  return y;
+}
+
+Tensor<float> global_avg_pool_backward(const Shape& input_shape, const Tensor<float>& grad_y) {
+  auto grad_x = Tensor<float>::uninitialized(input_shape, Device::cuda);
+  launch::global_avg_pool_backward(grad_y.data(), grad_x.data(), grad_y.numel(), input_shape[2] * input_shape[3],
+                                   stream());
+  check_launch("global_avg_pool_backward kernel");
+  return grad_x;
+}
+
+}  // namespace fcam::cuda

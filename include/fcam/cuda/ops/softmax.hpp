@@ -1,0 +1,27 @@
+/// \file
+/// \brief CUDA kernels of the channel softmax, its gradient (ops/softmax.hpp) and the mean
+/// cross-entropy (ops/cross_entropy.hpp), float tensors seen as batch × channels × inner: the
+/// arguments and results of the CPU kernels of fcam/ops/cpu/softmax.hpp and cpu/cross_entropy.hpp.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "fcam/core/tensor.hpp"
+
+namespace fcam::cuda {
+
+/// softmax over the channels (the channel maximum subtracted first).
+Tensor<float> softmax_channels(const Tensor<float>& x, std::int64_t batch, std::int64_t channels, std::int64_t inner);
+/// dx = y·(dy − Σ_c dy·y).
+Tensor<float> softmax_channels_backward(const Tensor<float>& y, const Tensor<float>& grad_y, std::int64_t batch,
+                                        std::int64_t channels, std::int64_t inner);
+/// Cross-entropy of the logits against host `targets` (batch·inner indices, each in [0, channels)
+/// or ignore_index): returns dL/dlogits and writes the mean loss over the `count` non-ignored
+/// targets (0 and a zero gradient when there are none). The loss is summed on the device and
+/// copied back (waits for the stream).
+Tensor<float> cross_entropy(const Tensor<float>& logits, const std::vector<std::int64_t>& targets,
+                            std::int64_t ignore_index, std::int64_t batch, std::int64_t channels, std::int64_t inner,
+                            float& loss, std::int64_t& count);
+
+}  // namespace fcam::cuda

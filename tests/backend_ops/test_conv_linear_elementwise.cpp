@@ -1,0 +1,181 @@
+// test_backend_ops: convolution (cuDNN), linear (cuBLAS), the element-wise ops and the SGD update
+// on the CPU and on CUDA from the same inputs.
+#include <cmath>
+#include <limits>
+
+#include "backend_ops/compare.hpp"
+#include "backend_ops/conv_cases.hpp"
+
+using namespace fcam;
+using namespace fcam::test;
+
+namespace {
+
+// Batch 2 for small cases, 1 for large ones, so the CPU side stays quick.
+std::int64_t batch_for(const ConvCase& c) { return c.in * c.height * c.width > 2'000'000 ? 1 : 2; }
+
+// Forward, then backward (input, weight and bias gradients, the latter two added into guarded
+// tensors that start non-zero) for one case; `bound` is the NMSE bound.
+void compare_conv(const ConvCase& c, std::uint64_t seed, double bound) {
+  const std::int64_t n = batch_for(c);
+  const Tensor<float> x = random_tensor({n, c.in, c.height, c.width}, seed);
+  const Tensor<float> w = random_tensor({c.out, c.in / c.g.groups, c.g.kernel_h, c.g.kernel_w}, seed + 1, -0.1, 0.1);
+  const Tensor<float> b = random_tensor({c.out}, seed + 2);
+  const Tensor<float> y = conv2d(x, w, b, c.g);
+  const Tensor<float> xd = x.to(Device::cuda), wd = w.to(Device::cuda), bd = b.to(Device::cuda);
+  expect_close(y, conv2d(xd, wd, bd, c.g), c.name + " forward", bound);
+
+  const Tensor<float> dy = random_tensor(y.shape(), seed + 3);
+  Tensor<float> dw = random_tensor(w.shape(), seed + 4), db = random_tensor(b.shape(), seed + 5);
+  Guarded dw_d(dw, Device::cuda), db_d(db, Device::cuda);
+  const Tensor<float> dx = conv2d_backward(x, w, dy, c.g, true, &dw, &db);
+  const Tensor<float> dx_d = conv2d_backward(xd, wd, dy.to(Device::cuda), c.g, true, &dw_d.view, &db_d.view);
+  expect_close(dx, dx_d, c.name + " input gradient", bound);
+  expect_close(dw, dw_d.view, c.name + " weight gradient", bound);
+  expect_close(db, db_d.view, c.name + " bias gradient", bound);
+  dw_d.check_guards(c.name + " weight gradient");
+  db_d.check_guards(c.name + " bias gradient");
+}
+
+}  // namespace
+
+TEST_CASE("conv2d forward and backward: every backbone, decoder and MobileNetV2 geometry", "[cuda]") {
+  cuda::set_tf32(false);
+  std::uint64_t seed = 100;
+  for (const ConvCase& c : conv_cases()) compare_conv(c, seed += 10, nmse_bound);
+}
+
+TEST_CASE("conv2d with TF32 stays within the documented looser bound", "[cuda]") {
+  cuda::set_tf32(true);
+  const auto cases = conv_cases();
+  for (std::size_t i = 0; i < cases.size(); i += 4) compare_conv(cases[i], 7000 + i, nmse_bound_tf32);
+  cuda::set_tf32(false);
+}
+
+TEST_CASE("conv2d with fast convolutions (FFT, non-fused Winograd) stays within the looser bound", "[cuda]") {
+  cuda::set_fast_convolutions(true);
+  std::uint64_t seed = 9000;
+  for (const ConvCase& c : conv_cases()) compare_conv(c, seed += 10, nmse_bound_tf32);
+  cuda::set_fast_convolutions(false);
+}
+
+TEST_CASE("conv2d in deterministic mode gives the same bits on every run", "[cuda]") {
+  cuda::set_deterministic(true);
+  const ConvCase c{"resnet50 l4 3x3 512-512 at 28", 512, 512, 28, 28, Conv2dGeometry::square(3, 1, 1)};
+  const Tensor<float> x = random_tensor({2, c.in, c.height, c.width}, 1).to(Device::cuda);
+  const Tensor<float> w = random_tensor({c.out, c.in, 3, 3}, 2, -0.1, 0.1).to(Device::cuda);
+  const Tensor<float> dy = random_tensor({2, c.out, 28, 28}, 3).to(Device::cuda);
+  const auto run = [&] {
+    Tensor<float> dw({c.out, c.in, 3, 3}, Device::cuda);
+    const Tensor<float> dx = conv2d_backward(x, w, dy, c.g, true, &dw, nullptr);
+    return std::pair{host_values(dx), host_values(dw)};
+  };
+  const auto first = run();
+  for (int i = 0; i < 3; ++i) CHECK(run() == first);
+  cuda::set_deterministic(false);
+}
+
+TEST_CASE("a warmed-up convolution step allocates no device memory", "[cuda]") {
+  const Conv2dGeometry g = Conv2dGeometry::square(3, 1, 1);
+  const Tensor<float> x = random_tensor({4, 64, 56, 56}, 1).to(Device::cuda);
+  const Tensor<float> w = random_tensor({64, 64, 3, 3}, 2, -0.1, 0.1).to(Device::cuda);
+  Tensor<float> dw({64, 64, 3, 3}, Device::cuda);
+  const auto step = [&] {
+    const Tensor<float> y = relu(conv2d(x, w, Tensor<float>(), g));
+    conv2d_backward(x, w, relu_backward(y, y), g, true, &dw, nullptr);
+  };
+  step();
+  cuda::synchronize();
+  const cuda::MemoryStats before = cuda::memory_stats();
+  for (int i = 0; i < 10; ++i) step();
+  cuda::synchronize();
+  const cuda::MemoryStats after = cuda::memory_stats();
+  CHECK(after.device_mallocs == before.device_mallocs);
+  CHECK(after.allocated_bytes == before.allocated_bytes);
+  CHECK(after.allocations > before.allocations);  // the blocks were reused, not absent
+  cuda::empty_cache();
+  CHECK(cuda::memory_stats().reserved_bytes < after.reserved_bytes);
+}
+
+TEST_CASE("conv2d_prepared: scale, shift, residual and ReLU after cuDNN's convolution", "[cuda]") {
+  const Conv2dGeometry g = Conv2dGeometry::square(3, 2, 1);
+  const Tensor<float> x = random_tensor({3, 16, 15, 15}, 1), w = random_tensor({24, 16, 3, 3}, 2, -0.2, 0.2);
+  const Tensor<float> scale = random_tensor({24}, 3, 0.5, 1.5), shift = random_tensor({24}, 4);
+  const Tensor<float> residual = random_tensor({3, 24, 8, 8}, 5);
+  for (bool relu_last : {false, true}) {
+    const ConvEpilogue<float> on_cpu{scale, shift, relu_last};
+    const ConvEpilogue<float> on_gpu{scale.to(Device::cuda), shift.to(Device::cuda), relu_last};
+    const Tensor<float> want = conv2d_prepared(x, PreparedConvWeights<float>(w, 1), g, on_cpu, residual);
+    const Tensor<float> got = conv2d_prepared(x.to(Device::cuda), PreparedConvWeights<float>(w.to(Device::cuda), 1),
+                                              g, on_gpu, residual.to(Device::cuda));
+    expect_close(want, got, relu_last ? "prepared with ReLU" : "prepared without ReLU");
+  }
+}
+
+TEST_CASE("linear forward and backward (cuBLAS)", "[cuda]") {
+  struct Case { std::int64_t n, in, out; };
+  for (const Case c : {Case{1, 2048, 200}, Case{8, 2048, 1000}, Case{3, 7, 5}, Case{32, 1280, 3}, Case{5, 1, 1}}) {
+    const std::string name = "linear " + std::to_string(c.n) + "x" + std::to_string(c.in) + "->" + std::to_string(c.out);
+    const Tensor<float> x = random_tensor({c.n, c.in}, 1), w = random_tensor({c.out, c.in}, 2), b = random_tensor({c.out}, 3);
+    expect_close(linear(x, w, b), linear(x.to(Device::cuda), w.to(Device::cuda), b.to(Device::cuda)), name);
+    const Tensor<float> dy = random_tensor({c.n, c.out}, 4);
+    Tensor<float> dw = random_tensor(w.shape(), 5), db = random_tensor(b.shape(), 6);
+    Guarded dw_d(dw, Device::cuda), db_d(db, Device::cuda);
+    const Tensor<float> dx = linear_backward(x, w, dy, &dw, &db);
+    const Tensor<float> dx_d =
+        linear_backward(x.to(Device::cuda), w.to(Device::cuda), dy.to(Device::cuda), &dw_d.view, &db_d.view);
+    expect_close(dx, dx_d, name + " input gradient");
+    expect_close(dw, dw_d.view, name + " weight gradient");
+    expect_close(db, db_d.view, name + " bias gradient");
+    dw_d.check_guards(name);
+    db_d.check_guards(name);
+  }
+}
+
+TEST_CASE("element-wise ops agree exactly, NaN and infinities included", "[cuda]") {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  Tensor<float> x = random_tensor({3, 5, 7, 9}, 1, -8, 8);
+  const std::vector<float> special{nan, inf, -inf, 0.0f, -0.0f, 6.0f, 5.9999995f, 1e-38f, -1e-38f};
+  for (std::size_t i = 0; i < special.size(); ++i) x.data()[i * 97] = special[i];
+  const Tensor<float> m = random_tensor(x.shape(), 2, -8, 8);
+  const Tensor<float> xd = x.to(Device::cuda), md = m.to(Device::cuda);
+  // One rounding (or none) per element: the results must be identical, so the bound is 0.
+  expect_close(relu(x), relu(xd), "relu", 0.0);
+  expect_close(relu6(x), relu6(xd), "relu6", 0.0);
+  expect_close(relu_backward(x, m), relu_backward(xd, md), "relu_backward", 0.0);
+  expect_close(relu6_backward(x, m), relu6_backward(xd, md), "relu6_backward", 0.0);
+  expect_close(add(x, m), add(xd, md), "add", 0.0);
+  expect_close(multiply(x, m), multiply(xd, md), "multiply", 0.0);
+  expect_close(scaled(x, 0.1), scaled(xd, 0.1), "scaled", 0.0);
+  expect_close(relu(Tensor<float>({0, 3})), relu(Tensor<float>({0, 3}, Device::cuda)), "relu of an empty tensor");
+}
+
+TEST_CASE("sgd_update gives the CPU's bits in every mode", "[cuda]") {
+  for (const bool nesterov : {false, true})
+    for (const bool fresh : {false, true})
+      for (const double momentum : {0.0, 0.9}) {
+        const SgdUpdate u{.lr = 0.01, .momentum = momentum, .weight_decay = 1e-4, .nesterov = nesterov, .fresh_buffer = fresh};
+        Tensor<float> value = random_tensor({1000, 3}, 1), buffer = random_tensor({1000, 3}, 2);
+        const Tensor<float> grad = random_tensor({1000, 3}, 3);
+        Guarded value_d(value, Device::cuda), buffer_d(buffer, Device::cuda);
+        sgd_update(value, grad, buffer, u);
+        sgd_update(value_d.view, grad.to(Device::cuda), buffer_d.view, u);
+        const std::string name = "sgd momentum " + std::to_string(momentum) + (nesterov ? " nesterov" : "") +
+                                 (fresh ? " fresh" : "");
+        expect_close(value, value_d.view, name + " value", 0.0);
+        if (momentum > 0) expect_close(buffer, buffer_d.view, name + " buffer", 0.0);
+        value_d.check_guards(name);
+        buffer_d.check_guards(name);
+      }
+}
+
+TEST_CASE("double tensors and mixed devices are refused with clear errors", "[cuda]") {
+  using Catch::Contains;
+  const Tensor<double> xd({2, 3}, Device::cuda);
+  CHECK_THROWS_WITH(relu(xd), Contains("relu: CUDA kernels exist for float tensors only, got double"));
+  const Tensor<float> x = random_tensor({2, 3, 4, 4}, 1);
+  CHECK_THROWS_WITH(add(x, x.to(Device::cuda)), Contains("add: operands on different devices"));
+  const Tensor<float> w = random_tensor({4, 3, 3, 3}, 2);
+  CHECK_THROWS_WITH(conv2d(x.to(Device::cuda), w, Tensor<float>(), Conv2dGeometry::square(3)),
+                    Contains("conv2d: operands on different devices"));
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Builds the CUDA test and benchmark programs here for a GPU machine that has no Eigen, Catch2,
+# Google Benchmark or stb (the device machine of docs/cuda.md): build-gpu/bin plus the two
+# shared libraries they need that such a machine lacks (build-gpu/carried-libs). The CPU code is
+# built without -march=native, and the programs need glibc 2.34 and libstdc++ 3.4.29 (Ubuntu
+# 22.04 has both) and a CUDA 13 driver. libstdc++ stays the machine's own: linked statically it
+# would need glibc 2.36 (arc4random), and carried it would also replace PyTorch's.
+# benchmarks/gpu/run.sh then uses them as they are. Carry build-gpu/bin and build-gpu/carried-libs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=build-gpu
+cmake -S . -B "$BUILD" -G Ninja -DFCAM_WITH_CUDA=ON -DFCAM_NATIVE_ARCH=OFF -DFCAM_WERROR=ON \
+  -DFCAM_BUILD_EXAMPLES=OFF -DCMAKE_EXE_LINKER_FLAGS="" > /dev/null
+cmake --build "$BUILD" -j"${JOBS:-2}" --target test_backend_ops fcam-bench-cuda-ops
+mkdir -p "$BUILD/carried-libs"
+for lib in libgomp.so.1 libbenchmark.so.1debian; do
+  cp -L "$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')" "$BUILD/carried-libs/"
+done
+# Only what run.sh needs travels; report its size against the 64 MiB the device tool carries.
+strip "$BUILD"/bin/test_backend_ops "$BUILD"/bin/fcam-bench-cuda-ops
+find "$BUILD/bin" -type f ! -name test_backend_ops ! -name fcam-bench-cuda-ops -delete
+du -sh "$BUILD/bin" "$BUILD/carried-libs"
+objdump -T "$BUILD"/bin/* | grep -o "GLIBC_[0-9.]*" | sort -uV | tail -1 | sed 's/^/newest glibc symbol: /'
