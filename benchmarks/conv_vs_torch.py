@@ -8,7 +8,8 @@ Usage (Debian's interpreter, which sees python3-torch):
 Both sides use the same thread count, fp32, random data, and the shapes of
 benchmarks/wsol_resnet50_convs.csv. Each row times fcam and then torch back to back, so slow
 drifts of a shared machine hit both sides of a ratio alike. "forward" is y = conv(x); "backward" computes the input and
-weight gradients (what a training step needs). fcam: Google Benchmark, median of 3 repetitions of
+weight gradients from a given output gradient (what a training step needs) on both sides: PyTorch
+through torch.ops.aten.convolution_backward, without a forward pass. fcam: Google Benchmark, median of 3 repetitions of
 real time. PyTorch: torch.nn.functional.conv2d (oneDNN), warm-up then the median of timed loops.
 Ratio = fcam / torch (below 1 means fcam is faster).
 """
@@ -34,17 +35,19 @@ def read_shapes(path):
 
 
 def torch_time(shape, batch, backward, min_time):
-    x = torch.randn(batch, shape["in_channels"], shape["height"], shape["width"], requires_grad=backward)
-    w = torch.randn(shape["out_channels"], shape["in_channels"], shape["kernel"], shape["kernel"],
-                    requires_grad=backward)
+    x = torch.randn(batch, shape["in_channels"], shape["height"], shape["width"])
+    w = torch.randn(shape["out_channels"], shape["in_channels"], shape["kernel"], shape["kernel"])
+    stride, pad = (shape["stride"],) * 2, (shape["padding"],) * 2
+    with torch.no_grad():
+        dy = torch.randn_like(F.conv2d(x, w, None, stride, pad))
 
     def step():
-        if backward:
-            y = F.conv2d(x, w, None, shape["stride"], shape["padding"])
-            torch.autograd.grad(y, (x, w), torch.ones_like(y))
-        else:
-            with torch.no_grad():
-                F.conv2d(x, w, None, shape["stride"], shape["padding"])
+        with torch.no_grad():
+            if backward:  # the input and weight gradients from a given output gradient, as fcam's rows
+                torch.ops.aten.convolution_backward(dy, x, w, None, stride, pad, (1, 1), False, (0, 0), 1,
+                                                    (True, True, False))
+            else:
+                F.conv2d(x, w, None, stride, pad)
 
     return median_ms(step, min_time)
 
