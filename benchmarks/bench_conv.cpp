@@ -43,14 +43,9 @@ void run_conv(benchmark::State& state, ConvShape s, std::int64_t batch, bool bac
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string shapes_path = FCAM_BENCH_SHAPES;
-  std::vector<char*> rest{argv[0]};
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--shapes" && i + 1 < argc) shapes_path = argv[++i];
-    else if (arg == "--threads" && i + 1 < argc) fcam::set_num_threads(std::stoi(argv[++i]));
-    else rest.push_back(argv[i]);
-  }
+  std::string shapes_path = FCAM_BENCH_SHAPES, threads;
+  std::vector<char*> rest = fcam::bench::take_options(argc, argv, {{"--shapes", &shapes_path}, {"--threads", &threads}});
+  if (!threads.empty()) fcam::set_num_threads(std::stoi(threads));
   int rest_argc = static_cast<int>(rest.size());
   try {
     for (const ConvShape& s : fcam::bench::read_conv_shapes(shapes_path))

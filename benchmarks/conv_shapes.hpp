@@ -1,10 +1,12 @@
 /// \file
-/// \brief The convolution shape lists of the benchmarks (benchmarks/*_convs.csv) and their reader.
+/// \brief The convolution shape lists of the benchmarks (benchmarks/*_convs.csv), their reader and
+/// the benchmarks' option parsing.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -36,6 +38,19 @@ inline std::vector<ConvShape> read_conv_shapes(const std::string& path) {
     shapes.push_back(s);
   }
   return shapes;
+}
+
+/// Takes the options named in `options` ("--shapes" → where its value goes) out of the command
+/// line, each followed by its value; returns the arguments left for Google Benchmark, the
+/// program's name first.
+inline std::vector<char*> take_options(int argc, char** argv, const std::map<std::string, std::string*>& options) {
+  std::vector<char*> rest{argv[0]};
+  for (int i = 1; i < argc; ++i) {
+    const auto option = options.find(argv[i]);
+    if (option != options.end() && i + 1 < argc) *option->second = argv[++i];
+    else rest.push_back(argv[i]);
+  }
+  return rest;
 }
 
 }  // namespace fcam::bench

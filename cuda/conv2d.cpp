@@ -1,6 +1,7 @@
 // Convolutions through cuDNN's convolution API: descriptors and algorithm choices are made once
-// per geometry and kept in a per-thread cache, workspaces come from the caching allocator, and
-// nothing waits for the device, so a call costs a few host microseconds on top of cuDNN's kernel.
+// per geometry and kept in a per-thread cache, workspaces come from the caching allocator (freed
+// stream-ordered, so they may go back as soon as the call is enqueued), and nothing waits for the
+// device.
 #include "fcam/cuda/ops/conv2d.hpp"
 
 #include <array>
@@ -11,9 +12,9 @@
 
 #include "context.hpp"
 #include "fcam/core/error.hpp"
+#include "fcam/core/storage.hpp"
 #include "fcam/cuda/api.hpp"
 #include "fcam/ops/conv2d_geometry.hpp"
-#include "scratch.hpp"
 
 namespace fcam::cuda {
 
@@ -220,10 +221,10 @@ Tensor<float> conv2d(const Tensor<float>& x, const Tensor<float>& weight, const 
   if (y.numel() == 0) return y;
   ConvPlan& plan = plan_for(x, weight, g, out);
   cudnnConvolutionFwdAlgo_t algo{};
-  DeviceScratch workspace(plan.prepare(Pass::forward, algo));
+  Storage<std::byte> workspace(plan.prepare(Pass::forward, algo), Device::cuda, false);
   const float one = 1.0f, zero = 0.0f;
   check(cudnnConvolutionForward(cudnn_handle(), &one, plan.x(), x.data(), plan.w(), weight.data(), plan.conv(), algo,
-                                workspace.get(), workspace.size(), &zero, plan.y(), y.data()),
+                                workspace.data(), workspace.size(), &zero, plan.y(), y.data()),
         "cudnnConvolutionForward");
   if (bias.defined())
     check(cudnnAddTensor(cudnn_handle(), &one, plan.bias(), bias.data(), &one, plan.y(), y.data()), "cudnnAddTensor");
@@ -240,16 +241,16 @@ Tensor<float> conv2d_backward(const Tensor<float>& x, const Tensor<float>& weigh
   const float one = 1.0f, zero = 0.0f;
   if (need_grad_x) {
     cudnnConvolutionBwdDataAlgo_t algo{};
-    DeviceScratch workspace(plan.prepare(Pass::backward_data, algo));
+    Storage<std::byte> workspace(plan.prepare(Pass::backward_data, algo), Device::cuda, false);
     check(cudnnConvolutionBackwardData(cudnn_handle(), &one, plan.w(), weight.data(), plan.y(), grad_y.data(),
-                                       plan.conv(), algo, workspace.get(), workspace.size(), &zero, plan.x(), grad_x.data()),
+                                       plan.conv(), algo, workspace.data(), workspace.size(), &zero, plan.x(), grad_x.data()),
           "cudnnConvolutionBackwardData");
   }
   if (grad_weight) {  // beta = 1: the gradient is added, as on the CPU
     cudnnConvolutionBwdFilterAlgo_t algo{};
-    DeviceScratch workspace(plan.prepare(Pass::backward_filter, algo));
+    Storage<std::byte> workspace(plan.prepare(Pass::backward_filter, algo), Device::cuda, false);
     check(cudnnConvolutionBackwardFilter(cudnn_handle(), &one, plan.x(), x.data(), plan.y(), grad_y.data(),
-                                         plan.conv(), algo, workspace.get(), workspace.size(), &one, plan.w(), grad_weight->data()),
+                                         plan.conv(), algo, workspace.data(), workspace.size(), &one, plan.w(), grad_weight->data()),
           "cudnnConvolutionBackwardFilter");
   }
   if (grad_bias)

@@ -3,10 +3,10 @@
 #include "fcam/cuda/ops/pooling.hpp"
 
 #include "context.hpp"
+#include "fcam/core/storage.hpp"
 #include "fcam/cuda/api.hpp"
 #include "fcam/ops/pool2d_geometry.hpp"
 #include "pooling_kernels.hpp"
-#include "scratch.hpp"
 
 namespace fcam::cuda {
 
@@ -23,12 +23,12 @@ Tensor<float> max_pool2d(const Tensor<float>& x, const Pool2dGeometry& g, std::v
   const launch::PoolShape s = pool_shape(x.shape(), g);
   auto y = Tensor<float>::uninitialized({x.size(0), x.size(1), s.oh, s.ow}, Device::cuda);
   const std::size_t index_bytes = static_cast<std::size_t>(y.numel()) * sizeof(std::int64_t);
-  DeviceScratch indices(argmax ? index_bytes : 0);
-  launch::max_pool2d(x.data(), y.data(), indices.as<std::int64_t>(), s, stream());
+  Storage<std::int64_t> indices(argmax ? static_cast<std::size_t>(y.numel()) : 0, Device::cuda, false);
+  launch::max_pool2d(x.data(), y.data(), indices.data(), s, stream());
   check_launch("max_pool2d kernel");
   if (argmax) {
     argmax->resize(static_cast<std::size_t>(y.numel()));
-    if (index_bytes > 0) copy_device_to_host(argmax->data(), indices.get(), index_bytes);
+    if (index_bytes > 0) copy_device_to_host(argmax->data(), indices.data(), index_bytes);
   }
   return y;
 }
@@ -40,13 +40,13 @@ Tensor<float> max_pool2d_backward(const Shape& input_shape, const std::vector<st
   if (n == 0) return grad_x;
   const std::int64_t planes = input_shape[0] * input_shape[1], in_plane = input_shape[2] * input_shape[3];
   const std::size_t index_bytes = static_cast<std::size_t>(n) * sizeof(std::int64_t);
-  DeviceScratch indices(index_bytes);
-  copy_host_to_device(indices.get(), argmax.data(), index_bytes);
+  Storage<std::int64_t> indices(static_cast<std::size_t>(n), Device::cuda, false);
+  copy_host_to_device(indices.data(), argmax.data(), index_bytes);
   const std::size_t workspace_bytes = launch::max_pool2d_backward_workspace(n, planes * in_plane);
-  DeviceScratch workspace(workspace_bytes);
-  check(launch::max_pool2d_backward(indices.as<const std::int64_t>(), grad_y.data(),
+  Storage<std::byte> workspace(workspace_bytes, Device::cuda, false);
+  check(launch::max_pool2d_backward(indices.data(), grad_y.data(),
                                     grad_x.data(), planes, in_plane, grad_y.size(2) * grad_y.size(3),
-                                    workspace.get(), workspace_bytes, stream()),
+                                    workspace.data(), workspace_bytes, stream()),
         "max_pool2d_backward sort");
   check_launch("max_pool2d_backward kernels");
   return grad_x;

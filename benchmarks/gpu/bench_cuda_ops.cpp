@@ -127,12 +127,7 @@ void run_bandwidth(benchmark::State& state, const BandwidthCase& c) {
 
 int main(int argc, char** argv) {
   std::string shapes_path = FCAM_BENCH_SHAPES;
-  std::vector<char*> rest{argv[0]};
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--shapes" && i + 1 < argc) shapes_path = argv[++i];
-    else rest.push_back(argv[i]);
-  }
+  std::vector<char*> rest = fcam::bench::take_options(argc, argv, {{"--shapes", &shapes_path}});
   int rest_argc = static_cast<int>(rest.size());
   if (fcam::cuda::device_count() == 0) {
     std::fprintf(stderr, "fcam-bench-cuda-ops: no CUDA device is visible\n");
