@@ -142,3 +142,41 @@ TEST_CASE("Sequential and the composite bottleneck in training mode", "[grad][co
   REQUIRE(projection.has_downsample());
   check_gradients(module_case(projection, random_tensor({2, 4, 6, 6}, rng)), "bottleneck, stride 2 projection");
 }
+
+TEST_CASE("TensorFlow SAME padding and MobileNetV2's inverted residual blocks", "[grad][composite]") {
+  Rng rng(9);
+  // Even sizes pad 0 before and 1 after for a stride-2 3x3; odd sizes 1 and 1; stride 1 pads 1 and 1.
+  CHECK(tf_same_padding(224, 224, 3, 2).top == 0);
+  CHECK(tf_same_padding(224, 224, 3, 2).bottom == 1);
+  CHECK(tf_same_padding(7, 8, 3, 2).top == 1);
+  CHECK(tf_same_padding(7, 8, 3, 2).bottom == 1);
+  CHECK(tf_same_padding(7, 8, 3, 2).left == 0);
+  CHECK(tf_same_padding(7, 8, 3, 2).right == 1);
+  CHECK(tf_same_padding(5, 5, 3, 1).top == 1);
+  CHECK(tf_same_padding(5, 5, 1, 1).none());
+  const TensorD x = random_tensor({1, 1, 2, 3}, rng);
+  const TensorD padded = pad2d(x, Padding2d{1, 2, 0, 1});
+  REQUIRE(padded.shape() == Shape{1, 1, 5, 4});
+  CHECK(padded.at({0, 0, 0, 0}) == 0.0);
+  CHECK(padded.at({0, 0, 1, 0}) == x.at({0, 0, 0, 0}));
+  CHECK(padded.at({0, 0, 2, 2}) == x.at({0, 0, 1, 2}));
+  CHECK(padded.at({0, 0, 2, 3}) == 0.0);
+  CHECK(padded.at({0, 0, 3, 1}) == 0.0);
+
+  nn::TfSamePad<double> pad(3, 2);
+  check_gradients(module_case(pad, random_tensor({2, 3, 6, 7}, rng)), "SAME padding, stride 2");
+  models::InvertedResidual<double> residual(4, 4, 1, 6);
+  fcam::test::uniform_params(residual, rng);
+  REQUIRE(residual.has_residual());
+  check_gradients(module_case(residual, random_tensor({2, 4, 5, 5}, rng, -1.0, 3.0)), "inverted residual, stride 1");
+  for (std::int64_t size : {6, 7}) {
+    models::InvertedResidual<double> strided(4, 6, 2, 6);
+    fcam::test::uniform_params(strided, rng);
+    REQUIRE_FALSE(strided.has_residual());
+    check_gradients(module_case(strided, random_tensor({2, 4, size, size}, rng, -1.0, 3.0)),
+                    "inverted residual, stride 2, size " + std::to_string(size));
+  }
+  models::InvertedResidual<double> unexpanded(3, 2, 1, 1);
+  fcam::test::uniform_params(unexpanded, rng);
+  check_gradients(module_case(unexpanded, random_tensor({1, 3, 4, 4}, rng)), "inverted residual, no expansion");
+}

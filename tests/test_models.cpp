@@ -46,7 +46,7 @@ TEST_CASE("FcamModel parameter counts equal docs/method.md §2.6's (every row, K
   models::FcamModel<float> small(models::Arch::resnet18, 10, 16);
   CHECK(small.encoder().stage_channels() == std::vector<std::int64_t>{3, 16, 16, 32, 64, 128});
   CHECK_THROWS_WITH(models::parse_arch("resnet101"),
-                    Catch::Contains("unknown architecture 'resnet101' (resnet18, resnet34, resnet50, vgg16 or inceptionv3)"));
+                    Catch::Contains("unknown architecture 'resnet101' (resnet18, resnet34, resnet50, vgg16, inceptionv3 or mobilenet_v2)"));
   for (const auto& [arch, name, label] : models::arch_table) {
     CHECK(models::parse_arch(name) == arch);
     CHECK(models::arch_name(arch) == name);

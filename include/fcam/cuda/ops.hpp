@@ -16,6 +16,7 @@
 #include "fcam/cuda/ops/conv2d.hpp"
 #include "fcam/cuda/ops/elementwise.hpp"
 #include "fcam/cuda/ops/linear.hpp"
+#include "fcam/cuda/ops/pad.hpp"
 #include "fcam/cuda/ops/pooling.hpp"
 #include "fcam/cuda/ops/reduce.hpp"
 #include "fcam/cuda/ops/resize.hpp"

@@ -10,16 +10,18 @@
 
 namespace fcam::models {
 
-/// A WSOL encoder architecture (docs/method.md §2).
-enum class Arch { resnet18, resnet34, resnet50, vgg16, inceptionv3 };
+/// A WSOL encoder architecture (docs/method.md §2; MobileNetV2 for the pretrained weights of
+/// docs/real-photos.md).
+enum class Arch { resnet18, resnet34, resnet50, vgg16, inceptionv3, mobilenet_v2 };
 
 /// Every architecture with its name and label, in this order.
-inline constexpr std::array<NamedValue<Arch>, 5> arch_table{{
+inline constexpr std::array<NamedValue<Arch>, 6> arch_table{{
     {Arch::resnet18, "resnet18", "ResNet18"},
     {Arch::resnet34, "resnet34", "ResNet34"},
     {Arch::resnet50, "resnet50", "ResNet50"},
     {Arch::vgg16, "vgg16", "VGG16"},
     {Arch::inceptionv3, "inceptionv3", "InceptionV3"},
+    {Arch::mobilenet_v2, "mobilenet_v2", "MobileNetV2"},
 }};
 
 /// "resnet50", … (flags, checkpoints).

@@ -44,6 +44,31 @@ void load_torchvision_encoder(Encoder<T>& encoder, const std::filesystem::path& 
   FCAM_CHECK(problems.empty(), path.string(), ": not a checkpoint of this encoder;", problems);
 }
 
+/// Loads a torchvision classifier whose head is average pooling + one linear layer (ResNets'
+/// "fc.*", MobileNetV2's "classifier.1.*") whole: its features into the encoder of `model` and
+/// its linear layer into the classification head, which must have as many classes (e.g. 1001
+/// for the ImageNet MobileNetV2), so the model classifies as the original did and its CAMs are
+/// the original's. The decoder keeps its weights. Errors name the file and each mismatch.
+template <Scalar T>
+void load_torchvision_classifier(FcamModel<T>& model, const std::filesystem::path& path) {
+  const io::SafetensorsFile file = io::read_safetensors(path);
+  io::SafetensorsFile renamed;
+  auto starts = [](const std::string& name, const char* prefix) { return name.rfind(prefix, 0) == 0; };
+  for (const auto& [name, record] : file.tensors) {
+    std::string fcam_name = "encoder." + name;
+    for (const char* head : {"fc.", "classifier.1."})
+      if (starts(name, head)) fcam_name = "classification_head.fc." + name.substr(std::string(head).size());
+    renamed.tensors.emplace(fcam_name, record);
+  }
+  const nn::LoadReport report = nn::load_state_dict(model, renamed, false, path.string());
+  std::string problems;
+  for (const auto& name : report.missing)
+    if (!starts(name, "decoder.") && !starts(name, "segmentation_head.")) problems += " missing '" + name + "'";
+  for (const auto& name : report.unexpected) problems += " unexpected '" + name + "'";
+  FCAM_CHECK(problems.empty(), path.string(), ": not a classifier of this architecture with a pooled linear head;",
+             problems);
+}
+
 /// What an fcam checkpoint records besides the weights (safetensors metadata "fcam.*").
 struct ModelConfig {
   Arch arch = Arch::resnet50;         ///< encoder architecture

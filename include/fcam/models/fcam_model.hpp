@@ -21,6 +21,7 @@
 #include "fcam/models/arch.hpp"
 #include "fcam/models/encoder.hpp"
 #include "fcam/models/inception_wsol.hpp"
+#include "fcam/models/mobilenet_v2.hpp"
 #include "fcam/models/resnet_wsol.hpp"
 #include "fcam/models/unet_decoder.hpp"
 #include "fcam/models/vgg_wsol.hpp"
@@ -43,10 +44,10 @@ inline std::vector<std::int64_t> decoder_widths(Arch arch, std::int64_t base_wid
 template <Scalar T>
 std::unique_ptr<Encoder<T>> make_encoder(Arch arch, std::int64_t base_width = 64) {
   if (arch == Arch::vgg16) return std::make_unique<Vgg16Wsol<T>>(base_width);
-  if (arch == Arch::inceptionv3) {
-    FCAM_CHECK(base_width == 64, "inceptionv3 has no base-width option, got ", base_width);
-    return std::make_unique<InceptionV3Wsol<T>>();
-  }
+  if (arch == Arch::inceptionv3 || arch == Arch::mobilenet_v2)
+    FCAM_CHECK(base_width == 64, arch_name(arch), " has no base-width option, got ", base_width);
+  if (arch == Arch::inceptionv3) return std::make_unique<InceptionV3Wsol<T>>();
+  if (arch == Arch::mobilenet_v2) return std::make_unique<MobileNetV2<T>>();
   return std::make_unique<ResNetWsol<T>>(ResNetSpec::of(arch, base_width));
 }
 

@@ -39,16 +39,17 @@ Tensor<T> batch_tensor(const Tensor<float>& x) {
 }
 
 /// What a stage trains (docs/method.md §6.2). Stage::classifier: encoder + head, the last block (ResNet
-/// layer4, VGG conv6, Inception's added blocks) and the head in a second group at
+/// layer4, VGG conv6, Inception's added blocks, MobileNetV2's features.18) and the head in a second group at
 /// `last_block_lr_factor`× the lr. Stage::fcam: decoder + segmentation head, one group.
 template <Scalar T>
 std::vector<optim::ParamGroup<T>> parameter_groups(models::FcamModel<T>& model, Stage stage,
                                                    double last_block_lr_factor = 10) {
   auto starts = [](const std::string& name, const char* prefix) { return name.rfind(prefix, 0) == 0; };
   const models::Arch arch = model.arch();
-  const char* last_block = arch == models::Arch::vgg16         ? "encoder.conv6."
-                           : arch == models::Arch::inceptionv3 ? "encoder.SPG_A3_"
-                                                               : "encoder.layer4.";
+  const char* last_block = arch == models::Arch::vgg16          ? "encoder.conv6."
+                           : arch == models::Arch::inceptionv3  ? "encoder.SPG_A3_"
+                           : arch == models::Arch::mobilenet_v2 ? "encoder.features.18."
+                                                                : "encoder.layer4.";
   optim::ParamGroup<T> base, last;
   last.lr_factor = last_block_lr_factor;
   for (auto& [name, p] : model.named_parameters()) {
