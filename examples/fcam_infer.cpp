@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <exception>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -105,6 +106,37 @@ struct MapRequest {
   std::vector<std::optional<cam::Method>> baselines;
 };
 
+/// A torchvision classifier has no trained decoder: its F-CAM map would be noise. "fcam" asked for
+/// explicitly is an error; from the default --methods it is dropped with a note.
+void drop_fcam_without_decoder(MapRequest& request, models::CheckpointKind kind, const app::Flags& flags) {
+  if (kind != models::CheckpointKind::torchvision) return;
+  const auto fcam = std::find(request.methods.begin(), request.methods.end(), "fcam");
+  if (fcam == request.methods.end()) return;
+  FCAM_CHECK(!flags.given("methods"), "fcam-infer: ", flags.text("weights"),
+             " is a torchvision classifier without an F-CAM decoder; leave 'fcam' out of --methods");
+  std::cerr << "fcam-infer: note: " << flags.text("weights")
+            << " is a torchvision classifier without an F-CAM decoder: no fcam maps\n";
+  request.baselines.erase(request.baselines.begin() + (fcam - request.methods.begin()));
+  request.methods.erase(fcam);
+  FCAM_CHECK(!request.methods.empty(), "fcam-infer: no CAM method left; give --methods (e.g. cam)");
+}
+
+/// The class names of `path`, one per line (none when the path is empty); as many as the model
+/// has classes, or an error naming the file and both counts.
+std::vector<std::string> read_labels(const std::string& path, std::int64_t classes) {
+  std::vector<std::string> labels;
+  if (path.empty()) return labels;
+  std::ifstream in(path);
+  FCAM_CHECK(in, "fcam-infer: cannot read --labels ", path);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    labels.push_back(line);
+  }
+  FCAM_CHECK(static_cast<std::int64_t>(labels.size()) == classes, "fcam-infer: ", path, " names ", labels.size(),
+             " classes, but the model has ", classes);
+  return labels;
+}
+
 /// `t` must hold only finite values; otherwise an error naming `what` and `input`, before
 /// anything of that input is written.
 void require_finite(const Tensor<float>& t, const std::string& what, const Input& input, const std::string& cause) {
@@ -116,7 +148,8 @@ void require_finite(const Tensor<float>& t, const std::string& what, const Input
 /// Logits, top-5, maps, pictures of one input into <out>/<input name>/; returns its JSON summary.
 /// Everything is computed and checked before the first file of the input is written.
 json::Object infer_one(models::FcamModel<float>& model, const Input& input, const app::Flags& flags,
-                       const MapRequest& request, Rng& rng, const cam::SmoothOptions& smooth) {
+                       const MapRequest& request, const std::vector<std::string>& labels, Rng& rng,
+                       const cam::SmoothOptions& smooth) {
   const std::string weights = "the weights in " + flags.text("weights");
   const models::ClassifierOutput<float> out = model.classify(input.tensor);
   const Tensor<float>& logits = out.logits;
@@ -154,10 +187,16 @@ json::Object infer_one(models::FcamModel<float>& model, const Input& input, cons
     data::write_png(dir / (request.methods[k] + ".png"), picture);
   }
   json::Array top5_json;
-  for (const std::int64_t c : top5)
-    top5_json.push_back(json::Array{static_cast<int>(c), static_cast<double>(probs.data()[c])});
+  for (const std::int64_t c : top5) {
+    json::Array entry{static_cast<int>(c), static_cast<double>(probs.data()[c])};
+    if (!labels.empty()) entry.push_back(labels[static_cast<std::size_t>(c)]);
+    top5_json.push_back(entry);
+  }
   std::cout << input.name << ": top-1 class " << top1 << " (p = " << probs.data()[top1]
             << "), maps of class " << cls << " -> " << dir.string() << "\n";
+  if (!labels.empty())
+    for (const std::int64_t c : top5)
+      std::cout << "  " << probs.data()[c] << "  " << c << "  " << labels[static_cast<std::size_t>(c)] << "\n";
   return json::Object{{"input", input.name}, {"class", cls}, {"top5", top5_json}};
 }
 
@@ -168,7 +207,9 @@ void define_flags(app::Flags& flags) {
   flags.add_string("weights", "",
                    "FcamModel weights (safetensors). fcam checkpoints carry arch, classes, width and\n"
                    "      normalisation; a reference F-CAM state dict (converted by tools/pt2safetensors.py,\n"
-                   "      aliases allowed) needs --arch");
+                   "      aliases allowed) needs --arch; so does a pretrained torchvision classifier with a\n"
+                   "      pooled linear head (e.g. the MobileNetV2 files: CAM methods only, no F-CAM)");
+  flags.add_string("labels", "", "class names, one per line (e.g. the weights' .labels.txt): top-5 with names");
   flags.add_int("num_classes", 200,
                 "classes of the classification head (a reference state dict: read from its head)", app::Range{1, 1000000});
   flags.add_int("class", -1, "class whose maps are computed (-1: the predicted top-1 class)", app::Range{-1, 1000000});
@@ -216,12 +257,14 @@ int main(int argc, char** argv) {
 
     const models::LoadedCheckpoint<float> loaded = load_model(flags);
     models::FcamModel<float>& model = *loaded.model;
+    drop_fcam_without_decoder(request, loaded.kind, flags);
+    const std::vector<std::string> labels = read_labels(flags.text("labels"), loaded.config.num_classes);
     model.eval();
     NoGradGuard no_grad;
 
     json::Array summary;
     for (const Input& input : load_inputs(paths, flags.integer("size"), loaded.config.normalization))
-      summary.push_back(infer_one(model, input, flags, request, rng, smooth));
+      summary.push_back(infer_one(model, input, flags, request, labels, rng, smooth));
     if (!flags.text("json").empty())
       io::write_file_atomic(flags.text("json"), json::dump(json::Value(json::Object{{"inputs", summary}})) + "\n");
     return 0;

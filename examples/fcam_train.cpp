@@ -47,7 +47,12 @@ void define_flags(app::Flags& f) {
   f.add_string("arch", "resnet50", "classifier: " + names_of(models::arch_table));
   f.add_int("base_width", 64, "classifier: encoder base width (64 = torchvision's; 16 for CPU-sized models)", app::Range{1, 1024});
   f.add_int("num_classes", 200, "classifier: number of classes", app::Range{1, 1000000});
-  f.add_string("pretrained", "", "classifier: torchvision ImageNet weights of the encoder (safetensors)");
+  f.add_string("pretrained", "",
+               "classifier: pretrained torchvision weights of the encoder (safetensors; e.g. the\n"
+               "      MobileNetV2 files with --arch mobilenet_v2); their classifier is dropped");
+  f.add_bool("freeze_encoder", false,
+             "classifier: train the head alone on the frozen encoder's features (a linear probe of\n"
+             "      --pretrained weights: a few hundred labelled images suffice)");
   f.add_string("classifier", "",
                "fcam: the stage-1 checkpoint (encoder and head are loaded and frozen); classifier: start\n"
                "      from this checkpoint (with --epochs 0: evaluate its CAMs, e.g. PxAP on a mask split)");
@@ -106,6 +111,9 @@ train::TrainConfig config_from(const app::Flags& flags) {
   c.model.base_width = flags.integer("base_width");
   c.classifier = flags.text("classifier");
   c.pretrained = flags.text("pretrained");
+  c.freeze_encoder = flags.boolean("freeze_encoder");
+  FCAM_CHECK(!c.freeze_encoder || c.stage == train::Stage::classifier,
+             "fcam-train fcam: --freeze_encoder is for the classifier stage (stage 2 always freezes it)");
   int classes = c.model.num_classes;
   FCAM_CHECK(c.stage != train::Stage::fcam || !c.classifier.empty(),
              "fcam-train fcam: --classifier (the stage-1 checkpoint) is required");

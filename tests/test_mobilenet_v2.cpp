@@ -80,6 +80,18 @@ TEST_CASE("MobileNetV2 weights load into the encoder alone and refuse a wrong he
   }
 }
 
+TEST_CASE("load_any_checkpoint reads a torchvision classifier with its classes and normalisation", "[models][data]") {
+  const auto path = weights_dir() / "mobilenet_v2_inat_bird.safetensors";
+  const models::LoadedCheckpoint<float> loaded = models::load_any_checkpoint<float>(path, {.arch = models::Arch::mobilenet_v2});
+  CHECK(loaded.kind == models::CheckpointKind::torchvision);
+  CHECK(loaded.config.num_classes == 965);
+  // (pixel/255 − 128/255) / (128/255) = (pixel − 128) / 128, the weights' input rule.
+  CHECK(loaded.config.normalization.mean[1] == 128.0f / 255.0f);
+  CHECK(loaded.config.normalization.std[2] == 128.0f / 255.0f);
+  CHECK_THROWS_WITH((models::load_any_checkpoint<float>(path, {.arch = models::Arch::mobilenet_v2, .num_classes = 200})),
+                    Catch::Contains("200 classes were asked for, but its classifier 'classifier.1' has 965"));
+}
+
 int main(int argc, char** argv) {
   const char* dir = std::getenv("FCAM_DATA_DIR");
   if (!dir || !std::filesystem::is_regular_file(std::filesystem::path(dir) / "weights" / "mobilenet_v2_imagenet.safetensors")) {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 
 #include <fcam/fcam.hpp>
 #include <fcam/train/steps.hpp>
@@ -101,6 +102,36 @@ TEST_CASE("stage-1 step: head and encoder gradients match finite differences", "
   CHECK(gradient_mismatches(model, "classification_head.", loss, 1, 1e-4, 1e-8) == 0);
   CHECK(gradient_mismatches(model, "encoder.layer4.", loss, 4, 1e-4, 1e-8) == 0);
   CHECK(gradient_mismatches(model, "encoder.conv1.", loss, 1, 1e-4, 1e-8) == 0);
+}
+
+TEST_CASE("stage-1 step with a frozen encoder: the head alone learns, the encoder stays as it was", "[train]") {
+  models::FcamModel<double> model(models::Arch::resnet18, 3, 4);
+  const data::Batch batch = random_batch(4, 32, 2);
+  const auto groups = train::parameter_groups(model, train::Stage::classifier, 10, true);
+  REQUIRE(groups.size() == 1);
+  CHECK(groups[0].lr_factor == 10.0);
+  for (const auto& [name, p] : groups[0].params) CHECK(name.rfind("classification_head.", 0) == 0);
+  CHECK(groups[0].params.size() == 2);
+  std::map<std::string, Tensor<double>> before;  // the encoder's running statistics
+  for (auto& [name, b] : model.named_buffers()) before[name] = b->clone();
+  optim::Sgd<double> sgd(groups, optim::SgdOptions{0.0, 0.0, false, 0.0});
+  auto loss = [&] { return train::classifier_step(model, sgd, batch, true); };
+  // The gradient of the head on features of the encoder in evaluation mode.
+  CHECK(gradient_mismatches(model, "classification_head.", loss, 1, 1e-4, 1e-8) == 0);
+  for (auto& [name, b] : model.named_buffers()) {
+    INFO(name);
+    CHECK(max_abs_difference(*b, before.at(name)) == 0.0);
+  }
+  for (auto& [name, p] : model.named_parameters())
+    if (name.rfind("encoder.", 0) == 0) {
+      INFO(name);
+      CHECK(std::all_of(p->grad.data(), p->grad.data() + p->grad.numel(), [](double g) { return g == 0.0; }));
+    }
+  // Its loss is the cross-entropy of the eval-mode classifier.
+  model.eval();
+  const Tensor<double> logits = model.classify(batch.inputs.cast<double>()).logits;
+  const std::vector<std::int64_t> targets(batch.labels.begin(), batch.labels.end());
+  CHECK(std::abs(loss() - cross_entropy(logits, targets).loss) < 1e-12);
 }
 
 TEST_CASE("parameter groups: what each stage trains, and the last block's lr factor", "[train]") {

@@ -69,6 +69,15 @@ void load_torchvision_classifier(FcamModel<T>& model, const std::filesystem::pat
              problems);
 }
 
+/// The input normalisation the pretrained weights of `arch` expect: ImageNet's mean and standard
+/// deviation for torchvision's, (pixel − 128) / 128 for the TensorFlow-trained MobileNetV2
+/// (docs/real-photos.md).
+inline data::Normalization pretrained_normalization(Arch arch) {
+  if (arch != Arch::mobilenet_v2) return {};
+  const float half = 128.0f / 255.0f;  // (pixel/255 − half) / half = (pixel − 128) / 128
+  return {{half, half, half}, {half, half, half}};
+}
+
 /// What an fcam checkpoint records besides the weights (safetensors metadata "fcam.*").
 struct ModelConfig {
   Arch arch = Arch::resnet50;         ///< encoder architecture
@@ -178,6 +187,15 @@ std::unique_ptr<FcamModel<T>> load_fcam_checkpoint(const std::filesystem::path& 
   return model;
 }
 
+/// The name of the linear layer of a torchvision classifier in `header` whose head is pooling +
+/// one linear layer ("fc" for ResNets, "classifier.1" for MobileNetV2); empty for other files.
+inline std::string torchvision_head_name(const io::SafetensorsHeader& header) {
+  if (header.tensors.count("classification_head.fc.weight")) return "";
+  for (const char* head : {"fc", "classifier.1"})
+    if (header.tensors.count(std::string(head) + ".weight")) return head;
+  return "";
+}
+
 /// What a caller states about the model of a checkpoint read by load_any_checkpoint (e.g. a
 /// program's flags). Unset fields are taken from the file where it records them.
 struct CheckpointOverrides {
@@ -189,20 +207,29 @@ struct CheckpointOverrides {
   std::int64_t base_width = 64;
 };
 
+/// The kinds of weight files load_any_checkpoint reads.
+enum class CheckpointKind {
+  fcam,        ///< fcam's own checkpoint (configuration in its metadata)
+  reference,   ///< an F-CAM state dict with the reference's names
+  torchvision  ///< a torchvision classifier (no decoder: F-CAM maps are meaningless)
+};
+
 /// A model rebuilt from a checkpoint, with the configuration it was built from.
 template <Scalar T>
 struct LoadedCheckpoint {
   std::unique_ptr<FcamModel<T>> model;  ///< weights loaded, in training mode (call eval() to infer)
-  ModelConfig config;                   ///< arch, classes, width, normalisation (a state dict: ImageNet's)
+  ModelConfig config;                   ///< arch, classes, width, normalisation (a state dict: pretrained_normalization)
+  CheckpointKind kind = CheckpointKind::fcam;  ///< what the file was
 };
 
 /// \brief Loads either kind of F-CAM checkpoint and returns the model with its configuration.
 ///
 /// An fcam checkpoint (load_fcam_checkpoint; a stated arch or number of classes that differs from
 /// the file's is an fcam::Error naming the file and both values) or, when the file has no
-/// "fcam.arch" metadata, an F-CAM state dict with the reference's names (load_reference_checkpoint,
-/// aliases resolved, strict), built from `overrides`. Only the header is read to tell them apart;
-/// the weights are read once.
+/// "fcam.arch" metadata, a torchvision classifier with a pooled linear head (its features and
+/// classifier, load_torchvision_classifier; the classes are its rows) or an F-CAM state dict with
+/// the reference's names (load_reference_checkpoint, aliases resolved, strict), built from
+/// `overrides`. Only the header is read to tell them apart; the weights are read once.
 template <Scalar T>
 LoadedCheckpoint<T> load_any_checkpoint(const std::filesystem::path& path, const CheckpointOverrides& overrides = {}) {
   LoadedCheckpoint<T> loaded;
@@ -219,11 +246,23 @@ LoadedCheckpoint<T> load_any_checkpoint(const std::filesystem::path& path, const
   // A state dict records no configuration: the architecture is the caller's, the classes are
   // the rows of its classification head unless stated.
   if (overrides.arch) loaded.config.arch = *overrides.arch;
-  loaded.config.num_classes = overrides.num_classes ? *overrides.num_classes : checkpoint_num_classes(path);
   loaded.config.base_width = overrides.base_width;
+  loaded.config.normalization = pretrained_normalization(loaded.config.arch);
+  const std::string head = torchvision_head_name(header);
+  if (!head.empty()) {
+    const std::int64_t rows = header.tensors.at(head + ".weight").shape.at(0);
+    FCAM_CHECK(!overrides.num_classes || *overrides.num_classes == rows, path.string(), ": ", *overrides.num_classes,
+               " classes were asked for, but its classifier '", head, "' has ", rows);
+    loaded.config.num_classes = rows;
+    loaded.kind = CheckpointKind::torchvision;
+  } else {
+    loaded.config.num_classes = overrides.num_classes ? *overrides.num_classes : checkpoint_num_classes(path);
+    loaded.kind = CheckpointKind::reference;
+  }
   const ModelConfig& c = loaded.config;
   loaded.model = std::make_unique<FcamModel<T>>(c.arch, c.num_classes, c.base_width);
-  load_reference_checkpoint(*loaded.model, path);
+  if (loaded.kind == CheckpointKind::torchvision) load_torchvision_classifier(*loaded.model, path);
+  else load_reference_checkpoint(*loaded.model, path);
   return loaded;
 }
 

@@ -40,10 +40,11 @@ Tensor<T> batch_tensor(const Tensor<float>& x) {
 
 /// What a stage trains (docs/method.md §6.2). Stage::classifier: encoder + head, the last block (ResNet
 /// layer4, VGG conv6, Inception's added blocks, MobileNetV2's features.18) and the head in a second group at
-/// `last_block_lr_factor`× the lr. Stage::fcam: decoder + segmentation head, one group.
+/// `last_block_lr_factor`× the lr; with `freeze_encoder` the head alone, at that factor. Stage::fcam:
+/// decoder + segmentation head, one group.
 template <Scalar T>
 std::vector<optim::ParamGroup<T>> parameter_groups(models::FcamModel<T>& model, Stage stage,
-                                                   double last_block_lr_factor = 10) {
+                                                   double last_block_lr_factor = 10, bool freeze_encoder = false) {
   auto starts = [](const std::string& name, const char* prefix) { return name.rfind(prefix, 0) == 0; };
   const models::Arch arch = model.arch();
   const char* last_block = arch == models::Arch::vgg16          ? "encoder.conv6."
@@ -56,23 +57,39 @@ std::vector<optim::ParamGroup<T>> parameter_groups(models::FcamModel<T>& model, 
     const bool decoder = starts(name, "decoder.") || starts(name, "segmentation_head.");
     if (stage == Stage::fcam) {
       if (decoder) base.params.emplace_back(name, p);
-    } else if (!decoder) {
+    } else if (!decoder && !(freeze_encoder && starts(name, "encoder."))) {
       const bool in_last = starts(name, "classification_head.") || starts(name, last_block);
       (in_last ? last : base).params.emplace_back(name, p);
     }
   }
-  std::vector<optim::ParamGroup<T>> groups{base};
-  if (!last.params.empty()) groups.push_back(last);
+  std::vector<optim::ParamGroup<T>> groups;
+  for (const auto* group : {&base, &last})
+    if (!group->params.empty()) groups.push_back(*group);
   return groups;
 }
 
-/// Stage 1: one SGD step on a batch; returns the mean cross-entropy.
+/// Stage 1: one SGD step on a batch; returns the mean cross-entropy. With `freeze_encoder` the
+/// encoder runs as in inference (evaluation mode, no gradients, nothing kept for backward) and
+/// only the head learns: a linear probe on pretrained features.
 template <Scalar T>
-double classifier_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const data::Batch& batch) {
+double classifier_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const data::Batch& batch,
+                       bool freeze_encoder = false) {
   model.train();
   sgd.zero_grad();
-  const Tensor<T> logits = model.classify(batch_tensor<T>(batch.inputs)).logits;
   const std::vector<std::int64_t> targets(batch.labels.begin(), batch.labels.end());
+  if (freeze_encoder) {
+    model.encoder().eval();
+    Tensor<T> features;
+    {
+      NoGradGuard no_grad;
+      features = model.encoder()(batch_tensor<T>(batch.inputs));
+    }
+    const CrossEntropyResult<T> ce = cross_entropy(model.head()(features), targets);
+    model.head().backward(ce.grad);
+    sgd.step();
+    return ce.loss;
+  }
+  const Tensor<T> logits = model.classify(batch_tensor<T>(batch.inputs)).logits;
   const CrossEntropyResult<T> ce = cross_entropy(logits, targets);
   model.backward_classifier(ce.grad);
   sgd.step();

@@ -39,6 +39,7 @@ struct TrainConfig {
   models::ModelConfig model;         ///< arch, classes, base width, normalisation
   std::filesystem::path classifier;  ///< stage 2: the stage-1 checkpoint (frozen encoder + head); stage 1: optional start
   std::filesystem::path pretrained;  ///< stage 1: torchvision ImageNet weights for the encoder (optional)
+  bool freeze_encoder = false;       ///< stage 1: train the head alone on the encoder's features
   data::WsolDataset train, val, test;  ///< splits (test may be empty: no final test)
   std::filesystem::path mask_root;   ///< mask datasets: holds OpenImages/(mask paths)
   std::filesystem::path out;         ///< run folder
@@ -87,6 +88,7 @@ inline std::string config_json(const TrainConfig& c) {
                  {"seed", c.seed},  // exact: a 64-bit seed must not round through a double
                  {"resize_size", static_cast<double>(c.transform.resize_size)},
                  {"crop_size", static_cast<double>(c.transform.crop_size)}};
+  if (c.stage == Stage::classifier) o.emplace("freeze_encoder", c.freeze_encoder);
   if (c.stage == Stage::fcam) {
     o.emplace("cam_method", std::string(cam::method_name(c.fcam.cam_method)));
     o.emplace("alpha", c.fcam.use_pce ? c.fcam.alpha : 0.0);
@@ -141,7 +143,7 @@ inline std::vector<std::string> log_rows_up_to(const std::filesystem::path& log,
 /// The model a run starts from: stage 2 from the stage-1 checkpoint (whose arch, classes and
 /// normalisation then win in `c.model`), stage 1 from one too when given (to continue training
 /// it, or with 0 epochs to evaluate its CAMs), else a new model (with torchvision weights when
-/// `c.pretrained` is set).
+/// `c.pretrained` is set) and the input normalisation of its architecture's pretrained weights.
 inline std::unique_ptr<models::FcamModel<float>> initial_model(TrainConfig& c) {
   FCAM_CHECK(c.stage != Stage::fcam || !c.classifier.empty(), "stage 2 (fcam) needs the stage-1 classifier checkpoint");
   if (!c.classifier.empty()) {
@@ -153,6 +155,8 @@ inline std::unique_ptr<models::FcamModel<float>> initial_model(TrainConfig& c) {
   }
   auto model = std::make_unique<models::FcamModel<float>>(c.model.arch, c.model.num_classes, c.model.base_width);
   if (!c.pretrained.empty()) models::load_torchvision_encoder(model->encoder(), c.pretrained);
+  // What the pretrained weights of the architecture expect (ImageNet's except for MobileNetV2).
+  c.model.normalization = models::pretrained_normalization(c.model.arch);
   return model;
 }
 
@@ -191,7 +195,7 @@ inline EpochLosses train_one_epoch(models::FcamModel<float>& model, optim::Sgd<f
       const FcamStepLosses l = fcam_step(model, sgd, *batch, c.fcam, t, rng);
       sum.total += l.total(), sum.pce += l.pce, sum.crf += l.crf, sum.size += l.size;
     } else {
-      sum.total += classifier_step(model, sgd, *batch);
+      sum.total += classifier_step(model, sgd, *batch, c.freeze_encoder);
     }
     ++sum.steps;
     images += batch->inputs.size(0);
@@ -224,7 +228,7 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
   c.model.training = detail::config_json(c);
   std::unique_ptr<models::FcamModel<float>> model = detail::initial_model(c);
   c.transform.normalization = c.model.normalization;
-  optim::Sgd<float> sgd(parameter_groups(*model, c.stage, c.last_block_lr_factor), c.sgd);
+  optim::Sgd<float> sgd(parameter_groups(*model, c.stage, c.last_block_lr_factor, c.freeze_encoder), c.sgd);
 
   RunCounters run;
   run.seed = c.seed;
