@@ -66,6 +66,28 @@ TEST_CASE("MobileNetV2 with the real pretrained weights equals the arch.json net
   }
 }
 
+TEST_CASE("The float16 weights shipped in data/weights classify real photos as the float32 originals",
+          "[models][data]") {
+  const char* shipped = std::getenv("FCAM_SHIPPED_WEIGHTS");
+  REQUIRE(shipped != nullptr);
+  for (const auto& [model_name, classes] :
+       {std::pair<std::string, std::int64_t>{"mobilenet_v2_imagenet", 1001}, {"mobilenet_v2_inat_bird", 965}}) {
+    INFO(model_name);
+    models::FcamModel<float> model(models::Arch::mobilenet_v2, classes);
+    models::load_torchvision_classifier(model, std::filesystem::path(shipped) / (model_name + ".f16.safetensors"));
+    model.eval();
+    NoGradGuard no_grad;
+    const io::SafetensorsFile io = io::read_safetensors(reference(model_name + "_io.safetensors"));
+    const Tensor<float> logits = model.classify(io.tensors.at("photos").to_tensor<float>()).logits;
+    const Tensor<float> want = io.tensors.at("photos_logits").to_tensor<float>();
+    // Weights rounded by at most 2^-11 relative: the logits move by well under 1 % of their range.
+    const double error = relative_error(logits, want);
+    INFO("relative logit error " << error);
+    CHECK(error <= 1e-2);
+    CHECK(top_k(logits, 1).indices == top_k(want, 1).indices);  // both photos
+  }
+}
+
 TEST_CASE("MobileNetV2 weights load into the encoder alone and refuse a wrong head", "[models][data]") {
   // The encoder alone (what `fcam-train classifier --pretrained` does): the classifier is dropped.
   models::FcamModel<float> model(models::Arch::mobilenet_v2, 3);
