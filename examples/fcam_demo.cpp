@@ -1,21 +1,27 @@
-// fcam-demo: what F-CAM does, end to end, on real images any Debian machine can install.
+// fcam-demo: what F-CAM does, end to end, on real photos with a real pretrained network.
 //
-//   fcam-demo                         the full demo (~15 minutes on 2 cores): runs/demo/report.md
-//   fcam-demo --tiny --out runs/tiny  a few hundred images, one epoch per stage (CI's check)
+//   fcam-demo                         the real-photo demo (about 5 minutes on 2 cores): runs/demo/report.md
+//   fcam-demo --tiny --out runs/tiny  a fraction of the images, one epoch per stage (CI's check)
 //   fcam-demo --seed 1 --out runs/demo-s1          another training seed (same dataset)
 //   fcam-demo --fcam_on all --ablation --out runs/demo   F-CAM on all six baselines + Table D.1
 //   fcam-demo --collect runs/demo,runs/demo-s1,runs/demo-s2 --out runs/seeds   mean ± std
+//   fcam-demo --dataset cfmnist       the cluttered Fashion-MNIST demo (built from Debian packages)
 //
-// Phases: the cluttered Fashion-MNIST dataset (built when absent) → stage 1, the classifier
-// (image labels only) → the six CAM baselines on the test split → stage 2, the F-CAM decoder on
-// the CAM pseudo-labels (SR + CRF + ASC) → its test evaluation → the downscale simulation →
-// pictures and report.md. Training phases resume from their last finished epoch when the run is
-// started again with the same --out.
+// --dataset pets (the default): the 598 Oxford-IIIT Pet photos shipped in data/oxford-pets-3 (3
+// breeds, pixel masks), MobileNetV2 with the ImageNet weights of data/weights, its features frozen
+// and a 3-class WGAP head trained on image labels only. --dataset cfmnist: cluttered
+// Fashion-MNIST (built when absent), a quarter-width ResNet18-WSOL trained from scratch.
+//
+// Phases: the dataset → stage 1, the classifier (image labels only) → the six CAM baselines on
+// the test split → stage 2, the F-CAM decoder on the CAM pseudo-labels (SR + CRF + ASC) → its
+// test evaluation → the downscale simulation → pictures and report.md. Training phases resume
+// from their last finished epoch when the run is started again with the same --out.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <sstream>
 
@@ -90,10 +96,11 @@ struct FcamRun {
   bool crf = true, size = true;
 };
 
-/// Test images `count` apart: the input with its true box (green), the CAM and the F-CAM
-/// overlays with the true box and the box each predicts at its best threshold (white).
-data::Rgb8 overlay_examples(models::FcamModel<float>& model, const data::WsolDataset& test, int size, int count,
-                            double cam_tau, double fcam_tau, const data::Normalization& norm) {
+/// Test images `count` apart, resized to size×size: the input with its true box (green), the CAM
+/// and the F-CAM overlays with the true box and the box each predicts at its best threshold (white).
+data::Rgb8 overlay_examples(models::FcamModel<float>& model, const data::WsolDataset& test,
+                            const std::vector<std::string>& class_names, int size, int count, double cam_tau,
+                            double fcam_tau, const data::Normalization& norm) {
   std::vector<plot::Tile> tiles;
   model.eval();
   NoGradGuard no_grad;
@@ -101,8 +108,6 @@ data::Rgb8 overlay_examples(models::FcamModel<float>& model, const data::WsolDat
   for (int k = 0; k < count; ++k) {
     const std::int64_t i = test.size() * k / count;
     const data::Rgb8 image = data::read_rgb8(test.image_path(i));
-    FCAM_CHECK(image.width == size && image.height == size, "overlay_examples: ", test.image_path(i).string(),
-               " is not ", size, "x", size);
     const Tensor<float> input = data::image_to_input(image, size, size, norm);
     const models::ClassifierOutput<float> out = model.classify(input);
     const int label = test.metadata.labels[static_cast<std::size_t>(i)];
@@ -112,31 +117,86 @@ data::Rgb8 overlay_examples(models::FcamModel<float>& model, const data::WsolDat
     const Tensor<float> cam_map =
         cam::full_resolution(cam::baseline_maps(model, out, input, {label}, cam::Method::cam, rng), size, size).reshape({size, size});
     const data::Box& b = test.metadata.boxes[static_cast<std::size_t>(i)].front();
-    const auto& names = data::fashion_mnist_classes();
-    std::string caption = names[static_cast<std::size_t>(label)];
-    if (guess != label) caption += " (pred. " + names[static_cast<std::size_t>(guess)] + ")";
-    for (plot::Tile& tile : plot::localization_tiles(image, metrics::resize_box(b, size, size, size, size), caption,
+    std::string caption = class_names[static_cast<std::size_t>(label)];
+    if (guess != label) caption += " (pred. " + class_names[static_cast<std::size_t>(guess)] + ")";
+    for (plot::Tile& tile : plot::localization_tiles(data::input_to_image(input, norm),
+                                                     metrics::resize_box(b, image.width, image.height, size, size), caption,
                                                      {{"CAM", cam_map, cam_tau}, {"F-CAM", fcam, fcam_tau}}))
       tiles.push_back(std::move(tile));
   }
   return plot::tile_grid(tiles, 3);
 }
 
+/// `dataset` with every `step`-th image of it (the --tiny runs of the photo dataset).
+data::WsolDataset every_nth(const data::WsolDataset& dataset, std::size_t step) {
+  data::WsolDataset out{dataset.data_root, {}};
+  const data::WsolMetadata& m = dataset.metadata;
+  for (std::size_t i = 0; i < m.image_ids.size(); i += step) {
+    out.metadata.image_ids.push_back(m.image_ids[i]);
+    out.metadata.labels.push_back(m.labels[i]);
+    if (!m.widths.empty()) out.metadata.widths.push_back(m.widths[i]), out.metadata.heights.push_back(m.heights[i]);
+    if (m.has_boxes()) out.metadata.boxes.push_back(m.boxes[i]);
+    if (m.has_masks()) out.metadata.masks.push_back(m.masks[i]);
+  }
+  return out;
+}
+
+/// What differs between the two demo datasets: where the data is, the model, the image size, the
+/// defaults of the training flags and the predicted seconds per image of each phase.
+struct DemoDataset {
+  std::string name;                      ///< "pets" or "cfmnist"
+  fs::path default_dir;                  ///< --data when not given
+  int classes = 0;                       ///< number of classes
+  int size = 0, resize = 0;              ///< network input side; training images resized to this, then cropped
+  models::Arch arch = models::Arch::resnet18;
+  std::int64_t base_width = 64;          ///< encoder (ResNet) or decoder (MobileNetV2) width
+  bool pretrained = false;               ///< starts from --pretrained, its encoder frozen
+  std::map<std::string, double> flags;   ///< defaults of the training flags that differ from the flags' own
+  double train1 = 0, train2 = 0, val = 0, test_metrics = 0;  ///< predicted seconds per image
+};
+
+DemoDataset pets_dataset() {
+  return {.name = "pets", .default_dir = "data/oxford-pets-3", .classes = 3, .size = 224, .resize = 256,
+          .arch = models::Arch::mobilenet_v2, .base_width = 16, .pretrained = true,
+          .flags = {{"stage1_epochs", 3}, {"stage1_lr", 0.01}, {"stage1_lr_step", 0}, {"stage1_batch", 32},
+                    {"stage2_epochs", 6}, {"stage2_lr", 0.05}, {"stage2_lr_step", 4}, {"stage2_batch", 8},
+                    {"n_minus", 0.3}, {"erosion", 11}, {"samples", 8}},
+          .train1 = 0.04, .train2 = 0.07, .val = 0.03, .test_metrics = 0.045};
+}
+
+DemoDataset cfmnist_dataset() {
+  return {.name = "cfmnist", .default_dir = "data/cfmnist", .classes = 10, .size = 128, .resize = 144,
+          .arch = models::Arch::resnet18, .base_width = 16, .pretrained = false, .flags = {},
+          .train1 = 0.0064, .train2 = 0.0095, .val = 0.004, .test_metrics = 0.005};
+}
+
 void define_flags(app::Flags& f) {
+  f.add_string("dataset", "pets", "pets (real photos, pretrained MobileNetV2) or cfmnist (cluttered Fashion-MNIST)");
   f.add_string("out", "runs/demo", "run folder: report.md, pictures, results.json, checkpoints");
-  f.add_string("data", "data/cfmnist", "dataset folder (built here when absent)");
-  f.add_bool("tiny", false, "a few hundred images and one epoch per stage (a quick end-to-end check)");
+  f.add_string("data", "", "dataset folder (default: data/oxford-pets-3, shipped; data/cfmnist, built here\n"
+                           "      when absent)");
+  f.add_string("pretrained", "data/weights/mobilenet_v2_imagenet.f16.safetensors",
+               "pets: the pretrained MobileNetV2 weights (its classifier is dropped)");
+  f.add_bool("tiny", false, "a fraction of the images and one epoch per stage (a quick end-to-end check)");
   f.add_seed("seed", 0, "training seed (order, crops, flips, pseudo-label draws; 64-bit)");
-  f.add_seed("data_seed", 0, "dataset seed (when the dataset is built; 64-bit)");
-  f.add_int("stage1_epochs", 12, "classifier epochs", app::Range{0, 100000});
-  f.add_double("stage1_lr", 0.025, "classifier learning rate (x10 for the last block and head)", app::Range{0});
-  f.add_int("stage1_lr_step", 8, "classifier: the lr is divided by 10 every this many epochs", app::Range{0, 100000});
-  f.add_int("stage1_batch", 64, "classifier batch size", app::Range{1, 65536});
-  f.add_int("stage2_epochs", 4, "F-CAM decoder epochs", app::Range{0, 100000});
-  f.add_double("stage2_lr", 0.01, "F-CAM decoder learning rate", app::Range{0});
-  f.add_int("stage2_batch", 32, "F-CAM decoder batch size", app::Range{1, 65536});
+  f.add_seed("data_seed", 0, "cfmnist: dataset seed (when the dataset is built; 64-bit)");
+  // Defaults below are cfmnist's; "pets:" gives the photo dataset's where it differs.
+  f.add_int("stage1_epochs", 12, "classifier epochs (pets: 3)", app::Range{0, 100000});
+  f.add_double("stage1_lr", 0.025, "classifier learning rate, x10 for the last block and head (pets: 0.01)",
+               app::Range{0});
+  f.add_int("stage1_lr_step", 8, "classifier: the lr is divided by 10 every this many epochs (pets: 0, never)",
+            app::Range{0, 100000});
+  f.add_int("stage1_batch", 64, "classifier batch size (pets: 32)", app::Range{1, 65536});
+  f.add_int("stage2_epochs", 4, "F-CAM decoder epochs (pets: 6)", app::Range{0, 100000});
+  f.add_double("stage2_lr", 0.01, "F-CAM decoder learning rate (pets: 0.05)", app::Range{0});
+  f.add_int("stage2_lr_step", 0, "F-CAM decoder: the lr is divided by 10 every this many epochs (0: never;\n"
+                               "      pets: 4)", app::Range{0, 100000});
+  f.add_int("stage2_batch", 32, "F-CAM decoder batch size (pets: 8)", app::Range{1, 65536});
+  f.add_int("samples", 1, "F-CAM: foreground and background pixels sampled per image (pets: 8)",
+            app::Range{0, 1000000});
   f.add_double("n_minus", 0.3, "F-CAM: fraction of lowest-CAM pixels that are background candidates", app::Range{0, 1});
-  f.add_int("erosion", 7, "F-CAM: erosion of the foreground candidates (11 at 224 px, scaled)", app::Range{1, 1001});
+  f.add_int("erosion", 7, "F-CAM: erosion of the foreground candidates (11 at 224 px, scaled; pets: 11)",
+            app::Range{1, 1001});
   f.add_string("fcam_on", "cam", "baselines to train F-CAM on: a comma list of " + names_of(cam::method_table) + ",\n"
                                  "      or 'all'");
   f.add_bool("ablation", false, "also the loss ablation of Table D.1 on CAM: SR, SR+ASC, SR+CRF (SR+CRF+ASC is the main run)");
@@ -174,24 +234,34 @@ class DemoRun {
 public:
   /// Reads and checks every setting before any work starts.
   explicit DemoRun(const app::Flags& flags) : flags_(flags), out_(flags.text("out")), tiny_(flags.boolean("tiny")) {
-    data_dir_ = flags.text("data");
-    if (tiny_ && !flags.given("data")) data_dir_ += "-tiny";
-    dataset_.seed = flags.seed("data_seed");
-    if (tiny_) dataset_.train = 256, dataset_.val = 64, dataset_.test = 64;
+    const std::string dataset = flags.text("dataset");
+    FCAM_CHECK(dataset == "pets" || dataset == "cfmnist", "fcam-demo: --dataset must be pets or cfmnist, got '", dataset,
+               "'");
+    setup_ = dataset == "pets" ? pets_dataset() : cfmnist_dataset();
+    data_dir_ = flags.given("data") ? fs::path(flags.text("data")) : setup_.default_dir;
+    if (tiny_ && !flags.given("data") && !setup_.pretrained) data_dir_ += "-tiny";
+    cfmnist_.seed = flags.seed("data_seed");
+    if (tiny_) cfmnist_.train = 256, cfmnist_.val = 64, cfmnist_.test = 64;
     plan_runs();
-    // The shared training settings (128 px, quarter-width ResNet18-WSOL).
-    base_.model.arch = models::Arch::resnet18;
-    base_.model.num_classes = 10;
-    base_.model.base_width = 16;
-    base_.transform.resize_size = 144;
-    base_.transform.crop_size = size;
+    // The shared training settings.
+    base_.model.arch = setup_.arch;
+    base_.model.num_classes = setup_.classes;
+    base_.model.base_width = setup_.base_width;
+    if (setup_.pretrained) {
+      base_.pretrained = flags.text("pretrained");
+      FCAM_CHECK(fs::is_regular_file(base_.pretrained), "fcam-demo: the pretrained weights ", base_.pretrained.string(),
+                 " are missing: run from the repository root (data/weights is part of it) or give --pretrained");
+      base_.freeze_encoder = true;
+    }
+    base_.transform.resize_size = setup_.resize;
+    base_.transform.crop_size = setup_.size;
     base_.workers = flags.integer("workers");
     base_.seed = flags.seed("seed");
     base_.mask_root = data_dir_ / "masks";
     base_.resume = true;
     base_.progress = app::progress_printer();
-    e1_ = tiny_ ? 1 : flags.integer("stage1_epochs");
-    e2_ = tiny_ ? 1 : flags.integer("stage2_epochs");
+    e1_ = tiny_ ? 1 : integer_setting("stage1_epochs");
+    e2_ = tiny_ ? 1 : integer_setting("stage2_epochs");
     pictures_ = tiny_ ? 3 : flags.integer("pictures");
     results_.seed = base_.seed;
     eval_.interval = flags.number("test_interval");
@@ -200,12 +270,12 @@ public:
     eval_.workers = base_.workers;
     eval_.transform = base_.transform;
     eval_.seed = base_.seed;
-    predict_phases();
   }
 
   /// Every phase, then results.json and report.md.
   void run() {
     prepare_dataset();
+    predict_phases();
     train_classifier();
     evaluate_baselines();
     for (const FcamRun& r : runs_) train_fcam(r);
@@ -216,8 +286,14 @@ public:
   }
 
 private:
-  static constexpr int size = 128;  // image side of every phase
   static constexpr std::size_t iou50 = 1;  // index of IoU 50 in the evaluation's IoU thresholds
+
+  // A training flag: its value when given, else the dataset's default (else the flag's own).
+  double number_setting(const std::string& name) const {
+    const auto it = setup_.flags.find(name);
+    return flags_.given(name) || it == setup_.flags.end() ? flags_.number(name) : it->second;
+  }
+  int integer_setting(const std::string& name) const { return static_cast<int>(number_setting(name)); }
 
   // The runs of stage 2: the main one on CAM first, then the other baselines, then the ablation.
   void plan_runs() {
@@ -245,34 +321,57 @@ private:
 
   // Predicted seconds per image on the 2-core development machine; the plan rescales them.
   void predict_phases() {
-    const double n_train = static_cast<double>(dataset_.train), n_val = static_cast<double>(dataset_.val),
-                 n_test = static_cast<double>(dataset_.test);
-    const double train1 = 0.0064, train2 = 0.0095, val = 0.004, test_metrics = 0.005;
-    plan_.add("dataset", fs::exists(data_dir_ / "metadata/CUB/test/localization.txt") ? 0.5 : 0.002 * (n_train + n_val + n_test));
-    plan_.add("stage 1: classifier", static_cast<double>(e1_) * (train1 * n_train + val * n_val));
-    plan_.add("six CAM baselines on test", 6 * test_metrics * n_test);
+    const auto n_train = static_cast<double>(base_.train.size()), n_val = static_cast<double>(base_.val.size()),
+               n_test = static_cast<double>(test_.size());
+    const DemoDataset& d = setup_;
+    plan_.add("stage 1: classifier", static_cast<double>(e1_) * (d.train1 * n_train + d.val * n_val));
+    plan_.add("six CAM baselines on test", 6 * d.test_metrics * n_test);
     for (const FcamRun& r : runs_)
-      plan_.add("stage 2: " + r.name, static_cast<double>(e2_) * (train2 * n_train + val * n_val) + test_metrics * n_test);
+      plan_.add("stage 2: " + r.name, static_cast<double>(e2_) * (d.train2 * n_train + d.val * n_val) + d.test_metrics * n_test);
     plan_.add("downscale simulation, pictures, report", 0.01 * n_test);
   }
 
   void prepare_dataset() {
-    plan_.begin(phase_++);
+    const auto start = Clock::now();
+    if (setup_.pretrained) {
+      prepare_photos();
+    } else {
+      prepare_cfmnist();
+    }
+    results_.phase_seconds.emplace_back("dataset", std::chrono::duration<double>(Clock::now() - start).count());
+  }
+
+  // The photo dataset shipped in the repository (every 5th / 3rd / 6th image with --tiny).
+  void prepare_photos() {
+    FCAM_CHECK(fs::exists(data_dir_ / "metadata/CUB/test/localization.txt"), "fcam-demo: ", data_dir_.string(),
+               " holds no dataset: run from the repository root (data/oxford-pets-3 is part of it) or give --data");
+    std::cout << "using " << data_dir_.string() << std::endl;
+    base_.train = {data_dir_ / "images", data::read_wsol_metadata(data_dir_ / "metadata/CUB/train", setup_.classes)};
+    base_.val = {data_dir_ / "images", data::read_wsol_metadata(data_dir_ / "metadata/CUB/val", setup_.classes)};
+    test_ = data::read_split_with_boxes_and_masks(data_dir_, "test", setup_.classes);
+    if (tiny_) base_.train = every_nth(base_.train, 5), base_.val = every_nth(base_.val, 3), test_ = every_nth(test_, 6);
+    class_names_ = data::detail::read_lines(data_dir_ / "class_names.txt");
+    FCAM_CHECK(static_cast<int>(class_names_.size()) == setup_.classes, (data_dir_ / "class_names.txt").string(),
+               " names ", class_names_.size(), " classes, not ", setup_.classes);
+  }
+
+  // Cluttered Fashion-MNIST, built when absent.
+  void prepare_cfmnist() {
     if (!fs::exists(data_dir_ / "metadata/CUB/test/localization.txt")) {
       std::cout << "building cluttered Fashion-MNIST in " << data_dir_.string() << std::endl;
-      dataset_.progress = app::progress_printer();
-      data::write_cluttered_dataset(data_dir_, dataset_);
+      cfmnist_.progress = app::progress_printer();
+      data::write_cluttered_dataset(data_dir_, cfmnist_);
     } else {
       std::cout << "using " << data_dir_.string() << std::endl;
     }
     base_.train = {data_dir_ / "images", data::read_wsol_metadata(data_dir_ / "metadata/CUB/train", 10)};
     base_.val = {data_dir_ / "images", data::read_wsol_metadata(data_dir_ / "metadata/CUB/val", 10)};
     test_ = data::read_split_with_boxes_and_masks(data_dir_, "test", 10);
-    FCAM_CHECK(base_.train.size() == dataset_.train && base_.val.size() == dataset_.val && test_.size() == dataset_.test,
+    FCAM_CHECK(base_.train.size() == cfmnist_.train && base_.val.size() == cfmnist_.val && test_.size() == cfmnist_.test,
                data_dir_.string(), " holds ", base_.train.size(), "/", base_.val.size(), "/", test_.size(),
-               " train/val/test images, not the ", dataset_.train, "/", dataset_.val, "/", dataset_.test,
+               " train/val/test images, not the ", cfmnist_.train, "/", cfmnist_.val, "/", cfmnist_.test,
                " this run needs: remove it or give another --data");
-    plan_.end(results_);
+    class_names_ = data::fashion_mnist_classes();
   }
 
   void train_classifier() {
@@ -281,10 +380,10 @@ private:
     c1.stage = train::Stage::classifier;
     c1.out = out_ / "classifier";
     c1.epochs = e1_;
-    c1.batch_size = tiny_ ? 32 : flags_.integer("stage1_batch");
-    c1.sgd.lr = flags_.number("stage1_lr");
+    c1.batch_size = tiny_ ? 32 : integer_setting("stage1_batch");
+    c1.sgd.lr = number_setting("stage1_lr");
     c1.warmup_epochs = e1_ > 1 ? 1 : 0;
-    c1.lr_step = flags_.integer("stage1_lr_step");
+    c1.lr_step = integer_setting("stage1_lr_step");
     const train::TrainResult r1 = train::run_training(c1, say);
     histories_.push_back({"stage 1: classifier", r1.val_history, r1.best_epoch});
     classifier_ = c1.out / "best.safetensors";
@@ -315,12 +414,14 @@ private:
     c2.classifier = classifier_;
     c2.out = out_ / run.folder;
     c2.epochs = e2_;
-    c2.batch_size = tiny_ ? 16 : flags_.integer("stage2_batch");
-    c2.sgd.lr = flags_.number("stage2_lr");
+    c2.batch_size = tiny_ ? 16 : integer_setting("stage2_batch");
+    c2.sgd.lr = number_setting("stage2_lr");
+    c2.lr_step = integer_setting("stage2_lr_step");
     c2.fcam.cam_method = run.cam_method;
-    c2.fcam.sampling.n_minus = flags_.number("n_minus");
-    c2.fcam.sampling.erosion = flags_.integer("erosion");
-    c2.fcam.crf = c2.fcam.crf.scaled_to(size);
+    c2.fcam.sampling.n_foreground = c2.fcam.sampling.n_background = integer_setting("samples");
+    c2.fcam.sampling.n_minus = number_setting("n_minus");
+    c2.fcam.sampling.erosion = integer_setting("erosion");
+    c2.fcam.crf = c2.fcam.crf.scaled_to(setup_.size);
     c2.fcam.use_crf = run.crf;
     c2.fcam.use_size = run.size;
     const train::TrainResult r2 = train::run_training(c2, say);
@@ -336,7 +437,7 @@ private:
   // Downscale simulation and pictures.
   void simulate_and_draw() {
     plan_.begin(phase_++);
-    results_.downscale = metrics::downscale_simulation_pxap(base_.mask_root / "OpenImages", test_.metadata.masks, size,
+    results_.downscale = metrics::downscale_simulation_pxap(base_.mask_root / "OpenImages", test_.metadata.masks, setup_.size,
                                                             {1, 2, 4, 8, 16, 32}, eval_.interval);
     const std::vector<plot::MapCounts> sources{
         {"CAM*", plot::orange, &*cam_result_->boxes, &*cam_result_->pixels},
@@ -346,7 +447,7 @@ private:
     data::write_png(out_ / "fig6_activations.png", plot::activation_histogram_figure(sources));
     auto model = models::load_fcam_checkpoint<float>(out_ / "fcam-cam" / "best.safetensors");
     data::write_png(out_ / "overlays.png",
-                    overlay_examples(*model, test_, size, pictures_, cam_result_->boxes->best_threshold(iou50),
+                    overlay_examples(*model, test_, class_names_, setup_.size, pictures_, cam_result_->boxes->best_threshold(iou50),
                                      fcam_result_->boxes->best_threshold(iou50), base_.transform.normalization));
     plan_.end(results_);
   }
@@ -355,14 +456,21 @@ private:
   void write_report() {
     io::write_file_atomic(out_ / "results.json", json::dump(demo::to_json(results_)) + "\n");
     std::ostringstream settings;
-    settings << "Dataset `" << data_dir_.string() << "`: " << dataset_.train << " / " << dataset_.val << " / "
-             << dataset_.test << " train / val / test images, " << size << "×" << size
-             << ", 10 classes. Classifier: ResNet18-WSOL at a quarter of the width (base 16), trained with image "
-                "labels only for "
-             << e1_ << " epochs; F-CAM decoder: " << e2_ << " epochs on the classifier's CAM pseudo-labels (n− "
-             << flags_.number("n_minus") << ", erosion " << flags_.integer("erosion") << ", CRF λ and σ_xy scaled to "
-             << size << " px). Training seed " << results_.seed << ", " << num_threads() << " threads, total time "
-             << minutes(plan_.elapsed()) << ".";
+    settings << "Dataset `" << data_dir_.string() << "`: " << base_.train.size() << " / " << base_.val.size() << " / "
+             << test_.size() << " train / val / test images at " << setup_.size << "×" << setup_.size << ", "
+             << setup_.classes << " classes. ";
+    if (setup_.pretrained)
+      settings << "Classifier: MobileNetV2 with the ImageNet weights of `" << base_.pretrained.string()
+               << "`, its features frozen, and a WGAP head trained with image labels only for " << e1_
+               << " epochs; F-CAM decoder (widths scaled by " << setup_.base_width << "/64): ";
+    else
+      settings << "Classifier: ResNet18-WSOL at a quarter of the width (base 16), trained from scratch with image "
+                  "labels only for "
+               << e1_ << " epochs; F-CAM decoder: ";
+    settings << e2_ << " epochs on the classifier's CAM pseudo-labels (" << integer_setting("samples")
+             << " foreground and background pixels per image, n− " << number_setting("n_minus") << ", erosion "
+             << integer_setting("erosion") << ", CRF λ and σ_xy scaled to " << setup_.size << " px). Training seed "
+             << results_.seed << ", " << num_threads() << " threads, total time " << minutes(plan_.elapsed()) << ".";
     demo::ReportContext context{settings.str(), test_.size(), eval_.interval, flags_.boolean("ablation"),
                                 cam_result_->boxes->best_threshold(iou50), fcam_result_->boxes->best_threshold(iou50),
                                 histories_};
@@ -387,7 +495,9 @@ private:
   const app::Flags& flags_;
   fs::path out_, data_dir_;
   bool tiny_;
-  data::ClutteredDatasetOptions dataset_;
+  DemoDataset setup_;
+  data::ClutteredDatasetOptions cfmnist_;  // when --dataset cfmnist builds it
+  std::vector<std::string> class_names_;
   std::vector<FcamRun> runs_;
   train::TrainConfig base_;
   std::int64_t e1_ = 0, e2_ = 0;
@@ -406,8 +516,8 @@ private:
 
 int main(int argc, char** argv) {
   app::Flags flags("fcam-demo",
-                   "F-CAM end to end on cluttered Fashion-MNIST: classifier, six CAM baselines, F-CAM decoder,\n"
-                   "exact WSOL metrics, pictures and runs/demo/report.md.");
+                   "F-CAM end to end on real photos (or cluttered Fashion-MNIST): classifier, six CAM baselines,\n"
+                   "F-CAM decoder, exact WSOL metrics, pictures and runs/demo/report.md.");
   define_flags(flags);
   examples::add_image_limit_flag(flags);
   try {

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""fcam-demo --tiny end to end (a few hundred images, one epoch per stage):
+"""fcam-demo --tiny end to end (a few hundred images, one epoch per stage), on cluttered
+Fashion-MNIST and on the real photos of data/oxford-pets-3:
 
 - it builds the dataset, trains both stages and writes report.md, results.json and the four
   pictures (valid PNGs of the expected sizes);
@@ -13,7 +14,7 @@
 - a second run with the same --out resumes (no training) and reproduces the results;
 - --collect over two copies gives zero spread; bad flags and a mismatched dataset are errors.
 
-Usage: /usr/bin/python3 tests/demo_test.py FCAM_DEMO FCAM_TRAIN WORK_DIR
+Usage: /usr/bin/python3 tests/demo_test.py FCAM_DEMO FCAM_TRAIN WORK_DIR REPO_DIR
 """
 import json
 import os
@@ -64,14 +65,14 @@ def downscale_reference(data, z):
 
 
 def main():
-    demo, fcam_train, work = sys.argv[1:4]
+    demo, fcam_train, work, repo = sys.argv[1:5]
     shutil.rmtree(work, ignore_errors=True)
     data, out = os.path.join(work, "data"), os.path.join(work, "run")
-    r = run([demo, "--tiny", "--data", data, "--out", out])
+    r = run([demo, "--dataset", "cfmnist", "--tiny", "--data", data, "--out", out])
     check(r.returncode == 0, f"fcam-demo --tiny runs: {r.stderr.strip()[-500:]}")
     if r.returncode != 0:
         return
-    check("== [5/5]" in r.stdout and "about" in r.stdout, "phase headers with an estimate of the time left")
+    check("== [4/4]" in r.stdout and "about" in r.stdout, "phase headers with an estimate of the time left")
     for name, (w, h) in {"overlays.png": (780, 830), "fig5_boxacc.png": (520, 360),
                          "fig5_precision_recall.png": (520, 360), "fig6_activations.png": (520, 360)}.items():
         image = cv2.imread(os.path.join(out, name))
@@ -118,7 +119,7 @@ def main():
     check(results["downscale"][0] == [1, 100], "z = 1 is the mask itself: PxAP 100")
 
     # Resume: the same command again trains nothing and reproduces the numbers.
-    r = run([demo, "--tiny", "--data", data, "--out", out])
+    r = run([demo, "--dataset", "cfmnist", "--tiny", "--data", data, "--out", out])
     check(r.returncode == 0 and r.stdout.count("resuming") == 2, "a second run resumes both stages")
     with open(os.path.join(out, "results.json")) as f:
         again = json.load(f)
@@ -146,11 +147,40 @@ def main():
               and message in r.stderr, f"--collect names a damaged results.json ({message}): {r.stderr.strip()[-200:]}")
 
     # Errors.
-    r = run([demo, "--tiny", "--data", data, "--out", os.path.join(work, "bad"), "--fcam_on", "cam,bogus"])
+    r = run([demo, "--dataset", "cfmnist", "--tiny", "--data", data, "--out", os.path.join(work, "bad"), "--fcam_on", "cam,bogus"])
     check(r.returncode != 0 and "unknown CAM method 'bogus'" in r.stderr, "an unknown baseline is an error")
-    r = run([demo, "--data", data, "--out", os.path.join(work, "bad")])
+    r = run([demo, "--dataset", "cfmnist", "--data", data, "--out", os.path.join(work, "bad")])
     check(r.returncode != 0 and "256/64/64" in r.stderr and "remove it or give another --data" in r.stderr,
           "a dataset of other sizes is an error naming both")
+
+    pets_tiny(demo, work, repo)
+
+
+def pets_tiny(demo, work, repo):
+    """The real-photo demo, --tiny: pretrained MobileNetV2, the shipped pets photos."""
+    data, weights = os.path.join(repo, "data", "oxford-pets-3"), os.path.join(repo, "data", "weights")
+    out = os.path.join(work, "pets")
+    r = run([demo, "--tiny", "--data", data, "--pretrained",
+             os.path.join(weights, "mobilenet_v2_imagenet.f16.safetensors"), "--out", out])
+    check(r.returncode == 0, f"fcam-demo --tiny (pets) runs: {r.stderr.strip()[-500:]}")
+    if r.returncode != 0:
+        return
+    with open(os.path.join(out, "results.json")) as f:
+        rows = rows_by_name(json.load(f))
+    check(len(rows) == 7 and "CAM + F-CAM" in rows, f"six baselines and F-CAM: {sorted(rows)}")
+    for name, row in rows.items():
+        values = [row[k] for k in ("MaxBoxAcc (IoU 50)", "MaxBoxAccV2", "PxAP", "top-1 loc.", "accuracy")]
+        check(all(0 <= v <= 100 for v in values), f"{name}: metrics in [0, 100]: {values}")
+    report = open(os.path.join(out, "report.md")).read()
+    check("MobileNetV2" in report and "48 / 20 / 50 train / val / test images at 224×224" in report,
+          "report.md names the pretrained network and the tiny split sizes")
+    overlays = cv2.imread(os.path.join(out, "overlays.png"))
+    check(overlays is not None and overlays.shape[0] > 300, "overlays.png of the photos")
+    r = run([demo, "--tiny", "--data", data, "--pretrained", os.path.join(work, "missing.safetensors"), "--out", out])
+    check(r.returncode != 0 and "missing.safetensors are missing" in r.stderr, "missing pretrained weights are named")
+    r = run([demo, "--tiny", "--data", os.path.join(work, "nowhere"), "--out", out, "--pretrained",
+             os.path.join(weights, "mobilenet_v2_imagenet.f16.safetensors")])
+    check(r.returncode != 0 and "nowhere holds no dataset" in r.stderr, "a missing photo dataset is named")
 
 
 if __name__ == "__main__":

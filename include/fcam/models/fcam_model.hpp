@@ -31,8 +31,8 @@
 
 namespace fcam::models {
 
-/// Decoder block widths (docs/method.md §3.3), scaled with the base width: ResNets five blocks, VGG16
-/// three.
+/// Decoder block widths (docs/method.md §3.3), scaled with the base width: ResNets and MobileNetV2 five
+/// blocks, VGG16 three.
 inline std::vector<std::int64_t> decoder_widths(Arch arch, std::int64_t base_width) {
   std::vector<std::int64_t> widths;
   for (std::int64_t w : {256, 128, 64, 32, 16}) widths.push_back(std::max<std::int64_t>(1, w * base_width / 64));
@@ -40,14 +40,16 @@ inline std::vector<std::int64_t> decoder_widths(Arch arch, std::int64_t base_wid
   return widths;
 }
 
-/// The encoder of `arch` (the base width applies to ResNets and VGG16).
+/// The encoder of `arch` (the base width applies to ResNets and VGG16; MobileNetV2 is always the
+/// 1.0 network of its pretrained weights, its base width scales the decoder alone).
 template <Scalar T>
 std::unique_ptr<Encoder<T>> make_encoder(Arch arch, std::int64_t base_width = 64) {
   if (arch == Arch::vgg16) return std::make_unique<Vgg16Wsol<T>>(base_width);
-  if (arch == Arch::inceptionv3 || arch == Arch::mobilenet_v2)
-    FCAM_CHECK(base_width == 64, arch_name(arch), " has no base-width option, got ", base_width);
-  if (arch == Arch::inceptionv3) return std::make_unique<InceptionV3Wsol<T>>();
   if (arch == Arch::mobilenet_v2) return std::make_unique<MobileNetV2<T>>();
+  if (arch == Arch::inceptionv3) {
+    FCAM_CHECK(base_width == 64, "inceptionv3 has no base-width option, got ", base_width);
+    return std::make_unique<InceptionV3Wsol<T>>();
+  }
   return std::make_unique<ResNetWsol<T>>(ResNetSpec::of(arch, base_width));
 }
 
