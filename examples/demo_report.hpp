@@ -161,6 +161,7 @@ struct History {
 
 /// What report.md says besides the results.
 struct ReportContext {
+  std::string dataset;           ///< what the title names: "real photos (Oxford-IIIT Pet)", …
   std::string settings;          ///< a paragraph on the data and the training settings
   std::int64_t test_images = 0;  ///< size of the test split
   double interval = 0.001;       ///< threshold step of the test metrics
@@ -173,7 +174,7 @@ struct ReportContext {
 /// histories and the time per phase.
 inline std::string report_markdown(const Results& results, const ReportContext& c) {
   std::ostringstream md;
-  md << "# fcam demo: F-CAM on cluttered Fashion-MNIST\n\n" << c.settings << "\n\n"
+  md << "# fcam demo: F-CAM on " << c.dataset << "\n\n" << c.settings << "\n\n"
      << "## Test split (" << c.test_images << " images; threshold step " << c.interval << ")\n\n"
      << "The six baselines (the stage-1 classifier's maps of the true class; with the WGAP head the class "
         "score's gradient is constant over each channel, so XGradCAM's weights equal GradCAM's and their maps "

@@ -145,6 +145,7 @@ data::WsolDataset every_nth(const data::WsolDataset& dataset, std::size_t step) 
 /// defaults of the training flags and the predicted seconds per image of each phase.
 struct DemoDataset {
   std::string name;                      ///< "pets" or "cfmnist"
+  std::string title;                     ///< what report.md's title calls it
   fs::path default_dir;                  ///< --data when not given
   int classes = 0;                       ///< number of classes
   int size = 0, resize = 0;              ///< network input side; training images resized to this, then cropped
@@ -156,7 +157,8 @@ struct DemoDataset {
 };
 
 DemoDataset pets_dataset() {
-  return {.name = "pets", .default_dir = "data/oxford-pets-3", .classes = 3, .size = 224, .resize = 256,
+  return {.name = "pets", .title = "real photos (Oxford-IIIT Pet, 3 breeds)", .default_dir = "data/oxford-pets-3",
+          .classes = 3, .size = 224, .resize = 256,
           .arch = models::Arch::mobilenet_v2, .base_width = 16, .pretrained = true,
           .flags = {{"stage1_epochs", 3}, {"stage1_lr", 0.01}, {"stage1_lr_step", 0}, {"stage1_batch", 32},
                     {"stage2_epochs", 6}, {"stage2_lr", 0.05}, {"stage2_lr_step", 4}, {"stage2_batch", 8},
@@ -165,7 +167,8 @@ DemoDataset pets_dataset() {
 }
 
 DemoDataset cfmnist_dataset() {
-  return {.name = "cfmnist", .default_dir = "data/cfmnist", .classes = 10, .size = 128, .resize = 144,
+  return {.name = "cfmnist", .title = "cluttered Fashion-MNIST", .default_dir = "data/cfmnist", .classes = 10,
+          .size = 128, .resize = 144,
           .arch = models::Arch::resnet18, .base_width = 16, .pretrained = false, .flags = {},
           .train1 = 0.0064, .train2 = 0.0095, .val = 0.004, .test_metrics = 0.005};
 }
@@ -253,6 +256,9 @@ public:
                  " are missing: run from the repository root (data/weights is part of it) or give --pretrained");
       base_.freeze_encoder = true;
     }
+    // The demo's own evaluations and pictures need the normalisation the trainer gives the model.
+    base_.model.normalization = models::pretrained_normalization(setup_.arch);
+    base_.transform.normalization = base_.model.normalization;
     base_.transform.resize_size = setup_.resize;
     base_.transform.crop_size = setup_.size;
     base_.workers = flags.integer("workers");
@@ -471,7 +477,7 @@ private:
              << " foreground and background pixels per image, n− " << number_setting("n_minus") << ", erosion "
              << integer_setting("erosion") << ", CRF λ and σ_xy scaled to " << setup_.size << " px). Training seed "
              << results_.seed << ", " << num_threads() << " threads, total time " << minutes(plan_.elapsed()) << ".";
-    demo::ReportContext context{settings.str(), test_.size(), eval_.interval, flags_.boolean("ablation"),
+    demo::ReportContext context{setup_.title, settings.str(), test_.size(), eval_.interval, flags_.boolean("ablation"),
                                 cam_result_->boxes->best_threshold(iou50), fcam_result_->boxes->best_threshold(iou50),
                                 histories_};
     io::write_file_atomic(out_ / "report.md", demo::report_markdown(results_, context));

@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <tuple>
 
 #include <fcam/fcam.hpp>
 
@@ -41,6 +42,18 @@ TEST_CASE("FcamModel parameter counts equal docs/method.md §2.6's (every row, K
     CHECK(models::parameter_count(model, "decoder.") == r.decoder);
     CHECK(models::parameter_count(model, "segmentation_head.") == r.segmentation_head);
     CHECK(models::parameter_count(model) == r.total);
+  }
+  // MobileNetV2 (docs/real-photos.md): the encoder holds the 2,206,816 values of the real weight
+  // files less their classifier; its base width scales the decoder only.
+  for (const auto& [width, decoder, segmentation_head] :
+       {std::tuple<std::int64_t, std::int64_t, std::int64_t>{64, 4'404'928, 290}, {16, 880'480, 74}}) {
+    INFO("mobilenet_v2, base width " << width);
+    models::FcamModel<float> mobilenet(models::Arch::mobilenet_v2, 200, width);
+    CHECK(models::parameter_count(mobilenet, "encoder.") == 2'206'816);
+    CHECK(models::parameter_count(mobilenet, "classification_head.") == 1280 * 200 + 200);
+    CHECK(models::parameter_count(mobilenet, "decoder.") == decoder);
+    CHECK(models::parameter_count(mobilenet, "segmentation_head.") == segmentation_head);
+    CHECK(mobilenet.encoder().stage_channels() == std::vector<std::int64_t>{3, 16, 24, 32, 96, 1280});
   }
   // A narrower model for CPU training: every width scales with the base width.
   models::FcamModel<float> small(models::Arch::resnet18, 10, 16);

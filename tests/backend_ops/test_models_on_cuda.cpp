@@ -7,7 +7,8 @@ using namespace fcam::test;
 
 TEST_CASE("every WSOL backbone and its F-CAM decoder: the same outputs on both devices", "[cuda]") {
   for (const models::Arch arch :
-       {models::Arch::resnet18, models::Arch::resnet50, models::Arch::vgg16, models::Arch::inceptionv3}) {
+       {models::Arch::resnet18, models::Arch::resnet50, models::Arch::vgg16, models::Arch::inceptionv3,
+        models::Arch::mobilenet_v2}) {
     const std::string name(models::arch_name(arch));
     models::FcamModel<float> model(arch, 5);
     model.eval();

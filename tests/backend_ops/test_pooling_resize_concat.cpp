@@ -1,5 +1,5 @@
-// test_backend_ops: max, average and global-average pooling, nearest and bilinear resizing, and
-// the channel concatenation and split, on the CPU and on CUDA from the same inputs. Inputs go to
+// test_backend_ops: max, average and global-average pooling, nearest and bilinear resizing, the
+// channel concatenation and split, and zero padding, on the CPU and on CUDA from the same inputs. Inputs go to
 // the device as Guarded views (an offset into a larger buffer), so the kernels must honour the
 // view's offset and leave the values around it alone.
 //
@@ -177,6 +177,21 @@ TEST_CASE("global_avg_pool forward and backward", "[cuda]") {
     expect_close(global_avg_pool_backward(shape, dy), global_avg_pool_backward(shape, dy.to(Device::cuda)),
                  what + " gradient", 0.0);
   }
+}
+
+TEST_CASE("pad2d and its gradient (the crop): asymmetric, TensorFlow SAME and empty paddings", "[cuda]") {
+  std::uint64_t seed = 3500;
+  for (const Shape& shape : {Shape{1, 1, 1, 1}, Shape{3, 5, 7, 9}, Shape{1, 32, 112, 112}, Shape{2, 3, 6, 1}})
+    for (const Padding2d& p : {Padding2d{0, 1, 0, 1}, Padding2d{1, 1, 1, 1}, Padding2d{2, 0, 3, 1}, Padding2d{}}) {
+      const std::string what = "pad2d " + std::to_string(p.top) + "/" + std::to_string(p.bottom) + "/" +
+                               std::to_string(p.left) + "/" + std::to_string(p.right) + " on " + shape_text(shape);
+      const Tensor<float> x = random_tensor(shape, seed += 2);
+      Guarded xd(x, Device::cuda);
+      expect_close(pad2d(x, p), pad2d(xd.view, p), what, 0.0);
+      xd.check_guards(what + " input");
+      const Tensor<float> dy = random_tensor(pad2d(x, p).shape(), seed + 1);
+      expect_close(pad2d_backward(dy, p), pad2d_backward(dy.to(Device::cuda), p), what + " gradient", 0.0);
+    }
 }
 
 TEST_CASE("upsample_nearest x1, x2 and x3, forward and backward", "[cuda]") {

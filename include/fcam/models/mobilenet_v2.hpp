@@ -43,8 +43,7 @@ public:
       expand_.emplace(in, in * expansion, Conv2dGeometry::square(1));
       this->register_module("conv.0.0", *expand_);
     }
-    const std::string depthwise_name = expansion != 1 ? "conv.1.0" : "conv.0.0";
-    this->register_module(depthwise_name, depthwise_);
+    this->register_module(expansion != 1 ? "conv.1.0" : "conv.0.0", depthwise_);
     this->register_module(expansion != 1 ? "conv.2" : "conv.1", project_);
   }
 
