@@ -242,7 +242,7 @@ public:
                "'");
     setup_ = dataset == "pets" ? pets_dataset() : cfmnist_dataset();
     data_dir_ = flags.given("data") ? fs::path(flags.text("data")) : setup_.default_dir;
-    if (tiny_ && !flags.given("data") && !setup_.pretrained) data_dir_ += "-tiny";
+    if (tiny_ && !flags.given("data") && setup_.name == "cfmnist") data_dir_ += "-tiny";  // built smaller
     cfmnist_.seed = flags.seed("data_seed");
     if (tiny_) cfmnist_.train = 256, cfmnist_.val = 64, cfmnist_.test = 64;
     plan_runs();
@@ -339,11 +339,8 @@ private:
 
   void prepare_dataset() {
     const auto start = Clock::now();
-    if (setup_.pretrained) {
-      prepare_photos();
-    } else {
-      prepare_cfmnist();
-    }
+    if (setup_.name == "pets") prepare_photos();
+    else prepare_cfmnist();
     results_.phase_seconds.emplace_back("dataset", std::chrono::duration<double>(Clock::now() - start).count());
   }
 

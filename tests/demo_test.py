@@ -14,7 +14,7 @@ Fashion-MNIST and on the real photos of data/oxford-pets-3:
 - a second run with the same --out resumes (no training) and reproduces the results;
 - --collect over two copies gives zero spread; bad flags and a mismatched dataset are errors.
 
-Usage: /usr/bin/python3 tests/demo_test.py FCAM_DEMO FCAM_TRAIN WORK_DIR REPO_DIR
+Usage: /usr/bin/python3 tests/demo_test.py FCAM_DEMO FCAM_TRAIN WORK_DIR REPO_DIR FCAM_INFER
 """
 import json
 import os
@@ -65,7 +65,7 @@ def downscale_reference(data, z):
 
 
 def main():
-    demo, fcam_train, work, repo = sys.argv[1:5]
+    demo, fcam_train, work, repo, infer = sys.argv[1:6]
     shutil.rmtree(work, ignore_errors=True)
     data, out = os.path.join(work, "data"), os.path.join(work, "run")
     r = run([demo, "--dataset", "cfmnist", "--tiny", "--data", data, "--out", out])
@@ -153,11 +153,13 @@ def main():
     check(r.returncode != 0 and "256/64/64" in r.stderr and "remove it or give another --data" in r.stderr,
           "a dataset of other sizes is an error naming both")
 
-    pets_tiny(demo, work, repo)
+    pets_tiny(demo, infer, work, repo)
 
 
-def pets_tiny(demo, work, repo):
-    """The real-photo demo, --tiny: pretrained MobileNetV2, the shipped pets photos."""
+def pets_tiny(demo, infer, work, repo):
+    """The real-photo demo, --tiny: pretrained MobileNetV2, the shipped pets photos. Its accuracy
+    is fcam-infer's on the same photos with the same checkpoint (the demo must preprocess as the
+    model was trained: MobileNetV2's (pixel - 128) / 128, not ImageNet's mean and std)."""
     data, weights = os.path.join(repo, "data", "oxford-pets-3"), os.path.join(repo, "data", "weights")
     out = os.path.join(work, "pets")
     r = run([demo, "--tiny", "--data", data, "--pretrained",
@@ -171,6 +173,18 @@ def pets_tiny(demo, work, repo):
     for name, row in rows.items():
         values = [row[k] for k in ("MaxBoxAcc (IoU 50)", "MaxBoxAccV2", "PxAP", "top-1 loc.", "accuracy")]
         check(all(0 <= v <= 100 for v in values), f"{name}: metrics in [0, 100]: {values}")
+    with open(os.path.join(data, "metadata", "CUB", "test", "class_labels.txt")) as f:
+        labelled = [line.split(",") for line in f.read().split()][::6]  # --tiny's test photos
+    r = run([infer, "--weights", os.path.join(out, "classifier", "best.safetensors"), "--methods", "cam",
+             "--out", os.path.join(work, "pets_infer"), "--json", os.path.join(work, "pets_infer.json")]
+            + [os.path.join(data, "images", image_id) for image_id, _ in labelled])
+    check(r.returncode == 0, f"fcam-infer on the tiny test photos: {r.stderr.strip()[-300:]}")
+    if r.returncode == 0:
+        with open(os.path.join(work, "pets_infer.json")) as f:
+            top1 = [entry["top5"][0][0] for entry in json.load(f)["inputs"]]
+        accuracy = 100 * np.mean([t == int(label) for t, (_, label) in zip(top1, labelled)])
+        check(abs(accuracy - rows["CAM"]["accuracy"]) < 1e-9,
+              f"the demo's accuracy {rows['CAM']['accuracy']} is fcam-infer's {accuracy} on the {len(top1)} photos")
     report = open(os.path.join(out, "report.md")).read()
     check("MobileNetV2" in report and "48 / 20 / 50 train / val / test images at 224×224" in report,
           "report.md names the pretrained network and the tiny split sizes")
