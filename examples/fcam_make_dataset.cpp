@@ -1,8 +1,10 @@
 // fcam-make-dataset: "cluttered Fashion-MNIST", a WSOL dataset built from real images that any
 // Debian machine can install (dataset-fashion-mnist, python3-skimage's data folder); see
-// include/fcam/data/cluttered_fmnist.hpp.
+// include/fcam/data/cluttered_fmnist.hpp. With --from_folders, the split metadata of your own
+// photos instead (one folder per class, no boxes; include/fcam/data/folder_dataset.hpp).
 //
 //   fcam-make-dataset --out data/cfmnist [--train 5000 --val 500 --test 1000 --size 128 --seed 0]
+//   fcam-make-dataset --from_folders photos --out photos-metadata [--val_every 5]
 //
 // The layout under --out is described in include/fcam/data/cluttered_writer.hpp.
 #include <filesystem>
@@ -10,11 +12,29 @@
 
 #include <fcam/app/error_line.hpp>
 #include <fcam/data/cluttered_writer.hpp>
+#include <fcam/data/folder_dataset.hpp>
 #include <fcam/fcam.hpp>
 
 #include "image_limit_flag.hpp"
 
 using namespace fcam;
+
+namespace {
+
+/// --from_folders: the metadata of the user's photos, and the commands that train on them.
+int from_folders(const app::Flags& flags) {
+  const std::string root = flags.text("from_folders"), out = flags.text("out");
+  const data::FolderDatasetSummary s = data::write_folder_metadata(
+      root, out, flags.integer("val_every"), app::progress_printer(!flags.boolean("quiet")));
+  std::cout << s.classes.size() << " classes, " << s.train << " training and " << s.val
+            << " validation photos: metadata in " << out << "/CUB, class names in " << out
+            << "/class_names.txt\nnext (docs/real-photos.md): fcam-train classifier --data_root " << root
+            << " --metadata_root " << out << " --dataset_name CUB --test_split '' --num_classes " << s.classes.size()
+            << " ...\n";
+  return 0;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   app::Flags flags("fcam-make-dataset", "Builds the cluttered Fashion-MNIST WSOL dataset.");
@@ -28,6 +48,10 @@ int main(int argc, char** argv) {
   flags.add_int("size", defaults.size, "image side", app::Range{1, 8192});
   flags.add_seed("seed", 0, "seed (the dataset is a function of it; 64-bit)");
   flags.add_bool("quiet", false, "no progress line");
+  flags.add_string("from_folders", "",
+                   "instead: write the train/val metadata of the photos in DIR/<class>/<image> to --out\n"
+                   "      (no boxes: each image's box is the whole image; see docs/real-photos.md)");
+  flags.add_int("val_every", 5, "--from_folders: every this many-th photo of a class goes to val", app::Range{2, 1000000});
   examples::add_image_limit_flag(flags);
   try {
     if (!flags.parse(argc, argv)) {
@@ -35,6 +59,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     examples::apply_image_limit_flag(flags);
+    if (!flags.text("from_folders").empty()) return from_folders(flags);
     data::ClutteredDatasetOptions o;
     o.fmnist_dir = flags.text("fmnist_dir");
     o.backgrounds_dir = flags.text("backgrounds_dir");

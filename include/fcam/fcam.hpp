@@ -19,6 +19,7 @@
 #include "fcam/core/threads.hpp"
 #include "fcam/data/cluttered_fmnist.hpp"
 #include "fcam/data/cluttered_writer.hpp"
+#include "fcam/data/folder_dataset.hpp"
 #include "fcam/data/idx_gz.hpp"
 #include "fcam/data/image_io.hpp"
 #include "fcam/data/loader.hpp"
