@@ -23,6 +23,8 @@ namespace {
 
 /// --from_folders: the metadata of the user's photos, and the commands that train on them.
 int from_folders(const app::Flags& flags) {
+  // --out's default is the cluttered dataset's folder, which this must not write into.
+  FCAM_CHECK(flags.given("out"), "fcam-make-dataset --from_folders: give --out, the folder for the metadata");
   const std::string root = flags.text("from_folders"), out = flags.text("out");
   const data::FolderDatasetSummary s = data::write_folder_metadata(
       root, out, flags.integer("val_every"), app::progress_printer(!flags.boolean("quiet")));

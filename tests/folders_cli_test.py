@@ -64,6 +64,8 @@ def main():
         top5 = json.load(open(os.path.join(work, "maps.json")))["inputs"][0]["top5"]
         check(sorted(entry[2] for entry in top5) == ["blue", "green", "red"], f"top-5 named: {top5}")
 
+    r = run([make, "--from_folders", photos, "--quiet"])
+    check(r.returncode == 1 and "give --out" in r.stderr, f"--from_folders without --out: {r.stderr}")
     os.makedirs(os.path.join(work, "empty", "cats"))
     r = run([make, "--from_folders", os.path.join(work, "empty"), "--out", os.path.join(work, "m2"), "--quiet"])
     check(r.returncode == 1 and "empty/cats holds no image" in r.stderr, f"an empty class folder: {r.stderr}")
