@@ -20,26 +20,11 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from make_shipped_weights import read_f32_safetensors  # noqa: E402
 from pt2safetensors import write_safetensors as write  # noqa: E402
 
 # Layers whose outputs are the encoder stages (strides 2, 4, 8, 16, 32).
 STAGE_LAYERS = ["features.1.conv.1", "features.3.add", "features.6.add", "features.13.add", "features.18.0"]
-
-
-def read_f32_safetensors(path):
-    """{name: float32 numpy array} of a safetensors file holding only F32 tensors."""
-    with open(path, "rb") as f:
-        blob = f.read()
-    size = int.from_bytes(blob[:8], "little")
-    header = json.loads(blob[8:8 + size])
-    tensors = {}
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        assert entry["dtype"] == "F32", f"{path}: {name} is {entry['dtype']}"
-        begin, end = entry["data_offsets"]
-        tensors[name] = np.frombuffer(blob[8 + size + begin:8 + size + end], dtype="<f4").reshape(entry["shape"]).copy()
-    return tensors
 
 
 def same_padding(size, kernel, stride):
@@ -97,7 +82,7 @@ def main():
         with open(os.path.join(weights_dir, model + ".arch.json")) as f:
             arch = json.load(f)
         path = os.path.join(weights_dir, model + ".safetensors")
-        weights = {k: torch.from_numpy(v) for k, v in read_f32_safetensors(path).items()}
+        weights = read_f32_safetensors(path)
         tensors = {}
         with torch.no_grad():
             for input_name, x in inputs.items():

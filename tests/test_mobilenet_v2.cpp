@@ -16,7 +16,10 @@
 
 #include <fcam/fcam.hpp>
 
+#include "relative_error.hpp"
+
 using namespace fcam;
+using fcam::test::relative_error;
 
 namespace {
 
@@ -26,16 +29,6 @@ std::filesystem::path reference(const std::string& name) {
   const char* dir = std::getenv("FCAM_MOBILENET_REFERENCE");
   if (!dir) FAIL("FCAM_MOBILENET_REFERENCE is not set: run this test through ctest");
   return std::filesystem::path(dir) / name;
-}
-
-double relative_error(const Tensor<float>& got, const Tensor<float>& want) {
-  REQUIRE(got.shape() == want.shape());
-  double diff = 0, scale = 0;
-  for (std::int64_t i = 0; i < want.numel(); ++i) {
-    diff = std::max(diff, std::abs(static_cast<double>(got.data()[i]) - want.data()[i]));
-    scale = std::max(scale, std::abs(static_cast<double>(want.data()[i])));
-  }
-  return diff / scale;
 }
 
 }  // namespace

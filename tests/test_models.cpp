@@ -10,23 +10,16 @@
 
 #include <fcam/fcam.hpp>
 
+#include "relative_error.hpp"
+
 using namespace fcam;
+using fcam::test::relative_error;
 
 namespace {
 std::filesystem::path reference(const std::string& name) {
   const char* dir = std::getenv("FCAM_MODELS_REFERENCE");
   if (!dir) FAIL("FCAM_MODELS_REFERENCE is not set: run this test through ctest (it runs tests/models_reference.py)");
   return std::filesystem::path(dir) / name;
-}
-
-double relative_error(const Tensor<float>& got, const Tensor<float>& want) {
-  REQUIRE(got.shape() == want.shape());
-  double diff = 0, scale = 0;
-  for (std::int64_t i = 0; i < want.numel(); ++i) {
-    diff = std::max(diff, std::abs(static_cast<double>(got.data()[i]) - want.data()[i]));
-    scale = std::max(scale, std::abs(static_cast<double>(want.data()[i])));
-  }
-  return diff / scale;
 }
 }  // namespace
 
