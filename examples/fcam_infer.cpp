@@ -19,7 +19,6 @@
 #include <algorithm>
 #include <exception>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -34,6 +33,7 @@
 #include <fcam/core/grad_mode.hpp>
 #include <fcam/data/image_write.hpp>
 #include <fcam/data/preprocess.hpp>
+#include <fcam/data/wsol_metadata.hpp>
 #include <fcam/io/json.hpp>
 #include <fcam/io/npy.hpp>
 #include <fcam/nn/state_dict.hpp>
@@ -124,14 +124,8 @@ void drop_fcam_without_decoder(MapRequest& request, models::CheckpointKind kind,
 /// The class names of `path`, one per line (none when the path is empty); as many as the model
 /// has classes, or an error naming the file and both counts.
 std::vector<std::string> read_labels(const std::string& path, std::int64_t classes) {
-  std::vector<std::string> labels;
-  if (path.empty()) return labels;
-  std::ifstream in(path);
-  FCAM_CHECK(in, "fcam-infer: cannot read --labels ", path);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    labels.push_back(line);
-  }
+  if (path.empty()) return {};
+  const std::vector<std::string> labels = data::detail::read_lines(path);  // errors name the file and line
   FCAM_CHECK(static_cast<std::int64_t>(labels.size()) == classes, "fcam-infer: ", path, " names ", labels.size(),
              " classes, but the model has ", classes);
   return labels;

@@ -77,6 +77,7 @@ double classifier_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const da
   model.train();
   sgd.zero_grad();
   const std::vector<std::int64_t> targets(batch.labels.begin(), batch.labels.end());
+  Tensor<T> logits;
   if (freeze_encoder) {
     model.encoder().eval();
     Tensor<T> features;
@@ -84,14 +85,13 @@ double classifier_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const da
       NoGradGuard no_grad;
       features = model.encoder()(batch_tensor<T>(batch.inputs));
     }
-    const CrossEntropyResult<T> ce = cross_entropy(model.head()(features), targets);
-    model.head().backward(ce.grad);
-    sgd.step();
-    return ce.loss;
+    logits = model.head()(features);
+  } else {
+    logits = model.classify(batch_tensor<T>(batch.inputs)).logits;
   }
-  const Tensor<T> logits = model.classify(batch_tensor<T>(batch.inputs)).logits;
   const CrossEntropyResult<T> ce = cross_entropy(logits, targets);
-  model.backward_classifier(ce.grad);
+  if (freeze_encoder) model.head().backward(ce.grad);
+  else model.backward_classifier(ce.grad);
   sgd.step();
   return ce.loss;
 }
