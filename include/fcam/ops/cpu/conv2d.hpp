@@ -25,30 +25,17 @@
 #include "fcam/core/tensor.hpp"
 #include "fcam/core/threads.hpp"
 #include "fcam/ops/conv2d_geometry.hpp"
+#include "fcam/ops/cpu/conv2d_parts.hpp"
+#include "fcam/ops/cpu/depthwise_conv2d.hpp"
 #include "fcam/ops/cpu/gemm.hpp"
 #include "fcam/ops/cpu/im2col.hpp"
 #include "fcam/ops/cpu/workspace.hpp"
 
 namespace fcam::cpu {
 
-/// What the forward applies to each output value v of channel o, in the pass that writes it:
-/// v·scale[o] + shift[o] (scale null: 1; shift null: 0), plus the element of `residual` at the
-/// same place (a tensor shaped like the output; null: none), then max(·, 0) when `relu`. A conv
-/// bias is a shift; BatchNorm with running statistics is a scale and a shift; a ResNet block's
-/// "+ shortcut, ReLU" is the residual and relu.
-template <class T>
-struct ConvEpilogue {
-  const T* scale = nullptr;     ///< per output channel, or null
-  const T* shift = nullptr;     ///< per output channel, or null
-  const T* residual = nullptr;  ///< N×O×H'×W', or null
-  bool relu = false;            ///< clamp at zero last
-
-  /// True when the epilogue changes nothing.
-  bool identity() const { return !scale && !shift && !residual && !relu; }
-};
-
 /// A convolution kernel packed for the GEMM once (all groups), for convolutions whose weights
-/// do not change between calls (inference).
+/// do not change between calls (inference). A depthwise kernel is kept as it is (its direct
+/// forward reads it in place).
 template <class T>
 struct PackedConvWeights {
   Tensor<T> data;            ///< groups × a_size elements
@@ -56,26 +43,10 @@ struct PackedConvWeights {
   std::int64_t c_out = 0;    ///< output channels
   std::int64_t k = 0;        ///< GEMM depth per group: C/groups·kh·kw
   std::int64_t groups = 1;   ///< convolution groups
+  bool depthwise = false;    ///< data is the weight tensor itself (is_depthwise)
 };
 
 namespace detail {
-
-/// Sizes shared by the forward and backward passes.
-struct ConvSizes {
-  std::int64_t n, c_in, h, w, c_out, out_h, out_w, cin_g, cout_g, k, p;
-};
-
-template <class T>
-ConvSizes conv_sizes(const Tensor<T>& x, std::int64_t c_out, const Conv2dGeometry& g) {
-  ConvSizes s{};
-  s.n = x.size(0), s.c_in = x.size(1), s.h = x.size(2), s.w = x.size(3);
-  s.c_out = c_out;
-  s.out_h = g.out_h(s.h), s.out_w = g.out_w(s.w);
-  s.cin_g = s.c_in / g.groups, s.cout_g = s.c_out / g.groups;
-  s.k = s.cin_g * g.kernel_h * g.kernel_w;
-  s.p = s.out_h * s.out_w;
-  return s;
-}
 
 /// How each (image, group) plane is cut into tiles: bands of output rows, and for the in-place
 /// path with fewer planes than threads, slices of output channels.
@@ -130,27 +101,6 @@ inline TileIndex tile_at(std::int64_t item, const Tiling& t, std::int64_t groups
   return {plane / groups, plane % groups, oh0, std::min(oh0 + t.rows, out_h), m0, std::min(m0 + t.m_step, cout_g)};
 }
 
-/// Writes to[i] = epilogue(from[i]) for `count` values of output channel o (from may equal
-/// to); `residual` points at the residual values of the same places (null: none).
-template <class T>
-void epilogue_row(const ConvEpilogue<T>& e, std::int64_t o, const T* from, T* to, const T* residual,
-                  std::int64_t count) {
-  const T scale = e.scale ? e.scale[o] : T(1), shift = e.shift ? e.shift[o] : T(0);
-  // One branch-free loop per case, so that each vectorises.
-  auto run = [&](auto with_residual, auto with_relu) {
-    for (std::int64_t i = 0; i < count; ++i) {
-      T v = from[i] * scale + shift;
-      if constexpr (decltype(with_residual)::value) v += residual[i];
-      if constexpr (decltype(with_relu)::value) v = std::max(v, T(0));
-      to[i] = v;
-    }
-  };
-  using yes = std::true_type;
-  using no = std::false_type;
-  if (residual) e.relu ? run(yes{}, yes{}) : run(yes{}, no{});
-  else e.relu ? run(no{}, yes{}) : run(no{}, no{});
-}
-
 /// The gemm `finish` callback of one tile: applies the epilogue in place to a final block of
 /// C = y_tile (rows are the group's output channels from `channel0`, row stride ldc); the
 /// residual is read at the same offset from its start as y_tile from y's.
@@ -180,49 +130,6 @@ std::int64_t pack_weights(const Tensor<T>& weight, std::int64_t groups, T* out) 
                       out + grp * a_size);
   });
   return a_size;
-}
-
-/// Geometry of the in-place path: the zero-padded input (Hp×Wp) of each channel is split into
-/// stride_h×stride_w phase planes of Hq×Wq (phase (a, b) holds padded pixels (r·sh + a, q·sw + b)).
-/// With stride_w = 1 the rows share their horizontal padding: each row is stored as pw zeros
-/// followed by its W values, pitch Wq = W + pw, and a row's right padding is read from the next
-/// row's leading zeros. That halves the junk columns (3×3, pad 1: 1 per row instead of 2).
-struct PhaseLayout {
-  std::int64_t hq, wq;     ///< phase plane size
-  std::int64_t plane;      ///< elements per channel (all phases)
-  std::int64_t junk_cols;  ///< Wq − Wo: columns computed per output row and dropped
-  bool shared_gap;         ///< rows share their horizontal padding (stride_w = 1)
-
-  PhaseLayout(const ConvSizes& s, const Conv2dGeometry& g) {
-    const std::int64_t hp = s.h + 2 * g.pad_h;
-    hq = (hp + g.stride_h - 1) / g.stride_h;
-    shared_gap = g.stride_w == 1;
-    wq = shared_gap ? s.w + g.pad_w : (s.w + 2 * g.pad_w + g.stride_w - 1) / g.stride_w;
-    plane = g.stride_h * g.stride_w * hq * wq;
-    junk_cols = wq - s.out_w;
-  }
-};
-
-/// Writes one channel plane (h × w) zero-padded and split into its stride phases (PhaseLayout).
-template <class T>
-void split_phases(const T* in, const ConvSizes& s, const Conv2dGeometry& g, const PhaseLayout& L, T* out) {
-  for (std::int64_t a = 0; a < g.stride_h; ++a)
-    for (std::int64_t b = 0; b < g.stride_w; ++b)
-      for (std::int64_t r = 0; r < L.hq; ++r) {
-        T* row = out + ((a * g.stride_w + b) * L.hq + r) * L.wq;
-        const std::int64_t ih = r * g.stride_h + a - g.pad_h;
-        if (ih < 0 || ih >= s.h) {
-          std::fill(row, row + L.wq, T(0));
-        } else if (L.shared_gap) {  // pw zeros, then the row; the right padding is the next row's gap
-          std::fill(row, row + g.pad_w, T(0));
-          std::copy(in + ih * s.w, in + (ih + 1) * s.w, row + g.pad_w);
-        } else {
-          for (std::int64_t q = 0; q < L.wq; ++q) {
-            const std::int64_t iw = q * g.stride_w + b - g.pad_w;
-            row[q] = (iw >= 0 && iw < s.w) ? in[ih * s.w + iw] : T(0);
-          }
-        }
-      }
 }
 
 /// Forward without im2col. Tap (ki, kj) of output pixel (oh, ow) reads padded pixel
@@ -345,6 +252,12 @@ PackedConvWeights<T> pack_conv_weights(const Tensor<T>& weight, std::int64_t gro
   p.c_out = weight.size(0);
   p.k = weight.numel() / std::max<std::int64_t>(p.c_out, 1);
   p.groups = groups;
+  if (is_depthwise(weight, groups)) {
+    p.depthwise = true;
+    p.a_size = p.k;
+    p.data = weight.clone();
+    return p;
+  }
   p.a_size = gemm::packed_a_size<T>(p.c_out / groups, p.k);
   p.data = Tensor<T>::uninitialized({std::max<std::int64_t>(p.a_size * groups, 1)});
   if (p.c_out > 0) detail::pack_weights(weight, groups, p.data.data());
@@ -355,6 +268,7 @@ PackedConvWeights<T> pack_conv_weights(const Tensor<T>& weight, std::int64_t gro
 template <class T>
 void conv2d_forward(const Tensor<T>& x, const PackedConvWeights<T>& w, const Conv2dGeometry& g,
                     const ConvEpilogue<T>& e, Tensor<T>& y) {
+  if (w.depthwise) return depthwise_conv2d_forward(x, w.data.data(), g, e, y);
   detail::conv2d_forward_packed(x, w.data.data(), w.a_size, w.c_out, g, e, y);
 }
 
@@ -364,12 +278,13 @@ template <class T>
 void conv2d_forward(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias, const Conv2dGeometry& g,
                     Tensor<T>& y) {
   if (y.numel() == 0) return;
+  ConvEpilogue<T> e;
+  e.shift = bias.defined() ? bias.data() : nullptr;
+  if (is_depthwise(weight, g.groups)) return depthwise_conv2d_forward(x, weight.data(), g, e, y);
   const std::int64_t cout_g = weight.size(0) / g.groups, k = weight.numel() / weight.size(0);
   T* packed_w = scratch<T>(ScratchSlot::packed_weights,
                            static_cast<std::size_t>(gemm::packed_a_size<T>(cout_g, k) * g.groups));
   const std::int64_t a_size = detail::pack_weights(weight, g.groups, packed_w);
-  ConvEpilogue<T> e;
-  e.shift = bias.defined() ? bias.data() : nullptr;
   detail::conv2d_forward_packed(x, packed_w, a_size, weight.size(0), g, e, y);
 }
 
