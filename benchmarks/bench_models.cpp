@@ -78,7 +78,8 @@ void smooth_gradcampp(benchmark::State& state, models::Arch arch) {
 }
 
 const bool registered = [] {
-  for (models::Arch arch : {models::Arch::vgg16, models::Arch::inceptionv3, models::Arch::resnet50}) {
+  for (models::Arch arch : {models::Arch::vgg16, models::Arch::inceptionv3, models::Arch::resnet50,
+                            models::Arch::mobilenet_v2}) {
     const std::string prefix = "models/" + std::string(models::arch_name(arch)) + "/";
     benchmark::RegisterBenchmark((prefix + "forward").c_str(), forward, arch)->Unit(benchmark::kMillisecond);
     std::vector<std::optional<cam::Method>> methods;  // the closed-form CAMs, then F-CAM (nothing)

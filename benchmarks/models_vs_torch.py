@@ -29,16 +29,17 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
-from models_reference import FcamInception, FcamResNet, FcamVgg  # noqa: E402
+from models_reference import FcamInception, FcamMobileNetV2, FcamResNet, FcamVgg  # noqa: E402
 from timing import median_ms  # noqa: E402
 
-ARCHS = ["vgg16", "inceptionv3", "resnet50"]
+ARCHS = ["vgg16", "inceptionv3", "resnet50", "mobilenet_v2"]
 METHODS = ["cam", "gradcam", "gradcampp", "xgradcam", "layercam", "fcam"]
 CLASS = 7
 
 
 def build(arch):
-    model = {"vgg16": FcamVgg, "inceptionv3": FcamInception}.get(arch, lambda c: FcamResNet(arch, c))(200)
+    model = {"vgg16": FcamVgg, "inceptionv3": FcamInception, "mobilenet_v2": FcamMobileNetV2}.get(
+        arch, lambda c: FcamResNet(arch, c))(200)
     return model.eval()
 
 

@@ -100,6 +100,35 @@ class FcamResNet(nn.Module):
         return stages, self.classification_head(stages[-1]), seg
 
 
+class FcamMobileNetV2(FcamResNet):
+    """torchvision's MobileNetV2 features as fcam's MobileNetV2-WSOL runs them: BatchNorm folded
+    away (a bias on every convolution, as in the TensorFlow-trained weights), stages after
+    features.1, .3, .6, .13 and .18, the ResNets' five decoder blocks. For timing: torchvision pads
+    its stride-2 convolutions symmetrically, fcam "SAME" (asymmetric); the work is the same."""
+
+    def __init__(self, classes):
+        nn.Module.__init__(self)
+        self.encoder = torchvision.models.mobilenet_v2().features
+        for module in self.encoder.modules():
+            for name, child in module.named_children():
+                if isinstance(child, nn.BatchNorm2d):
+                    setattr(module, name, nn.Identity())
+                elif isinstance(child, nn.Conv2d) and child.bias is None:
+                    child.bias = nn.Parameter(torch.zeros(child.out_channels))
+        stage_channels = [3, 16, 24, 32, 96, 1280]
+        self.classification_head = Head(1280, classes)
+        self.decoder = Decoder(stage_channels, [256, 128, 64, 32, 16])
+        self.segmentation_head = nn.Sequential(nn.Conv2d(16, 2, 3, padding=1))
+
+    def stages(self, x):
+        out, h = [x], x
+        for i, layer in enumerate(self.encoder):
+            h = layer(h)
+            if i in (1, 3, 6, 13, 18):
+                out.append(h)
+        return out
+
+
 class VggEncoder(nn.Module):
     """torchvision's VGG16 features with pool4 and pool5 replaced by identities (indices kept),
     then conv6 3×3 512→1024 + ReLU."""
