@@ -155,6 +155,7 @@ inline std::string seeds_table(const std::vector<Results>& runs) {
 /// One training run's validation history.
 struct History {
   std::string name;                 ///< e.g. "stage 1: classifier"
+  std::string metric;               ///< the validation score: "MaxBoxAcc@50" or "PxAP"
   std::vector<double> validation;   ///< after epoch 0, 1, …
   std::int64_t best_epoch = 0;      ///< the checkpoint kept
 };
@@ -201,10 +202,11 @@ inline std::string report_markdown(const Results& results, const ReportContext& 
         "precision–recall curve whose area is PxAP:\n\n"
      << "![BoxAcc vs threshold](fig5_boxacc.png) ![precision-recall](fig5_precision_recall.png)\n\n"
      << "Distribution of the map activations over the test pixels (Fig. 6):\n\n"
-     << "![activations](fig6_activations.png)\n\n## Training (validation MaxBoxAcc at IoU 50 per epoch; epoch 0 "
-        "is before training)\n\n| run | validation after epoch 0, 1, … | best epoch |\n|---|---|---:|\n";
+     << "![activations](fig6_activations.png)\n\n## Training (the validation score that selects the checkpoint, "
+        "per epoch; epoch 0 is before training)\n\n| run | score | validation after epoch 0, 1, … | best epoch |\n"
+        "|---|---|---|---:|\n";
   for (const History& h : c.histories) {
-    md << "| " << h.name << " |";
+    md << "| " << h.name << " | " << h.metric << " |";
     for (const double v : h.validation) md << " " << fixed(v);
     md << " | " << h.best_epoch << " |\n";
   }

@@ -55,13 +55,52 @@ struct EvaluationResult {
   std::optional<metrics::PxapAccumulator> pixels;
 };
 
-/// Evaluates `model` on `dataset` (eval transform). `progress(done, total)` after each batch.
-inline EvaluationResult evaluate(models::FcamModel<float>& model, const data::WsolDataset& dataset,
-                                 EvaluationOptions o, const std::function<void(std::int64_t, std::int64_t)>& progress = {}) {
+namespace detail {
+
+/// The counts of one map source while a split is evaluated.
+struct MapAccumulators {
+  std::optional<metrics::BoxAccumulator> boxes, all_contours;
+  std::optional<metrics::PxapAccumulator> pixels;
+};
+
+/// The percentages of `counts` over `images` images, `correct` of them classified right.
+inline EvaluationResult percentages(MapAccumulators& counts, std::int64_t images, std::int64_t correct) {
+  EvaluationResult r;
+  r.images = images;
+  r.accuracy = images > 0 ? 100.0 * static_cast<double>(correct) / static_cast<double>(images) : 0.0;
+  if (counts.pixels) r.localization = r.pxap = counts.pixels->pxap();
+  if (counts.boxes) {
+    r.max_box_acc = counts.boxes->max_box_acc();
+    r.localization = r.max_box_acc[1];
+    r.top1_localization = counts.boxes->top1_localization()[1];
+    if (counts.all_contours) {
+      const std::vector<double> all = counts.all_contours->max_box_acc();
+      r.max_box_acc_v2 = (all[0] + all[1] + all[2]) / 3;
+    }
+  }
+  r.boxes = std::move(counts.boxes);
+  r.pixels = std::move(counts.pixels);
+  return r;
+}
+
+}  // namespace detail
+
+/// Evaluates several maps of `model` on `dataset` (eval transform) in one pass over it: the
+/// baseline CAM of each of `methods` (MapSource::cam; options.cam_method is ignored) or, with
+/// MapSource::fcam, the F-CAM foreground alone (`methods` ignored). Each image is loaded and
+/// classified once for all of them, so six baselines cost one encoder forward per image (plus
+/// Smooth-GradCAM++'s noisy passes) instead of six. Each method draws its Smooth-GradCAM++
+/// noise from its own Rng(options.seed): the results equal separate evaluate() calls.
+/// `progress(done, total)` after each batch.
+inline std::vector<EvaluationResult> evaluate_maps(models::FcamModel<float>& model, const data::WsolDataset& dataset,
+                                                   EvaluationOptions o, const std::vector<cam::Method>& methods,
+                                                   const std::function<void(std::int64_t, std::int64_t)>& progress = {}) {
   const auto& meta = dataset.metadata;
   const bool boxes = meta.has_boxes(), masks = meta.has_masks();
   FCAM_CHECK(boxes || masks, "evaluate: the split has neither boxes nor masks");
   FCAM_CHECK(!boxes || !meta.widths.empty(), "evaluate: a box split needs image_sizes.txt");
+  const std::size_t sources = o.source == MapSource::fcam ? 1 : methods.size();
+  FCAM_CHECK(sources > 0, "evaluate: no CAM method to evaluate");
   o.transform.train = false;
   const auto size = static_cast<int>(o.transform.crop_size);
   data::LoaderOptions lo;
@@ -76,66 +115,65 @@ inline EvaluationResult evaluate(models::FcamModel<float>& model, const data::Ws
   v1.cam_curve_interval = o.interval;
   metrics::BoxEvaluationOptions v2 = v1;
   v2.multi_contour = true;
-  EvaluationResult r;
-  std::optional<metrics::BoxAccumulator> all_contours;
-  if (boxes) r.boxes.emplace(v1);
-  if (boxes && o.with_v2) all_contours.emplace(v2);
-  if (masks) r.pixels.emplace(o.interval);
+  std::vector<detail::MapAccumulators> counts(sources);
+  std::vector<Rng> rngs(sources, Rng(o.seed));
+  for (detail::MapAccumulators& c : counts) {
+    if (boxes) c.boxes.emplace(v1);
+    if (boxes && o.with_v2) c.all_contours.emplace(v2);
+    if (masks) c.pixels.emplace(o.interval);
+  }
   model.eval();
   NoGradGuard no_grad;
-  Rng rng(o.seed);
   std::int64_t done = 0, correct = 0;
   while (auto batch = loader.next()) {
     const std::int64_t n = batch->inputs.size(0);
     const models::ClassifierOutput<float> out = model.classify(batch->inputs);
-    const Tensor<float>& logits = out.logits;
-    Tensor<float> maps;
-    if (o.source == MapSource::fcam) {
-      // Min–max normalised like every score map of the reference's inference: the foreground
-      // probabilities crowd near 0 and 1, beyond the resolution of a 0.004 threshold grid.
-      maps = cam::normalize_maps(model.foreground(out.stages));
-    } else {
-      maps = cam::full_resolution(
-          cam::baseline_maps(model, out, batch->inputs, batch->labels, o.cam_method, rng, o.smooth), size, size);
-    }
-    const std::int64_t k = logits.size(1);
-    const std::vector<float> scores = host_values(logits);
+    std::vector<Tensor<float>> maps(sources);
+    for (std::size_t s = 0; s < sources; ++s)
+      // F-CAM is min–max normalised like every score map of the reference's inference: the
+      // foreground probabilities crowd near 0 and 1, beyond the resolution of a 0.004 grid.
+      maps[s] = o.source == MapSource::fcam
+                    ? cam::normalize_maps(model.foreground(out.stages))
+                    : cam::full_resolution(cam::baseline_maps(model, out, batch->inputs, batch->labels, methods[s],
+                                                              rngs[s], o.smooth),
+                                           size, size);
+    const std::int64_t k = out.logits.size(1);
+    const std::vector<float> scores = host_values(out.logits);
     for (std::int64_t b = 0; b < n; ++b) {
       const float* z = &scores[static_cast<std::size_t>(b * k)];
       const int label = batch->labels[static_cast<std::size_t>(b)];
       std::int64_t above = 0;  // classes scoring higher than the true one
       for (std::int64_t c = 0; c < k; ++c) above += z[c] > z[label];
       correct += above == 0;
-      const Tensor<float> map = maps.batch(b).reshape({size, size});
       const auto i = static_cast<std::size_t>(batch->indices[static_cast<std::size_t>(b)]);
-      if (boxes) {
-        std::vector<metrics::IntBox> gt;
+      std::vector<metrics::IntBox> gt;
+      if (boxes)
         for (const data::Box& box : meta.boxes[i])
           gt.push_back(metrics::resize_box(box, meta.widths[i], meta.heights[i], size, size));
-        r.boxes->add(map, gt, above == 0, above < 5);
-        if (all_contours) all_contours->add(map, gt, above == 0, above < 5);
-      }
-      if (masks) {
-        const metrics::PixelMasks pm = metrics::load_pixel_masks(o.mask_root / "OpenImages", meta.masks[i], size);
-        r.pixels->add(map, pm.foreground, pm.ignore);
+      std::optional<metrics::PixelMasks> pm;
+      if (masks) pm = metrics::load_pixel_masks(o.mask_root / "OpenImages", meta.masks[i], size);
+      for (std::size_t s = 0; s < sources; ++s) {
+        const Tensor<float> map = maps[s].batch(b).reshape({size, size});
+        detail::MapAccumulators& c = counts[s];
+        if (c.boxes) c.boxes->add(map, gt, above == 0, above < 5);
+        if (c.all_contours) c.all_contours->add(map, gt, above == 0, above < 5);
+        if (c.pixels) c.pixels->add(map, pm->foreground, pm->ignore);
       }
     }
     done += n;
     if (progress) progress(done, dataset.size());
   }
-  r.images = done;
-  r.accuracy = done > 0 ? 100.0 * static_cast<double>(correct) / static_cast<double>(done) : 0.0;
-  if (masks) r.localization = r.pxap = r.pixels->pxap();
-  if (boxes) {
-    r.max_box_acc = r.boxes->max_box_acc();
-    r.localization = r.max_box_acc[1];
-    r.top1_localization = r.boxes->top1_localization()[1];
-    if (all_contours) {
-      const std::vector<double> all = all_contours->max_box_acc();
-      r.max_box_acc_v2 = (all[0] + all[1] + all[2]) / 3;
-    }
-  }
-  return r;
+  std::vector<EvaluationResult> results;
+  for (detail::MapAccumulators& c : counts) results.push_back(detail::percentages(c, done, correct));
+  return results;
+}
+
+/// Evaluates one map of `model` on `dataset` (eval transform): options.source, with
+/// options.cam_method for MapSource::cam. `progress(done, total)` after each batch.
+inline EvaluationResult evaluate(models::FcamModel<float>& model, const data::WsolDataset& dataset,
+                                 const EvaluationOptions& o,
+                                 const std::function<void(std::int64_t, std::int64_t)>& progress = {}) {
+  return std::move(evaluate_maps(model, dataset, o, {o.cam_method}, progress).front());
 }
 
 }  // namespace fcam::train

@@ -57,6 +57,7 @@ struct TrainConfig {
   cam::Method eval_cam_method = cam::Method::cam;  ///< stage 1: the CAM evaluated
   double val_interval = 0.004;       ///< threshold step on validation
   double test_interval = 0.001;      ///< threshold step on test
+  bool select_on_pxap = false;       ///< a val split with boxes and masks: select on PxAP, not MaxBoxAcc@50
   FcamLossOptions fcam;              ///< stage 2 loss
   bool resume = false;               ///< continue from out/state.safetensors when it exists
   ProgressFn progress;               ///< reports of training and evaluation (empty: none)
@@ -255,10 +256,13 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
       report(c.progress, {.task = task, .unit = "images", .done = done, .total = total, .note = ""});
     };
   };
+  FCAM_CHECK(!c.select_on_pxap || c.val.metadata.has_masks(),
+             "training: selection on PxAP needs a validation split with masks");
   auto validate = [&](std::int64_t epoch) {
-    return evaluate(*model, c.val, eval, reporting("validation (epoch " + std::to_string(epoch) + ")")).localization;
+    const EvaluationResult r = evaluate(*model, c.val, eval, reporting("validation (epoch " + std::to_string(epoch) + ")"));
+    return c.select_on_pxap ? r.pxap : r.localization;
   };
-  const std::string metric = c.val.metadata.has_boxes() ? "MaxBoxAcc@50" : "PxAP";
+  const std::string metric = c.val.metadata.has_boxes() && !c.select_on_pxap ? "MaxBoxAcc@50" : "PxAP";
   const std::string log_header =
       std::string("epoch,lr,loss,pce,crf,size,val_") + (metric == "PxAP" ? "pxap" : "maxboxacc50") + ",seconds\n";
   // Exactly once per epoch: the state is the commit point, written first; best, last and log.csv
