@@ -11,6 +11,8 @@
 /// - Weight gradient: per tile dW += dy · columnsᵀ into per-thread accumulators.
 /// - Input gradient, stride 1: the stride-1 convolution of dy with the flipped, transposed
 ///   kernel (the forward path again); strided: a column matrix scattered back by col2im.
+/// - Depthwise forwards (one input and one output channel per group) skip the GEMM for the
+///   direct kernel of depthwise_conv2d.hpp.
 #pragma once
 
 #include <omp.h>
