@@ -35,6 +35,21 @@ TEST_CASE("Conv2d gradients for every geometry", "[grad][conv]") {
   }
 }
 
+TEST_CASE("Conv2d without its input gradient: the same parameter gradients, no input gradient", "[grad]") {
+  Rng rng(21);
+  nn::Conv2d<double> conv(3, 4, Conv2dGeometry::square(3, 1, 1));
+  const Tensor<double> x = random_tensor({2, 3, 5, 6}, rng), grad_y = random_tensor({2, 4, 5, 6}, rng);
+  conv(x);
+  CHECK(conv.backward(grad_y).defined());
+  const Tensor<double> weight_grad = conv.weight().grad.clone(), bias_grad = conv.bias().grad.clone();
+  conv.zero_grad();
+  conv.set_input_gradient(false);
+  conv(x);
+  CHECK_FALSE(conv.backward(grad_y).defined());
+  for (std::int64_t i = 0; i < weight_grad.numel(); ++i) CHECK(conv.weight().grad.data()[i] == weight_grad.data()[i]);
+  for (std::int64_t i = 0; i < bias_grad.numel(); ++i) CHECK(conv.bias().grad.data()[i] == bias_grad.data()[i]);
+}
+
 TEST_CASE("BatchNorm2d gradients in training and evaluation mode", "[grad][bn]") {
   Rng rng(2);
   nn::BatchNorm2d<double> bn(3);

@@ -55,15 +55,26 @@ public:
     if (skip_channels_ > 0) up = concat_channels<T>({up, skip});
     return conv2_(conv1_(up));
   }
-  /// Gradient of the input from below (the skip's part is dropped: the encoder is frozen).
+  /// Gradient of the input from below (the skip's part is dropped: the encoder is frozen);
+  /// undefined after without_input_gradient().
   Tensor<T> backward(const Tensor<T>& grad_y) {
     Tensor<T> g = conv1_.backward(conv2_.backward(grad_y));
+    if (!input_gradient_) return g;
     if (skip_channels_ > 0) g = split_channels(g, {g.size(1) - skip_channels_, skip_channels_})[0];
     return resized_ ? resize_bilinear_backward(input_shape_, g, true, 2) : upsample_nearest_backward(g, 2);
   }
 
+  /// For the block fed by frozen features only: backward() adds the parameter gradients and
+  /// skips the input gradient of its first convolution (for the deepest ResNet50 block a
+  /// 3072→256 3×3 convolution at 28×28, as costly as its forward).
+  void without_input_gradient() {
+    static_cast<nn::Conv2d<T>&>(conv1_[0]).set_input_gradient(false);
+    input_gradient_ = false;
+  }
+
 private:
   std::int64_t skip_channels_;
+  bool input_gradient_ = true;
   Shape input_shape_;
   bool resized_ = false;
   nn::Sequential<T> conv1_, conv2_;
@@ -92,6 +103,14 @@ public:
       in = widths[b];
     }
     this->register_module("blocks", blocks_);
+    // The decoder reads frozen encoder features: nobody needs the gradient of its input, so the
+    // first convolution (the centre's, else the first block's) does not compute it.
+    if (center_.size() > 0) {
+      auto& first = static_cast<nn::Sequential<T>&>(center_[0]);
+      static_cast<nn::Conv2d<T>&>(first[0]).set_input_gradient(false);
+    } else {
+      blocks_[0].without_input_gradient();
+    }
   }
 
   /// Decodes the stages of one encoder forward (input first, deepest last).
@@ -104,12 +123,12 @@ public:
     }
     return h;
   }
-  /// Gradient of the deepest stage for dL/d(output) of the last forward; adds the decoder's
-  /// parameter gradients.
-  Tensor<T> backward(const Tensor<T>& grad_y) {
+  /// Adds the decoder's parameter gradients for dL/d(output) of the last forward. The gradient
+  /// of the stages is not computed (the encoder is frozen in stage 2).
+  void backward(const Tensor<T>& grad_y) {
     Tensor<T> g = grad_y;
     for (std::size_t b = blocks_.size(); b-- > 0;) g = blocks_[b].backward(g);
-    return center_.size() > 0 ? center_.backward(g) : g;
+    if (center_.size() > 0) center_.backward(g);
   }
 
 private:

@@ -61,7 +61,7 @@ public:
 
   Tensor<T> backward(const Tensor<T>& grad_y) override {
     this->require_cached(input_, "Conv2d");
-    return conv2d_backward(input_, weight_.value, grad_y, geometry_, true, &weight_.grad,
+    return conv2d_backward(input_, weight_.value, grad_y, geometry_, input_gradient_, &weight_.grad,
                            bias_.value.defined() ? &bias_.grad : nullptr);
   }
 
@@ -71,6 +71,9 @@ public:
   Parameter<T>& bias() { return bias_; }
   /// Kernel, stride, padding, dilation, groups.
   const Conv2dGeometry& geometry() const { return geometry_; }
+  /// With `needed` false, backward() adds the parameter gradients only and returns an undefined
+  /// tensor: for a layer whose input is constant (frozen features), whose gradient nobody reads.
+  void set_input_gradient(bool needed) { input_gradient_ = needed; }
   /// How many times the weights were packed for inference since construction.
   std::uint64_t times_packed() const { return times_packed_; }
 
@@ -88,6 +91,7 @@ private:
   std::uint64_t packed_version_ = 0;
   Tensor<T> packed_from_;  // the weights packed_ was made from
   std::uint64_t times_packed_ = 0;
+  bool input_gradient_ = true;  // backward computes dL/dx
 };
 
 }  // namespace fcam::nn

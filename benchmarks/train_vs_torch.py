@@ -1,0 +1,138 @@
+#!/usr/bin/python3
+"""One F-CAM stage-2 training step, part by part: fcam vs PyTorch on this CPU, same run, ratios.
+
+Usage (Debian's interpreter, which sees python3-torch):
+    /usr/bin/python3 benchmarks/train_vs_torch.py --bench build/bin/fcam-bench-train
+        [--archs resnet50,vgg16,inceptionv3] [--batch 8] [--threads 2] [--steps 3] [--rounds 3]
+
+The step: a frozen encoder (evaluation mode, no gradients), the F-CAM decoder and segmentation
+head in training mode, softmax, the partial cross-entropy on sampled pixels and the size term,
+backward through the decoder, SGD (Nesterov, momentum 0.9, weight decay 1e-4) on the decoder.
+Batch 8, 224×224, 200 classes, random weights. fcam: `fcam-bench-train` (its own table, mean of
+--steps steps after a warm-up; the CAM, the region sampling, the CRF and the image loading are
+in its table but not in the PyTorch step, and are left out of the comparison). PyTorch: the
+same architectures (tests/models_reference.py), each part's wall time, mean of --steps steps
+after a warm-up. The parts:
+
+    encoder forward          fcam "encoder forward"     torch: model.stages(x) under no_grad
+    decoder + head forward   fcam "decoder + head forward, softmax" + PCE + size
+                             torch: decoder, head, softmax, PCE on 1 + 1 pixels per image, size
+    backward + SGD           fcam "decoder + head backward" + "SGD step"
+                             torch: loss.backward() + optimizer.step()
+
+Each round runs fcam then PyTorch; each side keeps its best round, so that a slow spell of a
+shared machine hits both sides. Ratio = fcam / torch (below 1: fcam faster).
+"""
+import argparse
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+from models_reference import FcamInception, FcamResNet, FcamVgg  # noqa: E402
+
+PARTS = ("encoder forward", "decoder + head forward", "backward + SGD")
+
+
+def build(arch):
+    return {"vgg16": FcamVgg, "inceptionv3": FcamInception}.get(arch, lambda c: FcamResNet(arch, c))(200)
+
+
+def fcam_parts(bench, arch, batch, threads, steps):
+    """fcam-bench-train's table, folded into PARTS (ms)."""
+    out = subprocess.run([bench, "--arch", arch, "--batch", str(batch), "--steps", str(steps), "--threads",
+                          str(threads)], check=True, capture_output=True, text=True).stdout
+    rows = {m.group(1).strip(): float(m.group(2)) for m in re.finditer(r"^\| ([^|*]+) \| ([0-9.]+) \|$", out, re.M)}
+
+    def row(prefix):
+        keys = [k for k in rows if k.startswith(prefix)]
+        if len(keys) != 1:
+            sys.exit(f"train_vs_torch: no single row '{prefix}' in the output of {bench}:\n{out}")
+        return rows[keys[0]]
+
+    return {"encoder forward": row("encoder forward"),
+            "decoder + head forward": row("decoder + head forward") + row("partial cross-entropy") + row("size loss"),
+            "backward + SGD": row("decoder + head backward") + row("SGD step")}
+
+
+def torch_parts(model, batch, steps):
+    """The PyTorch step's parts (ms), mean of `steps` steps after one warm-up step."""
+    model.encoder.eval()
+    model.decoder.train()
+    model.segmentation_head.train()
+    params = list(model.decoder.parameters()) + list(model.segmentation_head.parameters())
+    opt = torch.optim.SGD(params, lr=1e-3, momentum=0.9, weight_decay=1e-4, nesterov=True)
+    x = torch.rand(batch, 3, 224, 224) * 4 - 2
+    rows = torch.arange(batch)
+    totals = dict.fromkeys(PARTS, 0.0)
+    for step in range(steps + 1):
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            stages = model.stages(x)
+        t1 = time.perf_counter()
+        seg = model.segmentation_head(model.decoder(stages))
+        if seg.shape[-2:] != x.shape[-2:]:
+            seg = F.interpolate(seg, size=x.shape[-2:], mode="bilinear", align_corners=True)
+        probs = torch.softmax(seg, dim=1)
+        # One foreground and one background pixel per image (fcam's default sampling).
+        ys, xs = torch.randint(0, 224, (2, batch)), torch.randint(0, 224, (2, batch))
+        logp = torch.log_softmax(seg, dim=1)
+        pce = -(logp[rows, 1, ys[0], xs[0]].mean() + logp[rows, 0, ys[1], xs[1]].mean()) / 2
+        sizes = probs.sum(dim=(2, 3))
+        size = -torch.log(sizes.clamp_min(1e-8)).mean() * 0.1
+        loss = pce + size
+        t2 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        t3 = time.perf_counter()
+        if step == 0:
+            continue  # warm-up
+        for part, seconds in zip(PARTS, (t1 - t0, t2 - t1, t3 - t2)):
+            totals[part] += seconds * 1e3
+    return {part: ms / steps for part, ms in totals.items()}
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--bench", required=True)
+    p.add_argument("--archs", default="resnet50,vgg16,inceptionv3")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=3)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    table = []
+    for arch in args.archs.split(","):
+        model = build(arch)
+        best_f, best_t = None, None
+        for r in range(args.rounds):
+            f = fcam_parts(args.bench, arch, args.batch, args.threads, args.steps)
+            t = torch_parts(model, args.batch, args.steps)
+            print(f"{arch} round {r + 1}: fcam {sum(f.values()):.0f} ms, torch {sum(t.values()):.0f} ms", flush=True)
+            if best_f is None or sum(f.values()) < sum(best_f.values()):
+                best_f = f
+            if best_t is None or sum(t.values()) < sum(best_t.values()):
+                best_t = t
+        for part in PARTS:
+            table.append((arch, part, best_f[part], best_t[part]))
+        table.append((arch, "**the three together**", sum(best_f.values()), sum(best_t.values())))
+    print(f"\nCPU: {platform.processor() or platform.machine()}, {args.threads} threads, fp32, batch {args.batch}, "
+          f"224x224, 200 classes; F-CAM stage-2 step without CRF; fcam vs PyTorch {torch.__version__}; "
+          f"ms (best of {args.rounds} rounds, each the mean of {args.steps} steps); ratio = fcam / torch\n")
+    print("| backbone | part | fcam ms | torch ms | ratio |\n|---|---|---:|---:|---:|")
+    for arch, part, tf, tt in table:
+        print(f"| {arch} | {part} | {tf:.0f} | {tt:.0f} | {tf / tt:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
