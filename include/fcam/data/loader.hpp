@@ -4,7 +4,11 @@
 ///
 /// Determinism: the epoch's order is a permutation drawn from (seed, epoch), and each image's
 /// random crop and flip from (seed, epoch, image index), so the batches do not depend on the
-/// number of workers or on their timing. Workers build whole batches; the consumer receives
+/// number of workers or on their timing.
+///
+/// Data-parallel training: with shard_count ranks, rank r reads positions r, r + shard_count, …
+/// of the epoch's order (PyTorch's DistributedSampler): the ranks' batch k together hold the
+/// images of batch k of one process with shard_count× the batch size. Workers build whole batches; the consumer receives
 /// batch k only after batch k−1, and workers stay at most `prefetch` batches ahead.
 #pragma once
 
@@ -53,6 +57,12 @@ struct LoaderOptions {
   bool skip_bad = false;         ///< skip unreadable images (counted) instead of failing
   std::uint64_t seed = 0;        ///< seeds the order, the crops and the flips
   TransformOptions transform;    ///< per-image transform
+  int shard_rank = 0;            ///< data-parallel: this rank's shard of every epoch
+  int shard_count = 1;           ///< ranks sharing each epoch (1: the whole dataset)
+  /// Training: the order is padded with its first images to a multiple of shard_count, so that
+  /// every rank takes as many steps. Evaluation (false): each image once, the shards may differ
+  /// by one image.
+  bool pad_shards = true;
 };
 
 /// A batch: inputs and raw values N×3×S×S, labels and dataset indices of its N images.
@@ -75,6 +85,8 @@ public:
   DataLoader(const WsolDataset& dataset, LoaderOptions options) : dataset_(dataset), options_(std::move(options)) {
     FCAM_CHECK(options_.batch_size >= 1 && options_.workers >= 0 && options_.prefetch >= 1,
                "DataLoader: batch size and prefetch must be >= 1, workers >= 0");
+    FCAM_CHECK(options_.shard_count >= 1 && options_.shard_rank >= 0 && options_.shard_rank < options_.shard_count,
+               "DataLoader: shard ", options_.shard_rank, " of ", options_.shard_count, " does not exist");
     FCAM_CHECK(dataset.size() > 0, "DataLoader: the dataset is empty");
   }
   /// A temporary dataset would be destroyed while the loader still reads it.
@@ -83,9 +95,14 @@ public:
   DataLoader& operator=(const DataLoader&) = delete;
   ~DataLoader() { stop(); }
 
+  /// Images this loader reads per epoch: the dataset, or this rank's shard of it.
+  std::int64_t shard_size() const {
+    const std::int64_t n = dataset_.size(), k = options_.shard_count;
+    return options_.pad_shards ? (n + k - 1) / k : (n - options_.shard_rank + k - 1) / k;
+  }
   /// Batches per epoch.
   std::int64_t batches_per_epoch() const {
-    const std::int64_t n = dataset_.size(), b = options_.batch_size;
+    const std::int64_t n = shard_size(), b = options_.batch_size;
     return options_.drop_last ? n / b : (n + b - 1) / b;
   }
   /// Images skipped as unreadable so far (skip_bad), over all epochs.
@@ -108,6 +125,13 @@ public:
     if (options_.shuffle) {
       Rng rng(mix(options_.seed, static_cast<std::uint64_t>(epoch), 0x5eedull));
       rng.shuffle(order_);
+    }
+    if (options_.shard_count > 1) {
+      const auto k = static_cast<std::size_t>(options_.shard_count);
+      std::vector<std::int64_t> shard;
+      for (std::size_t p = static_cast<std::size_t>(options_.shard_rank); shard.size() < static_cast<std::size_t>(shard_size()); p += k)
+        shard.push_back(order_[p % order_.size()]);  // past the end: the padding, from the start
+      order_ = std::move(shard);
     }
     next_to_claim_ = next_to_return_ = 0;
     ready_.clear();
@@ -163,7 +187,7 @@ private:
   /// Loads and transforms batch k of the current epoch.
   Batch build(std::int64_t k) {
     const std::int64_t first = k * options_.batch_size;
-    const std::int64_t last = std::min(first + options_.batch_size, dataset_.size());
+    const std::int64_t last = std::min(first + options_.batch_size, static_cast<std::int64_t>(order_.size()));
     const std::int64_t s = options_.transform.crop_size;
     std::vector<TransformedImage> images;
     Batch batch;

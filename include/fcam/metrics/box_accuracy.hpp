@@ -85,6 +85,26 @@ public:
     count_ += other.count_;
   }
 
+  /// Every count in one vector (images, then the correct, top-1 and top-5 counts): what a
+  /// distributed evaluation sums over ranks.
+  std::vector<std::int64_t> counts() const {
+    std::vector<std::int64_t> c{count_};
+    for (const auto* v : {&correct_, &top1_, &top5_}) c.insert(c.end(), v->begin(), v->end());
+    return c;
+  }
+  /// Replaces the counts by `c`, a counts() vector of accumulators with these options (e.g. the
+  /// sum over ranks).
+  void set_counts(std::span<const std::int64_t> c) {
+    FCAM_CHECK(c.size() == 1 + 3 * correct_.size(), "BoxAccumulator::set_counts: ", c.size(), " counts, expected ",
+               1 + 3 * correct_.size());
+    count_ = c[0];
+    auto at = c.begin() + 1;
+    for (auto* v : {&correct_, &top1_, &top5_}) {
+      std::copy(at, at + static_cast<std::ptrdiff_t>(v->size()), v->begin());
+      at += static_cast<std::ptrdiff_t>(v->size());
+    }
+  }
+
   /// Images added.
   std::int64_t count() const { return count_; }
   /// The options.

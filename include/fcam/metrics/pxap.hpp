@@ -5,6 +5,7 @@
 #include <cmath>
 #include <algorithm>
 #include <cstdint>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -50,6 +51,21 @@ public:
       if (bin < 0) continue;  // outside the edges: numpy.histogram drops it
       (foreground.data()[i] != 0.0f ? foreground_ : background_)[static_cast<std::size_t>(bin)] += 1.0;
     }
+  }
+
+  /// Both histograms in one vector (foreground, then background; whole numbers): what a
+  /// distributed evaluation sums over ranks, exactly below 2^53 pixels.
+  std::vector<double> counts() const {
+    std::vector<double> c = foreground_;
+    c.insert(c.end(), background_.begin(), background_.end());
+    return c;
+  }
+  /// Replaces the histograms by `c`, a counts() vector of accumulators with this interval.
+  void set_counts(std::span<const double> c) {
+    FCAM_CHECK(c.size() == 2 * foreground_.size(), "PxapAccumulator::set_counts: ", c.size(), " counts, expected ",
+               2 * foreground_.size());
+    std::copy(c.begin(), c.begin() + static_cast<std::ptrdiff_t>(foreground_.size()), foreground_.begin());
+    std::copy(c.begin() + static_cast<std::ptrdiff_t>(foreground_.size()), c.end(), background_.begin());
   }
 
   /// Adds the histograms of `other` (same interval).

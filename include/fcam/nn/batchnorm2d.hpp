@@ -49,10 +49,14 @@ public:
 
   Tensor<T> backward(const Tensor<T>& grad_y) override {
     this->require_cached(input_, "BatchNorm2d");
-    if (trained_forward_)
-      return batch_norm_train_backward(input_, weight_.value, saved_, grad_y, weight_.grad, bias_.grad);
-    return batch_norm_eval_backward(input_, weight_.value, running_mean_, running_var_, eps_, grad_y, weight_.grad,
-                                    bias_.grad);
+    Tensor<T> grad_x =
+        trained_forward_
+            ? batch_norm_train_backward(input_, weight_.value, saved_, grad_y, weight_.grad, bias_.grad)
+            : batch_norm_eval_backward(input_, weight_.value, running_mean_, running_var_, eps_, grad_y, weight_.grad,
+                                       bias_.grad);
+    weight_.grad_ready();
+    bias_.grad_ready();
+    return grad_x;
   }
 
   /// The affine map of evaluation mode per channel, y = x·scale + shift, with scale =

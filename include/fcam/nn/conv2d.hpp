@@ -61,8 +61,11 @@ public:
 
   Tensor<T> backward(const Tensor<T>& grad_y) override {
     this->require_cached(input_, "Conv2d");
-    return conv2d_backward(input_, weight_.value, grad_y, geometry_, input_gradient_, &weight_.grad,
-                           bias_.value.defined() ? &bias_.grad : nullptr);
+    Tensor<T> grad_x = conv2d_backward(input_, weight_.value, grad_y, geometry_, input_gradient_, &weight_.grad,
+                                       bias_.value.defined() ? &bias_.grad : nullptr);
+    weight_.grad_ready();
+    if (bias_.value.defined()) bias_.grad_ready();
+    return grad_x;
   }
 
   /// The weight parameter.

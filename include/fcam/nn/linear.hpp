@@ -33,8 +33,11 @@ public:
   }
   Tensor<T> backward(const Tensor<T>& grad_y) override {
     this->require_cached(input_, "Linear");
-    return linear_backward(input_, weight_.value, grad_y, &weight_.grad,
-                           bias_.value.defined() ? &bias_.grad : nullptr);
+    Tensor<T> grad_x =
+        linear_backward(input_, weight_.value, grad_y, &weight_.grad, bias_.value.defined() ? &bias_.grad : nullptr);
+    weight_.grad_ready();
+    if (bias_.value.defined()) bias_.grad_ready();
+    return grad_x;
   }
   /// The weight parameter.
   Parameter<T>& weight() { return weight_; }

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +28,10 @@ struct Parameter {
   Tensor<T> value;         ///< the weights
   Tensor<T> grad;          ///< accumulated dL/dvalue; zero_grad() clears it
   std::uint64_t version = 0;  ///< bumped by mark_changed(): tells caches derived from value to rebuild
+  /// Called by the layer once its backward has added this step's gradient (grad_ready()): how
+  /// data-parallel training starts averaging a bucket of gradients while backward goes on
+  /// (dist::GradientReducer). Empty: nothing is called.
+  std::function<void()> on_grad_ready;
 
   /// Sets value and a zero gradient of the same shape.
   void reset(Tensor<T> v) {
@@ -37,6 +42,11 @@ struct Parameter {
   /// Records that value was written in place (loaders and optimisers call it; so must code
   /// that edits weights of a module in evaluation mode, whose convolutions keep packed copies).
   void mark_changed() { ++version; }
+  /// The layer's signal that grad holds this step's whole gradient (each parameter is used once
+  /// per forward in fcam's models).
+  void grad_ready() {
+    if (on_grad_ready) on_grad_ready();
+  }
 };
 
 /// Parameters, buffers, child modules and the training/evaluation mode of a module, whatever

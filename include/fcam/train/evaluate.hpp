@@ -5,15 +5,18 @@
 /// localization where the split has boxes, PxAP where it has masks (both when it has both).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "fcam/cam/baselines.hpp"
 #include "fcam/data/loader.hpp"
+#include "fcam/dist/communicator.hpp"
 #include "fcam/metrics/box_accuracy.hpp"
 #include "fcam/metrics/box_iou.hpp"
 #include "fcam/metrics/masks.hpp"
@@ -38,6 +41,9 @@ struct EvaluationOptions {
   std::int64_t batch_size = 16;                ///< images per forward
   int workers = 2;                             ///< loading threads
   data::TransformOptions transform;            ///< its crop_size is the evaluation size
+  /// Data-parallel: each rank evaluates its shard of the split and the counts are summed over
+  /// the ranks, so every rank gets the single-process result exactly. Null: the whole split here.
+  dist::Communicator* comm = nullptr;
 };
 
 /// What an evaluation measured (percentages; NaN where not applicable).
@@ -83,6 +89,37 @@ inline EvaluationResult percentages(MapAccumulators& counts, std::int64_t images
   return r;
 }
 
+/// Sums the counts of every rank (images, correct classifications, box counts, pixel
+/// histograms): whole numbers, so the sums are exact and equal a single process's.
+inline void sum_over_ranks(dist::Communicator& comm, std::vector<MapAccumulators>& counts, std::int64_t& images,
+                           std::int64_t& correct) {
+  std::vector<std::int64_t> ints{images, correct};
+  std::vector<double> pixels;
+  auto append = [](auto& to, const auto& from) { to.insert(to.end(), from.begin(), from.end()); };
+  for (MapAccumulators& c : counts) {
+    for (auto* a : {&c.boxes, &c.all_contours})
+      if (*a) append(ints, (*a)->counts());
+    if (c.pixels) append(pixels, c.pixels->counts());
+  }
+  comm.all_reduce_sum(std::span<std::int64_t>(ints));
+  comm.all_reduce_sum(std::span<double>(pixels));
+  images = ints[0], correct = ints[1];
+  std::size_t at = 2, pixel_at = 0;
+  for (MapAccumulators& c : counts) {
+    for (auto* a : {&c.boxes, &c.all_contours}) {
+      if (!*a) continue;
+      const std::size_t n = (*a)->counts().size();
+      (*a)->set_counts(std::span<const std::int64_t>(ints).subspan(at, n));
+      at += n;
+    }
+    if (c.pixels) {
+      const std::size_t n = c.pixels->counts().size();
+      c.pixels->set_counts(std::span<const double>(pixels).subspan(pixel_at, n));
+      pixel_at += n;
+    }
+  }
+}
+
 }  // namespace detail
 
 /// Evaluates several maps of `model` on `dataset` (eval transform) in one pass over it: the
@@ -91,7 +128,8 @@ inline EvaluationResult percentages(MapAccumulators& counts, std::int64_t images
 /// classified once for all of them, so six baselines cost one encoder forward per image (plus
 /// Smooth-GradCAM++'s noisy passes) instead of six. Each method draws its Smooth-GradCAM++
 /// noise from its own Rng(options.seed): the results equal separate evaluate() calls.
-/// `progress(done, total)` after each batch.
+/// `progress(done, total)` after each batch (with options.comm: this rank's count × the world
+/// size, an estimate).
 inline std::vector<EvaluationResult> evaluate_maps(models::FcamModel<float>& model, const data::WsolDataset& dataset,
                                                    EvaluationOptions o, const std::vector<cam::Method>& methods,
                                                    const std::function<void(std::int64_t, std::int64_t)>& progress = {}) {
@@ -108,6 +146,8 @@ inline std::vector<EvaluationResult> evaluate_maps(models::FcamModel<float>& mod
   lo.workers = o.workers;
   lo.shuffle = false;
   lo.transform = o.transform;
+  const int ranks = o.comm ? o.comm->size() : 1;
+  if (ranks > 1) lo.shard_rank = o.comm->rank(), lo.shard_count = ranks, lo.pad_shards = false;
   data::DataLoader loader(dataset, lo);
   loader.start_epoch(0);
 
@@ -161,8 +201,9 @@ inline std::vector<EvaluationResult> evaluate_maps(models::FcamModel<float>& mod
       }
     }
     done += n;
-    if (progress) progress(done, dataset.size());
+    if (progress) progress(std::min(done * ranks, dataset.size()), dataset.size());
   }
+  if (ranks > 1) detail::sum_over_ranks(*o.comm, counts, done, correct);
   std::vector<EvaluationResult> results;
   for (detail::MapAccumulators& c : counts) results.push_back(detail::percentages(c, done, correct));
   return results;

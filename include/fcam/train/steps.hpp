@@ -17,6 +17,7 @@
 
 #include "fcam/cam/baselines.hpp"
 #include "fcam/data/loader.hpp"
+#include "fcam/dist/gradient_reducer.hpp"
 #include "fcam/losses/crf_loss.hpp"
 #include "fcam/losses/partial_ce.hpp"
 #include "fcam/losses/sampling_regions.hpp"
@@ -68,12 +69,24 @@ std::vector<optim::ParamGroup<T>> parameter_groups(models::FcamModel<T>& model, 
   return groups;
 }
 
+/// Averages the gradients over the ranks before the update (data-parallel training; nothing
+/// when `reducer` is null). Float only, like the reducer.
+template <Scalar T>
+void average_gradients(dist::GradientReducer* reducer) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (reducer) reducer->finish();
+  } else {
+    FCAM_CHECK(!reducer, "data-parallel training runs in float");
+  }
+}
+
 /// Stage 1: one SGD step on a batch; returns the mean cross-entropy. With `freeze_encoder` the
 /// encoder runs as in inference (evaluation mode, no gradients, nothing kept for backward) and
-/// only the head learns: a linear probe on pretrained features.
+/// only the head learns: a linear probe on pretrained features. With a `reducer`, the gradients
+/// are averaged over the ranks before the update.
 template <Scalar T>
 double classifier_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const data::Batch& batch,
-                       bool freeze_encoder = false) {
+                       bool freeze_encoder = false, dist::GradientReducer* reducer = nullptr) {
   model.train();
   sgd.zero_grad();
   const std::vector<std::int64_t> targets(batch.labels.begin(), batch.labels.end());
@@ -92,6 +105,7 @@ double classifier_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const da
   const CrossEntropyResult<T> ce = cross_entropy(logits, targets);
   if (freeze_encoder) model.head().backward(ce.grad);
   else model.backward_classifier(ce.grad);
+  average_gradients<T>(reducer);
   sgd.step();
   return ce.loss;
 }
@@ -174,10 +188,12 @@ PseudoLabelMaps<T> pseudo_label_maps(models::FcamModel<T>& model, const data::Ba
 
 /// Stage 2: one SGD step of the decoder on a batch (the encoder and head stay frozen, in
 /// evaluation mode). `t` is the log-barrier's current t; `times`, when given, accumulates the
-/// milliseconds of each part.
+/// milliseconds of each part. With a `reducer`, the gradients are averaged over the ranks
+/// before the update (the losses returned are this rank's).
 template <Scalar T>
 FcamStepLosses fcam_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const data::Batch& batch,
-                         const FcamLossOptions& o, double t, Rng& rng, FcamStepTimes* times = nullptr) {
+                         const FcamLossOptions& o, double t, Rng& rng, FcamStepTimes* times = nullptr,
+                         dist::GradientReducer* reducer = nullptr) {
   model.encoder().eval();
   model.head().eval();
   model.decoder().train();
@@ -221,6 +237,7 @@ FcamStepLosses fcam_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const 
   lap(&FcamStepTimes::size);
   if (o.use_crf || o.use_size) grad_logits = add(grad_logits, softmax_channels_backward(probs, grad_probs));
   model.backward_segmentation(grad_logits);
+  average_gradients<T>(reducer);
   lap(&FcamStepTimes::backward);
   sgd.step();
   lap(&FcamStepTimes::optimiser);

@@ -7,6 +7,11 @@
 /// Files in `out`: best.safetensors and last.safetensors (fcam checkpoints, fcam-infer reads
 /// them), state.safetensors (weights + momentum + counters + log rows after the last finished
 /// epoch: the commit point of each epoch, see docs/guarantees.md), log.csv.
+///
+/// Data-parallel (TrainConfig::comm, docs/distributed.md): every rank runs this loop on its shard
+/// of each epoch with batch_size images per step; gradients are averaged over the ranks
+/// (dist::GradientReducer), parameters and buffers start from rank 0's, evaluation is sharded and
+/// its counts summed, and rank 0 alone writes the files while the others wait.
 #pragma once
 
 #include <algorithm>
@@ -22,6 +27,8 @@
 #include <vector>
 
 #include "fcam/core/progress.hpp"
+#include "fcam/dist/communicator.hpp"
+#include "fcam/dist/gradient_reducer.hpp"
 #include "fcam/io/atomic_file.hpp"
 #include "fcam/io/json.hpp"
 #include "fcam/io/number_text.hpp"
@@ -61,6 +68,10 @@ struct TrainConfig {
   FcamLossOptions fcam;              ///< stage 2 loss
   bool resume = false;               ///< continue from out/state.safetensors when it exists
   ProgressFn progress;               ///< reports of training and evaluation (empty: none)
+  /// Data-parallel training over these ranks (null: this process alone). batch_size is per
+  /// rank; `out` must be a folder every rank sees (rank 0 writes, all read on --resume).
+  dist::Communicator* comm = nullptr;
+  dist::ReducerOptions reducer;      ///< data-parallel: gradient bucket size and overlap
 };
 
 /// The scores of one finished run.
@@ -70,7 +81,8 @@ struct TrainResult {
   std::vector<double> val_history;    ///< validation score after epoch 0, 1, …
   std::vector<double> loss_history;   ///< mean training loss of epoch 1, 2, …
   EvaluationResult test_best, test_last;  ///< on the test split (images 0 when there is none)
-  std::int64_t skipped_images = 0;    ///< unreadable training images skipped
+  std::int64_t skipped_images = 0;    ///< unreadable training images skipped (all ranks)
+  double communication_wait_seconds = 0;  ///< data-parallel: time this rank waited for gradients
 };
 
 namespace detail {
@@ -161,13 +173,15 @@ inline std::unique_ptr<models::FcamModel<float>> initial_model(TrainConfig& c) {
   return model;
 }
 
-/// The training loader of `c` (shuffled, training transforms, seeded).
+/// The training loader of `c` (shuffled, training transforms, seeded; this rank's shard).
 inline data::LoaderOptions training_loader_options(const TrainConfig& c) {
   data::LoaderOptions lo;
   lo.batch_size = c.batch_size;
   lo.workers = c.workers;
   lo.shuffle = true;
-  lo.drop_last = c.train.size() > c.batch_size;
+  if (c.comm) lo.shard_rank = c.comm->rank(), lo.shard_count = c.comm->size();
+  const std::int64_t shard = (c.train.size() + lo.shard_count - 1) / lo.shard_count;
+  lo.drop_last = shard > c.batch_size;
   lo.skip_bad = c.skip_bad;
   lo.seed = c.seed;
   lo.transform = c.transform;
@@ -175,31 +189,79 @@ inline data::LoaderOptions training_loader_options(const TrainConfig& c) {
   return lo;
 }
 
+/// Every parameter and buffer of `model` as rank 0 has them.
+inline void broadcast_model(dist::Communicator& world, models::FcamModel<float>& model) {
+  if (world.size() == 1) return;
+  for (auto& [name, p] : model.named_parameters()) {
+    world.broadcast(std::span<float>(p->value.data(), static_cast<std::size_t>(p->value.numel())));
+    p->mark_changed();
+  }
+  for (auto& [name, b] : model.named_buffers())
+    if (b->defined()) world.broadcast(std::span<float>(b->data(), static_cast<std::size_t>(b->numel())));
+}
+
+/// Throws unless every rank has rank 0's list of parameter and buffer names and shapes (ranks
+/// started with other flags or checkpoints), naming the ranks that differ.
+inline void check_same_model(dist::Communicator& world, models::FcamModel<float>& model) {
+  if (world.size() == 1) return;
+  std::uint64_t hash = 1469598103934665603ull;  // FNV-1a over the names and shapes
+  auto mix = [&](const std::string& text) {
+    for (unsigned char ch : text) hash = (hash ^ ch) * 1099511628211ull;
+  };
+  for (auto& [name, p] : model.named_parameters()) mix(name + to_string(p->value.shape()));
+  for (auto& [name, b] : model.named_buffers()) mix(name + (b->defined() ? to_string(b->shape()) : "-"));
+  std::vector<std::int64_t> root_hash{static_cast<std::int64_t>(hash)};
+  world.broadcast(std::span<std::int64_t>(root_hash));
+  std::vector<std::int64_t> differs(static_cast<std::size_t>(world.size()), 0);
+  differs[static_cast<std::size_t>(world.rank())] = root_hash[0] != static_cast<std::int64_t>(hash);
+  world.all_reduce_sum(std::span<std::int64_t>(differs));
+  std::string ranks;
+  for (int r = 0; r < world.size(); ++r)
+    if (differs[static_cast<std::size_t>(r)]) ranks += (ranks.empty() ? "" : ", ") + world.describe(r);
+  FCAM_CHECK(ranks.empty(), "data-parallel training: ", ranks,
+             " built another model than rank 0 (every rank needs the same flags and checkpoints)");
+}
+
+/// `sums` (loss sums and step counts of one epoch) added over the ranks.
+inline void sum_over_ranks(dist::Communicator* world, std::span<double> sums) {
+  if (world && world->size() > 1) world->all_reduce_sum(sums);
+}
+
 }  // namespace detail
 
 /// One epoch (1-based `epoch`) of the configured stage: the schedule's learning rate, every
 /// batch of `loader`, progress reports with the running losses. Throws when the loss diverges.
+/// Data-parallel: `reducer` averages the gradients of every step; the losses returned are the
+/// means over every rank's steps.
 inline EpochLosses train_one_epoch(models::FcamModel<float>& model, optim::Sgd<float>& sgd, data::DataLoader& loader,
-                                   const TrainConfig& c, std::int64_t epoch) {
+                                   const TrainConfig& c, std::int64_t epoch, dist::GradientReducer* reducer = nullptr) {
   sgd.set_lr(detail::lr_at(c, epoch - 1));
   const double t = losses::log_barrier_t(epoch - 1);
   Rng rng(c.seed * 1000003 + static_cast<std::uint64_t>(epoch));
   loader.start_epoch(epoch);
-  const std::int64_t images_per_epoch = std::min(c.train.size(), loader.batches_per_epoch() * c.batch_size);
+  const std::int64_t ranks = c.comm ? c.comm->size() : 1;
+  const std::int64_t images_per_epoch = std::min(c.train.size(), loader.batches_per_epoch() * c.batch_size * ranks);
   const std::string task =
       std::string(stage_name(c.stage)) + " epoch " + std::to_string(epoch) + "/" + std::to_string(c.epochs);
   EpochLosses sum;
   std::int64_t images = 0;
   while (auto batch = loader.next()) {
-    if (batch->inputs.size(0) == 0) continue;  // every image of the batch was skipped
+    if (batch->inputs.size(0) == 0) {  // every image of the batch was skipped
+      if (reducer) {  // the other ranks step: take part with a zero gradient
+        sgd.zero_grad();
+        reducer->finish();
+        sgd.step();
+      }
+      continue;
+    }
     if (c.stage == Stage::fcam) {
-      const FcamStepLosses l = fcam_step(model, sgd, *batch, c.fcam, t, rng);
+      const FcamStepLosses l = fcam_step(model, sgd, *batch, c.fcam, t, rng, nullptr, reducer);
       sum.total += l.total(), sum.pce += l.pce, sum.crf += l.crf, sum.size += l.size;
     } else {
-      sum.total += classifier_step(model, sgd, *batch, c.freeze_encoder);
+      sum.total += classifier_step(model, sgd, *batch, c.freeze_encoder, reducer);
     }
     ++sum.steps;
-    images += batch->inputs.size(0);
+    images += batch->inputs.size(0) * ranks;
     FCAM_CHECK(std::isfinite(sum.total), "training diverged at epoch ", epoch, " (loss is not finite); lower --lr");
     const double k = static_cast<double>(sum.steps);
     char note[160];
@@ -208,19 +270,31 @@ inline EpochLosses train_one_epoch(models::FcamModel<float>& model, optim::Sgd<f
                     sum.crf / k, sum.size / k);
     else
       std::snprintf(note, sizeof note, "loss %.4f", sum.total / k);
-    report(c.progress, {.task = task, .unit = "images", .done = images, .total = images_per_epoch, .note = note});
+    report(c.progress, {.task = task, .unit = "images", .done = std::min(images, images_per_epoch),
+                        .total = images_per_epoch, .note = note});
   }
   // The final report (skipped images count as done).
   report(c.progress, {.task = task, .unit = "images", .done = images_per_epoch, .total = images_per_epoch, .note = ""});
-  const double per = sum.steps > 0 ? 1.0 / static_cast<double>(sum.steps) : 0.0;
-  return {sum.total * per, sum.pce * per, sum.crf * per, sum.size * per, sum.steps};
+  std::vector<double> sums{sum.total, sum.pce, sum.crf, sum.size, static_cast<double>(sum.steps)};
+  detail::sum_over_ranks(c.comm, sums);
+  const double per = sums[4] > 0 ? 1.0 / sums[4] : 0.0;
+  return {sums[0] * per, sums[1] * per, sums[2] * per, sums[3] * per, sum.steps};
 }
 
 /// Runs the configured stage. `log(line)` receives the per-epoch summaries (default: stderr).
 inline TrainResult run_training(TrainConfig c, const std::function<void(const std::string&)>& log = {}) {
+  dist::SingleProcess alone;
+  dist::Communicator& world = c.comm ? *c.comm : alone;
+  c.comm = &world;
   auto say = [&](const std::string& line) {
+    if (!world.is_root()) return;
     if (log) log(line);
     else std::fprintf(stderr, "%s\n", line.c_str());
+  };
+  // Rank 0 writes the run's files; the others wait until they are written.
+  auto on_root = [&](const std::function<void()>& write) {
+    if (world.is_root()) write();
+    world.barrier();
   };
   FCAM_CHECK(c.epochs >= 0 && c.batch_size >= 1, "epochs must be >= 0 and batch size >= 1");
   const std::string stage(stage_name(c.stage));
@@ -229,11 +303,21 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
   c.model.training = detail::config_json(c);
   std::unique_ptr<models::FcamModel<float>> model = detail::initial_model(c);
   c.transform.normalization = c.model.normalization;
-  optim::Sgd<float> sgd(parameter_groups(*model, c.stage, c.last_block_lr_factor, c.freeze_encoder), c.sgd);
+  const std::vector<optim::ParamGroup<float>> groups =
+      parameter_groups(*model, c.stage, c.last_block_lr_factor, c.freeze_encoder);
+  optim::Sgd<float> sgd(groups, c.sgd);
+  detail::check_same_model(world, *model);
+  detail::broadcast_model(world, *model);  // e.g. randomly initialised layers: rank 0's draw
+  std::vector<nn::Parameter<float>*> trained;
+  for (const auto& group : groups)
+    for (const auto& [name, p] : group.params) trained.push_back(p);
+  dist::GradientReducer reducer(world, trained, c.reducer);
 
   RunCounters run;
   run.seed = c.seed;
-  const bool resumed = c.resume && std::filesystem::exists(state_path);
+  std::vector<std::int64_t> resume_flag{c.resume && std::filesystem::exists(state_path)};
+  world.broadcast(std::span<std::int64_t>(resume_flag));  // rank 0's view of the shared folder decides
+  const bool resumed = resume_flag[0] != 0;
   if (resumed) {
     run = load_train_state(state_path, *model, sgd, c.seed);
     if (!run.has_log_rows) run.log_rows = detail::log_rows_up_to(c.out / "log.csv", run.epoch);
@@ -250,6 +334,7 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
   eval.mask_root = c.mask_root;
   eval.workers = c.workers;
   eval.transform = c.transform;
+  eval.comm = &world;
   // evaluate()'s (done, total) reports as ProgressEvents of `task`.
   auto reporting = [&](const std::string& task) {
     return [&c, task](std::int64_t done, std::int64_t total) {
@@ -259,6 +344,8 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
   FCAM_CHECK(!c.select_on_pxap || c.val.metadata.has_masks(),
              "training: selection on PxAP needs a validation split with masks");
   auto validate = [&](std::int64_t epoch) {
+    // BatchNorm statistics differ between ranks: evaluate and save rank 0's everywhere.
+    detail::broadcast_model(world, *model);
     const EvaluationResult r = evaluate(*model, c.val, eval, reporting("validation (epoch " + std::to_string(epoch) + ")"));
     return c.select_on_pxap ? r.pxap : r.localization;
   };
@@ -277,22 +364,24 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
     io::write_file_atomic(c.out / "log.csv", log);
   };
   if (resumed) {
-    write_derived_files();
+    on_root(write_derived_files);
   } else {
     const double v = validate(0);
     run.val_history = {v};
     run.best_val = v;
     run.best_epoch = 0;
     run.log_rows = {detail::log_row(0, "", {}, v, 0)};
-    save_train_state(state_path, *model, sgd, run);
-    write_derived_files();
+    on_root([&] {
+      save_train_state(state_path, *model, sgd, run);
+      write_derived_files();
+    });
     say(stage + " epoch 0: val " + metric + " " + std::to_string(v));
   }
 
   data::DataLoader loader(c.train, detail::training_loader_options(c));
   for (std::int64_t epoch = run.epoch + 1; epoch <= c.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
-    const EpochLosses l = train_one_epoch(*model, sgd, loader, c, epoch);
+    const EpochLosses l = train_one_epoch(*model, sgd, loader, c, epoch, &reducer);
     const double v = validate(epoch);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     run.epoch = epoch;
@@ -300,20 +389,27 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
     run.val_history.push_back(v);
     if (v > run.best_val) run.best_val = v, run.best_epoch = epoch;
     run.log_rows.push_back(detail::log_row(epoch, detail::number_text(sgd.lr()), &l, v, seconds));
-    save_train_state(state_path, *model, sgd, run);
-    write_derived_files();
+    on_root([&] {
+      save_train_state(state_path, *model, sgd, run);
+      write_derived_files();
+    });
     say(stage + " epoch " + std::to_string(epoch) + ": loss " + std::to_string(l.total) + ", val " + metric + " " +
         std::to_string(v) + (run.best_epoch == epoch ? " (best)" : "") + ", " + std::to_string(seconds) + " s");
   }
-  if (!std::filesystem::exists(c.out / "last.safetensors"))
-    models::save_fcam_checkpoint(*model, c.model, c.out / "last.safetensors");
+  on_root([&] {
+    if (!std::filesystem::exists(c.out / "last.safetensors"))
+      models::save_fcam_checkpoint(*model, c.model, c.out / "last.safetensors");
+  });
 
   TrainResult result;
   result.best_epoch = run.best_epoch;
   result.best_val = run.best_val;
   result.val_history = run.val_history;
   result.loss_history = run.loss_history;
-  result.skipped_images = loader.skipped();
+  std::vector<std::int64_t> skipped{loader.skipped()};
+  if (world.size() > 1) world.all_reduce_sum(std::span<std::int64_t>(skipped));
+  result.skipped_images = skipped[0];
+  result.communication_wait_seconds = reducer.wait_seconds();
   if (c.test.size() > 0) {
     EvaluationOptions test = eval;
     test.interval = c.test_interval;
