@@ -1,8 +1,10 @@
 // The training data pipeline: transforms (resize convention, crop and flip geometry, raw values
 // kept), the loader's determinism (same seed → same batches, whatever the worker count), its
-// order and sizes, and unreadable images (an error naming the file, or skipped and counted).
+// order and sizes, data-parallel shards, and unreadable images (an error naming the file, or
+// skipped and counted).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -139,6 +141,58 @@ TEST_CASE("the loader is deterministic, complete and ordered", "[data]") {
   CHECK(threaded.next().has_value());
   threaded.start_epoch(4);
   CHECK(epoch_batches(threaded, 4).size() == 3);
+}
+
+TEST_CASE("data-parallel shards: batch k of every rank together is batch k of one loader with ranks x the batch",
+          "[data]") {
+  const auto root = std::filesystem::temp_directory_path() / "fcam_test_loader_shards";
+  const data::WsolDataset ds = make_split(root, 10);
+  data::LoaderOptions whole = small_options(0);
+  whole.batch_size = 6;  // 2 ranks x 3, 3 ranks x 2
+  data::DataLoader single(ds, whole);
+  const auto expected = epoch_batches(single, 1);
+  for (const int ranks : {2, 3}) {
+    INFO(ranks << " ranks");
+    std::vector<std::vector<data::Batch>> per_rank;
+    for (int r = 0; r < ranks; ++r) {
+      data::LoaderOptions o = whole;
+      o.batch_size = 6 / ranks;
+      o.shard_rank = r, o.shard_count = ranks;
+      data::DataLoader shard(ds, o);
+      CHECK(shard.shard_size() == (10 + ranks - 1) / ranks);  // padded: every rank as many images
+      per_rank.push_back(epoch_batches(shard, 1));
+      CHECK(per_rank.back().size() == per_rank.front().size());
+    }
+    // Positions r, r + ranks, …: batch 0 of the ranks holds the whole loader's batch 0, and each
+    // image is transformed the same way (its crop and flip depend on the image, not the rank).
+    std::multiset<std::int64_t> together, whole_batch(expected[0].indices.begin(), expected[0].indices.end());
+    for (int r = 0; r < ranks; ++r)
+      for (std::size_t i = 0; i < per_rank[r][0].indices.size(); ++i) {
+        const std::int64_t index = per_rank[r][0].indices[i];
+        together.insert(index);
+        const auto at = std::find(expected[0].indices.begin(), expected[0].indices.end(), index) - expected[0].indices.begin();
+        CHECK(same(per_rank[r][0].inputs.batch(static_cast<std::int64_t>(i)), expected[0].inputs.batch(at)));
+      }
+    CHECK(together == whole_batch);
+    // Over the epoch every image is read; the padding repeats the first ones of the order.
+    std::multiset<std::int64_t> all;
+    for (const auto& batches : per_rank)
+      for (const auto& b : batches) all.insert(b.indices.begin(), b.indices.end());
+    CHECK(std::set<std::int64_t>(all.begin(), all.end()).size() == 10);
+    CHECK(static_cast<int>(all.size()) == ranks * ((10 + ranks - 1) / ranks));
+  }
+  // Evaluation shards (no padding): each image exactly once over the ranks.
+  std::multiset<std::int64_t> evaluated;
+  for (int r = 0; r < 3; ++r) {
+    data::LoaderOptions o = small_options(1);
+    o.shuffle = false, o.shard_rank = r, o.shard_count = 3, o.pad_shards = false;
+    data::DataLoader shard(ds, o);
+    for (const auto& b : epoch_batches(shard, 0)) evaluated.insert(b.indices.begin(), b.indices.end());
+  }
+  CHECK(evaluated == std::multiset<std::int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
+  data::LoaderOptions bad = small_options(0);
+  bad.shard_rank = 2, bad.shard_count = 2;
+  CHECK_THROWS_WITH(data::DataLoader(ds, bad), Catch::Contains("shard 2 of 2 does not exist"));
 }
 
 // The loader keeps a reference to its dataset: a temporary one (which would dangle once the

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <fcam/dist/gradient_reducer.hpp>
+#include <fcam/dist/module_sync.hpp>
 #include <fcam/dist/mpi.hpp>
 #include <fcam/train/steps.hpp>
 
@@ -142,6 +143,15 @@ TEST_CASE("the gradient reducer averages each gradient over the ranks, in bucket
   }
 }
 
+TEST_CASE("ranks that built another model than rank 0 are named, on every rank", "[dist]") {
+  models::FcamModel<float> same(models::Arch::resnet18, 3, 4);
+  CHECK_NOTHROW(dist::check_same_module(world(), same));
+  models::FcamModel<float> other(models::Arch::resnet18, world().rank() == 1 ? 4 : 3, 4);  // rank 1: 4 classes
+  CHECK_THROWS_WITH(dist::check_same_module(world(), other),
+                    Catch::Contains("rank 1 on ") && Catch::Contains("built another model than rank 0") &&
+                        !Catch::Contains("rank 0 on"));
+}
+
 TEST_CASE("data parallel: ranks x batch b give the parameters of 1 rank x batch ranks*b after k SGD steps",
           "[dist]") {
   // VGG16-WSOL has no BatchNorm, so the ranks' mean gradient is the gradient of the whole batch.
@@ -149,10 +159,7 @@ TEST_CASE("data parallel: ranks x batch b give the parameters of 1 rank x batch 
   const std::int64_t b = 2, s = 32;
   models::FcamModel<float> model(models::Arch::vgg16, 3, 4), single(models::Arch::vgg16, 3, 4);
   // One starting point: rank 0's parameters, on every rank and in the single-process model.
-  for (auto& [name, p] : model.named_parameters()) {
-    world().broadcast(std::span<float>(p->value.data(), static_cast<std::size_t>(p->value.numel())));
-    p->mark_changed();
-  }
+  dist::broadcast_module(world(), model);
   auto from = model.named_parameters();
   auto to = single.named_parameters();
   for (std::size_t k = 0; k < from.size(); ++k) {

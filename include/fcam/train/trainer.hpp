@@ -29,6 +29,7 @@
 #include "fcam/core/progress.hpp"
 #include "fcam/dist/communicator.hpp"
 #include "fcam/dist/gradient_reducer.hpp"
+#include "fcam/dist/module_sync.hpp"
 #include "fcam/io/atomic_file.hpp"
 #include "fcam/io/json.hpp"
 #include "fcam/io/number_text.hpp"
@@ -189,39 +190,6 @@ inline data::LoaderOptions training_loader_options(const TrainConfig& c) {
   return lo;
 }
 
-/// Every parameter and buffer of `model` as rank 0 has them.
-inline void broadcast_model(dist::Communicator& world, models::FcamModel<float>& model) {
-  if (world.size() == 1) return;
-  for (auto& [name, p] : model.named_parameters()) {
-    world.broadcast(std::span<float>(p->value.data(), static_cast<std::size_t>(p->value.numel())));
-    p->mark_changed();
-  }
-  for (auto& [name, b] : model.named_buffers())
-    if (b->defined()) world.broadcast(std::span<float>(b->data(), static_cast<std::size_t>(b->numel())));
-}
-
-/// Throws unless every rank has rank 0's list of parameter and buffer names and shapes (ranks
-/// started with other flags or checkpoints), naming the ranks that differ.
-inline void check_same_model(dist::Communicator& world, models::FcamModel<float>& model) {
-  if (world.size() == 1) return;
-  std::uint64_t hash = 1469598103934665603ull;  // FNV-1a over the names and shapes
-  auto mix = [&](const std::string& text) {
-    for (unsigned char ch : text) hash = (hash ^ ch) * 1099511628211ull;
-  };
-  for (auto& [name, p] : model.named_parameters()) mix(name + to_string(p->value.shape()));
-  for (auto& [name, b] : model.named_buffers()) mix(name + (b->defined() ? to_string(b->shape()) : "-"));
-  std::vector<std::int64_t> root_hash{static_cast<std::int64_t>(hash)};
-  world.broadcast(std::span<std::int64_t>(root_hash));
-  std::vector<std::int64_t> differs(static_cast<std::size_t>(world.size()), 0);
-  differs[static_cast<std::size_t>(world.rank())] = root_hash[0] != static_cast<std::int64_t>(hash);
-  world.all_reduce_sum(std::span<std::int64_t>(differs));
-  std::string ranks;
-  for (int r = 0; r < world.size(); ++r)
-    if (differs[static_cast<std::size_t>(r)]) ranks += (ranks.empty() ? "" : ", ") + world.describe(r);
-  FCAM_CHECK(ranks.empty(), "data-parallel training: ", ranks,
-             " built another model than rank 0 (every rank needs the same flags and checkpoints)");
-}
-
 /// `sums` (loss sums and step counts of one epoch) added over the ranks.
 inline void sum_over_ranks(dist::Communicator* world, std::span<double> sums) {
   if (world && world->size() > 1) world->all_reduce_sum(sums);
@@ -237,7 +205,9 @@ inline EpochLosses train_one_epoch(models::FcamModel<float>& model, optim::Sgd<f
                                    const TrainConfig& c, std::int64_t epoch, dist::GradientReducer* reducer = nullptr) {
   sgd.set_lr(detail::lr_at(c, epoch - 1));
   const double t = losses::log_barrier_t(epoch - 1);
-  Rng rng(c.seed * 1000003 + static_cast<std::uint64_t>(epoch));
+  // Pseudo-label draws: one stream per rank (rank 0's is a single process's).
+  const std::uint64_t rank = c.comm ? static_cast<std::uint64_t>(c.comm->rank()) : 0;
+  Rng rng(c.seed * 1000003 + static_cast<std::uint64_t>(epoch) + rank * 0x9e3779b97f4a7c15ull);
   loader.start_epoch(epoch);
   const std::int64_t ranks = c.comm ? c.comm->size() : 1;
   const std::int64_t images_per_epoch = std::min(c.train.size(), loader.batches_per_epoch() * c.batch_size * ranks);
@@ -306,8 +276,8 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
   const std::vector<optim::ParamGroup<float>> groups =
       parameter_groups(*model, c.stage, c.last_block_lr_factor, c.freeze_encoder);
   optim::Sgd<float> sgd(groups, c.sgd);
-  detail::check_same_model(world, *model);
-  detail::broadcast_model(world, *model);  // e.g. randomly initialised layers: rank 0's draw
+  dist::check_same_module(world, *model);
+  dist::broadcast_module(world, *model);  // e.g. randomly initialised layers: rank 0's draw
   std::vector<nn::Parameter<float>*> trained;
   for (const auto& group : groups)
     for (const auto& [name, p] : group.params) trained.push_back(p);
@@ -345,7 +315,7 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
              "training: selection on PxAP needs a validation split with masks");
   auto validate = [&](std::int64_t epoch) {
     // BatchNorm statistics differ between ranks: evaluate and save rank 0's everywhere.
-    detail::broadcast_model(world, *model);
+    dist::broadcast_module(world, *model);
     const EvaluationResult r = evaluate(*model, c.val, eval, reporting("validation (epoch " + std::to_string(epoch) + ")"));
     return c.select_on_pxap ? r.pxap : r.localization;
   };
