@@ -15,12 +15,13 @@ if [ -z "$nvcc" ]; then
   echo "== no nvcc on this machine: the CUDA build is skipped"
   exit 0
 fi
-bash tools/install_packages.sh g++ cmake ninja-build libeigen3-dev libstb-dev catch2 libbenchmark-dev python3
+bash tools/install_packages.sh g++ cmake ninja-build libeigen3-dev libstb-dev catch2 libbenchmark-dev python3 \
+  openmpi-bin libopenmpi-dev  # with MPI, the NCCL world (fcam::nccl) compiles too
 start=$(date +%s)
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DFCAM_WITH_CUDA=ON -DFCAM_WERROR=ON \
-  -DFCAM_BUILD_TESTS=ON -DFCAM_BUILD_EXAMPLES=ON -DFCAM_BUILD_BENCHMARKS=ON \
+  -DFCAM_BUILD_TESTS=ON -DFCAM_BUILD_EXAMPLES=ON -DFCAM_BUILD_BENCHMARKS=ON -DFCAM_WITH_MPI=ON \
   -DCMAKE_CUDA_COMPILER="$nvcc"
 cmake --build "$build_dir" --target fcam_cuda test_backend_ops fcam-bench-cuda-ops fcam-train fcam-infer fcam-demo \
-  fcam-eval fcam-train-toy
+  fcam-eval fcam-train-toy fcam_nccl test_dist_nccl
 echo "== CUDA build took $(( $(date +%s) - start )) s"
 (cd "$build_dir" && ctest -L cuda --output-on-failure)
