@@ -7,7 +7,7 @@ train_cli_test.py:
   1e-5 relative after 2 epochs, and log the same epoch-0 validation score;
 - sharded evaluation equals single-process evaluation exactly: a trained checkpoint evaluated
   (--epochs 0) by 1, 2 and 3 ranks gives the same validation and test metrics;
-- BatchNorm models (ResNet18) train on 2 ranks;
+- BatchNorm models (ResNet18) train on 2 ranks, and so does stage 2 (the decoder);
 - a killed rank stops the job within the timeout, mpirun names it, and the last finished epoch's
   state resumes with another world size (1 process) to the end.
 
@@ -122,6 +122,15 @@ def main():
             check(results[ranks]["best_val"] == v["best_val"] and results[ranks]["test_best"] == v["test_best"],
                   f"{ranks} ranks evaluate exactly like 1: val {results[ranks]['best_val']} vs {v['best_val']}, "
                   f"test {results[ranks]['test_best']} vs {v['test_best']}")
+
+    # Stage 2 (the decoder, with BatchNorm) from that classifier on 2 ranks.
+    fc = os.path.join(work, "fcam2")
+    r = run([mpiexec, "-np", "2", train, "fcam", *common, "--classifier", os.path.join(cls, "best.safetensors"),
+             "--epochs", "2", "--batch_size", "4", "--erosion", "5", "--lr", "0.1", "--out", fc])
+    flog = read_log(fc) if r.returncode == 0 else []
+    check(len(flog) == 3 and float(flog[2]["pce"]) < float(flog[1]["pce"]) and float(flog[1]["crf"]) < 0,
+          f"stage 2 trains on 2 ranks, PCE decreasing: {[(row['pce'], row['crf']) for row in flog[1:]]} "
+          f"{r.stderr.strip()[-300:]}")
 
     # BatchNorm in training mode: statistics per rank, rank 0's saved.
     r = run([mpiexec, "-np", "2", train, "classifier", *common, "--arch", "resnet18", "--base_width", "8", "--epochs", "1",
