@@ -3,6 +3,7 @@
 // in forward.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -101,6 +102,44 @@ TEST_CASE("backward ops check their gradients as strictly as forward checks inpu
                     Contains("does not fit input"));
   CHECK_THROWS_WITH(conv2d_backward(x, w, dy, g, true, &wrong_dw, &db), Contains("weight gradient"));
   CHECK_THROWS_WITH(conv2d_backward(x, w, dy, g, true, &dw, &wrong_db), Contains("bias gradient of 5 values"));
+}
+
+TEST_CASE("conv2d_backward of the leading input channels equals those channels of the whole input gradient",
+          "[ops]") {
+  Rng rng(9);
+  struct Case {
+    std::int64_t k, stride, pad, dilation;
+  };
+  // Stride 1 (the adjoint convolution with the kernel's leading rows), strided (sliced), 1×1.
+  for (const Case c : {Case{3, 1, 1, 1}, Case{3, 1, 2, 2}, Case{1, 1, 0, 1}, Case{3, 2, 1, 1}, Case{5, 1, 1, 1}}) {
+    const Conv2dGeometry g{c.k, c.k, c.stride, c.stride, c.pad, c.pad, c.dilation, c.dilation, 1};
+    const Tensor<double> x = random_tensor({2, 7, 9, 8}, rng), w = random_tensor({5, 7, c.k, c.k}, rng);
+    const Tensor<double> dy = random_tensor({2, 5, g.out_h(9), g.out_w(8)}, rng);
+    Tensor<double> dw_all(w.shape()), dw_part(w.shape());
+    const Tensor<double> all = conv2d_backward(x, w, dy, g, true, &dw_all, nullptr);
+    for (const std::int64_t channels : {std::int64_t{0}, std::int64_t{3}, std::int64_t{7}}) {
+      INFO("kernel " << c.k << ", stride " << c.stride << ", pad " << c.pad << ", dilation " << c.dilation << ", "
+                     << channels << " channels");
+      dw_part.zero();
+      const Tensor<double> part = conv2d_backward(x, w, dy, g, true, &dw_part, nullptr, channels);
+      REQUIRE(part.shape() == Shape{2, channels, 9, 8});
+      const Tensor<double> expected = split_channels(all, {channels, 7 - channels})[0];
+      double worst = 0;
+      for (std::int64_t i = 0; i < part.numel(); ++i) worst = std::max(worst, std::abs(part.data()[i] - expected.data()[i]));
+      CHECK(worst <= 1e-12);
+      double worst_dw = 0;  // the weight gradient stays whole
+      for (std::int64_t i = 0; i < dw_part.numel(); ++i)
+        worst_dw = std::max(worst_dw, std::abs(dw_part.data()[i] - dw_all.data()[i]));
+      CHECK(worst_dw <= 1e-12);
+    }
+  }
+  const Tensor<double> x = random_tensor({1, 4, 5, 5}, rng), w = random_tensor({4, 2, 3, 3}, rng);
+  const Tensor<double> dy = random_tensor({1, 4, 5, 5}, rng);
+  CHECK_THROWS_WITH(conv2d_backward(x, w, dy, Conv2dGeometry{3, 3, 1, 1, 1, 1, 1, 1, 2}, true, nullptr, nullptr, 2),
+                    Contains("needs 0 <= channels <= input channels and one group"));
+  CHECK_THROWS_WITH(conv2d_backward(x, random_tensor({4, 4, 3, 3}, rng), dy, Conv2dGeometry::square(3, 1, 1), true,
+                                    nullptr, nullptr, 5),
+                    Contains("the gradient of 5 of 4 input channels"));
 }
 
 TEST_CASE("prepared convolution weights with a device-neutral epilogue", "[ops]") {

@@ -41,6 +41,9 @@ public:
     add_conv_bn_relu(conv2_, out, out);
     this->register_module("conv1", conv1_);
     this->register_module("conv2", conv2_);
+    // The skip is a frozen encoder stage: conv1 computes the gradient of the upsampled input's
+    // channels alone (for ResNet50's second block 256 of 768).
+    if (skip > 0) first_conv().set_input_gradient_channels(in);
   }
 
   /// The block's output for input `x` and skip `skip` (undefined when the block has none).
@@ -55,12 +58,11 @@ public:
     if (skip_channels_ > 0) up = concat_channels<T>({up, skip});
     return conv2_(conv1_(up));
   }
-  /// Gradient of the input from below (the skip's part is dropped: the encoder is frozen);
-  /// undefined after without_input_gradient().
+  /// Gradient of the input from below (not of the skip: the encoder is frozen); undefined after
+  /// without_input_gradient().
   Tensor<T> backward(const Tensor<T>& grad_y) {
     Tensor<T> g = conv1_.backward(conv2_.backward(grad_y));
     if (!input_gradient_) return g;
-    if (skip_channels_ > 0) g = split_channels(g, {g.size(1) - skip_channels_, skip_channels_})[0];
     return resized_ ? resize_bilinear_backward(input_shape_, g, true, 2) : upsample_nearest_backward(g, 2);
   }
 
@@ -68,11 +70,13 @@ public:
   /// skips the input gradient of its first convolution (for the deepest ResNet50 block a
   /// 3072→256 3×3 convolution at 28×28, as costly as its forward).
   void without_input_gradient() {
-    static_cast<nn::Conv2d<T>&>(conv1_[0]).set_input_gradient(false);
+    first_conv().set_input_gradient(false);
     input_gradient_ = false;
   }
 
 private:
+  nn::Conv2d<T>& first_conv() { return static_cast<nn::Conv2d<T>&>(conv1_[0]); }
+
   std::int64_t skip_channels_;
   bool input_gradient_ = true;
   Shape input_shape_;

@@ -62,7 +62,7 @@ public:
   Tensor<T> backward(const Tensor<T>& grad_y) override {
     this->require_cached(input_, "Conv2d");
     Tensor<T> grad_x = conv2d_backward(input_, weight_.value, grad_y, geometry_, input_gradient_, &weight_.grad,
-                                       bias_.value.defined() ? &bias_.grad : nullptr);
+                                       bias_.value.defined() ? &bias_.grad : nullptr, input_gradient_channels_);
     weight_.grad_ready();
     if (bias_.value.defined()) bias_.grad_ready();
     return grad_x;
@@ -77,6 +77,13 @@ public:
   /// With `needed` false, backward() adds the parameter gradients only and returns an undefined
   /// tensor: for a layer whose input is constant (frozen features), whose gradient nobody reads.
   void set_input_gradient(bool needed) { input_gradient_ = needed; }
+  /// backward() returns the gradient of the first `channels` input channels only (N×channels×H×W;
+  /// negative: all): for an input whose other channels are constant (a decoder block's
+  /// concatenation with frozen encoder features). Needs one group.
+  void set_input_gradient_channels(std::int64_t channels) {
+    FCAM_CHECK(channels < 0 || geometry_.groups == 1, "Conv2d: a partial input gradient needs one group");
+    input_gradient_channels_ = channels;
+  }
   /// How many times the weights were packed for inference since construction.
   std::uint64_t times_packed() const { return times_packed_; }
 
@@ -95,6 +102,7 @@ private:
   Tensor<T> packed_from_;  // the weights packed_ was made from
   std::uint64_t times_packed_ = 0;
   bool input_gradient_ = true;  // backward computes dL/dx
+  std::int64_t input_gradient_channels_ = -1;  // of the first this many input channels (negative: all)
 };
 
 }  // namespace fcam::nn

@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "fcam/core/tensor.hpp"
+#include "fcam/ops/concat.hpp"
 #include "fcam/ops/conv2d_geometry.hpp"
 #include "fcam/ops/cpu/conv2d.hpp"
 #include "fcam/ops/dispatch.hpp"
@@ -129,11 +130,13 @@ Tensor<T> conv2d_prepared(const Tensor<T>& x, const PreparedConvWeights<T>& weig
 }
 
 /// Convolution backward: returns dL/dx (undefined when `need_grad_x` is false) and adds dL/dweight,
-/// dL/dbias into `grad_weight`, `grad_bias` when they are non-null.
+/// dL/dbias into `grad_weight`, `grad_bias` when they are non-null. With `grad_x_channels` ≥ 0
+/// (one group only), dL/dx of the first grad_x_channels input channels alone (N×that×H×W): the
+/// CPU computes only those, CUDA slices them from the whole gradient.
 template <Scalar T>
 Tensor<T> conv2d_backward(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& grad_y, const Conv2dGeometry& g,
                           bool need_grad_x, std::type_identity_t<Tensor<T>>* grad_weight,
-                          std::type_identity_t<Tensor<T>>* grad_bias) {
+                          std::type_identity_t<Tensor<T>>* grad_bias, std::int64_t grad_x_channels = -1) {
   const Device device = operand_device<T>("conv2d_backward", {&x, &weight, &grad_y}, {grad_weight, grad_bias});
   g.validate();  // as conv2d does
   check_rank(x, 4, "conv2d_backward input");
@@ -149,11 +152,21 @@ Tensor<T> conv2d_backward(const Tensor<T>& x, const Tensor<T>& weight, const Ten
   const Shape expected{x.size(0), weight.size(0), g.out_h(x.size(2)), g.out_w(x.size(3))};
   FCAM_CHECK(grad_y.shape() == expected, "conv2d_backward: gradient shape ", to_string(grad_y.shape()),
              " differs from the output shape ", to_string(expected));
+  const bool all_channels = grad_x_channels < 0 || grad_x_channels == x.size(1);
+  FCAM_CHECK(all_channels || (grad_x_channels <= x.size(1) && g.groups == 1), "conv2d_backward: the gradient of ",
+             grad_x_channels, " of ", x.size(1), " input channels needs 0 <= channels <= input channels and one group, got ",
+             g.groups, " groups");
   if (device == Device::cuda) {
-    if constexpr (cuda::has_kernels<T>) return cuda::conv2d_backward(x, weight, grad_y, g, need_grad_x, grad_weight, grad_bias);
-    else cuda::unavailable_for<T>("conv2d_backward");
+    if constexpr (cuda::has_kernels<T>) {
+      Tensor<T> grad_x = cuda::conv2d_backward(x, weight, grad_y, g, need_grad_x, grad_weight, grad_bias);
+      if (all_channels || !need_grad_x) return grad_x;
+      return split_channels(grad_x, {grad_x_channels, x.size(1) - grad_x_channels})[0];
+    } else {
+      cuda::unavailable_for<T>("conv2d_backward");
+    }
   }
-  return cpu::conv2d_backward(x, weight, grad_y, g, need_grad_x, grad_weight, grad_bias);
+  return cpu::conv2d_backward(x, weight, grad_y, g, need_grad_x, grad_weight, grad_bias,
+                              all_channels ? std::int64_t{-1} : grad_x_channels);
 }
 
 }  // namespace fcam

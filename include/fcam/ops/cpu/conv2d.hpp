@@ -10,7 +10,9 @@
 ///   too many columns, im2col of each tile straight into packed GEMM panels.
 /// - Weight gradient: per tile dW += dy · columnsᵀ into per-thread accumulators.
 /// - Input gradient, stride 1: the stride-1 convolution of dy with the flipped, transposed
-///   kernel (the forward path again); strided: a column matrix scattered back by col2im.
+///   kernel (the forward path again); strided: a column matrix scattered back by col2im. When
+///   only the leading input channels' gradient is wanted (a decoder block's input next to a
+///   frozen skip), the stride-1 path convolves with those rows of the kernel alone.
 /// - Depthwise forwards (one input and one output channel per group) skip the GEMM for the
 ///   direct kernel of depthwise_conv2d.hpp.
 #pragma once
@@ -332,15 +334,17 @@ void conv2d_weight_grad(const Tensor<T>& x, const Tensor<T>& grad_y, const Conv2
       for (std::size_t i = 0; i < dw_size; ++i) grad_weight[i] += acc[i];
 }
 
-/// The kernel of the adjoint convolution: w'[c, o, i, j] = w[o, c, kh−1−i, kw−1−j] per group.
+/// The kernel of the adjoint convolution: w'[c, o, i, j] = w[o, c, kh−1−i, kw−1−j] per group;
+/// with `channels` (one group only) its first `channels` rows, the adjoint of those input channels.
 template <class T>
-Tensor<T> flipped_transposed_kernel(const Tensor<T>& weight, std::int64_t groups) {
+Tensor<T> flipped_transposed_kernel(const Tensor<T>& weight, std::int64_t groups, std::int64_t channels = -1) {
   const std::int64_t c_out = weight.size(0), cin_g = weight.size(1), kh = weight.size(2), kw = weight.size(3);
   const std::int64_t cout_g = c_out / groups;
-  Tensor<T> out({cin_g * groups, cout_g, kh, kw});
+  const std::int64_t rows = channels < 0 ? cin_g : channels;
+  Tensor<T> out({rows * groups, cout_g, kh, kw});
   for (std::int64_t grp = 0; grp < groups; ++grp)
     for (std::int64_t o = 0; o < cout_g; ++o)
-      for (std::int64_t c = 0; c < cin_g; ++c)
+      for (std::int64_t c = 0; c < rows; ++c)
         for (std::int64_t i = 0; i < kh; ++i)
           for (std::int64_t j = 0; j < kw; ++j)
             out(grp * cin_g + c, o, kh - 1 - i, kw - 1 - j) = weight(grp * cout_g + o, c, i, j);
@@ -375,26 +379,37 @@ void conv2d_input_grad_scatter(const Tensor<T>& weight, const Tensor<T>& grad_y,
 
 }  // namespace detail
 
-/// Gradients of conv2d. Returns dL/dx (undefined unless `need_grad_x`) and adds into
-/// grad_weight and grad_bias (when non-null).
+/// Gradients of conv2d. Returns dL/dx of the first `grad_x_channels` input channels (all when
+/// negative; undefined unless `need_grad_x`) and adds into grad_weight and grad_bias (when
+/// non-null). Fewer channels need one group.
 template <class T>
 Tensor<T> conv2d_backward(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& grad_y,
-                          const Conv2dGeometry& g, bool need_grad_x, Tensor<T>* grad_weight, Tensor<T>* grad_bias) {
+                          const Conv2dGeometry& g, bool need_grad_x, Tensor<T>* grad_weight, Tensor<T>* grad_bias,
+                          std::int64_t grad_x_channels = -1) {
   using namespace detail;
+  const std::int64_t channels = grad_x_channels < 0 ? x.size(1) : grad_x_channels;
   Tensor<T> grad_x_tensor;
-  if (need_grad_x) grad_x_tensor = Tensor<T>(x.shape());  // zero-filled: the strided path adds into it
+  // Zero-filled: the strided path adds into it.
+  if (need_grad_x) grad_x_tensor = Tensor<T>({x.size(0), channels, x.size(2), x.size(3)});
   Tensor<T>* grad_x = need_grad_x ? &grad_x_tensor : nullptr;
   const ConvSizes s = conv_sizes(x, weight.size(0), g);
   if (grad_y.numel() == 0 || x.numel() == 0) return grad_x_tensor;  // gradients stay zero
   if (grad_weight) conv2d_weight_grad(x, grad_y, g, s, grad_weight->data());
-  if (grad_x) {
+  if (grad_x && channels > 0) {
     const std::int64_t pad_h = g.dilation_h * (g.kernel_h - 1) - g.pad_h;
     const std::int64_t pad_w = g.dilation_w * (g.kernel_w - 1) - g.pad_w;
     if (g.stride_h == 1 && g.stride_w == 1 && pad_h >= 0 && pad_w >= 0) {
       const Conv2dGeometry adjoint{g.kernel_h, g.kernel_w, 1, 1, pad_h, pad_w, g.dilation_h, g.dilation_w, g.groups};
-      conv2d_forward(grad_y, flipped_transposed_kernel(weight, g.groups), Tensor<T>(), adjoint, *grad_x);
-    } else {
+      const std::int64_t rows = channels == x.size(1) ? -1 : channels;
+      conv2d_forward(grad_y, flipped_transposed_kernel(weight, g.groups, rows), Tensor<T>(), adjoint, *grad_x);
+    } else if (channels == x.size(1)) {
       conv2d_input_grad_scatter(weight, grad_y, g, s, *grad_x);
+    } else {  // strided: the whole gradient, then its leading channels
+      Tensor<T> all(x.shape());
+      conv2d_input_grad_scatter(weight, grad_y, g, s, all);
+      const std::int64_t plane = x.size(2) * x.size(3);
+      for (std::int64_t n = 0; n < s.n; ++n)
+        std::copy_n(all.data() + n * s.c_in * plane, channels * plane, grad_x->data() + n * channels * plane);
     }
   }
   if (grad_bias) {
