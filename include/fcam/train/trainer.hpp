@@ -351,7 +351,7 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
   data::DataLoader loader(c.train, detail::training_loader_options(c));
   for (std::int64_t epoch = run.epoch + 1; epoch <= c.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
-    const EpochLosses l = train_one_epoch(*model, sgd, loader, c, epoch, &reducer);
+    const EpochLosses l = train_one_epoch(*model, sgd, loader, c, epoch, world.size() > 1 ? &reducer : nullptr);
     const double v = validate(epoch);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     run.epoch = epoch;
