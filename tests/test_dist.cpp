@@ -188,6 +188,10 @@ TEST_CASE("data parallel: ranks x batch b give the parameters of 1 rank x batch 
   double moved = 0;  // how far training moved the weights: the check is not vacuous
   for (std::size_t i = 0; i < mine.size(); ++i)
     moved += (static_cast<double>(mine[i]) - initial[i]) * (static_cast<double>(mine[i]) - initial[i]);
+  // Printed, not only on failure: docs/distributed.md quotes these figures.
+  if (world().is_root())
+    std::cout << n << " ranks x " << b << " images vs 1 x " << n * b << ": relative parameter difference "
+              << std::sqrt(diff / norm) << ", relative change by training " << std::sqrt(moved / norm) << std::endl;
   INFO("relative difference " << std::sqrt(diff / norm) << ", relative change by training " << std::sqrt(moved / norm));
   CHECK(std::sqrt(diff / norm) <= 1e-6);
   CHECK(std::sqrt(moved / norm) >= 1e-3);

@@ -9,14 +9,13 @@
 #include <nccl.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
-#include <deque>
 #include <exception>
-#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
+#include "collective_queue.hpp"
 #include "fcam/dist/nccl.hpp"
 
 namespace fcam::dist {
@@ -57,17 +56,12 @@ public:
     settle("ncclCommInitRankConfig", Clock::now() + timeout());
     check_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
     check_cuda(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming), "cudaEventCreateWithFlags");
-    thread_ = std::thread([this] { serve(); });
+    queue_.emplace([this](const Collective& c, std::int64_t) { run(c); });
   }
 
   ~NcclWorld() override {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
-    }
-    changed_.notify_all();
-    thread_.join();
-    if (failed_ || std::uncaught_exceptions() > 0) {
+    queue_->stop();
+    if (queue_->failed() || std::uncaught_exceptions() > 0) {
       ncclCommAbort(comm_);
     } else {
       // Finalize flushes what is in flight (polled, the communicator is non-blocking).
@@ -91,23 +85,14 @@ public:
   std::string backend() const override { return "NCCL " + std::to_string(NCCL_MAJOR) + "." + std::to_string(NCCL_MINOR); }
 
   Pending start(const Collective& c) override {
-    FCAM_CHECK(c.count >= 0 && (c.count == 0 || c.data), "collective: a null buffer of ", c.count, " elements");
-    if (c.count > 0 && c.kind != Collective::Kind::barrier) {
+    if (c.count > 0 && c.data && c.kind != Collective::Kind::barrier) {
       cudaPointerAttributes attributes{};
       const bool known = cudaPointerGetAttributes(&attributes, c.data) == cudaSuccess;
       cudaGetLastError();  // a host pointer may leave an error behind on older runtimes
       FCAM_CHECK(known && (attributes.type == cudaMemoryTypeDevice || attributes.type == cudaMemoryTypeManaged),
                  "NCCL world: ", kind_name(c.kind), " of host memory; NCCL collectives move GPU memory");
     }
-    Pending pending;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      Job job{c, {}, ++started_};
-      pending = Pending(job.done.get_future().share());
-      queue_.push_back(std::move(job));
-    }
-    changed_.notify_all();
-    return pending;
+    return queue_->submit(c);
   }
 
   void abort(int code) override {
@@ -116,12 +101,6 @@ public:
   }
 
 private:
-  struct Job {
-    Collective op;
-    std::promise<void> done;
-    std::int64_t serial = 0;
-  };
-
   Clock::duration timeout() const {
     return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options_.timeout_seconds));
   }
@@ -146,7 +125,6 @@ private:
 
   [[noreturn]] void timed_out(const char* what) {
     ncclCommAbort(comm_);
-    failed_ = true;
     std::string why;
     try {
       mpi_->barrier();  // every rank answers: the NCCL operation itself does not progress
@@ -158,29 +136,8 @@ private:
                 std::to_string(device_) + ") did not finish within the timeout; the communicator was aborted. " + why);
   }
 
-  void serve() {
-    cudaSetDevice(device_);
-    while (true) {
-      Job job;
-      {
-        std::unique_lock<std::mutex> lock(mutex_);
-        changed_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty()) return;
-        job = std::move(queue_.front());
-        queue_.pop_front();
-      }
-      try {
-        FCAM_CHECK(!failed_, "NCCL world: an earlier collective failed");
-        run(job.op);
-        job.done.set_value();
-      } catch (const std::exception&) {
-        failed_ = true;
-        job.done.set_exception(std::current_exception());
-      }
-    }
-  }
-
   void run(const Collective& c) {
+    check_cuda(cudaSetDevice(device_), "cudaSetDevice");  // the device is per thread
     if (c.kind == Collective::Kind::barrier) {
       check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
       mpi_->barrier();
@@ -212,13 +169,7 @@ private:
   ncclComm_t comm_ = nullptr;
   cudaStream_t stream_ = nullptr;
   cudaEvent_t done_ = nullptr;
-  std::int64_t started_ = 0;
-  std::deque<Job> queue_;
-  bool stopping_ = false;
-  bool failed_ = false;
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  std::thread thread_;
+  std::optional<CollectiveQueue> queue_;  // started last, once NCCL is set up
 };
 
 }  // namespace

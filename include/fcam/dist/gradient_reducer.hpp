@@ -34,7 +34,7 @@ struct ReducerOptions {
 class GradientReducer {
 public:
   GradientReducer(Communicator& comm, std::vector<nn::Parameter<float>*> params, ReducerOptions options = {})
-      : comm_(comm), options_(options) {
+      : comm_(comm) {
     FCAM_CHECK(options.bucket_bytes > 0, "GradientReducer: the bucket size must be > 0 bytes");
     if (comm.size() == 1) return;
     // Backward produces the gradients of the last layers first: the buckets follow it.
@@ -121,7 +121,6 @@ private:
   }
 
   Communicator& comm_;
-  ReducerOptions options_;
   std::vector<Bucket> buckets_;
   std::size_t next_ = 0;  // the next bucket to start
   double wait_seconds_ = 0;

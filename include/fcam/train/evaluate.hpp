@@ -95,27 +95,29 @@ inline void sum_over_ranks(dist::Communicator& comm, std::vector<MapAccumulators
                            std::int64_t& correct) {
   std::vector<std::int64_t> ints{images, correct};
   std::vector<double> pixels;
-  auto append = [](auto& to, const auto& from) { to.insert(to.end(), from.begin(), from.end()); };
+  auto append = [](auto& to, const auto& from) {
+    to.insert(to.end(), from.begin(), from.end());
+    return from.size();
+  };
+  std::vector<std::size_t> sizes;  // of each accumulator's counts, in the order appended
   for (MapAccumulators& c : counts) {
     for (auto* a : {&c.boxes, &c.all_contours})
-      if (*a) append(ints, (*a)->counts());
-    if (c.pixels) append(pixels, c.pixels->counts());
+      if (*a) sizes.push_back(append(ints, (*a)->counts()));
+    if (c.pixels) sizes.push_back(append(pixels, c.pixels->counts()));
   }
   comm.all_reduce_sum(std::span<std::int64_t>(ints));
   comm.all_reduce_sum(std::span<double>(pixels));
   images = ints[0], correct = ints[1];
-  std::size_t at = 2, pixel_at = 0;
+  std::size_t k = 0, at = 2, pixel_at = 0;
   for (MapAccumulators& c : counts) {
-    for (auto* a : {&c.boxes, &c.all_contours}) {
-      if (!*a) continue;
-      const std::size_t n = (*a)->counts().size();
-      (*a)->set_counts(std::span<const std::int64_t>(ints).subspan(at, n));
-      at += n;
-    }
+    for (auto* a : {&c.boxes, &c.all_contours})
+      if (*a) {
+        (*a)->set_counts(std::span<const std::int64_t>(ints).subspan(at, sizes[k]));
+        at += sizes[k++];
+      }
     if (c.pixels) {
-      const std::size_t n = c.pixels->counts().size();
-      c.pixels->set_counts(std::span<const double>(pixels).subspan(pixel_at, n));
-      pixel_at += n;
+      c.pixels->set_counts(std::span<const double>(pixels).subspan(pixel_at, sizes[k]));
+      pixel_at += sizes[k++];
     }
   }
 }
