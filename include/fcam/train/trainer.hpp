@@ -190,11 +190,6 @@ inline data::LoaderOptions training_loader_options(const TrainConfig& c) {
   return lo;
 }
 
-/// `sums` (loss sums and step counts of one epoch) added over the ranks.
-inline void sum_over_ranks(dist::Communicator* world, std::span<double> sums) {
-  if (world && world->size() > 1) world->all_reduce_sum(sums);
-}
-
 }  // namespace detail
 
 /// One epoch (1-based `epoch`) of the configured stage: the schedule's learning rate, every
@@ -246,7 +241,7 @@ inline EpochLosses train_one_epoch(models::FcamModel<float>& model, optim::Sgd<f
   // The final report (skipped images count as done).
   report(c.progress, {.task = task, .unit = "images", .done = images_per_epoch, .total = images_per_epoch, .note = ""});
   std::vector<double> sums{sum.total, sum.pce, sum.crf, sum.size, static_cast<double>(sum.steps)};
-  detail::sum_over_ranks(c.comm, sums);
+  if (ranks > 1) c.comm->all_reduce_sum(std::span<double>(sums));  // means over every rank's steps
   const double per = sums[4] > 0 ? 1.0 / sums[4] : 0.0;
   return {sums[0] * per, sums[1] * per, sums[2] * per, sums[3] * per, sum.steps};
 }
