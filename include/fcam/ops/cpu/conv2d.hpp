@@ -15,6 +15,8 @@
 ///   frozen skip), the stride-1 path convolves with those rows of the kernel alone.
 /// - Depthwise forwards (one input and one output channel per group) skip the GEMM for the
 ///   direct kernel of depthwise_conv2d.hpp.
+/// - Float 3×3 stride-1 forwards (and so the input gradients of such layers) run as Winograd
+///   F(4×4, 3×3) (winograd.hpp) unless it is turned off.
 #pragma once
 
 #include <omp.h>
@@ -33,6 +35,7 @@
 #include "fcam/ops/cpu/depthwise_conv2d.hpp"
 #include "fcam/ops/cpu/gemm.hpp"
 #include "fcam/ops/cpu/im2col.hpp"
+#include "fcam/ops/cpu/winograd.hpp"
 #include "fcam/ops/cpu/workspace.hpp"
 
 namespace fcam::cpu {
@@ -48,6 +51,7 @@ struct PackedConvWeights {
   std::int64_t k = 0;        ///< GEMM depth per group: C/groups·kh·kw
   std::int64_t groups = 1;   ///< convolution groups
   bool depthwise = false;    ///< data is the weight tensor itself (is_depthwise)
+  Tensor<T> winograd;        ///< the 36 transformed kernels of winograd.hpp, or undefined
 };
 
 namespace detail {
@@ -265,6 +269,12 @@ PackedConvWeights<T> pack_conv_weights(const Tensor<T>& weight, std::int64_t gro
   p.a_size = gemm::packed_a_size<T>(p.c_out / groups, p.k);
   p.data = Tensor<T>::uninitialized({std::max<std::int64_t>(p.a_size * groups, 1)});
   if (p.c_out > 0) detail::pack_weights(weight, groups, p.data.data());
+  // 3×3 kernels also get their Winograd form, used when a call's geometry is stride 1, undilated.
+  if (weight.size(2) == 3 && weight.size(3) == 3 &&
+      winograd::applies<T>(Conv2dGeometry::square(3, 1, 1), weight.size(1) * groups, p.c_out) && groups == 1) {
+    p.winograd = Tensor<T>::uninitialized({winograd::packed_kernel_size<T>(p.c_out, weight.size(1))});
+    winograd::pack_kernel(weight, p.winograd.data());
+  }
   return p;
 }
 
@@ -273,6 +283,8 @@ template <class T>
 void conv2d_forward(const Tensor<T>& x, const PackedConvWeights<T>& w, const Conv2dGeometry& g,
                     const ConvEpilogue<T>& e, Tensor<T>& y) {
   if (w.depthwise) return depthwise_conv2d_forward(x, w.data.data(), g, e, y);
+  if (w.winograd.defined() && winograd::applies<T>(g, x.size(1), w.c_out))
+    return winograd::conv2d(x, w.winograd.data(), w.c_out, g, e, y);
   detail::conv2d_forward_packed(x, w.data.data(), w.a_size, w.c_out, g, e, y);
 }
 
@@ -285,6 +297,12 @@ void conv2d_forward(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>
   ConvEpilogue<T> e;
   e.shift = bias.defined() ? bias.data() : nullptr;
   if (is_depthwise(weight, g.groups)) return depthwise_conv2d_forward(x, weight.data(), g, e, y);
+  if (winograd::applies<T>(g, x.size(1), weight.size(0))) {
+    T* packed_u = scratch<T>(ScratchSlot::packed_weights,
+                             static_cast<std::size_t>(winograd::packed_kernel_size<T>(weight.size(0), x.size(1))));
+    winograd::pack_kernel(weight, packed_u);
+    return winograd::conv2d(x, packed_u, weight.size(0), g, e, y);
+  }
   const std::int64_t cout_g = weight.size(0) / g.groups, k = weight.numel() / weight.size(0);
   T* packed_w = scratch<T>(ScratchSlot::packed_weights,
                            static_cast<std::size_t>(gemm::packed_a_size<T>(cout_g, k) * g.groups));

@@ -249,14 +249,23 @@ struct NoFinish {
 /// C[M×N] (row stride ldc) = A·B, or C += A·B with `accumulate`, from packed A (pack_a) and
 /// packed B (pack_b) of depth K. Single-threaded; callers parallelise over independent C blocks.
 /// finish(i0, i1, j0, j1): see detail::gemm_blocked.
+/// Rows [m_begin, m_end) of gemm_packed's product (m_begin a multiple of MR): one product cut
+/// over threads by output rows.
 template <class T, class Finish = NoFinish>
-void gemm_packed(std::int64_t m, std::int64_t n, std::int64_t k, const T* a_packed, const T* b_packed, T* c,
-                 std::int64_t ldc, bool accumulate, const Finish& finish = Finish{}) {
+void gemm_packed_rows(std::int64_t m, std::int64_t n, std::int64_t k, const T* a_packed, const T* b_packed, T* c,
+                      std::int64_t ldc, bool accumulate, std::int64_t m_begin, std::int64_t m_end,
+                      const Finish& finish = Finish{}) {
   const std::int64_t n_padded = round_up(n, block<T>().nr);
   detail::gemm_blocked(
       m, n, k, a_packed,
       [&](std::int64_t pc, std::int64_t jr, std::int64_t kc) { return PackedPanel<T>{b_packed + pc * n_padded + jr * kc}; },
-      c, ldc, accumulate, 0, m, finish);
+      c, ldc, accumulate, m_begin, m_end, finish);
+}
+
+template <class T, class Finish = NoFinish>
+void gemm_packed(std::int64_t m, std::int64_t n, std::int64_t k, const T* a_packed, const T* b_packed, T* c,
+                 std::int64_t ldc, bool accumulate, const Finish& finish = Finish{}) {
+  gemm_packed_rows(m, n, k, a_packed, b_packed, c, ldc, accumulate, 0, m, finish);
 }
 
 /// Rows [m_begin, m_end) of C[M×N] (+)= A·B with packed A (all M rows; m_begin a multiple of

@@ -1,0 +1,335 @@
+/// \file
+/// \brief Winograd F(4×4, 3×3) convolution on the CPU for 3×3, stride-1, undilated, ungrouped layers.
+///
+/// VGG16, the F-CAM decoders and ResNet's middle blocks are mostly 3×3 stride-1 convolutions.
+/// Winograd's minimal filtering makes a 4×4 output tile from a 6×6 input tile with 36 products
+/// per (input, output) channel pair instead of 144: Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A (Lavin and
+/// Gray, "Fast Algorithms for Convolutional Neural Networks", 2016), the matrices those of
+/// Toom-Cook interpolation at 0, 1, −1, 1/2, −2 and ∞. Summed over the input channels, the
+/// element-wise product becomes 36 GEMMs of a quarter of the direct convolution's work.
+///
+/// The price is precision: the transforms scale values by up to 8·8 and back, so a float result
+/// differs from the exact one by several 1e-6 of the largest output instead of a few 1e-7
+/// (tests/test_winograd.cpp measures it). `FCAM_WINOGRAD=0` in the environment, or
+/// `set_winograd(false)`, turns it off; double tensors never use it.
+///
+/// Layout: the output tiles of all images form one list, cut into chunks whose transformed data
+/// stays in a core's L2 cache. Per chunk:
+/// 1. every input tile is transformed (Bᵀ d B) straight into the packed panels of 36 GEMM B
+///    matrices (input channels × tiles), 8 tiles at a time so the arithmetic vectorises;
+/// 2. 36 GEMMs M_ξ = U_ξ · V_ξ with the transformed kernel U_ξ (output × input channels), packed
+///    once per call (or once for inference, pack_conv_weights);
+/// 3. every output tile is transformed back (Aᵀ M A) and written through the conv epilogue.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+#include <type_traits>
+
+#include "fcam/core/tensor.hpp"
+#include "fcam/core/threads.hpp"
+#include "fcam/ops/conv2d_geometry.hpp"
+#include "fcam/ops/cpu/conv2d_parts.hpp"
+#include "fcam/ops/cpu/gemm.hpp"
+#include "fcam/ops/cpu/workspace.hpp"
+
+namespace fcam::cpu {
+
+namespace detail {
+/// -1 until first read: then 0 or 1 from FCAM_WINOGRAD (unset: 1).
+inline std::atomic<int>& winograd_setting() {
+  static std::atomic<int> setting{-1};
+  return setting;
+}
+}  // namespace detail
+
+/// Whether float 3×3 stride-1 convolutions use Winograd F(4×4, 3×3): on unless the environment
+/// says `FCAM_WINOGRAD=0` or set_winograd(false) was called.
+inline bool winograd_enabled() {
+  int v = detail::winograd_setting().load(std::memory_order_relaxed);
+  if (v < 0) {
+    const char* env = std::getenv("FCAM_WINOGRAD");
+    v = (env && std::string_view(env) == "0") ? 0 : 1;
+    detail::winograd_setting().store(v, std::memory_order_relaxed);
+  }
+  return v == 1;
+}
+
+/// Turns Winograd convolution on or off for the whole process (calls already running keep
+/// their path). Off gives the direct convolution's rounding, e.g. for parity tests.
+inline void set_winograd(bool on) { detail::winograd_setting().store(on ? 1 : 0, std::memory_order_relaxed); }
+
+namespace winograd {
+
+inline constexpr std::int64_t out_tile = 4;  ///< output tile side (m)
+inline constexpr std::int64_t in_tile = 6;   ///< input tile side (m + r − 1)
+inline constexpr std::int64_t points = 36;   ///< transformed values per tile (6 × 6)
+inline constexpr int lanes = 8;              ///< tiles transformed together (one vector of floats)
+
+/// Whether a convolution of this geometry and these channel counts fits F(4×4, 3×3). Below 16
+/// channels the GEMMs are too thin to gain from a quarter of the products.
+inline bool fits(const Conv2dGeometry& g, std::int64_t c_in, std::int64_t c_out) {
+  return g.kernel_h == 3 && g.kernel_w == 3 && g.stride_h == 1 && g.stride_w == 1 && g.dilation_h == 1 &&
+         g.dilation_w == 1 && g.groups == 1 && c_in >= 16 && c_out >= 16;
+}
+
+/// Whether conv2d on T with this geometry runs through Winograd in this process.
+template <class T>
+bool applies(const Conv2dGeometry& g, std::int64_t c_in, std::int64_t c_out) {
+  return std::is_same_v<T, float> && winograd_enabled() && fits(g, c_in, c_out);
+}
+
+// The interpolation points are 0, 1, −1, 1/2, −2 and ∞. Lavin and Gray's 0, ±1, ±2, ∞ give
+// the simplest transforms, but on random 256-channel sums in float their error was twice as
+// large (mean 4.4e-6 against 2.2e-6 of the largest output): 1/2 and −2 keep the powers in the
+// output transform (up to 8 and 1/8) balanced around 1.
+
+/// G·(g0, g1, g2)ᵀ: one 3-vector of the kernel to its 6 interpolated values.
+inline void kernel_1d(const double* g, std::int64_t stride, double* u, std::int64_t u_stride) {
+  const double g0 = g[0], g1 = g[stride], g2 = g[2 * stride];
+  u[0] = g0;
+  u[u_stride] = (g0 + g1 + g2) / 3;
+  u[2 * u_stride] = (g1 - g0 - g2) / 3;
+  u[3 * u_stride] = -(16 * g0 + 8 * g1 + 4 * g2) / 15;
+  u[4 * u_stride] = (g0 - 2 * g1 + 4 * g2) / 15;
+  u[5 * u_stride] = g2;
+}
+
+/// Bᵀ·(d0 … d5)ᵀ on `lanes` tiles at once: in[i][l] is value i of tile l.
+template <class T>
+void input_1d(const T (*in)[lanes], T (*out)[lanes]) {
+  for (int l = 0; l < lanes; ++l) {
+    const T d0 = in[0][l], d1 = in[1][l], d2 = in[2][l], d3 = in[3][l], d4 = in[4][l], d5 = in[5][l];
+    out[0][l] = d0 + d4 - 2 * d2 + T(1.5) * (d3 - d1);
+    out[1][l] = d4 - d1 + T(0.5) * d2 + T(2.5) * d3;
+    out[2][l] = d4 + d1 - T(2.5) * d2 + T(0.5) * d3;
+    out[3][l] = d4 - d2 + 2 * (d3 - d1);
+    out[4][l] = d4 - d2 + T(0.5) * (d1 - d3);
+    out[5][l] = d1 + d5 - 2 * d3 + T(1.5) * (d4 - d2);
+  }
+}
+
+/// Aᵀ·(m0 … m5)ᵀ on `lanes` tiles at once.
+template <class T>
+void output_1d(const T (*in)[lanes], T (*out)[lanes]) {
+  for (int l = 0; l < lanes; ++l) {
+    const T m0 = in[0][l], m1 = in[1][l], m2 = in[2][l], m3 = in[3][l], m4 = in[4][l], m5 = in[5][l];
+    const T sum12 = m1 + m2, diff12 = m1 - m2;
+    out[0][l] = m0 + sum12 + m3 + m4;
+    out[1][l] = diff12 + T(0.5) * m3 - 2 * m4;
+    out[2][l] = sum12 + T(0.25) * m3 + 4 * m4;
+    out[3][l] = diff12 + T(0.125) * m3 - 8 * m4 + m5;
+  }
+}
+
+/// Where row k (input channel) of panel p (tiles p·NR …) of one transformed-input matrix lies in
+/// gemm::pack_b's layout for depth `depth` and `cols` columns (a multiple of NR).
+inline std::int64_t packed_b_offset(std::int64_t k, std::int64_t p, std::int64_t depth, std::int64_t cols,
+                                    std::int64_t nr) {
+  const std::int64_t pc = k / gemm::kc_block * gemm::kc_block, kc = std::min(gemm::kc_block, depth - pc);
+  return pc * cols + p * nr * kc + (k - pc) * nr;
+}
+
+/// Elements of the 36 packed transformed kernels of an O×C×3×3 weight (one gemm::pack_a matrix
+/// of O × C per point).
+template <class T>
+std::int64_t packed_kernel_size(std::int64_t c_out, std::int64_t c_in) {
+  return points * gemm::packed_a_size<T>(c_out, c_in);
+}
+
+/// U = G g Gᵀ of every (output, input) channel pair of `weight` (O×C×3×3), computed in double
+/// and written straight into the packed GEMM A matrices of the 36 points (point ξ at
+/// out + ξ·packed_a_size(O, C); gemm::pack_a's layout). All threads, one panel of MR output
+/// channels per item, so each write is a run of MR values.
+template <class T>
+void pack_kernel(const Tensor<T>& weight, T* out) {
+  const std::int64_t c_out = weight.size(0), c_in = weight.size(1);
+  const std::int64_t a_size = gemm::packed_a_size<T>(c_out, c_in), mr = gemm::block<T>().mr;
+  const std::int64_t m_padded = gemm::round_up(c_out, mr);
+  parallel_items(m_padded / mr, [&](std::int64_t panel) {
+    const std::int64_t o0 = panel * mr;
+    for (std::int64_t c = 0; c < c_in; ++c) {
+      const std::int64_t pc = c / gemm::kc_block * gemm::kc_block, kc = std::min(gemm::kc_block, c_in - pc);
+      T* dst = out + pc * m_padded + o0 * kc + (c - pc) * mr;
+      for (std::int64_t i = 0; i < mr; ++i) {
+        double u[36] = {};
+        if (o0 + i < c_out) {  // rows past O stay zero
+          const T* g = weight.data() + ((o0 + i) * c_in + c) * 9;
+          double gd[9], t[6][3];
+          for (int k = 0; k < 9; ++k) gd[k] = static_cast<double>(g[k]);
+          for (int j = 0; j < 3; ++j) kernel_1d(gd + j, 3, &t[0][j], 3);  // columns
+          for (int r = 0; r < 6; ++r) kernel_1d(t[r], 1, u + r * 6, 1);    // rows
+        }
+        for (int xi = 0; xi < 36; ++xi) dst[xi * a_size + i] = static_cast<T>(u[xi]);
+      }
+    }
+  });
+}
+
+/// Sizes of one call: the output is cut into 4×4 tiles, numbered image by image, row by row.
+struct Tiles {
+  std::int64_t c_in, c_out, out_h, out_w;
+  std::int64_t across, per_image, count;  ///< tiles per tile row, per image, in all
+  std::int64_t padded_w, padded_plane;    ///< the zero-padded input: row length, elements per channel
+
+  /// First output pixel of tile t: image, row, column.
+  void locate(std::int64_t t, std::int64_t& image, std::int64_t& row, std::int64_t& col) const {
+    image = t / per_image;
+    row = t % per_image / across * out_tile;
+    col = t % across * out_tile;
+  }
+};
+
+/// Bᵀ d B of input channel c for the NR tiles of panel p of a chunk starting at tile t_begin,
+/// written into the packed B matrices of the 36 points (v: point ξ at v + ξ·c_in·cols).
+template <class T>
+void transform_input_panel(const Tiles& s, const T* padded, std::int64_t t_begin, std::int64_t cols, std::int64_t c,
+                           std::int64_t p, std::int64_t nr, T* v) {
+  for (std::int64_t l0 = 0; l0 < nr; l0 += lanes) {
+    T d[6][6][lanes], t[6][6][lanes], out[6][6][lanes];
+    for (int l = 0; l < lanes; ++l) {
+      // Lanes past the last tile repeat it; their columns of M are never read.
+      std::int64_t image, row, col;
+      s.locate(std::min(t_begin + p * nr + l0 + l, s.count - 1), image, row, col);
+      const T* src = padded + (image * s.c_in + c) * s.padded_plane + row * s.padded_w + col;
+      for (int i = 0; i < 6; ++i)
+        for (int j = 0; j < 6; ++j) d[j][i][l] = src[i * s.padded_w + j];  // d[column][row]
+    }
+    for (int j = 0; j < 6; ++j) input_1d<T>(d[j], t[j]);  // t[j][i] = (Bᵀ d)[i][j]
+    for (int i = 0; i < 6; ++i) {
+      T row[6][lanes];
+      for (int j = 0; j < 6; ++j)
+        for (int l = 0; l < lanes; ++l) row[j][l] = t[j][i][l];
+      input_1d<T>(row, out[i]);  // out[i][j] = (Bᵀ d B)[i][j]
+    }
+    const std::int64_t offset = packed_b_offset(c, p, s.c_in, cols, nr) + l0;
+    for (int xi = 0; xi < 36; ++xi) std::copy_n(out[xi / 6][xi % 6], lanes, v + xi * s.c_in * cols + offset);
+  }
+}
+
+/// Aᵀ M A of output channel o for the `lanes` tiles from column j0 of a chunk starting at tile
+/// t_begin (m: point ξ at m + ξ·c_out·cols), written to y through the epilogue.
+template <class T>
+void transform_output_group(const Tiles& s, const ConvEpilogue<T>& e, std::int64_t t_begin, std::int64_t cols,
+                            std::int64_t o, std::int64_t j0, const T* m, T* y) {
+  T in[6][6][lanes], t[6][4][lanes], out[4][4][lanes];
+  for (int xi = 0; xi < 36; ++xi) std::copy_n(m + (xi * s.c_out + o) * cols + j0, lanes, in[xi % 6][xi / 6]);
+  for (int j = 0; j < 6; ++j) output_1d<T>(in[j], t[j]);  // t[j][a] = (Aᵀ M)[a][j]
+  for (int a = 0; a < 4; ++a) {
+    T row[6][lanes];
+    for (int j = 0; j < 6; ++j)
+      for (int l = 0; l < lanes; ++l) row[j][l] = t[j][a][l];
+    output_1d<T>(row, out[a]);  // out[a][b] = (Aᵀ M A)[a][b]
+  }
+  for (int l = 0; l < lanes && t_begin + j0 + l < s.count; ++l) {
+    std::int64_t image, row, col;
+    s.locate(t_begin + j0 + l, image, row, col);
+    const std::int64_t width = std::min(out_tile, s.out_w - col);
+    for (std::int64_t a = 0; a < out_tile && row + a < s.out_h; ++a) {
+      const std::ptrdiff_t at = ((image * s.c_out + o) * s.out_h + row + a) * s.out_w + col;
+      if (e.identity()) {
+        for (std::int64_t b = 0; b < width; ++b) y[at + b] = out[a][b][l];
+      } else {
+        T values[4];
+        for (int b = 0; b < 4; ++b) values[b] = out[a][b][l];
+        detail::epilogue_row(e, o, values, y + at, e.residual ? e.residual + at : nullptr, width);
+      }
+    }
+  }
+}
+
+/// y = epilogue(conv(x, W)) for a 3×3 stride-1 undilated convolution (any padding), from W
+/// packed by pack_kernel. `chunk_tiles` (> 0) overrides the chunk size, for tests.
+///
+/// With many chunks each thread runs whole chunks (transform, GEMMs, transform back) on its own
+/// buffers, sized to stay in its L2 cache: written once and read once there, the transformed
+/// data never goes to memory. With fewer chunks than a few per thread, each step of a chunk is
+/// spread over the threads instead.
+template <class T>
+void conv2d(const Tensor<T>& x, const T* packed_u, std::int64_t c_out, const Conv2dGeometry& g,
+            const ConvEpilogue<T>& e, Tensor<T>& y, std::int64_t chunk_tiles = 0) {
+  const std::int64_t n = x.size(0), c_in = x.size(1), h = x.size(2), w = x.size(3);
+  Tiles s{};
+  s.c_in = c_in, s.c_out = c_out, s.out_h = g.out_h(h), s.out_w = g.out_w(w);
+  if (y.numel() == 0 || s.out_h <= 0 || s.out_w <= 0) return;
+  s.across = (s.out_w + out_tile - 1) / out_tile;
+  s.per_image = (s.out_h + out_tile - 1) / out_tile * s.across;
+  s.count = n * s.per_image;
+  const std::int64_t padded_h = s.per_image / s.across * out_tile + 2;
+  s.padded_w = s.across * out_tile + 2;
+  s.padded_plane = padded_h * s.padded_w;
+  const std::int64_t nr = gemm::block<T>().nr, mr = gemm::block<T>().mr;
+  const std::int64_t a_size = gemm::packed_a_size<T>(c_out, c_in);
+  const int threads = num_threads();
+
+  // Zero-padded copy of the input, sized to whole tiles: no bounds checks when gathering.
+  T* padded = scratch<T>(ScratchSlot::padded_input, static_cast<std::size_t>(n * c_in * s.padded_plane));
+  parallel_items(n * c_in, [&](std::int64_t nc) {
+    const T* src = x.data() + nc * h * w;
+    T* dst = padded + nc * s.padded_plane;
+    const std::int64_t q0 = std::max<std::int64_t>(0, g.pad_w), q1 = std::min(s.padded_w, w + g.pad_w);
+    for (std::int64_t r = 0; r < padded_h; ++r) {
+      T* row = dst + r * s.padded_w;
+      const std::int64_t ih = r - g.pad_h;
+      std::fill(row, row + s.padded_w, T(0));
+      if (ih >= 0 && ih < h && q1 > q0) std::copy(src + ih * w + (q0 - g.pad_w), src + ih * w + (q1 - g.pad_w), row + q0);
+    }
+  });
+
+  // Chunk size: the transformed input and output of a chunk take about 1 MB, at least one GEMM
+  // panel. Measured on ResNet50's 3×3 layers at batch 8 (2026-11-29): 0.25–2 MB within 10 %,
+  // 4 MB up to 1.8× slower; a floor of 64–256 tiles for wide layers gained nothing.
+  constexpr std::int64_t chunk_bytes = std::int64_t{1} << 20;
+  std::int64_t chunk = chunk_tiles > 0 ? chunk_tiles : chunk_bytes / (points * (c_in + c_out) * std::int64_t(sizeof(T)));
+  chunk = std::max(nr, chunk / nr * nr);
+  const std::int64_t chunks = (s.count + chunk - 1) / chunk;
+  auto cols_of = [&](std::int64_t t_begin) { return gemm::round_up(std::min(chunk, s.count - t_begin), nr); };
+  auto buffers = [&](T*& v, T*& m) {
+    v = scratch<T>(ScratchSlot::winograd_input, static_cast<std::size_t>(points * c_in * chunk));
+    m = scratch<T>(ScratchSlot::winograd_output, static_cast<std::size_t>(points * c_out * chunk));
+  };
+
+  if (chunks >= 4 * threads) {
+    parallel_items(chunks, [&](std::int64_t item) {
+      const std::int64_t t_begin = item * chunk, cols = cols_of(t_begin);
+      T *v, *m;
+      buffers(v, m);
+      for (std::int64_t c = 0; c < c_in; ++c)
+        for (std::int64_t p = 0; p < cols / nr; ++p) transform_input_panel(s, padded, t_begin, cols, c, p, nr, v);
+      for (std::int64_t xi = 0; xi < points; ++xi)
+        gemm::gemm_packed(c_out, cols, c_in, packed_u + xi * a_size, v + xi * c_in * cols, m + xi * c_out * cols, cols,
+                          false);
+      for (std::int64_t o = 0; o < c_out; ++o)
+        for (std::int64_t j0 = 0; j0 < cols; j0 += lanes) transform_output_group(s, e, t_begin, cols, o, j0, m, y.data());
+    });
+    return;
+  }
+  T *v, *m;
+  buffers(v, m);
+  // Items per GEMM point so that every thread has a few (36 points alone leave 16 threads uneven).
+  const std::int64_t row_panels = (c_out + mr - 1) / mr;
+  const std::int64_t m_parts = std::min(row_panels, std::max<std::int64_t>(1, (4 * threads + points - 1) / points));
+  const std::int64_t m_step = (row_panels + m_parts - 1) / m_parts * mr;
+  for (std::int64_t t_begin = 0; t_begin < s.count; t_begin += chunk) {
+    const std::int64_t cols = cols_of(t_begin), panels = cols / nr, groups = cols / lanes;
+    parallel_items(c_in * panels, [&](std::int64_t item) {
+      transform_input_panel(s, padded, t_begin, cols, item / panels, item % panels, nr, v);
+    });
+    parallel_items(points * m_parts, [&](std::int64_t item) {
+      const std::int64_t xi = item / m_parts, m0 = item % m_parts * m_step;
+      if (m0 < c_out)
+        gemm::gemm_packed_rows(c_out, cols, c_in, packed_u + xi * a_size, v + xi * c_in * cols, m + xi * c_out * cols,
+                               cols, false, m0, std::min(m0 + m_step, c_out));
+    });
+    parallel_items(c_out * groups, [&](std::int64_t item) {
+      transform_output_group(s, e, t_begin, cols, item / groups, item % groups * lanes, m, y.data());
+    });
+  }
+}
+
+}  // namespace winograd
+
+}  // namespace fcam::cpu

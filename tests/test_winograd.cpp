@@ -1,0 +1,149 @@
+// Winograd F(4x4, 3x3) (ops/cpu/winograd.hpp) against the direct convolution: in double, where
+// the transforms are exact up to rounding, it must agree to 1e-12 on every padding, odd size,
+// chunk boundary and depth past one GEMM k block; in float its error against a double reference
+// is measured, printed and bounded, beside the direct float convolution's. Also the inference
+// epilogue, the prepared (inference) weights, and the input gradient, which runs through it.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <iostream>
+#include <sstream>
+#include <vector>
+
+#include <fcam/fcam.hpp>
+
+using namespace fcam;
+
+namespace {
+
+template <class T>
+Tensor<T> random_tensor(const Shape& shape, Rng& rng) {
+  Tensor<T> t(shape);
+  fill_uniform(t, T(-1), T(1), rng);
+  return t;
+}
+
+/// max |a − b| / max |b|.
+template <class A, class B>
+double relative_to_largest(const Tensor<A>& a, const Tensor<B>& b) {
+  REQUIRE(a.shape() == b.shape());
+  double diff = 0, largest = 0;
+  for (std::int64_t i = 0; i < a.numel(); ++i) {
+    diff = std::max(diff, std::abs(static_cast<double>(a.data()[i]) - static_cast<double>(b.data()[i])));
+    largest = std::max(largest, std::abs(static_cast<double>(b.data()[i])));
+  }
+  return diff / std::max(largest, 1e-300);
+}
+
+struct Case {
+  std::int64_t n, c_in, c_out, h, w, pad;
+};
+
+std::string describe(const Case& c) {
+  std::ostringstream s;
+  s << c.n << "x" << c.c_in << "x" << c.h << "x" << c.w << " -> " << c.c_out << ", pad " << c.pad;
+  return s.str();
+}
+
+/// Restores the process's Winograd setting when a test ends.
+struct WinogradSetting {
+  bool saved = cpu::winograd_enabled();
+  explicit WinogradSetting(bool on) { cpu::set_winograd(on); }
+  ~WinogradSetting() { cpu::set_winograd(saved); }
+};
+
+}  // namespace
+
+TEST_CASE("Winograd F(4x4, 3x3) equals the direct convolution in double", "[conv][winograd]") {
+  Rng rng(41);
+  const std::vector<Case> cases{
+      {2, 16, 16, 9, 7, 1},    // outputs not a multiple of 4
+      {1, 16, 24, 4, 4, 1},    // one tile row
+      {3, 20, 17, 13, 11, 0},  // no padding, output channels not a multiple of MR
+      {1, 16, 16, 1, 1, 1},    // a single output pixel
+      {2, 32, 16, 8, 8, 2},    // padding wider than 1
+      {1, 300, 20, 6, 10, 1},  // depth past one GEMM k block (256)
+      {4, 16, 40, 36, 34, 1},  // several images, many tiles: whole chunks per thread
+  };
+  for (const Case& c : cases)
+    for (const std::int64_t chunk : {std::int64_t{0}, std::int64_t{1}, std::int64_t{40}}) {
+      INFO(describe(c) << ", chunk " << chunk);
+      const auto x = random_tensor<double>({c.n, c.c_in, c.h, c.w}, rng);
+      const auto w = random_tensor<double>({c.c_out, c.c_in, 3, 3}, rng);
+      const auto bias = random_tensor<double>({c.c_out}, rng);
+      const Conv2dGeometry g = Conv2dGeometry::square(3, 1, c.pad);
+      const Tensor<double> expected = conv2d(x, w, bias, g);  // double: the direct GEMM path
+      std::vector<double> packed(static_cast<std::size_t>(cpu::winograd::packed_kernel_size<double>(c.c_out, c.c_in)));
+      cpu::winograd::pack_kernel(w, packed.data());
+      cpu::ConvEpilogue<double> e;
+      e.shift = bias.data();
+      auto y = Tensor<double>::uninitialized(expected.shape());
+      cpu::winograd::conv2d(x, packed.data(), c.c_out, g, e, y, chunk);
+      CHECK(relative_to_largest(y, expected) < 1e-12);
+
+      // The whole epilogue: relu(v·scale + shift + residual).
+      const auto scale = random_tensor<double>({c.c_out}, rng);
+      const auto residual = random_tensor<double>(expected.shape(), rng);
+      const Tensor<double> plain = conv2d(x, w, Tensor<double>(), g);
+      Tensor<double> fused_expected(expected.shape());
+      const std::int64_t plane = expected.size(2) * expected.size(3);
+      for (std::int64_t i = 0; i < plain.numel(); ++i) {
+        const std::int64_t o = i / plane % c.c_out;
+        fused_expected.data()[i] =
+            std::max(0.0, plain.data()[i] * scale.data()[o] + bias.data()[o] + residual.data()[i]);
+      }
+      e.scale = scale.data();
+      e.residual = residual.data();
+      e.relu = true;
+      cpu::winograd::conv2d(x, packed.data(), c.c_out, g, e, y, chunk);
+      CHECK(relative_to_largest(y, fused_expected) < 1e-12);
+    }
+}
+
+TEST_CASE("float convolutions through Winograd stay within 2e-5 of the largest output", "[conv][winograd]") {
+  Rng rng(42);
+  // Shapes of the F-CAM decoders and VGG16 (channels as there, maps smaller).
+  const std::vector<Case> cases{{2, 64, 64, 28, 28, 1}, {1, 512, 512, 14, 14, 1}, {2, 192, 64, 30, 26, 1},
+                                {1, 256, 128, 9, 17, 1}};
+  for (const Case& c : cases) {
+    INFO(describe(c));
+    const auto xd = random_tensor<double>({c.n, c.c_in, c.h, c.w}, rng);
+    const auto wd = random_tensor<double>({c.c_out, c.c_in, 3, 3}, rng);
+    const auto bd = random_tensor<double>({c.c_out}, rng);
+    const Conv2dGeometry g = Conv2dGeometry::square(3, 1, c.pad);
+    const Tensor<double> exact = conv2d(xd, wd, bd, g);
+    const auto x = xd.cast<float>(), w = wd.cast<float>(), b = bd.cast<float>();
+    double winograd_error = 0, direct_error = 0, prepared_error = 0, grad_error = 0, direct_grad_error = 0;
+    // The input gradient is the convolution of dy with the flipped kernel: the same path.
+    const auto dyd = random_tensor<double>(exact.shape(), rng);
+    const Tensor<double> exact_dx = conv2d_backward(xd, wd, dyd, g, true, nullptr, nullptr);
+    const auto dy = dyd.cast<float>();
+    {
+      const WinogradSetting on(true);
+      REQUIRE(cpu::winograd::applies<float>(g, c.c_in, c.c_out));
+      winograd_error = relative_to_largest(conv2d(x, w, b, g), exact);
+      const PreparedConvWeights<float> prepared(w, 1);
+      REQUIRE(prepared.cpu_packed().winograd.defined());
+      prepared_error =
+          relative_to_largest(conv2d_prepared(x, prepared, g, ConvEpilogue<float>{Tensor<float>(), b, false}), exact);
+      grad_error = relative_to_largest(conv2d_backward(x, w, dy, g, true, nullptr, nullptr), exact_dx);
+    }
+    {
+      const WinogradSetting off(false);
+      REQUIRE_FALSE(cpu::winograd::applies<float>(g, c.c_in, c.c_out));
+      direct_error = relative_to_largest(conv2d(x, w, b, g), exact);
+      direct_grad_error = relative_to_largest(conv2d_backward(x, w, dy, g, true, nullptr, nullptr), exact_dx);
+    }
+    std::cout << "winograd " << describe(c) << ": float error / largest output: winograd " << winograd_error
+              << " (prepared " << prepared_error << ", input gradient " << grad_error << "), direct " << direct_error
+              << " (input gradient " << direct_grad_error << ")\n";
+    CHECK(winograd_error < 2e-5);
+    CHECK(prepared_error < 2e-5);
+    CHECK(grad_error < 2e-5);
+    CHECK(direct_error < 5e-6);
+    // The path really changed: Winograd's rounding is not the direct convolution's.
+    CHECK(winograd_error != direct_error);
+  }
+}
