@@ -2,7 +2,8 @@
 // the transforms are exact up to rounding, it must agree to 1e-12 on every padding, odd size,
 // chunk boundary and depth past one GEMM k block; in float its error against a double reference
 // is measured, printed and bounded, beside the direct float convolution's. Also the inference
-// epilogue, the prepared (inference) weights, and the input gradient, which runs through it.
+// epilogue, the prepared (inference) weights, the input gradient, which runs through the same
+// forward, and the weight gradient (its adjoint: 36 GEMMs over the tiles).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -102,6 +103,26 @@ TEST_CASE("Winograd F(4x4, 3x3) equals the direct convolution in double", "[conv
     }
 }
 
+TEST_CASE("Winograd weight gradient equals the direct one in double", "[conv][winograd]") {
+  Rng rng(43);
+  const std::vector<Case> cases{{2, 16, 16, 9, 7, 1}, {3, 20, 17, 13, 11, 0}, {1, 16, 16, 1, 1, 1},
+                                {2, 32, 16, 8, 8, 2}, {1, 300, 20, 6, 10, 1}, {4, 16, 40, 36, 34, 1}};
+  for (const Case& c : cases)
+    for (const std::int64_t chunk : {std::int64_t{0}, std::int64_t{1}, std::int64_t{40}}) {
+      INFO(describe(c) << ", chunk " << chunk);
+      const auto x = random_tensor<double>({c.n, c.c_in, c.h, c.w}, rng);
+      const auto w = random_tensor<double>({c.c_out, c.c_in, 3, 3}, rng);
+      const Conv2dGeometry g = Conv2dGeometry::square(3, 1, c.pad);
+      const auto dy = random_tensor<double>({c.n, c.c_out, g.out_h(c.h), g.out_w(c.w)}, rng);
+      // Both add into a gradient that already holds values.
+      const auto start = random_tensor<double>(w.shape(), rng);
+      Tensor<double> expected = start.clone(), actual = start.clone();
+      conv2d_backward(x, w, dy, g, false, &expected, nullptr);  // double: the direct path
+      cpu::winograd::weight_grad(x, dy, g, actual.data(), chunk);
+      CHECK(relative_to_largest(actual, expected) < 1e-12);
+    }
+}
+
 TEST_CASE("float convolutions through Winograd stay within 2e-5 of the largest output", "[conv][winograd]") {
   Rng rng(42);
   // Shapes of the F-CAM decoders and VGG16 (channels as there, maps smaller).
@@ -116,10 +137,17 @@ TEST_CASE("float convolutions through Winograd stay within 2e-5 of the largest o
     const Tensor<double> exact = conv2d(xd, wd, bd, g);
     const auto x = xd.cast<float>(), w = wd.cast<float>(), b = bd.cast<float>();
     double winograd_error = 0, direct_error = 0, prepared_error = 0, grad_error = 0, direct_grad_error = 0;
+    double weight_error = 0, direct_weight_error = 0;
     // The input gradient is the convolution of dy with the flipped kernel: the same path.
     const auto dyd = random_tensor<double>(exact.shape(), rng);
-    const Tensor<double> exact_dx = conv2d_backward(xd, wd, dyd, g, true, nullptr, nullptr);
+    Tensor<double> exact_dw(wd.shape());
+    const Tensor<double> exact_dx = conv2d_backward(xd, wd, dyd, g, true, &exact_dw, nullptr);
     const auto dy = dyd.cast<float>();
+    auto weight_grad = [&] {
+      Tensor<float> dw(w.shape());
+      conv2d_backward(x, w, dy, g, false, &dw, nullptr);
+      return relative_to_largest(dw, exact_dw);
+    };
     {
       const WinogradSetting on(true);
       REQUIRE(cpu::winograd::applies<float>(g, c.c_in, c.c_out));
@@ -129,20 +157,25 @@ TEST_CASE("float convolutions through Winograd stay within 2e-5 of the largest o
       prepared_error =
           relative_to_largest(conv2d_prepared(x, prepared, g, ConvEpilogue<float>{Tensor<float>(), b, false}), exact);
       grad_error = relative_to_largest(conv2d_backward(x, w, dy, g, true, nullptr, nullptr), exact_dx);
+      weight_error = weight_grad();
     }
     {
       const WinogradSetting off(false);
       REQUIRE_FALSE(cpu::winograd::applies<float>(g, c.c_in, c.c_out));
       direct_error = relative_to_largest(conv2d(x, w, b, g), exact);
       direct_grad_error = relative_to_largest(conv2d_backward(x, w, dy, g, true, nullptr, nullptr), exact_dx);
+      direct_weight_error = weight_grad();
     }
     std::cout << "winograd " << describe(c) << ": float error / largest output: winograd " << winograd_error
-              << " (prepared " << prepared_error << ", input gradient " << grad_error << "), direct " << direct_error
-              << " (input gradient " << direct_grad_error << ")\n";
+              << " (prepared " << prepared_error << ", input gradient " << grad_error << ", weight gradient "
+              << weight_error << "), direct " << direct_error << " (input gradient " << direct_grad_error
+              << ", weight gradient " << direct_weight_error << ")\n";
     CHECK(winograd_error < 2e-5);
     CHECK(prepared_error < 2e-5);
     CHECK(grad_error < 2e-5);
+    CHECK(weight_error < 2e-5);
     CHECK(direct_error < 5e-6);
+    CHECK(direct_weight_error < 5e-6);
     // The path really changed: Winograd's rounding is not the direct convolution's.
     CHECK(winograd_error != direct_error);
   }

@@ -15,8 +15,8 @@
 ///   frozen skip), the stride-1 path convolves with those rows of the kernel alone.
 /// - Depthwise forwards (one input and one output channel per group) skip the GEMM for the
 ///   direct kernel of depthwise_conv2d.hpp.
-/// - Float 3×3 stride-1 forwards (and so the input gradients of such layers) run as Winograd
-///   F(4×4, 3×3) (winograd.hpp) unless it is turned off.
+/// - Float 3×3 stride-1 forwards, and so the input gradients of such layers, and their weight
+///   gradients run as Winograd F(4×4, 3×3) (winograd.hpp) unless it is turned off.
 #pragma once
 
 #include <omp.h>
@@ -317,6 +317,7 @@ namespace detail {
 template <class T>
 void conv2d_weight_grad(const Tensor<T>& x, const Tensor<T>& grad_y, const Conv2dGeometry& g, const ConvSizes& s,
                         T* grad_weight) {
+  if (winograd::applies<T>(g, s.c_in, s.c_out)) return winograd::weight_grad(x, grad_y, g, grad_weight);
   const int threads = num_threads();
   const Tiling tiling(s, g.groups, threads, true, gemm::block<T>().mr);
   const std::int64_t max_cols = tiling.rows * s.out_w;

@@ -51,8 +51,9 @@ enum class ScratchSlot : std::size_t {
   tail_panel,      ///< GEMM: copy of a partial B panel
   row_pointers,    ///< conv: B row pointers of an indirect GEMM
   tail_pointers,   ///< GEMM: row pointers of the partial-panel copy
-  winograd_input,  ///< Winograd: transformed input tiles of a chunk (calling thread)
-  winograd_output, ///< Winograd: GEMM products of a chunk (calling thread)
+  winograd_input,  ///< Winograd: transformed input tiles of a chunk
+  winograd_output, ///< Winograd: GEMM products (or output gradients) of a chunk
+  winograd_weight_sum, ///< Winograd: weight gradient of the transformed kernel (calling thread)
   count_           ///< number of slots
 };
 
