@@ -1,22 +1,29 @@
-// fcam-bench-train: where the time of one F-CAM stage-2 training step goes (issue [train]):
-// ResNet50-WSOL, batch 8, 224×224 crops from 500×375 PNG images (CUB-sized), CAM pseudo-labels,
-// α·PCE + CRF + size, SGD on the decoder. Prints the mean milliseconds of each part over
-// --steps steps after one warm-up step.
-//   fcam-bench-train [--arch resnet50] [--batch 8] [--steps 3] [--threads N]
+// fcam-bench-train: where the time of one training step goes (issue [train]). Stage 2 (the
+// default): ResNet50-WSOL, batch 8, 224×224 crops from 500×375 PNG images (CUB-sized), CAM
+// pseudo-labels, α·PCE + CRF + size, SGD on the decoder. Stage 1: the classifier in training
+// mode, cross-entropy, backward through head and encoder, SGD on both. Prints the mean
+// milliseconds of each part over --steps steps after one warm-up step.
+//   fcam-bench-train [--stage 2] [--arch resnet50] [--base_width 64] [--batch 8] [--size 224]
+//                    [--steps 3] [--threads N]
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <fcam/fcam.hpp>
 
 using namespace fcam;
 
 int main(int argc, char** argv) {
-  app::Flags flags("fcam-bench-train", "Breakdown of one F-CAM stage-2 training step.");
+  app::Flags flags("fcam-bench-train", "Breakdown of one training step (stage 1 or 2).");
+  flags.add_int("stage", 2, "1: the classifier; 2: the F-CAM decoder on the frozen classifier");
   flags.add_string("arch", "resnet50", "encoder");
+  flags.add_int("base_width", 64, "encoder base width (16: the cluttered Fashion-MNIST demo's ResNet18)");
   flags.add_int("batch", 8, "images per step");
+  flags.add_int("size", 224, "crop size (images are resized to size·256/224 first)");
   flags.add_int("steps", 3, "timed steps (after one warm-up step)");
   flags.add_int("threads", 0, "CPU threads (0: FCAM_NUM_THREADS or all)");
   try {
@@ -25,7 +32,8 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (flags.integer("threads") > 0) set_num_threads(flags.integer("threads"));
-    const int batch_size = flags.integer("batch");
+    const int batch_size = flags.integer("batch"), stage = flags.integer("stage"), size = flags.integer("size");
+    if (stage != 1 && stage != 2) throw Error("--stage must be 1 or 2, got " + std::to_string(stage));
     // A split of CUB-sized images on disk.
     const auto root = std::filesystem::temp_directory_path() / "fcam_bench_train";
     std::filesystem::create_directories(root / "img");
@@ -47,38 +55,66 @@ int main(int argc, char** argv) {
     data::LoaderOptions lo;
     lo.batch_size = batch_size;
     lo.workers = 0;  // timed on the calling thread; training overlaps it with the step (workers)
+    lo.transform.crop_size = size;
+    lo.transform.resize_size = size * 256 / 224;
     data::DataLoader loader(ds, lo);
 
-    models::FcamModel<float> model(models::parse_arch(flags.text("arch")), 200);
-    optim::Sgd<float> sgd(train::parameter_groups(model, train::Stage::fcam), optim::SgdOptions{});
+    models::FcamModel<float> model(models::parse_arch(flags.text("arch")), 200, flags.integer("base_width"));
+    const train::Stage which = stage == 1 ? train::Stage::classifier : train::Stage::fcam;
+    optim::Sgd<float> sgd(train::parameter_groups(model, which), optim::SgdOptions{});
     train::FcamLossOptions o;
     const int steps = flags.integer("steps");
     double data_ms = 0;
-    train::FcamStepTimes times;
+    train::FcamStepTimes times;  // stage 1 fills encoder (forward), pce (cross-entropy), backward, optimiser
+    using Clock = std::chrono::steady_clock;
+    auto ms_since = [](Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); };
     for (int step = 0; step <= steps; ++step) {
       loader.start_epoch(step);
-      const auto t0 = std::chrono::steady_clock::now();
+      const auto t0 = Clock::now();
       const data::Batch batch = *loader.next();
-      const double load = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      const double load = ms_since(t0);
       train::FcamStepTimes one;
-      train::fcam_step(model, sgd, batch, o, 1.0, rng, &one);
+      if (stage == 2) {
+        train::fcam_step(model, sgd, batch, o, 1.0, rng, &one);
+      } else {  // classifier_step, part by part
+        model.train();
+        sgd.zero_grad();
+        const std::vector<std::int64_t> targets(batch.labels.begin(), batch.labels.end());
+        auto t = Clock::now();
+        const Tensor<float> logits = model.classify(train::batch_tensor<float>(batch.inputs)).logits;
+        one.encoder = ms_since(t), t = Clock::now();
+        const CrossEntropyResult<float> ce = cross_entropy(logits, targets);
+        one.pce = ms_since(t), t = Clock::now();
+        model.backward_classifier(ce.grad);
+        one.backward = ms_since(t), t = Clock::now();
+        sgd.step();
+        one.optimiser = ms_since(t);
+      }
       if (step == 0) continue;  // warm-up
       data_ms += load;
       times += one;
     }
     const double n = steps;
-    std::printf("F-CAM stage-2 step, %s, batch %d, 224x224, %d threads; mean of %d steps (ms)\n\n", flags.text("arch").c_str(),
-                batch_size, num_threads(), steps);
+    std::printf("%s step, %s (base width %lld), batch %d, %dx%d, %d threads; mean of %d steps (ms)\n\n",
+                stage == 1 ? "Classifier (stage-1)" : "F-CAM stage-2", flags.text("arch").c_str(),
+                static_cast<long long>(flags.integer("base_width")), batch_size, size, size, num_threads(), steps);
     std::printf("| part | ms |\n|---|---:|\n");
-    const std::pair<const char*, double> rows[] = {
-        {"data (load 500x375 PNG, resize 256, crop 224, flip; one thread)", data_ms},
-        {"encoder forward (frozen, inference)", times.encoder}, {"CAM (ground-truth class, upsampled)", times.cam},
-        {"sampling regions", times.sampling}, {"decoder + head forward, softmax", times.decoder_forward},
-        {"partial cross-entropy", times.pce}, {"CRF loss (lattice, forward + gradient)", times.crf},
-        {"size loss", times.size}, {"decoder + head backward", times.backward}, {"SGD step", times.optimiser}};
+    const std::string data_row = "data (load 500x375 PNG, resize " + std::to_string(size * 256 / 224) + ", crop " +
+                                 std::to_string(size) + ", flip; one thread)";
+    std::vector<std::pair<std::string, double>> rows{{data_row, data_ms}};
+    if (stage == 1) {
+      rows.insert(rows.end(), {{"forward (training mode)", times.encoder}, {"cross-entropy", times.pce},
+                               {"backward (head and encoder)", times.backward}, {"SGD step", times.optimiser}});
+    } else {
+      rows.insert(rows.end(),
+                  {{"encoder forward (frozen, inference)", times.encoder}, {"CAM (ground-truth class, upsampled)", times.cam},
+                   {"sampling regions", times.sampling}, {"decoder + head forward, softmax", times.decoder_forward},
+                   {"partial cross-entropy", times.pce}, {"CRF loss (lattice, forward + gradient)", times.crf},
+                   {"size loss", times.size}, {"decoder + head backward", times.backward}, {"SGD step", times.optimiser}});
+    }
     double total = 0;
     for (const auto& [name, ms] : rows) {
-      std::printf("| %s | %.1f |\n", name, ms / n);
+      std::printf("| %s | %.1f |\n", name.c_str(), ms / n);
       total += ms / n;
     }
     std::printf("| **total** | **%.1f** (%.1f images/s) |\n", total, batch_size * 1000.0 / total);

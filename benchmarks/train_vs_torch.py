@@ -1,9 +1,18 @@
 #!/usr/bin/python3
-"""One F-CAM stage-2 training step, part by part: fcam vs PyTorch on this CPU, same run, ratios.
+"""One training step, part by part: fcam vs PyTorch on this CPU, same run, ratios.
 
 Usage (Debian's interpreter, which sees python3-torch):
     /usr/bin/python3 benchmarks/train_vs_torch.py --bench build/bin/fcam-bench-train
-        [--archs resnet50,vgg16,inceptionv3] [--batch 8] [--threads 2] [--steps 3] [--rounds 3]
+        [--stage 2] [--archs resnet50,vgg16,inceptionv3] [--base-width 64] [--batch 8] [--size 224]
+        [--threads 2] [--steps 3] [--rounds 3]
+
+The cluttered Fashion-MNIST demo's model: --archs resnet18 --base-width 16 --batch 64 --size 128.
+
+Stage 1 (--stage 1): the classifier in training mode (BatchNorm batch statistics), the class
+logits, cross-entropy, backward through head and encoder, SGD (Nesterov, momentum 0.9, weight
+decay 1e-4) on both. Parts: "forward" (fcam: forward + cross-entropy) and "backward + SGD".
+
+Stage 2 (the default):
 
 The step: a frozen encoder (evaluation mode, no gradients), the F-CAM decoder and segmentation
 head in training mode, softmax, the partial cross-entropy on sampled pixels and the size term,
@@ -38,40 +47,69 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 from models_reference import FcamInception, FcamResNet, FcamVgg  # noqa: E402
 
-PARTS = ("encoder forward", "decoder + head forward", "backward + SGD")
+PARTS = {1: ("forward", "backward + SGD"), 2: ("encoder forward", "decoder + head forward", "backward + SGD")}
 
 
-def build(arch):
-    return {"vgg16": FcamVgg, "inceptionv3": FcamInception}.get(arch, lambda c: FcamResNet(arch, c))(200)
+def build(arch, base_width):
+    if arch in ("vgg16", "inceptionv3") and base_width != 64:
+        sys.exit(f"train_vs_torch: the PyTorch {arch} has base width 64 only")
+    return {"vgg16": FcamVgg, "inceptionv3": FcamInception}.get(arch, lambda c: FcamResNet(arch, c, base_width))(200)
 
 
-def fcam_parts(bench, arch, batch, threads, steps):
-    """fcam-bench-train's table, folded into PARTS (ms)."""
-    out = subprocess.run([bench, "--arch", arch, "--batch", str(batch), "--steps", str(steps), "--threads",
-                          str(threads)], check=True, capture_output=True, text=True).stdout
+def fcam_parts(args, arch):
+    """fcam-bench-train's table, folded into the stage's PARTS (ms)."""
+    out = subprocess.run([args.bench, "--stage", str(args.stage), "--arch", arch, "--base_width", str(args.base_width),
+                          "--batch", str(args.batch), "--size", str(args.size), "--steps", str(args.steps), "--threads",
+                          str(args.threads)], check=True, capture_output=True, text=True).stdout
     rows = {m.group(1).strip(): float(m.group(2)) for m in re.finditer(r"^\| ([^|*]+) \| ([0-9.]+) \|$", out, re.M)}
 
     def row(prefix):
         keys = [k for k in rows if k.startswith(prefix)]
         if len(keys) != 1:
-            sys.exit(f"train_vs_torch: no single row '{prefix}' in the output of {bench}:\n{out}")
+            sys.exit(f"train_vs_torch: no single row '{prefix}' in the output of {args.bench}:\n{out}")
         return rows[keys[0]]
 
+    if args.stage == 1:
+        return {"forward": row("forward") + row("cross-entropy"),
+                "backward + SGD": row("backward") + row("SGD step")}
     return {"encoder forward": row("encoder forward"),
             "decoder + head forward": row("decoder + head forward") + row("partial cross-entropy") + row("size loss"),
             "backward + SGD": row("decoder + head backward") + row("SGD step")}
 
 
-def torch_parts(model, batch, steps):
-    """The PyTorch step's parts (ms), mean of `steps` steps after one warm-up step."""
+def torch_stage1(model, batch, size, steps):
+    """The PyTorch classifier step's parts (ms), mean of `steps` steps after one warm-up step."""
+    model.train()
+    params = list(model.encoder.parameters()) + list(model.classification_head.parameters())
+    opt = torch.optim.SGD(params, lr=1e-3, momentum=0.9, weight_decay=1e-4, nesterov=True)
+    x = torch.rand(batch, 3, size, size) * 4 - 2
+    targets = torch.randint(0, 200, (batch,))
+    totals = dict.fromkeys(PARTS[1], 0.0)
+    for step in range(steps + 1):
+        t0 = time.perf_counter()
+        loss = F.cross_entropy(model.classification_head(model.stages(x)[-1]), targets)
+        t1 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        t2 = time.perf_counter()
+        if step == 0:
+            continue  # warm-up
+        for part, seconds in zip(PARTS[1], (t1 - t0, t2 - t1)):
+            totals[part] += seconds * 1e3
+    return {part: ms / steps for part, ms in totals.items()}
+
+
+def torch_stage2(model, batch, size, steps):
+    """The PyTorch F-CAM step's parts (ms), mean of `steps` steps after one warm-up step."""
     model.encoder.eval()
     model.decoder.train()
     model.segmentation_head.train()
     params = list(model.decoder.parameters()) + list(model.segmentation_head.parameters())
     opt = torch.optim.SGD(params, lr=1e-3, momentum=0.9, weight_decay=1e-4, nesterov=True)
-    x = torch.rand(batch, 3, 224, 224) * 4 - 2
+    x = torch.rand(batch, 3, size, size) * 4 - 2
     rows = torch.arange(batch)
-    totals = dict.fromkeys(PARTS, 0.0)
+    totals = dict.fromkeys(PARTS[2], 0.0)
     for step in range(steps + 1):
         t0 = time.perf_counter()
         with torch.no_grad():
@@ -82,7 +120,7 @@ def torch_parts(model, batch, steps):
             seg = F.interpolate(seg, size=x.shape[-2:], mode="bilinear", align_corners=True)
         probs = torch.softmax(seg, dim=1)
         # One foreground and one background pixel per image (fcam's default sampling).
-        ys, xs = torch.randint(0, 224, (2, batch)), torch.randint(0, 224, (2, batch))
+        ys, xs = torch.randint(0, size, (2, batch)), torch.randint(0, size, (2, batch))
         logp = torch.log_softmax(seg, dim=1)
         pce = -(logp[rows, 1, ys[0], xs[0]].mean() + logp[rows, 0, ys[1], xs[1]].mean()) / 2
         sizes = probs.sum(dim=(2, 3))
@@ -95,7 +133,7 @@ def torch_parts(model, batch, steps):
         t3 = time.perf_counter()
         if step == 0:
             continue  # warm-up
-        for part, seconds in zip(PARTS, (t1 - t0, t2 - t1, t3 - t2)):
+        for part, seconds in zip(PARTS[2], (t1 - t0, t2 - t1, t3 - t2)):
             totals[part] += seconds * 1e3
     return {part: ms / steps for part, ms in totals.items()}
 
@@ -103,8 +141,11 @@ def torch_parts(model, batch, steps):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--bench", required=True)
+    p.add_argument("--stage", type=int, choices=(1, 2), default=2)
     p.add_argument("--archs", default="resnet50,vgg16,inceptionv3")
+    p.add_argument("--base-width", type=int, default=64)
     p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--size", type=int, default=224)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--rounds", type=int, default=3)
@@ -113,21 +154,24 @@ def main():
     torch.manual_seed(0)
     table = []
     for arch in args.archs.split(","):
-        model = build(arch)
+        model = build(arch, args.base_width)
+        torch_parts = torch_stage1 if args.stage == 1 else torch_stage2
         best_f, best_t = None, None
         for r in range(args.rounds):
-            f = fcam_parts(args.bench, arch, args.batch, args.threads, args.steps)
-            t = torch_parts(model, args.batch, args.steps)
+            f = fcam_parts(args, arch)
+            t = torch_parts(model, args.batch, args.size, args.steps)
             print(f"{arch} round {r + 1}: fcam {sum(f.values()):.0f} ms, torch {sum(t.values()):.0f} ms", flush=True)
             if best_f is None or sum(f.values()) < sum(best_f.values()):
                 best_f = f
             if best_t is None or sum(t.values()) < sum(best_t.values()):
                 best_t = t
-        for part in PARTS:
+        for part in PARTS[args.stage]:
             table.append((arch, part, best_f[part], best_t[part]))
-        table.append((arch, "**the three together**", sum(best_f.values()), sum(best_t.values())))
+        table.append((arch, "**the whole step**", sum(best_f.values()), sum(best_t.values())))
+    step = "classifier (stage-1) step" if args.stage == 1 else "F-CAM stage-2 step without CRF"
     print(f"\nCPU: {platform.processor() or platform.machine()}, {args.threads} threads, fp32, batch {args.batch}, "
-          f"224x224, 200 classes; F-CAM stage-2 step without CRF; fcam vs PyTorch {torch.__version__}; "
+          f"{args.size}x{args.size}, 200 classes, base width {args.base_width}; {step}; "
+          f"fcam vs PyTorch {torch.__version__}; "
           f"ms (best of {args.rounds} rounds, each the mean of {args.steps} steps); ratio = fcam / torch\n")
     print("| backbone | part | fcam ms | torch ms | ratio |\n|---|---|---:|---:|---:|")
     for arch, part, tf, tt in table:

@@ -68,20 +68,37 @@ class Head(nn.Module):
         return self.fc(a.mean(dim=(2, 3)))
 
 
+class NarrowResNet(torchvision.models.resnet.ResNet):
+    """torchvision's ResNet18/34 with another base width: a stem of `width` channels and layer i
+    of width·2^i planes (fcam's --base_width; torchvision fixes 64)."""
+
+    def __init__(self, arch, width):
+        nn.Module.__init__(self)
+        block, layers = torchvision.models.resnet.BasicBlock, {"resnet18": [2, 2, 2, 2], "resnet34": [3, 4, 6, 3]}[arch]
+        self._norm_layer, self.inplanes, self.dilation, self.groups, self.base_width = nn.BatchNorm2d, width, 1, 1, 64
+        self.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
+        self.bn1, self.relu, self.maxpool = nn.BatchNorm2d(width), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1)
+        self.layer1 = self._make_layer(block, width, layers[0])
+        self.layer2 = self._make_layer(block, 2 * width, layers[1], stride=2)
+        self.layer3 = self._make_layer(block, 4 * width, layers[2], stride=2)
+        self.layer4 = self._make_layer(block, 8 * width, layers[3], stride=2)
+        self.fc = nn.Identity()
+
+
 class FcamResNet(nn.Module):
-    def __init__(self, arch, classes):
+    def __init__(self, arch, classes, base_width=64):
         super().__init__()
-        self.encoder = getattr(torchvision.models, arch)()
+        self.encoder = getattr(torchvision.models, arch)() if base_width == 64 else NarrowResNet(arch, base_width)
         for layer in (self.encoder.layer3, self.encoder.layer4):  # WSOL: stride 1, no dilation
             block = layer[0]
             (block.conv2 if arch == "resnet50" else block.conv1).stride = (1, 1)
             block.downsample[0].stride = (1, 1)
         del self.encoder.fc
         expansion = 4 if arch == "resnet50" else 1
-        stage_channels = [3, 64] + [64 * 2 ** i * expansion for i in range(4)]
+        stage_channels = [3, base_width] + [base_width * 2 ** i * expansion for i in range(4)]
         self.classification_head = Head(stage_channels[-1], classes)
-        self.decoder = Decoder(stage_channels, [256, 128, 64, 32, 16])
-        self.segmentation_head = nn.Sequential(nn.Conv2d(16, 2, 3, padding=1))
+        self.decoder = Decoder(stage_channels, [max(1, w * base_width // 64) for w in [256, 128, 64, 32, 16]])
+        self.segmentation_head = nn.Sequential(nn.Conv2d(max(1, 16 * base_width // 64), 2, 3, padding=1))
 
     def stages(self, x):
         e = self.encoder
