@@ -124,8 +124,8 @@ def torch_stage2(model, batch, size, steps):
         logp = torch.log_softmax(seg, dim=1)
         pce = -(logp[rows, 1, ys[0], xs[0]].mean() + logp[rows, 0, ys[1], xs[1]].mean()) / 2
         sizes = probs.sum(dim=(2, 3))
-        size = -torch.log(sizes.clamp_min(1e-8)).mean() * 0.1
-        loss = pce + size
+        size_term = -torch.log(sizes.clamp_min(1e-8)).mean() * 0.1
+        loss = pce + size_term
         t2 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -125,9 +125,10 @@ TEST_CASE("Winograd weight gradient equals the direct one in double", "[conv][wi
 
 TEST_CASE("float convolutions through Winograd stay within 2e-5 of the largest output", "[conv][winograd]") {
   Rng rng(42);
-  // Shapes of the F-CAM decoders and VGG16 (channels as there, maps smaller).
-  const std::vector<Case> cases{{2, 64, 64, 28, 28, 1}, {1, 512, 512, 14, 14, 1}, {2, 192, 64, 30, 26, 1},
-                                {1, 256, 128, 9, 17, 1}};
+  // Channels of the F-CAM decoders and VGG16, maps just large enough for Winograd (4,096 output
+  // pixels) to apply without prepared weights.
+  const std::vector<Case> cases{{2, 64, 64, 48, 48, 1}, {16, 512, 128, 16, 16, 1}, {4, 192, 64, 34, 32, 1},
+                                {8, 256, 32, 23, 25, 1}};
   for (const Case& c : cases) {
     INFO(describe(c));
     const auto xd = random_tensor<double>({c.n, c.c_in, c.h, c.w}, rng);
@@ -150,7 +151,7 @@ TEST_CASE("float convolutions through Winograd stay within 2e-5 of the largest o
     };
     {
       const WinogradSetting on(true);
-      REQUIRE(cpu::winograd::applies<float>(g, c.c_in, c.c_out));
+      REQUIRE(cpu::winograd::applies<float>(g, c.c_in, c.c_out, exact.size(0) * exact.size(2) * exact.size(3)));
       winograd_error = relative_to_largest(conv2d(x, w, b, g), exact);
       const PreparedConvWeights<float> prepared(w, 1);
       REQUIRE(prepared.cpu_packed().winograd.defined());
@@ -179,4 +180,21 @@ TEST_CASE("float convolutions through Winograd stay within 2e-5 of the largest o
     // The path really changed: Winograd's rounding is not the direct convolution's.
     CHECK(winograd_error != direct_error);
   }
+}
+
+TEST_CASE("Winograd applies to float 3x3 stride-1 layers with enough channels and pixels", "[conv][winograd]") {
+  const WinogradSetting on(true);
+  const Conv2dGeometry g = Conv2dGeometry::square(3, 1, 1);
+  CHECK(cpu::winograd::applies<float>(g, 16, 16, 4096));
+  CHECK(cpu::winograd::applies<float>(g, 64, 64));  // prepared weights: no minimum
+  CHECK_FALSE(cpu::winograd::applies<float>(g, 64, 64, 4095));
+  CHECK_FALSE(cpu::winograd::applies<double>(g, 64, 64, 1 << 20));
+  CHECK_FALSE(cpu::winograd::applies<float>(g, 15, 64, 1 << 20));
+  CHECK_FALSE(cpu::winograd::applies<float>(g, 64, 15, 1 << 20));
+  CHECK_FALSE(cpu::winograd::applies<float>(Conv2dGeometry::square(3, 2, 1), 64, 64, 1 << 20));
+  CHECK_FALSE(cpu::winograd::applies<float>(Conv2dGeometry::square(3, 1, 2, 2), 64, 64, 1 << 20));
+  CHECK_FALSE(cpu::winograd::applies<float>(Conv2dGeometry::square(3, 1, 1, 1, 2), 64, 64, 1 << 20));
+  CHECK_FALSE(cpu::winograd::applies<float>(Conv2dGeometry::square(5, 1, 2), 64, 64, 1 << 20));
+  const WinogradSetting off(false);
+  CHECK_FALSE(cpu::winograd::applies<float>(g, 64, 64, 1 << 20));
 }

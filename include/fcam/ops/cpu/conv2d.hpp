@@ -16,7 +16,8 @@
 /// - Depthwise forwards (one input and one output channel per group) skip the GEMM for the
 ///   direct kernel of depthwise_conv2d.hpp.
 /// - Float 3×3 stride-1 forwards, and so the input gradients of such layers, and their weight
-///   gradients run as Winograd F(4×4, 3×3) (winograd.hpp) unless it is turned off.
+///   gradients run as Winograd F(4×4, 3×3) (winograd.hpp) when a call has enough channels and
+///   output pixels, unless it is turned off.
 #pragma once
 
 #include <omp.h>
@@ -297,7 +298,7 @@ void conv2d_forward(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>
   ConvEpilogue<T> e;
   e.shift = bias.defined() ? bias.data() : nullptr;
   if (is_depthwise(weight, g.groups)) return depthwise_conv2d_forward(x, weight.data(), g, e, y);
-  if (winograd::applies<T>(g, x.size(1), weight.size(0))) {
+  if (winograd::applies<T>(g, x.size(1), weight.size(0), y.size(0) * y.size(2) * y.size(3))) {
     T* packed_u = scratch<T>(ScratchSlot::packed_weights,
                              static_cast<std::size_t>(winograd::packed_kernel_size<T>(weight.size(0), x.size(1))));
     winograd::pack_kernel(weight, packed_u);
@@ -317,7 +318,7 @@ namespace detail {
 template <class T>
 void conv2d_weight_grad(const Tensor<T>& x, const Tensor<T>& grad_y, const Conv2dGeometry& g, const ConvSizes& s,
                         T* grad_weight) {
-  if (winograd::applies<T>(g, s.c_in, s.c_out)) return winograd::weight_grad(x, grad_y, g, grad_weight);
+  if (winograd::applies<T>(g, s.c_in, s.c_out, s.n * s.p)) return winograd::weight_grad(x, grad_y, g, grad_weight);
   const int threads = num_threads();
   const Tiling tiling(s, g.groups, threads, true, gemm::block<T>().mr);
   const std::int64_t max_cols = tiling.rows * s.out_w;

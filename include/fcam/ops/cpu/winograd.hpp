@@ -76,10 +76,16 @@ inline bool fits(const Conv2dGeometry& g, std::int64_t c_in, std::int64_t c_out)
          g.dilation_w == 1 && g.groups == 1 && c_in >= 16 && c_out >= 16;
 }
 
-/// Whether conv2d on T with this geometry runs through Winograd in this process.
+/// Output pixels of a call (all images) below which transforming the kernel (O·C·36 values,
+/// every call unless the weights are prepared for inference) costs more than the products save:
+/// at batch 1 on 28×28 maps the direct convolution was up to 2× faster (docs/performance.md).
+inline constexpr std::int64_t min_pixels = 4096;
+
+/// Whether conv2d on T with this geometry runs through Winograd in this process, for a call
+/// with `pixels` output pixels (prepared weights: leave the default, they need no minimum).
 template <class T>
-bool applies(const Conv2dGeometry& g, std::int64_t c_in, std::int64_t c_out) {
-  return std::is_same_v<T, float> && winograd_enabled() && fits(g, c_in, c_out);
+bool applies(const Conv2dGeometry& g, std::int64_t c_in, std::int64_t c_out, std::int64_t pixels = min_pixels) {
+  return std::is_same_v<T, float> && winograd_enabled() && fits(g, c_in, c_out) && pixels >= min_pixels;
 }
 
 // The interpolation points are 0, 1, −1, 1/2, −2 and ∞. Lavin and Gray's 0, ±1, ±2, ∞ give
