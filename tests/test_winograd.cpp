@@ -50,8 +50,8 @@ std::string describe(const Case& c) {
 
 /// Restores the process's Winograd setting when a test ends.
 struct WinogradSetting {
-  bool saved = cpu::winograd_enabled();
-  explicit WinogradSetting(bool on) { cpu::set_winograd(on); }
+  cpu::WinogradUse saved = cpu::winograd_use();
+  explicit WinogradSetting(cpu::WinogradUse use) { cpu::set_winograd(use); }
   ~WinogradSetting() { cpu::set_winograd(saved); }
 };
 
@@ -150,7 +150,7 @@ TEST_CASE("float convolutions through Winograd stay within 2e-5 of the largest o
       return relative_to_largest(dw, exact_dw);
     };
     {
-      const WinogradSetting on(true);
+      const WinogradSetting on(cpu::WinogradUse::all);
       REQUIRE(cpu::winograd::applies<float>(g, c.c_in, c.c_out, exact.size(0) * exact.size(2) * exact.size(3)));
       winograd_error = relative_to_largest(conv2d(x, w, b, g), exact);
       const PreparedConvWeights<float> prepared(w, 1);
@@ -161,8 +161,8 @@ TEST_CASE("float convolutions through Winograd stay within 2e-5 of the largest o
       weight_error = weight_grad();
     }
     {
-      const WinogradSetting off(false);
-      REQUIRE_FALSE(cpu::winograd::applies<float>(g, c.c_in, c.c_out));
+      const WinogradSetting off(cpu::WinogradUse::off);
+      REQUIRE_FALSE(cpu::winograd::applies_prepared<float>(g, c.c_in, c.c_out));
       direct_error = relative_to_largest(conv2d(x, w, b, g), exact);
       direct_grad_error = relative_to_largest(conv2d_backward(x, w, dy, g, true, nullptr, nullptr), exact_dx);
       direct_weight_error = weight_grad();
@@ -183,18 +183,26 @@ TEST_CASE("float convolutions through Winograd stay within 2e-5 of the largest o
 }
 
 TEST_CASE("Winograd applies to float 3x3 stride-1 layers with enough channels and pixels", "[conv][winograd]") {
-  const WinogradSetting on(true);
   const Conv2dGeometry g = Conv2dGeometry::square(3, 1, 1);
-  CHECK(cpu::winograd::applies<float>(g, 16, 16, 4096));
-  CHECK(cpu::winograd::applies<float>(g, 64, 64));  // prepared weights: no minimum
-  CHECK_FALSE(cpu::winograd::applies<float>(g, 64, 64, 4095));
-  CHECK_FALSE(cpu::winograd::applies<double>(g, 64, 64, 1 << 20));
-  CHECK_FALSE(cpu::winograd::applies<float>(g, 15, 64, 1 << 20));
-  CHECK_FALSE(cpu::winograd::applies<float>(g, 64, 15, 1 << 20));
-  CHECK_FALSE(cpu::winograd::applies<float>(Conv2dGeometry::square(3, 2, 1), 64, 64, 1 << 20));
-  CHECK_FALSE(cpu::winograd::applies<float>(Conv2dGeometry::square(3, 1, 2, 2), 64, 64, 1 << 20));
-  CHECK_FALSE(cpu::winograd::applies<float>(Conv2dGeometry::square(3, 1, 1, 1, 2), 64, 64, 1 << 20));
-  CHECK_FALSE(cpu::winograd::applies<float>(Conv2dGeometry::square(5, 1, 2), 64, 64, 1 << 20));
-  const WinogradSetting off(false);
+  {
+    const WinogradSetting all(cpu::WinogradUse::all);
+    CHECK(cpu::winograd::applies<float>(g, 16, 16, 4096));
+    CHECK(cpu::winograd::applies_prepared<float>(g, 64, 64));  // prepared weights: no minimum
+    CHECK_FALSE(cpu::winograd::applies<float>(g, 64, 64, 4095));
+    CHECK_FALSE(cpu::winograd::applies<double>(g, 64, 64, 1 << 20));
+    CHECK_FALSE(cpu::winograd::applies<float>(g, 15, 64, 1 << 20));
+    CHECK_FALSE(cpu::winograd::applies<float>(g, 64, 15, 1 << 20));
+    CHECK_FALSE(cpu::winograd::applies<float>(Conv2dGeometry::square(3, 2, 1), 64, 64, 1 << 20));
+    CHECK_FALSE(cpu::winograd::applies<float>(Conv2dGeometry::square(3, 1, 2, 2), 64, 64, 1 << 20));
+    CHECK_FALSE(cpu::winograd::applies<float>(Conv2dGeometry::square(3, 1, 1, 1, 2), 64, 64, 1 << 20));
+    CHECK_FALSE(cpu::winograd::applies_prepared<float>(Conv2dGeometry::square(5, 1, 2), 64, 64));
+  }
+  {
+    const WinogradSetting inference(cpu::WinogradUse::inference);  // the default
+    CHECK(cpu::winograd::applies_prepared<float>(g, 64, 64));
+    CHECK_FALSE(cpu::winograd::applies<float>(g, 64, 64, 1 << 20));
+  }
+  const WinogradSetting off(cpu::WinogradUse::off);
+  CHECK_FALSE(cpu::winograd::applies_prepared<float>(g, 64, 64));
   CHECK_FALSE(cpu::winograd::applies<float>(g, 64, 64, 1 << 20));
 }

@@ -15,9 +15,9 @@
 ///   frozen skip), the stride-1 path convolves with those rows of the kernel alone.
 /// - Depthwise forwards (one input and one output channel per group) skip the GEMM for the
 ///   direct kernel of depthwise_conv2d.hpp.
-/// - Float 3×3 stride-1 forwards, and so the input gradients of such layers, and their weight
-///   gradients run as Winograd F(4×4, 3×3) (winograd.hpp) when a call has enough channels and
-///   output pixels, unless it is turned off.
+/// - Float 3×3 stride-1 forwards with prepared (inference) weights run as Winograd F(4×4, 3×3)
+///   (winograd.hpp); with WinogradUse::all also the training forwards, input gradients and
+///   weight gradients of such layers with enough output pixels.
 #pragma once
 
 #include <omp.h>
@@ -272,7 +272,8 @@ PackedConvWeights<T> pack_conv_weights(const Tensor<T>& weight, std::int64_t gro
   if (p.c_out > 0) detail::pack_weights(weight, groups, p.data.data());
   // 3×3 kernels also get their Winograd form, used when a call's geometry is stride 1, undilated.
   if (weight.size(2) == 3 && weight.size(3) == 3 &&
-      winograd::applies<T>(Conv2dGeometry::square(3, 1, 1), weight.size(1) * groups, p.c_out) && groups == 1) {
+      winograd::applies_prepared<T>(Conv2dGeometry::square(3, 1, 1), weight.size(1) * groups, p.c_out) &&
+      groups == 1) {
     p.winograd = Tensor<T>::uninitialized({winograd::packed_kernel_size<T>(p.c_out, weight.size(1))});
     winograd::pack_kernel(weight, p.winograd.data());
   }
@@ -284,7 +285,7 @@ template <class T>
 void conv2d_forward(const Tensor<T>& x, const PackedConvWeights<T>& w, const Conv2dGeometry& g,
                     const ConvEpilogue<T>& e, Tensor<T>& y) {
   if (w.depthwise) return depthwise_conv2d_forward(x, w.data.data(), g, e, y);
-  if (w.winograd.defined() && winograd::applies<T>(g, x.size(1), w.c_out))
+  if (w.winograd.defined() && winograd::applies_prepared<T>(g, x.size(1), w.c_out))
     return winograd::conv2d(x, w.winograd.data(), w.c_out, g, e, y);
   detail::conv2d_forward_packed(x, w.data.data(), w.a_size, w.c_out, g, e, y);
 }
