@@ -77,27 +77,40 @@ def fcam_parts(args, arch):
             "backward + SGD": row("decoder + head backward") + row("SGD step")}
 
 
-def torch_stage1(model, batch, size, steps):
-    """The PyTorch classifier step's parts (ms), mean of `steps` steps after one warm-up step."""
-    model.train()
-    params = list(model.encoder.parameters()) + list(model.classification_head.parameters())
-    opt = torch.optim.SGD(params, lr=1e-3, momentum=0.9, weight_decay=1e-4, nesterov=True)
-    x = torch.rand(batch, 3, size, size) * 4 - 2
-    targets = torch.randint(0, 200, (batch,))
-    totals = dict.fromkeys(PARTS[1], 0.0)
+def time_parts(names, parts, steps):
+    """Mean ms of each part over `steps` steps after one warm-up step. The parts run in order
+    each step; each gets the previous part's result (the first gets None)."""
+    totals = dict.fromkeys(names, 0.0)
     for step in range(steps + 1):
-        t0 = time.perf_counter()
-        loss = F.cross_entropy(model.classification_head(model.stages(x)[-1]), targets)
-        t1 = time.perf_counter()
+        value = None
+        for name, part in zip(names, parts):
+            t0 = time.perf_counter()
+            value = part(value)
+            if step > 0:  # step 0 is the warm-up
+                totals[name] += (time.perf_counter() - t0) * 1e3
+    return {name: ms / steps for name, ms in totals.items()}
+
+
+def backward_and_sgd(params):
+    """The step's last part: loss.backward() and an SGD step (Nesterov, momentum 0.9, weight
+    decay 1e-4) on `params`."""
+    opt = torch.optim.SGD(params, lr=1e-3, momentum=0.9, weight_decay=1e-4, nesterov=True)
+
+    def part(loss):
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        t2 = time.perf_counter()
-        if step == 0:
-            continue  # warm-up
-        for part, seconds in zip(PARTS[1], (t1 - t0, t2 - t1)):
-            totals[part] += seconds * 1e3
-    return {part: ms / steps for part, ms in totals.items()}
+    return part
+
+
+def torch_stage1(model, batch, size, steps):
+    """The PyTorch classifier step's parts (ms), mean of `steps` steps after one warm-up step."""
+    model.train()
+    x = torch.rand(batch, 3, size, size) * 4 - 2
+    targets = torch.randint(0, 200, (batch,))
+    forward = lambda _: F.cross_entropy(model.classification_head(model.stages(x)[-1]), targets)  # noqa: E731
+    params = list(model.encoder.parameters()) + list(model.classification_head.parameters())
+    return time_parts(PARTS[1], (forward, backward_and_sgd(params)), steps)
 
 
 def torch_stage2(model, batch, size, steps):
@@ -105,16 +118,14 @@ def torch_stage2(model, batch, size, steps):
     model.encoder.eval()
     model.decoder.train()
     model.segmentation_head.train()
-    params = list(model.decoder.parameters()) + list(model.segmentation_head.parameters())
-    opt = torch.optim.SGD(params, lr=1e-3, momentum=0.9, weight_decay=1e-4, nesterov=True)
     x = torch.rand(batch, 3, size, size) * 4 - 2
     rows = torch.arange(batch)
-    totals = dict.fromkeys(PARTS[2], 0.0)
-    for step in range(steps + 1):
-        t0 = time.perf_counter()
+
+    def encoder(_):
         with torch.no_grad():
-            stages = model.stages(x)
-        t1 = time.perf_counter()
+            return model.stages(x)
+
+    def decoder_and_losses(stages):
         seg = model.segmentation_head(model.decoder(stages))
         if seg.shape[-2:] != x.shape[-2:]:
             seg = F.interpolate(seg, size=x.shape[-2:], mode="bilinear", align_corners=True)
@@ -123,19 +134,11 @@ def torch_stage2(model, batch, size, steps):
         ys, xs = torch.randint(0, size, (2, batch)), torch.randint(0, size, (2, batch))
         logp = torch.log_softmax(seg, dim=1)
         pce = -(logp[rows, 1, ys[0], xs[0]].mean() + logp[rows, 0, ys[1], xs[1]].mean()) / 2
-        sizes = probs.sum(dim=(2, 3))
-        size_term = -torch.log(sizes.clamp_min(1e-8)).mean() * 0.1
-        loss = pce + size_term
-        t2 = time.perf_counter()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        t3 = time.perf_counter()
-        if step == 0:
-            continue  # warm-up
-        for part, seconds in zip(PARTS[2], (t1 - t0, t2 - t1, t3 - t2)):
-            totals[part] += seconds * 1e3
-    return {part: ms / steps for part, ms in totals.items()}
+        size_term = -torch.log(probs.sum(dim=(2, 3)).clamp_min(1e-8)).mean() * 0.1
+        return pce + size_term
+
+    params = list(model.decoder.parameters()) + list(model.segmentation_head.parameters())
+    return time_parts(PARTS[2], (encoder, decoder_and_losses, backward_and_sgd(params)), steps)
 
 
 def main():
