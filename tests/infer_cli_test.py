@@ -30,6 +30,19 @@ def read_safetensors(path):
             for k, v in header.items() if k != "__metadata__"}
 
 
+def perturbed_copy(src, dst, name, index, delta):
+    """A copy of safetensors file src with element `index` of its F32 tensor `name` moved by delta
+    (a patched copy instead of another full-size reference file)."""
+    shutil.copyfile(src, dst)
+    with open(dst, "r+b") as f:
+        (header_size,) = struct.unpack("<Q", f.read(8))
+        begin = json.loads(f.read(header_size))[name]["data_offsets"][0]
+        f.seek(8 + header_size + begin + 4 * index)
+        (value,) = struct.unpack("<f", f.read(4))
+        f.seek(-4, os.SEEK_CUR)
+        f.write(struct.pack("<f", value + delta))
+
+
 def main():
     infer, ref_dir, work = sys.argv[1:4]
     shutil.rmtree(work, ignore_errors=True)
@@ -94,9 +107,12 @@ def main():
               vgg["logits"])
         close("reference checkpoint cam.npy", np.load(os.path.join(work, "vgg", "vgg_batch_0", "cam.npy")),
               vgg["cam_cam"][0])
-    r = subprocess.run([infer, "--arch", "vgg16", "--weights",
-                        os.path.join(ref_dir, "vgg16_reference_disagree.safetensors"), "--out", os.path.join(work, "vgg"),
+    disagree = os.path.join(work, "vgg16_reference_disagree.safetensors")
+    perturbed_copy(os.path.join(ref_dir, "vgg16_reference.safetensors"), disagree, "encoder.full_features.29.weight", 7,
+                   1e-3)
+    r = subprocess.run([infer, "--arch", "vgg16", "--weights", disagree, "--out", os.path.join(work, "vgg"),
                         os.path.join(work, "vgg_batch.npy")], capture_output=True, text=True)
+    os.remove(disagree)
     check(r.returncode != 0 and "disagree" in r.stderr, "reference checkpoint whose aliases disagree is an error")
 
     image = np.random.default_rng(0).integers(0, 256, (90, 120, 3), dtype=np.uint8)

@@ -5,7 +5,9 @@
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <functional>
 #include <tuple>
 
 #include <fcam/fcam.hpp>
@@ -20,6 +22,39 @@ std::filesystem::path reference(const std::string& name) {
   const char* dir = std::getenv("FCAM_MODELS_REFERENCE");
   if (!dir) FAIL("FCAM_MODELS_REFERENCE is not set: run this test through ctest (it runs tests/models_reference.py)");
   return std::filesystem::path(dir) / name;
+}
+
+/// The reference file `name` with `edit` applied, written as `variant` for one check and removed
+/// when this goes out of scope: a broken variant made on the spot instead of another full-size
+/// file in the reference folder (VGG16's are 250 MB each).
+class EditedReference {
+public:
+  EditedReference(const std::string& name, const std::string& variant,
+                  const std::function<void(io::SafetensorsFile&)>& edit)
+      : path_(reference(variant)) {
+    io::SafetensorsFile file = io::read_safetensors(reference(name));
+    edit(file);
+    io::write_safetensors(path_, file);
+  }
+  EditedReference(const EditedReference&) = delete;
+  EditedReference& operator=(const EditedReference&) = delete;
+  ~EditedReference() {
+    std::error_code ignored;
+    std::filesystem::remove(path_, ignored);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+private:
+  std::filesystem::path path_;
+};
+
+/// Adds `delta` to element `index` of the F32 tensor `name`.
+void perturb(io::SafetensorsFile& file, const std::string& name, std::size_t index, float delta) {
+  std::string& bytes = file.tensors.at(name).bytes;
+  float value;
+  std::memcpy(&value, bytes.data() + 4 * index, 4);
+  value += delta;
+  std::memcpy(bytes.data() + 4 * index, &value, 4);
 }
 }  // namespace
 
@@ -206,21 +241,35 @@ TEST_CASE("reference F-CAM checkpoints load with their aliases resolved", "[mode
     const models::ClassifierOutput<float> out = from_reference.classify(io.tensors.at("input").to_tensor<float>());
     CHECK(relative_error(out.logits, io.tensors.at("logits").to_tensor<float>()) <= 1e-4);
     CHECK(relative_error(from_reference.segment(out.stages), io.tensors.at("segmentation").to_tensor<float>()) <= 1e-4);
+    // One copy of an aliased tensor changed in one element.
+    const std::string alias = arch == "vgg16" ? "encoder.full_features.29.weight" : "encoder.features.15.1.weight";
+    const EditedReference broken(arch + "_reference.safetensors", arch + "_reference_disagree.safetensors",
+                                 [&](io::SafetensorsFile& f) { perturb(f, alias, 7, 1e-3f); });
     const std::string disagree = arch == "vgg16" ? "aliases 'encoder.conv6.weight' and 'encoder.full_features.29.weight'"
                                                  : "aliases 'encoder.SPG_A3_1b.1.weight' and 'encoder.features.15.1.weight'";
-    CHECK_THROWS_WITH(models::load_reference_checkpoint(from_reference, reference(arch + "_reference_disagree.safetensors")),
+    CHECK_THROWS_WITH(models::load_reference_checkpoint(from_reference, broken.path()),
                       Catch::Contains(disagree) && Catch::Contains("disagree"));
   }
   models::FcamModel<float> vgg(models::Arch::vgg16, 20);
-  CHECK_THROWS_WITH(models::load_reference_checkpoint(vgg, reference("vgg16_reference_missing.safetensors")),
-                    Catch::Contains("missing 'decoder.blocks.1.conv2.1.running_var'"));
-  CHECK_THROWS_WITH(models::load_reference_checkpoint(vgg, reference("vgg16_reference_extra.safetensors")),
-                    Catch::Contains("unexpected 'decoder.blocks.3.conv1.0.weight'"));
-  // Not strict: the same problems come back by name and everything else is loaded.
-  const nn::LoadReport lenient =
-      models::load_reference_checkpoint(vgg, reference("vgg16_reference_missing.safetensors"), false);
-  CHECK(lenient.missing == std::vector<std::string>{"decoder.blocks.1.conv2.1.running_var"});
-  CHECK(lenient.unexpected.empty());
+  {
+    const EditedReference missing("vgg16_reference.safetensors", "vgg16_reference_missing.safetensors",
+                                  [](io::SafetensorsFile& f) { f.tensors.erase("decoder.blocks.1.conv2.1.running_var"); });
+    CHECK_THROWS_WITH(models::load_reference_checkpoint(vgg, missing.path()),
+                      Catch::Contains("missing 'decoder.blocks.1.conv2.1.running_var'"));
+    // Not strict: the same problems come back by name and everything else is loaded.
+    const nn::LoadReport lenient = models::load_reference_checkpoint(vgg, missing.path(), false);
+    CHECK(lenient.missing == std::vector<std::string>{"decoder.blocks.1.conv2.1.running_var"});
+    CHECK(lenient.unexpected.empty());
+  }
+  {
+    const EditedReference extra("vgg16_reference.safetensors", "vgg16_reference_extra.safetensors",
+                                [](io::SafetensorsFile& f) {
+                                  f.tensors["decoder.blocks.3.conv1.0.weight"] =
+                                      io::TensorRecord::from_tensor(Tensor<float>({2, 2, 3, 3}), io::DType::f32);
+                                });
+    CHECK_THROWS_WITH(models::load_reference_checkpoint(vgg, extra.path()),
+                      Catch::Contains("unexpected 'decoder.blocks.3.conv1.0.weight'"));
+  }
   // A ResNet18 checkpoint read as VGG16: the first shape that differs is named, nothing is guessed.
   CHECK_THROWS_WITH(models::load_reference_checkpoint(vgg, reference("resnet18_weights.safetensors")),
                     Catch::Contains("resnet18_weights.safetensors: tensor '") && Catch::Contains("but the model expects"));
