@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
         one.encoder = ms_since(t), t = Clock::now();
         const CrossEntropyResult<float> ce = cross_entropy(logits, targets);
         one.pce = ms_since(t), t = Clock::now();
-        model.backward_classifier(ce.grad);
+        model.backward_classifier(ce.grad, false);  // as classifier_step
         one.backward = ms_since(t), t = Clock::now();
         sgd.step();
         one.optimiser = ms_since(t);

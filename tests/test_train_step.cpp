@@ -134,6 +134,42 @@ TEST_CASE("stage-1 step with a frozen encoder: the head alone learns, the encode
   CHECK(std::abs(loss() - cross_entropy(logits, targets).loss) < 1e-12);
 }
 
+TEST_CASE("the classifier's backward without the image gradient adds the same parameter gradients", "[train]") {
+  // Training skips the stem's input gradient (backward_classifier(g, false)); every parameter
+  // gradient must stay what the full backward adds. MobileNetV2 pads before its stem.
+  for (const auto& [arch, width] : {std::pair{models::Arch::resnet18, 4}, {models::Arch::vgg16, 4},
+                                    {models::Arch::mobilenet_v2, 64}}) {
+    INFO(models::arch_name(arch));
+    models::FcamModel<float> model(arch, 3, width);
+    const data::Batch batch = random_batch(2, 40, 7);
+    const Tensor<float> x = train::batch_tensor<float>(batch.inputs);
+    Tensor<float> grad_logits({2, 3});
+    grad_logits.fill(0.5f);
+    model.train();
+    auto run = [&](bool image_gradient) {
+      model.zero_grad();
+      model.classify(x);
+      const Tensor<float> grad_x = model.backward_classifier(grad_logits, image_gradient);
+      std::map<std::string, Tensor<float>> grads;
+      for (auto& [name, p] : model.named_parameters()) grads[name] = p->grad.clone();
+      return std::pair{grad_x, grads};
+    };
+    const auto [with_x, with] = run(true);
+    const auto [without_x, without] = run(false);
+    CHECK((with_x.defined() && with_x.shape() == x.shape()));
+    CHECK(!without_x.defined());
+    for (const auto& [name, g] : with) {
+      INFO(name);
+      // Equal up to summation order: weight gradients add per-thread partial sums, and which
+      // thread takes which tile varies from run to run (seen on MobileNetV2's depthwise layers).
+      CHECK(max_abs_difference(g, without.at(name)) <= 1e-6f * max_abs_difference(g, Tensor<float>(g.shape())));
+    }
+    CHECK(model.encoder().stem().weight().value.size(1) == 3);  // the stem reads the image
+  }
+  models::FcamModel<float> inception(models::Arch::inceptionv3, 3);
+  CHECK(inception.encoder().stem().weight().value.shape() == Shape{32, 3, 3, 3});  // Conv2d_1a_3x3
+}
+
 TEST_CASE("parameter groups: what each stage trains, and the last block's lr factor", "[train]") {
   models::FcamModel<float> resnet(models::Arch::resnet18, 3, 4), vgg(models::Arch::vgg16, 3, 4);
   const auto stage1 = train::parameter_groups(resnet, train::Stage::classifier, 10);

@@ -86,8 +86,11 @@ public:
     out.logits = head_(out.stages.back());
     return out;
   }
-  /// Gradient of the logits of the last classify() back to the input (through head and encoder).
-  Tensor<T> backward_classifier(const Tensor<T>& grad_logits) {
+  /// Adds the head's and encoder's parameter gradients for dL/d(logits) of the last classify()
+  /// and returns dL/d(input) — or, without `image_gradient`, an undefined tensor, which saves
+  /// the stem's input gradient (training never reads it).
+  Tensor<T> backward_classifier(const Tensor<T>& grad_logits, bool image_gradient = true) {
+    encoder_->set_image_gradient(image_gradient);
     return encoder_->backward(head_.backward(grad_logits));
   }
 

@@ -38,6 +38,8 @@ public:
   }
   Tensor<T> forward(const Tensor<T>& x) override { return nn::conv_bn_relu(conv_, &bn_, &relu_, x); }
   Tensor<T> backward(const Tensor<T>& g) override { return conv_.backward(bn_.backward(relu_.backward(g))); }
+  /// The convolution.
+  nn::Conv2d<T>& conv() { return conv_; }
 
 private:
   nn::Conv2d<T> conv_;
@@ -187,7 +189,8 @@ public:
 
 private:
   void conv(const std::string& name, std::int64_t in, std::int64_t out, Conv2dGeometry geometry) {
-    this->template named<BasicConv2d<T>>(name, in, out, geometry);
+    auto& block = this->template named<BasicConv2d<T>>(name, in, out, geometry);
+    if (!this->stem_) this->stem_ = &block.conv();
   }
   InceptionBlock<T>& block(const std::string& name) { return this->template named<InceptionBlock<T>>(name); }
 };

@@ -88,7 +88,7 @@ class MobileNetV2 : public ChainEncoder<T> {
 public:
   MobileNetV2() : ChainEncoder<T>(true, {3, 16, 24, 32, 96, 1280}) {
     this->add(std::make_unique<nn::TfSamePad<T>>(3, 2));
-    this->template named<nn::Conv2d<T>>("features.0.0", 3, 32, Conv2dGeometry::square(3, 2));
+    this->stem_ = &this->template named<nn::Conv2d<T>>("features.0.0", 3, 32, Conv2dGeometry::square(3, 2));
     this->add(std::make_unique<nn::ReLU6<T>>());
     // torchvision's table: expansion t, output channels c, repeats n, stride of the first s.
     struct Row {

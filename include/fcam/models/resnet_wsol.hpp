@@ -143,6 +143,7 @@ public:
 
   /// Channels of each stage, in the order of forward_stages().
   const std::vector<std::int64_t>& stage_channels() const override { return stage_channels_; }
+  nn::Conv2d<T>& stem() override { return conv1_; }
 
 private:
   nn::Conv2d<T> conv1_;

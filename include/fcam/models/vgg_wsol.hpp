@@ -51,7 +51,8 @@ public:
 
 private:
   void conv_relu(const std::string& name, std::int64_t in, std::int64_t out) {
-    this->template named<nn::Conv2d<T>>(name, in, out, Conv2dGeometry::square(3, 1, 1), true);
+    auto& conv = this->template named<nn::Conv2d<T>>(name, in, out, Conv2dGeometry::square(3, 1, 1), true);
+    if (!this->stem_) this->stem_ = &conv;
     this->add(std::make_unique<nn::ReLU<T>>());
   }
 };

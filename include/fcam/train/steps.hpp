@@ -104,7 +104,7 @@ double classifier_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const da
   }
   const CrossEntropyResult<T> ce = cross_entropy(logits, targets);
   if (freeze_encoder) model.head().backward(ce.grad);
-  else model.backward_classifier(ce.grad);
+  else model.backward_classifier(ce.grad, false);  // the image needs no gradient
   average_gradients<T>(reducer);
   sgd.step();
   return ce.loss;
