@@ -70,6 +70,21 @@ inline void set_num_threads(int n) {
   Eigen::setNbThreads(n);
 }
 
+namespace detail {
+/// fn(item) unless an earlier item failed; the first exception is kept in `error`.
+template <class F>
+void run_item(F& fn, std::int64_t item, std::atomic<bool>& failed, std::exception_ptr& error) {
+  if (failed.load(std::memory_order_relaxed)) return;
+  try {
+    fn(item);
+  } catch (...) {
+#pragma omp critical(fcam_parallel_items_error)
+    if (!error) error = std::current_exception();
+    failed.store(true, std::memory_order_relaxed);
+  }
+}
+}  // namespace detail
+
 /// Runs fn(item) for items [0, count) on the kernel threads (dynamic schedule). An exception
 /// (say std::bad_alloc from a scratch buffer) must not escape an OpenMP region, where it would
 /// terminate the program: the first one is kept, the remaining items are skipped, and it is
@@ -80,16 +95,21 @@ void parallel_items(std::int64_t count, F&& fn) {
   std::exception_ptr error;
   std::atomic<bool> failed{false};
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1 && count > 1)
-  for (std::int64_t item = 0; item < count; ++item) {
-    if (failed.load(std::memory_order_relaxed)) continue;
-    try {
-      fn(item);
-    } catch (...) {
-#pragma omp critical(fcam_parallel_items_error)
-      if (!error) error = std::current_exception();
-      failed.store(true, std::memory_order_relaxed);
-    }
-  }
+  for (std::int64_t item = 0; item < count; ++item) detail::run_item(fn, item, failed, error);
+  if (error) std::rethrow_exception(error);
+}
+
+/// parallel_items with a fixed split: thread t runs the t-th contiguous block of items, in
+/// order. For reductions into per-thread partial sums (omp_get_thread_num()): which items each
+/// sum holds, and so its rounding, depends on the thread count only, not on timing, and a
+/// training run repeats bit for bit.
+template <class F>
+void parallel_items_fixed(std::int64_t count, F&& fn) {
+  const int threads = num_threads();
+  std::exception_ptr error;
+  std::atomic<bool> failed{false};
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && count > 1)
+  for (std::int64_t item = 0; item < count; ++item) detail::run_item(fn, item, failed, error);
   if (error) std::rethrow_exception(error);
 }
 

@@ -315,7 +315,8 @@ void conv2d_forward(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>
 namespace detail {
 
 /// dL/dweight, added into grad_weight: per tile dW_g += dy_tile · columnsᵀ, into per-thread
-/// accumulators summed at the end (threads never share writes).
+/// accumulators summed at the end (threads never share writes). Each thread takes a fixed block
+/// of tiles, so the rounding does not depend on timing.
 template <class T>
 void conv2d_weight_grad(const Tensor<T>& x, const Tensor<T>& grad_y, const Conv2dGeometry& g, const ConvSizes& s,
                         T* grad_weight) {
@@ -326,7 +327,7 @@ void conv2d_weight_grad(const Tensor<T>& x, const Tensor<T>& grad_y, const Conv2
   const std::size_t dw_size = static_cast<std::size_t>(s.c_out * s.k);
   std::vector<T*> partial(static_cast<std::size_t>(threads), nullptr);  // per thread, zeroed on first use
 
-  parallel_items(tiling.items, [&](std::int64_t item) {
+  parallel_items_fixed(tiling.items, [&](std::int64_t item) {
     const TileIndex t = tile_at(item, tiling, g.groups, s.out_h, s.cout_g);
     const std::int64_t p0 = t.oh0 * s.out_w, cols = (t.oh1 - t.oh0) * s.out_w;
     T*& acc = partial[static_cast<std::size_t>(omp_get_thread_num())];
@@ -409,17 +410,23 @@ Tensor<T> conv2d_backward(const Tensor<T>& x, const Tensor<T>& weight, const Ten
                           std::int64_t grad_x_channels = -1) {
   using namespace detail;
   const std::int64_t channels = grad_x_channels < 0 ? x.size(1) : grad_x_channels;
+  const bool empty = grad_y.numel() == 0 || x.numel() == 0;  // then the gradients stay zero
+  // Stride 1 with a non-negative adjoint padding: dL/dx is a convolution of dy (which writes
+  // every element); otherwise col2im adds into zeros.
+  const std::int64_t pad_h = g.dilation_h * (g.kernel_h - 1) - g.pad_h;
+  const std::int64_t pad_w = g.dilation_w * (g.kernel_w - 1) - g.pad_w;
+  const bool adjoint_conv = g.stride_h == 1 && g.stride_w == 1 && pad_h >= 0 && pad_w >= 0 && !empty;
   Tensor<T> grad_x_tensor;
-  // Zero-filled: the strided path adds into it.
-  if (need_grad_x) grad_x_tensor = Tensor<T>({x.size(0), channels, x.size(2), x.size(3)});
+  if (need_grad_x) {
+    const Shape shape{x.size(0), channels, x.size(2), x.size(3)};
+    grad_x_tensor = adjoint_conv ? Tensor<T>::uninitialized(shape) : Tensor<T>(shape);
+  }
   Tensor<T>* grad_x = need_grad_x ? &grad_x_tensor : nullptr;
   const ConvSizes s = conv_sizes(x, weight.size(0), g);
-  if (grad_y.numel() == 0 || x.numel() == 0) return grad_x_tensor;  // gradients stay zero
+  if (empty) return grad_x_tensor;
   if (grad_weight) conv2d_weight_grad(x, grad_y, g, s, grad_weight->data());
   if (grad_x && channels > 0) {
-    const std::int64_t pad_h = g.dilation_h * (g.kernel_h - 1) - g.pad_h;
-    const std::int64_t pad_w = g.dilation_w * (g.kernel_w - 1) - g.pad_w;
-    if (g.stride_h == 1 && g.stride_w == 1 && pad_h >= 0 && pad_w >= 0) {
+    if (adjoint_conv) {
       const Conv2dGeometry adjoint{g.kernel_h, g.kernel_w, 1, 1, pad_h, pad_w, g.dilation_h, g.dilation_w, g.groups};
       const std::int64_t rows = channels == x.size(1) ? -1 : channels;
       conv2d_forward(grad_y, flipped_transposed_kernel(weight, g.groups, rows), Tensor<T>(), adjoint, *grad_x);
