@@ -24,10 +24,12 @@ void parallel_for_each(std::int64_t n, F&& f) {
 
 }  // namespace detail
 
+// Every op below writes each element of its result, which therefore starts uninitialized.
+
 /// max(x, 0).
 template <Scalar T>
 Tensor<T> relu(const Tensor<T>& x) {
-  Tensor<T> y(x.shape());
+  auto y = Tensor<T>::uninitialized(x.shape());
   const T* in = x.data();
   T* out = y.data();
   detail::parallel_for_each(x.numel(), [&](std::int64_t i) { out[i] = std::max(in[i], T(0)); });
@@ -37,7 +39,7 @@ Tensor<T> relu(const Tensor<T>& x) {
 /// dy where y > 0, else 0.
 template <Scalar T>
 Tensor<T> relu_backward(const Tensor<T>& y, const Tensor<T>& grad_y) {
-  Tensor<T> grad_x(y.shape());
+  auto grad_x = Tensor<T>::uninitialized(y.shape());
   const T *out = y.data(), *dy = grad_y.data();
   T* dx = grad_x.data();
   detail::parallel_for_each(y.numel(), [&](std::int64_t i) { dx[i] = out[i] > T(0) ? dy[i] : T(0); });
@@ -47,7 +49,7 @@ Tensor<T> relu_backward(const Tensor<T>& y, const Tensor<T>& grad_y) {
 /// min(max(x, 0), 6).
 template <Scalar T>
 Tensor<T> relu6(const Tensor<T>& x) {
-  Tensor<T> y(x.shape());
+  auto y = Tensor<T>::uninitialized(x.shape());
   const T* in = x.data();
   T* out = y.data();
   detail::parallel_for_each(x.numel(), [&](std::int64_t i) { out[i] = std::clamp(in[i], T(0), T(6)); });
@@ -57,7 +59,7 @@ Tensor<T> relu6(const Tensor<T>& x) {
 /// dy where 0 < x < 6, else 0.
 template <Scalar T>
 Tensor<T> relu6_backward(const Tensor<T>& x, const Tensor<T>& grad_y) {
-  Tensor<T> grad_x(x.shape());
+  auto grad_x = Tensor<T>::uninitialized(x.shape());
   const T *in = x.data(), *dy = grad_y.data();
   T* dx = grad_x.data();
   detail::parallel_for_each(x.numel(), [&](std::int64_t i) { dx[i] = (in[i] > T(0) && in[i] < T(6)) ? dy[i] : T(0); });
@@ -67,7 +69,7 @@ Tensor<T> relu6_backward(const Tensor<T>& x, const Tensor<T>& grad_y) {
 /// a + b.
 template <Scalar T>
 Tensor<T> add(const Tensor<T>& a, const Tensor<T>& b) {
-  Tensor<T> y(a.shape());
+  auto y = Tensor<T>::uninitialized(a.shape());
   const T *pa = a.data(), *pb = b.data();
   T* out = y.data();
   detail::parallel_for_each(a.numel(), [&](std::int64_t i) { out[i] = pa[i] + pb[i]; });
@@ -77,7 +79,7 @@ Tensor<T> add(const Tensor<T>& a, const Tensor<T>& b) {
 /// x * m.
 template <Scalar T>
 Tensor<T> multiply(const Tensor<T>& x, const Tensor<T>& m) {
-  Tensor<T> y(x.shape());
+  auto y = Tensor<T>::uninitialized(x.shape());
   const T *px = x.data(), *pm = m.data();
   T* out = y.data();
   detail::parallel_for_each(x.numel(), [&](std::int64_t i) { out[i] = px[i] * pm[i]; });

@@ -95,7 +95,7 @@ template <Scalar T>
 Tensor<T> avg_pool2d(const Tensor<T>& x, const Pool2dGeometry& g) {
   const std::int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
   const std::int64_t oh = g.out_size(h), ow = g.out_size(w);
-  Tensor<T> y({n, c, oh, ow});
+  auto y = Tensor<T>::uninitialized({n, c, oh, ow});  // every window written
 #pragma omp parallel for num_threads(num_threads()) schedule(static)
   for (std::int64_t p = 0; p < n * c; ++p) {
     const T* in = x.data() + p * h * w;
@@ -136,7 +136,7 @@ Tensor<T> avg_pool2d_backward(const Shape& input_shape, const Pool2dGeometry& g,
 template <Scalar T>
 Tensor<T> global_avg_pool(const Tensor<T>& x) {
   const std::int64_t planes = x.size(0) * x.size(1), plane = x.size(2) * x.size(3);
-  Tensor<T> y({x.size(0), x.size(1)});
+  auto y = Tensor<T>::uninitialized({x.size(0), x.size(1)});  // every plane written
 #pragma omp parallel for num_threads(num_threads()) schedule(static) if (x.numel() > (1 << 15))
   for (std::int64_t p = 0; p < planes; ++p) {
     const T* in = x.data() + p * plane;

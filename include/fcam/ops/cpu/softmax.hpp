@@ -15,7 +15,7 @@ namespace fcam::cpu {
 /// subtracted first, for stability).
 template <Scalar T>
 Tensor<T> softmax_channels(const Tensor<T>& x, std::int64_t batch, std::int64_t channels, std::int64_t inner) {
-  Tensor<T> y(x.shape());
+  auto y = Tensor<T>::uninitialized(x.shape());  // every element written
 #pragma omp parallel for num_threads(num_threads()) schedule(static) if (x.numel() > (1 << 15))
   for (std::int64_t b = 0; b < batch; ++b) {
     const T* in = x.data() + b * channels * inner;
@@ -35,7 +35,7 @@ Tensor<T> softmax_channels(const Tensor<T>& x, std::int64_t batch, std::int64_t 
 template <Scalar T>
 Tensor<T> softmax_channels_backward(const Tensor<T>& y, const Tensor<T>& grad_y, std::int64_t batch,
                                     std::int64_t channels, std::int64_t inner) {
-  Tensor<T> grad_x(y.shape());
+  auto grad_x = Tensor<T>::uninitialized(y.shape());  // every element written
   for (std::int64_t b = 0; b < batch; ++b) {
     const T* out = y.data() + b * channels * inner;
     const T* dy = grad_y.data() + b * channels * inner;
