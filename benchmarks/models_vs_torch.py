@@ -11,7 +11,9 @@ e2e" = image tensor in, map out. The PyTorch peer uses the same architectures
 (tests/models_reference.py) the way the F-CAM authors' code runs them: torch.no_grad() for the
 forward, CAM and F-CAM; the gradient CAMs end to end run a forward with autograd and backpropagate
 the class logit through the whole network (what pytorch-grad-cam style implementations do); their
-"map" rows start from the target activation with autograd through the head only. Each row
+"map" rows start from the target activation with autograd through the head only. The gradient
+CAM rows also time PyTorch with fcam's closed form instead of autograd (the WGAP head's gradient
+is w[c, k] / (h·w) at every pixel: one forward without autograd), the column "closed". Each row
 alternates fcam (Google Benchmark, median of 3 repetitions) and torch (warm-up, median of 3 timed
 loops) for --rounds rounds and keeps each side's best round, so that a slow spell of a shared
 machine hits both sides instead of one. Ratio = fcam / torch.
@@ -34,6 +36,7 @@ from timing import median_ms  # noqa: E402
 
 ARCHS = ["vgg16", "inceptionv3", "resnet50", "mobilenet_v2"]
 METHODS = ["cam", "gradcam", "gradcampp", "xgradcam", "layercam", "fcam"]
+GRADIENT_METHODS = ["gradcam", "gradcampp", "xgradcam", "layercam", "sgcampp"]
 CLASS = 7
 
 
@@ -59,6 +62,30 @@ def cam_from(model, a, grads, method):
     m = m - m.amin(dim=(1, 2), keepdim=True)
     m = m / m.amax(dim=(1, 2), keepdim=True).clamp_min(1e-12)
     return F.interpolate(m[:, None], size=(224, 224), mode="bilinear", align_corners=False)
+
+
+def closed_form_step(model, x, stages, method, mode):
+    """A gradient CAM row with fcam's closed-form head gradient instead of autograd."""
+    def grads_of(a):
+        w = model.classification_head.fc.weight[CLASS][None, :, None, None]
+        return (w / (a.shape[2] * a.shape[3])).expand_as(a)
+
+    def step():
+        with torch.no_grad():
+            if method == "sgcampp":  # 4 noisy forward passes, α averaged as in models_reference.py
+                alphas = []
+                for _ in range(4):
+                    a = model.stages(x + 0.3 * torch.randn_like(x))[-1]
+                    g = grads_of(a)
+                    alphas.append(g ** 2 / (2 * g ** 2 + a.sum(dim=(2, 3), keepdim=True) * g ** 3 + 1e-7))
+                m = F.relu(((torch.stack(alphas).mean(0) * F.relu(g)).sum(dim=(2, 3), keepdim=True) * a).sum(1))
+                m = m - m.amin(dim=(1, 2), keepdim=True)
+                m = m / m.amax(dim=(1, 2), keepdim=True).clamp_min(1e-12)
+                F.interpolate(m[:, None], size=(224, 224), mode="bilinear", align_corners=False)
+                return
+            a = stages[-1] if mode == "map" else model.stages(x)[-1]
+            cam_from(model, a, grads_of(a), method)
+    return step
 
 
 def step_fn(model, x, method, mode):
@@ -142,17 +169,26 @@ def main():
             if args.filter and not re.search(args.filter, name):
                 continue
             step = step_fn(model, x, method, mode)
-            t_fcam, t_torch = float("inf"), float("inf")
+            closed = None
+            if method in GRADIENT_METHODS:
+                with torch.no_grad():
+                    closed = closed_form_step(model, x, model.stages(x), method, mode)
+            t_fcam, t_torch, t_closed = float("inf"), float("inf"), float("inf")
             for _ in range(args.rounds):
                 t_fcam = min(t_fcam, fcam_ms(args.bench, name, args.threads, args.min_time))
                 t_torch = min(t_torch, median_ms(step, args.min_time, warmup=2))
-            rows.append((name, t_fcam, t_torch))
-            print(f"{name}: fcam {t_fcam:.2f} ms, torch {t_torch:.2f} ms, ratio {t_fcam / t_torch:.2f}", flush=True)
+                if closed:
+                    t_closed = min(t_closed, median_ms(closed, args.min_time, warmup=2))
+            rows.append((name, t_fcam, t_torch, t_closed if closed else None))
+            extra = f", torch closed form {t_closed:.2f} ms, ratio {t_fcam / t_closed:.2f}" if closed else ""
+            print(f"{name}: fcam {t_fcam:.2f} ms, torch {t_torch:.2f} ms, ratio {t_fcam / t_torch:.2f}{extra}",
+                  flush=True)
     print(f"\nCPU: {platform.processor() or platform.machine()}, {args.threads} threads, fp32, batch 1, 224x224, "
           f"200 classes; fcam vs PyTorch {torch.__version__}; ms (median); ratio = fcam / torch\n")
-    print("| row | fcam ms | torch ms | ratio |\n|---|---:|---:|---:|")
-    for name, tf, tt in rows:
-        print(f"| {name} | {tf:.2f} | {tt:.2f} | {tf / tt:.2f} |")
+    print("| row | fcam ms | torch ms | ratio | torch closed ms | ratio to closed |\n|---|---:|---:|---:|---:|---:|")
+    for name, tf, tt, tc in rows:
+        closed = f"{tc:.2f} | {tf / tc:.2f}" if tc else "— | —"
+        print(f"| {name} | {tf:.2f} | {tt:.2f} | {tf / tt:.2f} | {closed} |")
 
 
 if __name__ == "__main__":
