@@ -142,6 +142,28 @@ TEST_CASE("conv2d_backward of the leading input channels equals those channels o
                     Contains("the gradient of 5 of 4 input channels"));
 }
 
+TEST_CASE("conv2d weight gradients repeat bit for bit at a thread count", "[ops]") {
+  // Each thread sums a fixed block of tiles into its partial sum, so timing cannot change the
+  // rounding (with tiles taken first come, first served, repeats differed in the last bits).
+  const int threads_before = num_threads();
+  set_num_threads(4);  // more threads than this machine's cores: who takes which tile is random
+  Rng rng(13);
+  const Conv2dGeometry g = Conv2dGeometry::square(3, 1, 1);
+  const Tensor<float> x = random_tensor({32, 8, 24, 24}, rng).cast<float>();
+  const Tensor<float> w = random_tensor({8, 8, 3, 3}, rng).cast<float>();
+  const Tensor<float> dy = random_tensor({32, 8, 24, 24}, rng).cast<float>();
+  Tensor<float> first(w.shape());
+  conv2d_backward(x, w, dy, g, false, &first, nullptr);
+  int differing = 0;
+  for (int repeat = 0; repeat < 40; ++repeat) {
+    Tensor<float> again(w.shape());
+    conv2d_backward(x, w, dy, g, false, &again, nullptr);
+    differing += !std::equal(again.data(), again.data() + again.numel(), first.data());
+  }
+  set_num_threads(threads_before);
+  CHECK(differing == 0);
+}
+
 TEST_CASE("prepared convolution weights with a device-neutral epilogue", "[ops]") {
   Rng rng(4);
   Tensor<float> x({1, 3, 6, 6}), w({4, 3, 3, 3}), bias({4}), scale({4});
