@@ -109,3 +109,26 @@ TEST_CASE("every micro-kernel the CPU supports equals the naive block product", 
         }
   }
 }
+
+TEST_CASE("every transpose kernel the CPU supports copies each element to its mirrored place", "[gemm][isa]") {
+  for (cpu::Isa isa : {cpu::Isa::portable, cpu::Isa::avx2, cpu::Isa::avx512}) {
+    if (!cpu::cpu_supports(isa)) {
+      WARN("not tested on this CPU: " << cpu::isa_name(isa));
+      continue;
+    }
+    const gemm::TransposeKernel transpose = gemm::float_kernels(isa).transpose;
+    // Whole 8 × 8 blocks, edges in both directions, a single element and an empty copy.
+    for (const auto& [rows, cols] : {std::pair{16, 256}, std::pair{13, 37}, std::pair{8, 5}, std::pair{1, 1}, std::pair{0, 9}}) {
+      INFO(cpu::isa_name(isa) << " rows=" << rows << " cols=" << cols);
+      const std::int64_t lds = cols + 3, ldd = rows + 2;  // padded: the padding stays untouched
+      std::vector<float> src(static_cast<std::size_t>(std::max(rows, 1) * lds));
+      for (std::size_t i = 0; i < src.size(); ++i) src[i] = static_cast<float>(i) + 0.25f;
+      std::vector<float> dst(static_cast<std::size_t>(std::max(cols, 1) * ldd), -1.0f);
+      transpose(src.data(), lds, rows, cols, dst.data(), ldd);
+      for (std::int64_t c = 0; c < cols; ++c)
+        for (std::int64_t r = 0; r < ldd; ++r)
+          REQUIRE(dst[static_cast<std::size_t>(c * ldd + r)] ==
+                  (r < rows ? src[static_cast<std::size_t>(r * lds + c)] : -1.0f));
+    }
+  }
+}

@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include "gemm_micro_kernel.hpp"
+#include "transpose_kernel.hpp"
 
 namespace fcam::cpu::gemm {
 namespace {
@@ -20,6 +21,6 @@ struct Avx2 {
 
 }  // namespace
 
-FloatKernels avx2_float_kernels() { return simd_kernels<Avx2, 6>(Isa::avx2); }
+FloatKernels avx2_float_kernels() { return simd_kernels<Avx2, 6>(Isa::avx2, transpose_avx2); }
 
 }  // namespace fcam::cpu::gemm

@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include "gemm_micro_kernel.hpp"
+#include "transpose_kernel.hpp"
 
 namespace fcam::cpu::gemm {
 namespace {
@@ -20,6 +21,6 @@ struct Avx512 {
 
 }  // namespace
 
-FloatKernels avx512_float_kernels() { return simd_kernels<Avx512, 8>(Isa::avx512); }
+FloatKernels avx512_float_kernels() { return simd_kernels<Avx512, 8>(Isa::avx512, transpose_avx2); }
 
 }  // namespace fcam::cpu::gemm

@@ -1,5 +1,6 @@
 // The portable float micro-kernel, 4 × 8, compiled for the baseline target (no -m flags).
 #include "fcam/ops/cpu/gemm.hpp"
+#include "transpose_kernel.hpp"
 
 namespace fcam::cpu::gemm {
 
@@ -15,6 +16,9 @@ FloatKernels portable_float_kernels() {
          std::int64_t ldc, bool accumulate, std::int64_t rows, std::int64_t cols) {
         detail::portable_micro_kernel<float, mr, nr>(kc, a, IndirectPanel<float>{b_rows, b_offset}, c, ldc,
                                                      accumulate, rows, cols);
+      },
+      [](const float* src, std::int64_t lds, std::int64_t rows, std::int64_t cols, float* dst, std::int64_t ldd) {
+        transpose_scalar(src, lds, 0, rows, 0, cols, dst, ldd);
       }};
 }
 

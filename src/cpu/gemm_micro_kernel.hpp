@@ -76,7 +76,7 @@ void simd_kernel(std::int64_t kc, const float* a, const Rows& b_rows, float* c, 
 
 /// The kernel table of one register type: MR rows × 2·width columns.
 template <class V, int MR>
-FloatKernels simd_kernels(Isa isa) {
+FloatKernels simd_kernels(Isa isa, TransposeKernel transpose) {
   return FloatKernels{
       isa, MR, 2 * V::width,
       [](std::int64_t kc, const float* a, const float* b, float* c, std::int64_t ldc, bool accumulate,
@@ -86,7 +86,8 @@ FloatKernels simd_kernels(Isa isa) {
       [](std::int64_t kc, const float* a, const float* const* b_rows, std::int64_t b_offset, float* c,
          std::int64_t ldc, bool accumulate, std::int64_t rows, std::int64_t cols) {
         simd_kernel<V, MR>(kc, a, IndirectRows{b_rows, b_offset}, c, ldc, accumulate, rows, cols);
-      }};
+      },
+      transpose};
 }
 
 }  // namespace

@@ -93,7 +93,8 @@ void pack_a(const T* a, std::int64_t rs, std::int64_t cs, std::int64_t m, std::i
 
 /// Packs B (K×N, element (k, j) at b[k·rs + j·cs]) block by block of kc_block rows into
 /// NR-column panels out[block][panel][k][NR] (zero columns past N). Row-contiguous B (cs = 1)
-/// is copied a row segment at a time.
+/// is copied a row segment at a time; column-contiguous float B (rs = 1) goes through the
+/// active instruction set's transpose kernel.
 template <class T>
 void pack_b(const T* b, std::int64_t rs, std::int64_t cs, std::int64_t k, std::int64_t n, T* out) {
   const std::int64_t nr = block<T>().nr;
@@ -101,6 +102,14 @@ void pack_b(const T* b, std::int64_t rs, std::int64_t cs, std::int64_t k, std::i
     const std::int64_t kc = std::min(kc_block, k - pc);
     for (std::int64_t j0 = 0; j0 < n; j0 += nr) {
       const std::int64_t cols = std::min(nr, n - j0);
+      if constexpr (std::is_same_v<T, float>) {
+        if (rs == 1 && cs != 1) {
+          active_float_kernels().transpose(b + pc + j0 * cs, cs, cols, kc, out, nr);
+          for (std::int64_t kk = 0; kk < kc && cols < nr; ++kk) std::fill(out + kk * nr + cols, out + (kk + 1) * nr, T(0));
+          out += kc * nr;
+          continue;
+        }
+      }
       for (std::int64_t kk = pc; kk < pc + kc; ++kk, out += nr) {
         const T* src = b + kk * rs + j0 * cs;
         if (cs == 1) {

@@ -17,13 +17,20 @@ using PackedKernel = void (*)(std::int64_t kc, const float* a, const float* b, f
 using IndirectKernel = void (*)(std::int64_t kc, const float* a, const float* const* b_rows, std::int64_t b_offset,
                                 float* c, std::int64_t ldc, bool accumulate, std::int64_t rows, std::int64_t cols);
 
+/// dst[c·ldd + r] = src[r·lds + c] for r < rows, c < cols: the transposed copy that packing an
+/// operand stored the other way round needs (a convolution's weight gradient packs the column
+/// matrix transposed).
+using TransposeKernel = void (*)(const float* src, std::int64_t lds, std::int64_t rows, std::int64_t cols, float* dst,
+                                 std::int64_t ldd);
+
 /// The float micro-kernels of one instruction set and their register block (MR × NR).
 struct FloatKernels {
-  Isa isa;                  ///< instruction set the kernels use
-  std::int64_t mr;          ///< rows of A per panel
-  std::int64_t nr;          ///< columns of B per panel
-  PackedKernel packed;      ///< B from packed panels
-  IndirectKernel indirect;  ///< B read in place through row pointers
+  Isa isa;                    ///< instruction set the kernels use
+  std::int64_t mr;            ///< rows of A per panel
+  std::int64_t nr;            ///< columns of B per panel
+  PackedKernel packed;        ///< B from packed panels
+  IndirectKernel indirect;    ///< B read in place through row pointers
+  TransposeKernel transpose;  ///< transposed copy, for packing
 };
 
 /// The kernels of `isa` (whether or not this CPU can run them).
