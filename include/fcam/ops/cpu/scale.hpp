@@ -15,7 +15,7 @@ Tensor<T> scaled(const Tensor<T>& x, double factor) {
   auto out = Tensor<T>::uninitialized(x.shape());
   const T* in = x.data();
   T* o = out.data();
-  detail::parallel_for_each(x.numel(), [&](std::int64_t i) { o[i] = static_cast<T>(factor * in[i]); });
+  detail::parallel_for_each(x.numel(), [=](std::int64_t i) { o[i] = static_cast<T>(factor * in[i]); });
   return out;
 }
 
