@@ -156,6 +156,10 @@ TEST_CASE("Sequential and the composite bottleneck in training mode", "[grad][co
   fcam::test::uniform_params(projection, rng);
   REQUIRE(projection.has_downsample());
   check_gradients(module_case(projection, random_tensor({2, 4, 6, 6}, rng)), "bottleneck, stride 2 projection");
+
+  models::BasicBlock<double> basic(3, 4, 2);  // ResNet18's block: two BatchNorm + ReLU pairs, one with the shortcut
+  fcam::test::uniform_params(basic, rng);
+  check_gradients(module_case(basic, random_tensor({2, 3, 6, 6}, rng)), "basic block, stride 2 projection");
 }
 
 TEST_CASE("TensorFlow SAME padding and MobileNetV2's inverted residual blocks", "[grad][composite]") {

@@ -75,6 +75,48 @@ TEST_CASE("batch_norm_update_running_stats and the evaluation affine map", "[ops
   }
 }
 
+TEST_CASE("training BatchNorm with the residual and ReLU fused gives the ops' results one by one, bit for bit",
+          "[ops]") {
+  Rng rng(12);
+  Tensor<float> x({3, 5, 7, 6}), gamma({5}), beta({5}), residual(x.shape()), grad(x.shape());
+  for (Tensor<float>* t : {&x, &gamma, &beta, &residual, &grad}) fill_uniform(*t, -1.0f, 1.0f, rng);
+  for (const bool with_residual : {false, true})
+    for (const bool relu_after : {false, true}) {
+      INFO("residual " << with_residual << ", relu " << relu_after);
+      BatchNormSaved<float> saved, saved_ref;
+      Tensor<float> unbiased, unbiased_ref;
+      const Tensor<float> res = with_residual ? residual : Tensor<float>();
+      const Tensor<float> fused = batch_norm_train(x, gamma, beta, 1e-5f, saved, unbiased, res, relu_after);
+      Tensor<float> expected = batch_norm_train(x, gamma, beta, 1e-5f, saved_ref, unbiased_ref);
+      if (with_residual) expected = add(expected, residual);
+      if (relu_after) expected = relu(expected);
+      for (std::int64_t i = 0; i < x.numel(); ++i) REQUIRE(fused.data()[i] == expected.data()[i]);
+      for (std::int64_t c = 0; c < 5; ++c) {
+        REQUIRE(saved.mean.data()[c] == saved_ref.mean.data()[c]);
+        REQUIRE(saved.invstd.data()[c] == saved_ref.invstd.data()[c]);
+        REQUIRE(unbiased.data()[c] == unbiased_ref.data()[c]);
+      }
+      if (!relu_after) continue;
+      // The ReLU's mask inside the BatchNorm's backward, against relu_backward and then it.
+      Tensor<float> dgamma({5}), dbeta({5}), dgamma_ref({5}), dbeta_ref({5});
+      const Tensor<float> dx = batch_norm_train_backward(x, gamma, saved, grad, dgamma, dbeta, fused);
+      const Tensor<float> dx_ref =
+          batch_norm_train_backward(x, gamma, saved, relu_backward(fused, grad), dgamma_ref, dbeta_ref);
+      for (std::int64_t i = 0; i < x.numel(); ++i) REQUIRE(dx.data()[i] == dx_ref.data()[i]);
+      for (std::int64_t c = 0; c < 5; ++c) {
+        REQUIRE(dgamma.data()[c] == dgamma_ref.data()[c]);
+        REQUIRE(dbeta.data()[c] == dbeta_ref.data()[c]);
+      }
+    }
+  BatchNormSaved<float> saved;
+  Tensor<float> unbiased, dgamma({5}), dbeta({5});
+  CHECK_THROWS_WITH(batch_norm_train(x, gamma, beta, 1e-5f, saved, unbiased, Tensor<float>({3, 5, 7, 5}), true),
+                    Contains("batch_norm (residual): shape mismatch"));
+  batch_norm_train(x, gamma, beta, 1e-5f, saved, unbiased);
+  CHECK_THROWS_WITH(batch_norm_train_backward(x, gamma, saved, grad, dgamma, dbeta, Tensor<float>({3, 5, 7, 5})),
+                    Contains("batch_norm_train_backward: shape mismatch"));
+}
+
 TEST_CASE("backward ops check their gradients as strictly as forward checks inputs", "[ops]") {
   Rng rng(3);
   const Tensor<double> x = random_tensor({2, 3, 4, 4}, rng), gamma = random_tensor({3}, rng), beta = random_tensor({3}, rng);

@@ -60,8 +60,8 @@ public:
   Tensor<T> backward(const Tensor<T>& grad_y) override {
     const Tensor<T> g_sum = relu3_.backward(grad_y);  // gradient of main + shortcut
     Tensor<T> g = conv3_.backward(bn3_.backward(g_sum));
-    g = conv2_.backward(bn2_.backward(relu2_.backward(g)));
-    g = conv1_.backward(bn1_.backward(relu1_.backward(g)));
+    g = conv2_.backward(bn2_.backward_after_relu(relu2_.output(), g));
+    g = conv1_.backward(bn1_.backward_after_relu(relu1_.output(), g));
     return add(g, has_downsample() ? downsample_.backward(g_sum) : g_sum);
   }
 

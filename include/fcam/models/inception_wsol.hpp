@@ -37,7 +37,9 @@ public:
     this->register_module("bn", bn_);
   }
   Tensor<T> forward(const Tensor<T>& x) override { return nn::conv_bn_relu(conv_, &bn_, &relu_, x); }
-  Tensor<T> backward(const Tensor<T>& g) override { return conv_.backward(bn_.backward(relu_.backward(g))); }
+  Tensor<T> backward(const Tensor<T>& g) override {
+    return conv_.backward(bn_.backward_after_relu(relu_.output(), g));
+  }
   /// The convolution.
   nn::Conv2d<T>& conv() { return conv_; }
 

@@ -60,7 +60,7 @@ public:
 
   Tensor<T> backward(const Tensor<T>& grad_y) override {
     const Tensor<T> g_sum = relu2_.backward(grad_y);
-    const Tensor<T> g = conv1_.backward(bn1_.backward(relu1_.backward(conv2_.backward(bn2_.backward(g_sum)))));
+    const Tensor<T> g = conv1_.backward(bn1_.backward_after_relu(relu1_.output(), conv2_.backward(bn2_.backward(g_sum))));
     return add(g, downsample_.size() > 0 ? downsample_.backward(g_sum) : g_sum);
   }
 
@@ -138,7 +138,7 @@ public:
   Tensor<T> backward(const Tensor<T>& grad_y) override {
     Tensor<T> g = grad_y;
     for (int l = 3; l >= 0; --l) g = layers_[l].backward(g);
-    return conv1_.backward(bn1_.backward(relu_.backward(maxpool_.backward(g))));
+    return conv1_.backward(bn1_.backward_after_relu(relu_.output(), maxpool_.backward(g)));
   }
 
   /// Channels of each stage, in the order of forward_stages().

@@ -22,6 +22,16 @@ public:
     return relu_backward(output_, grad_y);
   }
 
+  /// Records `y` as this ReLU's output, for a fused op that computed it (nn::conv_bn_relu).
+  void keep_output(const Tensor<T>& y) {
+    if (this->caching()) output_ = y;
+  }
+  /// The output kept for backward (for a layer that applies this ReLU's gradient itself).
+  const Tensor<T>& output() const {
+    this->require_cached(output_, "ReLU");
+    return output_;
+  }
+
 private:
   Tensor<T> output_;
 };

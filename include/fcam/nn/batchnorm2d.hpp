@@ -7,6 +7,7 @@
 
 #include "fcam/nn/module.hpp"
 #include "fcam/ops/batch_norm.hpp"
+#include "fcam/ops/elementwise.hpp"
 
 namespace fcam::nn {
 
@@ -33,27 +34,42 @@ public:
     this->register_buffer("num_batches_tracked", num_batches_tracked_);
   }
 
-  Tensor<T> forward(const Tensor<T>& x) override {
+  Tensor<T> forward(const Tensor<T>& x) override { return forward_fused(x, Tensor<T>(), false); }
+
+  /// relu(bn(x) + residual), the residual optional and the ReLU applied when `apply_relu`. In
+  /// training mode the three run as one pass over memory (nn::conv_bn_relu uses this); in
+  /// evaluation mode one after the other.
+  Tensor<T> forward_fused(const Tensor<T>& x, const Tensor<T>& residual, bool apply_relu) {
     trained_forward_ = this->is_training();
     if (!trained_forward_) {
       if (this->caching()) input_ = x;
-      return batch_norm_eval(x, weight_.value, bias_.value, running_mean_, running_var_, eps_);
+      Tensor<T> y = batch_norm_eval(x, weight_.value, bias_.value, running_mean_, running_var_, eps_);
+      if (residual.defined()) y = add(y, residual);
+      return apply_relu ? relu(y) : y;
     }
     Tensor<T> unbiased_var;
-    Tensor<T> y = batch_norm_train(x, weight_.value, bias_.value, eps_, saved_, unbiased_var);
+    Tensor<T> y = batch_norm_train(x, weight_.value, bias_.value, eps_, saved_, unbiased_var, residual, apply_relu);
     batch_norm_update_running_stats(running_mean_, running_var_, num_batches_tracked_, saved_.mean, unbiased_var,
                                     momentum_);
     input_ = this->caching() ? x : Tensor<T>();
     return y;
   }
 
-  Tensor<T> backward(const Tensor<T>& grad_y) override {
+  Tensor<T> backward(const Tensor<T>& grad_y) override { return backward_after_relu(Tensor<T>(), grad_y); }
+
+  /// backward() when a ReLU took this layer's output: grad_y is the gradient of the ReLU's output
+  /// `relu_output` (undefined: no ReLU). After a training forward the ReLU's mask is applied
+  /// inside this layer's own passes instead of in a pass of its own.
+  Tensor<T> backward_after_relu(const Tensor<T>& relu_output, const Tensor<T>& grad_y) {
     this->require_cached(input_, "BatchNorm2d");
-    Tensor<T> grad_x =
-        trained_forward_
-            ? batch_norm_train_backward(input_, weight_.value, saved_, grad_y, weight_.grad, bias_.grad)
-            : batch_norm_eval_backward(input_, weight_.value, running_mean_, running_var_, eps_, grad_y, weight_.grad,
-                                       bias_.grad);
+    Tensor<T> grad_x;
+    if (trained_forward_) {
+      grad_x = batch_norm_train_backward(input_, weight_.value, saved_, grad_y, weight_.grad, bias_.grad, relu_output);
+    } else {
+      const Tensor<T> g = relu_output.defined() ? relu_backward(relu_output, grad_y) : grad_y;
+      grad_x = batch_norm_eval_backward(input_, weight_.value, running_mean_, running_var_, eps_, g, weight_.grad,
+                                        bias_.grad);
+    }
     weight_.grad_ready();
     bias_.grad_ready();
     return grad_x;

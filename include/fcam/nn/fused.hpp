@@ -1,12 +1,14 @@
 /// \file
-/// \brief Inference fusion: Conv2d → BatchNorm2d → (+ residual) → ReLU as one pass over the
-/// output, and the chain runner that finds such runs in a list of layers.
+/// \brief Fusion of Conv2d → BatchNorm2d → (+ residual) → ReLU, and the chain runners that find
+/// such runs in a list of layers.
 ///
 /// Why: in evaluation mode without gradients BatchNorm is a per-channel affine map, so it, the
 /// residual addition and the ReLU can be applied to each block of the convolution's output while
 /// the GEMM still has it in cache, instead of three more passes over memory (and three more
-/// parallel regions). With gradients on, or a module training, the modules run one by one as
-/// usual, so backward sees exactly what it expects.
+/// parallel regions). With gradients on, or a module training, the convolution runs on its own
+/// and BatchNorm, residual and ReLU make one pass after it (the BatchNorm's statistics need the
+/// whole output first); in backward, the ReLU's mask is applied inside the BatchNorm's passes.
+/// Every module still keeps what its own backward reads.
 #pragma once
 
 #include <cstddef>
@@ -29,7 +31,11 @@ Tensor<T> conv_bn_relu(Conv2d<T>& conv, BatchNorm2d<T>* bn, ReLU<T>* relu, const
   const bool fuse = x.is_cpu() && conv.inference() && (!bn || bn->inference());
   if (!fuse) {
     Tensor<T> y = conv(x);
-    if (bn) y = (*bn)(y);
+    if (bn) {
+      y = bn->forward_fused(y, residual, relu != nullptr);
+      if (relu) relu->keep_output(y);
+      return y;
+    }
     if (residual.defined()) y = add(y, residual);
     return relu ? (*relu)(y) : y;
   }
@@ -43,26 +49,36 @@ Tensor<T> conv_bn_relu(Conv2d<T>& conv, BatchNorm2d<T>* bn, ReLU<T>* relu, const
   return conv.forward_fused(x, epilogue, residual);
 }
 
-/// Runs layers[0 .. count) from x on, at least the first one; in inference, a Conv2d followed
-/// by a BatchNorm2d and/or a ReLU among them runs fused. Returns how many layers were run.
+/// Runs layers[0 .. count) from x on, at least the first one; a Conv2d followed by a
+/// BatchNorm2d and/or a ReLU among them runs as conv_bn_relu. Returns how many layers were run.
 template <Scalar T>
 std::size_t forward_fusing(const std::unique_ptr<Module<T>>* layers, std::size_t count, Tensor<T>& x) {
   auto* conv = dynamic_cast<Conv2d<T>*>(layers[0].get());
-  if (!conv || !conv->inference() || !x.is_cpu()) {
+  if (!conv) {
     x = layers[0]->forward(x);
     return 1;
   }
   std::size_t used = 1;
   auto* bn = used < count ? dynamic_cast<BatchNorm2d<T>*>(layers[used].get()) : nullptr;
-  if (bn && !bn->inference()) {  // a BatchNorm left training: no fusion
-    x = conv->forward(x);
-    return 1;
-  }
   if (bn) ++used;
   auto* relu = used < count ? dynamic_cast<ReLU<T>*>(layers[used].get()) : nullptr;
   if (relu) ++used;
   x = conv_bn_relu(*conv, bn, relu, x);
   return used;
+}
+
+/// Runs the backward of layers[count − 1], or of a BatchNorm2d and the ReLU after it together
+/// (BatchNorm2d::backward_after_relu), from g on. Returns how many layers were run.
+template <Scalar T>
+std::size_t backward_fusing(const std::unique_ptr<Module<T>>* layers, std::size_t count, Tensor<T>& g) {
+  auto* relu = dynamic_cast<ReLU<T>*>(layers[count - 1].get());
+  auto* bn = relu && count > 1 ? dynamic_cast<BatchNorm2d<T>*>(layers[count - 2].get()) : nullptr;
+  if (!bn) {
+    g = layers[count - 1]->backward(g);
+    return 1;
+  }
+  g = bn->backward_after_relu(relu->output(), g);
+  return 2;
 }
 
 }  // namespace fcam::nn

@@ -11,8 +11,8 @@
 
 namespace fcam::nn {
 
-/// Runs its modules in order (in inference, Conv2d → BatchNorm2d → ReLU runs fused, see
-/// nn/fused.hpp); backward runs them in reverse.
+/// Runs its modules in order (Conv2d → BatchNorm2d → ReLU runs as nn::conv_bn_relu, see
+/// nn/fused.hpp); backward runs them in reverse, a BatchNorm2d and the ReLU after it in one step.
 template <Scalar T>
 class Sequential : public Module<T> {
 public:
@@ -37,7 +37,7 @@ public:
   }
   Tensor<T> backward(const Tensor<T>& grad_y) override {
     Tensor<T> g = grad_y;
-    for (auto it = modules_.rbegin(); it != modules_.rend(); ++it) g = (*it)->backward(g);
+    for (std::size_t left = modules_.size(); left > 0;) left -= backward_fusing(modules_.data(), left, g);
     return g;
   }
 

@@ -43,21 +43,30 @@ std::int64_t plane_size(const Tensor<T>& x) {
 
 /// Training-mode forward: normalises with the batch mean and biased variance, fills `saved`, and
 /// returns the batch's unbiased variance per channel in `unbiased_var` (for the running average).
+/// With a `residual` (x's shape) and/or `relu`, returns relu(bn(x) + residual), on the CPU in the
+/// same pass over memory.
 template <Scalar T>
 Tensor<T> batch_norm_train(const Tensor<T>& x, const Tensor<T>& gamma, const Tensor<T>& beta, T eps,
-                           BatchNormSaved<T>& saved, Tensor<T>& unbiased_var) {
-  const Device device = operand_device<T>("batch_norm_train", {&x, &gamma, &beta});
+                           BatchNormSaved<T>& saved, Tensor<T>& unbiased_var, const Tensor<T>& residual = Tensor<T>(),
+                           bool relu = false) {
+  const Device device = operand_device<T>("batch_norm_train", {&x, &gamma, &beta}, {if_defined(residual)});
   detail::check_batch_norm_args(x, gamma, "batch_norm");
   detail::check_per_channel<T>(x, {&beta}, "parameter", "batch_norm");
+  if (residual.defined()) check_same_shape(x, residual, "batch_norm (residual)");
   const std::int64_t plane = detail::plane_size(x), count = x.size(0) * plane;
   FCAM_CHECK(count > 1, "batch_norm: training needs more than one value per channel, got input ",
              to_string(x.shape()));
   if (device == Device::cuda) {
-    if constexpr (cuda::has_kernels<T>)
-      return cuda::batch_norm_train(x, gamma, beta, eps, plane, saved.mean, saved.invstd, unbiased_var);
-    else cuda::unavailable_for<T>("batch_norm_train");
+    if constexpr (cuda::has_kernels<T>) {
+      Tensor<T> y = cuda::batch_norm_train(x, gamma, beta, eps, plane, saved.mean, saved.invstd, unbiased_var);
+      if (residual.defined()) y = cuda::add(y, residual);
+      return relu ? cuda::relu(y) : y;
+    } else {
+      cuda::unavailable_for<T>("batch_norm_train");
+    }
   }
-  return cpu::batch_norm_train(x, gamma, beta, eps, plane, saved.mean, saved.invstd, unbiased_var);
+  return cpu::batch_norm_train(x, gamma, beta, eps, plane, saved.mean, saved.invstd, unbiased_var,
+                               residual, relu);
 }
 
 namespace detail {
@@ -76,22 +85,27 @@ void check_batch_norm_backward_args(const Tensor<T>& x, const Tensor<T>& gamma, 
 }
 }  // namespace detail
 
-/// Gradient of batch_norm_train: returns dL/dx and adds dL/dgamma, dL/dbeta.
+/// Gradient of batch_norm_train: returns dL/dx and adds dL/dgamma, dL/dbeta. With `relu_output`
+/// (the output of a ReLU that followed the BatchNorm), grad_y is the gradient of that output: the
+/// ReLU's backward runs inside the BatchNorm's (on the CPU, without a pass of its own).
 template <Scalar T>
 Tensor<T> batch_norm_train_backward(const Tensor<T>& x, const Tensor<T>& gamma, const BatchNormSaved<T>& saved,
-                                    const Tensor<T>& grad_y, Tensor<T>& grad_gamma, Tensor<T>& grad_beta) {
+                                    const Tensor<T>& grad_y, Tensor<T>& grad_gamma, Tensor<T>& grad_beta,
+                                    const Tensor<T>& relu_output = Tensor<T>()) {
   const char* what = "batch_norm_train_backward";
-  const Device device =
-      operand_device<T>(what, {&x, &gamma, &saved.mean, &saved.invstd, &grad_y, &grad_gamma, &grad_beta});
+  const Device device = operand_device<T>(
+      what, {&x, &gamma, &saved.mean, &saved.invstd, &grad_y, &grad_gamma, &grad_beta}, {if_defined(relu_output)});
   detail::check_batch_norm_backward_args(x, gamma, grad_y, grad_gamma, grad_beta, {&saved.mean, &saved.invstd}, what);
+  if (relu_output.defined()) check_same_shape(x, relu_output, what);
   if (device == Device::cuda) {
     if constexpr (cuda::has_kernels<T>)
-      return cuda::batch_norm_train_backward(x, gamma, saved.mean, saved.invstd, grad_y, detail::plane_size(x),
-                                             grad_gamma, grad_beta);
+      return cuda::batch_norm_train_backward(x, gamma, saved.mean, saved.invstd,
+                                             relu_output.defined() ? cuda::relu_backward(relu_output, grad_y) : grad_y,
+                                             detail::plane_size(x), grad_gamma, grad_beta);
     else cuda::unavailable_for<T>(what);
   }
   return cpu::batch_norm_train_backward(x, gamma, saved.mean, saved.invstd, grad_y, detail::plane_size(x), grad_gamma,
-                                        grad_beta);
+                                        grad_beta, relu_output);
 }
 
 /// Inference-mode forward with the running statistics.
