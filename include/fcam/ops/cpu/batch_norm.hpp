@@ -96,16 +96,16 @@ void batch_norm_train_backward_channel(const T* x, const T* dy, const T* relu_ou
   const double sum_dy_xhat = (sum_dy_x - mean * sum_dy) * invstd;
   grad_gamma += static_cast<T>(sum_dy_xhat);
   grad_beta += static_cast<T>(sum_dy);
-  // dx = γ·invstd·(dy − mean(dy) − x̂·mean(dy·x̂)) = a·dy + c − b·(x − mean), in T as PyTorch
-  // does (x − mean first, so a large mean does not cancel).
-  const double k = gamma * invstd;
-  const T a = static_cast<T>(k), c = static_cast<T>(-k * sum_dy / count);
-  const T slope = static_cast<T>(k * invstd * sum_dy_xhat / count), mean_t = static_cast<T>(mean);
+  // dx = γ·invstd·(dy − mean(dy) − x̂·mean(dy·x̂)), in double: with few values per channel the
+  // bracket nearly cancels (two values: exactly, up to eps), and float would lose its digits.
+  const double k = gamma * invstd, mean_dy = sum_dy / count, mean_dy_xhat = sum_dy_xhat / count;
   for (std::int64_t b = 0; b < n; ++b) {
     const std::int64_t begin = b * stride, end = begin + plane;
 #pragma omp simd
-    for (std::int64_t i = begin; i < end; ++i)
-      dx[i] = a * (Masked ? detail::relu_gate(dy[i], relu_output[i]) : dy[i]) + c - slope * (x[i] - mean_t);
+    for (std::int64_t i = begin; i < end; ++i) {
+      const double d = Masked ? detail::relu_gate(dy[i], relu_output[i]) : dy[i];
+      dx[i] = static_cast<T>(k * (d - mean_dy - (x[i] - mean) * invstd * mean_dy_xhat));
+    }
   }
 }
 
