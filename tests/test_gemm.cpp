@@ -118,7 +118,8 @@ TEST_CASE("every transpose kernel the CPU supports copies each element to its mi
     }
     const gemm::TransposeKernel transpose = gemm::float_kernels(isa).transpose;
     // Whole 8 × 8 blocks, edges in both directions, a single element and an empty copy.
-    for (const auto& [rows, cols] : {std::pair{16, 256}, std::pair{13, 37}, std::pair{8, 5}, std::pair{1, 1}, std::pair{0, 9}}) {
+    for (const auto& [rows, cols] :
+         {std::pair{16, 256}, std::pair{13, 37}, std::pair{8, 5}, std::pair{1, 1}, std::pair{0, 9}}) {
       INFO(cpu::isa_name(isa) << " rows=" << rows << " cols=" << cols);
       const std::int64_t lds = cols + 3, ldd = rows + 2;  // padded: the padding stays untouched
       std::vector<float> src(static_cast<std::size_t>(std::max(rows, 1) * lds));

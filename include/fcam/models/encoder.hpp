@@ -58,7 +58,8 @@ public:
   Tensor<T> backward(const Tensor<T>& grad_y) override {
     Tensor<T> g = grad_y;
     // Undefined once the stem skipped the image's gradient: the layers before it (padding) have none either.
-    for (std::size_t left = layers_.size(); left > 0 && g.defined();) left -= nn::backward_fusing(layers_.data(), left, g);
+    for (std::size_t left = layers_.size(); left > 0 && g.defined();)
+      left -= nn::backward_fusing(layers_.data(), left, g);
     return g;
   }
 

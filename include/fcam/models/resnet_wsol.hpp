@@ -60,7 +60,8 @@ public:
 
   Tensor<T> backward(const Tensor<T>& grad_y) override {
     const Tensor<T> g_sum = relu2_.backward(grad_y);
-    const Tensor<T> g = conv1_.backward(bn1_.backward_after_relu(relu1_.output(), conv2_.backward(bn2_.backward(g_sum))));
+    const Tensor<T> g_main = conv2_.backward(bn2_.backward(g_sum));
+    const Tensor<T> g = conv1_.backward(bn1_.backward_after_relu(relu1_.output(), g_main));
     return add(g, downsample_.size() > 0 ? downsample_.backward(g_sum) : g_sum);
   }
 

@@ -28,7 +28,7 @@ void parallel_for_each(std::int64_t n, F f) {
 
 /// `value` where `keep`, else +0. The select is an AND with an all-ones or all-zeros mask: GCC 12
 /// keeps loops around it vector loops (reductions included), where `keep ? value : 0` made them
-/// scalar and branchy (a quarter of the demo's ReLU and BatchNorm backward time).
+/// scalar and branchy.
 template <Scalar T>
 inline T keep_if(bool keep, T value) {
   using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
@@ -82,7 +82,8 @@ Tensor<T> relu6_backward(const Tensor<T>& x, const Tensor<T>& grad_y) {
   auto grad_x = Tensor<T>::uninitialized(x.shape());
   const T *in = x.data(), *dy = grad_y.data();
   T* dx = grad_x.data();
-  detail::parallel_for_each(x.numel(), [=](std::int64_t i) { dx[i] = detail::keep_if((in[i] > T(0)) & (in[i] < T(6)), dy[i]); });
+  detail::parallel_for_each(x.numel(),
+                            [=](std::int64_t i) { dx[i] = detail::keep_if((in[i] > T(0)) & (in[i] < T(6)), dy[i]); });
   return grad_x;
 }
 

@@ -105,7 +105,8 @@ void pack_b(const T* b, std::int64_t rs, std::int64_t cs, std::int64_t k, std::i
       if constexpr (std::is_same_v<T, float>) {
         if (rs == 1 && cs != 1) {
           active_float_kernels().transpose(b + pc + j0 * cs, cs, cols, kc, out, nr);
-          for (std::int64_t kk = 0; kk < kc && cols < nr; ++kk) std::fill(out + kk * nr + cols, out + (kk + 1) * nr, T(0));
+          if (cols < nr)  // zero columns past N
+            for (std::int64_t kk = 0; kk < kc; ++kk) std::fill(out + kk * nr + cols, out + (kk + 1) * nr, T(0));
           out += kc * nr;
           continue;
         }
