@@ -36,10 +36,11 @@ Tensor<float> scaled(const Tensor<float>& x, double factor) {
 }
 
 void channel_epilogue(Tensor<float>& y, const Tensor<float>& scale, const Tensor<float>& shift,
-                      const Tensor<float>& residual, bool relu) {
+                      const Tensor<float>& residual, bool relu, float relu_max) {
   const std::int64_t channels = y.size(1), plane = y.numel() / std::max<std::int64_t>(y.size(0) * channels, 1);
   launch::channel_epilogue(y.data(), scale.defined() ? scale.data() : nullptr, shift.defined() ? shift.data() : nullptr,
-                           residual.defined() ? residual.data() : nullptr, relu, channels, plane, y.numel(), stream());
+                           residual.defined() ? residual.data() : nullptr, relu, relu_max, channels, plane, y.numel(),
+                           stream());
   check_launch("conv2d epilogue kernel");
 }
 

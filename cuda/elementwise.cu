@@ -44,7 +44,7 @@ __global__ void scale_kernel(const float* __restrict__ x, double factor, float* 
 
 __global__ void epilogue_kernel(float* __restrict__ y, const float* __restrict__ scale,
                                 const float* __restrict__ shift, const float* __restrict__ residual, bool relu,
-                                std::int64_t channels, std::int64_t plane, std::int64_t n) {
+                                float relu_max, std::int64_t channels, std::int64_t plane, std::int64_t n) {
   for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
        i += std::int64_t(gridDim.x) * blockDim.x) {
     const std::int64_t c = (i / plane) % channels;
@@ -52,7 +52,11 @@ __global__ void epilogue_kernel(float* __restrict__ y, const float* __restrict__
     if (scale) v *= scale[c];
     if (shift) v += shift[c];
     if (residual) v += residual[i];
-    y[i] = relu && v < 0.0f ? 0.0f : v;
+    if (relu) {
+      v = v < 0.0f ? 0.0f : v;
+      v = relu_max < v ? relu_max : v;
+    }
+    y[i] = v;
   }
 }
 
@@ -75,8 +79,9 @@ void scale(const float* x, double factor, float* y, std::int64_t n, cudaStream_t
 }
 
 void channel_epilogue(float* y, const float* scale, const float* shift, const float* residual, bool relu,
-                      std::int64_t channels, std::int64_t plane, std::int64_t n, cudaStream_t stream) {
-  epilogue_kernel<<<grid_for(n), block_threads, 0, stream>>>(y, scale, shift, residual, relu, channels, plane, n);
+                      float relu_max, std::int64_t channels, std::int64_t plane, std::int64_t n, cudaStream_t stream) {
+  epilogue_kernel<<<grid_for(n), block_threads, 0, stream>>>(y, scale, shift, residual, relu, relu_max, channels, plane,
+                                                             n);
 }
 
 }  // namespace fcam::cuda::launch

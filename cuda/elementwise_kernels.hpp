@@ -15,8 +15,9 @@ enum class Map { relu, relu_backward, relu6, relu6_backward, add, multiply };
 void map(Map f, const float* a, const float* b, float* y, std::int64_t n, cudaStream_t stream);
 /// y[i] = x[i] * factor, computed in double as the CPU does.
 void scale(const float* x, double factor, float* y, std::int64_t n, cudaStream_t stream);
-/// y = y·scale[c] + shift[c] (+ residual), then ReLU; null scale / shift / residual are absent.
+/// y = y·scale[c] + shift[c] (+ residual), then min(max(y, 0), relu_max) when `relu`; null scale /
+/// shift / residual are absent.
 void channel_epilogue(float* y, const float* scale, const float* shift, const float* residual, bool relu,
-                      std::int64_t channels, std::int64_t plane, std::int64_t n, cudaStream_t stream);
+                      float relu_max, std::int64_t channels, std::int64_t plane, std::int64_t n, cudaStream_t stream);
 
 }  // namespace fcam::cuda::launch

@@ -28,7 +28,7 @@ Tensor<float> linear(const Tensor<float>& x, const Tensor<float>& weight, const 
   check(cublasSgemm(cublas_handle(), CUBLAS_OP_T, CUBLAS_OP_N, out, n, in, &one, weight.data(), in, x.data(), in,
                     &zero, y.data(), out),
         "cublasSgemm (linear)");
-  if (bias.defined()) channel_epilogue(y, Tensor<float>(), bias, Tensor<float>(), false);
+  if (bias.defined()) channel_epilogue(y, Tensor<float>(), bias, Tensor<float>(), false, 0.0f);
   return y;
 }
 

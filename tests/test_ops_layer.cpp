@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include <fcam/fcam.hpp>
 
@@ -115,6 +116,65 @@ TEST_CASE("training BatchNorm with the residual and ReLU fused gives the ops' re
   batch_norm_train(x, gamma, beta, 1e-5f, saved, unbiased);
   CHECK_THROWS_WITH(batch_norm_train_backward(x, gamma, saved, grad, dgamma, dbeta, Tensor<float>({3, 5, 7, 5})),
                     Contains("batch_norm_train_backward: shape mismatch"));
+}
+
+TEST_CASE("conv2d_relu gives conv2d then relu bit for bit, and a training Conv2d + ReLU fuses it", "[ops]") {
+  Rng rng(21);
+  struct Case {
+    std::int64_t c_in, c_out, groups, size;
+    Conv2dGeometry g;
+  };
+  // The in-place GEMM path (3×3 on a wide map, 1×1), im2col (3×3 on a small map, stride 2),
+  // grouped, depthwise; the first case also through Winograd when training uses it.
+  const std::vector<Case> cases{{16, 24, 1, 48, Conv2dGeometry::square(3, 1, 1)},
+                                {16, 24, 1, 9, Conv2dGeometry::square(1, 1, 0)},
+                                {6, 10, 1, 7, Conv2dGeometry::square(3, 2, 1)},
+                                {8, 12, 2, 11, Conv2dGeometry::square(3, 1, 1, 1, 2)},
+                                {8, 8, 8, 12, Conv2dGeometry::square(3, 1, 1, 1, 8)}};
+  const cpu::WinogradUse winograd_before = cpu::winograd_use();
+  for (const cpu::WinogradUse use : {cpu::WinogradUse::off, cpu::WinogradUse::all})
+    for (const Case& c : cases) {
+      INFO("c_in " << c.c_in << ", c_out " << c.c_out << ", groups " << c.groups << ", size " << c.size
+                   << ", Winograd in training " << (use == cpu::WinogradUse::all));
+      cpu::set_winograd(use);
+      Tensor<float> x({2, c.c_in, c.size, c.size}), w({c.c_out, c.c_in / c.groups, c.g.kernel_h, c.g.kernel_w}),
+          b({c.c_out});
+      for (Tensor<float>* t : {&x, &w, &b}) fill_uniform(*t, -1.0f, 1.0f, rng);
+      const Tensor<float> expected = relu(conv2d(x, w, b, c.g));
+      const Tensor<float> fused = conv2d_relu(x, w, b, c.g);
+      REQUIRE(fused.shape() == expected.shape());
+      for (std::int64_t i = 0; i < fused.numel(); ++i) REQUIRE(fused.data()[i] == expected.data()[i]);
+      // ReLU6 in the prepared (inference) epilogue, on inputs scaled so that some outputs pass 6.
+      const Tensor<float> x3 = scaled(x, 3.0);
+      const PreparedConvWeights<float> prepared(w, c.g.groups);
+      const ConvEpilogue<float> bias_only{.scale = Tensor<float>(), .shift = b};
+      const ConvEpilogue<float> with_relu6{.scale = Tensor<float>(), .shift = b, .relu = true, .relu_max = 6.0f};
+      const Tensor<float> expected6 = relu6(conv2d_prepared(x3, prepared, c.g, bias_only));
+      const Tensor<float> fused6 = conv2d_prepared(x3, prepared, c.g, with_relu6);
+      for (std::int64_t i = 0; i < fused6.numel(); ++i) REQUIRE(fused6.data()[i] == expected6.data()[i]);
+      CHECK(std::count(fused6.data(), fused6.data() + fused6.numel(), 6.0f) > 0);
+    }
+  cpu::set_winograd(winograd_before);
+  // nn::conv_bn_relu without BatchNorm, in training: the same output, and the same gradients
+  // through the ReLU it kept.
+  const Conv2dGeometry g = Conv2dGeometry::square(3, 1, 1);
+  nn::Conv2d<float> conv(16, 24, g, true), conv_ref(16, 24, g, true);
+  conv_ref.weight().value = conv.weight().value.clone();
+  conv_ref.bias().value = conv.bias().value.clone();
+  nn::ReLU<float> relu_layer, relu_ref;
+  Tensor<float> x({2, 16, 20, 20}), grad({2, 24, 20, 20});
+  fill_uniform(x, -1.0f, 1.0f, rng);
+  fill_uniform(grad, -1.0f, 1.0f, rng);
+  const Tensor<float> y = nn::conv_bn_relu<float>(conv, nullptr, &relu_layer, x);
+  const Tensor<float> y_ref = relu_ref(conv_ref(x));
+  for (std::int64_t i = 0; i < y.numel(); ++i) REQUIRE(y.data()[i] == y_ref.data()[i]);
+  const Tensor<float> dx = conv.backward(relu_layer.backward(grad));
+  const Tensor<float> dx_ref = conv_ref.backward(relu_ref.backward(grad));
+  for (std::int64_t i = 0; i < dx.numel(); ++i) REQUIRE(dx.data()[i] == dx_ref.data()[i]);
+  for (std::int64_t i = 0; i < conv.weight().grad.numel(); ++i)
+    REQUIRE(conv.weight().grad.data()[i] == conv_ref.weight().grad.data()[i]);
+  CHECK_THROWS_WITH(conv2d_relu(x, Tensor<float>({24, 15, 3, 3}), Tensor<float>(), g),
+                    Contains("conv2d: weight shape"));
 }
 
 TEST_CASE("backward ops check their gradients as strictly as forward checks inputs", "[ops]") {

@@ -1,7 +1,10 @@
 // test_backend_ops: convolution (cuDNN), linear (cuBLAS), the element-wise ops and the SGD update
 // on the CPU and on CUDA from the same inputs.
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
+#include <tuple>
 
 #include "backend_ops/compare.hpp"
 #include "backend_ops/conv_cases.hpp"
@@ -14,8 +17,9 @@ namespace {
 // Batch 2 for small cases, 1 for large ones, so the CPU side stays quick.
 std::int64_t batch_for(const ConvCase& c) { return c.in * c.height * c.width > 2'000'000 ? 1 : 2; }
 
-// Forward, then backward (input, weight and bias gradients, the latter two added into guarded
-// tensors that start non-zero) for one case; `bound` is the NMSE bound.
+// Forward (also with the ReLU fused), then backward (input, weight and bias gradients, the
+// latter two added into guarded tensors that start non-zero) for one case; `bound` is the NMSE
+// bound.
 void compare_conv(const ConvCase& c, std::uint64_t seed, double bound) {
   const std::int64_t n = batch_for(c);
   const Tensor<float> x = random_tensor({n, c.in, c.height, c.width}, seed);
@@ -24,6 +28,7 @@ void compare_conv(const ConvCase& c, std::uint64_t seed, double bound) {
   const Tensor<float> y = conv2d(x, w, b, c.g);
   const Tensor<float> xd = x.to(Device::cuda), wd = w.to(Device::cuda), bd = b.to(Device::cuda);
   expect_close(y, conv2d(xd, wd, bd, c.g), c.name + " forward", bound);
+  expect_close(conv2d_relu(x, w, b, c.g), conv2d_relu(xd, wd, bd, c.g), c.name + " forward with ReLU", bound);
 
   const Tensor<float> dy = random_tensor(y.shape(), seed + 3);
   Tensor<float> dw = random_tensor(w.shape(), seed + 4), db = random_tensor(b.shape(), seed + 5);
@@ -97,18 +102,26 @@ TEST_CASE("a warmed-up convolution step allocates no device memory", "[cuda]") {
   CHECK(cuda::memory_stats().reserved_bytes < after.reserved_bytes);
 }
 
-TEST_CASE("conv2d_prepared: scale, shift, residual and ReLU after cuDNN's convolution", "[cuda]") {
+TEST_CASE("conv2d_prepared: scale, shift, residual and ReLU / ReLU6 after cuDNN's convolution", "[cuda]") {
   const Conv2dGeometry g = Conv2dGeometry::square(3, 2, 1);
   const Tensor<float> x = random_tensor({3, 16, 15, 15}, 1), w = random_tensor({24, 16, 3, 3}, 2, -0.2, 0.2);
   const Tensor<float> scale = random_tensor({24}, 3, 0.5, 1.5), shift = random_tensor({24}, 4);
   const Tensor<float> residual = random_tensor({3, 24, 8, 8}, 5);
-  for (bool relu_last : {false, true}) {
-    const ConvEpilogue<float> on_cpu{scale, shift, relu_last};
-    const ConvEpilogue<float> on_gpu{scale.to(Device::cuda), shift.to(Device::cuda), relu_last};
+  const float no_cap = std::numeric_limits<float>::infinity();
+  // ReLU6 on values scaled up so that some reach the cap.
+  for (const auto& [relu_last, cap, gain] : {std::tuple{false, no_cap, 1.0}, std::tuple{true, no_cap, 1.0},
+                                            std::tuple{true, 6.0f, 8.0}}) {
+    const Tensor<float> s = scaled(scale, gain);
+    const ConvEpilogue<float> on_cpu{s, shift, relu_last, cap};
+    const ConvEpilogue<float> on_gpu{s.to(Device::cuda), shift.to(Device::cuda), relu_last, cap};
     const Tensor<float> want = conv2d_prepared(x, PreparedConvWeights<float>(w, 1), g, on_cpu, residual);
     const Tensor<float> got = conv2d_prepared(x.to(Device::cuda), PreparedConvWeights<float>(w.to(Device::cuda), 1),
                                               g, on_gpu, residual.to(Device::cuda));
-    expect_close(want, got, relu_last ? "prepared with ReLU" : "prepared without ReLU");
+    const std::string name = !relu_last       ? "prepared without ReLU"
+                             : cap == no_cap ? "prepared with ReLU"
+                                             : "prepared with ReLU6";
+    expect_close(want, got, name);
+    if (cap != no_cap) CHECK(std::count(want.data(), want.data() + want.numel(), 6.0f) > 0);
   }
 }
 

@@ -48,10 +48,10 @@ public:
   }
 
   Tensor<T> forward(const Tensor<T>& x) override {
-    Tensor<T> h = expand_ ? expand_relu_((*expand_)(x)) : x;
+    Tensor<T> h = expand_ ? nn::conv_relu6(*expand_, expand_relu_, x) : x;
     // A stride-1 3×3 "SAME" convolution pads 1 on every side: the conv's own padding does it.
     if (stride_two()) h = pad_(h);
-    h = depthwise_relu_(depthwise_(h));
+    h = nn::conv_relu6(depthwise_, depthwise_relu_, h);
     // In inference the residual is added in the projection's epilogue (nn/fused.hpp).
     return nn::conv_bn_relu<T>(project_, nullptr, nullptr, h, residual_ ? x : Tensor<T>());
   }

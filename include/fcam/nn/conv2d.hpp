@@ -46,6 +46,16 @@ public:
     return conv2d(x, weight_.value, bias_.value, geometry_);
   }
 
+  /// relu(forward(x)) in one pass (ops conv2d_relu), for a ReLU that follows this layer
+  /// directly; keeps the same for backward as forward(). The caller keeps the result as the
+  /// ReLU's output (ReLU::keep_output), which that ReLU's backward reads.
+  Tensor<T> forward_relu(const Tensor<T>& x) {
+    if (this->inference() && x.is_cpu())
+      return forward_fused(x, ConvEpilogue<T>{.scale = Tensor<T>(), .shift = bias_.value, .relu = true});
+    if (this->caching()) input_ = x;
+    return conv2d_relu(x, weight_.value, bias_.value, geometry_);
+  }
+
   /// Inference forward: epilogue(conv(x)) in one pass with the packed weights; the epilogue
   /// replaces the bias (fold it into the epilogue's shift). Nothing is kept for backward.
   Tensor<T> forward_fused(const Tensor<T>& x, const ConvEpilogue<T>& epilogue,

@@ -8,6 +8,8 @@
 /// parallel regions). With gradients on, or a module training, the convolution runs on its own
 /// and BatchNorm, residual and ReLU make one pass after it (the BatchNorm's statistics need the
 /// whole output first); in backward, the ReLU's mask is applied inside the BatchNorm's passes.
+/// A training convolution followed directly by a ReLU (VGG16) clamps its output in the GEMM's
+/// epilogue, as in inference.
 /// Every module still keeps what its own backward reads.
 #pragma once
 
@@ -30,6 +32,11 @@ Tensor<T> conv_bn_relu(Conv2d<T>& conv, BatchNorm2d<T>* bn, ReLU<T>* relu, const
                        const Tensor<T>& residual = Tensor<T>()) {
   const bool fuse = x.is_cpu() && conv.inference() && (!bn || bn->inference());
   if (!fuse) {
+    if (!bn && relu && !residual.defined()) {
+      Tensor<T> y = conv.forward_relu(x);
+      relu->keep_output(y);
+      return y;
+    }
     Tensor<T> y = conv(x);
     if (bn) {
       y = bn->forward_fused(y, residual, relu != nullptr);
@@ -49,8 +56,19 @@ Tensor<T> conv_bn_relu(Conv2d<T>& conv, BatchNorm2d<T>* bn, ReLU<T>* relu, const
   return conv.forward_fused(x, epilogue, residual);
 }
 
+/// relu6(conv(x)): in inference (Module::inference()) one pass, the clamp in the convolution's
+/// epilogue; else the two forwards (ReLU6's backward reads its input, which the fused pass never
+/// has).
+template <Scalar T>
+Tensor<T> conv_relu6(Conv2d<T>& conv, ReLU6<T>& relu6, const Tensor<T>& x) {
+  if (!x.is_cpu() || !conv.inference()) return relu6(conv(x));
+  return conv.forward_fused(
+      x, ConvEpilogue<T>{.scale = Tensor<T>(), .shift = conv.bias().value, .relu = true, .relu_max = T(6)});
+}
+
 /// Runs layers[0 .. count) from x on, at least the first one; a Conv2d followed by a
-/// BatchNorm2d and/or a ReLU among them runs as conv_bn_relu. Returns how many layers were run.
+/// BatchNorm2d and/or a ReLU among them runs as conv_bn_relu, a Conv2d followed by a ReLU6 as
+/// conv_relu6. Returns how many layers were run.
 template <Scalar T>
 std::size_t forward_fusing(const std::unique_ptr<Module<T>>* layers, std::size_t count, Tensor<T>& x) {
   auto* conv = dynamic_cast<Conv2d<T>*>(layers[0].get());
@@ -61,6 +79,11 @@ std::size_t forward_fusing(const std::unique_ptr<Module<T>>* layers, std::size_t
   std::size_t used = 1;
   auto* bn = used < count ? dynamic_cast<BatchNorm2d<T>*>(layers[used].get()) : nullptr;
   if (bn) ++used;
+  auto* relu6 = !bn && used < count ? dynamic_cast<ReLU6<T>*>(layers[used].get()) : nullptr;
+  if (relu6) {
+    x = conv_relu6(*conv, *relu6, x);
+    return used + 1;
+  }
   auto* relu = used < count ? dynamic_cast<ReLU<T>*>(layers[used].get()) : nullptr;
   if (relu) ++used;
   x = conv_bn_relu(*conv, bn, relu, x);

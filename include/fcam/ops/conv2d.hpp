@@ -2,6 +2,7 @@
 /// \brief conv2d and conv2d_backward on tensors: shape checks, then the kernel of the tensor's device.
 #pragma once
 
+#include <limits>
 #include <tuple>
 #include <type_traits>
 
@@ -43,14 +44,36 @@ Tensor<T> conv2d(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& b
   return cpu::conv2d(x, weight, bias, g, out);
 }
 
+/// relu(conv2d(x, weight, bias)) in one pass: the CPU clamps each block of the output while the
+/// GEMM still has it in cache (a training convolution followed by a ReLU, as in VGG16, saves a
+/// pass over its output). The same values as conv2d then relu.
+template <Scalar T>
+Tensor<T> conv2d_relu(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias, const Conv2dGeometry& g) {
+  const Device device = operand_device<T>("conv2d_relu", {&x, &weight}, {if_defined(bias)});
+  check_conv2d_args(x, weight, bias, g);
+  const Shape out{x.size(0), weight.size(0), g.out_h(x.size(2)), g.out_w(x.size(3))};
+  if (device == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>) {
+      Tensor<T> y = cuda::conv2d(x, weight, bias, g, out);
+      cuda::channel_epilogue(y, Tensor<T>(), Tensor<T>(), Tensor<T>(), true, std::numeric_limits<float>::infinity());
+      return y;
+    } else {
+      cuda::unavailable_for<T>("conv2d_relu");
+    }
+  }
+  return cpu::conv2d(x, weight, bias, g, out, true);
+}
+
 /// What an inference convolution applies to output channel o while the values are still in
-/// cache: y = v·scale[o] + shift[o] (+ residual), then ReLU when `relu`. Tensors, not pointers,
-/// so the description is the same whatever device runs it; undefined scale = 1, shift = 0.
+/// cache: y = v·scale[o] + shift[o] (+ residual), then ReLU when `relu` (clamped to
+/// [0, relu_max]: 6 for ReLU6). Tensors, not pointers, so the description is the same whatever
+/// device runs it; undefined scale = 1, shift = 0.
 template <Scalar T>
 struct ConvEpilogue {
   Tensor<T> scale;    ///< per output channel, or undefined
   Tensor<T> shift;    ///< per output channel, or undefined
   bool relu = false;  ///< clamp at zero last
+  T relu_max = std::numeric_limits<T>::infinity();  ///< with relu, also clamp at this value
 };
 
 /// A convolution's weights prepared once for repeated inference on their device: an opaque
@@ -120,13 +143,15 @@ Tensor<T> conv2d_prepared(const Tensor<T>& x, const PreparedConvWeights<T>& weig
     if constexpr (cuda::has_kernels<T>) {
       // cuDNN's convolution, then one pass for scale, shift, residual and ReLU.
       Tensor<T> y = cuda::conv2d(x, weights.cuda_weight(), Tensor<T>(), g, out);
-      cuda::channel_epilogue(y, epilogue.scale, epilogue.shift, residual, epilogue.relu);
+      cuda::channel_epilogue(y, epilogue.scale, epilogue.shift, residual, epilogue.relu,
+                             static_cast<float>(epilogue.relu_max));
       return y;
     } else {
       cuda::unavailable_for<T>("conv2d_prepared");
     }
   }
-  return cpu::conv2d_prepared(x, weights.cpu_packed(), g, epilogue.scale, epilogue.shift, residual, epilogue.relu, out);
+  return cpu::conv2d_prepared(x, weights.cpu_packed(), g, epilogue.scale, epilogue.shift, residual, epilogue.relu,
+                              epilogue.relu_max, out);
 }
 
 /// Convolution backward: returns dL/dx (undefined when `need_grad_x` is false) and adds dL/dweight,

@@ -21,8 +21,8 @@ Tensor<float> multiply(const Tensor<float>& x, const Tensor<float>& m);
 /// x * factor.
 Tensor<float> scaled(const Tensor<float>& x, double factor);
 /// The convolution epilogue in place on y (N×C×H×W): y = y·scale[c] + shift[c] (+ residual),
-/// then max(y, 0) when `relu`; undefined scale = 1, shift = 0, residual = none.
+/// then min(max(y, 0), relu_max) when `relu`; undefined scale = 1, shift = 0, residual = none.
 void channel_epilogue(Tensor<float>& y, const Tensor<float>& scale, const Tensor<float>& shift,
-                      const Tensor<float>& residual, bool relu);
+                      const Tensor<float>& residual, bool relu, float relu_max);
 
 }  // namespace fcam::cuda

@@ -290,14 +290,15 @@ void conv2d_forward(const Tensor<T>& x, const PackedConvWeights<T>& w, const Con
   detail::conv2d_forward_packed(x, w.data.data(), w.a_size, w.c_out, g, e, y);
 }
 
-/// y = conv(x, weight) + bias. x: N×C×H×W, weight: O×(C/groups)×kh×kw, bias: O or undefined.
-/// The weights are packed for this call only (into scratch memory).
+/// y = conv(x, weight) + bias, then max(y, 0) when `relu`. x: N×C×H×W, weight: O×(C/groups)×kh×kw,
+/// bias: O or undefined. The weights are packed for this call only (into scratch memory).
 template <class T>
 void conv2d_forward(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias, const Conv2dGeometry& g,
-                    Tensor<T>& y) {
+                    Tensor<T>& y, bool relu = false) {
   if (y.numel() == 0) return;
   ConvEpilogue<T> e;
   e.shift = bias.defined() ? bias.data() : nullptr;
+  e.relu = relu;
   if (is_depthwise(weight, g.groups)) return depthwise_conv2d_forward(x, weight.data(), g, e, y);
   if (winograd::applies<T>(g, x.size(1), weight.size(0), y.size(0) * y.size(2) * y.size(3))) {
     T* packed_u = scratch<T>(ScratchSlot::packed_weights,
@@ -453,12 +454,13 @@ Tensor<T> conv2d_backward(const Tensor<T>& x, const Tensor<T>& weight, const Ten
   return grad_x_tensor;
 }
 
-/// conv2d's kernel: y (of shape `out`, N×O×H'×W') = conv(x, weight) + bias.
+/// conv2d's kernel: y (of shape `out`, N×O×H'×W') = conv(x, weight) + bias, clamped at zero
+/// when `relu` (conv2d_relu's kernel).
 template <class T>
 Tensor<T> conv2d(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias, const Conv2dGeometry& g,
-                 const Shape& out) {
+                 const Shape& out, bool relu = false) {
   auto y = Tensor<T>::uninitialized(out);  // conv2d_forward writes every element
-  conv2d_forward(x, weight, bias, g, y);
+  conv2d_forward(x, weight, bias, g, y, relu);
   return y;
 }
 
@@ -467,12 +469,13 @@ Tensor<T> conv2d(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& b
 template <class T>
 Tensor<T> conv2d_prepared(const Tensor<T>& x, const PackedConvWeights<T>& w, const Conv2dGeometry& g,
                           const Tensor<T>& scale, const Tensor<T>& shift, const Tensor<T>& residual, bool relu,
-                          const Shape& out) {
+                          T relu_max, const Shape& out) {
   ConvEpilogue<T> e;
   if (scale.defined()) e.scale = scale.data();
   if (shift.defined()) e.shift = shift.data();
   if (residual.defined()) e.residual = residual.data();
   e.relu = relu;
+  e.relu_max = relu_max;
   auto y = Tensor<T>::uninitialized(out);
   conv2d_forward(x, w, g, e, y);
   return y;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <type_traits>
 
 #include "fcam/core/tensor.hpp"
@@ -24,6 +25,7 @@ struct ConvEpilogue {
   const T* shift = nullptr;     ///< per output channel, or null
   const T* residual = nullptr;  ///< N×O×H'×W', or null
   bool relu = false;            ///< clamp at zero last
+  T relu_max = std::numeric_limits<T>::infinity();  ///< with relu, also clamp at this value (ReLU6: 6)
 
   /// True when the epilogue changes nothing.
   bool identity() const { return !scale && !shift && !residual && !relu; }
@@ -53,13 +55,14 @@ ConvSizes conv_sizes(const Tensor<T>& x, std::int64_t c_out, const Conv2dGeometr
 template <class T>
 void epilogue_row(const ConvEpilogue<T>& e, std::int64_t o, const T* from, T* to, const T* residual,
                   std::int64_t count) {
-  const T scale = e.scale ? e.scale[o] : T(1), shift = e.shift ? e.shift[o] : T(0);
+  const T scale = e.scale ? e.scale[o] : T(1), shift = e.shift ? e.shift[o] : T(0), cap = e.relu_max;
   // One branch-free loop per case, so that each vectorises.
   auto run = [&](auto with_residual, auto with_relu) {
     for (std::int64_t i = 0; i < count; ++i) {
       T v = from[i] * scale + shift;
       if constexpr (decltype(with_residual)::value) v += residual[i];
-      if constexpr (decltype(with_relu)::value) v = std::max(v, T(0));
+      // min(·, ∞) changes nothing, so ReLU and ReLU6 share this loop.
+      if constexpr (decltype(with_relu)::value) v = std::min(std::max(v, T(0)), cap);
       to[i] = v;
     }
   };
