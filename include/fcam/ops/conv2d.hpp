@@ -31,17 +31,37 @@ void check_conv2d_args(const Tensor<T>& x, const Tensor<T>& weight, const Tensor
                " does not match ", c_out, " output channels");
 }
 
-/// Convolution forward. Returns N×O×H'×W' (PyTorch's output-size rule).
+namespace detail {
+
+/// conv2d, and conv2d_relu with `relu`: the checks (errors name `op`), then the kernel of the
+/// operands' device.
 template <Scalar T>
-Tensor<T> conv2d(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias, const Conv2dGeometry& g) {
-  const Device device = operand_device<T>("conv2d", {&x, &weight}, {if_defined(bias)});
+Tensor<T> conv2d_then(const char* op, const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias,
+                      const Conv2dGeometry& g, bool relu) {
+  const Device device = operand_device<T>(op, {&x, &weight}, {if_defined(bias)});
   check_conv2d_args(x, weight, bias, g);
   const Shape out{x.size(0), weight.size(0), g.out_h(x.size(2)), g.out_w(x.size(3))};
   if (device == Device::cuda) {
-    if constexpr (cuda::has_kernels<T>) return cuda::conv2d(x, weight, bias, g, out);
-    else cuda::unavailable_for<T>("conv2d");
+    if constexpr (cuda::has_kernels<T>) {
+      Tensor<T> y = cuda::conv2d(x, weight, bias, g, out);
+      if (relu) {
+        const float no_cap = std::numeric_limits<float>::infinity();
+        cuda::channel_epilogue(y, Tensor<T>(), Tensor<T>(), Tensor<T>(), true, no_cap);
+      }
+      return y;
+    } else {
+      cuda::unavailable_for<T>(op);
+    }
   }
-  return cpu::conv2d(x, weight, bias, g, out);
+  return cpu::conv2d(x, weight, bias, g, out, relu);
+}
+
+}  // namespace detail
+
+/// Convolution forward. Returns N×O×H'×W' (PyTorch's output-size rule).
+template <Scalar T>
+Tensor<T> conv2d(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias, const Conv2dGeometry& g) {
+  return detail::conv2d_then("conv2d", x, weight, bias, g, false);
 }
 
 /// relu(conv2d(x, weight, bias)) in one pass: the CPU clamps each block of the output while the
@@ -49,19 +69,7 @@ Tensor<T> conv2d(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& b
 /// pass over its output). The same values as conv2d then relu.
 template <Scalar T>
 Tensor<T> conv2d_relu(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias, const Conv2dGeometry& g) {
-  const Device device = operand_device<T>("conv2d_relu", {&x, &weight}, {if_defined(bias)});
-  check_conv2d_args(x, weight, bias, g);
-  const Shape out{x.size(0), weight.size(0), g.out_h(x.size(2)), g.out_w(x.size(3))};
-  if (device == Device::cuda) {
-    if constexpr (cuda::has_kernels<T>) {
-      Tensor<T> y = cuda::conv2d(x, weight, bias, g, out);
-      cuda::channel_epilogue(y, Tensor<T>(), Tensor<T>(), Tensor<T>(), true, std::numeric_limits<float>::infinity());
-      return y;
-    } else {
-      cuda::unavailable_for<T>("conv2d_relu");
-    }
-  }
-  return cpu::conv2d(x, weight, bias, g, out, true);
+  return detail::conv2d_then("conv2d_relu", x, weight, bias, g, true);
 }
 
 /// What an inference convolution applies to output channel o while the values are still in
