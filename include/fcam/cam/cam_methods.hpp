@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -60,11 +61,14 @@ Tensor<T> class_activation_maps(const Tensor<T>& features, const Tensor<T>& fc_w
                                        ? plane_sums(features)
                                        : std::vector<double>();  // Σ_ij A_kij, only where a method needs it
   std::vector<double> weights(static_cast<std::size_t>(n * c));  // channel weights, image by image
+  std::map<int, std::vector<T>> rows;  // w[cls, :] of each class asked for, read once (one copy from a GPU)
   for (std::int64_t b = 0; b < n; ++b) {
     const int cls = classes[static_cast<std::size_t>(b)];
     FCAM_CHECK(cls >= 0 && cls < fc_weight.size(0), "class_activation_maps: class ", cls, " outside [0, ",
                fc_weight.size(0), ")");
-    const std::vector<T> fc = host_values(fc_weight.batch(cls));  // w[cls, :], the class's row only
+    auto row = rows.find(cls);
+    if (row == rows.end()) row = rows.emplace(cls, host_values(fc_weight.batch(cls))).first;
+    const std::vector<T>& fc = row->second;
     for (std::int64_t k = 0; k < c; ++k) {
       const T wck = fc[static_cast<std::size_t>(k)];
       const double g = static_cast<double>(wck) / static_cast<double>(plane);  // ∂logit/∂A_kij

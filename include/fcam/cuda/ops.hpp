@@ -17,6 +17,7 @@
 #include "fcam/cuda/ops/elementwise.hpp"
 #include "fcam/cuda/ops/linear.hpp"
 #include "fcam/cuda/ops/pad.hpp"
+#include "fcam/cuda/ops/planes.hpp"
 #include "fcam/cuda/ops/pooling.hpp"
 #include "fcam/cuda/ops/reduce.hpp"
 #include "fcam/cuda/ops/resize.hpp"

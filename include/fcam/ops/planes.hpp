@@ -20,7 +20,10 @@ Tensor<T> weighted_channel_sum(const Tensor<T>& features, const std::vector<doub
   check_rank(features, 4, "weighted_channel_sum features");
   FCAM_CHECK(static_cast<std::int64_t>(weights.size()) == features.size(0) * features.size(1),
              "weighted_channel_sum: ", weights.size(), " weights for features ", to_string(features.shape()));
-  if (operand_device("weighted_channel_sum", features) == Device::cuda) cuda::unavailable("weighted_channel_sum");
+  if (operand_device("weighted_channel_sum", features) == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>) return cuda::weighted_channel_sum(features, weights, relu);
+    else cuda::unavailable_for<T>("weighted_channel_sum");
+  }
   return cpu::weighted_channel_sum(features, weights, relu);
 }
 
@@ -29,9 +32,12 @@ Tensor<T> weighted_channel_sum(const Tensor<T>& features, const std::vector<doub
 template <Scalar T>
 Tensor<T> normalize_items(const Tensor<T>& x) {
   FCAM_CHECK(x.defined() && x.ndim() >= 1, "normalize_items: tensor is undefined");
-  if (operand_device("normalize_items", x) == Device::cuda) cuda::unavailable("normalize_items");
-  const std::int64_t count = x.size(0);
-  return cpu::normalize_runs(x, count, count > 0 ? x.numel() / count : 0);
+  const std::int64_t count = x.size(0), length = count > 0 ? x.numel() / count : 0;
+  if (operand_device("normalize_items", x) == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>) return cuda::normalize_runs(x, count, length);
+    else cuda::unavailable_for<T>("normalize_items");
+  }
+  return cpu::normalize_runs(x, count, length);
 }
 
 /// A tensor of `shape` (N×C×…) whose plane (b, c) holds values[b·C + c] everywhere, on the CPU.

@@ -22,6 +22,8 @@ struct TopK {
 ///
 /// Equal values keep their column order (the lower index first, as a stable sort in decreasing
 /// order gives); NaN counts as larger than every number, as in torch.topk.
+/// A CUDA tensor is copied to the host first (a few logits; the indices are host values anyway),
+/// so the values come back on the CPU.
 /// requires: x is N×K and 0 <= k <= K, else fcam::Error.
 template <Scalar T>
 TopK<T> top_k(const Tensor<T>& x, std::int64_t k) {
@@ -29,9 +31,9 @@ TopK<T> top_k(const Tensor<T>& x, std::int64_t k) {
   const std::int64_t rows = x.size(0), cols = x.size(1);
   FCAM_CHECK(k >= 0 && k <= cols, "top_k: k = ", k, " is outside [0, ", cols, "] for a tensor of shape ",
              to_string(x.shape()));
-  if (operand_device("top_k", x) == Device::cuda) cuda::unavailable("top_k");
+  const Tensor<T> host = operand_device("top_k", x) == Device::cuda ? x.to(Device::cpu) : x;
   TopK<T> r{Tensor<T>::uninitialized({rows, k}), std::vector<std::int64_t>(static_cast<std::size_t>(rows * k))};
-  cpu::top_k(x, rows, cols, k, r.values, r.indices);
+  cpu::top_k(host, rows, cols, k, r.values, r.indices);
   return r;
 }
 

@@ -1,0 +1,28 @@
+// Tensor-level CUDA per-plane ops: the channel weights go to the device, then one launch.
+#include "fcam/cuda/ops/planes.hpp"
+
+#include "context.hpp"
+#include "fcam/cuda/api.hpp"
+#include "planes_kernels.hpp"
+
+namespace fcam::cuda {
+
+Tensor<float> weighted_channel_sum(const Tensor<float>& features, const std::vector<double>& weights, bool relu) {
+  const std::int64_t n = features.size(0), c = features.size(1), h = features.size(2), w = features.size(3);
+  auto maps = Tensor<float>::uninitialized({n, h, w}, Device::cuda);
+  if (maps.numel() == 0) return maps;
+  Storage<double> device_weights(weights.size(), Device::cuda, false);
+  if (!weights.empty()) copy_host_to_device(device_weights.data(), weights.data(), weights.size() * sizeof(double));
+  launch::weighted_channel_sum(features.data(), device_weights.data(), n, c, h * w, relu, maps.data(), stream());
+  check_launch("weighted_channel_sum kernel");
+  return maps;
+}
+
+Tensor<float> normalize_runs(const Tensor<float>& x, std::int64_t count, std::int64_t length) {
+  auto out = Tensor<float>::uninitialized(x.shape(), Device::cuda);
+  launch::normalize_runs(x.data(), count, length, out.data(), stream());
+  check_launch("normalize_runs kernel");
+  return out;
+}
+
+}  // namespace fcam::cuda

@@ -1,0 +1,58 @@
+// Per-plane kernels of the CAM methods. Both give the CPU's bits: the weighted sum keeps its
+// channel order per pixel (one thread per pixel), and min/max are exact in any order, while
+// fl(x − lo) is monotonic in x, so max(fl(x − lo)) = fl(max x − lo) is the CPU's hi.
+#include "block_reduce.cuh"
+#include "launch.hpp"
+#include "planes_kernels.hpp"
+
+namespace fcam::cuda::launch {
+
+namespace {
+
+__global__ void weighted_channel_sum_kernel(const float* __restrict__ features, const double* __restrict__ weights,
+                                            std::int64_t batch, std::int64_t channels, std::int64_t plane, bool relu,
+                                            float* __restrict__ out) {
+  const std::int64_t total = batch * plane;
+  for (std::int64_t at = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; at < total;
+       at += std::int64_t(gridDim.x) * blockDim.x) {
+    const std::int64_t b = at / plane, i = at - b * plane;
+    const float* a = features + b * channels * plane + i;
+    const double* w = weights + b * channels;
+    float sum = 0.0f;
+    for (std::int64_t k = 0; k < channels; ++k) sum += static_cast<float>(w[k] * static_cast<double>(a[k * plane]));
+    out[at] = relu && sum < 0.0f ? 0.0f : sum;  // std::max(sum, 0): a NaN stays
+  }
+}
+
+__global__ void normalize_runs_kernel(const float* __restrict__ x, std::int64_t count, std::int64_t length,
+                                      float* __restrict__ out) {
+  for (std::int64_t r = blockIdx.x; r < count; r += gridDim.x) {
+    const float* in = x + r * length;
+    float* o = out + r * length;
+    float lo = in[0];
+    for (std::int64_t i = threadIdx.x; i < length; i += blockDim.x) lo = Min{}(lo, in[i]);
+    lo = block_reduce(lo, Min{});
+    float hi = 0.0f;  // x − lo ≥ 0
+    for (std::int64_t i = threadIdx.x; i < length; i += blockDim.x) hi = Max{}(hi, in[i] - lo);
+    hi = block_reduce(hi, Max{});
+    for (std::int64_t i = threadIdx.x; i < length; i += blockDim.x) o[i] = hi > 0.0f ? (in[i] - lo) / hi : 0.0f;
+  }
+}
+
+}  // namespace
+
+void weighted_channel_sum(const float* features, const double* weights, std::int64_t batch, std::int64_t channels,
+                          std::int64_t plane, bool relu, float* out, cudaStream_t stream) {
+  const std::int64_t total = batch * plane;
+  if (total == 0) return;
+  weighted_channel_sum_kernel<<<grid_for(total), block_threads, 0, stream>>>(features, weights, batch, channels, plane,
+                                                                             relu, out);
+}
+
+void normalize_runs(const float* x, std::int64_t count, std::int64_t length, float* out, cudaStream_t stream) {
+  if (count == 0 || length == 0) return;
+  const unsigned blocks = static_cast<unsigned>(count < 65535 ? count : 65535);
+  normalize_runs_kernel<<<blocks, block_threads, 0, stream>>>(x, count, length, out);
+}
+
+}  // namespace fcam::cuda::launch

@@ -1,0 +1,21 @@
+/// \file
+/// \brief Private to cuda/: raw-pointer launchers of the per-plane ops behind ops/planes.hpp
+/// (planes.cu), float data.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace fcam::cuda::launch {
+
+/// out[b·plane + i] = Σ_k float(weights[b·channels + k]·features[(b·channels + k)·plane + i]),
+/// added in k order from 0, then clamped at 0 when `relu`.
+void weighted_channel_sum(const float* features, const double* weights, std::int64_t batch, std::int64_t channels,
+                          std::int64_t plane, bool relu, float* out, cudaStream_t stream);
+
+/// Each run r < count of `length` values: out = (x − lo) / hi with lo = min x and
+/// hi = max (x − lo), or 0 everywhere when hi is not positive. One block per run.
+void normalize_runs(const float* x, std::int64_t count, std::int64_t length, float* out, cudaStream_t stream);
+
+}  // namespace fcam::cuda::launch

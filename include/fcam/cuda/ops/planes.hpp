@@ -1,0 +1,20 @@
+/// \file
+/// \brief CUDA kernels of the per-plane ops of ops/planes.hpp (the CAM methods' channel-weighted
+/// sums and per-map min–max normalisation), float tensors, the CPU's bits.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "fcam/core/tensor.hpp"
+
+namespace fcam::cuda {
+
+/// N×H×W maps: map_b = Σ_k weights[b·C + k]·features[b, k], each product in double rounded to
+/// float and added in channel order (as the CPU does), clamped at 0 when `relu`.
+Tensor<float> weighted_channel_sum(const Tensor<float>& features, const std::vector<double>& weights, bool relu);
+
+/// Each of the `count` runs of `length` values: (x − min) / max(x − min), 0 when constant.
+Tensor<float> normalize_runs(const Tensor<float>& x, std::int64_t count, std::int64_t length);
+
+}  // namespace fcam::cuda

@@ -1,0 +1,82 @@
+// test_backend_ops: the CAM methods' per-plane ops (channel-weighted sums, per-map min–max
+// normalisation) and top_k on CUDA give the CPU's bits.
+#include <algorithm>
+#include <limits>
+
+#include "backend_ops/compare.hpp"
+
+using namespace fcam;
+using namespace fcam::test;
+
+namespace {
+constexpr Device gpu = Device::cuda;
+
+// Every element of `cuda` equals the CPU's `reference` (NaN where it has NaN).
+void expect_same_bits(const Tensor<float>& reference, const Tensor<float>& cuda, const std::string& what) {
+  INFO(what);
+  REQUIRE(cuda.shape() == reference.shape());
+  REQUIRE(cuda.device() == gpu);
+  const Tensor<float> got = cuda.to(Device::cpu);
+  std::int64_t differing = 0;
+  for (std::int64_t i = 0; i < got.numel(); ++i) {
+    const float a = reference.data()[i], b = got.data()[i];
+    differing += (a == b || (std::isnan(a) && std::isnan(b))) ? 0 : 1;
+  }
+  CHECK(differing == 0);
+}
+
+std::vector<double> random_weights(std::size_t count, std::uint64_t seed) {
+  const Tensor<float> t = random_tensor({static_cast<std::int64_t>(count)}, seed, -0.05, 0.05);
+  return {t.data(), t.data() + t.numel()};
+}
+}  // namespace
+
+TEST_CASE("weighted_channel_sum gives the CPU's bits, with and without the ReLU", "[cuda]") {
+  std::uint64_t seed = 2000;
+  for (const Shape& shape : std::vector<Shape>{{1, 1, 1, 1}, {2, 3, 7, 7}, {3, 2048, 7, 7}, {2, 512, 28, 28},
+                                               {1, 5, 1, 300}, {2, 3, 0, 4}}) {
+    const Tensor<float> features = random_tensor(shape, ++seed);  // sums of both signs: the ReLU has work
+    const std::vector<double> weights = random_weights(static_cast<std::size_t>(shape[0] * shape[1]), ++seed);
+    for (const bool relu : {false, true}) {
+      const Tensor<float> cpu = weighted_channel_sum(features, weights, relu);
+      expect_same_bits(cpu, weighted_channel_sum(features.to(gpu), weights, relu),
+                       "weighted_channel_sum " + shape_text(shape) + (relu ? " relu" : ""));
+      if (relu && cpu.numel() > 8) {  // the case is not vacuous: the ReLU clamped something and kept something
+        const auto [lo, hi] = std::minmax_element(cpu.data(), cpu.data() + cpu.numel());
+        CHECK(*lo == 0.0f);
+        CHECK(*hi > 0.0f);
+      }
+    }
+  }
+  // A NaN feature stays NaN through the ReLU on both devices.
+  Tensor<float> features = random_tensor({1, 2, 3, 3}, 2100);
+  features.data()[4] = std::numeric_limits<float>::quiet_NaN();
+  expect_same_bits(weighted_channel_sum(features, {0.5, -0.25}, true),
+                   weighted_channel_sum(features.to(gpu), {0.5, -0.25}, true), "weighted_channel_sum with a NaN");
+}
+
+TEST_CASE("normalize_items gives the CPU's bits; a constant item becomes 0", "[cuda]") {
+  std::uint64_t seed = 2200;
+  for (const Shape& shape : std::vector<Shape>{{1, 1}, {3, 7, 7}, {32, 224, 224}, {2, 1, 28, 28}, {5, 1000}}) {
+    const Tensor<float> x = random_tensor(shape, ++seed, -5.0, 20.0);
+    const Tensor<float> cpu = normalize_items(x);
+    expect_same_bits(cpu, normalize_items(x.to(gpu)), "normalize_items " + shape_text(shape));
+    const auto [lo, hi] = std::minmax_element(cpu.data(), cpu.data() + cpu.numel());
+    CHECK(*lo == 0.0f);
+    CHECK(*hi == (cpu.numel() / shape[0] > 1 ? 1.0f : 0.0f));
+  }
+  Tensor<float> x = random_tensor({3, 4, 4}, 2300);
+  std::fill(x.data() + 16, x.data() + 32, 2.5f);  // item 1 is constant
+  const Tensor<float> gpu_out = normalize_items(x.to(gpu)).to(Device::cpu);
+  CHECK(std::all_of(gpu_out.data() + 16, gpu_out.data() + 32, [](float v) { return v == 0.0f; }));
+  expect_same_bits(normalize_items(x), normalize_items(x.to(gpu)), "normalize_items with a constant item");
+  CHECK(normalize_items(Tensor<float>({0, 5}, gpu)).numel() == 0);
+}
+
+TEST_CASE("top_k of a CUDA tensor gives the CPU's values and indices", "[cuda]") {
+  Tensor<float> logits = random_tensor({3, 200}, 2400, -4.0, 4.0);
+  logits.data()[17] = logits.data()[5];  // a tie: the lower index first
+  const TopK<float> cpu = top_k(logits, 5), cuda = top_k(logits.to(gpu), 5);
+  CHECK(cuda.indices == cpu.indices);
+  CHECK(host_values(cuda.values) == host_values(cpu.values));
+}
