@@ -313,3 +313,27 @@ TEST_CASE("add_normal_noise: the draws of a loop over the elements, in order", "
   CHECK(rng.next_u64() == same.next_u64());  // not one draw more or less
   CHECK_THROWS_WITH(add_normal_noise(x, -0.1, rng), Contains("add_normal_noise: sigma must be >= 0"));
 }
+
+TEST_CASE("add_normal_noise: normal()'s values across chunks, spares and thread counts", "[ops]") {
+  // The transforms run on the kernel threads in chunks of 65,536 pairs: sizes around the chunks,
+  // odd sizes (the last second value stays in the generator), a spare kept from an earlier draw.
+  const int threads = num_threads();
+  for (const std::int64_t n : {std::int64_t{1}, std::int64_t{2}, std::int64_t{7}, std::int64_t{2 * 65536},
+                               std::int64_t{2 * 65536 + 1}, std::int64_t{3 * 65536 + 3}})
+    for (const bool spare_first : {false, true})
+      for (const int t : {1, 2}) {
+        INFO("n = " << n << ", spare kept before: " << spare_first << ", threads " << t);
+        set_num_threads(t);
+        Rng rng(12), same(12);
+        if (spare_first) CHECK(rng.normal() == same.normal());
+        Tensor<float> x({n});
+        add_normal_noise(x, 0.7, rng);
+        std::int64_t differing = 0;
+        for (std::int64_t i = 0; i < n; ++i)
+          differing += x.data()[i] == static_cast<float>(same.normal(0.0, 0.7)) ? 0 : 1;
+        CHECK(differing == 0);
+        CHECK(rng.normal() == same.normal());  // the same spare (or none) left behind
+        CHECK(rng.next_u64() == same.next_u64());
+      }
+  set_num_threads(threads);
+}

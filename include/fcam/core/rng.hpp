@@ -66,18 +66,44 @@ public:
 
   /// Standard normal variate (Box-Muller; the second value of each pair is kept for the next call).
   double normal() {
-    if (has_spare_) {
-      has_spare_ = false;
-      return spare_;
-    }
+    double value = 0.0;
+    if (take_spare(value)) return value;
+    const auto [u1, u2] = box_muller_uniforms();
+    const auto [first, second] = box_muller(u1, u2);
+    keep_spare(second);
+    return first;
+  }
+
+  /// The uniforms (u1 > 0, u2) of the next Box–Muller pair, drawn as normal() draws them when it
+  /// holds no spare. With box_muller and the spare functions, a caller can draw a run of pairs in
+  /// order and transform them on several threads, getting normal()'s values (cpu::add_normal_noise).
+  std::pair<double, double> box_muller_uniforms() {
     double u1 = 0.0;
     while (u1 <= 0.0) u1 = uniform();
-    const double u2 = uniform();
+    return {u1, uniform()};
+  }
+
+  /// The pair of standard normals of the uniforms (u1, u2): r·cos θ, then r·sin θ, with
+  /// r = √(−2 ln u1) and θ = 2π·u2.
+  static std::pair<double, double> box_muller(double u1, double u2) {
     const double radius = std::sqrt(-2.0 * std::log(u1));
     const double angle = 2.0 * std::numbers::pi * u2;
-    spare_ = radius * std::sin(angle);
+    return {radius * std::cos(angle), radius * std::sin(angle)};
+  }
+
+  /// Takes the kept second value of the last pair into `value` (what normal() returns next without
+  /// drawing); false when none is kept.
+  bool take_spare(double& value) {
+    if (!has_spare_) return false;
+    has_spare_ = false;
+    value = spare_;
+    return true;
+  }
+
+  /// Keeps `value`, the second value of a pair, for the next normal().
+  void keep_spare(double value) {
+    spare_ = value;
     has_spare_ = true;
-    return radius * std::cos(angle);
   }
 
   /// Normal variate with the given mean and standard deviation.

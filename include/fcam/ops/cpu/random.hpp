@@ -1,13 +1,17 @@
 /// \file
 /// \brief CPU kernels of the ops that draw from a generator (contracts in fcam/ops/random.hpp).
 ///
-/// One draw per element, in element order, on one thread: the values depend only on the seed,
-/// never on the thread count.
+/// One draw per element, in element order: the values depend only on the seed, never on the
+/// thread count (add_normal_noise draws on one thread and transforms on several).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 #include "fcam/core/rng.hpp"
+#include "fcam/core/threads.hpp"
 #include "fcam/core/tensor.hpp"
 
 namespace fcam::cpu {
@@ -19,11 +23,37 @@ void fill_uniform(Tensor<T>& t, double lo, double hi, Rng& rng) {
   for (std::int64_t i = 0, n = t.numel(); i < n; ++i) out[i] = static_cast<T>(rng.uniform(lo, hi));
 }
 
-/// t[i] += N(0, sigma), the draw rounded to T before the addition.
+/// t[i] += N(0, sigma), the draw rounded to T before the addition: rng.normal(0, sigma)'s values
+/// in element order. The pairs' uniforms are drawn on this thread (the generator is sequential);
+/// their Box–Muller transforms, most of the work, run on the kernel threads, a chunk at a time.
 template <Scalar T>
 void add_normal_noise(Tensor<T>& t, double sigma, Rng& rng) {
   T* out = t.data();
-  for (std::int64_t i = 0, n = t.numel(); i < n; ++i) out[i] += static_cast<T>(rng.normal(0.0, sigma));
+  const std::int64_t n = t.numel();
+  std::int64_t i = 0;  // the next element
+  double spare = 0.0;
+  if (n > 0 && rng.take_spare(spare)) out[i++] += static_cast<T>(0.0 + sigma * spare);
+  constexpr std::int64_t chunk_pairs = std::int64_t{1} << 16, block_pairs = 2048;
+  std::vector<std::pair<double, double>> uniforms;
+  while (i < n) {
+    const std::int64_t left = n - i, pairs = std::min(chunk_pairs, (left + 1) / 2);
+    uniforms.resize(static_cast<std::size_t>(pairs));
+    for (auto& u : uniforms) u = rng.box_muller_uniforms();
+    T* chunk = out + i;
+    parallel_items((pairs + block_pairs - 1) / block_pairs, [&](std::int64_t block) {
+      for (std::int64_t p = block * block_pairs, end = std::min(pairs, p + block_pairs); p < end; ++p) {
+        const auto [u1, u2] = uniforms[static_cast<std::size_t>(p)];
+        const auto [first, second] = Rng::box_muller(u1, u2);
+        chunk[2 * p] += static_cast<T>(0.0 + sigma * first);
+        if (2 * p + 1 < left) chunk[2 * p + 1] += static_cast<T>(0.0 + sigma * second);
+      }
+    });
+    if (2 * pairs > left) {  // an odd element count: the last pair's second value stays in the generator
+      const auto [u1, u2] = uniforms.back();
+      rng.keep_spare(Rng::box_muller(u1, u2).second);
+    }
+    i += std::min(2 * pairs, left);
+  }
 }
 
 /// Dropout's mask: 1/(1 − p) where a U(0, 1) draw is >= p, else 0 (all 0 when p = 1).
