@@ -6,7 +6,8 @@
 //
 // Per input, in <out>/<name>/: logits.npy, <method>.npy (full-resolution score map in [0, 1]),
 // <method>.png (heat map over the image with the box of the largest contour at --box_threshold).
-// --json FILE: top-5 classes and the class used per input.
+// --json FILE: top-5 classes and the class used per input. --device auto|cpu|cuda: where the model
+// runs (auto: CUDA when this build has it and a GPU is visible); the outputs are the same files.
 //
 // Score-map convention: every <method>.npy, fcam.npy included, is min–max normalised per image
 // ((x − min) / (max − min), a constant map gives 0), as the reference's inference stores every
@@ -25,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include <fcam/app/device_flag.hpp>
 #include <fcam/app/error_line.hpp>
 #include <fcam/app/flags.hpp>
 #include <fcam/cam/baselines.hpp>
@@ -140,13 +142,15 @@ void require_finite(const Tensor<float>& t, const std::string& what, const Input
 }
 
 /// Logits, top-5, maps, pictures of one input into <out>/<input name>/; returns its JSON summary.
-/// Everything is computed and checked before the first file of the input is written.
-json::Object infer_one(models::FcamModel<float>& model, const Input& input, const app::Flags& flags,
+/// Everything is computed (on the model's `device`) and checked before the first file of the input
+/// is written.
+json::Object infer_one(models::FcamModel<float>& model, Device device, const Input& input, const app::Flags& flags,
                        const MapRequest& request, const std::vector<std::string>& labels, Rng& rng,
                        const cam::SmoothOptions& smooth) {
   const std::string weights = "the weights in " + flags.text("weights");
-  const models::ClassifierOutput<float> out = model.classify(input.tensor);
-  const Tensor<float>& logits = out.logits;
+  const Tensor<float> x = device == Device::cpu ? input.tensor : input.tensor.to(device);
+  const models::ClassifierOutput<float> out = model.classify(x);
+  const Tensor<float> logits = out.logits.to(Device::cpu);
   require_finite(logits, "the logits", input, "its values or " + weights + " overflow float");
   const Tensor<float> probs = softmax_channels(logits.reshape({1, logits.size(1), 1, 1}));
   const std::vector<std::int64_t> top5 = top_k(logits, std::min<std::int64_t>(5, logits.size(1))).indices;
@@ -160,12 +164,13 @@ json::Object infer_one(models::FcamModel<float>& model, const Input& input, cons
   for (std::size_t k = 0; k < request.methods.size(); ++k) {
     Tensor<float> map;
     if (!request.baselines[k]) {
-      probability = model.foreground(out.stages).reshape({h, w});
-      map = cam::normalize_maps(probability.reshape({1, h, w}));
+      const Tensor<float> foreground = model.foreground(out.stages);
+      map = cam::normalize_maps(foreground);
+      probability = foreground.reshape({h, w}).to(Device::cpu);
     } else {
-      map = cam::full_resolution(cam::baseline_maps(model, out, input.tensor, {cls}, *request.baselines[k], rng, smooth), h, w);
+      map = cam::full_resolution(cam::baseline_maps(model, out, x, {cls}, *request.baselines[k], rng, smooth), h, w);
     }
-    maps.push_back(map.reshape({h, w}));
+    maps.push_back(map.reshape({h, w}).to(Device::cpu));
     require_finite(maps.back(), "the " + request.methods[k] + " map", input, "its values or " + weights + " overflow float");
   }
 
@@ -217,6 +222,7 @@ void define_flags(app::Flags& flags) {
   flags.add_double("box_threshold", 0.5, "threshold of the box drawn on each overlay (largest contour)", app::Range{0, 1});
   flags.add_string("out", "fcam_maps", "output folder");
   flags.add_string("json", "", "also write a JSON summary (top-5 classes per input)");
+  flags.add_string("device", "auto", app::device_flag_help());
 }
 
 }  // namespace
@@ -239,6 +245,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     examples::apply_image_limit_flag(flags);
+    const Device device = app::resolve_device(flags.text("device"), "fcam-infer");
     const std::vector<std::string>& paths = flags.positional();
     FCAM_CHECK(!paths.empty(), "fcam-infer: no input (give image files or .npy tensors)");
     FCAM_CHECK(!flags.text("weights").empty(), "fcam-infer: --weights is required (an FcamModel safetensors file)");
@@ -254,11 +261,12 @@ int main(int argc, char** argv) {
     drop_fcam_without_decoder(request, loaded.kind, flags);
     const std::vector<std::string> labels = read_labels(flags.text("labels"), loaded.config.num_classes);
     model.eval();
+    if (device != Device::cpu) model.to(device);
     NoGradGuard no_grad;
 
     json::Array summary;
     for (const Input& input : load_inputs(paths, flags.integer("size"), loaded.config.normalization))
-      summary.push_back(infer_one(model, input, flags, request, labels, rng, smooth));
+      summary.push_back(infer_one(model, device, input, flags, request, labels, rng, smooth));
     if (!flags.text("json").empty())
       io::write_file_atomic(flags.text("json"), json::dump(json::Value(json::Object{{"inputs", summary}})) + "\n");
     return 0;

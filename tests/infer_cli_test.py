@@ -1,10 +1,12 @@
 #!/usr/bin/python3
 """End-to-end test of fcam-infer on the ResNet18 case of tests/models_reference.py.
 
-Usage: /usr/bin/python3 tests/infer_cli_test.py FCAM_INFER MODELS_REFERENCE_DIR WORK_DIR
+Usage: /usr/bin/python3 tests/infer_cli_test.py FCAM_INFER MODELS_REFERENCE_DIR WORK_DIR [DEVICE]
 Runs fcam-infer on the case's input (as an .npy tensor) with the case's weights and compares
 logits.npy, the CAM maps, fcam.npy (normalised) and fcam_probability.npy with PyTorch's values;
 runs it on a PNG image and checks the overlays and the JSON summary; checks the error paths.
+DEVICE (auto, cpu or cuda; default cpu) is passed as --device to the runs that compare maps
+(benchmarks/gpu/run.sh runs this test with cuda on the GPU machine).
 """
 import json
 import os
@@ -45,6 +47,7 @@ def perturbed_copy(src, dst, name, index, delta):
 
 def main():
     infer, ref_dir, work = sys.argv[1:4]
+    device = sys.argv[4] if len(sys.argv) > 4 else "cpu"
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     ref = read_safetensors(os.path.join(ref_dir, "resnet18_io.safetensors"))
@@ -52,7 +55,7 @@ def main():
     np.save(os.path.join(work, "batch.npy"), ref["input"])
     cls = int(ref["cam_classes"][0])
     methods = ["cam", "gradcam", "gradcampp", "xgradcam", "layercam", "fcam"]
-    base = [infer, "--arch", "resnet18", "--num_classes", "10", "--weights", weights]
+    base = [infer, "--arch", "resnet18", "--num_classes", "10", "--weights", weights, "--device", device]
     r = subprocess.run(base + ["--methods", ",".join(methods), "--class", str(cls), "--out", os.path.join(work, "out"),
                                "--json", os.path.join(work, "summary.json"), os.path.join(work, "batch.npy")],
                        capture_output=True, text=True)
@@ -199,13 +202,19 @@ def main():
                            (["--box_threshold", "-1"], "--box_threshold must be in [0, 1], got '-1'"),
                            (["--box_threshold", "nan"], "--box_threshold expects a finite number, got 'nan'"),
                            (["--weights", os.path.join(work, "none.safetensors")], "none.safetensors"),
-                           (["--class", "10"], "outside [0, 10)")]:
+                           (["--class", "10"], "outside [0, 10)"),
+                           (["--device", "gpu"], "--device must be auto, cpu or cuda, got 'gpu'")]:
         r = subprocess.run(base + flags + ["--out", os.path.join(work, "bad"), os.path.join(work, "batch.npy")],
                            capture_output=True, text=True)
         check(r.returncode != 0 and message in r.stderr, f"error {flags}: '{message}' in stderr")
     r = subprocess.run([infer, "--arch", "resnet18", "--num_classes", "10", os.path.join(work, "batch.npy")],
                        capture_output=True, text=True)
     check(r.returncode != 0 and "--weights is required" in r.stderr, "missing --weights is an error")
+    if device == "cpu":  # this machine is then taken to have no GPU: --device cuda must say why it cannot
+        r = subprocess.run(base + ["--device", "cuda", "--out", os.path.join(work, "bad"),
+                                   os.path.join(work, "batch.npy")], capture_output=True, text=True)
+        check(r.returncode != 0 and ("built without CUDA" in r.stderr or "no CUDA device is visible" in r.stderr),
+              f"--device cuda without a GPU is an error saying why: {r.stderr[-200:]}")
 
 
 if __name__ == "__main__":

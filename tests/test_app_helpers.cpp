@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include <fcam/app/device_flag.hpp>
 #include <fcam/app/error_line.hpp>
 #include <fcam/core/grad_mode.hpp>
 #include <fcam/data/image_write.hpp>
@@ -320,6 +321,25 @@ TEST_CASE("load_any_checkpoint: fcam checkpoints and state dicts, mismatches nam
   CHECK_THAT(error_of([&] { models::load_any_checkpoint<float>(dir / "missing.safetensors"); }),
              Contains("missing.safetensors"));
   fs::remove_all(dir);
+}
+
+TEST_CASE("resolve_device: cpu, auto and cuda, and why cuda cannot be had", "[helpers][device]") {
+  CHECK(app::resolve_device("cpu", "fcam-infer") == Device::cpu);
+  CHECK_THROWS_WITH(app::resolve_device("gpu", "fcam-infer"),
+                    Contains("fcam-infer: --device must be auto, cpu or cuda, got 'gpu'"));
+  // Which answer "auto" and "cuda" give depends on this build and this machine; each case is exact.
+  const Device automatic = app::resolve_device("auto", "fcam-infer");
+  if (!cuda_compiled()) {
+    CHECK(automatic == Device::cpu);
+    CHECK_THROWS_WITH(app::resolve_device("cuda", "fcam-infer"),
+                      Contains("--device cuda: this fcam was built without CUDA"));
+  } else if (!cuda_available()) {
+    CHECK(automatic == Device::cpu);
+    CHECK_THROWS_WITH(app::resolve_device("cuda", "fcam-infer"), Contains("--device cuda: no CUDA device is visible"));
+  } else {
+    CHECK(automatic == Device::cuda);
+    CHECK(app::resolve_device("cuda", "fcam-infer") == Device::cuda);
+  }
 }
 
 TEST_CASE("error_line names the program once", "[helpers][errors]") {

@@ -6,6 +6,9 @@
 
 #include "fcam/config.hpp"
 #include "fcam/core/error.hpp"
+#if FCAM_WITH_CUDA
+#include "fcam/cuda/api.hpp"
+#endif
 
 namespace fcam {
 
@@ -17,6 +20,15 @@ inline std::string to_string(Device device) { return device == Device::cpu ? "cp
 
 /// True when this build of fcam has its CUDA backend.
 constexpr bool cuda_compiled() { return FCAM_WITH_CUDA != 0; }
+
+/// True when this build has its CUDA backend and the driver sees at least one GPU.
+inline bool cuda_available() {
+#if FCAM_WITH_CUDA
+  return cuda::device_count() > 0;
+#else
+  return false;
+#endif
+}
 
 /// Throws fcam::Error naming `what` when `device` is CUDA and fcam was built without CUDA.
 inline void require_device_available(Device device, const char* what) {
