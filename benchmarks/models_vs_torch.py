@@ -119,7 +119,7 @@ def step_fn(model, x, method, mode):
                 model.zero_grad(set_to_none=True)
                 a = model.stages(x + 0.3 * torch.randn_like(x))[-1]
                 a.retain_grad()
-                model.classification_head(a)[0, CLASS].backward()
+                model.classification_head(a)[:, CLASS].sum().backward()
             with torch.no_grad():
                 cam_from(model, a.detach(), a.grad, "gradcampp")
         return step
@@ -127,13 +127,13 @@ def step_fn(model, x, method, mode):
     def step():
         if mode == "map":
             a = stages[-1].detach().requires_grad_(True)
-            logit = model.classification_head(a)[0, CLASS]
+            logit = model.classification_head(a)[:, CLASS].sum()
             grads = torch.autograd.grad(logit, a)[0]
         else:  # through the whole network, parameters included
             model.zero_grad(set_to_none=True)
             a = model.stages(x)[-1]
             a.retain_grad()
-            model.classification_head(a)[0, CLASS].backward()
+            model.classification_head(a)[:, CLASS].sum().backward()
             grads = a.grad
         with torch.no_grad():
             cam_from(model, a.detach(), grads, method)

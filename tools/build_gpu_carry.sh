@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the CUDA test and benchmark programs here for a GPU machine that has no Eigen, Catch2,
+# Builds the CUDA test and benchmark programs and fcam-infer here for a GPU machine that has no Eigen, Catch2,
 # Google Benchmark or stb (the device machine of docs/cuda.md): build-gpu/bin plus the two
 # shared libraries they need that such a machine lacks (build-gpu/carried-libs). The CPU code is
 # built without -march=native, and the programs need glibc 2.34 and libstdc++ 3.4.29 (Ubuntu
@@ -10,14 +10,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=build-gpu
 cmake -S . -B "$BUILD" -G Ninja -DFCAM_WITH_CUDA=ON -DFCAM_NATIVE_ARCH=OFF -DFCAM_WERROR=ON \
-  -DFCAM_BUILD_EXAMPLES=OFF -DCMAKE_EXE_LINKER_FLAGS="" > /dev/null
-cmake --build "$BUILD" -j"${JOBS:-2}" --target test_backend_ops fcam-bench-cuda-ops
+  -DFCAM_BUILD_EXAMPLES=ON -DCMAKE_EXE_LINKER_FLAGS="" > /dev/null
+cmake --build "$BUILD" -j"${JOBS:-2}" --target test_backend_ops fcam-bench-cuda-ops fcam-bench-cuda-models fcam-infer
 mkdir -p "$BUILD/carried-libs"
 for lib in libgomp.so.1 libbenchmark.so.1debian; do
   cp -L "$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')" "$BUILD/carried-libs/"
 done
 # Only what run.sh needs travels; report its size against the 64 MiB the device tool carries.
-strip "$BUILD"/bin/test_backend_ops "$BUILD"/bin/fcam-bench-cuda-ops
-find "$BUILD/bin" -type f ! -name test_backend_ops ! -name fcam-bench-cuda-ops -delete
+programs=(test_backend_ops fcam-bench-cuda-ops fcam-bench-cuda-models fcam-infer)
+for p in "${programs[@]}"; do strip "$BUILD/bin/$p"; done
+find "$BUILD/bin" -type f $(printf "! -name %s " "${programs[@]}") -delete
 du -sh "$BUILD/bin" "$BUILD/carried-libs"
 objdump -T "$BUILD"/bin/* | grep -o "GLIBC_[0-9.]*" | sort -uV | tail -1 | sed 's/^/newest glibc symbol: /'

@@ -6,6 +6,13 @@
 #                                         # as it is when build-gpu/bin holds the programs already
 #                                         # (built elsewhere: tools/build_gpu_carry.sh)
 #
+# FCAM_GPU_BENCHES picks the benchmarks (default "ops models": benchmarks/gpu/ops_vs_torch.py and
+# benchmarks/gpu/models_vs_torch.py); FCAM_BENCH_FILTER and FCAM_MODELS_FILTER narrow their rows,
+# FCAM_BENCH_MIN_TIME sets their timing (seconds per measurement), FCAM_MODELS_TIMEOUT the
+# seconds the models benchmark may take (its tables are rewritten after each backbone).
+# When build-gpu/bin holds fcam-infer, tests/infer_cli_test.py runs it with --device cuda against
+# PyTorch (FCAM_GPU_INFER=0 skips that).
+#
 # cuDNN and cuBLAS may live only inside PyTorch's wheels (nvidia-cudnn-cu13, nvidia-cublas) on
 # that machine: the script finds them and puts their folders on LD_LIBRARY_PATH.
 set -uo pipefail
@@ -14,6 +21,7 @@ OUT=${OUT:-$PWD/gpu-out}
 mkdir -p "$OUT"
 BUILD=${FCAM_GPU_BUILD:-build-gpu}
 PY=${PYTHON:-python3}
+BENCHES=${FCAM_GPU_BENCHES:-ops models}
 exec > >(tee -a "$OUT/run.log") 2>&1
 step() { echo; echo "== $(date +%T) $*"; }
 
@@ -51,7 +59,8 @@ else
   cmake -S . -B "$BUILD" -DFCAM_WITH_CUDA=ON -DFCAM_NATIVE_ARCH=OFF -DFCAM_BUILD_EXAMPLES=OFF \
     ${cudnn_dir:+-DCUDNN_ROOT=$(dirname "$(dirname "$cudnn_dir")")} > "$OUT/configure.log" 2>&1 \
     || { tail -30 "$OUT/configure.log"; exit 1; }
-  cmake --build "$BUILD" -j"$(nproc)" --target test_backend_ops fcam-bench-cuda-ops > "$OUT/build.log" 2>&1 \
+  cmake --build "$BUILD" -j"$(nproc)" --target test_backend_ops fcam-bench-cuda-ops fcam-bench-cuda-models \
+    > "$OUT/build.log" 2>&1 \
     || { grep -m20 -E "error" "$OUT/build.log"; exit 1; }
   run_tests() { (cd "$BUILD" && timeout 600 ctest -L cuda --output-on-failure > "$OUT/ctest.log" 2>&1); local r=$?; tail -20 "$OUT/ctest.log"; return $r; }
 fi
@@ -59,11 +68,29 @@ fi
 step "ctest -L cuda (CPU vs CUDA, op by op)"
 run_tests; tests_rc=$?
 
-step "benchmarks: fcam vs PyTorch"
-timeout 420 "$PY" benchmarks/gpu/ops_vs_torch.py --bench "$BUILD/bin/fcam-bench-cuda-ops" --out "$OUT" \
-  --shapes benchmarks/wsol_resnet50_convs.csv --min-time "${FCAM_BENCH_MIN_TIME:-0.1}" \
-  --filter "${FCAM_BENCH_FILTER:-.}"
-bench_rc=$?
+infer_rc=0
+if [ -x "$BUILD/bin/fcam-infer" ] && [ "${FCAM_GPU_INFER:-1}" != 0 ]; then
+  step "fcam-infer --device cuda against PyTorch (tests/infer_cli_test.py on tests/models_reference.py's models)"
+  ref=${TMPDIR:-/tmp}/fcam_models_reference
+  timeout 240 "$PY" tests/models_reference.py "$ref" > "$OUT/models_reference.log" 2>&1 \
+    && timeout 240 "$PY" tests/infer_cli_test.py "$BUILD/bin/fcam-infer" "$ref" "${TMPDIR:-/tmp}/fcam_infer_work" cuda \
+    || infer_rc=1
+  echo "fcam-infer test exit $infer_rc"
+fi
 
-step "done: tests exit $tests_rc, benchmarks exit $bench_rc"
-exit $(( tests_rc || bench_rc ))
+bench_rc=0
+if [[ " $BENCHES " == *" ops "* ]]; then
+  step "benchmarks: CUDA ops, fcam vs PyTorch"
+  timeout 420 "$PY" benchmarks/gpu/ops_vs_torch.py --bench "$BUILD/bin/fcam-bench-cuda-ops" --out "$OUT" \
+    --shapes benchmarks/wsol_resnet50_convs.csv --min-time "${FCAM_BENCH_MIN_TIME:-0.1}" \
+    --filter "${FCAM_BENCH_FILTER:-.}" || bench_rc=1
+fi
+if [[ " $BENCHES " == *" models "* ]]; then
+  step "benchmarks: models and CAM methods, fcam vs PyTorch"
+  PYTHONUNBUFFERED=1 timeout "${FCAM_MODELS_TIMEOUT:-420}" "$PY" benchmarks/gpu/models_vs_torch.py \
+    --bench "$BUILD/bin/fcam-bench-cuda-models" --out "$OUT" --min-time "${FCAM_BENCH_MIN_TIME:-0.1}" \
+    --filter "${FCAM_MODELS_FILTER:-^cuda_models/(vgg16|inceptionv3|resnet50)/}" || bench_rc=1
+fi
+
+step "done: tests exit $tests_rc, fcam-infer exit $infer_rc, benchmarks exit $bench_rc"
+exit $(( tests_rc || infer_rc || bench_rc ))

@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""The paper's runtime table on a GPU: fcam vs PyTorch, backbone × row × batch × math, same run, same card.
+
+Usage (on the GPU machine; benchmarks/gpu/run.sh calls it):
+    python3 benchmarks/gpu/models_vs_torch.py --bench build-gpu/bin/fcam-bench-cuda-models --out DIR
+        [--min-time 0.1] [--filter REGEX]
+
+Rows (fcam-bench-cuda-models): "forward" = classifier logits; "<method>" = image tensor in,
+full-resolution maps out, for cam, gradcam, gradcampp, sgcampp (4 noisy passes), xgradcam,
+layercam and fcam (decoder, head, softmax); batch 1, 32 and 128 at 224×224, 200 classes, random
+weights, eval mode. Math: "fp32" (TF32 off on both sides), "tf32", or "fp32-fast" (forward and
+F-CAM rows: fcam with TF32 off but cuDNN's FFT and Winograd algorithms allowed, as PyTorch's fp32
+allows them).
+
+The PyTorch peer is benchmarks/models_vs_torch.py's, moved to the GPU: the architectures of
+tests/models_reference.py, run the way the F-CAM authors' code and CAM libraries run them
+(torch.no_grad() for the forward, CAM and F-CAM; the gradient CAMs backpropagate the class logit
+through the whole network with autograd). The gradient CAM rows also time PyTorch with fcam's
+closed-form head gradient ("closed"). Also PyTorch's own CUDA-graph rows for F-CAM (tf32 and
+bf16 autocast), which fcam does not have yet.
+
+Both sides: each call is followed by a wait for the device (the latency a caller sees); fcam
+through Google Benchmark (manual time, median of 3 repetitions), PyTorch as the median of 3 timed
+loops after warm-up. Ratio = fcam / torch (below 1: fcam faster).
+Writes DIR/models_vs_torch.md and DIR/models_vs_torch.json.
+"""
+import argparse
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))  # the CPU peer's own imports (timing.py)
+# The CPU peer (benchmarks/models_vs_torch.py: its models and rows), loaded by path: this file has its name.
+_spec = importlib.util.spec_from_file_location("cpu_models_vs_torch", os.path.join(HERE, "..", "models_vs_torch.py"))
+peer = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(peer)
+
+
+def latency_ms(call, min_time, warmup=2):
+    """Median over 3 loops of (call, wait for the device), in ms per call."""
+    def step():
+        call()
+        torch.cuda.synchronize()
+    return peer.median_ms(step, min_time, warmup=warmup)
+
+
+def set_tf32(on):
+    torch.backends.cudnn.allow_tf32 = on
+    torch.backends.cuda.matmul.allow_tf32 = on
+
+
+def fcam_map(model, x):
+    with torch.no_grad():
+        return torch.softmax(model.segmentation_head(model.decoder(model.stages(x))), dim=1)
+
+
+def graph_ms(model, x, bf16, min_time):
+    """PyTorch's F-CAM, image in and map out, captured in a CUDA graph and replayed."""
+    static_x = x.clone()
+
+    def run():
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16):
+            return fcam_map(model, static_x)
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            run()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        run()
+    return latency_ms(graph.replay, min_time)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bench", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--min-time", type=float, default=0.1)
+    ap.add_argument("--filter", default=".")
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    listed = subprocess.run([args.bench, "--benchmark_list_tests=true"], capture_output=True, text=True, check=True)
+    names = [n for n in listed.stdout.split() if re.search(args.filter, n)]
+    archs = list(dict.fromkeys(n.split("/")[1] for n in names))
+    torch.manual_seed(0)
+    dev = torch.device("cuda")
+    inputs, rows, graphs = {}, [], []
+    # One backbone at a time, fcam's rows then PyTorch's, the tables rewritten after each: a run cut
+    # short by its time limit keeps what it measured.
+    for arch in archs:
+        fcam_rows = fcam_times(args, [n for n in names if n.split("/")[1] == arch], arch)
+        model = peer.build(arch).to(dev)
+        for name, fcam_ms in fcam_rows.items():
+            _, _, method, batch_text, math = name.split("/")
+            batch = int(batch_text[5:])
+            if batch not in inputs:
+                inputs[batch] = torch.rand(batch, 3, 224, 224, device=dev) * 4 - 2
+            x = inputs[batch]
+            set_tf32(math == "tf32")
+            torch_ms = latency_ms(peer.step_fn(model, x, method, "e2e"), args.min_time)
+            closed_ms = None
+            if method in peer.GRADIENT_METHODS:
+                with torch.no_grad():
+                    closed_ms = latency_ms(peer.closed_form_step(model, x, model.stages(x), method, "e2e"),
+                                           args.min_time)
+            rows.append(dict(name=name, arch=arch, row=method, batch=batch, math=math, fcam_ms=fcam_ms,
+                             torch_ms=torch_ms, ratio=fcam_ms / torch_ms, torch_closed_ms=closed_ms))
+            closed = f", torch closed form {closed_ms:.3f} ms" if closed_ms else ""
+            print(f"{name}: fcam {fcam_ms:.3f} ms, torch {torch_ms:.3f} ms, ratio {fcam_ms / torch_ms:.2f}{closed}",
+                  flush=True)
+            if method == "fcam" and math == "tf32":
+                set_tf32(True)
+                try:
+                    graphs.append(dict(arch=arch, batch=batch, tf32_ms=graph_ms(model, x, False, args.min_time),
+                                       bf16_ms=graph_ms(model, x, True, args.min_time)))
+                    print(f"  torch graph: tf32 {graphs[-1]['tf32_ms']:.3f} ms, bf16 {graphs[-1]['bf16_ms']:.3f} ms",
+                          flush=True)
+                except RuntimeError as e:  # PyTorch's graph rows are a reference only: go on without them
+                    print(f"  torch graph of {arch} batch {batch} failed: {e}", flush=True)
+        del model
+        torch.cuda.empty_cache()
+        write_tables(args.out, rows, graphs)
+    print(open(os.path.join(args.out, "models_vs_torch.md")).read())
+
+
+def fcam_times(args, names, arch):
+    """fcam's median ms of each row in `names` (one process for the backbone)."""
+    out = os.path.join(args.out, f"fcam_bench_cuda_models_{arch}.json")
+    subprocess.run([args.bench, "--benchmark_filter=^(" + "|".join(names) + ")$",
+                    f"--benchmark_min_time={args.min_time}", "--benchmark_repetitions=3",
+                    "--benchmark_report_aggregates_only=true", f"--benchmark_out={out}",
+                    "--benchmark_out_format=json"], check=True, stdout=subprocess.DEVNULL)
+    with open(out) as f:
+        report = json.load(f)
+    os.remove(out)  # the tables carry the numbers; $OUT brings back only a few files
+    return {b["run_name"].replace("/manual_time", ""): b["real_time"]
+            for b in report["benchmarks"] if b.get("aggregate_name") == "median"}
+
+
+def write_tables(out, rows, graphs):
+    gpu = torch.cuda.get_device_name(0)
+    lines = [f"GPU: {gpu}; PyTorch {torch.__version__}, cuDNN {torch.backends.cudnn.version()}; "
+             f"{time.strftime('%Y-%m-%d')}; eager, each call then a wait for the device", "",
+             "| backbone | row | batch | math | fcam ms | PyTorch ms | fcam / PyTorch | fcam images/s | "
+             "PyTorch images/s | PyTorch closed form ms | fcam / closed |",
+             "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        closed = " | "
+        if r["torch_closed_ms"]:
+            closed = f"{r['torch_closed_ms']:.3f} | {r['fcam_ms'] / r['torch_closed_ms']:.2f}"
+        lines.append(f"| {r['arch']} | {r['row']} | {r['batch']} | {r['math']} | {r['fcam_ms']:.3f} | "
+                     f"{r['torch_ms']:.3f} | {r['ratio']:.2f} | {1e3 * r['batch'] / r['fcam_ms']:.0f} | "
+                     f"{1e3 * r['batch'] / r['torch_ms']:.0f} | {closed} |")
+    if graphs:
+        lines += ["", "PyTorch F-CAM in a CUDA graph (fcam has no graph mode yet):", "",
+                  "| backbone | batch | tf32 ms | tf32 images/s | bf16 ms | bf16 images/s |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for g in graphs:
+            lines.append(f"| {g['arch']} | {g['batch']} | {g['tf32_ms']:.3f} | {1e3 * g['batch'] / g['tf32_ms']:.0f} | "
+                         f"{g['bf16_ms']:.3f} | {1e3 * g['batch'] / g['bf16_ms']:.0f} |")
+    with open(os.path.join(out, "models_vs_torch.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    with open(os.path.join(out, "models_vs_torch.json"), "w") as f:
+        json.dump(dict(gpu=gpu, torch=torch.__version__, rows=rows, graphs=graphs), f, indent=1)
+
+if __name__ == "__main__":
+    sys.exit(main())
