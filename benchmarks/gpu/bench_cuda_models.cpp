@@ -8,7 +8,9 @@
 // <math> is fp32 (TF32 off), tf32, or, for the forward and F-CAM rows, fp32-fast (TF32 off with
 // cuda::set_fast_convolutions: cuDNN's FFT and Winograd algorithms allowed, as PyTorch allows
 // them). Every image's map is of class 7. Each timed iteration is one
-// call and a wait for the device: the latency a caller sees. benchmarks/gpu/models_vs_torch.py
+// call and a wait for the device: the latency a caller sees. The counter enqueue_ms is the host
+// time until the call returned, before that wait: close to the whole time, the host is the limit
+// (launches, plans, host copies; a CAM row's host reads of plane sums wait for the device too). benchmarks/gpu/models_vs_torch.py
 // runs this and the PyTorch peer in the same run and prints the ratio table.
 #include <benchmark/benchmark.h>
 
@@ -69,12 +71,15 @@ void run_row(benchmark::State& state, models::Arch arch, std::string row, std::i
   Rng rng(3);
   for (int i = 0; i < 2; ++i) row_call(model, x, row, rng);  // plans, algorithms and cached blocks
   cuda::synchronize();
+  double enqueue_seconds = 0;  // host time until the call returns, before the wait
   for (auto _ : state) {
     const auto start = std::chrono::steady_clock::now();
     benchmark::DoNotOptimize(row_call(model, x, row, rng).data());
+    enqueue_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     cuda::synchronize();
     state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
+  state.counters["enqueue_ms"] = 1e3 * enqueue_seconds / static_cast<double>(state.iterations());
   const double images = static_cast<double>(batch) * static_cast<double>(state.iterations());
   state.counters["images/s"] = benchmark::Counter(images, benchmark::Counter::kIsRate);
 }

@@ -21,7 +21,9 @@ bf16 autocast), which fcam does not have yet.
 
 Both sides: each call is followed by a wait for the device (the latency a caller sees); fcam
 through Google Benchmark (manual time, median of 3 repetitions), PyTorch as the median of 3 timed
-loops after warm-up. Ratio = fcam / torch (below 1: fcam faster).
+loops after warm-up. Ratio = fcam / torch (below 1: fcam faster). "fcam enqueue ms" is the host
+time until fcam's call returned, before the wait: where it is close to the whole time, the host
+(launches, plans, host copies) is what limits fcam.
 Writes DIR/models_vs_torch.md and DIR/models_vs_torch.json.
 """
 import argparse
@@ -99,7 +101,7 @@ def main():
     for arch in archs:
         fcam_rows = fcam_times(args, [n for n in names if n.split("/")[1] == arch], arch)
         model = peer.build(arch).to(dev)
-        for name, fcam_ms in fcam_rows.items():
+        for name, (fcam_ms, enqueue_ms) in fcam_rows.items():
             _, _, method, batch_text, math = name.split("/")
             batch = int(batch_text[5:])
             if batch not in inputs:
@@ -113,7 +115,8 @@ def main():
                     closed_ms = latency_ms(peer.closed_form_step(model, x, model.stages(x), method, "e2e"),
                                            args.min_time)
             rows.append(dict(name=name, arch=arch, row=method, batch=batch, math=math, fcam_ms=fcam_ms,
-                             torch_ms=torch_ms, ratio=fcam_ms / torch_ms, torch_closed_ms=closed_ms))
+                             fcam_enqueue_ms=enqueue_ms, torch_ms=torch_ms, ratio=fcam_ms / torch_ms,
+                             torch_closed_ms=closed_ms))
             closed = f", torch closed form {closed_ms:.3f} ms" if closed_ms else ""
             print(f"{name}: fcam {fcam_ms:.3f} ms, torch {torch_ms:.3f} ms, ratio {fcam_ms / torch_ms:.2f}{closed}",
                   flush=True)
@@ -142,7 +145,7 @@ def fcam_times(args, names, arch):
     with open(out) as f:
         report = json.load(f)
     os.remove(out)  # the tables carry the numbers; $OUT brings back only a few files
-    return {b["run_name"].replace("/manual_time", ""): b["real_time"]
+    return {b["run_name"].replace("/manual_time", ""): (b["real_time"], b.get("enqueue_ms"))
             for b in report["benchmarks"] if b.get("aggregate_name") == "median"}
 
 
@@ -150,14 +153,15 @@ def write_tables(out, rows, graphs):
     gpu = torch.cuda.get_device_name(0)
     lines = [f"GPU: {gpu}; PyTorch {torch.__version__}, cuDNN {torch.backends.cudnn.version()}; "
              f"{time.strftime('%Y-%m-%d')}; eager, each call then a wait for the device", "",
-             "| backbone | row | batch | math | fcam ms | PyTorch ms | fcam / PyTorch | fcam images/s | "
-             "PyTorch images/s | PyTorch closed form ms | fcam / closed |",
-             "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "| backbone | row | batch | math | fcam ms | fcam enqueue ms | PyTorch ms | fcam / PyTorch | "
+             "fcam images/s | PyTorch images/s | PyTorch closed form ms | fcam / closed |",
+             "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         closed = " | "
         if r["torch_closed_ms"]:
             closed = f"{r['torch_closed_ms']:.3f} | {r['fcam_ms'] / r['torch_closed_ms']:.2f}"
-        lines.append(f"| {r['arch']} | {r['row']} | {r['batch']} | {r['math']} | {r['fcam_ms']:.3f} | "
+        enqueue = f"{r['fcam_enqueue_ms']:.3f}" if r.get("fcam_enqueue_ms") is not None else ""
+        lines.append(f"| {r['arch']} | {r['row']} | {r['batch']} | {r['math']} | {r['fcam_ms']:.3f} | {enqueue} | "
                      f"{r['torch_ms']:.3f} | {r['ratio']:.2f} | {1e3 * r['batch'] / r['fcam_ms']:.0f} | "
                      f"{1e3 * r['batch'] / r['torch_ms']:.0f} | {closed} |")
     if graphs:
