@@ -3,6 +3,7 @@
 // a ctest fixture; FCAM_LOSSES_REFERENCE is its folder).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <set>
@@ -131,6 +132,43 @@ TEST_CASE("sampling draws uniformly without replacement", "[losses][sampling]") 
   const auto labels = losses::sample_regions(values_of(cam), 8, 8, o, rng);
   CHECK(labels[9] == losses::foreground);
   CHECK(labels[50] == losses::foreground);
+}
+
+TEST_CASE("sample_regions_of_batch: image by image's labels and draws, on any thread count", "[losses][sampling]") {
+  // Four 56x56 maps: two random, one constant (no draws), one with a small bright square; several
+  // pixels each, so that the draws of one image shift those of the next.
+  const std::int64_t h = 56, w = 56, plane = h * w;
+  Tensor<float> cams({4, h, w});
+  Rng fill(3);
+  fill_uniform(cams, 0.0, 1.0, fill);
+  std::fill(cams.data() + 2 * plane, cams.data() + 3 * plane, 0.25f);
+  std::fill(cams.data() + 3 * plane, cams.data() + 4 * plane, 0.1f);
+  for (std::int64_t y = 20; y < 30; ++y)
+    for (std::int64_t x = 30; x < 40; ++x) cams.data()[3 * plane + y * w + x] = 0.9f;
+  losses::SamplingOptions o;
+  o.n_foreground = 4;
+  o.n_background = 3;
+  const int threads = num_threads();
+  for (const int t : {1, 2, 3}) {
+    INFO(t << " threads");
+    set_num_threads(t);
+    Rng one_by_one(21), batched(21);
+    std::vector<std::uint8_t> expected;
+    for (std::int64_t b = 0; b < 4; ++b) {
+      const auto labels = losses::sample_regions(values_of(cams).subspan(static_cast<std::size_t>(b * plane),
+                                                                         static_cast<std::size_t>(plane)),
+                                                 h, w, o, one_by_one);
+      expected.insert(expected.end(), labels.begin(), labels.end());
+    }
+    const auto got = losses::sample_regions_of_batch(values_of(cams), 4, h, w, o, batched);
+    CHECK(got == expected);
+    CHECK(batched.next_u64() == one_by_one.next_u64());  // the same number of draws
+    CHECK(std::count(got.begin(), got.end(), losses::foreground) > 0);  // not vacuous
+  }
+  set_num_threads(threads);
+  Rng rng(1);
+  CHECK_THROWS_WITH(losses::sample_regions_of_batch(values_of(cams), 3, h, w, o, rng),
+                    Catch::Contains("sample_regions_of_batch: 12544 values for 3 CAMs of 56x56"));
 }
 
 TEST_CASE("partial cross-entropy and its gradient equal torch's", "[losses]") {

@@ -14,6 +14,7 @@
 #include "fcam/core/error.hpp"
 #include "fcam/core/rng.hpp"
 #include "fcam/core/tensor.hpp"
+#include "fcam/core/threads.hpp"
 
 namespace fcam::losses {
 
@@ -97,6 +98,95 @@ inline std::vector<std::uint8_t> erode_square(const std::vector<std::uint8_t>& m
   return out;
 }
 
+/// The candidates of one CAM (sample_regions' first phase): foreground and background pixel
+/// indices, which draw_samples cuts down to the drawn pixels. `constant` marks a map without
+/// labels (no draws).
+struct SamplingPools {
+  bool constant = true;
+  std::vector<std::int64_t> foreground;
+  std::vector<std::int64_t> background;
+};
+
+/// sample_regions' candidates of one h×w CAM (no draws): Otsu foreground, eroded, and the
+/// lowest-CAM background fraction.
+template <Scalar T>
+SamplingPools sampling_pools(std::span<const T> cam, std::int64_t h, std::int64_t w, const SamplingOptions& o) {
+  FCAM_CHECK(h > 0 && w > 0, "sample_regions: empty CAM");
+  FCAM_CHECK(static_cast<std::int64_t>(cam.size()) == h * w, "sample_regions: ", cam.size(), " values for a ", h,
+             "x", w, " CAM");
+  FCAM_CHECK(o.erosion >= 1 && o.erosion % 2 == 1 && o.dilation >= 1 && o.dilation % 2 == 1,
+             "sample_regions: erosion and dilation must be odd and >= 1");
+  FCAM_CHECK(o.n_minus >= 0 && o.n_minus <= 1 && o.n_foreground >= 0 && o.n_background >= 0,
+             "sample_regions: n_minus must be in [0, 1] and the sample counts >= 0");
+  const std::int64_t n = h * w;
+  std::vector<std::uint8_t> u8(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) {
+    const T v = cam[i];
+    FCAM_CHECK(v == v, "sample_regions: the CAM holds NaN");
+    u8[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(std::clamp(v * T(255), T(0), T(255)));
+  }
+  SamplingPools pools;
+  if (std::all_of(u8.begin(), u8.end(), [&](std::uint8_t v) { return v == u8[0]; })) return pools;
+  pools.constant = false;
+
+  const int threshold = std::clamp(otsu_threshold(u8), 1, 254);
+  std::vector<std::uint8_t> fg(static_cast<std::size_t>(n));
+  for (std::size_t i = 0; i < fg.size(); ++i) fg[i] = u8[i] > threshold;
+  if (o.erosion > 1) {
+    std::vector<std::uint8_t> eroded = erode_square(fg, h, w, o.erosion);
+    if (std::any_of(eroded.begin(), eroded.end(), [](std::uint8_t v) { return v != 0; })) fg.swap(eroded);
+  }
+  for (std::int64_t i = 0; i < n; ++i)
+    if (fg[static_cast<std::size_t>(i)]) pools.foreground.push_back(i);
+
+  std::vector<std::int64_t> order(static_cast<std::size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  const auto n_bg = static_cast<std::int64_t>(std::floor(o.n_minus * static_cast<double>(n)));
+  std::partial_sort(order.begin(), order.begin() + n_bg, order.end(), [&](std::int64_t a, std::int64_t b) {
+    return cam[a] < cam[b] || (cam[a] == cam[b] && a < b);
+  });
+  pools.background.assign(order.begin(), order.begin() + n_bg);
+  return pools;
+}
+
+/// sample_regions' draws: n_foreground and n_background pixels of each pool, without replacement
+/// (a partial Fisher–Yates shuffle, one rng.uniform() per drawn pixel); nothing for a constant map.
+inline void draw_samples(SamplingPools& pools, const SamplingOptions& o, Rng& rng) {
+  if (pools.constant) return;
+  auto draw = [&rng](std::vector<std::int64_t>& pool, std::int64_t count) {
+    count = std::min<std::int64_t>(count, static_cast<std::int64_t>(pool.size()));
+    const auto size = static_cast<std::int64_t>(pool.size());
+    for (std::int64_t k = 0; k < count; ++k) {  // uniform() < 1, so k <= j < size
+      const auto j = k + static_cast<std::int64_t>(rng.uniform() * static_cast<double>(size - k));
+      std::swap(pool[static_cast<std::size_t>(k)], pool[static_cast<std::size_t>(j)]);
+    }
+    pool.resize(static_cast<std::size_t>(count));
+  };
+  draw(pools.foreground, o.n_foreground);
+  draw(pools.background, o.n_background);
+}
+
+/// sample_regions' labels from the drawn pixels: each dilated by a square; a pixel reached by
+/// both sides stays unlabelled.
+inline std::vector<std::uint8_t> labels_of_samples(const SamplingPools& drawn, std::int64_t h, std::int64_t w,
+                                                   const SamplingOptions& o) {
+  std::vector<std::uint8_t> labels(static_cast<std::size_t>(h * w), unlabelled);
+  if (drawn.constant) return labels;
+  std::vector<std::uint8_t> reached(labels.size(), 0);  // bit 1: foreground, bit 2: background
+  const std::int64_t r = o.dilation / 2;
+  auto paint = [&](const std::vector<std::int64_t>& seeds, std::uint8_t bit) {
+    for (const std::int64_t s : seeds)
+      for (std::int64_t y = std::max<std::int64_t>(0, s / w - r); y <= std::min(h - 1, s / w + r); ++y)
+        for (std::int64_t x = std::max<std::int64_t>(0, s % w - r); x <= std::min(w - 1, s % w + r); ++x)
+          reached[static_cast<std::size_t>(y * w + x)] |= bit;
+  };
+  paint(drawn.foreground, 1);
+  paint(drawn.background, 2);
+  for (std::size_t i = 0; i < labels.size(); ++i)
+    labels[i] = reached[i] == 1 ? foreground : reached[i] == 2 ? background : unlabelled;
+  return labels;
+}
+
 /// The pseudo-labels of one h×w CAM (values in [0, 1], docs/method.md §5.1): foreground candidates
 /// are u8 = ⌊255·C⌋ > Otsu(u8) (threshold clamped to [1, 254]), eroded (kept un-eroded when
 /// erosion empties them); background candidates are the ⌊n_minus·N⌋ pixels of lowest C (ties:
@@ -108,67 +198,31 @@ inline std::vector<std::uint8_t> erode_square(const std::vector<std::uint8_t>& m
 template <Scalar T>
 std::vector<std::uint8_t> sample_regions(std::span<const T> cam, std::int64_t h, std::int64_t w,
                                          const SamplingOptions& o, Rng& rng) {
-  FCAM_CHECK(h > 0 && w > 0, "sample_regions: empty CAM");
-  FCAM_CHECK(static_cast<std::int64_t>(cam.size()) == h * w, "sample_regions: ", cam.size(), " values for a ", h,
-             "x", w, " CAM");
-  FCAM_CHECK(o.erosion >= 1 && o.erosion % 2 == 1 && o.dilation >= 1 && o.dilation % 2 == 1,
-             "sample_regions: erosion and dilation must be odd and >= 1");
-  FCAM_CHECK(o.n_minus >= 0 && o.n_minus <= 1 && o.n_foreground >= 0 && o.n_background >= 0,
-             "sample_regions: n_minus must be in [0, 1] and the sample counts >= 0");
-  const std::int64_t n = h * w;
-  std::vector<std::uint8_t> labels(static_cast<std::size_t>(n), unlabelled), u8(static_cast<std::size_t>(n));
-  for (std::int64_t i = 0; i < n; ++i) {
-    const T v = cam[i];
-    FCAM_CHECK(v == v, "sample_regions: the CAM holds NaN");
-    u8[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(std::clamp(v * T(255), T(0), T(255)));
-  }
-  if (std::all_of(u8.begin(), u8.end(), [&](std::uint8_t v) { return v == u8[0]; })) return labels;
+  SamplingPools pools = sampling_pools(cam, h, w, o);
+  draw_samples(pools, o, rng);
+  return labels_of_samples(pools, h, w, o);
+}
 
-  const int threshold = std::clamp(otsu_threshold(u8), 1, 254);
-  std::vector<std::uint8_t> fg(static_cast<std::size_t>(n));
-  for (std::size_t i = 0; i < fg.size(); ++i) fg[i] = u8[i] > threshold;
-  if (o.erosion > 1) {
-    std::vector<std::uint8_t> eroded = erode_square(fg, h, w, o.erosion);
-    if (std::any_of(eroded.begin(), eroded.end(), [](std::uint8_t v) { return v != 0; })) fg.swap(eroded);
-  }
-  std::vector<std::int64_t> fg_pixels;
-  for (std::int64_t i = 0; i < n; ++i)
-    if (fg[static_cast<std::size_t>(i)]) fg_pixels.push_back(i);
-
-  std::vector<std::int64_t> order(static_cast<std::size_t>(n));
-  std::iota(order.begin(), order.end(), 0);
-  const auto n_bg = static_cast<std::int64_t>(std::floor(o.n_minus * static_cast<double>(n)));
-  std::partial_sort(order.begin(), order.begin() + n_bg, order.end(), [&](std::int64_t a, std::int64_t b) {
-    return cam[a] < cam[b] || (cam[a] == cam[b] && a < b);
+/// sample_regions of each of the `count` h×w CAMs stored one after the other in `cams`, with one
+/// generator: the labels, concatenated, and the draws are those of calling sample_regions image
+/// by image. The candidates and the dilation run on the kernel threads, image by image; only the
+/// draws, which use `rng` in image order, run on this thread.
+template <Scalar T>
+std::vector<std::uint8_t> sample_regions_of_batch(std::span<const T> cams, std::int64_t count, std::int64_t h,
+                                                  std::int64_t w, const SamplingOptions& o, Rng& rng) {
+  FCAM_CHECK(count >= 0 && static_cast<std::int64_t>(cams.size()) == count * h * w, "sample_regions_of_batch: ",
+             cams.size(), " values for ", count, " CAMs of ", h, "x", w);
+  const auto plane = static_cast<std::size_t>(h * w);
+  std::vector<SamplingPools> pools(static_cast<std::size_t>(count));
+  parallel_items(count, [&](std::int64_t b) {
+    pools[static_cast<std::size_t>(b)] = sampling_pools(cams.subspan(static_cast<std::size_t>(b) * plane, plane), h, w, o);
   });
-  std::vector<std::int64_t> bg_pixels(order.begin(), order.begin() + n_bg);
-
-  // Draws `count` of `pool` without replacement (a partial Fisher–Yates shuffle).
-  auto draw = [&rng](std::vector<std::int64_t>& pool, std::int64_t count) {
-    count = std::min<std::int64_t>(count, static_cast<std::int64_t>(pool.size()));
-    const auto size = static_cast<std::int64_t>(pool.size());
-    for (std::int64_t k = 0; k < count; ++k) {  // uniform() < 1, so k <= j < size
-      const auto j = k + static_cast<std::int64_t>(rng.uniform() * static_cast<double>(size - k));
-      std::swap(pool[static_cast<std::size_t>(k)], pool[static_cast<std::size_t>(j)]);
-    }
-    pool.resize(static_cast<std::size_t>(count));
-  };
-  draw(fg_pixels, o.n_foreground);
-  draw(bg_pixels, o.n_background);
-
-  // Dilate the samples; a pixel reached by both sides is ignored.
-  std::vector<std::uint8_t> reached(static_cast<std::size_t>(n), 0);  // bit 1: foreground, bit 2: background
-  const std::int64_t r = o.dilation / 2;
-  auto paint = [&](const std::vector<std::int64_t>& seeds, std::uint8_t bit) {
-    for (const std::int64_t s : seeds)
-      for (std::int64_t y = std::max<std::int64_t>(0, s / w - r); y <= std::min(h - 1, s / w + r); ++y)
-        for (std::int64_t x = std::max<std::int64_t>(0, s % w - r); x <= std::min(w - 1, s % w + r); ++x)
-          reached[static_cast<std::size_t>(y * w + x)] |= bit;
-  };
-  paint(fg_pixels, 1);
-  paint(bg_pixels, 2);
-  for (std::size_t i = 0; i < labels.size(); ++i)
-    labels[i] = reached[i] == 1 ? foreground : reached[i] == 2 ? background : unlabelled;
+  for (SamplingPools& p : pools) draw_samples(p, o, rng);
+  std::vector<std::uint8_t> labels(static_cast<std::size_t>(count) * plane);
+  parallel_items(count, [&](std::int64_t b) {
+    const std::vector<std::uint8_t> one = labels_of_samples(pools[static_cast<std::size_t>(b)], h, w, o);
+    std::copy(one.begin(), one.end(), labels.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(b) * plane));
+  });
   return labels;
 }
 

@@ -203,15 +203,9 @@ FcamStepLosses fcam_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const 
   const Tensor<T>& cams = frozen.maps;
   detail::Laps lap(times);
   const std::int64_t n = cams.size(0), s = cams.size(1);
-  std::vector<std::uint8_t> labels;
-  labels.reserve(static_cast<std::size_t>(n * s * s));
   const std::vector<T> values = host_values(cams);  // sampling is host code (Otsu, random draws)
-  for (std::int64_t b = 0; b < n; ++b) {
-    const auto cam = std::span<const T>(values).subspan(static_cast<std::size_t>(b * s * s),
-                                                         static_cast<std::size_t>(s * s));
-    const std::vector<std::uint8_t> one = losses::sample_regions(cam, s, s, o.sampling, rng);
-    labels.insert(labels.end(), one.begin(), one.end());
-  }
+  const std::vector<std::uint8_t> labels = losses::sample_regions_of_batch(std::span<const T>(values), n, s, s,
+                                                                            o.sampling, rng);
   FcamStepLosses out;
   for (std::uint8_t l : labels) out.labelled += l != losses::unlabelled;
   lap(&FcamStepTimes::sampling);
