@@ -141,6 +141,9 @@ void require_finite(const Tensor<float>& t, const std::string& what, const Input
              bad, "); ", cause, "; nothing was written for this input");
 }
 
+/// `t` on the host: itself when it lives there already (no copy on a CPU run).
+Tensor<float> on_host(const Tensor<float>& t) { return t.device() == Device::cpu ? t : t.to(Device::cpu); }
+
 /// Logits, top-5, maps, pictures of one input into <out>/<input name>/; returns its JSON summary.
 /// Everything is computed (on the model's `device`) and checked before the first file of the input
 /// is written.
@@ -150,7 +153,7 @@ json::Object infer_one(models::FcamModel<float>& model, Device device, const Inp
   const std::string weights = "the weights in " + flags.text("weights");
   const Tensor<float> x = device == Device::cpu ? input.tensor : input.tensor.to(device);
   const models::ClassifierOutput<float> out = model.classify(x);
-  const Tensor<float> logits = out.logits.to(Device::cpu);
+  const Tensor<float> logits = on_host(out.logits);
   require_finite(logits, "the logits", input, "its values or " + weights + " overflow float");
   const Tensor<float> probs = softmax_channels(logits.reshape({1, logits.size(1), 1, 1}));
   const std::vector<std::int64_t> top5 = top_k(logits, std::min<std::int64_t>(5, logits.size(1))).indices;
@@ -166,11 +169,11 @@ json::Object infer_one(models::FcamModel<float>& model, Device device, const Inp
     if (!request.baselines[k]) {
       const Tensor<float> foreground = model.foreground(out.stages);
       map = cam::normalize_maps(foreground);
-      probability = foreground.reshape({h, w}).to(Device::cpu);
+      probability = on_host(foreground.reshape({h, w}));
     } else {
       map = cam::full_resolution(cam::baseline_maps(model, out, x, {cls}, *request.baselines[k], rng, smooth), h, w);
     }
-    maps.push_back(map.reshape({h, w}).to(Device::cpu));
+    maps.push_back(on_host(map.reshape({h, w})));
     require_finite(maps.back(), "the " + request.methods[k] + " map", input, "its values or " + weights + " overflow float");
   }
 

@@ -62,6 +62,23 @@ inline void expect_close(const Tensor<float>& reference, const Tensor<float>& cu
   CHECK(nmse <= bound);
 }
 
+/// Runs `call` `warmups` times (the cache and the convolution plans fill), then `repeats` times:
+/// those must neither take device memory from the driver nor keep any, while still allocating
+/// (from the cache).
+template <class Call>
+void expect_steady_device_memory(Call&& call, int warmups, int repeats) {
+  for (int i = 0; i < warmups; ++i) call();
+  cuda::synchronize();
+  const cuda::MemoryStats before = cuda::memory_stats();
+  for (int i = 0; i < repeats; ++i) call();
+  cuda::synchronize();
+  const cuda::MemoryStats after = cuda::memory_stats();
+  CHECK(after.device_mallocs == before.device_mallocs);
+  CHECK(after.reserved_bytes == before.reserved_bytes);
+  CHECK(after.allocated_bytes == before.allocated_bytes);
+  CHECK(after.allocations > before.allocations);  // the blocks were reused, not absent
+}
+
 /// Sentinel written around accumulated outputs: a kernel that writes out of bounds changes it.
 inline constexpr float guard_value = -12345.5f;
 
