@@ -1,14 +1,19 @@
 // Tensor-level CUDA resizing. Bilinear interpolation uses the host's detail::LinearTaps (float,
 // PyTorch's rules, `upsampled` folded in), uploaded as tables, so that the GPU interpolates with
 // exactly the CPU's indices and weights; the backward pass gets the inverse tables (per input
-// position, the outputs that read it), built on the host too.
+// position, the outputs that read it), built on the host too. The tables of each geometry are
+// built and uploaded once per thread and kept: a repeated resize costs no host work, no copy
+// and no wait for the device (the upload waits), and a captured CUDA graph reads no host memory.
 #include "fcam/cuda/ops/resize.hpp"
 
+#include <array>
 #include <bit>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <numeric>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "context.hpp"
@@ -43,6 +48,7 @@ public:
   void upload() {
     device_ = Tensor<float>::uninitialized({static_cast<std::int64_t>(words_.size())}, Device::cuda);
     if (!words_.empty()) copy_host_to_device(device_.data(), words_.data(), words_.size() * sizeof(std::uint32_t));
+    words_ = {};
   }
 
   /// Device address of the float (or int32) table added at `offset`.
@@ -53,8 +59,35 @@ public:
 
 private:
   std::vector<std::uint32_t> words_;  // bit patterns: no value passes through float arithmetic
-  Tensor<float> device_;  // from the caching allocator: freed stream-ordered after the kernel
+  Tensor<float> device_;
 };
+
+/// What a resize's tables depend on: the pass, both axes' sizes, the alignment, the upsampling
+/// factor and the device.
+using TablesKey = std::array<std::int64_t, 8>;
+
+/// This thread's tables for `key`, made by `make(tables)` (which adds them) on first use. The
+/// cache forgets everything once it holds `max_cached_geometries` (maps resized to every image's
+/// own size would otherwise keep a table per size); kernels already enqueued keep reading freed
+/// tables safely, since the allocator hands blocks out again only in this stream's order.
+template <class Offsets, class Make>
+const std::pair<Tables, Offsets>& cached_tables(const TablesKey& key, Make make) {
+  constexpr std::size_t max_cached_geometries = 256;
+  thread_local std::map<TablesKey, std::pair<Tables, Offsets>> cache;
+  const auto found = cache.find(key);
+  if (found != cache.end()) return found->second;
+  if (cache.size() >= max_cached_geometries) cache.clear();
+  std::pair<Tables, Offsets> entry;
+  entry.second = make(entry.first);
+  entry.first.upload();
+  return cache.emplace(key, std::move(entry)).first->second;
+}
+
+int current_device() {
+  int device = 0;
+  check(cudaGetDevice(&device), "cudaGetDevice");
+  return device;
+}
 
 /// Throws unless an axis of `in` inputs and `out` outputs fits the int32 tables (2 taps per output).
 void check_axis(std::int64_t in, std::int64_t out, const char* op) {
@@ -142,10 +175,12 @@ Tensor<float> resize_bilinear(const Tensor<float>& x, std::int64_t out_h, std::i
   const std::int64_t h = x.size(2), w = x.size(3);
   check_axis(h * upsampled, out_h, "resize_bilinear");
   check_axis(w * upsampled, out_w, "resize_bilinear");
-  Tables tables;
-  const TapOffsets ty = add_taps(tables, Taps(h, out_h, align_corners, upsampled));
-  const TapOffsets tx = add_taps(tables, Taps(w, out_w, align_corners, upsampled));
-  tables.upload();
+  const auto& [tables, offsets] = cached_tables<std::pair<TapOffsets, TapOffsets>>(
+      TablesKey{0, h, w, out_h, out_w, align_corners, upsampled, current_device()}, [&](Tables& t) {
+        return std::pair{add_taps(t, Taps(h, out_h, align_corners, upsampled)),
+                         add_taps(t, Taps(w, out_w, align_corners, upsampled))};
+      });
+  const auto& [ty, tx] = offsets;
   auto y = Tensor<float>::uninitialized({x.size(0), x.size(1), out_h, out_w}, Device::cuda);
   launch::resize_bilinear(x.data(), y.data(), x.size(0) * x.size(1), h, w, out_h, out_w, taps_at(tables, ty),
                           taps_at(tables, tx), stream());
@@ -158,10 +193,12 @@ Tensor<float> resize_bilinear_backward(const Shape& input_shape, const Tensor<fl
   const std::int64_t h = input_shape[2], w = input_shape[3], out_h = grad_y.size(2), out_w = grad_y.size(3);
   check_axis(h * upsampled, out_h, "resize_bilinear_backward");
   check_axis(w * upsampled, out_w, "resize_bilinear_backward");
-  Tables tables;
-  const FanOffsets fy = add_fans(tables, Fans(Taps(h, out_h, align_corners, upsampled), h));
-  const FanOffsets fx = add_fans(tables, Fans(Taps(w, out_w, align_corners, upsampled), w));
-  tables.upload();
+  const auto& [tables, offsets] = cached_tables<std::pair<FanOffsets, FanOffsets>>(
+      TablesKey{1, h, w, out_h, out_w, align_corners, upsampled, current_device()}, [&](Tables& t) {
+        return std::pair{add_fans(t, Fans(Taps(h, out_h, align_corners, upsampled), h)),
+                         add_fans(t, Fans(Taps(w, out_w, align_corners, upsampled), w))};
+      });
+  const auto& [fy, fx] = offsets;
   auto grad_x = Tensor<float>::uninitialized(input_shape, Device::cuda);
   launch::resize_bilinear_backward(grad_y.data(), grad_x.data(), input_shape[0] * input_shape[1], h, w, out_h, out_w,
                                    fans_at(tables, fy), fans_at(tables, fx), stream());

@@ -132,3 +132,46 @@ TEST_CASE("max pooling without argmax (inference) gives the same output", "[fusi
     }
   }
 }
+
+TEST_CASE("BatchNorm's kept affine map follows its parameters, a state-dict load and a mode switch", "[fusion]") {
+  Rng rng(4);
+  nn::Conv2d<float> conv(4, 6, Conv2dGeometry::square(3, 1, 1), false);
+  nn::BatchNorm2d<float> bn(6);
+  nn::ReLU<float> relu;
+  randomise_batch_norms(bn, rng);
+  Tensor<float> x({1, 4, 8, 8});
+  nn::uniform_(x, -1.0, 1.0, rng);
+  conv.eval();
+  bn.eval();
+  // The module-by-module path reads the current values every time.
+  auto reference = [&] {
+    const Tensor<float> y = conv2d(x, conv.weight().value, Tensor<float>(), conv.geometry());
+    return fcam::relu(batch_norm_eval(y, bn.weight().value, bn.bias().value, bn.running_mean(), bn.running_var(), 1e-5f));
+  };
+  NoGradGuard no_grad;
+  const Tensor<float> first = nn::conv_bn_relu(conv, &bn, &relu, x);
+  CHECK(max_abs_diff(first, reference()) <= 1e-6);
+  // γ edited in place and announced.
+  bn.weight().value.fill(2.0f);
+  bn.weight().mark_changed();
+  const Tensor<float> scaled = nn::conv_bn_relu(conv, &bn, &relu, x);
+  CHECK(max_abs_diff(scaled, reference()) <= 1e-6);
+  CHECK(max_abs_diff(scaled, first) > 1e-2);  // not vacuous: the output moved
+  // Running statistics from a state dict (buffers have no version: the load drops the map).
+  nn::BatchNorm2d<float> other(6);
+  randomise_batch_norms(other, rng);
+  io::SafetensorsFile file;
+  for (const auto& [name, t] : nn::state_dict(other))
+    file.tensors.emplace(name, io::TensorRecord::from_tensor(t, io::DType::f32));
+  nn::load_state_dict(bn, file);
+  const Tensor<float> loaded = nn::conv_bn_relu(conv, &bn, &relu, x);
+  CHECK(max_abs_diff(loaded, reference()) <= 1e-6);
+  CHECK(max_abs_diff(loaded, scaled) > 1e-2);
+  // A training forward changes the running statistics; back in evaluation mode they are used.
+  bn.train();
+  Tensor<float> batch({4, 6, 8, 8});
+  nn::uniform_(batch, 1.0, 3.0, rng);
+  bn(batch);
+  bn.eval();
+  CHECK(max_abs_diff(nn::conv_bn_relu(conv, &bn, &relu, x), reference()) <= 1e-6);
+}

@@ -40,8 +40,11 @@ TEST_CASE("the caching allocator reuses, splits and releases blocks", "[cuda]") 
   const cuda::MemoryStats start = cuda::memory_stats();
   {
     std::vector<Tensor<float>> small;
-    for (int i = 0; i < 100; ++i) small.emplace_back(Shape{1000}, Device::cuda);  // 4 KB each: one 2 MiB segment
-    CHECK(cuda::memory_stats().device_mallocs == start.device_mallocs + 1);
+    // 4 KB each: one 2 MiB segment at most (none when a segment that kept tensors, such as the
+    // resize tables kept per geometry, has room).
+    for (int i = 0; i < 100; ++i) small.emplace_back(Shape{1000}, Device::cuda);
+    CHECK(cuda::memory_stats().device_mallocs <= start.device_mallocs + 1);
+    CHECK(cuda::memory_stats().reserved_bytes <= start.reserved_bytes + (std::size_t{2} << 20));
     CHECK(cuda::memory_stats().allocated_bytes >= start.allocated_bytes + 400'000);
   }
   CHECK(cuda::memory_stats().allocated_bytes == start.allocated_bytes);

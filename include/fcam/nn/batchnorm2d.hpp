@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 #include <utility>
 
 #include "fcam/nn/module.hpp"
@@ -77,8 +78,18 @@ public:
 
   /// The affine map of evaluation mode per channel, y = x·scale + shift, with scale =
   /// γ/√(running_var + eps) and shift = β − running_mean·scale (batch_norm_eval's arithmetic).
-  std::pair<Tensor<T>, Tensor<T>> eval_affine() const {
-    return batch_norm_eval_affine(weight_.value, bias_.value, running_mean_, running_var_, eps_);
+  /// In inference (Module::inference()) the map is kept, as Conv2d keeps its packed weights, until
+  /// γ or β changes (Parameter::mark_changed), the mode switches, the module moves or a state dict
+  /// is loaded (Module::drop_caches_everywhere): on a GPU each fused convolution then costs its
+  /// own two launches only.
+  std::pair<Tensor<T>, Tensor<T>> eval_affine() {
+    if (!this->inference()) return batch_norm_eval_affine(weight_.value, bias_.value, running_mean_, running_var_, eps_);
+    const std::pair versions{weight_.version, bias_.version};
+    if (!affine_.first.defined() || affine_versions_ != versions) {
+      affine_ = batch_norm_eval_affine(weight_.value, bias_.value, running_mean_, running_var_, eps_);
+      affine_versions_ = versions;
+    }
+    return affine_;
   }
 
   /// Scale γ.
@@ -90,6 +101,9 @@ public:
   /// Running (unbiased) variance buffer.
   Tensor<T>& running_var() { return running_var_; }
 
+protected:
+  void drop_caches() override { affine_ = {}; }
+
 private:
   T eps_, momentum_;
   Parameter<T> weight_, bias_;
@@ -97,6 +111,8 @@ private:
   BatchNormSaved<T> saved_;
   Tensor<T> input_;
   bool trained_forward_ = false;
+  std::pair<Tensor<T>, Tensor<T>> affine_;  // eval_affine() in inference, see there
+  std::pair<std::uint64_t, std::uint64_t> affine_versions_{};
 };
 
 }  // namespace fcam::nn

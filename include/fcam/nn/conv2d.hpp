@@ -50,7 +50,7 @@ public:
   /// directly; keeps the same for backward as forward(). The caller keeps the result as the
   /// ReLU's output (ReLU::keep_output), which that ReLU's backward reads.
   Tensor<T> forward_relu(const Tensor<T>& x) {
-    if (this->inference() && x.is_cpu())
+    if (this->inference())
       return forward_fused(x, ConvEpilogue<T>{.scale = Tensor<T>(), .shift = bias_.value, .relu = true});
     if (this->caching()) input_ = x;
     return conv2d_relu(x, weight_.value, bias_.value, geometry_);

@@ -30,7 +30,7 @@ namespace fcam::nn {
 template <Scalar T>
 Tensor<T> conv_bn_relu(Conv2d<T>& conv, BatchNorm2d<T>* bn, ReLU<T>* relu, const Tensor<T>& x,
                        const Tensor<T>& residual = Tensor<T>()) {
-  const bool fuse = x.is_cpu() && conv.inference() && (!bn || bn->inference());
+  const bool fuse = conv.inference() && (!bn || bn->inference());
   if (!fuse) {
     if (!bn && relu && !residual.defined()) {
       Tensor<T> y = conv.forward_relu(x);
@@ -61,7 +61,7 @@ Tensor<T> conv_bn_relu(Conv2d<T>& conv, BatchNorm2d<T>* bn, ReLU<T>* relu, const
 /// has).
 template <Scalar T>
 Tensor<T> conv_relu6(Conv2d<T>& conv, ReLU6<T>& relu6, const Tensor<T>& x) {
-  if (!x.is_cpu() || !conv.inference()) return relu6(conv(x));
+  if (!conv.inference()) return relu6(conv(x));
   return conv.forward_fused(
       x, ConvEpilogue<T>{.scale = Tensor<T>(), .shift = conv.bias().value, .relu = true, .relu_max = T(6)});
 }

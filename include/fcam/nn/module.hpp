@@ -117,6 +117,21 @@ public:
     drop_caches_everywhere();
   }
 
+  /// Forgets what this module and its children derived from their parameters and buffers for
+  /// inference (Conv2d's packed weights, BatchNorm2d's affine map); they are made again on next
+  /// use. to() and load_state_dict() call it; so must code that writes buffers in place.
+  void drop_caches_everywhere() {
+    drop_caches();
+    for (auto& [name, child] : children_) child->drop_caches_everywhere();
+  }
+
+  /// Where the parameters live: the first parameter's device (the CPU for a module without
+  /// parameters); to() moves them all together.
+  Device device() {
+    const auto params = named_parameters();
+    return params.empty() ? Device::cpu : params.front().second->value.device();
+  }
+
   /// Sets every parameter gradient to zero.
   void zero_grad() {
     for (auto& [name, p] : named_parameters()) p->grad.zero();
@@ -130,7 +145,8 @@ public:
   }
 
 protected:
-  /// Forgets data derived from the parameters for inference (Conv2d's packed weights).
+  /// Forgets data derived from the parameters for inference (Conv2d's packed weights, BatchNorm2d's
+  /// affine map).
   virtual void drop_caches() {}
 
   /// Registers a member parameter under `name`.
@@ -150,10 +166,6 @@ protected:
   }
 
 private:
-  void drop_caches_everywhere() {
-    drop_caches();
-    for (auto& [name, child] : children_) child->drop_caches_everywhere();
-  }
 
   bool training_ = true;
   std::vector<std::pair<std::string, Parameter<T>*>> parameters_;

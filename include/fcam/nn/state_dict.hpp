@@ -58,6 +58,7 @@ LoadReport load_state_dict(ModuleBase<T>& module, const io::SafetensorsFile& fil
   }
   for (auto& [name, p] : module.named_parameters())
     if (used.count(name)) p->mark_changed();
+  module.drop_caches_everywhere();  // buffers (running statistics) have no version to compare
   for (const auto& [name, rec] : file.tensors)
     if (!used.count(name)) report.unexpected.push_back(name);
   if (strict && (!report.missing.empty() || !report.unexpected.empty())) {
