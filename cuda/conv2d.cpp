@@ -11,9 +11,11 @@
 #include <vector>
 
 #include "context.hpp"
+#include "conv2d_graph.hpp"
 #include "fcam/core/error.hpp"
 #include "fcam/core/storage.hpp"
 #include "fcam/cuda/api.hpp"
+#include "fcam/cuda/ops/elementwise.hpp"
 #include "fcam/ops/conv2d_geometry.hpp"
 
 namespace fcam::cuda {
@@ -83,7 +85,7 @@ public:
   std::size_t prepare(Pass pass, Algo& algo) {
     Choice& c = choices_[static_cast<int>(pass)];
     if (!c.made) choose(pass, c);
-    check(cudnnSetConvolutionMathType(conv_, c.math), "cudnnSetConvolutionMathType");
+    set_math(c.math);
     algo = static_cast<Algo>(c.algo);
     return c.workspace;
   }
@@ -144,11 +146,19 @@ private:
          tf32_enabled() ? "on" : "off", deterministic() ? " in deterministic mode" : "");
   }
 
+  /// Sets the descriptor's math type only when it changes: a changed descriptor may cost the
+  /// next cuDNN call a new internal plan.
+  void set_math(cudnnMathType_t math) {
+    if (math_set_ && math == math_) return;
+    check(cudnnSetConvolutionMathType(conv_, math), "cudnnSetConvolutionMathType");
+    math_ = math;
+    math_set_ = true;
+  }
+
   void choose(Pass pass, Choice& c) {
     cudnnHandle_t h = cudnn_handle();
     // Candidates are asked for under the math type the modes allow.
-    check(cudnnSetConvolutionMathType(conv_, tf32_enabled() ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH),
-          "cudnnSetConvolutionMathType");
+    set_math(tf32_enabled() ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH);
     constexpr int max_candidates = 16;
     int count = 0;
     const bool timed = benchmark_algorithms();
@@ -172,7 +182,7 @@ private:
       pick(perf, count, c, "backward-filter");
     }
     // The heuristics' size estimate can be below what the call needs; ask for the exact size.
-    check(cudnnSetConvolutionMathType(conv_, c.math), "cudnnSetConvolutionMathType");
+    set_math(c.math);
     if (pass == Pass::forward)
       check(cudnnGetConvolutionForwardWorkspaceSize(h, x_, w_, conv_, y_,
                                                     static_cast<cudnnConvolutionFwdAlgo_t>(c.algo), &c.workspace),
@@ -191,6 +201,8 @@ private:
   cudnnFilterDescriptor_t w_ = nullptr;
   cudnnConvolutionDescriptor_t conv_ = nullptr;
   std::array<Choice, 3> choices_{};
+  cudnnMathType_t math_ = CUDNN_DEFAULT_MATH;  // the descriptor's, once math_set_
+  bool math_set_ = false;
   bool three_by_three_ = false;
   std::string describe_;
 };
@@ -219,6 +231,12 @@ Tensor<float> conv2d(const Tensor<float>& x, const Tensor<float>& weight, const 
                      const Conv2dGeometry& g, const Shape& out) {
   auto y = Tensor<float>::uninitialized(out, Device::cuda);
   if (y.numel() == 0) return y;
+  // The graph API's kept plans cost a fraction of the legacy call's host time (conv2d_graph.hpp);
+  // algorithms chosen by timing (cudnnFind) exist in the legacy API only.
+  if (!benchmark_algorithms() && conv2d_forward_graph(x, weight, g, y)) {
+    if (bias.defined()) channel_epilogue(y, Tensor<float>(), bias, Tensor<float>(), false, 0.0f);
+    return y;
+  }
   ConvPlan& plan = plan_for(x, weight, g, out);
   cudnnConvolutionFwdAlgo_t algo{};
   Storage<std::byte> workspace(plan.prepare(Pass::forward, algo), Device::cuda, false);

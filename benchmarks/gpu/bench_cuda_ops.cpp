@@ -2,7 +2,9 @@
 // (benchmarks/wsol_resnet50_convs.csv), forward and backward (input + weight gradients from a
 // given output gradient), batch 1 and 32, TF32 off and on (and at batch 1, TF32 off with cuDNN's
 // algorithms chosen by timing); then the memory-bound ops on large
-// tensors with their bandwidth (GB/s of bytes read + written) next to a device-to-device copy's.
+// tensors with their bandwidth (GB/s of bytes read + written) next to a device-to-device copy's;
+// then "host" rows: the host time of one call at batch-1 sizes, what bounds a batch-1 forward of
+// a few hundred small kernels (the device runs behind, its time is not counted).
 // benchmarks/gpu/ops_vs_torch.py runs this and the PyTorch peer in the same run and prints ratios.
 //
 // Each timed iteration enqueues `calls_per_iteration` calls and then waits for the device, so the
@@ -14,6 +16,7 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -117,6 +120,90 @@ std::vector<BandwidthCase> bandwidth_cases() {
   };
 }
 
+/// The host time of one call, from batches of `host_calls` calls timed without waiting (the wait
+/// after each batch is not counted; the device runs behind, its queue never fills).
+void time_host(benchmark::State& state, const std::function<void()>& call) {
+  constexpr int host_calls = 100;
+  call();
+  fcam::cuda::synchronize();
+  for (auto _ : state) {
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < host_calls; ++i) call();
+    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+    fcam::cuda::synchronize();
+    state.SetIterationTime(elapsed.count() / host_calls);
+  }
+}
+
+/// Conv2d 3×3 64→64 → BatchNorm2d → ReLU in evaluation mode on the GPU.
+struct ConvBnRelu {
+  fcam::nn::Conv2d<float> conv{64, 64, fcam::Conv2dGeometry::square(3, 1, 1), false};
+  fcam::nn::BatchNorm2d<float> bn{64};
+  fcam::nn::ReLU<float> relu;
+  ConvBnRelu() {
+    conv.eval();
+    bn.eval();
+    conv.to(Device::cuda);
+    bn.to(Device::cuda);
+  }
+};
+
+/// A batch-1 op for the host rows: its call, built once.
+struct HostCase {
+  std::string name;
+  std::function<std::function<void()>()> make;
+};
+
+std::vector<HostCase> host_cases() {
+  const fcam::Shape shape{1, 256, 56, 56}, half{1, 128, 56, 56}, quarter{1, 256, 28, 28};
+  using Call = std::function<void()>;
+  return {
+      {"empty", [=] { return Call([=] { Tensor<float>::uninitialized(shape, Device::cuda); }); }},
+      {"relu", [=] { auto x = random_on_gpu(shape, 1); return Call([x] { fcam::relu(x); }); }},
+      {"add", [=] {
+         auto a = random_on_gpu(shape, 1), b = random_on_gpu(shape, 2);
+         return Call([a, b] { fcam::add(a, b); });
+       }},
+      {"batch_norm_eval", [=] {
+         auto x = random_on_gpu(shape, 1), g = random_on_gpu({256}, 2), b = random_on_gpu({256}, 3);
+         auto m = random_on_gpu({256}, 4), v = fcam::Tensor<float>::full({256}, 2.0f).to(Device::cuda);
+         return Call([=] { fcam::batch_norm_eval(x, g, b, m, v, 1e-5f); });
+       }},
+      {"conv3x3_64", [=] {
+         auto x = random_on_gpu({1, 64, 56, 56}, 1), w = random_on_gpu({64, 64, 3, 3}, 2);
+         return Call([=] { fcam::conv2d(x, w, Tensor<float>(), fcam::Conv2dGeometry::square(3, 1, 1)); });
+       }},
+      {"conv3x3_64_bn_relu", [=] {  // a model's layer in inference: nn::conv_bn_relu, fused
+         auto layer = std::make_shared<ConvBnRelu>();
+         auto x = random_on_gpu({1, 64, 56, 56}, 1);
+         return Call([layer, x] {
+           fcam::NoGradGuard no_grad;
+           fcam::nn::conv_bn_relu(layer->conv, &layer->bn, &layer->relu, x);
+         });
+       }},
+      {"max_pool_3x3s2", [=] {
+         auto x = random_on_gpu(shape, 1);
+         return Call([x] { fcam::max_pool2d(x, fcam::Pool2dGeometry{3, 2, 1}, false); });
+       }},
+      {"resize_bilinear_x2", [=] {
+         auto x = random_on_gpu(quarter, 1);
+         return Call([x] { fcam::resize_bilinear(x, 56, 56, true); });
+       }},
+      {"concat_2", [=] {
+         auto a = random_on_gpu(half, 1), b = random_on_gpu(half, 2);
+         return Call([a, b] { fcam::concat_channels(std::vector<Tensor<float>>{a, b}); });
+       }},
+      {"linear_2048x200", [=] {
+         auto x = random_on_gpu({1, 2048}, 1), w = random_on_gpu({200, 2048}, 2), b = random_on_gpu({200}, 3);
+         return Call([=] { fcam::linear(x, w, b); });
+       }},
+      {"softmax_channels", [=] {
+         auto x = random_on_gpu({1, 2, 224, 224}, 1);
+         return Call([x] { fcam::softmax_channels(x); });
+       }},
+  };
+}
+
 void run_bandwidth(benchmark::State& state, const BandwidthCase& c) {
   const std::function<void()> call = c.make();
   time_calls(state, call);
@@ -150,6 +237,10 @@ int main(int argc, char** argv) {
     for (const BandwidthCase& c : bandwidth_cases())
       benchmark::RegisterBenchmark(("bandwidth/" + c.name).c_str(), [c](benchmark::State& st) { run_bandwidth(st, c); })
           ->Unit(benchmark::kMillisecond)
+          ->UseManualTime();
+    for (const HostCase& c : host_cases())
+      benchmark::RegisterBenchmark(("host/" + c.name).c_str(), [c](benchmark::State& st) { time_host(st, c.make()); })
+          ->Unit(benchmark::kMicrosecond)
           ->UseManualTime();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fcam-bench-cuda-ops: %s\n", e.what());

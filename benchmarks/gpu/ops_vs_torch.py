@@ -14,7 +14,9 @@ Benchmark (manual time, median of 3 repetitions), PyTorch as the median of timed
 "fp32-find" are fcam with cuDNN algorithms chosen by timing (cuda::set_benchmark_algorithms), next
 to PyTorch's default (cudnn.benchmark off), at batch 1.
 "bandwidth" rows are memory-bound ops on a 32×256×112×112 tensor, in GB/s of bytes read and
-written, next to each side's device-to-device copy. Ratio = fcam / torch (below 1: fcam faster).
+written, next to each side's device-to-device copy. "host" rows are the host time of one call at
+batch-1 sizes (100 calls timed without waiting, in µs per call; PyTorch's includes its Python
+call): what bounds a batch-1 forward. Ratio = fcam / torch (below 1: fcam faster).
 Writes DIR/ops_vs_torch.md and DIR/ops_vs_torch.json.
 """
 import argparse
@@ -98,6 +100,55 @@ def torch_bandwidth(name, min_time):
     return per_call_ms(calls[name], min_time)
 
 
+def host_ms(call, min_time):
+    """Median over 3 loops of the host time of 100 calls (the wait after each is not counted)."""
+    call()
+    torch.cuda.synchronize()
+    samples = []
+    for _ in range(3):
+        spent, n = 0.0, 0
+        while spent < min_time:
+            start = time.perf_counter()
+            for _ in range(100):
+                call()
+            spent += time.perf_counter() - start
+            n += 100
+            torch.cuda.synchronize()
+        samples.append(spent / n)
+    return sorted(samples)[1] * 1e3
+
+
+def torch_host(name, min_time):
+    dev = torch.device("cuda")
+    torch.backends.cudnn.allow_tf32 = False
+    a, b = torch.rand(1, 256, 56, 56, device=dev), torch.rand(1, 256, 56, 56, device=dev)
+    x64 = torch.rand(1, 64, 56, 56, device=dev)
+    h1, h2 = torch.rand(1, 128, 56, 56, device=dev), torch.rand(1, 128, 56, 56, device=dev)
+    q = torch.rand(1, 256, 28, 28, device=dev)
+    g, beta, mean = (torch.rand(256, device=dev) for _ in range(3))
+    var = torch.full((256,), 2.0, device=dev)
+    w64 = torch.rand(64, 64, 3, 3, device=dev)
+    layer = torch.nn.Sequential(torch.nn.Conv2d(64, 64, 3, 1, 1, bias=False), torch.nn.BatchNorm2d(64),
+                                torch.nn.ReLU(inplace=True)).to(dev).eval()
+    v, lw, lb = torch.rand(1, 2048, device=dev), torch.rand(200, 2048, device=dev), torch.rand(200, device=dev)
+    s2 = torch.rand(1, 2, 224, 224, device=dev)
+    calls = {
+        "empty": lambda: torch.empty(1, 256, 56, 56, device=dev),
+        "relu": lambda: torch.relu(a),
+        "add": lambda: a + b,
+        "batch_norm_eval": lambda: F.batch_norm(a, mean, var, g, beta, training=False, eps=1e-5),
+        "conv3x3_64": lambda: F.conv2d(x64, w64, None, 1, 1),
+        "conv3x3_64_bn_relu": lambda: layer(x64),
+        "max_pool_3x3s2": lambda: F.max_pool2d(a, 3, 2, 1),
+        "resize_bilinear_x2": lambda: F.interpolate(q, size=(56, 56), mode="bilinear", align_corners=True),
+        "concat_2": lambda: torch.cat([h1, h2], 1),
+        "linear_2048x200": lambda: F.linear(v, lw, lb),
+        "softmax_channels": lambda: torch.softmax(s2, 1),
+    }
+    with torch.no_grad():
+        return host_ms(calls[name], min_time)
+
+
 def read_shapes(path):
     import csv
     with open(path) as f:
@@ -126,7 +177,7 @@ def main():
     rows = []
     for run_name, b in fcam_rows.items():
         name = run_name.replace("/manual_time", "")
-        fcam_ms = b["real_time"] if b["time_unit"] == "ms" else b["real_time"] / 1e6
+        fcam_ms = b["real_time"] * {"ns": 1e-6, "us": 1e-3, "ms": 1.0}[b["time_unit"]]
         parts = name.split("/")
         if parts[0].startswith("conv_"):
             # "fp32-find": fcam with algorithms chosen by timing; PyTorch as in the fp32 row.
@@ -134,6 +185,9 @@ def main():
                                   shapes, args.min_time)
             rows.append(dict(name=name, fcam_ms=fcam_ms, torch_ms=torch_ms, ratio=fcam_ms / torch_ms,
                              fcam_tflops=b.get("TFLOP/s", 0)))
+        elif parts[0] == "host":
+            torch_ms = torch_host(parts[1], args.min_time)
+            rows.append(dict(name=name, fcam_ms=fcam_ms, torch_ms=torch_ms, ratio=fcam_ms / torch_ms))
         else:
             torch_ms = torch_bandwidth(parts[1], args.min_time)
             gbytes = b["GB/s"] * fcam_ms / 1e3 if "GB/s" in b else 0

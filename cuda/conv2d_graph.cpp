@@ -1,0 +1,229 @@
+// Forward convolution through cuDNN's graph (backend) API: per geometry, math modes and pointer
+// alignment, the operation graph is built once, cuDNN's heuristics rank its engines, the first
+// engine that fits the math modes becomes an execution plan, and the plan is kept per thread (it
+// is bound to this thread's cuDNN handle). A call then builds a variant pack (the pointers) and
+// executes.
+#include "conv2d_graph.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <initializer_list>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "fcam/core/error.hpp"
+#include "fcam/core/storage.hpp"
+#include "fcam/cuda/api.hpp"
+#include "fcam/ops/conv2d_geometry.hpp"
+
+namespace fcam::cuda {
+
+namespace {
+
+constexpr std::int64_t x_uid = 'x', w_uid = 'w', y_uid = 'y';
+
+/// A backend descriptor, destroyed with its owner.
+class Descriptor {
+public:
+  explicit Descriptor(cudnnBackendDescriptorType_t type) {
+    check(cudnnBackendCreateDescriptor(type, &d_), "cudnnBackendCreateDescriptor");
+  }
+  ~Descriptor() {
+    if (d_) cudnnBackendDestroyDescriptor(d_);
+  }
+  Descriptor(const Descriptor&) = delete;
+  Descriptor& operator=(const Descriptor&) = delete;
+  Descriptor(Descriptor&& other) noexcept : d_(other.d_) { other.d_ = nullptr; }
+
+  cudnnBackendDescriptor_t get() const { return d_; }
+
+  template <class V>
+  Descriptor& set(cudnnBackendAttributeName_t name, cudnnBackendAttributeType_t type, std::int64_t count,
+                  const V* values) {
+    check(cudnnBackendSetAttribute(d_, name, type, count, values), "cudnnBackendSetAttribute");
+    return *this;
+  }
+  void finalize() { check(cudnnBackendFinalize(d_), "cudnnBackendFinalize"); }
+
+private:
+  cudnnBackendDescriptor_t d_ = nullptr;
+};
+
+/// A finalized float NCHW tensor descriptor with packed strides.
+Descriptor tensor(const std::array<std::int64_t, 4>& dims, std::int64_t uid, std::int64_t alignment) {
+  const std::array<std::int64_t, 4> strides{dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3], 1};
+  const cudnnDataType_t type = CUDNN_DATA_FLOAT;
+  Descriptor d(CUDNN_BACKEND_TENSOR_DESCRIPTOR);
+  d.set(CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &type)
+      .set(CUDNN_ATTR_TENSOR_DIMENSIONS, CUDNN_TYPE_INT64, 4, dims.data())
+      .set(CUDNN_ATTR_TENSOR_STRIDES, CUDNN_TYPE_INT64, 4, strides.data())
+      .set(CUDNN_ATTR_TENSOR_UNIQUE_ID, CUDNN_TYPE_INT64, 1, &uid)
+      .set(CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, CUDNN_TYPE_INT64, 1, &alignment)
+      .finalize();
+  return d;
+}
+
+/// The numerical notes of the engine that `config` uses.
+std::vector<cudnnBackendNumericalNote_t> notes_of(const Descriptor& config) {
+  Descriptor engine(CUDNN_BACKEND_ENGINE_DESCRIPTOR);
+  cudnnBackendDescriptor_t engine_handle = engine.get();
+  std::int64_t count = 0;
+  check(cudnnBackendGetAttribute(config.get(), CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &count,
+                                 &engine_handle),
+        "cudnnBackendGetAttribute (engine)");
+  std::array<cudnnBackendNumericalNote_t, CUDNN_NUMERICAL_NOTE_TYPE_COUNT> notes{};
+  check(cudnnBackendGetAttribute(engine.get(), CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, CUDNN_TYPE_NUMERICAL_NOTE,
+                                 CUDNN_NUMERICAL_NOTE_TYPE_COUNT, &count, notes.data()),
+        "cudnnBackendGetAttribute (numerical notes)");
+  return {notes.begin(), notes.begin() + count};
+}
+
+/// Whether an engine with these notes fits the math modes, by the rules of the legacy path
+/// (conv2d.cpp): with TF32 off no tensor cores (TF32 for float) and no down-converted inputs; no
+/// FFT, nor Winograd but for 3×3 kernels, unless fast convolutions are on; nothing
+/// nondeterministic in deterministic mode.
+bool acceptable(const std::vector<cudnnBackendNumericalNote_t>& notes, bool three_by_three) {
+  const auto has = [&](cudnnBackendNumericalNote_t n) { return std::find(notes.begin(), notes.end(), n) != notes.end(); };
+  if (deterministic() && has(CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC)) return false;
+  if (tf32_enabled()) return true;
+  if (has(CUDNN_NUMERICAL_NOTE_TENSOR_CORE) || has(CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS) ||
+      has(CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION))
+    return false;
+  if (fast_convolutions()) return true;
+  return !has(CUDNN_NUMERICAL_NOTE_FFT) && (three_by_three || !has(CUDNN_NUMERICAL_NOTE_WINOGRAD));
+}
+
+/// One geometry's execution plan (or none: no acceptable engine) and its workspace size.
+class GraphPlan {
+public:
+  GraphPlan() = default;  // unusable
+  GraphPlan(const Shape& x, const Shape& w, const Shape& y, const Conv2dGeometry& g, std::int64_t alignment) {
+    cudnnHandle_t handle = cudnn_handle();
+    const auto dims = [](const Shape& s) { return std::array<std::int64_t, 4>{s[0], s[1], s[2], s[3]}; };
+    Descriptor xd = tensor(dims(x), x_uid, alignment), wd = tensor(dims(w), w_uid, alignment),
+               yd = tensor(dims(y), y_uid, alignment);
+    const std::int64_t spatial = 2;
+    const cudnnDataType_t compute = CUDNN_DATA_FLOAT;
+    const cudnnConvolutionMode_t mode = CUDNN_CROSS_CORRELATION;
+    const std::array<std::int64_t, 2> pad{g.pad_h, g.pad_w}, stride{g.stride_h, g.stride_w},
+        dilation{g.dilation_h, g.dilation_w};
+    Descriptor conv(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR);
+    conv.set(CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS, CUDNN_TYPE_INT64, 1, &spatial)
+        .set(CUDNN_ATTR_CONVOLUTION_COMP_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &compute)
+        .set(CUDNN_ATTR_CONVOLUTION_CONV_MODE, CUDNN_TYPE_CONVOLUTION_MODE, 1, &mode)
+        .set(CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, CUDNN_TYPE_INT64, 2, pad.data())
+        .set(CUDNN_ATTR_CONVOLUTION_POST_PADDINGS, CUDNN_TYPE_INT64, 2, pad.data())
+        .set(CUDNN_ATTR_CONVOLUTION_DILATIONS, CUDNN_TYPE_INT64, 2, dilation.data())
+        .set(CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, CUDNN_TYPE_INT64, 2, stride.data())
+        .finalize();
+    const float alpha = 1.0f, beta = 0.0f;
+    const cudnnBackendDescriptor_t xh = xd.get(), wh = wd.get(), yh = yd.get(), ch = conv.get();
+    Descriptor op(CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR);
+    op.set(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &xh)
+        .set(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &wh)
+        .set(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &yh)
+        .set(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &ch)
+        .set(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA, CUDNN_TYPE_FLOAT, 1, &alpha)
+        .set(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA, CUDNN_TYPE_FLOAT, 1, &beta)
+        .finalize();
+    const cudnnBackendDescriptor_t oph = op.get();
+    Descriptor graph(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR);
+    graph.set(CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &oph)
+        .set(CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle)
+        .finalize();
+    const cudnnBackendDescriptor_t gh = graph.get();
+    const cudnnBackendHeurMode_t heuristics_mode = CUDNN_HEUR_MODE_A;
+    Descriptor heuristics(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR);
+    heuristics.set(CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &gh)
+        .set(CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &heuristics_mode)
+        .finalize();
+    std::int64_t count = 0;
+    check(cudnnBackendGetAttribute(heuristics.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 0,
+                                   &count, nullptr),
+          "cudnnBackendGetAttribute (heuristics' result count)");
+    std::vector<Descriptor> configs;
+    std::vector<cudnnBackendDescriptor_t> handles;
+    for (std::int64_t i = 0; i < count; ++i) {
+      configs.emplace_back(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR);
+      handles.push_back(configs.back().get());
+    }
+    check(cudnnBackendGetAttribute(heuristics.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR,
+                                   count, &count, handles.data()),
+          "cudnnBackendGetAttribute (heuristics' results)");
+    const bool three_by_three = g.kernel_h == 3 && g.kernel_w == 3;
+    for (std::int64_t i = 0; i < count; ++i) {  // in the heuristics' order: the first that fits and builds
+      if (!acceptable(notes_of(configs[static_cast<std::size_t>(i)]), three_by_three)) continue;
+      auto plan = std::make_unique<Descriptor>(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
+      const cudnnBackendDescriptor_t config = handles[static_cast<std::size_t>(i)];
+      plan->set(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &config)
+          .set(CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle);
+      if (cudnnBackendFinalize(plan->get()) != CUDNN_STATUS_SUCCESS) continue;  // this engine cannot run it
+      std::int64_t got = 0;
+      check(cudnnBackendGetAttribute(plan->get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1, &got,
+                                     &workspace_),
+            "cudnnBackendGetAttribute (workspace size)");
+      plan_ = std::move(plan);
+      return;
+    }
+  }
+
+  bool usable() const { return plan_ != nullptr; }
+
+  void execute(const float* x, const float* w, float* y) const {
+    Storage<std::byte> workspace(static_cast<std::size_t>(workspace_), Device::cuda, false);
+    void* pointers[] = {const_cast<float*>(x), const_cast<float*>(w), y};  // cuDNN's API takes void*
+    const std::int64_t uids[] = {x_uid, w_uid, y_uid};
+    void* workspace_pointer = workspace.data();
+    Descriptor pack(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
+    pack.set(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 3, pointers)
+        .set(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 3, uids)
+        .set(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace_pointer)
+        .finalize();
+    check(cudnnBackendExecute(cudnn_handle(), plan_->get(), pack.get()), "cudnnBackendExecute (convolution)");
+  }
+
+private:
+  std::unique_ptr<Descriptor> plan_;
+  std::int64_t workspace_ = 0;
+};
+
+/// The largest power of two up to 16 that divides every address.
+std::int64_t alignment_of(std::initializer_list<const void*> pointers) {
+  std::int64_t alignment = 16;
+  for (const void* p : pointers)
+    while (reinterpret_cast<std::uintptr_t>(p) % static_cast<std::uintptr_t>(alignment) != 0) alignment /= 2;
+  return alignment;
+}
+
+}  // namespace
+
+bool conv2d_forward_graph(const Tensor<float>& x, const Tensor<float>& weight, const Conv2dGeometry& g,
+                          Tensor<float>& y) {
+  int device = 0;
+  check(cudaGetDevice(&device), "cudaGetDevice");
+  const std::int64_t alignment = alignment_of({x.data(), weight.data(), y.data()});
+  using Key = std::array<std::int64_t, 19>;
+  const Key key{x.size(0), x.size(1), x.size(2), x.size(3), weight.size(0), weight.size(1), g.kernel_h, g.kernel_w,
+                g.stride_h, g.stride_w, g.pad_h, g.pad_w, g.dilation_h, g.dilation_w, device, tf32_enabled(),
+                deterministic(), fast_convolutions(), alignment};
+  thread_local std::map<Key, GraphPlan> plans;
+  auto found = plans.find(key);
+  if (found == plans.end()) {
+    // A geometry the graph API refuses (an error while building) is kept as unusable, so that
+    // every call of it goes to the legacy API without trying again.
+    GraphPlan plan;
+    try {
+      plan = GraphPlan(x.shape(), weight.shape(), y.shape(), g, alignment);
+    } catch (const Error&) {
+      plan = GraphPlan();
+    }
+    found = plans.emplace(key, std::move(plan)).first;
+  }
+  if (!found->second.usable()) return false;
+  found->second.execute(x.data(), weight.data(), y.data());
+  return true;
+}
+
+}  // namespace fcam::cuda
