@@ -7,11 +7,20 @@
 // segments; large ones get segments rounded to 2 MiB and split only when the rest is ≥ 1 MiB.
 // Reuse is stream-ordered: a block freed on one stream is only handed out again on the same
 // stream, where every later kernel runs after every earlier use of it.
+//
+// A CUDA graph (cuda::Graph) gets a private pool: while it is made, this thread's allocations come
+// from that pool and go back to it, and no other tensor gets its blocks until the graph is
+// destroyed, because each replay writes them again. Blocks carry their pool's id: a stream's
+// handle (even) or a private pool's odd number, so the two never collide. A private pool first
+// adopts whole free segments of its stream's pool (all their earlier uses are on that stream,
+// so ordered before the graph's work) and asks the driver only when none fits.
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <set>
 #include <tuple>
 #include <unordered_map>
+#include <vector>
 
 #include "context.hpp"
 #include "fcam/core/error.hpp"
@@ -30,31 +39,31 @@ constexpr std::size_t large_split_min = 1 << 20; // a large block is split only 
 struct Block {
   char* ptr = nullptr;
   std::size_t size = 0;
-  cudaStream_t stream = nullptr;
+  std::uintptr_t pool = 0;  // the stream's handle, or a private pool's id (odd)
   bool small = false;
   bool in_use = false;
   Block* prev = nullptr;  // neighbours within the segment
   Block* next = nullptr;
 };
 
-/// Free blocks ordered for best fit: by pool (stream, small or large), then size, then address.
+/// Free blocks ordered for best fit: by pool (and small or large), then size, then address.
 struct BlockOrder {
   bool operator()(const Block* a, const Block* b) const {
-    return std::tuple(reinterpret_cast<std::uintptr_t>(a->stream), a->small, a->size,
-                      reinterpret_cast<std::uintptr_t>(a->ptr)) <
-           std::tuple(reinterpret_cast<std::uintptr_t>(b->stream), b->small, b->size,
-                      reinterpret_cast<std::uintptr_t>(b->ptr));
+    return std::tuple(a->pool, a->small, a->size, reinterpret_cast<std::uintptr_t>(a->ptr)) <
+           std::tuple(b->pool, b->small, b->size, reinterpret_cast<std::uintptr_t>(b->ptr));
   }
 };
 
 class CachingAllocator {
 public:
-  void* allocate(std::size_t bytes, cudaStream_t stream) {
+  /// A block of `bytes` from `pool`; a private pool may adopt a free segment of `stream_pool`.
+  void* allocate(std::size_t bytes, std::uintptr_t pool, std::uintptr_t stream_pool) {
     const bool small = bytes <= small_request;
     const std::size_t size = (bytes + granule - 1) / granule * granule;
     std::lock_guard lock(mutex_);
-    Block* block = take_free(size, small, stream);
-    if (block == nullptr) block = new_segment(size, small, stream);
+    Block* block = take_free(size, small, pool);
+    if (block == nullptr && pool != stream_pool) block = adopt_segment(size, small, stream_pool, pool);
+    if (block == nullptr) block = new_segment(size, small, pool);
     else split(block, size);
     block->in_use = true;
     in_use_[block->ptr] = block;
@@ -88,17 +97,50 @@ public:
     return stats_;
   }
 
+  /// Hands every block of private pool `from`, used or free, to pool `to` (a stream's).
+  void merge_pool(std::uintptr_t from, std::uintptr_t to) {
+    std::lock_guard lock(mutex_);
+    std::vector<Block*> moved;
+    for (auto it = free_.begin(); it != free_.end();) {
+      if ((*it)->pool == from) {
+        moved.push_back(*it);
+        it = free_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (Block* block : moved) {
+      block->pool = to;
+      free_.insert(block);
+    }
+    for (auto& [ptr, block] : in_use_)
+      if (block->pool == from) block->pool = to;
+  }
+
 private:
-  Block* take_free(std::size_t size, bool small, cudaStream_t stream) {
-    Block key{nullptr, size, stream, small};
+  Block* take_free(std::size_t size, bool small, std::uintptr_t pool) {
+    Block key{nullptr, size, pool, small};
     const auto it = free_.lower_bound(&key);
-    if (it == free_.end() || (*it)->stream != stream || (*it)->small != small) return nullptr;
+    if (it == free_.end() || (*it)->pool != pool || (*it)->small != small) return nullptr;
     Block* block = *it;
     free_.erase(it);
     return block;
   }
 
-  Block* new_segment(std::size_t size, bool small, cudaStream_t stream) {
+  /// A whole free segment of `from` with room for `size`, moved to pool `to` (null: none).
+  Block* adopt_segment(std::size_t size, bool small, std::uintptr_t from, std::uintptr_t to) {
+    Block key{nullptr, size, from, small};
+    for (auto it = free_.lower_bound(&key); it != free_.end() && (*it)->pool == from && (*it)->small == small; ++it) {
+      Block* block = *it;
+      if (block->prev != nullptr || block->next != nullptr) continue;  // part of a segment in use
+      free_.erase(it);
+      block->pool = to;
+      return block;
+    }
+    return nullptr;
+  }
+
+  Block* new_segment(std::size_t size, bool small, std::uintptr_t pool) {
     const std::size_t segment =
         small ? small_segment : (size + large_rounding - 1) / large_rounding * large_rounding;
     void* ptr = nullptr;
@@ -116,7 +158,7 @@ private:
     }
     ++stats_.device_mallocs;
     stats_.reserved_bytes += segment;
-    auto* block = new Block{static_cast<char*>(ptr), segment, stream, small};
+    auto* block = new Block{static_cast<char*>(ptr), segment, pool, small};
     split(block, size);
     return block;
   }
@@ -125,7 +167,7 @@ private:
   void split(Block* block, std::size_t size) {
     const std::size_t rest = block->size - size;
     if (rest < (block->small ? granule : large_split_min)) return;
-    auto* tail = new Block{block->ptr + size, rest, block->stream, block->small, false, block, block->next};
+    auto* tail = new Block{block->ptr + size, rest, block->pool, block->small, false, block, block->next};
     if (block->next) block->next->prev = tail;
     block->next = tail;
     block->size = size;
@@ -134,7 +176,7 @@ private:
 
   /// Merges free `neighbour` into `block` (either order); returns the merged block.
   Block* merge(Block* block, Block* neighbour) {
-    if (neighbour == nullptr || neighbour->in_use) return block;
+    if (neighbour == nullptr || neighbour->in_use || neighbour->pool != block->pool) return block;
     free_.erase(neighbour);
     Block* first = neighbour == block->prev ? neighbour : block;
     Block* second = first == block ? neighbour : block;
@@ -172,12 +214,29 @@ CachingAllocator& allocator() {
   return *instance;
 }
 
+/// The private pool this thread allocates from while a graph is made (0: its stream's pool).
+thread_local std::uintptr_t private_pool = 0;
+
 }  // namespace
+
+std::uintptr_t begin_private_pool() {
+  static std::atomic<std::uintptr_t> next{0};
+  FCAM_CHECK(private_pool == 0, "cuda::Graph: graphs cannot be made inside the making of another graph");
+  private_pool = 2 * ++next + 1;
+  return private_pool;
+}
+
+void end_private_pool() { private_pool = 0; }
+
+void release_private_pool(std::uintptr_t pool, cudaStream_t stream) {
+  allocator().merge_pool(pool, reinterpret_cast<std::uintptr_t>(stream));
+}
 
 void* device_alloc(std::size_t bytes, bool zero) {
   FCAM_CHECK(bytes > 0, "device_alloc: zero bytes requested");
   cudaStream_t s = stream();
-  void* ptr = allocator().allocate(bytes, s);
+  const auto stream_pool = reinterpret_cast<std::uintptr_t>(s);
+  void* ptr = allocator().allocate(bytes, private_pool != 0 ? private_pool : stream_pool, stream_pool);
   if (zero) check(cudaMemsetAsync(ptr, 0, bytes, s), "cudaMemsetAsync");
   return ptr;
 }

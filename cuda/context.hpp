@@ -2,6 +2,8 @@
 /// \brief Private to cuda/: error checks and this thread's stream, cuDNN and cuBLAS handles.
 #pragma once
 
+#include <cstdint>
+
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <cudnn.h>
@@ -25,5 +27,14 @@ cudnnHandle_t cudnn_handle();
 cublasHandle_t cublas_handle();
 /// Whether convolution algorithms are chosen by timing (set_benchmark_algorithms).
 bool benchmark_algorithms();
+
+/// From now on this thread allocates from a new private pool (a CUDA graph being made, see
+/// allocator.cpp); returns its id. Throws while another private pool is active on the thread.
+std::uintptr_t begin_private_pool();
+/// This thread allocates from its stream's pool again.
+void end_private_pool();
+/// Hands every block of private pool `pool`, used or free, to `stream`'s pool: its graph is gone,
+/// and the stream orders any later use after the graph's last replay.
+void release_private_pool(std::uintptr_t pool, cudaStream_t stream);
 
 }  // namespace fcam::cuda

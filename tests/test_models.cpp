@@ -4,6 +4,7 @@
 // BatchNorm statistics, eval mode, within 1e-4 of the largest reference magnitude.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -304,4 +305,24 @@ TEST_CASE("fcam checkpoints rebuild the model from the file alone", "[models][ch
   nn::save_safetensors(model, path);
   CHECK_THROWS_WITH(models::read_model_config(path), Catch::Contains("not an fcam checkpoint"));
   std::filesystem::remove(path);
+}
+
+TEST_CASE("InferencePlan on the CPU: the eager pass's logits and normalised maps, one input shape", "[models]") {
+  models::FcamModel<float> model(models::Arch::resnet18, 4, 16);
+  Tensor<float> x({2, 3, 64, 64});
+  Rng rng(8);
+  fill_uniform(x, -2.0, 2.0, rng);
+  models::InferencePlan<float> plan(model, x.shape());
+  CHECK_FALSE(plan.graphed());
+  const models::Inference<float> got = plan.run(x);
+  NoGradGuard no_grad;
+  const models::ClassifierOutput<float> out = model.classify(x);
+  const Tensor<float> maps = cam::normalize_maps(model.foreground(out.stages));
+  REQUIRE(got.logits.shape() == out.logits.shape());
+  REQUIRE(got.maps.shape() == Shape{2, 64, 64});
+  for (std::int64_t i = 0; i < out.logits.numel(); ++i) CHECK(got.logits.data()[i] == out.logits.data()[i]);
+  for (std::int64_t i = 0; i < maps.numel(); ++i) REQUIRE(got.maps.data()[i] == maps.data()[i]);
+  CHECK(*std::max_element(maps.data(), maps.data() + maps.numel()) == 1.0f);  // normalised, not flat
+  CHECK_THROWS_WITH(plan.run(Tensor<float>({1, 3, 64, 64})), Catch::Contains("make a plan for that shape"));
+  CHECK_THROWS_WITH(models::InferencePlan<float>(model, Shape{3, 64, 64}), Catch::Contains("N×C×H×W"));
 }

@@ -7,7 +7,8 @@
 //                                                 fcam (decoder, head, softmax)
 // <math> is fp32 (TF32 off), tf32, or, for the forward and F-CAM rows, fp32-fast (TF32 off with
 // cuda::set_fast_convolutions: cuDNN's FFT and Winograd algorithms allowed, as PyTorch allows
-// them). Every image's map is of class 7. Each timed iteration is one
+// them). The F-CAM rows also have graph-fp32 and graph-tf32: models::InferencePlan, the whole
+// pass (logits and normalised maps) replayed as one CUDA graph. Every image's map is of class 7. Each timed iteration is one
 // call and a wait for the device: the latency a caller sees. The counter enqueue_ms is the host
 // time until the call returned, before that wait: close to the whole time, the host is the limit
 // (launches, plans, host copies; a CAM row's host reads of plane sums wait for the device too). benchmarks/gpu/models_vs_torch.py
@@ -63,18 +64,23 @@ Tensor<float> row_call(models::FcamModel<float>& model, const Tensor<float>& x, 
 }
 
 void run_row(benchmark::State& state, models::Arch arch, std::string row, std::int64_t batch, std::string math) {
-  cuda::set_tf32(math == "tf32");
+  const bool graphed = math.starts_with("graph-");
+  cuda::set_tf32(math.ends_with("tf32"));
   cuda::set_fast_convolutions(math == "fp32-fast");
   auto& model = model_for(arch);
   const Tensor<float>& x = input(batch);
   NoGradGuard no_grad;
   Rng rng(3);
-  for (int i = 0; i < 2; ++i) row_call(model, x, row, rng);  // plans, algorithms and cached blocks
+  // A graph row's plan is made (and its pass captured) here, with the row's math modes.
+  std::optional<models::InferencePlan<float>> plan;
+  if (graphed) plan.emplace(model, x.shape());
+  const auto call = [&] { return graphed ? plan->run(x).maps : row_call(model, x, row, rng); };
+  for (int i = 0; i < 2; ++i) call();  // plans, algorithms and cached blocks
   cuda::synchronize();
   double enqueue_seconds = 0;  // host time until the call returns, before the wait
   for (auto _ : state) {
     const auto start = std::chrono::steady_clock::now();
-    benchmark::DoNotOptimize(row_call(model, x, row, rng).data());
+    benchmark::DoNotOptimize(call().data());
     enqueue_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     cuda::synchronize();
     state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
@@ -92,8 +98,9 @@ const bool registered = [] {
                                   models::Arch::mobilenet_v2})
     for (const std::string& row : rows)
       for (const std::int64_t batch : {1, 32, 128})
-        for (const std::string math : {"fp32", "tf32", "fp32-fast"}) {
+        for (const std::string math : {"fp32", "tf32", "fp32-fast", "graph-fp32", "graph-tf32"}) {
           if (math == "fp32-fast" && row != "forward" && row != "fcam") continue;
+          if (math.starts_with("graph-") && row != "fcam") continue;
           const std::string name = "cuda_models/" + std::string(models::arch_name(arch)) + "/" + row + "/batch" +
                                    std::to_string(batch) + "/" + math;
           benchmark::RegisterBenchmark(name.c_str(), run_row, arch, row, batch, math)

@@ -10,14 +10,16 @@ full-resolution maps out, for cam, gradcam, gradcampp, sgcampp (4 noisy passes),
 layercam and fcam (decoder, head, softmax); batch 1, 32 and 128 at 224×224, 200 classes, random
 weights, eval mode. Math: "fp32" (TF32 off on both sides), "tf32", or "fp32-fast" (forward and
 F-CAM rows: fcam with TF32 off but cuDNN's FFT and Winograd algorithms allowed, as PyTorch's fp32
-allows them).
+allows them), or, for F-CAM, "graph-fp32" / "graph-tf32": fcam's models::InferencePlan (the pass
+replayed as one CUDA graph) against PyTorch's F-CAM captured with torch.cuda.graphs at the same
+math.
 
 The PyTorch peer is benchmarks/models_vs_torch.py's, moved to the GPU: the architectures of
 tests/models_reference.py, run the way the F-CAM authors' code and CAM libraries run them
 (torch.no_grad() for the forward, CAM and F-CAM; the gradient CAMs backpropagate the class logit
 through the whole network with autograd). The gradient CAM rows also time PyTorch with fcam's
-closed-form head gradient ("closed"). Also PyTorch's own CUDA-graph rows for F-CAM (tf32 and
-bf16 autocast), which fcam does not have yet.
+closed-form head gradient ("closed"). Also PyTorch's CUDA-graph F-CAM with bf16 autocast, for
+reference: fcam has no bf16 mode yet.
 
 Both sides: each call is followed by a wait for the device (the latency a caller sees); fcam
 through Google Benchmark (manual time, median of 3 repetitions), PyTorch as the median of 3 timed
@@ -107,8 +109,15 @@ def main():
             if batch not in inputs:
                 inputs[batch] = torch.rand(batch, 3, 224, 224, device=dev) * 4 - 2
             x = inputs[batch]
-            set_tf32(math == "tf32")
-            torch_ms = latency_ms(peer.step_fn(model, x, method, "e2e"), args.min_time)
+            set_tf32(math.endswith("tf32"))
+            if math.startswith("graph-"):
+                try:
+                    torch_ms = graph_ms(model, x, False, args.min_time)
+                except RuntimeError as e:  # no peer: the row is left out, the reason printed
+                    print(f"{name}: torch graph failed: {e}", flush=True)
+                    continue
+            else:
+                torch_ms = latency_ms(peer.step_fn(model, x, method, "e2e"), args.min_time)
             closed_ms = None
             if method in peer.GRADIENT_METHODS:
                 with torch.no_grad():
@@ -165,7 +174,7 @@ def write_tables(out, rows, graphs):
                      f"{r['torch_ms']:.3f} | {r['ratio']:.2f} | {1e3 * r['batch'] / r['fcam_ms']:.0f} | "
                      f"{1e3 * r['batch'] / r['torch_ms']:.0f} | {closed} |")
     if graphs:
-        lines += ["", "PyTorch F-CAM in a CUDA graph (fcam has no graph mode yet):", "",
+        lines += ["", "PyTorch F-CAM in a CUDA graph, TF32 and bf16 autocast (fcam has no bf16 mode yet):", "",
                   "| backbone | batch | tf32 ms | tf32 images/s | bf16 ms | bf16 images/s |",
                   "|---|---:|---:|---:|---:|---:|"]
         for g in graphs:

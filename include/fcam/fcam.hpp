@@ -63,6 +63,7 @@
 #include "fcam/models/encoder.hpp"
 #include "fcam/models/reference_names.hpp"
 #include "fcam/models/inception_wsol.hpp"
+#include "fcam/models/inference_plan.hpp"
 #include "fcam/models/mobilenet_v2.hpp"
 #include "fcam/models/fcam_model.hpp"
 #include "fcam/models/resnet_wsol.hpp"

@@ -12,6 +12,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 
 #include "fcam/config.hpp"
 
@@ -72,6 +74,30 @@ void copy_host_to_device(void* dst, const void* src, std::size_t bytes);
 void copy_device_to_host(void* dst, const void* src, std::size_t bytes);
 /// Copies device memory to device memory (enqueued on the stream).
 void copy_device_to_device(void* dst, const void* src, std::size_t bytes);
+
+/// A CUDA graph of the work that a call enqueues on this thread's stream: made once, then
+/// replayed by launch() with no host work per kernel (docs/cuda.md, "CUDA graphs").
+///
+/// The constructor runs `work` once eagerly and once more under stream capture. Both runs
+/// allocate from a memory pool of the graph's own: the capture finds its blocks cached, and
+/// no other tensor gets a block that a replay writes. The pool goes back to the stream when the
+/// graph is destroyed. `work` must enqueue the same work each time and must not wait for the
+/// device (a copy to the host, synchronize()); such a call makes the constructor throw. Tensors
+/// that `work` creates and keeps (its outputs) are rewritten by each replay; inputs that it
+/// reads are read again by each replay, at the addresses they had during the capture.
+class Graph {
+public:
+  explicit Graph(const std::function<void()>& work);
+  ~Graph();
+  Graph(const Graph&) = delete;
+  Graph& operator=(const Graph&) = delete;
+  /// Enqueues one replay on this thread's stream, which must be the stream that made the graph.
+  void launch();
+
+private:
+  struct Parts;
+  std::unique_ptr<Parts> parts_;
+};
 
 }  // namespace fcam::cuda
 #endif

@@ -1,0 +1,128 @@
+// test_backend_ops: CUDA graphs (cuda::Graph, models::InferencePlan). A plan's replay gives the
+// eager pass's logits and maps bit for bit (deterministic convolutions on both), reads each new
+// input, allocates nothing, and gives its memory back when destroyed; work that waits for the
+// device cannot be captured and says so.
+#include <algorithm>
+#include <cmath>
+
+#include "backend_ops/compare.hpp"
+
+using namespace fcam;
+using namespace fcam::test;
+
+namespace {
+
+// The largest |a − b| of two tensors of one shape (read through host copies).
+float largest_difference(const Tensor<float>& a, const Tensor<float>& b) {
+  REQUIRE(a.shape() == b.shape());
+  const Tensor<float> x = a.to(Device::cpu), y = b.to(Device::cpu);
+  float worst = 0;
+  for (std::int64_t i = 0; i < x.numel(); ++i) worst = std::max(worst, std::abs(x.data()[i] - y.data()[i]));
+  return worst;
+}
+
+models::Inference<float> eager(models::FcamModel<float>& model, const Tensor<float>& x) {
+  NoGradGuard no_grad;
+  const models::ClassifierOutput<float> out = model.classify(x);
+  return {out.logits, cam::normalize_maps(model.foreground(out.stages))};
+}
+
+/// Turns cuDNN's deterministic mode on for a scope (exact comparisons need the same algorithms'
+/// same bits on every run).
+struct DeterministicScope {
+  DeterministicScope() { cuda::set_deterministic(true); }
+  ~DeterministicScope() { cuda::set_deterministic(false); }
+};
+
+}  // namespace
+
+TEST_CASE("an inference plan's replays equal the eager pass, for every backbone and each new input", "[cuda]") {
+  DeterministicScope deterministic;
+  for (const models::Arch arch :
+       {models::Arch::resnet18, models::Arch::resnet50, models::Arch::vgg16, models::Arch::inceptionv3,
+        models::Arch::mobilenet_v2}) {
+    const std::string name(models::arch_name(arch));
+    models::FcamModel<float> model(arch, 5);
+    model.to(Device::cuda);
+    const Tensor<float> a = random_tensor({2, 3, 224, 224}, 21, -2.0, 2.0).to(Device::cuda);
+    const Tensor<float> b = random_tensor({2, 3, 224, 224}, 22, -2.0, 2.0).to(Device::cuda);
+    models::InferencePlan<float> plan(model, a.shape());
+    REQUIRE(plan.graphed());
+    for (const Tensor<float>* x : {&a, &b, &a}) {
+      const models::Inference<float> replayed = plan.run(*x);
+      const models::Inference<float> expected = eager(model, *x);
+      INFO(name << ": logits differ by " << largest_difference(replayed.logits, expected.logits) << ", maps by "
+                << largest_difference(replayed.maps, expected.maps));
+      CHECK(largest_difference(replayed.logits, expected.logits) == 0.0f);
+      CHECK(largest_difference(replayed.maps, expected.maps) == 0.0f);
+    }
+    // Not vacuous: the two inputs give different maps.
+    const float apart = largest_difference(plan.run(a).maps.clone(), plan.run(b).maps.clone());
+    INFO(name << ": maps of the two inputs differ by " << apart);
+    CHECK(apart > 1e-3f);
+  }
+}
+
+TEST_CASE("an inference plan keeps its shape; plans of two shapes work side by side", "[cuda]") {
+  DeterministicScope deterministic;
+  models::FcamModel<float> model(models::Arch::resnet18, 5);
+  model.to(Device::cuda);
+  const Tensor<float> two = random_tensor({2, 3, 96, 96}, 23, -2.0, 2.0).to(Device::cuda);
+  const Tensor<float> one = random_tensor({1, 3, 128, 128}, 24, -2.0, 2.0).to(Device::cuda);
+  models::InferencePlan<float> plan_two(model, two.shape());
+  CHECK_THROWS_WITH(plan_two.run(one), Catch::Contains("make a plan for that shape"));
+  models::InferencePlan<float> plan_one(model, one.shape());
+  for (int round = 0; round < 2; ++round) {
+    CHECK(largest_difference(plan_two.run(two).maps, eager(model, two).maps) == 0.0f);
+    CHECK(largest_difference(plan_one.run(one).maps, eager(model, one).maps) == 0.0f);
+  }
+  // A host input is copied in.
+  CHECK(largest_difference(plan_one.run(one.to(Device::cpu)).logits, eager(model, one).logits) == 0.0f);
+}
+
+TEST_CASE("1,000 replays allocate nothing; destroyed plans give their memory back", "[cuda]") {
+  models::FcamModel<float> model(models::Arch::resnet18, 5);
+  model.to(Device::cuda);
+  const Tensor<float> x = random_tensor({1, 3, 96, 96}, 25, -2.0, 2.0).to(Device::cuda);
+  {
+    models::InferencePlan<float> plan(model, x.shape());
+    for (int i = 0; i < 3; ++i) plan.run(x);
+    cuda::synchronize();
+    const cuda::MemoryStats before = cuda::memory_stats();
+    for (int i = 0; i < 1000; ++i) plan.run(x);
+    cuda::synchronize();
+    const cuda::MemoryStats after = cuda::memory_stats();
+    CHECK(after.allocations == before.allocations);
+    CHECK(after.allocated_bytes == before.allocated_bytes);
+    CHECK(after.reserved_bytes == before.reserved_bytes);
+    CHECK(after.device_mallocs == before.device_mallocs);
+  }
+  // Made and destroyed again and again: the second plan reuses the first one's memory.
+  std::size_t reserved_after_second = 0;
+  std::int64_t mallocs_after_second = 0;
+  for (int i = 0; i < 5; ++i) {
+    { models::InferencePlan<float> plan(model, x.shape()); plan.run(x); }
+    cuda::synchronize();
+    if (i == 1) {
+      reserved_after_second = cuda::memory_stats().reserved_bytes;
+      mallocs_after_second = cuda::memory_stats().device_mallocs;
+    }
+  }
+  CHECK(cuda::memory_stats().reserved_bytes == reserved_after_second);
+  CHECK(cuda::memory_stats().device_mallocs == mallocs_after_second);
+}
+
+TEST_CASE("work that waits for the device cannot be captured: an error that says so, and CUDA keeps working",
+          "[cuda]") {
+  const Tensor<float> x = random_tensor({64}, 26, -1.0, 1.0).to(Device::cuda);
+  CHECK_THROWS_WITH(cuda::Graph([&] { relu(x).to(Device::cpu); }),
+                    Catch::Contains("could not be captured") && Catch::Contains("never wait for the device"));
+  const Tensor<float> y = relu(x);
+  cuda::synchronize();
+  expect_close(relu(x.to(Device::cpu)), y, "relu after a failed capture", 0.0);
+  // A graph of plain work replays it.
+  Tensor<float> out;
+  cuda::Graph graph([&] { out = scaled(x, 2.0); });
+  graph.launch();
+  expect_close(scaled(x.to(Device::cpu), 2.0), out, "a replayed scale", 0.0);
+}
