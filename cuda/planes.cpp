@@ -18,6 +18,16 @@ Tensor<float> weighted_channel_sum(const Tensor<float>& features, const std::vec
   return maps;
 }
 
+Tensor<float> fill_runs(const Shape& shape, const std::vector<float>& values, std::int64_t run) {
+  auto out = Tensor<float>::uninitialized(shape, Device::cuda);
+  if (out.numel() == 0) return out;
+  Storage<float> device_values(values.size(), Device::cuda, false);
+  copy_host_to_device(device_values.data(), values.data(), values.size() * sizeof(float));
+  launch::fill_runs(device_values.data(), run, out.numel(), out.data(), stream());
+  check_launch("fill_runs kernel");
+  return out;
+}
+
 Tensor<float> normalize_runs(const Tensor<float>& x, std::int64_t count, std::int64_t length) {
   auto out = Tensor<float>::uninitialized(x.shape(), Device::cuda);
   launch::normalize_runs(x.data(), count, length, out.data(), stream());

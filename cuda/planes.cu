@@ -39,6 +39,13 @@ __global__ void normalize_runs_kernel(const float* __restrict__ x, std::int64_t 
   }
 }
 
+__global__ void fill_runs_kernel(const float* __restrict__ values, std::int64_t run, std::int64_t n,
+                                 float* __restrict__ out) {
+  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += std::int64_t(gridDim.x) * blockDim.x)
+    out[i] = values[i / run];
+}
+
 }  // namespace
 
 void weighted_channel_sum(const float* features, const double* weights, std::int64_t batch, std::int64_t channels,
@@ -53,6 +60,10 @@ void normalize_runs(const float* x, std::int64_t count, std::int64_t length, flo
   if (count == 0 || length == 0) return;
   const unsigned blocks = static_cast<unsigned>(count < 65535 ? count : 65535);
   normalize_runs_kernel<<<blocks, block_threads, 0, stream>>>(x, count, length, out);
+}
+
+void fill_runs(const float* values, std::int64_t run, std::int64_t n, float* out, cudaStream_t stream) {
+  fill_runs_kernel<<<grid_for(n), block_threads, 0, stream>>>(values, run, n, out);
 }
 
 }  // namespace fcam::cuda::launch

@@ -18,4 +18,7 @@ void weighted_channel_sum(const float* features, const double* weights, std::int
 /// hi = max (x − lo), or 0 everywhere when hi is not positive. One block per run.
 void normalize_runs(const float* x, std::int64_t count, std::int64_t length, float* out, cudaStream_t stream);
 
+/// out[i] = values[i / run] for i < n.
+void fill_runs(const float* values, std::int64_t run, std::int64_t n, float* out, cudaStream_t stream);
+
 }  // namespace fcam::cuda::launch

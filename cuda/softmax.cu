@@ -94,6 +94,33 @@ __global__ void cross_entropy_kernel(const float* __restrict__ logits, const std
   if (threadIdx.x == 0) partial_loss[blockIdx.x] = loss;
 }
 
+// The partial cross-entropy of two-class logits (ops/labelled_cross_entropy.hpp): the CPU's
+// double arithmetic per labelled pixel; unlabelled pixels (label > 1) get a zero gradient.
+__global__ void labelled_cross_entropy_kernel(const float* __restrict__ logits, const std::uint8_t* __restrict__ labels,
+                                              double grad_scale, float* __restrict__ grad,
+                                              double* __restrict__ partial_loss, std::int64_t positions,
+                                              std::int64_t plane) {
+  double loss = 0;
+  for (std::int64_t p = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; p < positions;
+       p += std::int64_t(gridDim.x) * blockDim.x) {
+    const std::int64_t at = position_offset(p, 2, plane);
+    const std::uint8_t label = labels[p];
+    if (label > 1) {
+      grad[at] = 0.0f;
+      grad[at + plane] = 0.0f;
+      continue;
+    }
+    const double z0 = logits[at], z1 = logits[at + plane], top = z0 < z1 ? z1 : z0;
+    const double log_sum = top + log(exp(z0 - top) + exp(z1 - top));
+    loss += log_sum - (label == 1 ? z1 : z0);
+    const double p1 = exp(z1 - log_sum);
+    grad[at] = static_cast<float>(grad_scale * ((1 - p1) - (label == 0 ? 1 : 0)));
+    grad[at + plane] = static_cast<float>(grad_scale * (p1 - (label == 1 ? 1 : 0)));
+  }
+  loss = block_reduce(loss, Sum{});
+  if (threadIdx.x == 0) partial_loss[blockIdx.x] = loss;
+}
+
 __global__ void sum_kernel(const double* __restrict__ values, std::int64_t count, double* __restrict__ total) {
   double sum = 0;
   for (std::int64_t i = threadIdx.x; i < count; i += blockDim.x) sum += values[i];
@@ -126,6 +153,13 @@ void cross_entropy(const float* logits, const std::int64_t* targets, std::int64_
   const std::int64_t positions = batch * inner;
   cross_entropy_kernel<<<cross_entropy_blocks(positions), block_threads, 0, stream>>>(
       logits, targets, ignore_index, scale, grad, partial_loss, positions, channels, inner);
+}
+
+void labelled_cross_entropy(const float* logits, const std::uint8_t* labels, double grad_scale, float* grad,
+                            double* partial_loss, std::int64_t batch, std::int64_t plane, cudaStream_t stream) {
+  const std::int64_t positions = batch * plane;
+  labelled_cross_entropy_kernel<<<cross_entropy_blocks(positions), block_threads, 0, stream>>>(
+      logits, labels, grad_scale, grad, partial_loss, positions, plane);
 }
 
 void sum_partial_losses(const double* partial_loss, std::int64_t count, double* total, cudaStream_t stream) {

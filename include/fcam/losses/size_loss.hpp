@@ -45,7 +45,7 @@ T size_loss(const Tensor<T>& probs, double t, double weight, Tensor<T>* grad = n
     total += log_barrier(-size, t);
     slopes.push_back(static_cast<T>(-scale * log_barrier_derivative(-size, t)));
   }
-  if (grad) *grad = fill_planes(probs.shape(), slopes);
+  if (grad) *grad = fill_planes(probs.shape(), slopes, probs.device());
   return static_cast<T>(scale * total);
 }
 

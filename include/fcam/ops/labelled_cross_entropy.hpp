@@ -30,10 +30,23 @@ double labelled_cross_entropy(const Tensor<T>& logits, const std::vector<std::ui
     const auto bad = *std::find_if(labels.begin(), labels.end(), [](std::uint8_t l) { return l > 1 && l != 255; });
     fail("labelled_cross_entropy: label ", int(bad), " is not 0, 1 or 255");
   }
-  if (operand_device("labelled_cross_entropy", logits) == Device::cuda) cuda::unavailable("labelled_cross_entropy");
-  if (grad) *grad = Tensor<T>(logits.shape());
-  if (count == 0) return 0.0;
+  const Device device = operand_device("labelled_cross_entropy", logits);
+  if (count == 0) {
+    if (grad) *grad = Tensor<T>(logits.shape(), device);
+    return 0.0;
+  }
   const double scale = weight / static_cast<double>(count);
+  if (device == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>) {
+      Tensor<T> g;
+      const double total = cuda::labelled_cross_entropy(logits, labels, scale, g);
+      if (grad) *grad = g;
+      return scale * total;
+    } else {
+      cuda::unavailable_for<T>("labelled_cross_entropy");
+    }
+  }
+  if (grad) *grad = Tensor<T>(logits.shape());
   return scale * cpu::labelled_cross_entropy(logits, labels, scale, grad);
 }
 

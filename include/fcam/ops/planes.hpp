@@ -40,13 +40,17 @@ Tensor<T> normalize_items(const Tensor<T>& x) {
   return cpu::normalize_runs(x, count, length);
 }
 
-/// A tensor of `shape` (N×C×…) whose plane (b, c) holds values[b·C + c] everywhere, on the CPU.
+/// A tensor of `shape` (N×C×…) on `device` whose plane (b, c) holds values[b·C + c] everywhere.
 template <Scalar T>
-Tensor<T> fill_planes(const Shape& shape, const std::vector<T>& values) {
+Tensor<T> fill_planes(const Shape& shape, const std::vector<T>& values, Device device = Device::cpu) {
   FCAM_CHECK(shape.size() >= 2 && static_cast<std::int64_t>(values.size()) == shape[0] * shape[1],
              "fill_planes: ", values.size(), " values for shape ", to_string(shape));
-  const std::int64_t count = shape[0] * shape[1];
-  return cpu::fill_runs(shape, values, count > 0 ? numel_of(shape) / count : 0);
+  const std::int64_t count = shape[0] * shape[1], run = count > 0 ? numel_of(shape) / count : 0;
+  if (device == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>) return cuda::fill_runs(shape, values, run);
+    else cuda::unavailable_for<T>("fill_planes");
+  }
+  return cpu::fill_runs(shape, values, run);
 }
 
 }  // namespace fcam

@@ -32,11 +32,13 @@
 
 namespace fcam::train {
 
-/// The batch's float tensor as T (itself for float; the steps run in double in the gradient tests).
+/// The batch's float tensor as T (itself for float; the steps run in double in the gradient
+/// tests), on `device` (the model's: a copy when the batch is elsewhere).
 template <Scalar T>
-Tensor<T> batch_tensor(const Tensor<float>& x) {
-  if constexpr (std::is_same_v<T, float>) return x;
-  else return x.template cast<T>();
+Tensor<T> batch_tensor(const Tensor<float>& x, Device device = Device::cpu) {
+  const Tensor<float> here = x.device() == device ? x : x.to(device);
+  if constexpr (std::is_same_v<T, float>) return here;
+  else return here.template cast<T>();
 }
 
 /// What a stage trains (docs/method.md §6.2). Stage::classifier: encoder + head, the last block (ResNet
@@ -96,11 +98,11 @@ double classifier_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const da
     Tensor<T> features;
     {
       NoGradGuard no_grad;
-      features = model.encoder()(batch_tensor<T>(batch.inputs));
+      features = model.encoder()(batch_tensor<T>(batch.inputs, model.device()));
     }
     logits = model.head()(features);
   } else {
-    logits = model.classify(batch_tensor<T>(batch.inputs)).logits;
+    logits = model.classify(batch_tensor<T>(batch.inputs, model.device())).logits;
   }
   const CrossEntropyResult<T> ce = cross_entropy(logits, targets);
   if (freeze_encoder) model.head().backward(ce.grad);
@@ -176,7 +178,7 @@ PseudoLabelMaps<T> pseudo_label_maps(models::FcamModel<T>& model, const data::Ba
                                      Rng& rng, FcamStepTimes* times = nullptr) {
   detail::Laps lap(times);
   const std::int64_t s = batch.inputs.size(2);
-  const Tensor<T> inputs = batch_tensor<T>(batch.inputs);
+  const Tensor<T> inputs = batch_tensor<T>(batch.inputs, model.device());
   NoGradGuard no_grad;
   models::ClassifierOutput<T> out = model.classify(inputs);
   lap(&FcamStepTimes::encoder);
@@ -186,33 +188,23 @@ PseudoLabelMaps<T> pseudo_label_maps(models::FcamModel<T>& model, const data::Ba
   return result;
 }
 
-/// Stage 2: one SGD step of the decoder on a batch (the encoder and head stay frozen, in
-/// evaluation mode). `t` is the log-barrier's current t; `times`, when given, accumulates the
-/// milliseconds of each part. With a `reducer`, the gradients are averaged over the ranks
-/// before the update (the losses returned are this rank's).
+/// The decoder's part of a stage-2 step: the decoder and segmentation head (put in training mode)
+/// decode the frozen encoder `stages`; the loss terms are taken against the pseudo-labels
+/// `labels` (N·H·W: 0, 1, 255 unlabelled) and, for the CRF, the `raw` images; then backward and
+/// the update. Returns the terms (labelled is left 0). `t`, `times` and `reducer` as in fcam_step.
 template <Scalar T>
-FcamStepLosses fcam_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const data::Batch& batch,
-                         const FcamLossOptions& o, double t, Rng& rng, FcamStepTimes* times = nullptr,
-                         dist::GradientReducer* reducer = nullptr) {
-  model.encoder().eval();
-  model.head().eval();
+FcamStepLosses decoder_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const std::vector<Tensor<T>>& stages,
+                            const std::vector<std::uint8_t>& labels, const Tensor<float>& raw,
+                            const FcamLossOptions& o, double t, FcamStepTimes* times = nullptr,
+                            dist::GradientReducer* reducer = nullptr) {
+  detail::Laps lap(times);
   model.decoder().train();
   model.segmentation_head().train();
   sgd.zero_grad();
-  const PseudoLabelMaps<T> frozen = pseudo_label_maps(model, batch, o, rng, times);
-  const Tensor<T>& cams = frozen.maps;
-  detail::Laps lap(times);
-  const std::int64_t n = cams.size(0), s = cams.size(1);
-  const std::vector<T> values = host_values(cams);  // sampling is host code (Otsu, random draws)
-  const std::vector<std::uint8_t> labels = losses::sample_regions_of_batch(std::span<const T>(values), n, s, s,
-                                                                            o.sampling, rng);
   FcamStepLosses out;
-  for (std::uint8_t l : labels) out.labelled += l != losses::unlabelled;
-  lap(&FcamStepTimes::sampling);
-
-  const Tensor<T> logits = model.segment(frozen.stages);  // gradients on: the decoder keeps what backward needs
+  const Tensor<T> logits = model.segment(stages);  // gradients on: the decoder keeps what backward needs
   const Tensor<T> probs = softmax_channels(logits);
-  Tensor<T> grad_logits(logits.shape()), grad_probs(probs.shape()), g;
+  Tensor<T> grad_logits(logits.shape(), logits.device()), grad_probs(probs.shape(), probs.device()), g;
   lap(&FcamStepTimes::decoder_forward);
   if (o.use_pce) {
     out.pce = losses::partial_cross_entropy(logits, labels, o.alpha, &g);
@@ -220,7 +212,7 @@ FcamStepLosses fcam_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const 
   }
   lap(&FcamStepTimes::pce);
   if (o.use_crf) {
-    out.crf = losses::crf_loss(probs, batch_tensor<T>(batch.raw), o.crf, &g);
+    out.crf = losses::crf_loss(probs, batch_tensor<T>(raw, probs.device()), o.crf, &g);
     grad_probs = add(grad_probs, g);
   }
   lap(&FcamStepTimes::crf);
@@ -235,6 +227,32 @@ FcamStepLosses fcam_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const 
   lap(&FcamStepTimes::backward);
   sgd.step();
   lap(&FcamStepTimes::optimiser);
+  return out;
+}
+
+/// Stage 2: one SGD step of the decoder on a batch (the encoder and head stay frozen, in
+/// evaluation mode): pseudo-label CAMs, sampled regions, then decoder_step. `t` is the
+/// log-barrier's current t; `times`, when given, accumulates the milliseconds of each part. With
+/// a `reducer`, the gradients are averaged over the ranks before the update (the losses returned
+/// are this rank's). On a GPU the regions are sampled on the host from the CAMs' copy.
+template <Scalar T>
+FcamStepLosses fcam_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const data::Batch& batch,
+                         const FcamLossOptions& o, double t, Rng& rng, FcamStepTimes* times = nullptr,
+                         dist::GradientReducer* reducer = nullptr) {
+  model.encoder().eval();
+  model.head().eval();
+  const PseudoLabelMaps<T> frozen = pseudo_label_maps(model, batch, o, rng, times);
+  const Tensor<T>& cams = frozen.maps;
+  detail::Laps lap(times);
+  const std::int64_t n = cams.size(0), s = cams.size(1);
+  const std::vector<T> values = host_values(cams);  // sampling is host code (Otsu, random draws)
+  const std::vector<std::uint8_t> labels = losses::sample_regions_of_batch(std::span<const T>(values), n, s, s,
+                                                                            o.sampling, rng);
+  std::int64_t labelled = 0;
+  for (std::uint8_t l : labels) labelled += l != losses::unlabelled;
+  lap(&FcamStepTimes::sampling);
+  FcamStepLosses out = decoder_step(model, sgd, frozen.stages, labels, batch.raw, o, t, times, reducer);
+  out.labelled = labelled;
   return out;
 }
 

@@ -1,6 +1,7 @@
 /// \file
 /// \brief CUDA kernels of the per-plane ops of ops/planes.hpp (the CAM methods' channel-weighted
-/// sums and per-map min–max normalisation), float tensors, the CPU's bits.
+/// sums, per-map min–max normalisation and planes filled with one value each), float tensors,
+/// the CPU's bits.
 #pragma once
 
 #include <cstdint>
@@ -16,5 +17,8 @@ Tensor<float> weighted_channel_sum(const Tensor<float>& features, const std::vec
 
 /// Each of the `count` runs of `length` values: (x − min) / max(x − min), 0 when constant.
 Tensor<float> normalize_runs(const Tensor<float>& x, std::int64_t count, std::int64_t length);
+
+/// A tensor of `shape` whose r-th run of `run` consecutive values holds values[r].
+Tensor<float> fill_runs(const Shape& shape, const std::vector<float>& values, std::int64_t run);
 
 }  // namespace fcam::cuda

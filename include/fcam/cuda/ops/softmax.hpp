@@ -1,6 +1,6 @@
 /// \file
 /// \brief CUDA kernels of the channel softmax, its gradient (ops/softmax.hpp) and the mean
-/// cross-entropy (ops/cross_entropy.hpp), float tensors seen as batch × channels × inner: the
+/// cross-entropy (ops/cross_entropy.hpp) with its two-class labelled form (ops/labelled_cross_entropy.hpp), float tensors seen as batch × channels × inner: the
 /// arguments and results of the CPU kernels of fcam/ops/cpu/softmax.hpp and cpu/cross_entropy.hpp.
 #pragma once
 
@@ -23,5 +23,11 @@ Tensor<float> softmax_channels_backward(const Tensor<float>& y, const Tensor<flo
 Tensor<float> cross_entropy(const Tensor<float>& logits, const std::vector<std::int64_t>& targets,
                             std::int64_t ignore_index, std::int64_t batch, std::int64_t channels, std::int64_t inner,
                             float& loss, std::int64_t& count);
+/// The two-class partial cross-entropy (ops/labelled_cross_entropy.hpp) of logits N×2×H×W against
+/// host `labels` (N·H·W: 0, 1, or 255 unlabelled): returns the sum over the labelled pixels of
+/// −log softmax(z)[label] in double, summed on the device (waits for the stream), and sets `grad`
+/// to grad_scale·∂/∂z (0 at unlabelled pixels).
+double labelled_cross_entropy(const Tensor<float>& logits, const std::vector<std::uint8_t>& labels, double grad_scale,
+                              Tensor<float>& grad);
 
 }  // namespace fcam::cuda
