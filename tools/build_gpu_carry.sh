@@ -5,7 +5,8 @@
 # built without -march=native, and the programs need glibc 2.34 and libstdc++ 3.4.29 (Ubuntu
 # 22.04 has both) and a CUDA 13 driver. libstdc++ stays the machine's own: linked statically it
 # would need glibc 2.36 (arc4random), and carried it would also replace PyTorch's.
-# benchmarks/gpu/run.sh then uses them as they are. Carry build-gpu/bin and build-gpu/carried-libs.
+# benchmarks/gpu/run.sh then uses them as they are. Carry build-gpu/bin, build-gpu/carried-libs
+# and, when made, build-gpu/data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=build-gpu
@@ -16,9 +17,14 @@ mkdir -p "$BUILD/carried-libs"
 for lib in libgomp.so.1 libbenchmark.so.1debian; do
   cp -L "$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')" "$BUILD/carried-libs/"
 done
+# The CRF reference images (../shared/data, when present) for the GPU lattice's test: carry
+# build-gpu/data too; run.sh points FCAM_DATA_DIR there.
+if [ -d ../shared/data/crf-reference ]; then
+  mkdir -p "$BUILD/data" && cp -r ../shared/data/crf-reference "$BUILD/data/"
+fi
 # Only what run.sh needs travels; report its size against the 64 MiB the device tool carries.
 programs=(test_backend_ops fcam-bench-cuda-ops fcam-bench-cuda-models fcam-infer)
 for p in "${programs[@]}"; do strip "$BUILD/bin/$p"; done
 find "$BUILD/bin" -type f $(printf "! -name %s " "${programs[@]}") -delete
-du -sh "$BUILD/bin" "$BUILD/carried-libs"
+du -sh "$BUILD/bin" "$BUILD/carried-libs" $([ -d "$BUILD/data" ] && echo "$BUILD/data")
 objdump -T "$BUILD"/bin/* | grep -o "GLIBC_[0-9.]*" | sort -uV | tail -1 | sed 's/^/newest glibc symbol: /'

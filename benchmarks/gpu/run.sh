@@ -43,6 +43,10 @@ done
 export LD_LIBRARY_PATH="$PWD/${BUILD}/carried-libs${libdirs}:${LD_LIBRARY_PATH:-}"
 cudnn_dir=$(find $site -path "*cudnn*" -name cudnn.h 2>/dev/null | head -1)
 
+# The CRF reference images, carried by tools/build_gpu_carry.sh (the GPU lattice's test uses them).
+[ -z "${FCAM_DATA_DIR:-}" ] && [ -d "$BUILD/data/crf-reference" ] && export FCAM_DATA_DIR="$PWD/$BUILD/data"
+echo "FCAM_DATA_DIR: ${FCAM_DATA_DIR:-not set (the CRF reference images are not compared)}"
+
 if [ -x "$BUILD/bin/test_backend_ops" ]; then
   step "using the programs in $BUILD/bin"
   ldd "$BUILD/bin/test_backend_ops" | grep -E "not found|cudnn|cublas|stdc" || true

@@ -1,9 +1,9 @@
 // test_backend_ops: training on the GPU against the CPU from the same weights ([cuda-train]).
 // Stage 1 (train::classifier_step: the loss within 1e-5 relative, each parameter's update by
 // NMSE, see there) and stage 2's decoder step (train::decoder_step from the same pseudo-label
-// pixels, two steps, with the partial cross-entropy and the size term; the CRF has no CUDA lattice
-// yet: losses within 1e-5 relative, every parameter and buffer within 1e-5). Also the two
-// stage-2 ops the step needed on CUDA.
+// pixels, two steps, with the partial cross-entropy, the CRF (the GPU lattice) and the size term:
+// losses within 1e-5 relative, every parameter and buffer within 1e-5). Also the two stage-2 ops
+// the step needed on CUDA.
 #include <algorithm>
 #include <cmath>
 
@@ -126,8 +126,7 @@ TEST_CASE("a stage-1 step on the GPU equals the CPU's: the loss, and each parame
 
 TEST_CASE("a stage-2 decoder step on the GPU equals the CPU's from the same pseudo-label pixels", "[cuda]") {
   TwinModels twins;
-  train::FcamLossOptions o;
-  o.use_crf = false;
+  const train::FcamLossOptions o;  // PCE, CRF (the GPU lattice) and size terms
   const optim::SgdOptions options{.lr = 0.01, .momentum = 0.9, .nesterov = true, .weight_decay = 1e-4};
   optim::Sgd<float> sgd_cpu(train::parameter_groups(twins.cpu, train::Stage::fcam), options);
   optim::Sgd<float> sgd_gpu(train::parameter_groups(twins.gpu, train::Stage::fcam), options);
@@ -150,15 +149,10 @@ TEST_CASE("a stage-2 decoder step on the GPU equals the CPU's from the same pseu
     const train::FcamStepLosses cpu = train::decoder_step(twins.cpu, sgd_cpu, frozen_cpu.stages, labels, batch.raw, o, 5.0);
     const train::FcamStepLosses gpu = train::decoder_step(twins.gpu, sgd_gpu, frozen_gpu.stages, labels, batch.raw, o, 5.0);
     check_relative(cpu.pce, gpu.pce, "partial cross-entropy");
+    check_relative(cpu.crf, gpu.crf, "CRF term");
     check_relative(cpu.size, gpu.size, "size term");
     CHECK(cpu.pce > 0.0);
+    CHECK(cpu.crf != 0.0);
   }
   twins.largest_state_difference();
-  // The CRF term needs the GPU lattice ([cuda-train]): until then the step says so.
-  train::FcamLossOptions with_crf;
-  const data::Batch batch = random_batch(2, 64, 49);
-  const auto frozen = train::pseudo_label_maps(twins.gpu, batch, with_crf, rng_gpu);
-  const std::vector<std::uint8_t> labels(2 * 64 * 64, losses::unlabelled);
-  CHECK_THROWS_WITH(train::decoder_step(twins.gpu, sgd_gpu, frozen.stages, labels, batch.raw, with_crf, 5.0),
-                    Catch::Contains("not available on CUDA"));
 }

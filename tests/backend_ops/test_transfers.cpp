@@ -1,5 +1,5 @@
-// test_backend_ops: device memory, explicit transfers, the caching allocator's zero fill, and
-// the clear error of every op that has no CUDA kernel yet.
+// test_backend_ops: device memory, explicit transfers, the caching allocator's zero fill, reuse
+// and release.
 #include "backend_ops/compare.hpp"
 
 using namespace fcam;
@@ -57,13 +57,3 @@ TEST_CASE("the caching allocator reuses, splits and releases blocks", "[cuda]") 
   CHECK(cuda::memory_stats().reserved_bytes == start.reserved_bytes);
 }
 
-namespace {
-// What an op's CUDA branch says until its kernel lands: its name, then this.
-std::string unavailable(const std::string& op) { return op + ": not available on CUDA"; }
-}  // namespace
-
-TEST_CASE("ops without a CUDA kernel refuse CUDA tensors with a clear error", "[cuda]") {
-  using Catch::Contains;
-  const auto on_gpu = [](const Shape& shape) { return Tensor<float>(shape, Device::cuda); };
-  CHECK_THROWS_WITH(crf_filter(on_gpu({1, 3, 4, 4}), on_gpu({1, 2, 4, 4}), 15.0, 100.0), Contains(unavailable("crf_filter")));
-}

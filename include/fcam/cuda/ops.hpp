@@ -13,6 +13,7 @@
 #include "fcam/config.hpp"
 #include "fcam/cuda/ops/batch_norm.hpp"
 #include "fcam/cuda/ops/concat.hpp"
+#include "fcam/cuda/ops/crf_filter.hpp"
 #include "fcam/cuda/ops/conv2d.hpp"
 #include "fcam/cuda/ops/elementwise.hpp"
 #include "fcam/cuda/ops/linear.hpp"

@@ -26,7 +26,10 @@ Tensor<T> crf_filter(const Tensor<T>& images, const Tensor<T>& probs, double sig
              to_string(probs.shape()));
   FCAM_CHECK(sigma_rgb > 0 && sigma_xy > 0, "crf_filter: sigmas must be positive, got σ_rgb ", sigma_rgb,
              " and σ_xy ", sigma_xy);
-  if (operand_device<T>("crf_filter", {&images, &probs}) == Device::cuda) cuda::unavailable("crf_filter");
+  if (operand_device<T>("crf_filter", {&images, &probs}) == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>) return cuda::crf_filter(images, probs, sigma_rgb, sigma_xy, transposed);
+    else cuda::unavailable_for<T>("crf_filter");
+  }
   return cpu::crf_filter(images, probs, sigma_rgb, sigma_xy, transposed);
 }
 

@@ -1,0 +1,105 @@
+// Tensor-level GPU permutohedral lattice (crf_filter.cu): buffers, the launch sequence, and the
+// one read-back it needs (the vertex count, which sizes the vertex tables).
+#include "fcam/cuda/ops/crf_filter.hpp"
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <utility>
+
+#include "context.hpp"
+#include "crf_kernels.hpp"
+#include "fcam/core/error.hpp"
+#include "fcam/cuda/api.hpp"
+
+namespace fcam::cuda {
+
+namespace {
+
+/// The CPU lattice's constants (PermutohedralLattice and crf_filter_image), rounded as it rounds them.
+launch::LatticeConstants lattice_constants(double sigma_rgb, double sigma_xy) {
+  constexpr int d = launch::lattice_dims;
+  launch::LatticeConstants c{};
+  const double inv_std = std::sqrt(2.0 / 3.0) * (d + 1);
+  for (int k = 0; k < d; ++k) c.scale[k] = static_cast<float>(inv_std / std::sqrt((k + 1.0) * (k + 2.0)));
+  c.inv_xy = static_cast<float>(1.0 / sigma_xy);
+  c.inv_rgb = static_cast<float>(1.0 / sigma_rgb);
+  c.alpha = 1.0f / (1.0f + std::pow(2.0f, -static_cast<float>(d)));
+  return c;
+}
+
+template <class V>
+Storage<V> device_buffer(std::int64_t count) {
+  return Storage<V>(static_cast<std::size_t>(count), Device::cuda, false);
+}
+
+template <class V>
+V read_back(const V* device_value) {
+  V value{};
+  copy_device_to_host(&value, device_value, sizeof(V));
+  return value;
+}
+
+}  // namespace
+
+Tensor<float> crf_filter(const Tensor<float>& images, const Tensor<float>& probs, double sigma_rgb, double sigma_xy,
+                         bool transposed) {
+  const std::int64_t batch = probs.size(0), channels = probs.size(1), h = probs.size(2), w = probs.size(3);
+  const std::int64_t points = batch * h * w, count = points * launch::lattice_vertices_per_point;
+  FCAM_CHECK(channels >= 1 && channels <= 8, "crf_filter (CUDA): 1 to 8 channels, got ", channels);
+  FCAM_CHECK(batch < 512, "crf_filter (CUDA): at most 511 images per call, got ", batch);
+  FCAM_CHECK(count < std::numeric_limits<std::int32_t>::max(), "crf_filter (CUDA): ", points,
+             " pixels are too many for one call");
+  auto out = Tensor<float>::uninitialized(probs.shape(), Device::cuda);
+  if (points == 0) return out;
+  const launch::LatticeConstants constants = lattice_constants(sigma_rgb, sigma_xy);
+  cudaStream_t s = stream();
+
+  auto keys = device_buffer<std::uint64_t>(count), sorted_keys = device_buffer<std::uint64_t>(count);
+  auto entries = device_buffer<std::int32_t>(count), sorted_entries = device_buffer<std::int32_t>(count);
+  auto weights = device_buffer<float>(count);
+  Storage<int> out_of_range(1, Device::cuda, true);
+  launch::lattice_embed(images.data(), batch, h, w, constants, keys.data(), entries.data(), weights.data(),
+                        out_of_range.data(), s);
+  check_launch("crf_filter embed kernel");
+  const std::size_t temp_bytes = launch::lattice_sort_workspace(count);
+  Storage<std::byte> temp(temp_bytes, Device::cuda, false);
+  check(launch::lattice_sort(keys.data(), entries.data(), sorted_keys.data(), sorted_entries.data(), count,
+                             temp.data(), temp_bytes, s),
+        "crf_filter sort");
+  auto heads = device_buffer<std::int32_t>(count), ids = device_buffer<std::int32_t>(count);
+  check(launch::lattice_number(sorted_keys.data(), heads.data(), ids.data(), count, temp.data(), temp_bytes, s),
+        "crf_filter vertex numbering");
+  FCAM_CHECK(read_back(out_of_range.data()) == 0, "crf_filter (CUDA): a lattice coordinate leaves the ±1024 of the ",
+             "vertex keys; σ_rgb ", sigma_rgb, " or σ_xy ", sigma_xy, " is too small for the GPU lattice");
+  const std::int64_t vertices = read_back(ids.data() + count - 1);
+
+  auto vertex_keys = device_buffer<std::uint64_t>(vertices);
+  auto first = device_buffer<std::int32_t>(vertices + 1);
+  auto vertex_of = device_buffer<std::int32_t>(count);
+  launch::lattice_compact(sorted_keys.data(), sorted_entries.data(), ids.data(), count, vertices, vertex_keys.data(),
+                          first.data(), vertex_of.data(), s);
+  check_launch("crf_filter compact kernel");
+  auto neighbours = device_buffer<std::int32_t>((launch::lattice_dims + 1) * 2 * vertices);
+  launch::lattice_neighbours(vertex_keys.data(), vertices, neighbours.data(), s);
+  check_launch("crf_filter neighbours kernel");
+
+  auto values = device_buffer<float>((vertices + 1) * channels), blurred = device_buffer<float>((vertices + 1) * channels);
+  float *current = values.data(), *next = blurred.data();
+  launch::lattice_splat(first.data(), sorted_entries.data(), weights.data(), probs.data(), vertices, channels, h * w,
+                        current, s);
+  check_launch("crf_filter splat kernel");
+  for (int step = 0; step <= launch::lattice_dims; ++step) {  // the CPU's order, reversed for Wᵀ
+    const int direction = transposed ? launch::lattice_dims - step : step;
+    launch::lattice_blur(current, neighbours.data() + static_cast<std::int64_t>(direction) * 2 * vertices, vertices,
+                         channels, next, s);
+    check_launch("crf_filter blur kernel");
+    std::swap(current, next);
+  }
+  launch::lattice_slice(vertex_of.data(), weights.data(), current, constants.alpha, points, channels, h * w,
+                        out.data(), s);
+  check_launch("crf_filter slice kernel");
+  return out;
+}
+
+}  // namespace fcam::cuda

@@ -1,0 +1,293 @@
+// The GPU permutohedral lattice: the CPU lattice's arithmetic (ops/cpu/permutohedral.hpp), with
+// its hash tables replaced by a sort, so that every step is deterministic. Every point writes its
+// D+1 vertex keys; a stable radix sort groups equal keys with their entries in point order; the
+// distinct keys become the vertices. The splat is then a gather that adds each vertex's
+// contributions in the CPU's order (point by point), the blur reads neighbours found by binary
+// search, and the slice reads each point's vertices. No atomics anywhere.
+#include <cub/device/device_radix_sort.cuh>
+#include <cub/device/device_scan.cuh>
+
+#include "crf_kernels.hpp"
+#include "launch.hpp"
+
+namespace fcam::cuda::launch {
+
+namespace {
+
+constexpr int D = lattice_dims;
+constexpr int coordinate_bits = 11;  // 5 coordinates in 55 bits, the image index in the top 9
+constexpr std::int32_t coordinate_bias = 1 << (coordinate_bits - 1);
+
+// The key of a vertex of image `image` with first-D coordinates `c`; false when a coordinate
+// does not fit.
+__device__ bool pack(std::int64_t image, const std::int32_t* c, std::uint64_t& key) {
+  std::uint64_t k = static_cast<std::uint64_t>(image);
+  for (int i = 0; i < D; ++i) {
+    const std::int32_t biased = c[i] + coordinate_bias;
+    if (biased < 0 || biased >= (1 << coordinate_bits)) return false;
+    k = (k << coordinate_bits) | static_cast<std::uint64_t>(biased);
+  }
+  key = k;
+  return true;
+}
+
+__device__ void unpack(std::uint64_t key, std::int64_t& image, std::int32_t* c) {
+  for (int i = D - 1; i >= 0; --i) {
+    c[i] = static_cast<std::int32_t>(key & ((1u << coordinate_bits) - 1)) - coordinate_bias;
+    key >>= coordinate_bits;
+  }
+  image = static_cast<std::int64_t>(key);
+}
+
+// Rounds half away from zero (the CPU's round_to_int).
+__device__ std::int32_t round_to_int(float v) {
+  return static_cast<std::int32_t>(v >= 0 ? floorf(v + 0.5f) : ceilf(v - 0.5f));
+}
+
+__global__ void embed_kernel(const float* __restrict__ images, std::int64_t points, std::int64_t h, std::int64_t w,
+                             LatticeConstants c, std::uint64_t* __restrict__ keys, std::int32_t* __restrict__ entries,
+                             float* __restrict__ weights, int* __restrict__ out_of_range) {
+  const std::int64_t n = h * w;
+  for (std::int64_t p = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; p < points;
+       p += std::int64_t(gridDim.x) * blockDim.x) {
+    const std::int64_t b = p / n, i = p - b * n, y = i / w, x = i - y * w;
+    const float* image = images + b * 3 * n + i;
+    float f[D];
+    f[0] = static_cast<float>(x) * c.inv_xy;  // column first, as the CPU
+    f[1] = static_cast<float>(y) * c.inv_xy;
+    for (int k = 0; k < 3; ++k) f[2 + k] = image[k * n] * c.inv_rgb;
+    // The CPU's embed, operation by operation.
+    float elevated[D + 1];
+    float sum = 0;
+    for (int j = D; j > 0; --j) {
+      const float cf = f[j - 1] * c.scale[j - 1];
+      elevated[j] = sum - static_cast<float>(j) * cf;
+      sum += cf;
+    }
+    elevated[0] = sum;
+    std::int32_t rem0[D + 1], rank[D + 1];
+    std::int32_t off_plane = 0;
+    for (int k = 0; k <= D; ++k) {
+      const std::int32_t rounded = round_to_int(elevated[k] / (D + 1));
+      rem0[k] = rounded * (D + 1);
+      off_plane += rounded;
+      rank[k] = 0;
+    }
+    float diff[D + 1];
+    for (int k = 0; k <= D; ++k) diff[k] = elevated[k] - static_cast<float>(rem0[k]);
+    for (int a = 0; a < D; ++a)
+      for (int bb = a + 1; bb <= D; ++bb) {
+        const std::int32_t a_first = diff[a] < diff[bb];
+        rank[a] += a_first;
+        rank[bb] += 1 - a_first;
+      }
+    for (int k = 0; k <= D; ++k) {
+      rank[k] += off_plane;
+      if (rank[k] < 0) {
+        rank[k] += D + 1;
+        rem0[k] += D + 1;
+      } else if (rank[k] > D) {
+        rank[k] -= D + 1;
+        rem0[k] -= D + 1;
+      }
+    }
+    float bary[D + 2];
+    for (int k = 0; k < D + 2; ++k) bary[k] = 0;
+    for (int k = 0; k <= D; ++k) {
+      const float v = (elevated[k] - static_cast<float>(rem0[k])) / (D + 1);
+      const int r = D - rank[k];
+      bary[r] += v;
+      bary[r + 1] -= v;
+    }
+    bary[0] += 1.0f + bary[D + 1];
+    for (int r = 0; r <= D; ++r) {
+      std::int32_t key[D];
+      for (int k = 0; k < D; ++k) key[k] = rem0[k] + (rank[k] <= D - r ? r : r - (D + 1));
+      const std::int64_t e = p * (D + 1) + r;
+      if (!pack(b, key, keys[e])) {
+        *out_of_range = 1;
+        keys[e] = 0;
+      }
+      entries[e] = static_cast<std::int32_t>(e);
+      weights[e] = bary[r];
+    }
+  }
+}
+
+__global__ void heads_kernel(const std::uint64_t* __restrict__ sorted_keys, std::int64_t count,
+                             std::int32_t* __restrict__ heads) {
+  for (std::int64_t j = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; j < count;
+       j += std::int64_t(gridDim.x) * blockDim.x)
+    heads[j] = j == 0 || sorted_keys[j] != sorted_keys[j - 1];
+}
+
+__global__ void compact_kernel(const std::uint64_t* __restrict__ sorted_keys,
+                               const std::int32_t* __restrict__ sorted_entries, const std::int32_t* __restrict__ ids,
+                               std::int64_t count, std::int64_t vertices, std::uint64_t* __restrict__ vertex_keys,
+                               std::int32_t* __restrict__ first, std::int32_t* __restrict__ vertex_of) {
+  for (std::int64_t j = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; j < count;
+       j += std::int64_t(gridDim.x) * blockDim.x) {
+    const std::int32_t v = ids[j] - 1;
+    if (j == 0 || sorted_keys[j] != sorted_keys[j - 1]) {
+      vertex_keys[v] = sorted_keys[j];
+      first[v] = static_cast<std::int32_t>(j);
+    }
+    if (j == count - 1) first[vertices] = static_cast<std::int32_t>(count);
+    vertex_of[sorted_entries[j]] = v;
+  }
+}
+
+// The index of `key` among the sorted vertex keys, −1 when absent.
+__device__ std::int32_t find_vertex(const std::uint64_t* keys, std::int64_t vertices, std::uint64_t key) {
+  std::int64_t lo = 0, hi = vertices;
+  while (lo < hi) {
+    const std::int64_t mid = (lo + hi) / 2;
+    if (keys[mid] < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < vertices && keys[lo] == key ? static_cast<std::int32_t>(lo) : -1;
+}
+
+__global__ void neighbours_kernel(const std::uint64_t* __restrict__ vertex_keys, std::int64_t vertices,
+                                  std::int32_t* __restrict__ neighbours) {
+  for (std::int64_t v = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; v < vertices;
+       v += std::int64_t(gridDim.x) * blockDim.x) {
+    std::int64_t image = 0;
+    std::int32_t key[D], n1[D], n2[D];
+    unpack(vertex_keys[v], image, key);
+    for (int j = 0; j <= D; ++j) {
+      for (int k = 0; k < D; ++k) {
+        n1[k] = key[k] - 1;
+        n2[k] = key[k] + 1;
+      }
+      if (j < D) {
+        n1[j] = key[j] + D;
+        n2[j] = key[j] - D;
+      }
+      std::uint64_t packed = 0;
+      std::int32_t* out = neighbours + (j * vertices + v) * 2;
+      out[0] = pack(image, n1, packed) ? find_vertex(vertex_keys, vertices, packed) : -1;
+      out[1] = pack(image, n2, packed) ? find_vertex(vertex_keys, vertices, packed) : -1;
+    }
+  }
+}
+
+__global__ void splat_kernel(const std::int32_t* __restrict__ first, const std::int32_t* __restrict__ sorted_entries,
+                             const float* __restrict__ weights, const float* __restrict__ probs, std::int64_t vertices,
+                             std::int64_t channels, std::int64_t points_per_image, float* __restrict__ values) {
+  for (std::int64_t v = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; v <= vertices;
+       v += std::int64_t(gridDim.x) * blockDim.x) {
+    if (v == vertices) {  // row 0: the zero of missing neighbours
+      for (std::int64_t k = 0; k < channels; ++k) values[k] = 0.0f;
+      continue;
+    }
+    float sum[8] = {};  // channels ≤ 8 (checked by the caller)
+    for (std::int32_t j = first[v]; j < first[v + 1]; ++j) {
+      const std::int32_t e = sorted_entries[j];
+      const std::int64_t p = e / (D + 1), b = p / points_per_image, i = p - b * points_per_image;
+      const float weight = weights[e];
+      const float* in = probs + b * channels * points_per_image + i;
+      for (std::int64_t k = 0; k < channels; ++k) sum[k] += weight * in[k * points_per_image];
+    }
+    for (std::int64_t k = 0; k < channels; ++k) values[(v + 1) * channels + k] = sum[k];
+  }
+}
+
+__global__ void blur_kernel(const float* __restrict__ in, const std::int32_t* __restrict__ neighbours,
+                            std::int64_t vertices, std::int64_t channels, float* __restrict__ out) {
+  for (std::int64_t v = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; v <= vertices;
+       v += std::int64_t(gridDim.x) * blockDim.x) {
+    if (v == vertices) {
+      for (std::int64_t k = 0; k < channels; ++k) out[k] = 0.0f;
+      continue;
+    }
+    const float* self = in + (v + 1) * channels;
+    const float* a = in + (static_cast<std::int64_t>(neighbours[2 * v]) + 1) * channels;
+    const float* b = in + (static_cast<std::int64_t>(neighbours[2 * v + 1]) + 1) * channels;
+    float* dst = out + (v + 1) * channels;
+    for (std::int64_t k = 0; k < channels; ++k) dst[k] = self[k] + 0.5f * (a[k] + b[k]);
+  }
+}
+
+__global__ void slice_kernel(const std::int32_t* __restrict__ vertex_of, const float* __restrict__ weights,
+                             const float* __restrict__ values, float alpha, std::int64_t points, std::int64_t channels,
+                             std::int64_t points_per_image, float* __restrict__ out) {
+  for (std::int64_t p = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; p < points;
+       p += std::int64_t(gridDim.x) * blockDim.x) {
+    float sum[8] = {};
+    for (int r = 0; r <= D; ++r) {
+      const std::int64_t e = p * (D + 1) + r;
+      const float* v = values + (static_cast<std::int64_t>(vertex_of[e]) + 1) * channels;
+      const float weight = weights[e] * alpha;
+      for (std::int64_t k = 0; k < channels; ++k) sum[k] += weight * v[k];
+    }
+    const std::int64_t b = p / points_per_image, i = p - b * points_per_image;
+    for (std::int64_t k = 0; k < channels; ++k) out[(b * channels + k) * points_per_image + i] = sum[k];
+  }
+}
+
+}  // namespace
+
+void lattice_embed(const float* images, std::int64_t batch, std::int64_t h, std::int64_t w, const LatticeConstants& c,
+                   std::uint64_t* keys, std::int32_t* entries, float* weights, int* out_of_range, cudaStream_t stream) {
+  const std::int64_t points = batch * h * w;
+  if (points == 0) return;
+  embed_kernel<<<grid_for(points), block_threads, 0, stream>>>(images, points, h, w, c, keys, entries, weights,
+                                                                out_of_range);
+}
+
+std::size_t lattice_sort_workspace(std::int64_t count) {
+  std::size_t sort_bytes = 0, scan_bytes = 0;
+  cub::DeviceRadixSort::SortPairs(nullptr, sort_bytes, static_cast<const std::uint64_t*>(nullptr),
+                                  static_cast<std::uint64_t*>(nullptr), static_cast<const std::int32_t*>(nullptr),
+                                  static_cast<std::int32_t*>(nullptr), static_cast<int>(count));
+  cub::DeviceScan::InclusiveSum(nullptr, scan_bytes, static_cast<const std::int32_t*>(nullptr),
+                                static_cast<std::int32_t*>(nullptr), static_cast<int>(count));
+  return sort_bytes > scan_bytes ? sort_bytes : scan_bytes;
+}
+
+cudaError_t lattice_sort(const std::uint64_t* keys, const std::int32_t* entries, std::uint64_t* sorted_keys,
+                         std::int32_t* sorted_entries, std::int64_t count, void* temp, std::size_t temp_bytes,
+                         cudaStream_t stream) {
+  return cub::DeviceRadixSort::SortPairs(temp, temp_bytes, keys, sorted_keys, entries, sorted_entries,
+                                         static_cast<int>(count), 0, 64, stream);
+}
+
+cudaError_t lattice_number(const std::uint64_t* sorted_keys, std::int32_t* heads, std::int32_t* ids,
+                           std::int64_t count, void* temp, std::size_t temp_bytes, cudaStream_t stream) {
+  heads_kernel<<<grid_for(count), block_threads, 0, stream>>>(sorted_keys, count, heads);
+  return cub::DeviceScan::InclusiveSum(temp, temp_bytes, heads, ids, static_cast<int>(count), stream);
+}
+
+void lattice_compact(const std::uint64_t* sorted_keys, const std::int32_t* sorted_entries, const std::int32_t* ids,
+                     std::int64_t count, std::int64_t vertices, std::uint64_t* vertex_keys, std::int32_t* first,
+                     std::int32_t* vertex_of, cudaStream_t stream) {
+  compact_kernel<<<grid_for(count), block_threads, 0, stream>>>(sorted_keys, sorted_entries, ids, count, vertices,
+                                                                 vertex_keys, first, vertex_of);
+}
+
+void lattice_neighbours(const std::uint64_t* vertex_keys, std::int64_t vertices, std::int32_t* neighbours,
+                        cudaStream_t stream) {
+  neighbours_kernel<<<grid_for(vertices), block_threads, 0, stream>>>(vertex_keys, vertices, neighbours);
+}
+
+void lattice_splat(const std::int32_t* first, const std::int32_t* sorted_entries, const float* weights,
+                   const float* probs, std::int64_t vertices, std::int64_t channels, std::int64_t points_per_image,
+                   float* values, cudaStream_t stream) {
+  splat_kernel<<<grid_for(vertices + 1), block_threads, 0, stream>>>(first, sorted_entries, weights, probs, vertices,
+                                                                     channels, points_per_image, values);
+}
+
+void lattice_blur(const float* in, const std::int32_t* neighbours, std::int64_t vertices, std::int64_t channels,
+                  float* out, cudaStream_t stream) {
+  blur_kernel<<<grid_for(vertices + 1), block_threads, 0, stream>>>(in, neighbours, vertices, channels, out);
+}
+
+void lattice_slice(const std::int32_t* vertex_of, const float* weights, const float* values, float alpha,
+                   std::int64_t points, std::int64_t channels, std::int64_t points_per_image, float* out,
+                   cudaStream_t stream) {
+  slice_kernel<<<grid_for(points), block_threads, 0, stream>>>(vertex_of, weights, values, alpha, points, channels,
+                                                               points_per_image, out);
+}
+
+}  // namespace fcam::cuda::launch
