@@ -7,52 +7,18 @@
 // points at the shared data folder, else a synthetic image with edges and texture (same size).
 #include <benchmark/benchmark.h>
 
-#include <cmath>
-#include <cstdlib>
-#include <filesystem>
-
 #include <fcam/fcam.hpp>
+
+#include "crf_inputs.hpp"
 
 namespace {
 
 using namespace fcam;
 
-Tensor<float> input_image() {
-  if (const char* dir = std::getenv("FCAM_DATA_DIR")) {
-    const auto path = std::filesystem::path(dir) / "crf-reference" / "albatross224_image.npy";
-    if (std::filesystem::exists(path)) return io::read_npy<float>(path).reshape({1, 3, 224, 224});
-  }
-  Rng rng(1);
-  Tensor<float> img({1, 3, 224, 224});
-  for (std::int64_t c = 0; c < 3; ++c)
-    for (std::int64_t y = 0; y < 224; ++y)
-      for (std::int64_t x = 0; x < 224; ++x) {
-        const bool bird = std::hypot(x - 110.0, y - 120.0) < 60;
-        img.data()[(c * 224 + y) * 224 + x] = static_cast<float>(
-            std::clamp((bird ? 170.0 - 30 * c : 90.0 + 20 * c) + 25 * std::sin(0.2 * x + 0.1 * y) + rng.uniform(-10, 10), 0.0, 255.0));
-      }
-  return img;
-}
-
-Tensor<float> softmax_maps(std::int64_t batch, std::uint64_t seed) {
-  Rng rng(seed);
-  Tensor<float> s({batch, 2, 224, 224});
-  const std::int64_t n = 224 * 224;
-  for (std::int64_t b = 0; b < batch; ++b)
-    for (std::int64_t i = 0; i < n; ++i) {
-      const float p = static_cast<float>(1 / (1 + std::exp(-rng.uniform(-3, 3))));
-      s.data()[(b * 2) * n + i] = p;
-      s.data()[(b * 2 + 1) * n + i] = 1 - p;
-    }
-  return s;
-}
-
 void run(benchmark::State& state, std::int64_t batch, int threads) {
   set_num_threads(threads);
-  const Tensor<float> one = input_image();
-  Tensor<float> images({batch, 3, 224, 224});
-  for (std::int64_t b = 0; b < batch; ++b) images.batch(b, 1).copy_from(one);
-  const Tensor<float> probs = softmax_maps(batch, 2);
+  const Tensor<float> images = bench::crf_images(batch);
+  const Tensor<float> probs = bench::softmax_maps(batch, 2);
   Tensor<float> grad;
   for (auto _ : state) {
     const float loss = losses::crf_loss(probs, images, losses::CrfLossOptions{}, &grad);

@@ -4,7 +4,9 @@
 // algorithms chosen by timing); then the memory-bound ops on large
 // tensors with their bandwidth (GB/s of bytes read + written) next to a device-to-device copy's;
 // then "host" rows: the host time of one call at batch-1 sizes, what bounds a batch-1 forward of
-// a few hundred small kernels (the device runs behind, its time is not counted).
+// a few hundred small kernels (the device runs behind, its time is not counted); and the CRF
+// loss (value + gradient, batch 32, 224², 2 channels) on the GPU lattice and, for the ratio, on
+// the CPU lattice with all host threads ("crf/batch32/cuda", "crf/batch32/cpu").
 // benchmarks/gpu/ops_vs_torch.py runs this and the PyTorch peer in the same run and prints ratios.
 //
 // Each timed iteration enqueues `calls_per_iteration` calls and then waits for the device, so the
@@ -23,6 +25,7 @@
 #include <fcam/fcam.hpp>
 
 #include "conv_shapes.hpp"
+#include "crf_inputs.hpp"
 
 namespace {
 
@@ -204,6 +207,24 @@ std::vector<HostCase> host_cases() {
   };
 }
 
+/// The CRF loss with its gradient on `device` (the CPU: every host thread).
+void run_crf(benchmark::State& state, Device device) {
+  const Tensor<float> images = fcam::bench::crf_images(32).to(device);
+  const Tensor<float> probs = fcam::bench::softmax_maps(32, 2).to(device);
+  Tensor<float> grad;
+  const auto call = [&] { benchmark::DoNotOptimize(fcam::losses::crf_loss(probs, images, {}, &grad)); };
+  if (device == Device::cuda) {
+    time_calls(state, call);
+  } else {
+    for (auto _ : state) {
+      const auto start = std::chrono::steady_clock::now();
+      call();
+      state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+  }
+  state.counters["threads"] = static_cast<double>(fcam::num_threads());
+}
+
 void run_bandwidth(benchmark::State& state, const BandwidthCase& c) {
   const std::function<void()> call = c.make();
   time_calls(state, call);
@@ -236,6 +257,11 @@ int main(int argc, char** argv) {
           }
     for (const BandwidthCase& c : bandwidth_cases())
       benchmark::RegisterBenchmark(("bandwidth/" + c.name).c_str(), [c](benchmark::State& st) { run_bandwidth(st, c); })
+          ->Unit(benchmark::kMillisecond)
+          ->UseManualTime();
+    for (const Device device : {Device::cuda, Device::cpu})
+      benchmark::RegisterBenchmark(device == Device::cuda ? "crf/batch32/cuda" : "crf/batch32/cpu",
+                                   [device](benchmark::State& st) { run_crf(st, device); })
           ->Unit(benchmark::kMillisecond)
           ->UseManualTime();
     for (const HostCase& c : host_cases())

@@ -16,7 +16,10 @@ to PyTorch's default (cudnn.benchmark off), at batch 1.
 "bandwidth" rows are memory-bound ops on a 32×256×112×112 tensor, in GB/s of bytes read and
 written, next to each side's device-to-device copy. "host" rows are the host time of one call at
 batch-1 sizes (100 calls timed without waiting, in µs per call; PyTorch's includes its Python
-call): what bounds a batch-1 forward. Ratio = fcam / torch (below 1: fcam faster).
+call): what bounds a batch-1 forward. "crf" rows are the CRF loss (value + gradient, batch 32,
+224², 2 channels) on fcam's GPU lattice and on its CPU lattice with every host thread: PyTorch has
+no permutohedral lattice (the F-CAM authors run theirs on the CPU), so their ratio is GPU / CPU.
+Ratio = fcam / torch (below 1: fcam faster).
 Writes DIR/ops_vs_torch.md and DIR/ops_vs_torch.json.
 """
 import argparse
@@ -185,6 +188,10 @@ def main():
                                   shapes, args.min_time)
             rows.append(dict(name=name, fcam_ms=fcam_ms, torch_ms=torch_ms, ratio=fcam_ms / torch_ms,
                              fcam_tflops=b.get("TFLOP/s", 0)))
+        elif parts[0] == "crf":
+            rows.append(dict(name=name, fcam_ms=fcam_ms, torch_ms=None, ratio=None,
+                             threads=b.get("threads")))
+            continue
         elif parts[0] == "host":
             torch_ms = torch_host(parts[1], args.min_time)
             rows.append(dict(name=name, fcam_ms=fcam_ms, torch_ms=torch_ms, ratio=fcam_ms / torch_ms))
@@ -194,11 +201,21 @@ def main():
             rows.append(dict(name=name, fcam_ms=fcam_ms, torch_ms=torch_ms, ratio=fcam_ms / torch_ms,
                              fcam_gbs=b.get("GB/s", 0), torch_gbs=gbytes / (torch_ms / 1e3) if gbytes else 0))
         print(f"{name}: fcam {fcam_ms:.4f} ms, torch {torch_ms:.4f} ms, ratio {fcam_ms / torch_ms:.2f}", flush=True)
+    crf_cpu = next((r for r in rows if r["name"] == "crf/batch32/cpu"), None)
+    for r in rows:
+        if r["name"] == "crf/batch32/cuda" and crf_cpu:
+            r["ratio_to_cpu"] = r["fcam_ms"] / crf_cpu["fcam_ms"]
+            print(f"crf batch 32: GPU {r['fcam_ms']:.3f} ms, CPU ({crf_cpu['threads']:.0f} threads) "
+                  f"{crf_cpu['fcam_ms']:.3f} ms, GPU / CPU {r['ratio_to_cpu']:.4f}", flush=True)
     copy = next((r for r in rows if r["name"] == "bandwidth/copy"), None)
     lines = [f"GPU: {gpu}; PyTorch {torch.__version__}, cuDNN {torch.backends.cudnn.version()}; "
              f"{time.strftime('%Y-%m-%d')}", "",
              "| op | fcam ms | PyTorch ms | fcam / PyTorch | fcam GB/s | % of copy |", "|---|---:|---:|---:|---:|---:|"]
     for r in rows:
+        if r["torch_ms"] is None:  # the CRF rows: no PyTorch peer
+            ratio = f"GPU / CPU {r['ratio_to_cpu']:.4f}" if r.get("ratio_to_cpu") else ""
+            lines.append(f"| {r['name']} | {r['fcam_ms']:.4f} | | {ratio} | | |")
+            continue
         gbs = f"{r['fcam_gbs']:.0f}" if r.get("fcam_gbs") else ""
         of_copy = f"{100 * r['fcam_gbs'] / copy['fcam_gbs']:.0f} %" if r.get("fcam_gbs") and copy else ""
         # PyTorch's share of its own copy bandwidth, for comparison
