@@ -2,9 +2,10 @@
 // default): ResNet50-WSOL, batch 8, 224×224 crops from 500×375 PNG images (CUB-sized), CAM
 // pseudo-labels, α·PCE + CRF + size, SGD on the decoder. Stage 1: the classifier in training
 // mode, cross-entropy, backward through head and encoder, SGD on both. Prints the mean
-// milliseconds of each part over --steps steps after one warm-up step.
+// milliseconds of each part over --steps steps after one warm-up step. On a GPU (--device cuda)
+// each part ends with a wait for the device, so that its time is its own work's.
 //   fcam-bench-train [--stage 2] [--arch resnet50] [--base_width 64] [--batch 8] [--size 224]
-//                    [--steps 3] [--threads N]
+//                    [--steps 3] [--threads N] [--device cpu] [--tf32] [--crf 1]
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include <fcam/app/device_flag.hpp>
 #include <fcam/fcam.hpp>
 
 using namespace fcam;
@@ -26,6 +28,9 @@ int main(int argc, char** argv) {
   flags.add_int("size", 224, "crop size (images are resized to size·256/224 first)");
   flags.add_int("steps", 3, "timed steps (after one warm-up step)");
   flags.add_int("threads", 0, "CPU threads (0: FCAM_NUM_THREADS or all)");
+  flags.add_string("device", "cpu", app::device_flag_help());
+  flags.add_bool("tf32", false, "on a GPU: TF32 tensor-core math in convolutions and matrix products");
+  flags.add_int("crf", 1, "stage 2: the CRF term on (1) or off (0)", {0, 1});
   try {
     if (!flags.parse(argc, argv)) {
       std::printf("%s", flags.usage().c_str());
@@ -59,15 +64,24 @@ int main(int argc, char** argv) {
     lo.transform.resize_size = size * 256 / 224;
     data::DataLoader loader(ds, lo);
 
+    const Device device = app::resolve_device(flags.text("device"), "fcam-bench-train");
+#if FCAM_WITH_CUDA
+    cuda::set_tf32(flags.boolean("tf32"));
+#endif
     models::FcamModel<float> model(models::parse_arch(flags.text("arch")), 200, flags.integer("base_width"));
+    model.to(device);
     const train::Stage which = stage == 1 ? train::Stage::classifier : train::Stage::fcam;
     optim::Sgd<float> sgd(train::parameter_groups(model, which), optim::SgdOptions{});
     train::FcamLossOptions o;
+    o.use_crf = flags.integer("crf") == 1;
     const int steps = flags.integer("steps");
     double data_ms = 0;
     train::FcamStepTimes times;  // stage 1 fills encoder (forward), pce (cross-entropy), backward, optimiser
     using Clock = std::chrono::steady_clock;
-    auto ms_since = [](Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); };
+    auto ms_since = [device](Clock::time_point t) {
+      wait_for(device);  // a GPU part's own work, not just its launches
+      return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+    };
     for (int step = 0; step <= steps; ++step) {
       loader.start_epoch(step);
       const auto t0 = Clock::now();
@@ -81,7 +95,7 @@ int main(int argc, char** argv) {
         sgd.zero_grad();
         const std::vector<std::int64_t> targets(batch.labels.begin(), batch.labels.end());
         auto t = Clock::now();
-        const Tensor<float> logits = model.classify(train::batch_tensor<float>(batch.inputs)).logits;
+        const Tensor<float> logits = model.classify(train::batch_tensor<float>(batch.inputs, device)).logits;
         one.encoder = ms_since(t), t = Clock::now();
         const CrossEntropyResult<float> ce = cross_entropy(logits, targets);
         one.pce = ms_since(t), t = Clock::now();
@@ -95,9 +109,10 @@ int main(int argc, char** argv) {
       times += one;
     }
     const double n = steps;
-    std::printf("%s step, %s (base width %lld), batch %d, %dx%d, %d threads; mean of %d steps (ms)\n\n",
+    std::printf("%s step, %s (base width %lld), batch %d, %dx%d, %d threads, %s%s; mean of %d steps (ms)\n\n",
                 stage == 1 ? "Classifier (stage-1)" : "F-CAM stage-2", flags.text("arch").c_str(),
-                static_cast<long long>(flags.integer("base_width")), batch_size, size, size, num_threads(), steps);
+                static_cast<long long>(flags.integer("base_width")), batch_size, size, size, num_threads(),
+                to_string(device).c_str(), flags.boolean("tf32") ? " TF32" : "", steps);
     std::printf("| part | ms |\n|---|---:|\n");
     const std::string data_row = "data (load 500x375 PNG, resize " + std::to_string(size * 256 / 224) + ", crop " +
                                  std::to_string(size) + ", flip; one thread)";

@@ -24,7 +24,10 @@ inline Tensor<float> crf_image() {
   for (std::int64_t c = 0; c < 3; ++c)
     for (std::int64_t y = 0; y < 224; ++y)
       for (std::int64_t x = 0; x < 224; ++x) {
-        const bool bird = std::hypot(x - 110.0, y - 120.0) < 60;
+        // Inside a disc of radius 60 (squared distances: no hypot, whose symbol needs a newer glibc
+        // than the GPU machine may have).
+        const double dx = x - 110.0, dy = y - 120.0;
+        const bool bird = dx * dx + dy * dy < 3600.0;
         img.data()[(c * 224 + y) * 224 + x] = static_cast<float>(
             std::clamp((bird ? 170.0 - 30 * c : 90.0 + 20 * c) + 25 * std::sin(0.2 * x + 0.1 * y) + rng.uniform(-10, 10), 0.0, 255.0));
       }

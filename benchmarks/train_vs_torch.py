@@ -4,9 +4,13 @@
 Usage (Debian's interpreter, which sees python3-torch):
     /usr/bin/python3 benchmarks/train_vs_torch.py --bench build/bin/fcam-bench-train
         [--stage 2] [--archs resnet50,vgg16,inceptionv3] [--base-width 64] [--batch 8] [--size 224]
-        [--threads 2] [--steps 3] [--rounds 3]
+        [--threads 2] [--steps 3] [--rounds 3] [--device cpu|cuda] [--tf32]
 
 The cluttered Fashion-MNIST demo's model: --archs resnet18 --base-width 16 --batch 64 --size 128.
+On a GPU (--device cuda, fcam built with CUDA; benchmarks/gpu/run.sh's "train" benchmark) both
+sides run there, each part ending with a wait for the device; --tf32 turns TF32 on for both.
+The table then adds fcam's whole stage-2 step with the CAM, the region sampling and the CRF on
+the GPU lattice, against PyTorch's step without them (the [cuda-train] goal).
 
 Stage 1 (--stage 1): the classifier in training mode (BatchNorm batch statistics), the class
 logits, cross-entropy, backward through head and encoder, SGD (Nesterov, momentum 0.9, weight
@@ -57,11 +61,14 @@ def build(arch, base_width):
 
 
 def fcam_parts(args, arch):
-    """fcam-bench-train's table, folded into the stage's PARTS (ms)."""
-    out = subprocess.run([args.bench, "--stage", str(args.stage), "--arch", arch, "--base_width", str(args.base_width),
-                          "--batch", str(args.batch), "--size", str(args.size), "--steps", str(args.steps), "--threads",
-                          str(args.threads)], check=True, capture_output=True, text=True).stdout
+    """fcam-bench-train's table, folded into the stage's PARTS (ms), and its whole step without
+    the data loading (stage 2: CAM, sampling and CRF included)."""
+    command = [args.bench, "--stage", str(args.stage), "--arch", arch, "--base_width", str(args.base_width),
+               "--batch", str(args.batch), "--size", str(args.size), "--steps", str(args.steps), "--threads",
+               str(args.threads), "--device", args.device] + (["--tf32"] if args.tf32 else [])
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     rows = {m.group(1).strip(): float(m.group(2)) for m in re.finditer(r"^\| ([^|*]+) \| ([0-9.]+) \|$", out, re.M)}
+    whole = sum(v for k, v in rows.items() if not k.startswith("data"))
 
     def row(prefix):
         keys = [k for k in rows if k.startswith(prefix)]
@@ -71,21 +78,23 @@ def fcam_parts(args, arch):
 
     if args.stage == 1:
         return {"forward": row("forward") + row("cross-entropy"),
-                "backward + SGD": row("backward") + row("SGD step")}
+                "backward + SGD": row("backward") + row("SGD step")}, whole
     return {"encoder forward": row("encoder forward"),
             "decoder + head forward": row("decoder + head forward") + row("partial cross-entropy") + row("size loss"),
-            "backward + SGD": row("decoder + head backward") + row("SGD step")}
+            "backward + SGD": row("decoder + head backward") + row("SGD step")}, whole
 
 
-def time_parts(names, parts, steps):
+def time_parts(names, parts, steps, sync):
     """Mean ms of each part over `steps` steps after one warm-up step. The parts run in order
-    each step; each gets the previous part's result (the first gets None)."""
+    each step; each gets the previous part's result (the first gets None); `sync` waits for the
+    device after each."""
     totals = dict.fromkeys(names, 0.0)
     for step in range(steps + 1):
         value = None
         for name, part in zip(names, parts):
             t0 = time.perf_counter()
             value = part(value)
+            sync()
             if step > 0:  # step 0 is the warm-up
                 totals[name] += (time.perf_counter() - t0) * 1e3
     return {name: ms / steps for name, ms in totals.items()}
@@ -103,23 +112,23 @@ def backward_and_sgd(params):
     return part
 
 
-def torch_stage1(model, batch, size, steps):
+def torch_stage1(model, batch, size, steps, device, sync):
     """The PyTorch classifier step's parts (ms), mean of `steps` steps after one warm-up step."""
     model.train()
-    x = torch.rand(batch, 3, size, size) * 4 - 2
-    targets = torch.randint(0, 200, (batch,))
+    x = torch.rand(batch, 3, size, size, device=device) * 4 - 2
+    targets = torch.randint(0, 200, (batch,), device=device)
     forward = lambda _: F.cross_entropy(model.classification_head(model.stages(x)[-1]), targets)  # noqa: E731
     params = list(model.encoder.parameters()) + list(model.classification_head.parameters())
-    return time_parts(PARTS[1], (forward, backward_and_sgd(params)), steps)
+    return time_parts(PARTS[1], (forward, backward_and_sgd(params)), steps, sync)
 
 
-def torch_stage2(model, batch, size, steps):
+def torch_stage2(model, batch, size, steps, device, sync):
     """The PyTorch F-CAM step's parts (ms), mean of `steps` steps after one warm-up step."""
     model.encoder.eval()
     model.decoder.train()
     model.segmentation_head.train()
-    x = torch.rand(batch, 3, size, size) * 4 - 2
-    rows = torch.arange(batch)
+    x = torch.rand(batch, 3, size, size, device=device) * 4 - 2
+    rows = torch.arange(batch, device=device)
 
     def encoder(_):
         with torch.no_grad():
@@ -131,14 +140,14 @@ def torch_stage2(model, batch, size, steps):
             seg = F.interpolate(seg, size=x.shape[-2:], mode="bilinear", align_corners=True)
         probs = torch.softmax(seg, dim=1)
         # One foreground and one background pixel per image (fcam's default sampling).
-        ys, xs = torch.randint(0, size, (2, batch)), torch.randint(0, size, (2, batch))
+        ys, xs = torch.randint(0, size, (2, batch), device=device), torch.randint(0, size, (2, batch), device=device)
         logp = torch.log_softmax(seg, dim=1)
         pce = -(logp[rows, 1, ys[0], xs[0]].mean() + logp[rows, 0, ys[1], xs[1]].mean()) / 2
         size_term = -torch.log(probs.sum(dim=(2, 3)).clamp_min(1e-8)).mean() * 0.1
         return pce + size_term
 
     params = list(model.decoder.parameters()) + list(model.segmentation_head.parameters())
-    return time_parts(PARTS[2], (encoder, decoder_and_losses, backward_and_sgd(params)), steps)
+    return time_parts(PARTS[2], (encoder, decoder_and_losses, backward_and_sgd(params)), steps, sync)
 
 
 def main():
@@ -152,17 +161,23 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--tf32", action="store_true", help="TF32 on both sides (GPU)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    torch.backends.cudnn.allow_tf32 = args.tf32
+    torch.backends.cuda.matmul.allow_tf32 = args.tf32
+    sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
     torch.manual_seed(0)
     table = []
     for arch in args.archs.split(","):
-        model = build(arch, args.base_width)
+        model = build(arch, args.base_width).to(args.device)
         torch_parts = torch_stage1 if args.stage == 1 else torch_stage2
-        best_f, best_t = None, None
+        best_f, best_t, best_whole = None, None, None
         for r in range(args.rounds):
-            f = fcam_parts(args, arch)
-            t = torch_parts(model, args.batch, args.size, args.steps)
+            f, whole = fcam_parts(args, arch)
+            t = torch_parts(model, args.batch, args.size, args.steps, args.device, sync)
+            best_whole = whole if best_whole is None else min(best_whole, whole)
             print(f"{arch} round {r + 1}: fcam {sum(f.values()):.0f} ms, torch {sum(t.values()):.0f} ms", flush=True)
             if best_f is None or sum(f.values()) < sum(best_f.values()):
                 best_f = f
@@ -171,14 +186,23 @@ def main():
         for part in PARTS[args.stage]:
             table.append((arch, part, best_f[part], best_t[part]))
         table.append((arch, "**the whole step**", sum(best_f.values()), sum(best_t.values())))
+        if args.stage == 2 and args.device == "cuda":
+            table.append((arch, "fcam's whole step with CAM, sampling and CRF vs the above", best_whole,
+                          sum(best_t.values())))
+        del model
+        if args.device == "cuda":
+            torch.cuda.empty_cache()
     step = "classifier (stage-1) step" if args.stage == 1 else "F-CAM stage-2 step without CRF"
-    print(f"\nCPU: {platform.processor() or platform.machine()}, {args.threads} threads, fp32, batch {args.batch}, "
+    where = (f"GPU: {torch.cuda.get_device_name(0)}" if args.device == "cuda"
+             else f"CPU: {platform.processor() or platform.machine()}, {args.threads} threads")
+    math = "TF32" if args.tf32 else "fp32"
+    print(f"\n{where}, {math}, batch {args.batch}, "
           f"{args.size}x{args.size}, 200 classes, base width {args.base_width}; {step}; "
           f"fcam vs PyTorch {torch.__version__}; "
           f"ms (best of {args.rounds} rounds, each the mean of {args.steps} steps); ratio = fcam / torch\n")
     print("| backbone | part | fcam ms | torch ms | ratio |\n|---|---|---:|---:|---:|")
     for arch, part, tf, tt in table:
-        print(f"| {arch} | {part} | {tf:.0f} | {tt:.0f} | {tf / tt:.2f} |")
+        print(f"| {arch} | {part} | {tf:.1f} | {tt:.1f} | {tf / tt:.2f} |")
 
 
 if __name__ == "__main__":

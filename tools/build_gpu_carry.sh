@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the CUDA test and benchmark programs and fcam-infer here for a GPU machine that has no Eigen, Catch2,
-# Google Benchmark or stb (the device machine of docs/cuda.md): build-gpu/bin plus the two
+# Builds the CUDA test and benchmark programs, fcam-infer and fcam-bench-train here for a GPU
+# machine that has no Eigen, Catch2, Google Benchmark or stb (the device machine of docs/cuda.md): build-gpu/bin plus the two
 # shared libraries they need that such a machine lacks (build-gpu/carried-libs). The CPU code is
 # built without -march=native, and the programs need glibc 2.34 and libstdc++ 3.4.29 (Ubuntu
 # 22.04 has both) and a CUDA 13 driver. libstdc++ stays the machine's own: linked statically it
@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 BUILD=build-gpu
 cmake -S . -B "$BUILD" -G Ninja -DFCAM_WITH_CUDA=ON -DFCAM_NATIVE_ARCH=OFF -DFCAM_WERROR=ON \
   -DFCAM_BUILD_EXAMPLES=ON -DCMAKE_EXE_LINKER_FLAGS="" > /dev/null
-cmake --build "$BUILD" -j"${JOBS:-2}" --target test_backend_ops fcam-bench-cuda-ops fcam-bench-cuda-models fcam-infer
+cmake --build "$BUILD" -j"${JOBS:-2}" --target test_backend_ops fcam-bench-cuda-ops fcam-bench-cuda-models fcam-infer \
+  fcam-bench-train
 mkdir -p "$BUILD/carried-libs"
 for lib in libgomp.so.1 libbenchmark.so.1debian; do
   cp -L "$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')" "$BUILD/carried-libs/"
@@ -23,7 +24,7 @@ if [ -d ../shared/data/crf-reference ]; then
   mkdir -p "$BUILD/data" && cp -r ../shared/data/crf-reference "$BUILD/data/"
 fi
 # Only what run.sh needs travels; report its size against the 64 MiB the device tool carries.
-programs=(test_backend_ops fcam-bench-cuda-ops fcam-bench-cuda-models fcam-infer)
+programs=(test_backend_ops fcam-bench-cuda-ops fcam-bench-cuda-models fcam-infer fcam-bench-train)
 for p in "${programs[@]}"; do strip "$BUILD/bin/$p"; done
 find "$BUILD/bin" -type f $(printf "! -name %s " "${programs[@]}") -delete
 du -sh "$BUILD/bin" "$BUILD/carried-libs" $([ -d "$BUILD/data" ] && echo "$BUILD/data")

@@ -7,7 +7,9 @@
 #                                         # (built elsewhere: tools/build_gpu_carry.sh)
 #
 # FCAM_GPU_BENCHES picks the benchmarks (default "ops models": benchmarks/gpu/ops_vs_torch.py and
-# benchmarks/gpu/models_vs_torch.py); FCAM_BENCH_FILTER and FCAM_MODELS_FILTER narrow their rows,
+# benchmarks/gpu/models_vs_torch.py; "train" adds benchmarks/train_vs_torch.py --device cuda, both
+# stages in fp32 and TF32, FCAM_TRAIN_BATCH (32) and FCAM_TRAIN_ARCHS, FCAM_TRAIN_TIMEOUT seconds
+# each, when build-gpu/bin holds fcam-bench-train); FCAM_BENCH_FILTER and FCAM_MODELS_FILTER narrow their rows,
 # FCAM_BENCH_MIN_TIME sets their timing (seconds per measurement), FCAM_MODELS_TIMEOUT the
 # seconds the models benchmark may take (its tables are rewritten after each backbone).
 # When build-gpu/bin holds fcam-infer, tests/infer_cli_test.py runs it with --device cuda against
@@ -94,6 +96,18 @@ if [[ " $BENCHES " == *" models "* ]]; then
   PYTHONUNBUFFERED=1 timeout "${FCAM_MODELS_TIMEOUT:-420}" "$PY" benchmarks/gpu/models_vs_torch.py \
     --bench "$BUILD/bin/fcam-bench-cuda-models" --out "$OUT" --min-time "${FCAM_BENCH_MIN_TIME:-0.1}" \
     --filter "${FCAM_MODELS_FILTER:-^cuda_models/(vgg16|inceptionv3|resnet50)/}" || bench_rc=1
+fi
+
+if [[ " $BENCHES " == *" train "* ]] && [ -x "$BUILD/bin/fcam-bench-train" ]; then
+  step "benchmarks: training steps on the GPU, fcam vs PyTorch (benchmarks/train_vs_torch.py --device cuda)"
+  for math in fp32 tf32; do
+    for stage in 2 1; do
+      PYTHONUNBUFFERED=1 timeout "${FCAM_TRAIN_TIMEOUT:-240}" "$PY" benchmarks/train_vs_torch.py \
+        --bench "$BUILD/bin/fcam-bench-train" --device cuda $([ $math = tf32 ] && echo --tf32) --stage $stage \
+        --batch "${FCAM_TRAIN_BATCH:-32}" --archs "${FCAM_TRAIN_ARCHS:-resnet50,vgg16,inceptionv3}" --steps 3 \
+        --rounds 1 | tee "$OUT/train_stage${stage}_${math}.md" || bench_rc=1
+    done
+  done
 fi
 
 step "done: tests exit $tests_rc, fcam-infer exit $infer_rc, benchmarks exit $bench_rc"

@@ -30,6 +30,16 @@ inline bool cuda_available() {
 #endif
 }
 
+/// Waits until the work this thread enqueued on `device` has finished (nothing to wait for on
+/// the CPU, whose ops return when done): for timing the parts of a GPU step.
+inline void wait_for(Device device) {
+#if FCAM_WITH_CUDA
+  if (device == Device::cuda) cuda::synchronize();
+#else
+  (void)device;
+#endif
+}
+
 /// Throws fcam::Error naming `what` when `device` is CUDA and fcam was built without CUDA.
 inline void require_device_available(Device device, const char* what) {
   if (device == Device::cuda && !cuda_compiled())

@@ -141,11 +141,13 @@ struct FcamStepTimes {
 
 namespace detail {
 /// Adds the milliseconds since the previous lap to a part of `times` (nothing when it is null).
+/// On a GPU each lap first waits for the device, so that a part's time is its own work's.
 class Laps {
 public:
-  explicit Laps(FcamStepTimes* times) : times_(times), last_(std::chrono::steady_clock::now()) {}
+  Laps(FcamStepTimes* times, Device device) : times_(times), device_(device), last_(std::chrono::steady_clock::now()) {}
   void operator()(double FcamStepTimes::*part) {
     if (!times_) return;
+    wait_for(device_);
     const auto now = std::chrono::steady_clock::now();
     times_->*part += std::chrono::duration<double, std::milli>(now - last_).count();
     last_ = now;
@@ -153,6 +155,7 @@ public:
 
 private:
   FcamStepTimes* times_;
+  Device device_;
   std::chrono::steady_clock::time_point last_;
 };
 }  // namespace detail
@@ -176,7 +179,7 @@ struct PseudoLabelMaps {
 template <Scalar T>
 PseudoLabelMaps<T> pseudo_label_maps(models::FcamModel<T>& model, const data::Batch& batch, const FcamLossOptions& o,
                                      Rng& rng, FcamStepTimes* times = nullptr) {
-  detail::Laps lap(times);
+  detail::Laps lap(times, times ? model.device() : Device::cpu);
   const std::int64_t s = batch.inputs.size(2);
   const Tensor<T> inputs = batch_tensor<T>(batch.inputs, model.device());
   NoGradGuard no_grad;
@@ -197,7 +200,7 @@ FcamStepLosses decoder_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, con
                             const std::vector<std::uint8_t>& labels, const Tensor<float>& raw,
                             const FcamLossOptions& o, double t, FcamStepTimes* times = nullptr,
                             dist::GradientReducer* reducer = nullptr) {
-  detail::Laps lap(times);
+  detail::Laps lap(times, times ? model.device() : Device::cpu);
   model.decoder().train();
   model.segmentation_head().train();
   sgd.zero_grad();
@@ -243,7 +246,7 @@ FcamStepLosses fcam_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const 
   model.head().eval();
   const PseudoLabelMaps<T> frozen = pseudo_label_maps(model, batch, o, rng, times);
   const Tensor<T>& cams = frozen.maps;
-  detail::Laps lap(times);
+  detail::Laps lap(times, times ? model.device() : Device::cpu);
   const std::int64_t n = cams.size(0), s = cams.size(1);
   const std::vector<T> values = host_values(cams);  // sampling is host code (Otsu, random draws)
   const std::vector<std::uint8_t> labels = losses::sample_regions_of_batch(std::span<const T>(values), n, s, s,
