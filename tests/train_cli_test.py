@@ -8,7 +8,10 @@ is reported.
 The stage-2 checkpoints' maps written by fcam-infer for the test split and scored by fcam-eval give
 exactly the MaxBoxAcc (v1 at IoU 30/50/70, and V2) that fcam-train reports for them.
 
-Usage: /usr/bin/python3 tests/train_cli_test.py FCAM_TRAIN FCAM_INFER FCAM_EVAL WORK_DIR
+Usage: /usr/bin/python3 tests/train_cli_test.py FCAM_TRAIN FCAM_INFER FCAM_EVAL WORK_DIR [DEVICE]
+
+DEVICE (cpu or cuda; default cpu) is passed as --device to every training run. With cpu, the
+machine is taken to have no GPU: --device cuda must then stop with an error that says why.
 """
 import csv
 import json
@@ -195,6 +198,7 @@ def check_infer_eval_agree(infer, evaluate, work, run, summary):
 
 def main():
     train, infer, evaluate, work = sys.argv[1:5]
+    device = sys.argv[5] if len(sys.argv) > 5 else "cpu"
     # One thread count for every run, whatever the machine: runs with the same seed then agree
     # bit for bit (the rounding of the weight gradients' per-thread sums depends on the count).
     os.environ["FCAM_NUM_THREADS"] = "2"
@@ -202,7 +206,7 @@ def main():
     make_dataset(work, {"train": 96, "val": 24, "test": 24})
     common = ["--data_root", os.path.join(work, "images"), "--metadata_root", os.path.join(work, "metadata"),
               "--dataset_name", "TOY", "--resize_size", "56", "--crop_size", "48", "--batch_size", "8",
-              "--workers", "2", "--quiet"]
+              "--workers", "2", "--quiet", "--device", device]
     # TOY is not a known dataset name for fcam-eval, but a split with boxes is evaluated with boxes.
     cls = os.path.join(work, "cls")
     r = subprocess.run([train, "classifier", *common, "--arch", "resnet18", "--base_width", "8", "--num_classes", "3",
@@ -290,6 +294,14 @@ def main():
         r = subprocess.run([train, "classifier", *common, *flags, "--out", out_dir], capture_output=True, text=True)
         check(r.returncode != 0 and "fcam-train: error: " + message in r.stderr and not os.path.exists(out_dir),
               f"{flags}: refused before any work: {r.stderr.strip()[-160:]}")
+    if device == "cpu":  # the machine is taken to have no GPU: --device cuda must say why it cannot train there
+        base = [train, "classifier", *common[:-2]]  # without common's --device
+        for value, reasons in [("gpu", ["--device must be auto, cpu or cuda, got 'gpu'"]),
+                               ("cuda", ["built without CUDA", "no CUDA device is visible"])]:
+            out_dir = os.path.join(work, "device")
+            r = subprocess.run(base + ["--device", value, "--out", out_dir], capture_output=True, text=True)
+            check(r.returncode != 0 and any(reason in r.stderr for reason in reasons) and not os.path.exists(out_dir),
+                  f"--device {value}: refused before any work: {r.stderr.strip()[-200:]}")
     os.remove(os.path.join(work, "images", "train", "img005.png"))
     args = [train, "classifier", *common, "--arch", "resnet18", "--base_width", "8", "--num_classes", "3",
             "--epochs", "1", "--test_split", ""]

@@ -62,6 +62,16 @@ inline void expect_close(const Tensor<float>& reference, const Tensor<float>& cu
   CHECK(nmse <= bound);
 }
 
+/// The largest |a − b| of two tensors of one shape, either on either device (read through host
+/// copies).
+inline float largest_difference(const Tensor<float>& a, const Tensor<float>& b) {
+  REQUIRE(a.shape() == b.shape());
+  const Tensor<float> x = a.to(Device::cpu), y = b.to(Device::cpu);
+  float worst = 0;
+  for (std::int64_t i = 0; i < x.numel(); ++i) worst = std::max(worst, std::abs(x.data()[i] - y.data()[i]));
+  return worst;
+}
+
 /// Runs `call` `warmups` times (the cache and the convolution plans fill), then `repeats` times:
 /// those must neither take device memory from the driver nor keep any, while still allocating
 /// (from the cache).

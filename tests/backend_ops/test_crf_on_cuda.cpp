@@ -16,14 +16,6 @@ using namespace fcam::test;
 
 namespace {
 
-float largest_difference(const Tensor<float>& a, const Tensor<float>& b) {
-  REQUIRE(a.shape() == b.shape());
-  const Tensor<float> x = a.to(Device::cpu), y = b.to(Device::cpu);
-  float worst = 0;
-  for (std::int64_t i = 0; i < x.numel(); ++i) worst = std::max(worst, std::abs(x.data()[i] - y.data()[i]));
-  return worst;
-}
-
 float largest_magnitude(const Tensor<float>& a) {
   const Tensor<float> x = a.to(Device::cpu);
   float m = 0;

@@ -12,15 +12,6 @@ using namespace fcam::test;
 
 namespace {
 
-// The largest |a − b| of two tensors of one shape (read through host copies).
-float largest_difference(const Tensor<float>& a, const Tensor<float>& b) {
-  REQUIRE(a.shape() == b.shape());
-  const Tensor<float> x = a.to(Device::cpu), y = b.to(Device::cpu);
-  float worst = 0;
-  for (std::int64_t i = 0; i < x.numel(); ++i) worst = std::max(worst, std::abs(x.data()[i] - y.data()[i]));
-  return worst;
-}
-
 models::Inference<float> eager(models::FcamModel<float>& model, const Tensor<float>& x) {
   NoGradGuard no_grad;
   const models::ClassifierOutput<float> out = model.classify(x);

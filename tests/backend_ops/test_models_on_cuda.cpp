@@ -11,14 +11,6 @@ using namespace fcam::test;
 
 namespace {
 
-// The largest |a − b| of two tensors of one shape (read through host copies).
-float largest_difference(const Tensor<float>& a, const Tensor<float>& b) {
-  const Tensor<float> x = a.to(Device::cpu), y = b.to(Device::cpu);
-  float worst = 0;
-  for (std::int64_t i = 0; i < x.numel(); ++i) worst = std::max(worst, std::abs(x.data()[i] - y.data()[i]));
-  return worst;
-}
-
 // `method`'s full-resolution maps (normalised to [0, 1]) of `classes` for the images x, as fcam-infer
 // makes them; Smooth-GradCAM++'s noise comes from an Rng seeded with 5 on either device.
 Tensor<float> baseline_full_maps(models::FcamModel<float>& model, const models::ClassifierOutput<float>& out,

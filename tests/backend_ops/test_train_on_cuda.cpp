@@ -17,15 +17,6 @@ namespace {
 constexpr double state_tolerance = 1e-5, loss_tolerance = 1e-5;
 constexpr double update_nmse_bound = 1e-3;  // stage 1, see its test case
 
-// The largest |a − b| of two tensors of one shape (read through host copies).
-float largest_difference(const Tensor<float>& a, const Tensor<float>& b) {
-  REQUIRE(a.shape() == b.shape());
-  const Tensor<float> x = a.to(Device::cpu), y = b.to(Device::cpu);
-  float worst = 0;
-  for (std::int64_t i = 0; i < x.numel(); ++i) worst = std::max(worst, std::abs(x.data()[i] - y.data()[i]));
-  return worst;
-}
-
 // Two ResNet18-WSOL models at base width 16 with the same weights and buffers, the second on the GPU.
 struct TwinModels {
   models::FcamModel<float> cpu{models::Arch::resnet18, 5, 16};

@@ -85,8 +85,9 @@ struct TensorRecord {
 
   /// A record holding `t` stored as `dtype` (I64 rounds to the nearest integer).
   template <Scalar T>
-  static TensorRecord from_tensor(const Tensor<T>& t, DType dtype) {
-    t.require_cpu("safetensors");
+  static TensorRecord from_tensor(const Tensor<T>& tensor, DType dtype) {
+    FCAM_CHECK(tensor.defined(), "safetensors: tensor is undefined");
+    const Tensor<T> t = tensor.is_cpu() ? tensor : tensor.to(Device::cpu);  // a GPU model saves the same file
     TensorRecord r{dtype, t.shape(), std::string(static_cast<std::size_t>(t.numel()) * dtype_size(dtype), '\0')};
     char* out = r.bytes.data();
     for (std::int64_t i = 0; i < t.numel(); ++i) {

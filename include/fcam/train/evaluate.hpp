@@ -166,19 +166,22 @@ inline std::vector<EvaluationResult> evaluate_maps(models::FcamModel<float>& mod
   }
   model.eval();
   NoGradGuard no_grad;
+  const Device device = model.device();  // the batches go there; the maps come back
   std::int64_t done = 0, correct = 0;
   while (auto batch = loader.next()) {
     const std::int64_t n = batch->inputs.size(0);
-    const models::ClassifierOutput<float> out = model.classify(batch->inputs);
+    const Tensor<float> inputs = batch->inputs.device() == device ? batch->inputs : batch->inputs.to(device);
+    const models::ClassifierOutput<float> out = model.classify(inputs);
     std::vector<Tensor<float>> maps(sources);
     for (std::size_t s = 0; s < sources; ++s)
       // F-CAM is min–max normalised like every score map of the reference's inference: the
       // foreground probabilities crowd near 0 and 1, beyond the resolution of a 0.004 grid.
       maps[s] = o.source == MapSource::fcam
                     ? cam::normalize_maps(model.foreground(out.stages))
-                    : cam::full_resolution(cam::baseline_maps(model, out, batch->inputs, batch->labels, methods[s],
+                    : cam::full_resolution(cam::baseline_maps(model, out, inputs, batch->labels, methods[s],
                                                               rngs[s], o.smooth),
                                            size, size);
+    for (Tensor<float>& map : maps) map = map.to(Device::cpu);  // the metrics read host memory
     const std::int64_t k = out.logits.size(1);
     const std::vector<float> scores = host_values(out.logits);
     for (std::int64_t b = 0; b < n; ++b) {

@@ -67,7 +67,9 @@ RunCounters load_train_state(const std::filesystem::path& path, nn::ModuleBase<T
     if (name.rfind("momentum.", 0) == 0) momentum.tensors.emplace(name.substr(9), record);
   }
   nn::load_state_dict(model, weights, true, path.string());
-  for (const auto& [name, record] : momentum.tensors) sgd.momentum_buffers()[name] = record.template to_tensor<T>();
+  const Device device = model.device();  // a state saved on one device resumes on the other
+  for (const auto& [name, record] : momentum.tensors)
+    sgd.momentum_buffers()[name] = record.template to_tensor<T>().to(device);
   RunCounters c;
   c.seed = expected_seed;
   try {  // every error below names the file

@@ -68,6 +68,7 @@ struct TrainConfig {
   bool select_on_pxap = false;       ///< a val split with boxes and masks: select on PxAP, not MaxBoxAcc@50
   FcamLossOptions fcam;              ///< stage 2 loss
   bool resume = false;               ///< continue from out/state.safetensors when it exists
+  Device device = Device::cpu;       ///< where the model trains (checkpoints and states are the same files on either)
   ProgressFn progress;               ///< reports of training and evaluation (empty: none)
   /// Data-parallel training over these ranks (null: this process alone). batch_size is per
   /// rank; `out` must be a folder every rank sees (rank 0 writes, all read on --resume).
@@ -267,6 +268,9 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
   const auto state_path = c.out / "state.safetensors";
   c.model.training = detail::config_json(c);
   std::unique_ptr<models::FcamModel<float>> model = detail::initial_model(c);
+  FCAM_CHECK(c.device == Device::cpu || world.size() == 1,
+             "data-parallel training runs on the CPU for now: run several ranks with --device cpu");
+  model->to(c.device);
   c.transform.normalization = c.model.normalization;
   const std::vector<optim::ParamGroup<float>> groups =
       parameter_groups(*model, c.stage, c.last_block_lr_factor, c.freeze_encoder);
@@ -381,6 +385,7 @@ inline TrainResult run_training(TrainConfig c, const std::function<void(const st
     test.with_v2 = c.test.metadata.has_boxes();
     for (const char* which : {"best", "last"}) {
       auto m = models::load_fcam_checkpoint<float>(c.out / (std::string(which) + ".safetensors"));
+      m->to(c.device);
       (std::string(which) == "best" ? result.test_best : result.test_last) =
           evaluate(*m, c.test, test, reporting(std::string("test (") + which + ")"));
     }
