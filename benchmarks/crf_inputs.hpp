@@ -28,8 +28,9 @@ inline Tensor<float> crf_image() {
         // than the GPU machine may have).
         const double dx = x - 110.0, dy = y - 120.0;
         const bool bird = dx * dx + dy * dy < 3600.0;
-        img.data()[(c * 224 + y) * 224 + x] = static_cast<float>(
-            std::clamp((bird ? 170.0 - 30 * c : 90.0 + 20 * c) + 25 * std::sin(0.2 * x + 0.1 * y) + rng.uniform(-10, 10), 0.0, 255.0));
+        const double value =
+            (bird ? 170.0 - 30 * c : 90.0 + 20 * c) + 25 * std::sin(0.2 * x + 0.1 * y) + rng.uniform(-10, 10);
+        img.data()[(c * 224 + y) * 224 + x] = static_cast<float>(std::clamp(value, 0.0, 255.0));
       }
   return img;
 }

@@ -85,7 +85,9 @@ std::vector<cudnnBackendNumericalNote_t> notes_of(const Descriptor& config) {
 /// FFT, nor Winograd but for 3×3 kernels, unless fast convolutions are on; nothing
 /// nondeterministic in deterministic mode.
 bool acceptable(const std::vector<cudnnBackendNumericalNote_t>& notes, bool three_by_three) {
-  const auto has = [&](cudnnBackendNumericalNote_t n) { return std::find(notes.begin(), notes.end(), n) != notes.end(); };
+  const auto has = [&](cudnnBackendNumericalNote_t n) {
+    return std::find(notes.begin(), notes.end(), n) != notes.end();
+  };
   if (deterministic() && has(CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC)) return false;
   if (tf32_enabled()) return true;
   if (has(CUDNN_NUMERICAL_NOTE_TENSOR_CORE) || has(CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS) ||

@@ -84,7 +84,8 @@ Tensor<float> crf_filter(const Tensor<float>& images, const Tensor<float>& probs
   launch::lattice_neighbours(vertex_keys.data(), vertices, neighbours.data(), s);
   check_launch("crf_filter neighbours kernel");
 
-  auto values = device_buffer<float>((vertices + 1) * channels), blurred = device_buffer<float>((vertices + 1) * channels);
+  auto values = device_buffer<float>((vertices + 1) * channels);
+  auto blurred = device_buffer<float>((vertices + 1) * channels);
   float *current = values.data(), *next = blurred.data();
   launch::lattice_splat(first.data(), sorted_entries.data(), weights.data(), probs.data(), vertices, channels, h * w,
                         current, s);

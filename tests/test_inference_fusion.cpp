@@ -146,7 +146,8 @@ TEST_CASE("BatchNorm's kept affine map follows its parameters, a state-dict load
   // The module-by-module path reads the current values every time.
   auto reference = [&] {
     const Tensor<float> y = conv2d(x, conv.weight().value, Tensor<float>(), conv.geometry());
-    return fcam::relu(batch_norm_eval(y, bn.weight().value, bn.bias().value, bn.running_mean(), bn.running_var(), 1e-5f));
+    return fcam::relu(
+        batch_norm_eval(y, bn.weight().value, bn.bias().value, bn.running_mean(), bn.running_var(), 1e-5f));
   };
   NoGradGuard no_grad;
   const Tensor<float> first = nn::conv_bn_relu(conv, &bn, &relu, x);

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds the CUDA test and benchmark programs, fcam-infer and fcam-bench-train here for a GPU
-# machine that has no Eigen, Catch2, Google Benchmark or stb (the device machine of docs/cuda.md): build-gpu/bin plus the two
-# shared libraries they need that such a machine lacks (build-gpu/carried-libs). The CPU code is
-# built without -march=native, and the programs need glibc 2.34 and libstdc++ 3.4.29 (Ubuntu
-# 22.04 has both) and a CUDA 13 driver. libstdc++ stays the machine's own: linked statically it
+# machine that has no Eigen, Catch2, Google Benchmark or stb (the device machine of docs/cuda.md):
+# build-gpu/bin plus the two shared libraries they need that such a machine lacks
+# (build-gpu/carried-libs). The CPU code is built without -march=native, and the programs need
+# glibc 2.34 and libstdc++ 3.4.29 (Ubuntu 22.04 has both) and a CUDA 13 driver. libstdc++ stays the machine's own: linked statically it
 # would need glibc 2.36 (arc4random), and carried it would also replace PyTorch's.
 # benchmarks/gpu/run.sh then uses them as they are. Carry build-gpu/bin, build-gpu/carried-libs
 # and, when made, build-gpu/data.

@@ -8,7 +8,8 @@
 // <math> is fp32 (TF32 off), tf32, or, for the forward and F-CAM rows, fp32-fast (TF32 off with
 // cuda::set_fast_convolutions: cuDNN's FFT and Winograd algorithms allowed, as PyTorch allows
 // them). The F-CAM rows also have graph-fp32 and graph-tf32: models::InferencePlan, the whole
-// pass (logits and normalised maps) replayed as one CUDA graph. Every image's map is of class 7. Each timed iteration is one
+// pass (logits and normalised maps) replayed as one CUDA graph. Every image's map is of class 7.
+// Each timed iteration is one
 // call and a wait for the device: the latency a caller sees. The counter enqueue_ms is the host
 // time until the call returned, before that wait: close to the whole time, the host is the limit
 // (launches, plans, host copies; a CAM row's host reads of plane sums wait for the device too). benchmarks/gpu/models_vs_torch.py

@@ -111,7 +111,8 @@ TEST_CASE("a stage-1 step on the GPU equals the CPU's: the loss, and each parame
   CHECK(largest < 0.05f);
   // Not vacuous: the step moved the weights.
   float moved = 0;
-  for (const auto& [name, t] : nn::state_dict(twins.cpu)) moved = std::max(moved, largest_difference(t, before.at(name)));
+  for (const auto& [name, t] : nn::state_dict(twins.cpu))
+    moved = std::max(moved, largest_difference(t, before.at(name)));
   CHECK(moved > 1e-3f);
 }
 
@@ -137,8 +138,8 @@ TEST_CASE("a stage-2 decoder step on the GPU equals the CPU's from the same pseu
     const std::vector<std::uint8_t> labels = losses::sample_regions_of_batch(
         std::span<const float>(cams), 2, 64, 64, o.sampling, sampling);
     CHECK(std::count(labels.begin(), labels.end(), losses::unlabelled) < static_cast<std::ptrdiff_t>(labels.size()));
-    const train::FcamStepLosses cpu = train::decoder_step(twins.cpu, sgd_cpu, frozen_cpu.stages, labels, batch.raw, o, 5.0);
-    const train::FcamStepLosses gpu = train::decoder_step(twins.gpu, sgd_gpu, frozen_gpu.stages, labels, batch.raw, o, 5.0);
+    const auto cpu = train::decoder_step(twins.cpu, sgd_cpu, frozen_cpu.stages, labels, batch.raw, o, 5.0);
+    const auto gpu = train::decoder_step(twins.gpu, sgd_gpu, frozen_gpu.stages, labels, batch.raw, o, 5.0);
     check_relative(cpu.pce, gpu.pce, "partial cross-entropy");
     check_relative(cpu.crf, gpu.crf, "CRF term");
     check_relative(cpu.size, gpu.size, "size term");

@@ -38,7 +38,8 @@ class InferencePlan {
 public:
   /// Puts `model` in evaluation mode; on CUDA, runs the pass once and captures it.
   InferencePlan(FcamModel<T>& model, const Shape& input_shape) : model_(model), shape_(input_shape) {
-    FCAM_CHECK(input_shape.size() == 4, "InferencePlan: the input shape must be N×C×H×W, got ", to_string(input_shape));
+    FCAM_CHECK(input_shape.size() == 4, "InferencePlan: the input shape must be N×C×H×W, got ",
+               to_string(input_shape));
     model_.eval();
     device_ = model_.device();
 #if FCAM_WITH_CUDA

@@ -83,10 +83,13 @@ public:
   /// is loaded (Module::drop_caches_everywhere): on a GPU each fused convolution then costs its
   /// own two launches only.
   std::pair<Tensor<T>, Tensor<T>> eval_affine() {
-    if (!this->inference()) return batch_norm_eval_affine(weight_.value, bias_.value, running_mean_, running_var_, eps_);
+    const auto make = [&] {
+      return batch_norm_eval_affine(weight_.value, bias_.value, running_mean_, running_var_, eps_);
+    };
+    if (!this->inference()) return make();
     const std::pair versions{weight_.version, bias_.version};
     if (!affine_.first.defined() || affine_versions_ != versions) {
-      affine_ = batch_norm_eval_affine(weight_.value, bias_.value, running_mean_, running_var_, eps_);
+      affine_ = make();
       affine_versions_ = versions;
     }
     return affine_;

@@ -1,6 +1,7 @@
 /// \file
 /// \brief CUDA kernels of the channel softmax, its gradient (ops/softmax.hpp) and the mean
-/// cross-entropy (ops/cross_entropy.hpp) with its two-class labelled form (ops/labelled_cross_entropy.hpp), float tensors seen as batch × channels × inner: the
+/// cross-entropy (ops/cross_entropy.hpp) with its two-class labelled form
+/// (ops/labelled_cross_entropy.hpp), float tensors seen as batch × channels × inner: the
 /// arguments and results of the CPU kernels of fcam/ops/cpu/softmax.hpp and cpu/cross_entropy.hpp.
 #pragma once
 
