@@ -187,10 +187,13 @@ private:
     return first;
   }
 
+  /// Returns every whole free segment of the streams' pools to the driver. A private pool's free
+  /// segments stay: its graph's replays still write them.
   void release_unused_segments() {
     for (auto it = free_.begin(); it != free_.end();) {
       Block* block = *it;
-      if (block->prev == nullptr && block->next == nullptr) {  // the whole segment is free
+      const bool private_pool = (block->pool & 1) != 0;
+      if (!private_pool && block->prev == nullptr && block->next == nullptr) {  // the whole segment is free
         cudaFree(block->ptr);
         ++stats_.device_frees;
         stats_.reserved_bytes -= block->size;

@@ -36,5 +36,9 @@ void end_private_pool();
 /// Hands every block of private pool `pool`, used or free, to `stream`'s pool: its graph is gone,
 /// and the stream orders any later use after the graph's last replay.
 void release_private_pool(std::uintptr_t pool, cudaStream_t stream);
+/// How many CUDA graphs exist in the process. A graph replays the device addresses it captured,
+/// including those of cached buffers (resize tables): caches must not free entries while any
+/// graph lives.
+int live_graphs();
 
 }  // namespace fcam::cuda

@@ -1,4 +1,5 @@
-// The GPU permutohedral lattice: the CPU lattice's arithmetic (ops/cpu/permutohedral.hpp), with
+// The GPU permutohedral lattice: the CPU lattice's arithmetic (ops/cpu/permutohedral.hpp, compiled
+// here without fused multiply-adds, see cuda/CMakeLists.txt), with
 // its hash tables replaced by a sort, so that every step is deterministic. Every point writes its
 // D+1 vertex keys; a stable radix sort groups equal keys with their entries in point order; the
 // distinct keys become the vertices. The splat is then a gather that adds each vertex's

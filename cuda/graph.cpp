@@ -1,5 +1,6 @@
 // cuda::Graph: stream capture of a call's work into a CUDA graph, with a private memory pool
 // (allocator.cpp), and its replay.
+#include <atomic>
 #include <cstdint>
 #include <exception>
 #include <string>
@@ -9,6 +10,12 @@
 #include "fcam/cuda/api.hpp"
 
 namespace fcam::cuda {
+
+namespace {
+std::atomic<int> graph_count{0};
+}  // namespace
+
+int live_graphs() { return graph_count.load(); }
 
 struct Graph::Parts {
   cudaStream_t stream = nullptr;
@@ -55,6 +62,7 @@ void capture(const std::function<void()>& work, cudaStream_t stream, cudaGraph_t
 }  // namespace
 
 Graph::Graph(const std::function<void()>& work) : parts_(std::make_unique<Parts>()) {
+  ++graph_count;  // from here on no cache frees what the capture may take
   Parts& p = *parts_;
   p.stream = stream();
   p.pool = begin_private_pool();
@@ -65,12 +73,16 @@ Graph::Graph(const std::function<void()>& work) : parts_(std::make_unique<Parts>
   } catch (...) {
     end_private_pool();
     p.release();
+    --graph_count;
     throw;
   }
   end_private_pool();
 }
 
-Graph::~Graph() { parts_->release(); }
+Graph::~Graph() {
+  parts_->release();
+  --graph_count;
+}
 
 void Graph::launch() {
   FCAM_CHECK(stream() == parts_->stream,

@@ -69,14 +69,15 @@ using TablesKey = std::array<std::int64_t, 8>;
 /// This thread's tables for `key`, made by `make(tables)` (which adds them) on first use. The
 /// cache forgets everything once it holds `max_cached_geometries` (maps resized to every image's
 /// own size would otherwise keep a table per size); kernels already enqueued keep reading freed
-/// tables safely, since the allocator hands blocks out again only in this stream's order.
+/// tables safely, since the allocator hands blocks out again only in this stream's order. Not
+/// while a CUDA graph lives: its replays read the tables it captured, later than any free.
 template <class Offsets, class Make>
 const std::pair<Tables, Offsets>& cached_tables(const TablesKey& key, Make make) {
   constexpr std::size_t max_cached_geometries = 256;
   thread_local std::map<TablesKey, std::pair<Tables, Offsets>> cache;
   const auto found = cache.find(key);
   if (found != cache.end()) return found->second;
-  if (cache.size() >= max_cached_geometries) cache.clear();
+  if (cache.size() >= max_cached_geometries && live_graphs() == 0) cache.clear();
   std::pair<Tables, Offsets> entry;
   entry.second = make(entry.first);
   entry.first.upload();

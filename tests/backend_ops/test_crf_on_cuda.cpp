@@ -1,9 +1,12 @@
 // test_backend_ops: the GPU permutohedral lattice (crf_filter on CUDA, [cuda-train]) against the
-// CPU lattice. Both round operation by operation in the same order (no fused multiply-adds on
-// either side: cuda/CMakeLists.txt, and ISO C++ on the CPU), so every point falls in the same
-// simplex and the outputs are expected to agree to the last bit; the bound is the 1e-5
-// relative. The lattice is deterministic: a second run gives the same bits. With FCAM_DATA_DIR
-// set (../shared/data), the CRF loss's value and gradient on the CRF reference images too.
+// CPU lattice. The GPU rounds operation by operation in the CPU's order, without fused
+// multiply-adds (cuda/CMakeLists.txt). A CPU build without FMA instructions (tools/
+// build_gpu_carry.sh's) then gives the same bits; a -march=native build lets GCC contract, and a
+// point on a simplex boundary may then fall in the neighbouring simplex. So, as the CPU lattice's
+// own test against the reference filter (tests/test_crf_reference.cpp): at most 0.1 % of the
+// values further than 1e-5·max|W·S|, none further than 1e-2·max|W·S|, and the CRF loss within
+// 1e-5 relative. The lattice is deterministic: a second run gives the same bits. With
+// FCAM_DATA_DIR set (../shared/data), the CRF loss's value and gradient on the reference images.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -42,13 +45,23 @@ Tensor<float> random_probs(std::int64_t n, std::int64_t h, std::int64_t w, std::
   return softmax_channels(random_tensor({n, 2, h, w}, seed, -3.0, 3.0));
 }
 
+// The values of `cpu` and `gpu` further apart than `bound`.
+std::int64_t values_apart(const Tensor<float>& a, const Tensor<float>& b, float bound) {
+  const Tensor<float> x = a.to(Device::cpu), y = b.to(Device::cpu);
+  std::int64_t apart = 0;
+  for (std::int64_t i = 0; i < x.numel(); ++i) apart += std::abs(x.data()[i] - y.data()[i]) > bound;
+  return apart;
+}
+
 void expect_same_filter(const Tensor<float>& cpu, const Tensor<float>& gpu, const std::string& what) {
   REQUIRE(gpu.device() == Device::cuda);
   const float scale = largest_magnitude(cpu), worst = largest_difference(cpu, gpu);
+  const std::int64_t apart = values_apart(cpu, gpu, 1e-5f * scale);
   INFO(what << ": largest difference " << worst << " of max |W·S| " << scale << "; " << identical_values(cpu, gpu)
-            << " of " << cpu.numel() << " values identical");
+            << " of " << cpu.numel() << " values identical, " << apart << " further than 1e-5 of max");
   CHECK(scale > 0.0f);
-  CHECK(worst <= 1e-5f * scale);
+  CHECK(static_cast<double>(apart) <= 1e-3 * static_cast<double>(cpu.numel()));
+  CHECK(worst <= 1e-2f * scale);
 }
 
 }  // namespace

@@ -54,7 +54,8 @@ TEST_CASE("an inference plan's replays equal the eager pass, for every backbone 
   }
 }
 
-TEST_CASE("an inference plan keeps its shape; plans of two shapes work side by side", "[cuda]") {
+TEST_CASE("an inference plan keeps its shape; plans of two shapes work side by side and keep their memory",
+          "[cuda]") {
   DeterministicScope deterministic;
   models::FcamModel<float> model(models::Arch::resnet18, 5);
   model.to(Device::cuda);
@@ -69,6 +70,13 @@ TEST_CASE("an inference plan keeps its shape; plans of two shapes work side by s
   }
   // A host input is copied in.
   CHECK(largest_difference(plan_one.run(one.to(Device::cpu)).logits, eager(model, one).logits) == 0.0f);
+  // Memory the plans replay stays theirs: empty_cache() returns no segment of theirs, and the
+  // resize tables they captured outlive the cache's limit of 256 geometries.
+  cuda::empty_cache();
+  const Tensor<float> small = random_tensor({1, 1, 8, 8}, 27).to(Device::cuda);
+  for (std::int64_t size = 9; size < 9 + 300; ++size) resize_bilinear(small, size, size, true);
+  CHECK(largest_difference(plan_two.run(two).maps, eager(model, two).maps) == 0.0f);
+  CHECK(largest_difference(plan_one.run(one).maps, eager(model, one).maps) == 0.0f);
 }
 
 TEST_CASE("1,000 replays allocate nothing; destroyed plans give their memory back", "[cuda]") {

@@ -144,7 +144,10 @@ namespace detail {
 /// On a GPU each lap first waits for the device, so that a part's time is its own work's.
 class Laps {
 public:
-  Laps(FcamStepTimes* times, Device device) : times_(times), device_(device), last_(std::chrono::steady_clock::now()) {}
+  Laps(FcamStepTimes* times, Device device) : times_(times), device_(device) {
+    if (times_) wait_for(device_);  // earlier work is not this step's first part
+    last_ = std::chrono::steady_clock::now();
+  }
   void operator()(double FcamStepTimes::*part) {
     if (!times_) return;
     wait_for(device_);
