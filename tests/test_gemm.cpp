@@ -81,32 +81,48 @@ TEST_CASE("every micro-kernel the CPU supports equals the naive block product", 
     std::vector<float> a(static_cast<std::size_t>(kc * mr)), b(static_cast<std::size_t>(kc * nr));
     for (auto& v : a) v = static_cast<float>(rng.uniform(-1, 1));
     for (auto& v : b) v = static_cast<float>(rng.uniform(-1, 1));
-    std::vector<const float*> b_rows(static_cast<std::size_t>(kc));
-    std::vector<float> b_wide(static_cast<std::size_t>(kc * (nr + 3)));  // rows read at offset 3
-    for (std::int64_t k = 0; k < kc; ++k) {
-      std::copy(b.begin() + k * nr, b.begin() + (k + 1) * nr, b_wide.begin() + k * (nr + 3) + 3);
-      b_rows[static_cast<std::size_t>(k)] = b_wide.data() + k * (nr + 3);
-    }
     for (const auto& [rows, cols] : {std::pair{mr, nr}, std::pair{mr - 1, nr - 3}, std::pair{std::int64_t{1}, std::int64_t{1}}})
-      for (bool accumulate : {false, true})
-        for (bool indirect : {false, true}) {
-          INFO(cpu::isa_name(isa) << " rows=" << rows << " cols=" << cols << " acc=" << accumulate << " indirect=" << indirect);
-          std::vector<float> c(static_cast<std::size_t>(mr * ldc), 0.5f);
-          if (indirect)
-            kernels.indirect(kc, a.data(), b_rows.data(), 3, c.data(), ldc, accumulate, rows, cols);
-          else
-            kernels.packed(kc, a.data(), b.data(), c.data(), ldc, accumulate, rows, cols);
-          for (std::int64_t i = 0; i < mr; ++i)
-            for (std::int64_t j = 0; j < ldc; ++j) {
-              double expected = 0.5;  // untouched outside the valid block
-              if (i < rows && j < cols) {
-                expected = accumulate ? 0.5 : 0.0;
-                for (std::int64_t k = 0; k < kc; ++k)
-                  expected += static_cast<double>(a[static_cast<std::size_t>(k * mr + i)]) * b[static_cast<std::size_t>(k * nr + j)];
-              }
-              REQUIRE(std::abs(c[static_cast<std::size_t>(i * ldc + j)] - expected) <= 1e-5);
+      for (bool accumulate : {false, true}) {
+        INFO(cpu::isa_name(isa) << " rows=" << rows << " cols=" << cols << " acc=" << accumulate);
+        std::vector<float> c(static_cast<std::size_t>(mr * ldc), 0.5f);
+        kernels.packed(kc, a.data(), b.data(), c.data(), ldc, accumulate, rows, cols);
+        for (std::int64_t i = 0; i < mr; ++i)
+          for (std::int64_t j = 0; j < ldc; ++j) {
+            double expected = 0.5;  // untouched outside the valid block
+            if (i < rows && j < cols) {
+              expected = accumulate ? 0.5 : 0.0;
+              for (std::int64_t k = 0; k < kc; ++k)
+                expected += static_cast<double>(a[static_cast<std::size_t>(k * mr + i)]) * b[static_cast<std::size_t>(k * nr + j)];
             }
-        }
+            REQUIRE(std::abs(c[static_cast<std::size_t>(i * ldc + j)] - expected) <= 1e-5);
+          }
+      }
+  }
+}
+
+TEST_CASE("every gather kernel the CPU supports packs a B panel from row pointers", "[gemm][isa]") {
+  for (cpu::Isa isa : {cpu::Isa::portable, cpu::Isa::avx2, cpu::Isa::avx512}) {
+    if (!cpu::cpu_supports(isa)) {
+      WARN("not tested on this CPU: " << cpu::isa_name(isa));
+      continue;
+    }
+    const gemm::FloatKernels& kernels = gemm::float_kernels(isa);
+    const std::int64_t nr = kernels.nr, kc = 37, pitch = 2 * nr + 5, offset = 3;
+    // Rows of `pitch` values in one buffer, read from `offset`, in an order other than storage.
+    std::vector<float> source(static_cast<std::size_t>(kc * pitch));
+    for (std::size_t i = 0; i < source.size(); ++i) source[i] = static_cast<float>(i) + 0.5f;
+    std::vector<const float*> rows(static_cast<std::size_t>(kc));
+    for (std::int64_t k = 0; k < kc; ++k) rows[static_cast<std::size_t>(k)] = source.data() + (kc - 1 - k) * pitch;
+    for (std::int64_t cols : {nr, nr - 3, std::int64_t{1}}) {
+      INFO(cpu::isa_name(isa) << " cols=" << cols);
+      std::vector<float> panel(static_cast<std::size_t>(kc * nr + 4), -1.0f);  // 4 guard values
+      kernels.gather(rows.data(), offset, kc, cols, panel.data());
+      for (std::int64_t k = 0; k < kc; ++k)
+        for (std::int64_t j = 0; j < nr; ++j)
+          REQUIRE(panel[static_cast<std::size_t>(k * nr + j)] ==
+                  (j < cols ? rows[static_cast<std::size_t>(k)][offset + j] : 0.0f));
+      for (std::int64_t g = 0; g < 4; ++g) REQUIRE(panel[static_cast<std::size_t>(kc * nr + g)] == -1.0f);
+    }
   }
 }
 

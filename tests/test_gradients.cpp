@@ -83,8 +83,62 @@ TEST_CASE("pooling gradients", "[grad][pool]") {
                       std::string("avgpool ceil=") + (ceil ? "1" : "0") + " include_pad=" + (include_pad ? "1" : "0"));
     }
   }
+  nn::AvgPool2d<double> inception_pool(Pool2dGeometry{3, 1, 1});  // InceptionV3's pool branches
+  check_gradients(module_case(inception_pool, random_tensor({2, 2, 9, 11}, rng)), "avgpool stride 1");
   nn::GlobalAvgPool2d<double> gap;
   check_gradients(module_case(gap, random_tensor({2, 3, 4, 5}, rng)), "global average pool");
+}
+
+TEST_CASE("avg_pool2d with vectorised inner columns: the bits of summing window by window", "[pool]") {
+  // The reference: every window summed on its own in scan order (the kernels' contract), and
+  // every input gradient receiving its shares in output order.
+  auto naive = [](const Tensor<float>& x, const Tensor<float>& dy, const Pool2dGeometry& g) {
+    const std::int64_t h = x.size(2), w = x.size(3), oh = g.out_size(h), ow = g.out_size(w), s = g.step();
+    Tensor<float> y({x.size(0), x.size(1), oh, ow}), dx(x.shape());
+    for (std::int64_t p = 0; p < x.size(0) * x.size(1); ++p)
+      for (std::int64_t i = 0; i < oh; ++i)
+        for (std::int64_t j = 0; j < ow; ++j) {
+          std::int64_t h0 = i * s - g.padding, w0 = j * s - g.padding;
+          std::int64_t h1 = std::min(h0 + g.kernel, h + g.padding), w1 = std::min(w0 + g.kernel, w + g.padding);
+          const std::int64_t padded = (h1 - h0) * (w1 - w0);
+          h0 = std::max<std::int64_t>(h0, 0), w0 = std::max<std::int64_t>(w0, 0);
+          h1 = std::min(h1, h), w1 = std::min(w1, w);
+          const std::int64_t divisor = g.count_include_pad ? padded : (h1 - h0) * (w1 - w0);
+          float sum = 0;
+          for (std::int64_t yy = h0; yy < h1; ++yy)
+            for (std::int64_t xx = w0; xx < w1; ++xx) sum += x.data()[p * h * w + yy * w + xx];
+          const std::int64_t o = p * oh * ow + i * ow + j;
+          y.data()[o] = divisor > 0 ? sum / static_cast<float>(divisor) : 0.0f;
+          if (divisor == 0) continue;
+          const float share = dy.data()[o] / static_cast<float>(divisor);
+          for (std::int64_t yy = h0; yy < h1; ++yy)
+            for (std::int64_t xx = w0; xx < w1; ++xx) dx.data()[p * h * w + yy * w + xx] += share;
+        }
+    return std::pair{y, dx};
+  };
+  Rng rng(11);
+  int cases = 0;
+  for (std::int64_t k : {1, 2, 3, 5})
+    for (std::int64_t s : {1, 2, 3})
+      for (std::int64_t pad = 0; pad <= k / 2; ++pad)
+        for (bool ceil : {false, true})
+          for (bool include_pad : {false, true})
+            for (std::int64_t w : {1, 2, 4, 7, 29, 40}) {
+              const Pool2dGeometry g{k, s, pad, ceil, include_pad};
+              const std::int64_t h = 6;
+              if (w + 2 * pad < k) continue;  // no window fits: refused, tested elsewhere
+              const Tensor<float> x = random_tensor({2, 3, h, w}, rng).cast<float>();
+              const Tensor<float> dy =
+                  random_tensor({2, 3, g.out_size(h), g.out_size(w)}, rng).cast<float>();
+              const auto [y_expected, dx_expected] = naive(x, dy, g);
+              const Tensor<float> y = avg_pool2d(x, g), dx = avg_pool2d_backward(x.shape(), g, dy);
+              INFO("kernel " << k << " stride " << s << " padding " << pad << " ceil " << ceil << " include_pad "
+                             << include_pad << " width " << w);
+              REQUIRE(std::equal(y.data(), y.data() + y.numel(), y_expected.data()));
+              REQUIRE(std::equal(dx.data(), dx.data() + dx.numel(), dx_expected.data()));
+              ++cases;
+            }
+  CHECK(cases > 300);
 }
 
 TEST_CASE("Linear, Dropout and resizing gradients", "[grad]") {

@@ -12,10 +12,11 @@ FloatKernels portable_float_kernels() {
          std::int64_t rows, std::int64_t cols) {
         detail::portable_micro_kernel<float, mr, nr>(kc, a, PackedPanel<float>{b}, c, ldc, accumulate, rows, cols);
       },
-      [](std::int64_t kc, const float* a, const float* const* b_rows, std::int64_t b_offset, float* c,
-         std::int64_t ldc, bool accumulate, std::int64_t rows, std::int64_t cols) {
-        detail::portable_micro_kernel<float, mr, nr>(kc, a, IndirectPanel<float>{b_rows, b_offset}, c, ldc,
-                                                     accumulate, rows, cols);
+      [](const float* const* b_rows, std::int64_t b_offset, std::int64_t kc, std::int64_t cols, float* out) {
+        for (std::int64_t k = 0; k < kc; ++k, out += nr) {
+          for (std::int64_t j = 0; j < cols; ++j) out[j] = b_rows[k][b_offset + j];
+          for (std::int64_t j = cols; j < nr; ++j) out[j] = 0.0f;
+        }
       },
       [](const float* src, std::int64_t lds, std::int64_t rows, std::int64_t cols, float* dst, std::int64_t ldd) {
         transpose_scalar(src, lds, 0, rows, 0, cols, dst, ldd);

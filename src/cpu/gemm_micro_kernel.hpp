@@ -13,20 +13,6 @@
 namespace fcam::cpu::gemm {
 namespace {
 
-/// Row k of a packed B panel.
-struct PackedRows {
-  const float* b;
-  std::int64_t nr;
-  const float* row(std::int64_t k) const { return b + k * nr; }
-};
-
-/// Row k of a B panel read in place.
-struct IndirectRows {
-  const float* const* rows;
-  std::int64_t offset;
-  const float* row(std::int64_t k) const { return rows[k] + offset; }
-};
-
 /// Writes the valid rows × cols of a register block held in `tile` (row-major, `width` columns).
 inline void store_valid(const float* tile, std::int64_t width, float* c, std::int64_t ldc, bool accumulate,
                         std::int64_t rows, std::int64_t cols) {
@@ -36,15 +22,14 @@ inline void store_valid(const float* tile, std::int64_t width, float* c, std::in
 
 /// MR rows × two registers of columns: 2·MR accumulators, two B loads and one broadcast per row
 /// per k step. V: the register type (zero, load, broadcast, fmadd, add, store; `width` lanes).
-template <class V, int MR, class Rows>
-void simd_kernel(std::int64_t kc, const float* a, const Rows& b_rows, float* c, std::int64_t ldc, bool accumulate,
+template <class V, int MR>
+void simd_kernel(std::int64_t kc, const float* a, const float* b, float* c, std::int64_t ldc, bool accumulate,
                  std::int64_t rows, std::int64_t cols) {
   constexpr int w = V::width;
   typename V::type lo[MR], hi[MR];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) lo[i] = hi[i] = V::zero();
-  for (std::int64_t k = 0; k < kc; ++k, a += MR) {
-    const float* b = b_rows.row(k);
+  for (std::int64_t k = 0; k < kc; ++k, a += MR, b += 2 * w) {
     const typename V::type b0 = V::load(b), b1 = V::load(b + w);
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
@@ -74,20 +59,30 @@ void simd_kernel(std::int64_t kc, const float* a, const Rows& b_rows, float* c, 
   store_valid(tile, 2 * w, c, ldc, accumulate, rows, cols);
 }
 
+/// GatherKernel for panels of two registers: whole rows move as two unaligned loads and two
+/// stores; a partial panel (the last columns of B) is copied value by value and zero-filled.
+template <class V>
+void simd_gather(const float* const* b_rows, std::int64_t b_offset, std::int64_t kc, std::int64_t cols, float* out) {
+  constexpr int nr = 2 * V::width;
+  if (cols == nr) {
+    for (std::int64_t k = 0; k < kc; ++k, out += nr) {
+      const float* row = b_rows[k] + b_offset;
+      V::store(out, V::load(row));
+      V::store(out + V::width, V::load(row + V::width));
+    }
+    return;
+  }
+  for (std::int64_t k = 0; k < kc; ++k, out += nr) {
+    const float* row = b_rows[k] + b_offset;
+    for (std::int64_t j = 0; j < cols; ++j) out[j] = row[j];
+    for (std::int64_t j = cols; j < nr; ++j) out[j] = 0.0f;
+  }
+}
+
 /// The kernel table of one register type: MR rows × 2·width columns.
 template <class V, int MR>
 FloatKernels simd_kernels(Isa isa, TransposeKernel transpose) {
-  return FloatKernels{
-      isa, MR, 2 * V::width,
-      [](std::int64_t kc, const float* a, const float* b, float* c, std::int64_t ldc, bool accumulate,
-         std::int64_t rows, std::int64_t cols) {
-        simd_kernel<V, MR>(kc, a, PackedRows{b, 2 * V::width}, c, ldc, accumulate, rows, cols);
-      },
-      [](std::int64_t kc, const float* a, const float* const* b_rows, std::int64_t b_offset, float* c,
-         std::int64_t ldc, bool accumulate, std::int64_t rows, std::int64_t cols) {
-        simd_kernel<V, MR>(kc, a, IndirectRows{b_rows, b_offset}, c, ldc, accumulate, rows, cols);
-      },
-      transpose};
+  return FloatKernels{isa, MR, 2 * V::width, simd_kernel<V, MR>, simd_gather<V>, transpose};
 }
 
 }  // namespace

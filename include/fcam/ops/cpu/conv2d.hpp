@@ -5,9 +5,9 @@
 /// spread over the threads, so batch 1 uses every core as well as batch 8. The weights are
 /// packed once per call and shared by all tiles. Scratch memory is per-thread and persistent
 /// (workspace.hpp), so a call does not allocate.
-/// - Forward: no im2col, the GEMM reading rows of the padded, stride-phase-split input in place
-///   (conv2d_forward_in_place explains why that works); on small maps, where that would waste
-///   too many columns, im2col of each tile straight into packed GEMM panels.
+/// - Forward: no im2col, the GEMM gathering its B panels straight from rows of the padded,
+///   stride-phase-split input (conv2d_forward_in_place explains why that works); on small maps,
+///   where that would waste too many columns, im2col of each tile straight into packed GEMM panels.
 /// - Weight gradient: per tile dW += dy · columnsᵀ into per-thread accumulators.
 /// - Input gradient, stride 1: the stride-1 convolution of dy with the flipped, transposed
 ///   kernel (the forward path again); strided: a column matrix scattered back by col2im. When
@@ -68,7 +68,7 @@ struct Tiling {
 
   /// With `packed` B, tiles of about max(256, 128K / K) output pixels: a packed column block
   /// that stays in L2, yet wide enough that streaming the packed kernel once per tile is
-  /// amortised. Without packing (B read in place) nothing needs to fit in cache and the fewest
+  /// amortised. Without packing (B gathered a panel at a time) nothing needs to fit in cache and the fewest
   /// tiles stream the kernel the fewest times: one per image, and for fewer images than
   /// threads, channel slices (each thread streams only its share of the kernel) when there are
   /// at least 128 channels per slice, else row bands. Few tiles are made a multiple of the
@@ -145,8 +145,9 @@ std::int64_t pack_weights(const Tensor<T>& weight, std::int64_t groups, T* out) 
 /// (oh·sh + ki·dh, ow·sw + kj·dw), which is pixel (oh + ⌊ki·dh/sh⌋, ow + ⌊kj·dw/sw⌋) of phase
 /// ((ki·dh) mod sh, (kj·dw) mod sw). So over a band of output rows, the GEMM row of tap
 /// (c, ki, kj) is one contiguous run of a phase plane, provided the output is computed on the
-/// phase width Wq (the last Wq − Wo columns of each row are junk and dropped). The GEMM reads
-/// those runs in place: the only data movement is one pass that pads and splits the input.
+/// phase width Wq (the last Wq − Wo columns of each row are junk and dropped). The GEMM gathers
+/// its B panels from those runs (gemm_indirect): the only pass over the whole input is the one
+/// that pads and splits it.
 template <class T>
 void conv2d_forward_in_place(const Tensor<T>& x, const ConvEpilogue<T>& e, const Conv2dGeometry& g, const ConvSizes& s,
                              const T* packed_w, std::int64_t a_size, Tensor<T>& y) {
@@ -241,7 +242,7 @@ void conv2d_forward_packed(const Tensor<T>& x, const T* packed_w, std::int64_t a
                            const Conv2dGeometry& g, const ConvEpilogue<T>& e, Tensor<T>& y) {
   const ConvSizes s = conv_sizes(x, c_out, g);
   if (y.numel() == 0) return;  // empty batch or channels: nothing to compute
-  // Reading rows in place saves the im2col/packing pass; its price is the junk columns of the
+  // Gathering B from the rows saves the im2col pass; its price is the junk columns of the
   // wide grid, (Wq − Wo)/Wo extra work. Measured on the WSOL-ResNet50 shapes (A/B, min of
   // repeated runs): in place wins or ties everywhere those are <= 1/8 (3×3 at 28×28: 7%),
   // by up to 20% at batch 8; im2col stays for small maps where the junk would dominate.
@@ -441,15 +442,17 @@ Tensor<T> conv2d_backward(const Tensor<T>& x, const Tensor<T>& weight, const Ten
         std::copy_n(all.data() + n * s.c_in * plane, channels * plane, grad_x->data() + n * channels * plane);
     }
   }
-  if (grad_bias) {
+  if (grad_bias) {  // channels on the threads, each plane summed as a vector reduction (a fixed order)
     T* db = grad_bias->data();
-    for (std::int64_t n = 0; n < s.n; ++n)
-      for (std::int64_t o = 0; o < s.c_out; ++o) {
+    parallel_items(s.c_out, [&](std::int64_t o) {
+      for (std::int64_t n = 0; n < s.n; ++n) {
         const T* row = grad_y.data() + (n * s.c_out + o) * s.p;
         T sum = 0;
+#pragma omp simd reduction(+ : sum)
         for (std::int64_t i = 0; i < s.p; ++i) sum += row[i];
         db[o] += sum;
       }
+    });
   }
   return grad_x_tensor;
 }

@@ -150,35 +150,16 @@ struct PackedPanel {
   const T* p;  ///< first row of the panel
 };
 
-/// B panel read in place through a table of row pointers ("indirect" GEMM): row k at
-/// rows[k] + offset. Rows must be readable for NR values past `offset` even in a partial panel.
-template <class T>
-struct IndirectPanel {
-  const T* const* rows;  ///< one pointer per k
-  std::int64_t offset;   ///< first column of the panel
-};
-
 namespace detail {
-
-/// Row k of a B panel of NR columns.
-template <class T>
-const T* panel_row(const PackedPanel<T>& panel, std::int64_t k, std::int64_t nr) {
-  return panel.p + k * nr;
-}
-/// Row k of a B panel read in place.
-template <class T>
-const T* panel_row(const IndirectPanel<T>& panel, std::int64_t k, std::int64_t) {
-  return panel.rows[k] + panel.offset;
-}
 
 /// Portable micro-kernel: C[rows×cols] (+)= Apanel(kc×MR)ᵀ · Bpanel(kc×NR). The float kernels of
 /// fcam::runtime use it for Isa::portable; other types use it directly.
-template <class T, int MR, int NR, class Panel>
-void portable_micro_kernel(std::int64_t kc, const T* a, const Panel& b_panel, T* c, std::int64_t ldc, bool accumulate,
-                           std::int64_t rows, std::int64_t cols) {
+template <class T, int MR, int NR>
+void portable_micro_kernel(std::int64_t kc, const T* a, const PackedPanel<T>& b_panel, T* c, std::int64_t ldc,
+                           bool accumulate, std::int64_t rows, std::int64_t cols) {
   T acc[MR * NR] = {};
   for (std::int64_t k = 0; k < kc; ++k, a += MR) {
-    const T* b = panel_row(b_panel, k, NR);
+    const T* b = b_panel.p + k * NR;
     for (int i = 0; i < MR; ++i)
       for (int j = 0; j < NR; ++j) acc[i * NR + j] += a[i] * b[j];
   }
@@ -197,19 +178,25 @@ void micro_kernel(const FloatKernels* kernels, std::int64_t kc, const T* a, cons
     portable_micro_kernel<T, portable_block.mr, portable_block.nr>(kc, a, b, c, ldc, accumulate, rows, cols);
   }
 }
-/// As above, B read in place.
+/// Packs one B panel from row pointers (GatherKernel's contract): float through `kernels`, other
+/// types by a plain loop.
 template <class T>
-void micro_kernel(const FloatKernels* kernels, std::int64_t kc, const T* a, const IndirectPanel<T>& b, T* c,
-                  std::int64_t ldc, bool accumulate, std::int64_t rows, std::int64_t cols) {
+void gather_panel(const FloatKernels* kernels, const T* const* b_rows, std::int64_t b_offset, std::int64_t kc,
+                  std::int64_t cols, T* out) {
   if constexpr (std::is_same_v<T, float>) {
-    kernels->indirect(kc, a, b.rows, b.offset, c, ldc, accumulate, rows, cols);
+    kernels->gather(b_rows, b_offset, kc, cols, out);
   } else {
-    portable_micro_kernel<T, portable_block.mr, portable_block.nr>(kc, a, b, c, ldc, accumulate, rows, cols);
+    constexpr std::int64_t nr = portable_block.nr;
+    for (std::int64_t k = 0; k < kc; ++k) {
+      std::copy(b_rows[k] + b_offset, b_rows[k] + b_offset + cols, out + k * nr);
+      std::fill(out + k * nr + cols, out + (k + 1) * nr, T(0));
+    }
   }
 }
 
 /// The blocked loops shared by the packed and indirect products: rows [m_begin, m_end) of
-/// C[M×N] (+)= A·B with packed A (all M rows) and B panels from panel_at(pc, jr, kc).
+/// C[M×N] (+)= A·B with packed A (all M rows) and B panels from panel_at(kernels, pc, jr, kc),
+/// each used for every A panel of a block of mc rows.
 /// m_begin must be a multiple of MR. finish(i0, i1, j0, j1) is called once per block of C as
 /// soon as it is final (after the last k block, while it is still in cache), so callers can
 /// apply an epilogue without another pass over C.
@@ -236,7 +223,7 @@ void gemm_blocked(std::int64_t m, std::int64_t n, std::int64_t k, const T* a_pac
       for (std::int64_t ic = m_begin; ic < m_end; ic += mc) {
         const std::int64_t ic_end = std::min(ic + mc, m_end);
         for (std::int64_t jr = jc; jr < jc_end; jr += nr) {
-          const auto b_panel = panel_at(pc, jr, kc);
+          const PackedPanel<T> b_panel = panel_at(kernels, pc, jr, kc);
           const std::int64_t cols = std::min(nr, n - jr);
           for (std::int64_t ir = ic; ir < ic_end; ir += mr) {
             const T* a_panel = a_packed + pc * m_padded + ir * kc;
@@ -268,7 +255,9 @@ void gemm_packed_rows(std::int64_t m, std::int64_t n, std::int64_t k, const T* a
   const std::int64_t n_padded = round_up(n, block<T>().nr);
   detail::gemm_blocked(
       m, n, k, a_packed,
-      [&](std::int64_t pc, std::int64_t jr, std::int64_t kc) { return PackedPanel<T>{b_packed + pc * n_padded + jr * kc}; },
+      [&](const FloatKernels*, std::int64_t pc, std::int64_t jr, std::int64_t kc) {
+        return PackedPanel<T>{b_packed + pc * n_padded + jr * kc};
+      },
       c, ldc, accumulate, m_begin, m_end, finish);
 }
 
@@ -279,28 +268,24 @@ void gemm_packed(std::int64_t m, std::int64_t n, std::int64_t k, const T* a_pack
 }
 
 /// Rows [m_begin, m_end) of C[M×N] (+)= A·B with packed A (all M rows; m_begin a multiple of
-/// MR) and B read in place: row k of B is b_rows[k][b_offset + j] for j < N. No packing of B:
-/// convolution points the rows into its (padded) input. Only a partial last panel is copied,
-/// so nothing past column N is read. finish(i0, i1, j0, j1): see detail::gemm_blocked.
+/// MR) and B read through row pointers: row k of B is b_rows[k][b_offset + j] for j < N.
+/// Convolution points the rows into its (padded) input, so B is never packed as a whole: each
+/// NR-column panel is gathered from the rows into one small buffer right before the A panels of
+/// a block use it. Reading the rows in place instead cost about a quarter of the micro-kernel's
+/// speed where they are not 64-byte aligned (a 29-wide padded row), since every B load then
+/// splits over two cache lines and the panel no longer fits in L1. Nothing past column N is
+/// read. finish(i0, i1, j0, j1): see detail::gemm_blocked.
 template <class T, class Finish = NoFinish>
 void gemm_indirect(std::int64_t m, std::int64_t n, std::int64_t k, const T* a_packed, const T* const* b_rows,
                    std::int64_t b_offset, T* c, std::int64_t ldc, bool accumulate, std::int64_t m_begin,
                    std::int64_t m_end, const Finish& finish = Finish{}) {
   const std::int64_t nr = block<T>().nr;
-  T* tail = scratch<T>(ScratchSlot::tail_panel, static_cast<std::size_t>(kc_block * nr));
-  const T** tail_rows = scratch<const T*>(ScratchSlot::tail_pointers, static_cast<std::size_t>(kc_block));
+  T* panel = scratch<T>(ScratchSlot::gathered_panel, static_cast<std::size_t>(kc_block * nr));
   detail::gemm_blocked(
       m, n, k, a_packed,
-      [&](std::int64_t pc, std::int64_t jr, std::int64_t kc) {
-        if (jr + nr <= n) return IndirectPanel<T>{b_rows + pc, b_offset + jr};
-        for (std::int64_t kk = 0; kk < kc; ++kk) {
-          T* dst = tail + kk * nr;
-          const T* src = b_rows[pc + kk] + b_offset + jr;
-          std::copy(src, src + (n - jr), dst);
-          std::fill(dst + (n - jr), dst + nr, T(0));
-          tail_rows[kk] = dst;
-        }
-        return IndirectPanel<T>{tail_rows, 0};
+      [&](const FloatKernels* kernels, std::int64_t pc, std::int64_t jr, std::int64_t kc) {
+        detail::gather_panel(kernels, b_rows + pc, b_offset + jr, kc, std::min(nr, n - jr), panel);
+        return PackedPanel<T>{panel};
       },
       c, ldc, accumulate, m_begin, m_end, finish);
 }

@@ -13,9 +13,10 @@ namespace fcam::cpu::gemm {
 /// of the NR-column B panel is at b + k·NR. Only the valid rows × cols of C are written.
 using PackedKernel = void (*)(std::int64_t kc, const float* a, const float* b, float* c, std::int64_t ldc,
                               bool accumulate, std::int64_t rows, std::int64_t cols);
-/// As PackedKernel, with row k of the B panel at b_rows[k] + b_offset (read in place).
-using IndirectKernel = void (*)(std::int64_t kc, const float* a, const float* const* b_rows, std::int64_t b_offset,
-                                float* c, std::int64_t ldc, bool accumulate, std::int64_t rows, std::int64_t cols);
+/// Packs one B panel from rows read in place: out[k·NR + j] = b_rows[k][b_offset + j] for k < kc,
+/// j < cols (cols <= NR), and zero for j >= cols. Only `cols` values of a row are read.
+using GatherKernel = void (*)(const float* const* b_rows, std::int64_t b_offset, std::int64_t kc, std::int64_t cols,
+                              float* out);
 
 /// dst[c·ldd + r] = src[r·lds + c] for r < rows, c < cols: the transposed copy that packing an
 /// operand stored the other way round needs (a convolution's weight gradient packs the column
@@ -29,7 +30,7 @@ struct FloatKernels {
   std::int64_t mr;            ///< rows of A per panel
   std::int64_t nr;            ///< columns of B per panel
   PackedKernel packed;        ///< B from packed panels
-  IndirectKernel indirect;    ///< B read in place through row pointers
+  GatherKernel gather;        ///< one B panel packed from row pointers
   TransposeKernel transpose;  ///< transposed copy, for packing
 };
 

@@ -71,63 +71,115 @@ Tensor<T> max_pool2d_backward(const Shape& input_shape, const std::vector<std::i
 
 namespace detail {
 
-/// Calls f(out_index, h0, h1, w0, w1, divisor) for every window of an average pooling (PyTorch's
-/// window clipping and divisor rules).
-template <class F>
-void for_each_avg_window(std::int64_t h, std::int64_t w, const Pool2dGeometry& g, F&& f) {
-  const std::int64_t oh = g.out_size(h), ow = g.out_size(w), s = g.step();
-  for (std::int64_t i = 0; i < oh; ++i)
-    for (std::int64_t j = 0; j < ow; ++j) {
-      std::int64_t h0 = i * s - g.padding, w0 = j * s - g.padding;
-      std::int64_t h1 = std::min(h0 + g.kernel, h + g.padding), w1 = std::min(w0 + g.kernel, w + g.padding);
-      const std::int64_t padded = (h1 - h0) * (w1 - w0);
-      h0 = std::max<std::int64_t>(h0, 0), w0 = std::max<std::int64_t>(w0, 0);
-      h1 = std::min(h1, h), w1 = std::min(w1, w);
-      const std::int64_t divisor = g.count_include_pad ? padded : (h1 - h0) * (w1 - w0);
-      f(i * ow + j, h0, h1, w0, w1, divisor);
-    }
+/// Walks the windows of an average pooling (PyTorch's window clipping and divisor rules) one
+/// output row at a time, in output order: edge(out_index, h0, h1, w0, w1, divisor) for each window
+/// clipped at the left or right border, and inner(i, h0, h1, j0, j1, divisor) once per row for its
+/// columns [j0, j1), whose windows are whole horizontally (w0 = j·step − padding, width = kernel).
+/// The inner run lets the kernels below vectorise across output columns.
+template <class Edge, class Inner>
+void for_each_avg_row(std::int64_t h, std::int64_t w, const Pool2dGeometry& g, Edge&& edge, Inner&& inner) {
+  const std::int64_t oh = g.out_size(h), ow = g.out_size(w), s = g.step(), k = g.kernel, pad = g.padding;
+  const std::int64_t j0 = std::min((pad + s - 1) / s, ow);
+  const std::int64_t j1 = w + pad - k < 0 ? j0 : std::clamp((w + pad - k) / s + 1, j0, ow);
+  for (std::int64_t i = 0; i < oh; ++i) {
+    const std::int64_t h0_padded = i * s - pad, h1_padded = std::min(h0_padded + k, h + pad);
+    const std::int64_t h0 = std::max<std::int64_t>(h0_padded, 0), h1 = std::min(h1_padded, h);
+    auto edge_window = [&](std::int64_t j) {
+      std::int64_t w0 = j * s - pad, w1 = std::min(w0 + k, w + pad);
+      const std::int64_t padded = (h1_padded - h0_padded) * (w1 - w0);
+      w0 = std::max<std::int64_t>(w0, 0), w1 = std::min(w1, w);
+      edge(i * ow + j, h0, h1, w0, w1, g.count_include_pad ? padded : (h1 - h0) * (w1 - w0));
+    };
+    for (std::int64_t j = 0; j < j0; ++j) edge_window(j);
+    if (j0 < j1) inner(i, h0, h1, j0, j1, (g.count_include_pad ? h1_padded - h0_padded : h1 - h0) * k);
+    for (std::int64_t j = j1; j < ow; ++j) edge_window(j);
+  }
 }
 
 }  // namespace detail
 
-/// Average pooling of x (N×C×H×W); an empty window (divisor 0) gives 0.
+/// Average pooling of x (N×C×H×W); an empty window (divisor 0) gives 0. Each window is summed
+/// row by row from zero, the same additions in the same order on the vectorised inner columns
+/// as on the clipped edge windows.
 template <Scalar T>
 Tensor<T> avg_pool2d(const Tensor<T>& x, const Pool2dGeometry& g) {
   const std::int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-  const std::int64_t oh = g.out_size(h), ow = g.out_size(w);
+  const std::int64_t oh = g.out_size(h), ow = g.out_size(w), s = g.step(), pad = g.padding;
   auto y = Tensor<T>::uninitialized({n, c, oh, ow});  // every window written
 #pragma omp parallel for num_threads(num_threads()) schedule(static)
   for (std::int64_t p = 0; p < n * c; ++p) {
     const T* in = x.data() + p * h * w;
     T* out = y.data() + p * oh * ow;
-    detail::for_each_avg_window(h, w, g, [&](std::int64_t o, std::int64_t h0, std::int64_t h1, std::int64_t w0,
-                                             std::int64_t w1, std::int64_t divisor) {
-      T sum = 0;
-      for (std::int64_t yy = h0; yy < h1; ++yy)
-        for (std::int64_t xx = w0; xx < w1; ++xx) sum += in[yy * w + xx];
-      out[o] = divisor > 0 ? sum / static_cast<T>(divisor) : T(0);
-    });
+    detail::for_each_avg_row(
+        h, w, g,
+        [&](std::int64_t o, std::int64_t h0, std::int64_t h1, std::int64_t w0, std::int64_t w1,
+            std::int64_t divisor) {
+          T sum = 0;
+          for (std::int64_t yy = h0; yy < h1; ++yy)
+            for (std::int64_t xx = w0; xx < w1; ++xx) sum += in[yy * w + xx];
+          out[o] = divisor > 0 ? sum / static_cast<T>(divisor) : T(0);
+        },
+        [&](std::int64_t i, std::int64_t h0, std::int64_t h1, std::int64_t j0, std::int64_t j1,
+            std::int64_t divisor) {
+          T* sum = out + i * ow;
+          std::fill(sum + j0, sum + j1, T(0));
+          for (std::int64_t yy = h0; yy < h1; ++yy)
+            for (std::int64_t kx = 0; kx < g.kernel; ++kx) {
+              const T* row = in + yy * w;
+              const std::int64_t shift = kx - pad;  // column of output j's tap: j·s + shift >= 0
+              if (s == 1) {
+                for (std::int64_t j = j0; j < j1; ++j) sum[j] += row[j + shift];
+              } else {
+                for (std::int64_t j = j0; j < j1; ++j) sum[j] += row[j * s + shift];
+              }
+            }
+          for (std::int64_t j = j0; j < j1; ++j) sum[j] = divisor > 0 ? sum[j] / static_cast<T>(divisor) : T(0);
+        });
   }
   return y;
 }
 
-/// Gradient of avg_pool2d: each output gradient shared equally over its window.
+/// Gradient of avg_pool2d: each output gradient shared equally over its window. Every input
+/// gradient receives its shares in output order, on the inner columns too (their taps run right
+/// to left, so the output columns reaching one input run left to right).
 template <Scalar T>
 Tensor<T> avg_pool2d_backward(const Shape& input_shape, const Pool2dGeometry& g, const Tensor<T>& grad_y) {
-  const std::int64_t h = input_shape[2], w = input_shape[3];
+  const std::int64_t h = input_shape[2], w = input_shape[3], s = g.step(), pad = g.padding;
   Tensor<T> grad_x(input_shape);
-  const std::int64_t out_plane = grad_y.size(2) * grad_y.size(3);
-#pragma omp parallel for num_threads(num_threads()) schedule(static)
-  for (std::int64_t p = 0; p < input_shape[0] * input_shape[1]; ++p) {
-    T* dx = grad_x.data() + p * h * w;
-    const T* dy = grad_y.data() + p * out_plane;
-    detail::for_each_avg_window(h, w, g, [&](std::int64_t o, std::int64_t h0, std::int64_t h1, std::int64_t w0,
-                                             std::int64_t w1, std::int64_t divisor) {
-      if (divisor == 0) return;
-      const T share = dy[o] / static_cast<T>(divisor);
-      for (std::int64_t yy = h0; yy < h1; ++yy)
-        for (std::int64_t xx = w0; xx < w1; ++xx) dx[yy * w + xx] += share;
-    });
+  const std::int64_t ow = grad_y.size(3), out_plane = grad_y.size(2) * ow;
+#pragma omp parallel num_threads(num_threads())
+  {
+    std::vector<T> shares(static_cast<std::size_t>(ow));
+#pragma omp for schedule(static)
+    for (std::int64_t p = 0; p < input_shape[0] * input_shape[1]; ++p) {
+      T* dx = grad_x.data() + p * h * w;
+      const T* dy = grad_y.data() + p * out_plane;
+      detail::for_each_avg_row(
+          h, w, g,
+          [&](std::int64_t o, std::int64_t h0, std::int64_t h1, std::int64_t w0, std::int64_t w1,
+              std::int64_t divisor) {
+            if (divisor == 0) return;
+            const T share = dy[o] / static_cast<T>(divisor);
+            for (std::int64_t yy = h0; yy < h1; ++yy)
+              for (std::int64_t xx = w0; xx < w1; ++xx) dx[yy * w + xx] += share;
+          },
+          [&](std::int64_t i, std::int64_t h0, std::int64_t h1, std::int64_t j0, std::int64_t j1,
+              std::int64_t divisor) {
+            if (divisor == 0) return;
+            T* share = shares.data();
+            for (std::int64_t j = j0; j < j1; ++j) share[j] = dy[i * ow + j] / static_cast<T>(divisor);
+            for (std::int64_t yy = h0; yy < h1; ++yy)
+              for (std::int64_t kx = g.kernel - 1; kx >= 0; --kx) {
+                T* row = dx + yy * w;
+                const std::int64_t shift = kx - pad;
+                if (s == 1) {
+                  for (std::int64_t j = j0; j < j1; ++j) row[j + shift] += share[j];
+                } else {
+                  for (std::int64_t j = j0; j < j1; ++j) row[j * s + shift] += share[j];
+                }
+              }
+          });
+    }
   }
   return grad_x;
 }

@@ -48,9 +48,8 @@ enum class ScratchSlot : std::size_t {
   packed_b,        ///< GEMM: packed B
   wide_output,     ///< conv: output block on the padded width
   partial_sum,     ///< conv: per-thread weight-gradient accumulator
-  tail_panel,      ///< GEMM: copy of a partial B panel
+  gathered_panel,  ///< GEMM: one B panel gathered from row pointers
   row_pointers,    ///< conv: B row pointers of an indirect GEMM
-  tail_pointers,   ///< GEMM: row pointers of the partial-panel copy
   winograd_input,  ///< Winograd: transformed input tiles of a chunk
   winograd_output, ///< Winograd: GEMM products (or output gradients) of a chunk
   winograd_weight_sum, ///< Winograd: weight gradient of the transformed kernel (calling thread)
