@@ -1,6 +1,7 @@
 // Tensor, RNG and thread-count behaviour.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <thread>
@@ -36,6 +37,46 @@ TEST_CASE("shapes whose byte size overflows 64 bits are refused before any alloc
   CHECK(Tensor<float>({0, std::int64_t{1} << 20, std::int64_t{1} << 20}).numel() == 0);
   CHECK_THROWS_WITH(Tensor<float>({0, std::int64_t{1} << 40, std::int64_t{1} << 40}), Contains("too many elements"));
   CHECK(numel_of({std::int64_t{1} << 62, 4, 0}) == 0);  // no signed overflow on the way to 0 (UBSan)
+}
+
+TEST_CASE("large CPU buffers are reused through the cache of freed ones, zeroed when asked", "[tensor][cache]") {
+  if (!detail::cpu_cache_allowed) {
+    WARN("not tested: this build (ASan) never caches CPU buffers");
+    return;
+  }
+  set_cpu_cache_limit(std::size_t{64} << 20);
+  const Shape large{1 << 20};  // 4 MB of float
+  const float* first = nullptr;
+  {
+    auto t = Tensor<float>::uninitialized(large);
+    first = t.data();
+    std::fill(t.data(), t.data() + t.numel(), 7.0f);
+    CHECK(cpu_cache_bytes() == 0);
+  }
+  CHECK(cpu_cache_bytes() == std::size_t{4} << 20);  // kept on free
+  {
+    Tensor<float> again(large);  // the same block, zeroed again
+    CHECK(again.data() == first);
+    CHECK(cpu_cache_bytes() == 0);
+    CHECK(std::all_of(again.data(), again.data() + again.numel(), [](float v) { return v == 0.0f; }));
+    CHECK(reinterpret_cast<std::uintptr_t>(again.data()) % 64 == 0);
+  }
+  {
+    Tensor<float> small({1000});  // below the cache's minimum: straight back to malloc
+  }
+  CHECK(cpu_cache_bytes() == std::size_t{4} << 20);
+  {  // past the limit the oldest blocks go first: 20 blocks of 4 MB under a 64 MB limit
+    std::vector<Tensor<float>> many;
+    for (int i = 0; i < 20; ++i) many.push_back(Tensor<float>::uninitialized({(1 << 20) + 1024 * i}));
+  }
+  CHECK(cpu_cache_bytes() <= std::size_t{64} << 20);
+  CHECK(cpu_cache_bytes() > std::size_t{56} << 20);
+  release_cpu_cache();
+  CHECK(cpu_cache_bytes() == 0);
+  set_cpu_cache_limit(0);  // off: nothing is kept
+  { auto t = Tensor<float>::uninitialized(large); }
+  CHECK(cpu_cache_bytes() == 0);
+  set_cpu_cache_limit(std::size_t{1} << 30);
 }
 
 TEST_CASE("copies share storage, clone and views behave", "[tensor]") {

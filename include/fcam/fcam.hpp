@@ -8,6 +8,7 @@
 #include "fcam/cam/method.hpp"
 #include "fcam/plot/overlay.hpp"
 #include "fcam/cam/smooth_gradcampp.hpp"
+#include "fcam/core/cpu_cache.hpp"
 #include "fcam/core/device.hpp"
 #include "fcam/core/error.hpp"
 #include "fcam/core/grad_mode.hpp"

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <new>
 
+#include "fcam/core/cpu_cache.hpp"
 #include "fcam/core/device.hpp"
 #include "fcam/cuda/api.hpp"
 
@@ -27,11 +28,12 @@ public:
     require_device_available(device, "Storage");
     const std::size_t bytes = size * sizeof(T);
     if (bytes == 0) return;
-    if (device == Device::cpu) {
-      const std::size_t rounded = (bytes + alignment - 1) / alignment * alignment;
-      data_ = static_cast<T*>(std::aligned_alloc(alignment, rounded));
+    if (device == Device::cpu) {  // large buffers through the cache of freed ones (cpu_cache.hpp)
+      cpu_bytes_ = detail::CpuBlockCache::rounded(bytes);
+      data_ = static_cast<T*>(detail::cpu_block_cache().take(cpu_bytes_));
+      if (!data_) data_ = static_cast<T*>(std::aligned_alloc(alignment, cpu_bytes_));
       if (!data_) throw std::bad_alloc();
-      if (zero) std::memset(static_cast<void*>(data_), 0, rounded);
+      if (zero) std::memset(static_cast<void*>(data_), 0, cpu_bytes_);
     } else {
 #if FCAM_WITH_CUDA
       data_ = static_cast<T*>(cuda::device_alloc(bytes, zero));
@@ -44,7 +46,7 @@ public:
 
   ~Storage() {
     if (device_ == Device::cpu) {
-      std::free(data_);
+      if (data_) detail::cpu_block_cache().give(data_, cpu_bytes_);
     } else {
 #if FCAM_WITH_CUDA
       cuda::device_free(data_);
@@ -63,6 +65,7 @@ private:
   T* data_ = nullptr;
   std::size_t size_ = 0;
   Device device_ = Device::cpu;
+  std::size_t cpu_bytes_ = 0;  // a CPU buffer's allocated size (CpuBlockCache::rounded)
 };
 
 }  // namespace fcam
