@@ -92,7 +92,8 @@ TEST_CASE("every micro-kernel the CPU supports equals the naive block product", 
             if (i < rows && j < cols) {
               expected = accumulate ? 0.5 : 0.0;
               for (std::int64_t k = 0; k < kc; ++k)
-                expected += static_cast<double>(a[static_cast<std::size_t>(k * mr + i)]) * b[static_cast<std::size_t>(k * nr + j)];
+                expected += static_cast<double>(a[static_cast<std::size_t>(k * mr + i)]) *
+                            b[static_cast<std::size_t>(k * nr + j)];
             }
             REQUIRE(std::abs(c[static_cast<std::size_t>(i * ldc + j)] - expected) <= 1e-5);
           }

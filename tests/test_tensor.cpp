@@ -41,10 +41,15 @@ TEST_CASE("shapes whose byte size overflows 64 bits are refused before any alloc
 
 TEST_CASE("large CPU buffers are reused through the cache of freed ones, zeroed when asked", "[tensor][cache]") {
   if (!detail::cpu_cache_allowed) {
-    WARN("not tested: this build (ASan) never caches CPU buffers");
+    WARN("not tested: this build (a sanitizer) never caches CPU buffers");
     return;
   }
+  struct RestoreLimit {  // the other tests of this binary keep the limit they started with
+    std::size_t limit = cpu_cache_limit();
+    ~RestoreLimit() { set_cpu_cache_limit(limit); }
+  } restore;
   set_cpu_cache_limit(std::size_t{64} << 20);
+  CHECK(cpu_cache_limit() == std::size_t{64} << 20);
   const Shape large{1 << 20};  // 4 MB of float
   const float* first = nullptr;
   {
@@ -76,7 +81,6 @@ TEST_CASE("large CPU buffers are reused through the cache of freed ones, zeroed 
   set_cpu_cache_limit(0);  // off: nothing is kept
   { auto t = Tensor<float>::uninitialized(large); }
   CHECK(cpu_cache_bytes() == 0);
-  set_cpu_cache_limit(std::size_t{1} << 30);
 }
 
 TEST_CASE("copies share storage, clone and views behave", "[tensor]") {

@@ -9,7 +9,8 @@
 ///
 /// The cache holds at most `FCAM_CPU_CACHE_MB` megabytes (read once; default 1024; 0 turns it
 /// off), or what set_cpu_cache_limit() says; past the limit the oldest blocks are freed first.
-/// Sanitizer builds (ASan) never cache, so that a use after free is still reported.
+/// Sanitizer builds (ASan, HWASan, MSan) never cache, so that a use after free is still reported;
+/// under Valgrind, set FCAM_CPU_CACHE_MB=0.
 #pragma once
 
 #include <cstddef>
@@ -22,10 +23,11 @@ namespace fcam {
 
 namespace detail {
 
-#if defined(__SANITIZE_ADDRESS__)
+// Sanitizers that track freed or uninitialised memory would miss what a recycled block hides.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_HWADDRESS__)
 inline constexpr bool cpu_cache_allowed = false;
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(hwaddress_sanitizer) || __has_feature(memory_sanitizer)
 inline constexpr bool cpu_cache_allowed = false;
 #else
 inline constexpr bool cpu_cache_allowed = true;
@@ -44,9 +46,10 @@ public:
 
   explicit CpuBlockCache(std::size_t limit) : limit_(cpu_cache_allowed ? limit : 0) {}
 
-  /// The size a request of `bytes` is served with (a multiple of 64 at least).
+  /// The size a request of `bytes` is served with: a multiple of 64, and of a page for cached
+  /// sizes (without the cache no more, so that ASan still sees an overflow past 64 bytes).
   static std::size_t rounded(std::size_t bytes) {
-    return bytes >= min_bytes ? (bytes + page - 1) / page * page : (bytes + 63) / 64 * 64;
+    return cpu_cache_allowed && bytes >= min_bytes ? (bytes + page - 1) / page * page : (bytes + 63) / 64 * 64;
   }
 
   /// A cached block of exactly rounded(bytes), or null.
@@ -94,6 +97,12 @@ public:
   void release() {
     const std::lock_guard<std::mutex> lock(mutex_);
     while (cached_ > 0) evict_oldest();
+  }
+
+  /// The limit (bytes).
+  std::size_t limit() {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    return limit_;
   }
 
   /// Bytes held in cached blocks.
@@ -146,6 +155,9 @@ inline CpuBlockCache& cpu_block_cache() {
 }
 
 }  // namespace detail
+
+/// The cache's limit in bytes (FCAM_CPU_CACHE_MB or set_cpu_cache_limit; 0 in sanitizer builds).
+inline std::size_t cpu_cache_limit() { return detail::cpu_block_cache().limit(); }
 
 /// Bytes of freed CPU buffers the cache holds for reuse.
 inline std::size_t cpu_cache_bytes() { return detail::cpu_block_cache().cached_bytes(); }

@@ -245,7 +245,9 @@ void conv2d_forward_packed(const Tensor<T>& x, const T* packed_w, std::int64_t a
   // Gathering B from the rows saves the im2col pass; its price is the junk columns of the
   // wide grid, (Wq − Wo)/Wo extra work. Measured on the WSOL-ResNet50 shapes (A/B, min of
   // repeated runs): in place wins or ties everywhere those are <= 1/8 (3×3 at 28×28: 7%),
-  // by up to 20% at batch 8; im2col stays for small maps where the junk would dominate.
+  // by up to 20% at batch 8; im2col stays for small maps where the junk would dominate. (That
+  // was measured before gemm_indirect gathered its panels, which made this path faster still;
+  // the threshold has not been measured again.)
   const PhaseLayout phases(s, g);
   const bool one_by_one = g.kernel_h == 1 && g.kernel_w == 1 && g.pad_h == 0 && g.pad_w == 0;
   const bool in_place = one_by_one || phases.junk_cols * 8 <= s.out_w;

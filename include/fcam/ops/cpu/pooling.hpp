@@ -11,6 +11,8 @@
 #include <limits>
 #include <vector>
 
+#include <omp.h>
+
 #include "fcam/core/tensor.hpp"
 #include "fcam/core/threads.hpp"
 #include "fcam/ops/pool2d_geometry.hpp"
@@ -147,9 +149,11 @@ Tensor<T> avg_pool2d_backward(const Shape& input_shape, const Pool2dGeometry& g,
   const std::int64_t h = input_shape[2], w = input_shape[3], s = g.step(), pad = g.padding;
   Tensor<T> grad_x(input_shape);
   const std::int64_t ow = grad_y.size(3), out_plane = grad_y.size(2) * ow;
-#pragma omp parallel num_threads(num_threads())
+  const int threads = num_threads();
+  std::vector<T> shares_of_threads(static_cast<std::size_t>(threads * ow));  // one row per thread
+#pragma omp parallel num_threads(threads)
   {
-    std::vector<T> shares(static_cast<std::size_t>(ow));
+    T* shares = shares_of_threads.data() + omp_get_thread_num() * ow;
 #pragma omp for schedule(static)
     for (std::int64_t p = 0; p < input_shape[0] * input_shape[1]; ++p) {
       T* dx = grad_x.data() + p * h * w;
@@ -166,7 +170,7 @@ Tensor<T> avg_pool2d_backward(const Shape& input_shape, const Pool2dGeometry& g,
           [&](std::int64_t i, std::int64_t h0, std::int64_t h1, std::int64_t j0, std::int64_t j1,
               std::int64_t divisor) {
             if (divisor == 0) return;
-            T* share = shares.data();
+            T* share = shares;
             for (std::int64_t j = j0; j < j1; ++j) share[j] = dy[i * ow + j] / static_cast<T>(divisor);
             for (std::int64_t yy = h0; yy < h1; ++yy)
               for (std::int64_t kx = g.kernel - 1; kx >= 0; --kx) {
