@@ -90,13 +90,13 @@ public:
   void set_limit(std::size_t limit) {
     const std::lock_guard<std::mutex> lock(mutex_);
     limit_ = cpu_cache_allowed ? limit : 0;
-    while (cached_ > 0) evict_oldest();
+    evict_all();
   }
 
   /// Frees every cached block.
   void release() {
     const std::lock_guard<std::mutex> lock(mutex_);
-    while (cached_ > 0) evict_oldest();
+    evict_all();
   }
 
   /// The limit (bytes).
@@ -116,6 +116,10 @@ private:
     void* block;
     std::size_t bytes;
   };
+
+  void evict_all() {  // requires: the lock held
+    while (cached_ > 0) evict_oldest();
+  }
 
   void evict_oldest() {  // requires: the lock held, a block cached
     const Entry oldest = order_.front();
