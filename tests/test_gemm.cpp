@@ -85,7 +85,7 @@ TEST_CASE("every micro-kernel the CPU supports equals the naive block product", 
       for (bool accumulate : {false, true}) {
         INFO(cpu::isa_name(isa) << " rows=" << rows << " cols=" << cols << " acc=" << accumulate);
         std::vector<float> c(static_cast<std::size_t>(mr * ldc), 0.5f);
-        kernels.packed(kc, a.data(), b.data(), c.data(), ldc, accumulate, rows, cols);
+        kernels.packed(kc, a.data(), b.data(), c.data(), ldc, accumulate, rows, cols, nullptr);
         for (std::int64_t i = 0; i < mr; ++i)
           for (std::int64_t j = 0; j < ldc; ++j) {
             double expected = 0.5;  // untouched outside the valid block
@@ -98,6 +98,60 @@ TEST_CASE("every micro-kernel the CPU supports equals the naive block product", 
             REQUIRE(std::abs(c[static_cast<std::size_t>(i * ldc + j)] - expected) <= 1e-5);
           }
       }
+  }
+}
+
+// The epilogue in the micro-kernel's store against the same formula applied to the plain
+// product afterwards: per row scale and shift, the residual, ReLU and ReLU6, on whole and
+// partial blocks, with and without accumulation (the last k block of a deep product).
+TEST_CASE("every micro-kernel applies the epilogue as it stores its block", "[gemm][isa]") {
+  for (cpu::Isa isa : {cpu::Isa::portable, cpu::Isa::avx2, cpu::Isa::avx512}) {
+    if (!cpu::cpu_supports(isa)) {
+      WARN("not tested on this CPU: " << cpu::isa_name(isa));
+      continue;
+    }
+    const gemm::FloatKernels& kernels = gemm::float_kernels(isa);
+    const std::int64_t mr = kernels.mr, nr = kernels.nr, kc = 29, ldc = nr + 5, ldr = nr + 2;
+    Rng rng(11);
+    std::vector<float> a(static_cast<std::size_t>(kc * mr)), b(static_cast<std::size_t>(kc * nr));
+    std::vector<float> scale(static_cast<std::size_t>(mr)), shift(scale.size()), residual(static_cast<std::size_t>(mr * ldr));
+    for (auto* v : {&a, &b, &shift, &residual})
+      for (float& x : *v) x = static_cast<float>(rng.uniform(-3, 3));
+    for (float& x : scale) x = static_cast<float>(rng.uniform(0.5, 2));
+    for (const auto& [rows, cols] : {std::pair{mr, nr}, std::pair{mr - 1, nr - 3}, std::pair{std::int64_t{1}, std::int64_t{1}}})
+      for (bool accumulate : {false, true})
+        for (int variant = 0; variant < 4; ++variant) {
+          INFO(cpu::isa_name(isa) << " rows=" << rows << " cols=" << cols << " acc=" << accumulate << " variant="
+                                  << variant);
+          // 0: shift only; 1: scale, shift, ReLU; 2: residual, ReLU6; 3: scale only, residual.
+          gemm::Epilogue<float> e;
+          e.shift = variant != 3 ? shift.data() : nullptr;
+          e.scale = variant == 1 || variant == 3 ? scale.data() : nullptr;
+          e.residual = variant >= 2 ? residual.data() : nullptr;
+          e.ldr = ldr;
+          e.relu = variant == 1 || variant == 2;
+          if (variant == 2) e.relu_max = 6.0f;
+          std::vector<float> plain(static_cast<std::size_t>(mr * ldc), 0.5f), fused = plain;
+          kernels.packed(kc, a.data(), b.data(), plain.data(), ldc, accumulate, rows, cols, nullptr);
+          kernels.packed(kc, a.data(), b.data(), fused.data(), ldc, accumulate, rows, cols, &e);
+          int clamped = 0;
+          for (std::int64_t i = 0; i < mr; ++i)
+            for (std::int64_t j = 0; j < ldc; ++j) {
+              const float got = fused[static_cast<std::size_t>(i * ldc + j)];
+              if (i >= rows || j >= cols) {
+                REQUIRE(got == 0.5f);  // untouched outside the valid block
+                continue;
+              }
+              // Either rounding of v·scale + shift (one fused multiply-add, or two steps).
+              const double v = plain[static_cast<std::size_t>(i * ldc + j)];
+              double expected = (e.scale ? v * e.scale[i] : v) + (e.shift ? e.shift[i] : 0.0);
+              if (e.residual) expected += static_cast<double>(e.residual[i * ldr + j]);
+              if (e.relu) expected = std::min<double>(std::max(expected, 0.0), e.relu_max);
+              clamped += e.relu && (got == 0.0f || got == e.relu_max);
+              REQUIRE(std::abs(got - expected) <= 1e-5 * std::max(1.0, std::abs(expected)));
+            }
+          if (e.relu && rows * cols > 8) CHECK(clamped > 0);  // the clamp was exercised
+        }
   }
 }
 

@@ -16,6 +16,8 @@ struct Avx2 {
   static type broadcast(float x) { return _mm256_set1_ps(x); }
   static type fmadd(type a, type b, type c) { return _mm256_fmadd_ps(a, b, c); }
   static type add(type a, type b) { return _mm256_add_ps(a, b); }
+  static type max(type a, type b) { return _mm256_max_ps(a, b); }
+  static type min(type a, type b) { return _mm256_min_ps(a, b); }
   static void store(float* p, type v) { _mm256_storeu_ps(p, v); }
 };
 

@@ -16,6 +16,10 @@ struct Avx512 {
   static type broadcast(float x) { return _mm512_set1_ps(x); }
   static type fmadd(type a, type b, type c) { return _mm512_fmadd_ps(a, b, c); }
   static type add(type a, type b) { return _mm512_add_ps(a, b); }
+  // The zero-masked forms with every lane kept: GCC 12 warns that the plain ones read an
+  // undefined register (maybe-uninitialized), and they compute the same.
+  static type max(type a, type b) { return _mm512_maskz_max_ps(0xFFFF, a, b); }
+  static type min(type a, type b) { return _mm512_maskz_min_ps(0xFFFF, a, b); }
   static void store(float* p, type v) { _mm512_storeu_ps(p, v); }
 };
 

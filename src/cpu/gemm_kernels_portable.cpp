@@ -9,8 +9,9 @@ FloatKernels portable_float_kernels() {
   return FloatKernels{
       Isa::portable, mr, nr,
       [](std::int64_t kc, const float* a, const float* b, float* c, std::int64_t ldc, bool accumulate,
-         std::int64_t rows, std::int64_t cols) {
-        detail::portable_micro_kernel<float, mr, nr>(kc, a, PackedPanel<float>{b}, c, ldc, accumulate, rows, cols);
+         std::int64_t rows, std::int64_t cols, const Epilogue<float>* epilogue) {
+        detail::portable_micro_kernel<float, mr, nr>(kc, a, PackedPanel<float>{b}, c, ldc, accumulate, rows, cols,
+                                                     epilogue);
       },
       [](const float* const* b_rows, std::int64_t b_offset, std::int64_t kc, std::int64_t cols, float* out) {
         for (std::int64_t k = 0; k < kc; ++k, out += nr) {

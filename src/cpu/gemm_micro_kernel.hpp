@@ -13,18 +13,54 @@
 namespace fcam::cpu::gemm {
 namespace {
 
-/// Writes the valid rows × cols of a register block held in `tile` (row-major, `width` columns).
-inline void store_valid(const float* tile, std::int64_t width, float* c, std::int64_t ldc, bool accumulate,
-                        std::int64_t rows, std::int64_t cols) {
+/// Copies the valid rows × cols of a block (row stride ld) into `tile` (row-major, `width`
+/// columns) and zeroes the rest, so that a partial block runs the whole block's register code.
+inline void load_valid(const float* from, std::int64_t ld, std::int64_t rows, std::int64_t cols, float* tile,
+                       std::int64_t width, std::int64_t tile_rows) {
+  for (std::int64_t i = 0; i < tile_rows; ++i)
+    for (std::int64_t j = 0; j < width; ++j) tile[i * width + j] = i < rows && j < cols ? from[i * ld + j] : 0.0f;
+}
+
+/// Writes the valid rows × cols of `tile` (row-major, `width` columns) to c.
+inline void store_valid(const float* tile, std::int64_t width, float* c, std::int64_t ldc, std::int64_t rows,
+                        std::int64_t cols) {
   for (std::int64_t i = 0; i < rows; ++i)
-    for (std::int64_t j = 0; j < cols; ++j) c[i * ldc + j] = (accumulate ? c[i * ldc + j] : 0.0f) + tile[i * width + j];
+    for (std::int64_t j = 0; j < cols; ++j) c[i * ldc + j] = tile[i * width + j];
+}
+
+/// Applies the epilogue of row i (Epilogue's formula) to the two registers of one row of C;
+/// `residual` points at the row's residual values (null: none).
+template <class V>
+void epilogue_row(const Epilogue<float>& e, std::int64_t i, const float* residual, typename V::type& lo,
+                  typename V::type& hi) {
+  constexpr int w = V::width;
+  const typename V::type shift = e.shift ? V::broadcast(e.shift[i]) : V::zero();
+  if (e.scale) {
+    const typename V::type scale = V::broadcast(e.scale[i]);
+    lo = V::fmadd(lo, scale, shift);
+    hi = V::fmadd(hi, scale, shift);
+  } else {  // + 0 too, as v·1 + 0 would: −0 becomes +0
+    lo = V::add(lo, shift);
+    hi = V::add(hi, shift);
+  }
+  if (residual) {
+    lo = V::add(lo, V::load(residual));
+    hi = V::add(hi, V::load(residual + w));
+  }
+  if (e.relu) {  // max(0, v), then min(cap, v): NaN stays NaN, as std::max(v, 0) and std::min(v, cap)
+    const typename V::type cap = V::broadcast(e.relu_max);
+    lo = V::min(cap, V::max(V::zero(), lo));
+    hi = V::min(cap, V::max(V::zero(), hi));
+  }
 }
 
 /// MR rows × two registers of columns: 2·MR accumulators, two B loads and one broadcast per row
-/// per k step. V: the register type (zero, load, broadcast, fmadd, add, store; `width` lanes).
+/// per k step. V: the register type (zero, load, broadcast, fmadd, add, max, min, store; `width`
+/// lanes; max(a, b) and min(a, b) return b when either is NaN). A partial block (the edges of C)
+/// is staged through tiles, so that it runs the same arithmetic as a whole one.
 template <class V, int MR>
 void simd_kernel(std::int64_t kc, const float* a, const float* b, float* c, std::int64_t ldc, bool accumulate,
-                 std::int64_t rows, std::int64_t cols) {
+                 std::int64_t rows, std::int64_t cols, const Epilogue<float>* epilogue) {
   constexpr int w = V::width;
   typename V::type lo[MR], hi[MR];
 #pragma GCC unroll 8
@@ -38,25 +74,35 @@ void simd_kernel(std::int64_t kc, const float* a, const float* b, float* c, std:
       hi[i] = V::fmadd(ai, b1, hi[i]);
     }
   }
-  if (rows == MR && cols == 2 * w) {
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) {
-      float* row = c + i * ldc;
-      if (accumulate) {
-        lo[i] = V::add(lo[i], V::load(row));
-        hi[i] = V::add(hi[i], V::load(row + w));
-      }
-      V::store(row, lo[i]);
-      V::store(row + w, hi[i]);
+  const bool whole = rows == MR && cols == 2 * w;
+  alignas(64) float c_tile[MR * 2 * w];
+  alignas(64) float r_tile[MR * 2 * w];
+  float* out = c;
+  std::int64_t ld = ldc;
+  const float* residual = epilogue ? epilogue->residual : nullptr;
+  std::int64_t ldr = epilogue ? epilogue->ldr : 0;
+  if (!whole) {
+    if (accumulate) load_valid(c, ldc, rows, cols, c_tile, 2 * w, MR);
+    if (residual) {
+      load_valid(residual, ldr, rows, cols, r_tile, 2 * w, MR);
+      residual = r_tile;
+      ldr = 2 * w;
     }
-    return;
+    out = c_tile;
+    ld = 2 * w;
   }
-  alignas(64) float tile[MR * 2 * w];
+#pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) {
-    V::store(tile + i * 2 * w, lo[i]);
-    V::store(tile + i * 2 * w + w, hi[i]);
+    float* row = out + i * ld;
+    if (accumulate) {
+      lo[i] = V::add(lo[i], V::load(row));
+      hi[i] = V::add(hi[i], V::load(row + w));
+    }
+    if (epilogue && i < rows) epilogue_row<V>(*epilogue, i, residual ? residual + i * ldr : nullptr, lo[i], hi[i]);
+    V::store(row, lo[i]);
+    V::store(row + w, hi[i]);
   }
-  store_valid(tile, 2 * w, c, ldc, accumulate, rows, cols);
+  if (!whole) store_valid(c_tile, 2 * w, c, ldc, rows, cols);
 }
 
 /// GatherKernel for panels of two registers: whole rows move as two unaligned loads and two

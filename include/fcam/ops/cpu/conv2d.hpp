@@ -110,19 +110,18 @@ inline TileIndex tile_at(std::int64_t item, const Tiling& t, std::int64_t groups
   return {plane / groups, plane % groups, oh0, std::min(oh0 + t.rows, out_h), m0, std::min(m0 + t.m_step, cout_g)};
 }
 
-/// The gemm `finish` callback of one tile: applies the epilogue in place to a final block of
-/// C = y_tile (rows are the group's output channels from `channel0`, row stride ldc); the
-/// residual is read at the same offset from its start as y_tile from y's.
+/// The epilogue `e` as the GEMM that writes one tile of the output applies it, C = y_tile (rows:
+/// the group's output channels from `channel0`, row stride ldc); the residual is read at the same
+/// offset from its start as y_tile from y's.
 template <class T>
-auto epilogue_in_place(const ConvEpilogue<T>& e, std::int64_t channel0, T* y_tile, std::int64_t ldc,
-                       std::ptrdiff_t tile_offset) {
-  return [&e, channel0, y_tile, ldc, tile_offset](std::int64_t i0, std::int64_t i1, std::int64_t j0, std::int64_t j1) {
-    if (e.identity()) return;
-    for (std::int64_t i = i0; i < i1; ++i) {
-      T* row = y_tile + i * ldc + j0;
-      epilogue_row(e, channel0 + i, row, row, e.residual ? e.residual + tile_offset + i * ldc + j0 : nullptr, j1 - j0);
-    }
-  };
+gemm::Epilogue<T> tile_epilogue(const ConvEpilogue<T>& e, std::int64_t channel0, std::int64_t ldc,
+                                std::ptrdiff_t tile_offset) {
+  return {.scale = e.scale ? e.scale + channel0 : nullptr,
+          .shift = e.shift ? e.shift + channel0 : nullptr,
+          .residual = e.residual ? e.residual + tile_offset : nullptr,
+          .ldr = ldc,
+          .relu = e.relu,
+          .relu_max = e.relu_max};
 }
 
 /// The kernel matrix of each group packed (gemm::pack_a layout) by all threads into `out`.
@@ -199,7 +198,7 @@ void conv2d_forward_in_place(const Tensor<T>& x, const ConvEpilogue<T>& e, const
     const std::int64_t band = t.oh1 - t.oh0;
     if (!wide) {
       gemm::gemm_indirect(s.cout_g, band * wq, s.k, w_g, rows, t.oh0 * wq, y_tile, s.p, false, t.m0, t.m1,
-                          epilogue_in_place(e, channel0, y_tile, s.p, tile_offset));
+                          tile_epilogue(e, channel0, s.p, tile_offset));
       return;
     }
     T* out = scratch<T>(ScratchSlot::wide_output, static_cast<std::size_t>(s.cout_g * band * wq));
@@ -232,7 +231,7 @@ void conv2d_forward_im2col(const Tensor<T>& x, const ConvEpilogue<T>& e, const C
     const std::ptrdiff_t tile_offset = (t.n * s.c_out + channel0) * s.p + p0;
     T* y_tile = y.data() + tile_offset;
     gemm::gemm_packed(s.cout_g, cols, s.k, packed_w + t.grp * a_size, packed_b, y_tile, s.p, false,
-                      epilogue_in_place(e, channel0, y_tile, s.p, tile_offset));
+                      tile_epilogue(e, channel0, s.p, tile_offset));
   });
 }
 

@@ -152,11 +152,20 @@ struct PackedPanel {
 
 namespace detail {
 
-/// Portable micro-kernel: C[rows×cols] (+)= Apanel(kc×MR)ᵀ · Bpanel(kc×NR). The float kernels of
-/// fcam::runtime use it for Isa::portable; other types use it directly.
+/// Epilogue's formula for value v at (i, j) of a block.
+template <class T>
+T epilogue_value(const Epilogue<T>& e, std::int64_t i, std::int64_t j, T v) {
+  const T shift = e.shift ? e.shift[i] : T(0);
+  v = e.scale ? v * e.scale[i] + shift : v + shift;
+  if (e.residual) v += e.residual[i * e.ldr + j];
+  return e.relu ? std::min(std::max(v, T(0)), e.relu_max) : v;
+}
+
+/// Portable micro-kernel: C[rows×cols] = epilogue(Apanel(kc×MR)ᵀ · Bpanel(kc×NR) (+ C)). The
+/// float kernels of fcam::runtime use it for Isa::portable; other types use it directly.
 template <class T, int MR, int NR>
 void portable_micro_kernel(std::int64_t kc, const T* a, const PackedPanel<T>& b_panel, T* c, std::int64_t ldc,
-                           bool accumulate, std::int64_t rows, std::int64_t cols) {
+                           bool accumulate, std::int64_t rows, std::int64_t cols, const Epilogue<T>* epilogue) {
   T acc[MR * NR] = {};
   for (std::int64_t k = 0; k < kc; ++k, a += MR) {
     const T* b = b_panel.p + k * NR;
@@ -164,18 +173,21 @@ void portable_micro_kernel(std::int64_t kc, const T* a, const PackedPanel<T>& b_
       for (int j = 0; j < NR; ++j) acc[i * NR + j] += a[i] * b[j];
   }
   for (std::int64_t i = 0; i < rows; ++i)
-    for (std::int64_t j = 0; j < cols; ++j) c[i * ldc + j] = (accumulate ? c[i * ldc + j] : T(0)) + acc[i * NR + j];
+    for (std::int64_t j = 0; j < cols; ++j) {
+      const T v = (accumulate ? c[i * ldc + j] : T(0)) + acc[i * NR + j];
+      c[i * ldc + j] = epilogue ? epilogue_value(*epilogue, i, j, v) : v;
+    }
 }
 
 /// One register block of C from an A panel and a B panel: float through `kernels` (the table of
 /// this process), other types through the portable kernel (`kernels` is null for them).
 template <class T>
 void micro_kernel(const FloatKernels* kernels, std::int64_t kc, const T* a, const PackedPanel<T>& b, T* c,
-                  std::int64_t ldc, bool accumulate, std::int64_t rows, std::int64_t cols) {
+                  std::int64_t ldc, bool accumulate, std::int64_t rows, std::int64_t cols, const Epilogue<T>* epilogue) {
   if constexpr (std::is_same_v<T, float>) {
-    kernels->packed(kc, a, b.p, c, ldc, accumulate, rows, cols);
+    kernels->packed(kc, a, b.p, c, ldc, accumulate, rows, cols, epilogue);
   } else {
-    portable_micro_kernel<T, portable_block.mr, portable_block.nr>(kc, a, b, c, ldc, accumulate, rows, cols);
+    portable_micro_kernel<T, portable_block.mr, portable_block.nr>(kc, a, b, c, ldc, accumulate, rows, cols, epilogue);
   }
 }
 /// Packs one B panel from row pointers (GatherKernel's contract): float through `kernels`, other
@@ -196,40 +208,40 @@ void gather_panel(const FloatKernels* kernels, const T* const* b_rows, std::int6
 
 /// The blocked loops shared by the packed and indirect products: rows [m_begin, m_end) of
 /// C[M×N] (+)= A·B with packed A (all M rows) and B panels from panel_at(kernels, pc, jr, kc),
-/// each used for every A panel of a block of mc rows.
-/// m_begin must be a multiple of MR. finish(i0, i1, j0, j1) is called once per block of C as
-/// soon as it is final (after the last k block, while it is still in cache), so callers can
-/// apply an epilogue without another pass over C.
-template <class T, class PanelAt, class Finish>
+/// each used for every A panel of a block of mc rows. m_begin must be a multiple of MR.
+/// `epilogue` (addressing C's first row and column) is applied by the micro-kernel as it stores
+/// each block of the last k block.
+template <class T, class PanelAt>
 void gemm_blocked(std::int64_t m, std::int64_t n, std::int64_t k, const T* a_packed, PanelAt&& panel_at, T* c,
-                  std::int64_t ldc, bool accumulate, std::int64_t m_begin, std::int64_t m_end, const Finish& finish) {
+                  std::int64_t ldc, bool accumulate, std::int64_t m_begin, std::int64_t m_end,
+                  const Epilogue<T>& epilogue) {
   // The kernel table is looked up once per product, and only for float (other types never
   // depend on FCAM_ISA).
   const FloatKernels* kernels = std::is_same_v<T, float> ? &active_float_kernels() : nullptr;
   const auto [mr, nr] = block<T>();
   const std::int64_t mc = mc_block(mr);
-  if (k == 0) {
-    if (!accumulate)
-      for (std::int64_t i = m_begin; i < m_end; ++i) std::fill(c + i * ldc, c + i * ldc + n, T(0));
-    finish(m_begin, m_end, std::int64_t{0}, n);
+  // The micro-kernel's call for the block at (ir, jr) over depth kc of A and B from pc.
+  auto run = [&](std::int64_t pc, std::int64_t kc, const PackedPanel<T>& b_panel, std::int64_t ir, std::int64_t jr) {
+    const bool last = pc + kc == k && !epilogue.none();
+    const Epilogue<T> here = last ? epilogue.at(ir, jr) : Epilogue<T>{};
+    const T* a_panel = a_packed + pc * round_up(m, mr) + ir * kc;
+    micro_kernel(kernels, kc, a_panel, b_panel, c + ir * ldc + jr, ldc, accumulate || pc > 0, std::min(mr, m - ir),
+                 std::min(nr, n - jr), last ? &here : nullptr);
+  };
+  if (k == 0) {  // C = epilogue(0), or epilogue(C) with `accumulate`: no depth to walk
+    for (std::int64_t ir = m_begin; ir < m_end; ir += mr)
+      for (std::int64_t jr = 0; jr < n; jr += nr) run(0, 0, PackedPanel<T>{nullptr}, ir, jr);
     return;
   }
-  const std::int64_t m_padded = round_up(m, mr);
   for (std::int64_t jc = 0; jc < n; jc += nc_block) {
     const std::int64_t jc_end = std::min(jc + nc_block, n);
     for (std::int64_t pc = 0; pc < k; pc += kc_block) {
       const std::int64_t kc = std::min(kc_block, k - pc);
-      const bool acc = accumulate || pc > 0;
       for (std::int64_t ic = m_begin; ic < m_end; ic += mc) {
         const std::int64_t ic_end = std::min(ic + mc, m_end);
         for (std::int64_t jr = jc; jr < jc_end; jr += nr) {
           const PackedPanel<T> b_panel = panel_at(kernels, pc, jr, kc);
-          const std::int64_t cols = std::min(nr, n - jr);
-          for (std::int64_t ir = ic; ir < ic_end; ir += mr) {
-            const T* a_panel = a_packed + pc * m_padded + ir * kc;
-            micro_kernel(kernels, kc, a_panel, b_panel, c + ir * ldc + jr, ldc, acc, std::min(mr, m - ir), cols);
-          }
-          if (pc + kc == k) finish(ic, ic_end, jr, jr + cols);
+          for (std::int64_t ir = ic; ir < ic_end; ir += mr) run(pc, kc, b_panel, ir, jr);
         }
       }
     }
@@ -238,33 +250,28 @@ void gemm_blocked(std::int64_t m, std::int64_t n, std::int64_t k, const T* a_pac
 
 }  // namespace detail
 
-/// The default of the products' `finish` argument: nothing to do once a block of C is final.
-struct NoFinish {
-  void operator()(std::int64_t, std::int64_t, std::int64_t, std::int64_t) const {}
-};
-
-/// C[M×N] (row stride ldc) = A·B, or C += A·B with `accumulate`, from packed A (pack_a) and
-/// packed B (pack_b) of depth K. Single-threaded; callers parallelise over independent C blocks.
-/// finish(i0, i1, j0, j1): see detail::gemm_blocked.
 /// Rows [m_begin, m_end) of gemm_packed's product (m_begin a multiple of MR): one product cut
 /// over threads by output rows.
-template <class T, class Finish = NoFinish>
+template <class T>
 void gemm_packed_rows(std::int64_t m, std::int64_t n, std::int64_t k, const T* a_packed, const T* b_packed, T* c,
                       std::int64_t ldc, bool accumulate, std::int64_t m_begin, std::int64_t m_end,
-                      const Finish& finish = Finish{}) {
+                      const Epilogue<T>& epilogue = {}) {
   const std::int64_t n_padded = round_up(n, block<T>().nr);
   detail::gemm_blocked(
       m, n, k, a_packed,
       [&](const FloatKernels*, std::int64_t pc, std::int64_t jr, std::int64_t kc) {
         return PackedPanel<T>{b_packed + pc * n_padded + jr * kc};
       },
-      c, ldc, accumulate, m_begin, m_end, finish);
+      c, ldc, accumulate, m_begin, m_end, epilogue);
 }
 
-template <class T, class Finish = NoFinish>
+/// C[M×N] (row stride ldc) = A·B, or C += A·B with `accumulate`, from packed A (pack_a) and
+/// packed B (pack_b) of depth K, then `epilogue` (see detail::gemm_blocked). Single-threaded;
+/// callers parallelise over independent C blocks.
+template <class T>
 void gemm_packed(std::int64_t m, std::int64_t n, std::int64_t k, const T* a_packed, const T* b_packed, T* c,
-                 std::int64_t ldc, bool accumulate, const Finish& finish = Finish{}) {
-  gemm_packed_rows(m, n, k, a_packed, b_packed, c, ldc, accumulate, 0, m, finish);
+                 std::int64_t ldc, bool accumulate, const Epilogue<T>& epilogue = {}) {
+  gemm_packed_rows(m, n, k, a_packed, b_packed, c, ldc, accumulate, 0, m, epilogue);
 }
 
 /// Rows [m_begin, m_end) of C[M×N] (+)= A·B with packed A (all M rows; m_begin a multiple of
@@ -274,11 +281,11 @@ void gemm_packed(std::int64_t m, std::int64_t n, std::int64_t k, const T* a_pack
 /// a block use it. Reading the rows in place instead cost about a quarter of the micro-kernel's
 /// speed where they are not 64-byte aligned (a 29-wide padded row), since every B load then
 /// splits over two cache lines and the panel no longer fits in L1. Nothing past column N is
-/// read. finish(i0, i1, j0, j1): see detail::gemm_blocked.
-template <class T, class Finish = NoFinish>
+/// read. `epilogue`: see detail::gemm_blocked.
+template <class T>
 void gemm_indirect(std::int64_t m, std::int64_t n, std::int64_t k, const T* a_packed, const T* const* b_rows,
                    std::int64_t b_offset, T* c, std::int64_t ldc, bool accumulate, std::int64_t m_begin,
-                   std::int64_t m_end, const Finish& finish = Finish{}) {
+                   std::int64_t m_end, const Epilogue<T>& epilogue = {}) {
   const std::int64_t nr = block<T>().nr;
   T* panel = scratch<T>(ScratchSlot::gathered_panel, static_cast<std::size_t>(kc_block * nr));
   detail::gemm_blocked(
@@ -287,7 +294,7 @@ void gemm_indirect(std::int64_t m, std::int64_t n, std::int64_t k, const T* a_pa
         detail::gather_panel(kernels, b_rows + pc, b_offset + jr, kc, std::min(nr, n - jr), panel);
         return PackedPanel<T>{panel};
       },
-      c, ldc, accumulate, m_begin, m_end, finish);
+      c, ldc, accumulate, m_begin, m_end, epilogue);
 }
 
 /// C (+)= A·B for strided A (M×K: a[i·rsa + k·csa]) and B (K×N: b[k·rsb + j·csb]), packing both

@@ -4,15 +4,45 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 
 #include "fcam/ops/cpu/isa.hpp"
 
 namespace fcam::cpu::gemm {
 
-/// C[rows×cols] (+)= Aᵀ·B for one register block: A is an MR-row panel (kc×MR, k-major), row k
-/// of the NR-column B panel is at b + k·NR. Only the valid rows × cols of C are written.
+/// What a micro-kernel applies to each final value v of row i, column j of its block of C, in
+/// the registers, before the one store: v·scale[i] + shift[i] (scale null: v + shift[i]; shift
+/// null: 0), plus residual[i·ldr + j] (null: none), then min(max(·, 0), relu_max) when `relu`.
+/// The pointers address the block's first row and column; at() moves them to another block.
+/// This is a convolution's inference epilogue (conv2d_parts.hpp's ConvEpilogue) done while C is
+/// in registers, which saves a pass over C per product.
+template <class T>
+struct Epilogue {
+  const T* scale = nullptr;     ///< per row, or null
+  const T* shift = nullptr;     ///< per row, or null
+  const T* residual = nullptr;  ///< shaped like C (row stride ldr), or null
+  std::int64_t ldr = 0;         ///< row stride of residual
+  bool relu = false;            ///< clamp to [0, relu_max] last
+  T relu_max = std::numeric_limits<T>::infinity();  ///< upper clamp with relu (ReLU6: 6)
+
+  /// True when the epilogue changes nothing (a default Epilogue).
+  bool none() const { return !scale && !shift && !residual && !relu; }
+
+  /// The same epilogue for the block whose first element is (i, j) of this one's.
+  Epilogue at(std::int64_t i, std::int64_t j) const {
+    Epilogue e = *this;
+    if (scale) e.scale += i;
+    if (shift) e.shift += i;
+    if (residual) e.residual += i * ldr + j;
+    return e;
+  }
+};
+
+/// C[rows×cols] = epilogue(Aᵀ·B (+ C with `accumulate`)) for one register block: A is an MR-row
+/// panel (kc×MR, k-major), row k of the NR-column B panel is at b + k·NR; `epilogue` null: none.
+/// Only the valid rows × cols of C (and of the epilogue's operands) are touched.
 using PackedKernel = void (*)(std::int64_t kc, const float* a, const float* b, float* c, std::int64_t ldc,
-                              bool accumulate, std::int64_t rows, std::int64_t cols);
+                              bool accumulate, std::int64_t rows, std::int64_t cols, const Epilogue<float>* epilogue);
 /// Packs one B panel from rows read in place: out[k·NR + j] = b_rows[k][b_offset + j] for k < kc,
 /// j < cols (cols <= NR), and zero for j >= cols. Only `cols` values of a row are read.
 using GatherKernel = void (*)(const float* const* b_rows, std::int64_t b_offset, std::int64_t kc, std::int64_t cols,
