@@ -91,37 +91,46 @@ void pack_a(const T* a, std::int64_t rs, std::int64_t cs, std::int64_t m, std::i
   pack_a_rows(a, rs, cs, m, k, 0, m, out);
 }
 
-/// Packs B (K×N, element (k, j) at b[k·rs + j·cs]) block by block of kc_block rows into
-/// NR-column panels out[block][panel][k][NR] (zero columns past N). Row-contiguous B (cs = 1)
-/// is copied a row segment at a time; column-contiguous float B (rs = 1) goes through the
-/// active instruction set's transpose kernel.
+/// Packs the `cols` (<= NR) columns of B that start at column j0 (element (k, j) at
+/// b[k·rs + j·cs], b pointing at column j0) into their panel of pack_b's layout of a K×N matrix
+/// (n_padded = round_up(N, NR)), zero columns past `cols`. A caller can build B a panel at a time
+/// into a small buffer and pack it from there. Row-contiguous B (cs = 1) is copied a row segment
+/// at a time; column-contiguous float B (rs = 1) goes through the active instruction set's
+/// transpose kernel.
 template <class T>
-void pack_b(const T* b, std::int64_t rs, std::int64_t cs, std::int64_t k, std::int64_t n, T* out) {
+void pack_b_panel(const T* b, std::int64_t rs, std::int64_t cs, std::int64_t k, std::int64_t cols, std::int64_t j0,
+                  std::int64_t n_padded, T* out) {
   const std::int64_t nr = block<T>().nr;
   for (std::int64_t pc = 0; pc < k; pc += kc_block) {
     const std::int64_t kc = std::min(kc_block, k - pc);
-    for (std::int64_t j0 = 0; j0 < n; j0 += nr) {
-      const std::int64_t cols = std::min(nr, n - j0);
-      if constexpr (std::is_same_v<T, float>) {
-        if (rs == 1 && cs != 1) {
-          active_float_kernels().transpose(b + pc + j0 * cs, cs, cols, kc, out, nr);
-          if (cols < nr)  // zero columns past N
-            for (std::int64_t kk = 0; kk < kc; ++kk) std::fill(out + kk * nr + cols, out + (kk + 1) * nr, T(0));
-          out += kc * nr;
-          continue;
-        }
-      }
-      for (std::int64_t kk = pc; kk < pc + kc; ++kk, out += nr) {
-        const T* src = b + kk * rs + j0 * cs;
-        if (cs == 1) {
-          std::copy(src, src + cols, out);
-        } else {
-          for (std::int64_t j = 0; j < cols; ++j) out[j] = src[j * cs];
-        }
-        for (std::int64_t j = cols; j < nr; ++j) out[j] = T(0);
+    T* dst = out + pc * n_padded + j0 * kc;
+    if constexpr (std::is_same_v<T, float>) {
+      if (rs == 1 && cs != 1) {
+        active_float_kernels().transpose(b + pc, cs, cols, kc, dst, nr);
+        if (cols < nr)  // zero columns past N
+          for (std::int64_t kk = 0; kk < kc; ++kk) std::fill(dst + kk * nr + cols, dst + (kk + 1) * nr, T(0));
+        continue;
       }
     }
+    for (std::int64_t kk = pc; kk < pc + kc; ++kk, dst += nr) {
+      const T* src = b + kk * rs;
+      if (cs == 1) {
+        std::copy(src, src + cols, dst);
+      } else {
+        for (std::int64_t j = 0; j < cols; ++j) dst[j] = src[j * cs];
+      }
+      std::fill(dst + cols, dst + nr, T(0));
+    }
   }
+}
+
+/// Packs B (K×N, element (k, j) at b[k·rs + j·cs]) block by block of kc_block rows into
+/// NR-column panels out[block][panel][k][NR] (zero columns past N), a panel at a time
+/// (pack_b_panel).
+template <class T>
+void pack_b(const T* b, std::int64_t rs, std::int64_t cs, std::int64_t k, std::int64_t n, T* out) {
+  const std::int64_t nr = block<T>().nr, n_padded = round_up(n, nr);
+  for (std::int64_t j0 = 0; j0 < n; j0 += nr) pack_b_panel(b + j0 * cs, rs, cs, k, std::min(nr, n - j0), j0, n_padded, out);
 }
 
 /// Packs a K×N matrix B produced row by row (same layout as pack_b): make_row(k, row) writes the

@@ -51,17 +51,6 @@ void im2col_row(const T* image, std::int64_t h, std::int64_t w, const Conv2dGeom
   }
 }
 
-/// Writes the column matrix of output rows [oh_begin, oh_end) of `image` (channels × h × w):
-/// (channels·kh·kw) rows, each of (oh_end − oh_begin)·out_w values. Tiling by output rows keeps
-/// the column buffer small enough to stay in cache while the product consumes it.
-template <class T>
-void im2col(const T* image, std::int64_t channels, std::int64_t h, std::int64_t w, const Conv2dGeometry& g,
-            std::int64_t out_w, std::int64_t oh_begin, std::int64_t oh_end, T* cols) {
-  const std::int64_t row_len = (oh_end - oh_begin) * out_w;
-  for (std::int64_t row = 0; row < channels * g.kernel_h * g.kernel_w; ++row)
-    im2col_row(image, h, w, g, out_w, oh_begin, oh_end, row, cols + row * row_len);
-}
-
 /// Adds the full column matrix `cols` (all output rows) back into `image` (the adjoint of im2col)
 /// for input channels [channel_begin, channel_end), so threads on disjoint channels never collide.
 template <class T>
