@@ -50,6 +50,68 @@ TEST_CASE("packed GEMM equals the naive product", "[gemm]") {
         }
 }
 
+// A product with an epilogue, through the blocked loops: deep enough for several k blocks (the
+// epilogue must follow the last one), no depth at all, and rows from m_begin > 0 (a thread's share).
+template <class T>
+void check_gemm_epilogue(std::int64_t m, std::int64_t n, std::int64_t k, std::int64_t m_begin, bool accumulate) {
+  Rng rng(static_cast<std::uint64_t>(m * 31 + n * 7 + k + m_begin));
+  auto uniform = [&](std::size_t size, double lo, double hi) {
+    std::vector<T> v(size);
+    for (auto& x : v) x = static_cast<T>(rng.uniform(lo, hi));
+    return v;
+  };
+  const std::int64_t ldc = n + 2, ldr = n + 5;
+  const std::vector<T> a = uniform(static_cast<std::size_t>(m * k), -1, 1);
+  const std::vector<T> b = uniform(static_cast<std::size_t>(k * n), -1, 1);
+  const std::vector<T> scale = uniform(static_cast<std::size_t>(m), 0.5, 2), shift = uniform(scale.size(), -2, 2);
+  const std::vector<T> residual = uniform(static_cast<std::size_t>(m * ldr), -2, 2);
+  std::vector<T> c = uniform(static_cast<std::size_t>(m * ldc), -1, 1);
+  const std::vector<T> c0 = c;
+  std::vector<T> a_packed(static_cast<std::size_t>(std::max<std::int64_t>(gemm::packed_a_size<T>(m, k), 1)));
+  std::vector<T> b_packed(static_cast<std::size_t>(std::max<std::int64_t>(gemm::packed_b_size<T>(k, n), 1)));
+  gemm::pack_a(a.data(), k, std::int64_t{1}, m, k, a_packed.data());
+  gemm::pack_b(b.data(), n, std::int64_t{1}, k, n, b_packed.data());
+  gemm::Epilogue<T> e;
+  e.scale = scale.data();
+  e.shift = shift.data();
+  e.residual = residual.data();
+  e.ldr = ldr;
+  e.relu = true;
+  e.relu_max = T(6);
+  gemm::gemm_packed_rows(m, n, k, a_packed.data(), b_packed.data(), c.data(), ldc, accumulate, m_begin, m, e);
+  int clamped_low = 0, clamped_high = 0;
+  for (std::int64_t i = 0; i < m; ++i)
+    for (std::int64_t j = 0; j < ldc; ++j) {
+      const std::size_t at = static_cast<std::size_t>(i * ldc + j);
+      if (i < m_begin || j >= n) {
+        REQUIRE(c[at] == c0[at]);  // rows of other threads and the row padding: untouched
+        continue;
+      }
+      double v = accumulate ? static_cast<double>(c0[at]) : 0.0;
+      for (std::int64_t p = 0; p < k; ++p)
+        v += static_cast<double>(a[static_cast<std::size_t>(i * k + p)]) * b[static_cast<std::size_t>(p * n + j)];
+      const std::size_t row = static_cast<std::size_t>(i);
+      v = v * scale[row] + shift[row] + residual[static_cast<std::size_t>(i * ldr + j)];
+      v = std::min(std::max(v, 0.0), 6.0);
+      clamped_low += c[at] == T(0);
+      clamped_high += c[at] == T(6);
+      const double tol = std::is_same_v<T, float> ? 2e-5 * std::sqrt(static_cast<double>(k) + 1) : 1e-12;
+      REQUIRE(std::abs(static_cast<double>(c[at]) - v) <= tol);
+    }
+  if ((m - m_begin) * n >= 64) CHECK((clamped_low > 0 && (k == 0 || clamped_high > 0)));
+}
+
+TEST_CASE("packed GEMM applies the epilogue after the last k block", "[gemm]") {
+  // {m, n, k, m_begin}: several k blocks (kc_block is 256), no depth, a share from row 24.
+  const std::int64_t sizes[][4] = {{13, 37, 600, 0}, {30, 40, 300, 24}, {7, 20, 0, 0}, {48, 33, 257, 24}};
+  for (const auto& s : sizes)
+    for (bool acc : {false, true}) {
+      INFO("m=" << s[0] << " n=" << s[1] << " k=" << s[2] << " m_begin=" << s[3] << " acc=" << acc);
+      check_gemm_epilogue<float>(s[0], s[1], s[2], s[3], acc);
+      check_gemm_epilogue<double>(s[0], s[1], s[2], s[3], acc);
+    }
+}
+
 TEST_CASE("FCAM_ISA picks the kernels, otherwise the best the CPU has", "[gemm][isa]") {
   const cpu::Isa active = cpu::active_isa();
   if (const char* forced = std::getenv("FCAM_ISA"); forced != nullptr && *forced != '\0') {
@@ -114,11 +176,13 @@ TEST_CASE("every micro-kernel applies the epilogue as it stores its block", "[ge
     const std::int64_t mr = kernels.mr, nr = kernels.nr, kc = 29, ldc = nr + 5, ldr = nr + 2;
     Rng rng(11);
     std::vector<float> a(static_cast<std::size_t>(kc * mr)), b(static_cast<std::size_t>(kc * nr));
-    std::vector<float> scale(static_cast<std::size_t>(mr)), shift(scale.size()), residual(static_cast<std::size_t>(mr * ldr));
+    std::vector<float> scale(static_cast<std::size_t>(mr)), shift(scale.size());
+    std::vector<float> residual(static_cast<std::size_t>(mr * ldr));
     for (auto* v : {&a, &b, &shift, &residual})
       for (float& x : *v) x = static_cast<float>(rng.uniform(-3, 3));
     for (float& x : scale) x = static_cast<float>(rng.uniform(0.5, 2));
-    for (const auto& [rows, cols] : {std::pair{mr, nr}, std::pair{mr - 1, nr - 3}, std::pair{std::int64_t{1}, std::int64_t{1}}})
+    const std::int64_t one = 1;
+    for (const auto& [rows, cols] : {std::pair{mr, nr}, std::pair{mr - 1, nr - 3}, std::pair{one, one}})
       for (bool accumulate : {false, true})
         for (int variant = 0; variant < 4; ++variant) {
           INFO(cpu::isa_name(isa) << " rows=" << rows << " cols=" << cols << " acc=" << accumulate << " variant="

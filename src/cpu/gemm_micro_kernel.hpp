@@ -3,7 +3,9 @@
 //
 // Everything here has internal linkage and uses no standard-library template: an inline
 // function or template instantiated in a file built with -mavx512f could otherwise be emitted
-// there with AVX-512 instructions and picked by the linker for the whole program.
+// there with AVX-512 instructions and picked by the linker for the whole program. For the same
+// reason the kernels only read gemm::Epilogue's fields: constructing one, or calling its
+// member functions, would instantiate inline code of the shared header here.
 #pragma once
 
 #include <cstdint>
@@ -31,7 +33,7 @@ inline void store_valid(const float* tile, std::int64_t width, float* c, std::in
 /// Applies the epilogue of row i (Epilogue's formula) to the two registers of one row of C;
 /// `residual` points at the row's residual values (null: none).
 template <class V>
-void epilogue_row(const Epilogue<float>& e, std::int64_t i, const float* residual, typename V::type& lo,
+void apply_epilogue(const Epilogue<float>& e, std::int64_t i, const float* residual, typename V::type& lo,
                   typename V::type& hi) {
   constexpr int w = V::width;
   const typename V::type shift = e.shift ? V::broadcast(e.shift[i]) : V::zero();
@@ -98,7 +100,7 @@ void simd_kernel(std::int64_t kc, const float* a, const float* b, float* c, std:
       lo[i] = V::add(lo[i], V::load(row));
       hi[i] = V::add(hi[i], V::load(row + w));
     }
-    if (epilogue && i < rows) epilogue_row<V>(*epilogue, i, residual ? residual + i * ldr : nullptr, lo[i], hi[i]);
+    if (epilogue && i < rows) apply_epilogue<V>(*epilogue, i, residual ? residual + i * ldr : nullptr, lo[i], hi[i]);
     V::store(row, lo[i]);
     V::store(row + w, hi[i]);
   }

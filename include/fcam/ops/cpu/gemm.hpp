@@ -130,7 +130,8 @@ void pack_b_panel(const T* b, std::int64_t rs, std::int64_t cs, std::int64_t k, 
 template <class T>
 void pack_b(const T* b, std::int64_t rs, std::int64_t cs, std::int64_t k, std::int64_t n, T* out) {
   const std::int64_t nr = block<T>().nr, n_padded = round_up(n, nr);
-  for (std::int64_t j0 = 0; j0 < n; j0 += nr) pack_b_panel(b + j0 * cs, rs, cs, k, std::min(nr, n - j0), j0, n_padded, out);
+  for (std::int64_t j0 = 0; j0 < n; j0 += nr)
+    pack_b_panel(b + j0 * cs, rs, cs, k, std::min(nr, n - j0), j0, n_padded, out);
 }
 
 /// Packs a K×N matrix B produced row by row (same layout as pack_b): make_row(k, row) writes the
@@ -192,7 +193,8 @@ void portable_micro_kernel(std::int64_t kc, const T* a, const PackedPanel<T>& b_
 /// this process), other types through the portable kernel (`kernels` is null for them).
 template <class T>
 void micro_kernel(const FloatKernels* kernels, std::int64_t kc, const T* a, const PackedPanel<T>& b, T* c,
-                  std::int64_t ldc, bool accumulate, std::int64_t rows, std::int64_t cols, const Epilogue<T>* epilogue) {
+                  std::int64_t ldc, bool accumulate, std::int64_t rows, std::int64_t cols,
+                  const Epilogue<T>* epilogue) {
   if constexpr (std::is_same_v<T, float>) {
     kernels->packed(kc, a, b.p, c, ldc, accumulate, rows, cols, epilogue);
   } else {
@@ -217,7 +219,8 @@ void gather_panel(const FloatKernels* kernels, const T* const* b_rows, std::int6
 
 /// The blocked loops shared by the packed and indirect products: rows [m_begin, m_end) of
 /// C[M×N] (+)= A·B with packed A (all M rows) and B panels from panel_at(kernels, pc, jr, kc),
-/// each used for every A panel of a block of mc rows. m_begin must be a multiple of MR.
+/// each used for every A panel of a block of mc rows. m_begin must be a multiple of MR, and m_end
+/// one too or M.
 /// `epilogue` (addressing C's first row and column) is applied by the micro-kernel as it stores
 /// each block of the last k block.
 template <class T, class PanelAt>
