@@ -230,7 +230,9 @@ void gemm_blocked(std::int64_t m, std::int64_t n, std::int64_t k, const T* a_pac
   // The kernel table is looked up once per product, and only for float (other types never
   // depend on FCAM_ISA).
   const FloatKernels* kernels = std::is_same_v<T, float> ? &active_float_kernels() : nullptr;
-  const auto [mr, nr] = block<T>();
+  // Plain variables, not a structured binding: the lambda below captures them, which clang
+  // before 16 rejects for bindings.
+  const std::int64_t mr = block<T>().mr, nr = block<T>().nr;
   const std::int64_t mc = mc_block(mr);
   // The micro-kernel's call for the block at (ir, jr) over depth kc of A and B from pc.
   auto run = [&](std::int64_t pc, std::int64_t kc, const PackedPanel<T>& b_panel, std::int64_t ir, std::int64_t jr) {
