@@ -34,7 +34,7 @@ inline void store_valid(const float* tile, std::int64_t width, float* c, std::in
 /// `residual` points at the row's residual values (null: none).
 template <class V>
 void apply_epilogue(const Epilogue<float>& e, std::int64_t i, const float* residual, typename V::type& lo,
-                  typename V::type& hi) {
+                    typename V::type& hi) {
   constexpr int w = V::width;
   const typename V::type shift = e.shift ? V::broadcast(e.shift[i]) : V::zero();
   if (e.scale) {
