@@ -232,13 +232,14 @@ void gemm_blocked(std::int64_t m, std::int64_t n, std::int64_t k, const T* a_pac
   const FloatKernels* kernels = std::is_same_v<T, float> ? &active_float_kernels() : nullptr;
   // Plain variables, not a structured binding: the lambda below captures them, which clang
   // before 16 rejects for bindings.
-  const std::int64_t mr = block<T>().mr, nr = block<T>().nr;
-  const std::int64_t mc = mc_block(mr);
+  const Block register_block = block<T>();
+  const std::int64_t mr = register_block.mr, nr = register_block.nr;
+  const std::int64_t mc = mc_block(mr), m_padded = round_up(m, mr);
   // The micro-kernel's call for the block at (ir, jr) over depth kc of A and B from pc.
   auto run = [&](std::int64_t pc, std::int64_t kc, const PackedPanel<T>& b_panel, std::int64_t ir, std::int64_t jr) {
     const bool last = pc + kc == k && !epilogue.none();
     const Epilogue<T> here = last ? epilogue.at(ir, jr) : Epilogue<T>{};
-    const T* a_panel = a_packed + pc * round_up(m, mr) + ir * kc;
+    const T* a_panel = a_packed + pc * m_padded + ir * kc;
     micro_kernel(kernels, kc, a_panel, b_panel, c + ir * ldc + jr, ldc, accumulate || pc > 0, std::min(mr, m - ir),
                  std::min(nr, n - jr), last ? &here : nullptr);
   };
