@@ -56,16 +56,14 @@ Tensor<float> cross_entropy(const Tensor<float>& logits, const std::vector<std::
 }
 
 
-double labelled_cross_entropy(const Tensor<float>& logits, const std::vector<std::uint8_t>& labels, double grad_scale,
+double labelled_cross_entropy(const Tensor<float>& logits, const LabelMap& labels, double grad_scale,
                               Tensor<float>& grad) {
   grad = Tensor<float>::uninitialized(logits.shape(), Device::cuda);
   const std::int64_t batch = logits.size(0), plane = logits.size(2) * logits.size(3);
   if (batch * plane == 0) return 0.0;
-  Storage<std::uint8_t> device_labels(labels.size(), Device::cuda, false);
-  copy_host_to_device(device_labels.data(), labels.data(), labels.size());
   const unsigned blocks = launch::cross_entropy_blocks(batch * plane);
   Storage<double> losses(blocks + 1, Device::cuda, false);  // one partial sum per block, then the total
-  launch::labelled_cross_entropy(logits.data(), device_labels.data(), grad_scale, grad.data(), losses.data(), batch,
+  launch::labelled_cross_entropy(logits.data(), labels.data(), grad_scale, grad.data(), losses.data(), batch,
                                  plane, stream());
   check_launch("labelled_cross_entropy kernel");
   launch::sum_partial_losses(losses.data(), blocks, losses.data() + blocks, stream());

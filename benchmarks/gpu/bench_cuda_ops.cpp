@@ -6,7 +6,8 @@
 // then "host" rows: the host time of one call at batch-1 sizes, what bounds a batch-1 forward of
 // a few hundred small kernels (the device runs behind, its time is not counted); and the CRF
 // loss (value + gradient, batch 32, 224², 2 channels) on the GPU lattice and, for the ratio, on
-// the CPU lattice with all host threads ("crf/batch32/cuda", "crf/batch32/cpu").
+// the CPU lattice with all host threads ("crf/batch32/cuda", "crf/batch32/cpu"); and stage 2's
+// keyed pseudo-label sampler on 32 CAMs of 224² on both ("sampling/batch32/cuda", ".../cpu").
 // benchmarks/gpu/ops_vs_torch.py runs this and the PyTorch peer in the same run and prints ratios.
 //
 // Each timed iteration enqueues `calls_per_iteration` calls and then waits for the device, so the
@@ -207,12 +208,8 @@ std::vector<HostCase> host_cases() {
   };
 }
 
-/// The CRF loss with its gradient on `device` (the CPU: every host thread).
-void run_crf(benchmark::State& state, Device device) {
-  const Tensor<float> images = fcam::bench::crf_images(32).to(device);
-  const Tensor<float> probs = fcam::bench::softmax_maps(32, 2).to(device);
-  Tensor<float> grad;
-  const auto call = [&] { benchmark::DoNotOptimize(fcam::losses::crf_loss(probs, images, {}, &grad)); };
+/// Times `call` on `device`: as time_calls on the GPU; on the CPU one call per iteration.
+void time_on(benchmark::State& state, Device device, const std::function<void()>& call) {
   if (device == Device::cuda) {
     time_calls(state, call);
   } else {
@@ -223,6 +220,27 @@ void run_crf(benchmark::State& state, Device device) {
     }
   }
   state.counters["threads"] = static_cast<double>(fcam::num_threads());
+}
+
+/// The CRF loss with its gradient on `device` (the CPU: every host thread).
+void run_crf(benchmark::State& state, Device device) {
+  const Tensor<float> images = fcam::bench::crf_images(32).to(device);
+  const Tensor<float> probs = fcam::bench::softmax_maps(32, 2).to(device);
+  Tensor<float> grad;
+  time_on(state, device, [&] { benchmark::DoNotOptimize(fcam::losses::crf_loss(probs, images, {}, &grad)); });
+}
+
+/// Stage 2's pseudo-labels of 32 CAM-like 224² maps (a random 7×7 map, ReLU'd, upsampled and
+/// normalised) with the keyed sampler on `device` (the CPU: every host thread), default options.
+void run_sampling(benchmark::State& state, Device device) {
+  Tensor<float> coarse({32, 1, 7, 7});
+  fcam::Rng rng(3);
+  fcam::fill_uniform(coarse, -1.0, 1.0, rng);
+  const Tensor<float> cams =
+      fcam::normalize_items(fcam::resize_bilinear(fcam::relu(coarse), 224, 224, false).reshape({32, 224, 224}))
+          .to(device);
+  std::uint64_t seed = 0;
+  time_on(state, device, [&] { benchmark::DoNotOptimize(fcam::keyed_region_labels(cams, {}, ++seed)); });
 }
 
 void run_bandwidth(benchmark::State& state, const BandwidthCase& c) {
@@ -259,11 +277,16 @@ int main(int argc, char** argv) {
       benchmark::RegisterBenchmark(("bandwidth/" + c.name).c_str(), [c](benchmark::State& st) { run_bandwidth(st, c); })
           ->Unit(benchmark::kMillisecond)
           ->UseManualTime();
-    for (const Device device : {Device::cuda, Device::cpu})
-      benchmark::RegisterBenchmark(device == Device::cuda ? "crf/batch32/cuda" : "crf/batch32/cpu",
-                                   [device](benchmark::State& st) { run_crf(st, device); })
+    for (const Device device : {Device::cuda, Device::cpu}) {
+      const std::string where = device == Device::cuda ? "/batch32/cuda" : "/batch32/cpu";
+      benchmark::RegisterBenchmark(("crf" + where).c_str(), [device](benchmark::State& st) { run_crf(st, device); })
           ->Unit(benchmark::kMillisecond)
           ->UseManualTime();
+      benchmark::RegisterBenchmark(("sampling" + where).c_str(),
+                                   [device](benchmark::State& st) { run_sampling(st, device); })
+          ->Unit(benchmark::kMillisecond)
+          ->UseManualTime();
+    }
     for (const HostCase& c : host_cases())
       benchmark::RegisterBenchmark(("host/" + c.name).c_str(), [c](benchmark::State& st) { time_host(st, c.make()); })
           ->Unit(benchmark::kMicrosecond)

@@ -19,6 +19,9 @@ batch-1 sizes (100 calls timed without waiting, in µs per call; PyTorch's inclu
 call): what bounds a batch-1 forward. "crf" rows are the CRF loss (value + gradient, batch 32,
 224², 2 channels) on fcam's GPU lattice and on its CPU lattice with every host thread: PyTorch has
 no permutohedral lattice (the F-CAM authors run theirs on the CPU), so their ratio is GPU / CPU.
+"sampling" rows are stage 2's pseudo-labels of 32 CAMs of 224² (keyed sampler, default options) on
+the GPU and on the CPU with every host thread; the reference samples on the CPU too, image by
+image in Python, so their ratio is GPU / CPU as well.
 Ratio = fcam / torch (below 1: fcam faster).
 Writes DIR/ops_vs_torch.md and DIR/ops_vs_torch.json.
 """
@@ -188,7 +191,7 @@ def main():
                                   shapes, args.min_time)
             rows.append(dict(name=name, fcam_ms=fcam_ms, torch_ms=torch_ms, ratio=fcam_ms / torch_ms,
                              fcam_tflops=b.get("TFLOP/s", 0)))
-        elif parts[0] == "crf":
+        elif parts[0] in ("crf", "sampling"):
             rows.append(dict(name=name, fcam_ms=fcam_ms, torch_ms=None, ratio=None,
                              threads=b.get("threads")))
             continue
@@ -201,18 +204,19 @@ def main():
             rows.append(dict(name=name, fcam_ms=fcam_ms, torch_ms=torch_ms, ratio=fcam_ms / torch_ms,
                              fcam_gbs=b.get("GB/s", 0), torch_gbs=gbytes / (torch_ms / 1e3) if gbytes else 0))
         print(f"{name}: fcam {fcam_ms:.4f} ms, torch {torch_ms:.4f} ms, ratio {fcam_ms / torch_ms:.2f}", flush=True)
-    crf_cpu = next((r for r in rows if r["name"] == "crf/batch32/cpu"), None)
-    for r in rows:
-        if r["name"] == "crf/batch32/cuda" and crf_cpu:
-            r["ratio_to_cpu"] = r["fcam_ms"] / crf_cpu["fcam_ms"]
-            print(f"crf batch 32: GPU {r['fcam_ms']:.3f} ms, CPU ({crf_cpu['threads']:.0f} threads) "
-                  f"{crf_cpu['fcam_ms']:.3f} ms, GPU / CPU {r['ratio_to_cpu']:.4f}", flush=True)
+    for kind in ("crf", "sampling"):
+        on_cpu = next((r for r in rows if r["name"] == f"{kind}/batch32/cpu"), None)
+        for r in rows:
+            if r["name"] == f"{kind}/batch32/cuda" and on_cpu:
+                r["ratio_to_cpu"] = r["fcam_ms"] / on_cpu["fcam_ms"]
+                print(f"{kind} batch 32: GPU {r['fcam_ms']:.3f} ms, CPU ({on_cpu['threads']:.0f} threads) "
+                      f"{on_cpu['fcam_ms']:.3f} ms, GPU / CPU {r['ratio_to_cpu']:.4f}", flush=True)
     copy = next((r for r in rows if r["name"] == "bandwidth/copy"), None)
     lines = [f"GPU: {gpu}; PyTorch {torch.__version__}, cuDNN {torch.backends.cudnn.version()}; "
              f"{time.strftime('%Y-%m-%d')}", "",
              "| op | fcam ms | PyTorch ms | fcam / PyTorch | fcam GB/s | % of copy |", "|---|---:|---:|---:|---:|---:|"]
     for r in rows:
-        if r["torch_ms"] is None:  # the CRF rows: no PyTorch peer
+        if r["torch_ms"] is None:  # the CRF and sampling rows: no PyTorch peer
             ratio = f"GPU / CPU {r['ratio_to_cpu']:.4f}" if r.get("ratio_to_cpu") else ""
             lines.append(f"| {r['name']} | {r['fcam_ms']:.4f} | | {ratio} | | |")
             continue

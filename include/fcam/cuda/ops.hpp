@@ -21,6 +21,7 @@
 #include "fcam/cuda/ops/planes.hpp"
 #include "fcam/cuda/ops/pooling.hpp"
 #include "fcam/cuda/ops/reduce.hpp"
+#include "fcam/cuda/ops/region_labels.hpp"
 #include "fcam/cuda/ops/resize.hpp"
 #include "fcam/cuda/ops/sgd_update.hpp"
 #include "fcam/cuda/ops/softmax.hpp"

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "fcam/core/tensor.hpp"
+#include "fcam/core/label_map.hpp"
 #include "fcam/ops/labelled_cross_entropy.hpp"
 
 namespace fcam::losses {
@@ -18,6 +19,12 @@ namespace fcam::losses {
 template <Scalar T>
 T partial_cross_entropy(const Tensor<T>& logits, const std::vector<std::uint8_t>& labels, double alpha,
                         Tensor<T>* grad = nullptr) {
+  return static_cast<T>(labelled_cross_entropy(logits, labels, alpha, grad));
+}
+
+/// partial_cross_entropy of labels already on the logits' device (keyed_region_labels' output).
+template <Scalar T>
+T partial_cross_entropy(const Tensor<T>& logits, const LabelMap& labels, double alpha, Tensor<T>* grad = nullptr) {
   return static_cast<T>(labelled_cross_entropy(logits, labels, alpha, grad));
 }
 

@@ -3,39 +3,35 @@
 /// cross-entropy averaged over the labelled pixels only.
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
 #include <vector>
 
 #include "fcam/core/tensor.hpp"
+#include "fcam/core/label_map.hpp"
 #include "fcam/ops/cpu/labelled_cross_entropy.hpp"
 #include "fcam/ops/dispatch.hpp"
 
 namespace fcam {
 
 /// weight · mean over the labelled pixels of −log softmax(logits)[label] (0 when no pixel is
-/// labelled), summed in double. `logits` N×2×H×W, `labels` N·H·W values (image-major, host
-/// memory): 0 background, 1 foreground, 255 unlabelled. When `grad` is non-null it becomes a
-/// tensor of the logits' shape holding the derivative (0 at unlabelled pixels).
+/// labelled), summed in double. `logits` N×2×H×W, `labels` its N·H·W pixel labels on the same
+/// device. When `grad` is non-null it becomes a tensor of the logits' shape holding the derivative
+/// (0 at unlabelled pixels).
 template <Scalar T>
-double labelled_cross_entropy(const Tensor<T>& logits, const std::vector<std::uint8_t>& labels, double weight,
+double labelled_cross_entropy(const Tensor<T>& logits, const LabelMap& labels, double weight,
                               Tensor<T>* grad = nullptr) {
   check_rank(logits, 4, "labelled_cross_entropy logits");
   FCAM_CHECK(logits.size(1) == 2, "labelled_cross_entropy: expected 2 channels, got ", to_string(logits.shape()));
-  FCAM_CHECK(static_cast<std::int64_t>(labels.size()) == logits.size(0) * logits.size(2) * logits.size(3),
-             "labelled_cross_entropy: ", labels.size(), " labels for logits ", to_string(logits.shape()));
-  // Two counting passes (both vectorise) find the labelled pixels and any value that is no label.
-  const auto count = std::count_if(labels.begin(), labels.end(), [](std::uint8_t l) { return l <= 1; });
-  if (count + std::count(labels.begin(), labels.end(), std::uint8_t{255}) != static_cast<std::int64_t>(labels.size())) {
-    const auto bad = *std::find_if(labels.begin(), labels.end(), [](std::uint8_t l) { return l > 1 && l != 255; });
-    fail("labelled_cross_entropy: label ", int(bad), " is not 0, 1 or 255");
-  }
+  FCAM_CHECK(labels.size() == logits.size(0) * logits.size(2) * logits.size(3), "labelled_cross_entropy: ",
+             labels.size(), " labels for logits ", to_string(logits.shape()));
   const Device device = operand_device("labelled_cross_entropy", logits);
-  if (count == 0) {
+  FCAM_CHECK(labels.size() == 0 || labels.device() == device, "labelled_cross_entropy: labels on ",
+             to_string(labels.device()), ", logits on ", to_string(device));
+  if (labels.labelled() == 0) {
     if (grad) *grad = Tensor<T>(logits.shape(), device);
     return 0.0;
   }
-  const double scale = weight / static_cast<double>(count);
+  const double scale = weight / static_cast<double>(labels.labelled());
   if (device == Device::cuda) {
     if constexpr (cuda::has_kernels<T>) {
       Tensor<T> g;
@@ -48,6 +44,19 @@ double labelled_cross_entropy(const Tensor<T>& logits, const std::vector<std::ui
   }
   if (grad) *grad = Tensor<T>(logits.shape());
   return scale * cpu::labelled_cross_entropy(logits, labels, scale, grad);
+}
+
+/// labelled_cross_entropy of `labels` in host memory (0 background, 1 foreground, 255
+/// unlabelled), copied to the logits' device first. Throws fcam::Error naming a value that is no
+/// label.
+template <Scalar T>
+double labelled_cross_entropy(const Tensor<T>& logits, const std::vector<std::uint8_t>& labels, double weight,
+                              Tensor<T>* grad = nullptr) {
+  FCAM_CHECK(logits.defined(), "labelled_cross_entropy: an operand is undefined");
+  check_rank(logits, 4, "labelled_cross_entropy logits");  // the count is checked before the copy
+  FCAM_CHECK(static_cast<std::int64_t>(labels.size()) == logits.size(0) * logits.size(2) * logits.size(3),
+             "labelled_cross_entropy: ", labels.size(), " labels for logits ", to_string(logits.shape()));
+  return labelled_cross_entropy(logits, LabelMap::from_host(labels, logits.device()), weight, grad);
 }
 
 }  // namespace fcam

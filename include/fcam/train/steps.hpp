@@ -25,7 +25,9 @@
 #include "fcam/models/fcam_model.hpp"
 #include "fcam/ops/cross_entropy.hpp"
 #include "fcam/ops/elementwise.hpp"
+#include "fcam/core/label_map.hpp"
 #include "fcam/ops/reduce.hpp"
+#include "fcam/ops/region_labels.hpp"
 #include "fcam/ops/softmax.hpp"
 #include "fcam/optim/sgd.hpp"
 #include "fcam/train/stage.hpp"
@@ -196,11 +198,12 @@ PseudoLabelMaps<T> pseudo_label_maps(models::FcamModel<T>& model, const data::Ba
 
 /// The decoder's part of a stage-2 step: the decoder and segmentation head (put in training mode)
 /// decode the frozen encoder `stages`; the loss terms are taken against the pseudo-labels
-/// `labels` (N·H·W: 0, 1, 255 unlabelled) and, for the CRF, the `raw` images; then backward and
-/// the update. Returns the terms (labelled is left 0). `t`, `times` and `reducer` as in fcam_step.
+/// `labels` (N·H·W: 0, 1, 255 unlabelled, on the model's device) and, for the CRF, the `raw`
+/// images; then backward and the update. Returns the terms, labelled = labels.labelled(). `t`,
+/// `times` and `reducer` as in fcam_step.
 template <Scalar T>
 FcamStepLosses decoder_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const std::vector<Tensor<T>>& stages,
-                            const std::vector<std::uint8_t>& labels, const Tensor<float>& raw,
+                            const LabelMap& labels, const Tensor<float>& raw,
                             const FcamLossOptions& o, double t, FcamStepTimes* times = nullptr,
                             dist::GradientReducer* reducer = nullptr) {
   detail::Laps lap(times, times ? model.device() : Device::cpu);
@@ -233,14 +236,26 @@ FcamStepLosses decoder_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, con
   lap(&FcamStepTimes::backward);
   sgd.step();
   lap(&FcamStepTimes::optimiser);
+  out.labelled = labels.labelled();
   return out;
+}
+
+/// decoder_step with the pseudo-labels in host memory, copied to the model's device first.
+template <Scalar T>
+FcamStepLosses decoder_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const std::vector<Tensor<T>>& stages,
+                            const std::vector<std::uint8_t>& labels, const Tensor<float>& raw,
+                            const FcamLossOptions& o, double t, FcamStepTimes* times = nullptr,
+                            dist::GradientReducer* reducer = nullptr) {
+  return decoder_step(model, sgd, stages, LabelMap::from_host(labels, model.device()), raw, o, t, times, reducer);
 }
 
 /// Stage 2: one SGD step of the decoder on a batch (the encoder and head stay frozen, in
 /// evaluation mode): pseudo-label CAMs, sampled regions, then decoder_step. `t` is the
 /// log-barrier's current t; `times`, when given, accumulates the milliseconds of each part. With
 /// a `reducer`, the gradients are averaged over the ranks before the update (the losses returned
-/// are this rank's). On a GPU the regions are sampled on the host from the CAMs' copy.
+/// are this rank's). On the CPU the regions come from losses::sample_regions_of_batch (draws from
+/// `rng`); on a GPU from keyed_region_labels on the device, seeded by one rng.next_u64() per batch
+/// (other pixels than the CPU's draws, equally distributed; the labels never leave the GPU).
 template <Scalar T>
 FcamStepLosses fcam_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const data::Batch& batch,
                          const FcamLossOptions& o, double t, Rng& rng, FcamStepTimes* times = nullptr,
@@ -250,16 +265,17 @@ FcamStepLosses fcam_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const 
   const PseudoLabelMaps<T> frozen = pseudo_label_maps(model, batch, o, rng, times);
   const Tensor<T>& cams = frozen.maps;
   detail::Laps lap(times, times ? model.device() : Device::cpu);
-  const std::int64_t n = cams.size(0), s = cams.size(1);
-  const std::vector<T> values = host_values(cams);  // sampling is host code (Otsu, random draws)
-  const std::vector<std::uint8_t> labels = losses::sample_regions_of_batch(std::span<const T>(values), n, s, s,
-                                                                            o.sampling, rng);
-  std::int64_t labelled = 0;
-  for (std::uint8_t l : labels) labelled += l != losses::unlabelled;
+  LabelMap labels;
+  if (cams.device() == Device::cpu) {
+    const std::int64_t n = cams.size(0), s = cams.size(1);
+    const std::vector<T> values = host_values(cams);
+    labels = LabelMap::from_host(
+        losses::sample_regions_of_batch(std::span<const T>(values), n, s, s, o.sampling, rng), Device::cpu);
+  } else {
+    labels = fcam::keyed_region_labels(cams, o.sampling, rng.next_u64());
+  }
   lap(&FcamStepTimes::sampling);
-  FcamStepLosses out = decoder_step(model, sgd, frozen.stages, labels, batch.raw, o, t, times, reducer);
-  out.labelled = labelled;
-  return out;
+  return decoder_step(model, sgd, frozen.stages, labels, batch.raw, o, t, times, reducer);
 }
 
 }  // namespace fcam::train

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "fcam/core/label_map.hpp"
 #include "fcam/core/tensor.hpp"
 
 namespace fcam::cuda {
@@ -25,10 +26,10 @@ Tensor<float> cross_entropy(const Tensor<float>& logits, const std::vector<std::
                             std::int64_t ignore_index, std::int64_t batch, std::int64_t channels, std::int64_t inner,
                             float& loss, std::int64_t& count);
 /// The two-class partial cross-entropy (ops/labelled_cross_entropy.hpp) of logits N×2×H×W against
-/// host `labels` (N·H·W: 0, 1, or 255 unlabelled): returns the sum over the labelled pixels of
-/// −log softmax(z)[label] in double, summed on the device (waits for the stream), and sets `grad`
-/// to grad_scale·∂/∂z (0 at unlabelled pixels).
-double labelled_cross_entropy(const Tensor<float>& logits, const std::vector<std::uint8_t>& labels, double grad_scale,
+/// the labels `labels` on the GPU (N·H·W: 0, 1, or 255 unlabelled): returns the sum over the labelled
+/// pixels of −log softmax(z)[label] in double, summed on the device (waits for the stream), and
+/// sets `grad` to grad_scale·∂/∂z (0 at unlabelled pixels).
+double labelled_cross_entropy(const Tensor<float>& logits, const LabelMap& labels, double grad_scale,
                               Tensor<float>& grad);
 
 }  // namespace fcam::cuda

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <vector>
 
+#include "fcam/core/label_map.hpp"
 #include "fcam/core/tensor.hpp"
 
 namespace fcam::cpu {
@@ -14,13 +14,13 @@ namespace fcam::cpu {
 /// Σ over the pixels labelled 0 or 1 of −log softmax(z)[label] for `logits` N×2×H×W, in double,
 /// image by image in pixel order; with `grad`, writes grad_scale·∂/∂z there (0 where unlabelled).
 template <Scalar T>
-double labelled_cross_entropy(const Tensor<T>& logits, const std::vector<std::uint8_t>& labels, double grad_scale,
+double labelled_cross_entropy(const Tensor<T>& logits, const LabelMap& labels, double grad_scale,
                               Tensor<T>* grad) {
   const std::int64_t batch = logits.size(0), plane = logits.size(2) * logits.size(3);
   double total = 0;
   for (std::int64_t b = 0; b < batch; ++b)
     for (std::int64_t i = 0; i < plane; ++i) {
-      const std::uint8_t label = labels[static_cast<std::size_t>(b * plane + i)];
+      const std::uint8_t label = labels.data()[b * plane + i];
       if (label > 1) continue;  // unlabelled
       const T* z = logits.data() + b * 2 * plane + i;
       const double z0 = z[0], z1 = z[plane], top = std::max(z0, z1);
