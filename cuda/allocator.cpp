@@ -257,6 +257,7 @@ void fill_zero(void* dst, std::size_t bytes) {
 }
 
 void copy_host_to_device(void* dst, const void* src, std::size_t bytes) {
+  if (copy_from_pinned_async(dst, src, bytes)) return;  // from pinned_alloc's memory: no wait
   check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream()), "host-to-device copy");
   // From pageable memory the call returns once the source is staged; wait anyway, since the
   // source may be pinned memory that the caller reuses right away.

@@ -2,6 +2,7 @@
 /// \brief Private to cuda/: error checks and this thread's stream, cuDNN and cuBLAS handles.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include <cublas_v2.h>
@@ -27,6 +28,11 @@ cudnnHandle_t cudnn_handle();
 cublasHandle_t cublas_handle();
 /// Whether convolution algorithms are chosen by timing (set_benchmark_algorithms).
 bool benchmark_algorithms();
+
+/// When [src, src + bytes) lies in one block of pinned_alloc (pinned.cpp) and the stream is not
+/// being captured: enqueues the copy to `dst` without waiting, records it against the block, and
+/// returns true. Otherwise returns false and does nothing.
+bool copy_from_pinned_async(void* dst, const void* src, std::size_t bytes);
 
 /// From now on this thread allocates from a new private pool (a CUDA graph being made, see
 /// allocator.cpp); returns its id. Throws while another private pool is active on the thread.

@@ -132,6 +132,18 @@ TEST_CASE("the loader is deterministic, complete and ordered", "[data]") {
   }
   CHECK(seen.size() == 10);
   CHECK(a.back().indices.size() == 2);
+  // Batches in page-locked memory (for a GPU; ordinary memory on a machine without one) hold the
+  // same values.
+  data::LoaderOptions pinned_options = small_options(2);
+  pinned_options.pinned = true;
+  data::DataLoader pinned(ds, pinned_options);
+  const auto p = epoch_batches(pinned, 1);
+  REQUIRE(p.size() == 3);
+  for (std::size_t k = 0; k < p.size(); ++k) {
+    CHECK(same(p[k].inputs, a[k].inputs));
+    CHECK(same(p[k].raw, a[k].raw));
+    CHECK(p[k].inputs.is_pinned() == cuda_available());
+  }
   // Another epoch: another order; the same epoch again: the same batches.
   const auto c = epoch_batches(threaded, 2), d = epoch_batches(serial, 1);
   CHECK(c[0].indices != a[0].indices);

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <new>
 
 #include "fcam/core/cpu_cache.hpp"
@@ -41,11 +42,34 @@ public:
     }
   }
 
+  /// `size` elements of CPU memory that is page-locked when a GPU is available (pinned_alloc of
+  /// fcam/cuda/api.hpp: copies from it to the GPU do not wait), ordinary memory otherwise (also
+  /// when page-locked memory runs short); zeroed unless `zero` is false.
+  static std::shared_ptr<Storage> pinned(std::size_t size, bool zero = true) {
+#if FCAM_WITH_CUDA
+    if (size > 0 && cuda_available()) {
+      if (void* memory = cuda::pinned_alloc(size * sizeof(T))) {
+        std::shared_ptr<Storage> s(new Storage());
+        s->size_ = size;
+        s->data_ = static_cast<T*>(memory);
+        s->pinned_ = true;
+        if (zero) std::memset(memory, 0, size * sizeof(T));
+        return s;
+      }
+    }
+#endif
+    return std::make_shared<Storage>(size, Device::cpu, zero);
+  }
+
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
 
   ~Storage() {
-    if (device_ == Device::cpu) {
+    if (pinned_) {
+#if FCAM_WITH_CUDA
+      cuda::pinned_free(data_);
+#endif
+    } else if (device_ == Device::cpu) {
       if (data_) detail::cpu_block_cache().give(data_, cpu_bytes_);
     } else {
 #if FCAM_WITH_CUDA
@@ -60,12 +84,17 @@ public:
   std::size_t size() const { return size_; }
   /// Where the buffer lives.
   Device device() const { return device_; }
+  /// Whether it is page-locked CPU memory (pinned()).
+  bool is_pinned() const { return pinned_; }
 
 private:
   T* data_ = nullptr;
   std::size_t size_ = 0;
   Device device_ = Device::cpu;
   std::size_t cpu_bytes_ = 0;  // a CPU buffer's allocated size (CpuBlockCache::rounded)
+  bool pinned_ = false;        // from cuda::pinned_alloc
+
+  Storage() = default;  // for pinned()
 };
 
 }  // namespace fcam

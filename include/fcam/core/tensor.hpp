@@ -53,6 +53,18 @@ public:
     return t;
   }
 
+  /// A CPU tensor in page-locked memory when a GPU is available (Storage::pinned), whose values
+  /// are unspecified: a batch that is about to be filled and copied to the GPU without waiting.
+  /// to() and copy_from() from it only enqueue the copy, so the host must not write it while such
+  /// a copy may still run (its memory is reused only after the copy, even if the tensor dies).
+  static Tensor uninitialized_pinned(Shape shape) {
+    Tensor t;
+    check_shape_valid(shape, sizeof(T));
+    t.shape_ = std::move(shape);
+    t.storage_ = Storage<T>::pinned(static_cast<std::size_t>(numel_of(t.shape_)), false);
+    return t;
+  }
+
   /// A CPU tensor with every element equal to `value`.
   static Tensor full(Shape shape, T value) {
     Tensor t(std::move(shape));
@@ -90,6 +102,8 @@ public:
   Device device() const { return storage_ ? storage_->device() : Device::cpu; }
   /// True when on the CPU.
   bool is_cpu() const { return device() == Device::cpu; }
+  /// Whether it lives in page-locked CPU memory (uninitialized_pinned with a GPU available).
+  bool is_pinned() const { return storage_ && storage_->is_pinned(); }
 
   /// True when both are views of the same elements (same storage, offset and shape).
   bool same_view(const Tensor& other) const {

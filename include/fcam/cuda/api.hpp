@@ -66,9 +66,18 @@ void empty_cache();
 void* device_alloc(std::size_t bytes, bool zero = true);
 /// Returns memory from device_alloc to the cache; null is ignored. Never throws.
 void device_free(void* ptr) noexcept;
+/// Page-locked host memory for at least `bytes` (rounded up to 2 MiB), from a cache of freed
+/// blocks: copies from it to a GPU run asynchronously (copy_host_to_device). A block is handed out
+/// again only after every copy that read it has finished, so a tensor in it may die while its
+/// copy is still queued; the host must not write it while a copy from it may run. Returns null
+/// when page-locked memory runs short (the caller then takes ordinary memory).
+void* pinned_alloc(std::size_t bytes);
+/// Returns memory from pinned_alloc to the cache; null is ignored. Never throws.
+void pinned_free(void* ptr) noexcept;
 /// Sets `bytes` of device memory to zero (enqueued on the stream).
 void fill_zero(void* dst, std::size_t bytes);
-/// Copies host memory to device memory (returns once the host buffer may be reused).
+/// Copies host memory to device memory. From pinned_alloc's memory it is enqueued on the stream
+/// and returns at once; from other memory it returns once the copy has finished.
 void copy_host_to_device(void* dst, const void* src, std::size_t bytes);
 /// Copies device memory to host memory (waits for the stream).
 void copy_device_to_host(void* dst, const void* src, std::size_t bytes);

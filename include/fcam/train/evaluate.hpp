@@ -148,6 +148,7 @@ inline std::vector<EvaluationResult> evaluate_maps(models::FcamModel<float>& mod
   lo.workers = o.workers;
   lo.shuffle = false;
   lo.transform = o.transform;
+  lo.pinned = model.device() == Device::cuda;
   const int ranks = o.comm ? o.comm->size() : 1;
   if (ranks > 1) lo.shard_rank = o.comm->rank(), lo.shard_count = ranks, lo.pad_shards = false;
   data::DataLoader loader(dataset, lo);

@@ -188,6 +188,7 @@ inline data::LoaderOptions training_loader_options(const TrainConfig& c) {
   lo.seed = c.seed;
   lo.transform = c.transform;
   lo.transform.train = true;
+  lo.pinned = c.device == Device::cuda;  // the batches' copies to the GPU then do not wait
   return lo;
 }
 

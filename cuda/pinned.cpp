@@ -1,0 +1,118 @@
+// The caching allocator of page-locked host memory: batches that the data loader fills there are
+// copied to the GPU asynchronously (a copy from pageable memory waits for the stream, and the
+// driver stages it through its own pinned buffer at about half the bandwidth).
+//
+// cudaHostAlloc is slow (it page-locks the memory) and cudaFreeHost synchronises the device, so
+// freed blocks are kept and reused. A block may still be read by a copy that is queued on a
+// stream when its tensor dies: each copy from it records the block's event after itself, and a
+// free block is handed out again only once that event has completed. Blocks are never returned
+// to the driver: a training run reuses the same few batch-sized blocks.
+#include <cstdint>
+#include <map>
+#include <mutex>
+
+#include "context.hpp"
+#include "fcam/cuda/api.hpp"
+
+namespace fcam::cuda {
+
+namespace {
+
+constexpr std::size_t rounding = 2 << 20;  // block sizes are multiples of 2 MiB
+
+struct PinnedBlock {
+  std::size_t bytes = 0;
+  bool in_use = false;
+  cudaEvent_t last_copy = nullptr;  // recorded after each copy that reads the block
+  cudaStream_t copy_stream = nullptr;  // the stream of the last such copy
+};
+
+struct PinnedCache {
+  std::mutex mutex;
+  std::map<char*, PinnedBlock> blocks;  // by start address, for the lookup of a pointer inside
+
+  // The block holding `p`, or blocks.end().
+  std::map<char*, PinnedBlock>::iterator find(const void* p) {
+    auto* c = static_cast<char*>(const_cast<void*>(p));
+    auto it = blocks.upper_bound(c);
+    if (it == blocks.begin()) return blocks.end();
+    --it;
+    return c < it->first + it->second.bytes ? it : blocks.end();
+  }
+};
+
+// Never destroyed: freeing page-locked memory during process exit races the driver's teardown.
+PinnedCache& cache() {
+  static auto* c = new PinnedCache;
+  return *c;
+}
+
+// Whether every copy that read `b` has finished.
+bool copies_done(const PinnedBlock& b) {
+  if (!b.last_copy) return true;
+  const cudaError_t status = cudaEventQuery(b.last_copy);
+  if (status == cudaErrorNotReady) {
+    // Not an error; clear it only if the runtime kept it as the last error (an older error stays).
+    if (cudaPeekAtLastError() == cudaErrorNotReady) (void)cudaGetLastError();
+    return false;
+  }
+  check(status, "pinned block event query");
+  return true;
+}
+
+}  // namespace
+
+void* pinned_alloc(std::size_t bytes) {
+  FCAM_CHECK(bytes > 0, "pinned_alloc: zero bytes");
+  const std::size_t size = (bytes + rounding - 1) / rounding * rounding;
+  PinnedCache& c = cache();
+  std::lock_guard lock(c.mutex);
+  // The smallest free block that fits, at most twice the size (a batch's block is reused by the
+  // next batch of that size; a small request does not take a large block).
+  auto best = c.blocks.end();
+  for (auto it = c.blocks.begin(); it != c.blocks.end(); ++it) {
+    const PinnedBlock& b = it->second;
+    if (b.in_use || b.bytes < size || b.bytes > 2 * size) continue;
+    if ((best == c.blocks.end() || b.bytes < best->second.bytes) && copies_done(b)) best = it;
+  }
+  if (best == c.blocks.end()) {
+    void* p = nullptr;
+    if (cudaHostAlloc(&p, size, cudaHostAllocDefault) != cudaSuccess) {
+      (void)cudaGetLastError();  // page-locked memory ran short: the caller takes ordinary memory
+      return nullptr;
+    }
+    best = c.blocks.emplace(static_cast<char*>(p), PinnedBlock{size}).first;
+  }
+  best->second.in_use = true;
+  return best->first;
+}
+
+void pinned_free(void* ptr) noexcept {
+  if (!ptr) return;
+  PinnedCache& c = cache();
+  std::lock_guard lock(c.mutex);
+  const auto it = c.blocks.find(static_cast<char*>(ptr));
+  if (it != c.blocks.end()) it->second.in_use = false;
+}
+
+bool copy_from_pinned_async(void* dst, const void* src, std::size_t bytes) {
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  check(cudaStreamIsCapturing(stream(), &capture), "cudaStreamIsCapturing");
+  if (capture != cudaStreamCaptureStatusNone) return false;  // a graph replays copies later: not this path
+  PinnedCache& c = cache();
+  std::lock_guard lock(c.mutex);
+  const auto it = c.find(src);
+  if (it == c.blocks.end() || static_cast<const char*>(src) + bytes > it->first + it->second.bytes) return false;
+  PinnedBlock& b = it->second;
+  if (!b.last_copy) check(cudaEventCreateWithFlags(&b.last_copy, cudaEventDisableTiming), "cudaEventCreate");
+  // One event per block: a copy from another stream first waits for the previous stream's copy,
+  // so that the event's last record covers every copy. Rare (batches are copied by one thread),
+  // so waiting under the lock, which holds up the other threads' allocations meanwhile, is fine.
+  if (b.copy_stream && b.copy_stream != stream()) check(cudaEventSynchronize(b.last_copy), "pinned block event");
+  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream()), "host-to-device copy (pinned)");
+  check(cudaEventRecord(b.last_copy, stream()), "pinned block event record");
+  b.copy_stream = stream();
+  return true;
+}
+
+}  // namespace fcam::cuda
