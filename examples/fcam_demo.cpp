@@ -25,6 +25,7 @@
 #include <optional>
 #include <sstream>
 
+#include <fcam/app/device_flag.hpp>
 #include <fcam/app/error_line.hpp>
 #include <fcam/data/cluttered_writer.hpp>
 #include <fcam/data/wsol_split.hpp>
@@ -210,6 +211,7 @@ void define_flags(app::Flags& f) {
   f.add_int("pictures", 6, "test images in overlays.png", app::Range{0, 1000});
   f.add_double("test_interval", 0.001, "threshold step of the test metrics", app::Range{1e-6, 0.5});
   f.add_int("workers", 2, "image loading threads", app::Range{0, 256});
+  f.add_string("device", "auto", app::device_flag_help() + "; the pictures are drawn on the CPU");
   f.add_string("collect", "", "summarise finished runs instead: a comma list of run folders (mean ± std in <out>/seeds.md)");
 }
 
@@ -266,6 +268,7 @@ public:
     base_.transform.resize_size = setup_.resize;
     base_.transform.crop_size = setup_.size;
     base_.workers = flags.integer("workers");
+    base_.device = app::resolve_device(flags.text("device"), "fcam-demo");
     base_.seed = flags.seed("seed");
     base_.mask_root = data_dir_ / "masks";
     base_.resume = true;
@@ -401,6 +404,7 @@ private:
   void evaluate_baselines() {
     plan_.begin(phase_++);
     auto classifier = models::load_fcam_checkpoint<float>(classifier_);
+    classifier->to(base_.device);
     eval_.source = train::MapSource::cam;
     std::vector<cam::Method> methods;
     for (const auto& entry : cam::method_table) methods.push_back(entry.value);
@@ -441,6 +445,7 @@ private:
     const train::TrainResult r2 = train::run_training(c2, say);
     histories_.push_back({"stage 2: " + run.name, validation_metric(c2), r2.val_history, r2.best_epoch});
     auto model = models::load_fcam_checkpoint<float>(c2.out / "best.safetensors");
+    model->to(base_.device);
     eval_.source = train::MapSource::fcam;
     train::EvaluationResult r = evaluate(*model, run.name);
     results_.rows.push_back(demo::row_of(run.group, run.name, r));
@@ -486,7 +491,8 @@ private:
              << integer_setting("erosion") << ", CRF λ " << number_setting("crf_lambda") << " at 224 px; λ and σ_xy scaled to "
              << setup_.size << " px; the epoch of the best validation "
              << (setup_.select_on_pxap ? "PxAP" : "MaxBoxAcc") << " kept). Training seed "
-             << results_.seed << ", " << num_threads() << " threads, total time " << minutes(plan_.elapsed()) << ".";
+             << results_.seed << ", " << (base_.device == Device::cuda ? "on a GPU, " : "") << num_threads()
+             << " threads, total time " << minutes(plan_.elapsed()) << ".";
     demo::ReportContext context{setup_.title, settings.str(), test_.size(), eval_.interval, flags_.boolean("ablation"),
                                 cam_result_->boxes->best_threshold(iou50), fcam_result_->boxes->best_threshold(iou50),
                                 histories_};

@@ -12,7 +12,8 @@ Fashion-MNIST and on the real photos of data/oxford-pets-3:
 - the downscale simulation equals torch's avg_pool2d + interpolate(bilinear) with the
   wsolevaluation PxAP formulas (numpy);
 - a second run with the same --out resumes (no training) and reproduces the results;
-- --collect over two copies gives zero spread; bad flags and a mismatched dataset are errors.
+- --collect over two copies gives zero spread; bad flags, --device cuda without a GPU and a
+  mismatched dataset are errors.
 
 Usage: /usr/bin/python3 tests/demo_test.py FCAM_DEMO FCAM_TRAIN WORK_DIR REPO_DIR FCAM_INFER
 """
@@ -33,7 +34,19 @@ from checks import check, finish
 
 
 def run(args):
+    """Runs a program of fcam (each takes --device) on the CPU unless args choose a device: this
+    test compares CPU runs, also on a machine with a GPU."""
+    if "--device" not in args:
+        args = args + ["--device", "cpu"]
     return subprocess.run(args, capture_output=True, text=True)
+
+
+def gpu_visible():
+    """Whether nvidia-smi lists a GPU (then a CUDA build may train there)."""
+    try:
+        return subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True).stdout.strip() != ""
+    except OSError:
+        return False
 
 
 def rows_by_name(results):
@@ -152,6 +165,16 @@ def main():
     r = run([demo, "--dataset", "cfmnist", "--data", data, "--out", os.path.join(work, "bad")])
     check(r.returncode != 0 and "256/64/64" in r.stderr and "remove it or give another --data" in r.stderr,
           "a dataset of other sizes is an error naming both")
+    # Without a GPU, --device cuda says why, before any work (with one, a CUDA build would train).
+    refusals = [("gpu", ["--device must be auto, cpu or cuda, got 'gpu'"])]
+    if not gpu_visible():
+        refusals.append(("cuda", ["built without CUDA", "no CUDA device is visible"]))
+    for value, reasons in refusals:
+        r = run([demo, "--dataset", "cfmnist", "--tiny", "--data", data, "--out", os.path.join(work, "bad_device"),
+                 "--device", value])
+        check(r.returncode != 0 and any(reason in r.stderr for reason in reasons)
+              and not os.path.exists(os.path.join(work, "bad_device")),
+              f"--device {value} is refused with the reason: {r.stderr.strip()[-200:]}")
 
     pets_tiny(demo, infer, work, repo)
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the CUDA test and benchmark programs, fcam-infer and fcam-bench-train here for a GPU
+# Builds the CUDA test and benchmark programs and the trainers (FCAM_GPU_PROGRAMS) here for a GPU
 # machine that has no Eigen, Catch2, Google Benchmark or stb (the device machine of docs/cuda.md):
 # build-gpu/bin plus the two shared libraries they need that such a machine lacks
 # (build-gpu/carried-libs). The CPU code is built without -march=native, and the programs need
@@ -12,8 +12,12 @@ cd "$(dirname "$0")/.."
 BUILD=build-gpu
 cmake -S . -B "$BUILD" -G Ninja -DFCAM_WITH_CUDA=ON -DFCAM_NATIVE_ARCH=OFF -DFCAM_WERROR=ON \
   -DFCAM_BUILD_EXAMPLES=ON -DCMAKE_EXE_LINKER_FLAGS="" > /dev/null
-cmake --build "$BUILD" -j"${JOBS:-2}" --target test_backend_ops fcam-bench-cuda-ops fcam-bench-cuda-models fcam-infer \
-  fcam-bench-train
+# FCAM_GPU_PROGRAMS picks the programs (3–6 MB each, stripped; the tree itself is about 33 MB of
+# the 64 MiB the device tool carries): the default is what the training run needs (tests, the
+# ops, step, demo and epoch benchmarks) and leaves out fcam-bench-cuda-models and fcam-infer
+# (run.sh's "models" benchmark and its fcam-infer test need them).
+read -r -a programs <<< "${FCAM_GPU_PROGRAMS:-test_backend_ops fcam-bench-cuda-ops fcam-bench-train fcam-demo fcam-train}"
+cmake --build "$BUILD" -j"${JOBS:-2}" --target "${programs[@]}"
 mkdir -p "$BUILD/carried-libs"
 for lib in libgomp.so.1 libbenchmark.so.1debian; do
   cp -L "$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')" "$BUILD/carried-libs/"
@@ -24,7 +28,6 @@ if [ -d ../shared/data/crf-reference ]; then
   mkdir -p "$BUILD/data" && cp -r ../shared/data/crf-reference "$BUILD/data/"
 fi
 # Only what run.sh needs travels; report its size against the 64 MiB the device tool carries.
-programs=(test_backend_ops fcam-bench-cuda-ops fcam-bench-cuda-models fcam-infer fcam-bench-train)
 for p in "${programs[@]}"; do strip "$BUILD/bin/$p"; done
 find "$BUILD/bin" -type f $(printf "! -name %s " "${programs[@]}") -delete
 du -sh "$BUILD/bin" "$BUILD/carried-libs" $([ -d "$BUILD/data" ] && echo "$BUILD/data")

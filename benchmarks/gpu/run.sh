@@ -7,9 +7,12 @@
 #                                         # (built elsewhere: tools/build_gpu_carry.sh)
 #
 # FCAM_GPU_BENCHES picks the benchmarks (default "ops models": benchmarks/gpu/ops_vs_torch.py and
-# benchmarks/gpu/models_vs_torch.py; "train" adds benchmarks/train_vs_torch.py --device cuda, both
+# benchmarks/gpu/models_vs_torch.py, the latter when build-gpu/bin holds fcam-bench-cuda-models; "train" adds benchmarks/train_vs_torch.py --device cuda, both
 # stages in fp32 and TF32, FCAM_TRAIN_BATCH (32) and FCAM_TRAIN_ARCHS, FCAM_TRAIN_TIMEOUT seconds
-# each, when build-gpu/bin holds fcam-bench-train); FCAM_BENCH_FILTER and FCAM_MODELS_FILTER narrow their rows,
+# each, when build-gpu/bin holds fcam-bench-train; "demo" runs fcam-demo --device cuda on
+# FCAM_DEMO_DATASETS (default pets), FCAM_DEMO_TIMEOUT seconds each, when build-gpu/bin holds
+# fcam-demo; "epoch" one epoch of each stage at CUB's scale, benchmarks/gpu/cub_scale_epoch.sh, when
+# build-gpu/bin holds fcam-train); FCAM_BENCH_FILTER and FCAM_MODELS_FILTER narrow their rows,
 # FCAM_BENCH_MIN_TIME sets their timing (seconds per measurement), FCAM_MODELS_TIMEOUT the
 # seconds the models benchmark may take (its tables are rewritten after each backbone).
 # When build-gpu/bin holds fcam-infer, tests/infer_cli_test.py runs it with --device cuda against
@@ -91,7 +94,7 @@ if [[ " $BENCHES " == *" ops "* ]]; then
     --shapes benchmarks/wsol_resnet50_convs.csv --min-time "${FCAM_BENCH_MIN_TIME:-0.1}" \
     --filter "${FCAM_BENCH_FILTER:-.}" || bench_rc=1
 fi
-if [[ " $BENCHES " == *" models "* ]]; then
+if [[ " $BENCHES " == *" models "* ]] && [ -x "$BUILD/bin/fcam-bench-cuda-models" ]; then
   step "benchmarks: models and CAM methods, fcam vs PyTorch"
   PYTHONUNBUFFERED=1 timeout "${FCAM_MODELS_TIMEOUT:-420}" "$PY" benchmarks/gpu/models_vs_torch.py \
     --bench "$BUILD/bin/fcam-bench-cuda-models" --out "$OUT" --min-time "${FCAM_BENCH_MIN_TIME:-0.1}" \
@@ -108,6 +111,28 @@ if [[ " $BENCHES " == *" train "* ]] && [ -x "$BUILD/bin/fcam-bench-train" ]; th
         --rounds 1 | tee "$OUT/train_stage${stage}_${math}.md" || bench_rc=1
     done
   done
+fi
+
+if [[ " $BENCHES " == *" demo "* ]] && [ -x "$BUILD/bin/fcam-demo" ]; then
+  # pets reads the shipped data/oxford-pets-3; cfmnist needs a dataset folder built elsewhere
+  # (FCAM_CFMNIST_DIR: fcam-make-dataset reads Debian's Fashion-MNIST, which this machine lacks).
+  step "fcam-demo --device cuda end to end (the goal: under a minute each)"
+  for dataset in ${FCAM_DEMO_DATASETS:-pets}; do
+    data=data/oxford-pets-3
+    [ "$dataset" = cfmnist ] && data=${FCAM_CFMNIST_DIR:-data/cfmnist}
+    start=$(date +%s%N)
+    timeout "${FCAM_DEMO_TIMEOUT:-240}" "$BUILD/bin/fcam-demo" --device cuda --dataset "$dataset" --data "$data" \
+      --workers "${FCAM_DEMO_WORKERS:-8}" --out "$OUT/demo-$dataset" > "$OUT/demo-$dataset.log" 2>&1
+    r=$?
+    echo "fcam-demo --dataset $dataset: exit $r, $(( ($(date +%s%N) - start) / 1000000 )) ms end to end"
+    tail -14 "$OUT/demo-$dataset.log"
+    [ $r -ne 0 ] && bench_rc=1
+  done
+fi
+
+if [[ " $BENCHES " == *" epoch "* ]] && [ -x "$BUILD/bin/fcam-train" ]; then
+  step "one epoch of each stage at CUB's scale (benchmarks/gpu/cub_scale_epoch.sh)"
+  BUILD="$BUILD" OUT="$OUT" bash benchmarks/gpu/cub_scale_epoch.sh || bench_rc=1
 fi
 
 step "done: tests exit $tests_rc, fcam-infer exit $infer_rc, benchmarks exit $bench_rc"
