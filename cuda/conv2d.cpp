@@ -146,14 +146,8 @@ private:
          tf32_enabled() ? "on" : "off", deterministic() ? " in deterministic mode" : "");
   }
 
-  /// Sets the descriptor's math type only when it changes: a changed descriptor may cost the
-  /// next cuDNN call a new internal plan.
-  void set_math(cudnnMathType_t math) {
-    if (math_set_ && math == math_) return;
-    check(cudnnSetConvolutionMathType(conv_, math), "cudnnSetConvolutionMathType");
-    math_ = math;
-    math_set_ = true;
-  }
+  /// Sets the descriptor's math type (the chosen algorithm's, or the one candidates are asked for).
+  void set_math(cudnnMathType_t math) { check(cudnnSetConvolutionMathType(conv_, math), "cudnnSetConvolutionMathType"); }
 
   void choose(Pass pass, Choice& c) {
     cudnnHandle_t h = cudnn_handle();
@@ -201,8 +195,6 @@ private:
   cudnnFilterDescriptor_t w_ = nullptr;
   cudnnConvolutionDescriptor_t conv_ = nullptr;
   std::array<Choice, 3> choices_{};
-  cudnnMathType_t math_ = CUDNN_DEFAULT_MATH;  // the descriptor's, once math_set_
-  bool math_set_ = false;
   bool three_by_three_ = false;
   std::string describe_;
 };

@@ -71,6 +71,8 @@ TEST_CASE("FcamModel parameter counts equal docs/method.md §2.6's (every row, K
     CHECK(models::parameter_count(model, "decoder.") == r.decoder);
     CHECK(models::parameter_count(model, "segmentation_head.") == r.segmentation_head);
     CHECK(models::parameter_count(model) == r.total);
+    // device() reads the first parameter, found without names (the model itself holds none).
+    CHECK(model.first_parameter() == model.named_parameters().front().second);
   }
   // MobileNetV2 (docs/real-photos.md): the encoder holds the 2,206,816 values of the real weight
   // files less their classifier; its base width scales the decoder only.

@@ -128,8 +128,17 @@ public:
   /// Where the parameters live: the first parameter's device (the CPU for a module without
   /// parameters); to() moves them all together.
   Device device() {
-    const auto params = named_parameters();
-    return params.empty() ? Device::cpu : params.front().second->value.device();
+    const Parameter<T>* first = first_parameter();
+    return first ? first->value.device() : Device::cpu;
+  }
+
+  /// The first parameter of named_parameters() (null when there is none), found without
+  /// building the names: device() is asked once or more per training step.
+  Parameter<T>* first_parameter() {
+    if (!parameters_.empty()) return parameters_.front().second;
+    for (auto& [name, child] : children_)
+      if (Parameter<T>* p = child->first_parameter()) return p;
+    return nullptr;
   }
 
   /// Sets every parameter gradient to zero.
