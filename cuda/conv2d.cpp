@@ -147,7 +147,9 @@ private:
   }
 
   /// Sets the descriptor's math type (the chosen algorithm's, or the one candidates are asked for).
-  void set_math(cudnnMathType_t math) { check(cudnnSetConvolutionMathType(conv_, math), "cudnnSetConvolutionMathType"); }
+  void set_math(cudnnMathType_t math) {
+    check(cudnnSetConvolutionMathType(conv_, math), "cudnnSetConvolutionMathType");
+  }
 
   void choose(Pass pass, Choice& c) {
     cudnnHandle_t h = cudnn_handle();

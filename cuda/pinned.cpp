@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include "context.hpp"
+#include "fcam/core/error.hpp"
 #include "fcam/cuda/api.hpp"
 
 namespace fcam::cuda {

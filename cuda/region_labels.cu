@@ -47,27 +47,20 @@ __device__ std::uint64_t select_key(std::int64_t plane, std::uint64_t rank, Key 
   return result;
 }
 
-/// out = the OR of in over a window of ±r pixels along x (step 1) or y (step w), inside the image.
-__device__ void or_pass(const std::uint8_t* in, std::uint8_t* out, std::int64_t h, std::int64_t w, std::int64_t r,
-                        bool along_x) {
+/// out = the OR (`any`) or the AND of in over a window of ±r pixels along x (step 1) or y (step
+/// w), inside the image: the dilation's passes, and the erosion's, whose border does not erode (as
+/// sampling::erode_square).
+template <bool any>
+__device__ void window_pass(const std::uint8_t* in, std::uint8_t* out, std::int64_t h, std::int64_t w,
+                            std::int64_t r, bool along_x) {
   for (std::int64_t i = threadIdx.x; i < h * w; i += blockDim.x) {
     const std::int64_t y = i / w, x = i - y * w, at = along_x ? x : y, len = along_x ? w : h;
     const std::int64_t step = along_x ? 1 : w;
-    std::uint8_t v = 0;
-    for (std::int64_t j = at > r ? at - r : 0; j <= (at + r < len ? at + r : len - 1); ++j) v |= in[i + (j - at) * step];
-    out[i] = v;
-  }
-}
-
-/// out = the AND of in over a window of ±r pixels along x or y, inside the image (the border does
-/// not erode, as sampling::erode_square).
-__device__ void and_pass(const std::uint8_t* in, std::uint8_t* out, std::int64_t h, std::int64_t w, std::int64_t r,
-                         bool along_x) {
-  for (std::int64_t i = threadIdx.x; i < h * w; i += blockDim.x) {
-    const std::int64_t y = i / w, x = i - y * w, at = along_x ? x : y, len = along_x ? w : h;
-    const std::int64_t step = along_x ? 1 : w;
-    std::uint8_t v = 1;
-    for (std::int64_t j = at > r ? at - r : 0; j <= (at + r < len ? at + r : len - 1); ++j) v &= in[i + (j - at) * step];
+    std::uint8_t v = any ? 0 : 1;
+    for (std::int64_t j = at > r ? at - r : 0; j <= (at + r < len ? at + r : len - 1); ++j) {
+      const std::uint8_t u = in[i + (j - at) * step];
+      v = static_cast<std::uint8_t>(any ? (v | u) : (v & u));
+    }
     out[i] = v;
   }
 }
@@ -120,9 +113,9 @@ __global__ void keyed_region_labels_kernel(const float* __restrict__ cams, std::
   __syncthreads();
   const std::uint8_t* members = b;
   if (p.erosion > 1) {
-    and_pass(b, c, h, w, p.erosion / 2, true);
+    window_pass<false>(b, c, h, w, p.erosion / 2, true);
     __syncthreads();
-    and_pass(c, a, h, w, p.erosion / 2, false);
+    window_pass<false>(c, a, h, w, p.erosion / 2, false);
     unsigned any = 0;
     for (std::int64_t i = threadIdx.x; i < plane; i += blockDim.x) any |= a[i];
     if (block_reduce(any, Sum{}) != 0) members = a;  // block_reduce synchronises the block
@@ -160,9 +153,9 @@ __global__ void keyed_region_labels_kernel(const float* __restrict__ cams, std::
   __syncthreads();
 
   // Dilation: which sides reach each pixel (an OR over the square, row then column).
-  or_pass(c, b, h, w, p.dilation / 2, true);
+  window_pass<true>(c, b, h, w, p.dilation / 2, true);
   __syncthreads();
-  or_pass(b, c, h, w, p.dilation / 2, false);
+  window_pass<true>(b, c, h, w, p.dilation / 2, false);
   __syncthreads();
   unsigned long long count = 0;
   for (std::int64_t i = threadIdx.x; i < plane; i += blockDim.x) {

@@ -39,7 +39,8 @@ TEST_CASE("region rules: value keys order pixels by (value, index), -0 as +0", "
   std::sort(by_key.begin(), by_key.end(), [&](std::uint32_t a, std::uint32_t b) {
     return region_rules::value_key(values[a], a) < region_rules::value_key(values[b], b);
   });
-  std::stable_sort(by_value.begin(), by_value.end(), [&](std::uint32_t a, std::uint32_t b) { return values[a] < values[b]; });
+  std::stable_sort(by_value.begin(), by_value.end(),
+                   [&](std::uint32_t a, std::uint32_t b) { return values[a] < values[b]; });
   CHECK(by_key == by_value);
   CHECK(by_value[3] == 1);  // not vacuous: -0 (pixel 1) ties with +0 and comes before pixel 2's +0
 }

@@ -16,7 +16,8 @@ cmake -S . -B "$BUILD" -G Ninja -DFCAM_WITH_CUDA=ON -DFCAM_NATIVE_ARCH=OFF -DFCA
 # the 64 MiB the device tool carries): the default is what the training run needs (tests, the
 # ops, step, demo and epoch benchmarks) and leaves out fcam-bench-cuda-models and fcam-infer
 # (run.sh's "models" benchmark and its fcam-infer test need them).
-read -r -a programs <<< "${FCAM_GPU_PROGRAMS:-test_backend_ops fcam-bench-cuda-ops fcam-bench-train fcam-demo fcam-train}"
+default_programs="test_backend_ops fcam-bench-cuda-ops fcam-bench-train fcam-demo fcam-train"
+read -r -a programs <<< "${FCAM_GPU_PROGRAMS:-$default_programs}"
 cmake --build "$BUILD" -j"${JOBS:-2}" --target "${programs[@]}"
 mkdir -p "$BUILD/carried-libs"
 for lib in libgomp.so.1 libbenchmark.so.1debian; do

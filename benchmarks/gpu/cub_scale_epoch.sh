@@ -39,7 +39,8 @@ for ((k = 0; k < images; ++k)); do
 done
 echo "CUB-scale training split: $(wc -l < "$meta/image_ids.txt") images"
 
-common=(--device "${FCAM_EPOCH_DEVICE:-cuda}" --arch "${FCAM_EPOCH_ARCH:-resnet50}" --num_classes 3 --epochs 1 --batch_size 32 --workers "${FCAM_EPOCH_WORKERS:-12}"
+common=(--device "${FCAM_EPOCH_DEVICE:-cuda}" --arch "${FCAM_EPOCH_ARCH:-resnet50}" --num_classes 3 --epochs 1
+        --batch_size 32 --workers "${FCAM_EPOCH_WORKERS:-12}"
         --data_root "$root/images" --metadata_root "$root/metadata" --dataset_name CUB)
 rc=0
 for stage in classifier fcam; do

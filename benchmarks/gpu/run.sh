@@ -7,7 +7,8 @@
 #                                         # (built elsewhere: tools/build_gpu_carry.sh)
 #
 # FCAM_GPU_BENCHES picks the benchmarks (default "ops models": benchmarks/gpu/ops_vs_torch.py and
-# benchmarks/gpu/models_vs_torch.py, the latter when build-gpu/bin holds fcam-bench-cuda-models; "train" adds benchmarks/train_vs_torch.py --device cuda, both
+# benchmarks/gpu/models_vs_torch.py, the latter when build-gpu/bin holds fcam-bench-cuda-models;
+# "train" adds benchmarks/train_vs_torch.py --device cuda, both
 # stages in fp32 and TF32, FCAM_TRAIN_BATCH (32) and FCAM_TRAIN_ARCHS, FCAM_TRAIN_TIMEOUT seconds
 # each, when build-gpu/bin holds fcam-bench-train; "demo" runs fcam-demo --device cuda on
 # FCAM_DEMO_DATASETS (default pets), FCAM_DEMO_TIMEOUT seconds each, when build-gpu/bin holds

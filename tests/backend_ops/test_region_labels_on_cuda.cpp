@@ -93,7 +93,8 @@ TEST_CASE("keyed_region_labels on CUDA: odd shapes, constant maps, erosion that 
 TEST_CASE("keyed_region_labels on CUDA names the CAM that holds a NaN", "[cuda]") {
   Tensor<float> cams = smooth_cams(3, 16, 16, 80);
   cams.data()[256 + 17] = std::numeric_limits<float>::quiet_NaN();
-  CHECK_THROWS_WITH(keyed_region_labels(cams.to(gpu), losses::SamplingOptions{}, 1), Catch::Contains("CAM 1 holds NaN"));
+  CHECK_THROWS_WITH(keyed_region_labels(cams.to(gpu), losses::SamplingOptions{}, 1),
+                    Catch::Contains("CAM 1 holds NaN"));
   // CUDA keeps working.
   expect_cpu_labels(smooth_cams(2, 16, 16, 81), losses::SamplingOptions{}, 1, "after the NaN");
 }
