@@ -2,8 +2,9 @@
 // Stage 1 (train::classifier_step: the loss within 1e-5 relative, each parameter's update by
 // NMSE, see there) and stage 2's decoder step (train::decoder_step from the same pseudo-label
 // pixels, two steps, with the partial cross-entropy, the CRF (the GPU lattice) and the size term:
-// losses within 1e-5 relative, every parameter and buffer within 1e-5). Also the two stage-2 ops
-// the step needed on CUDA.
+// losses within 1e-5 relative, every parameter and buffer within 1e-5; the second step takes the
+// labels of the keyed sampler made on each device). Also the two stage-2 ops the step needed on
+// CUDA.
 #include <algorithm>
 #include <cmath>
 
@@ -133,13 +134,27 @@ TEST_CASE("a stage-2 decoder step on the GPU equals the CPU's from the same pseu
     const auto frozen_gpu = train::pseudo_label_maps(twins.gpu, batch, o, rng_gpu);
     REQUIRE(frozen_gpu.maps.device() == Device::cuda);
     CHECK(largest_difference(frozen_cpu.maps, frozen_gpu.maps) <= 1e-4f);
-    // The same pixels for both: the CPU's CAMs sampled once.
-    const std::vector<float> cams = host_values(frozen_cpu.maps);
-    const std::vector<std::uint8_t> labels = losses::sample_regions_of_batch(
-        std::span<const float>(cams), 2, 64, 64, o.sampling, sampling);
-    CHECK(std::count(labels.begin(), labels.end(), losses::unlabelled) < static_cast<std::ptrdiff_t>(labels.size()));
-    const auto cpu = train::decoder_step(twins.cpu, sgd_cpu, frozen_cpu.stages, labels, batch.raw, o, 5.0);
-    const auto gpu = train::decoder_step(twins.gpu, sgd_gpu, frozen_gpu.stages, labels, batch.raw, o, 5.0);
+    // The same pixels for both, from the CPU's CAMs: in step 0 host labels of the CPU's sampler,
+    // copied to each device; in step 1 the keyed sampler's labels made on each device (the GPU
+    // sampler's output stays there), which are the same bits.
+    train::FcamStepLosses cpu, gpu;
+    if (step == 0) {
+      const std::vector<float> cams = host_values(frozen_cpu.maps);
+      const std::vector<std::uint8_t> labels = losses::sample_regions_of_batch(
+          std::span<const float>(cams), 2, 64, 64, o.sampling, sampling);
+      CHECK(std::count(labels.begin(), labels.end(), losses::unlabelled) < static_cast<std::ptrdiff_t>(labels.size()));
+      cpu = train::decoder_step(twins.cpu, sgd_cpu, frozen_cpu.stages, labels, batch.raw, o, 5.0);
+      gpu = train::decoder_step(twins.gpu, sgd_gpu, frozen_gpu.stages, labels, batch.raw, o, 5.0);
+    } else {
+      const LabelMap on_cpu = keyed_region_labels(frozen_cpu.maps, o.sampling, 99);
+      const LabelMap on_gpu = keyed_region_labels(frozen_cpu.maps.to(Device::cuda), o.sampling, 99);
+      REQUIRE(on_gpu.device() == Device::cuda);
+      CHECK(on_gpu.host_values() == on_cpu.host_values());
+      CHECK(on_cpu.labelled() > 0);
+      cpu = train::decoder_step(twins.cpu, sgd_cpu, frozen_cpu.stages, on_cpu, batch.raw, o, 5.0);
+      gpu = train::decoder_step(twins.gpu, sgd_gpu, frozen_gpu.stages, on_gpu, batch.raw, o, 5.0);
+      CHECK(gpu.labelled == on_cpu.labelled());
+    }
     check_relative(cpu.pce, gpu.pce, "partial cross-entropy");
     check_relative(cpu.crf, gpu.crf, "CRF term");
     check_relative(cpu.size, gpu.size, "size term");
