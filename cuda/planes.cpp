@@ -18,6 +18,22 @@ Tensor<float> weighted_channel_sum(const Tensor<float>& features, const std::vec
   return maps;
 }
 
+Tensor<float> class_weighted_channel_sum(const Tensor<float>& features, const Tensor<float>& fc_weight,
+                                         const std::vector<int>& classes, int rule, bool relu) {
+  const std::int64_t n = features.size(0), c = features.size(1), h = features.size(2), w = features.size(3);
+  auto maps = Tensor<float>::uninitialized({n, h, w}, Device::cuda);
+  if (maps.numel() == 0) return maps;
+  const std::vector<std::int32_t> indices(classes.begin(), classes.end());
+  Storage<std::int32_t> device_classes(indices.size(), Device::cuda, false);
+  copy_host_to_device(device_classes.data(), indices.data(), indices.size() * sizeof(std::int32_t));
+  Storage<double> weights(static_cast<std::size_t>(n * c), Device::cuda, false);
+  launch::class_channel_weights(fc_weight.data(), device_classes.data(), n, c, h * w, rule, weights.data(), stream());
+  check_launch("class_channel_weights kernel");
+  launch::weighted_channel_sum(features.data(), weights.data(), n, c, h * w, relu, maps.data(), stream());
+  check_launch("weighted_channel_sum kernel");
+  return maps;
+}
+
 Tensor<float> fill_runs(const Shape& shape, const std::vector<float>& values, std::int64_t run) {
   auto out = Tensor<float>::uninitialized(shape, Device::cuda);
   if (out.numel() == 0) return out;

@@ -2,6 +2,7 @@
 // channel order per pixel (one thread per pixel), and min/max are exact in any order, while
 // fl(x − lo) is monotonic in x, so max(fl(x − lo)) = fl(max x − lo) is the CPU's hi.
 #include "block_reduce.cuh"
+#include "fcam/ops/channel_weight_rules.hpp"
 #include "launch.hpp"
 #include "planes_kernels.hpp"
 
@@ -21,6 +22,18 @@ __global__ void weighted_channel_sum_kernel(const float* __restrict__ features, 
     float sum = 0.0f;
     for (std::int64_t k = 0; k < channels; ++k) sum += static_cast<float>(w[k] * static_cast<double>(a[k * plane]));
     out[at] = relu && sum < 0.0f ? 0.0f : sum;  // std::max(sum, 0): a NaN stays
+  }
+}
+
+__global__ void class_channel_weights_kernel(const float* __restrict__ fc, const std::int32_t* __restrict__ classes,
+                                             std::int64_t batch, std::int64_t channels, std::int64_t plane, int rule,
+                                             double* __restrict__ weights) {
+  const std::int64_t total = batch * channels;
+  for (std::int64_t at = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; at < total;
+       at += std::int64_t(gridDim.x) * blockDim.x) {
+    const std::int64_t b = at / channels, k = at - b * channels;
+    const float w = fc[static_cast<std::int64_t>(classes[b]) * channels + k];
+    weights[at] = class_channel_weight(static_cast<ClassWeight>(rule), static_cast<double>(w), plane);
   }
 }
 
@@ -54,6 +67,14 @@ void weighted_channel_sum(const float* features, const double* weights, std::int
   if (total == 0) return;
   weighted_channel_sum_kernel<<<grid_for(total), block_threads, 0, stream>>>(features, weights, batch, channels, plane,
                                                                              relu, out);
+}
+
+void class_channel_weights(const float* fc, const std::int32_t* classes, std::int64_t batch, std::int64_t channels,
+                           std::int64_t plane, int rule, double* weights, cudaStream_t stream) {
+  const std::int64_t total = batch * channels;
+  if (total == 0) return;
+  class_channel_weights_kernel<<<grid_for(total), block_threads, 0, stream>>>(fc, classes, batch, channels, plane, rule,
+                                                                              weights);
 }
 
 void normalize_runs(const float* x, std::int64_t count, std::int64_t length, float* out, cudaStream_t stream) {

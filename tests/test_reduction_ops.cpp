@@ -3,8 +3,10 @@
 // computation written here, plus their contract checks.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include <fcam/fcam.hpp>
@@ -76,6 +78,33 @@ TEST_CASE("weighted_channel_sum, normalize_items, fill_planes and scaled", "[ops
   const Tensor<float> x = ramp({5}, 1.0, 0.5).cast<float>();
   const Tensor<float> y = scaled(x, 1e-9);
   for (std::int64_t i = 0; i < 5; ++i) CHECK(y.data()[i] == static_cast<float>(1e-9 * x.data()[i]));
+}
+
+TEST_CASE("class_weighted_channel_sum: the weights of each rule from the class's fc row", "[ops]") {
+  const Tensor<float> features = ramp({3, 3, 2, 2}, 0.5, 0.75).cast<float>();
+  // Class 1's row holds a negative value and -0: LayerCAM's max(g, 0) clamps the first, keeps -0.
+  const Tensor<float> fc = Tensor<float>::from({2, 3}, {0.5f, 2.0f, -1.0f, -3.0f, -0.0f, 4.0f});
+  const std::vector<int> classes{1, 0, 1};
+  for (const auto& [rule, relu] : {std::pair{ClassWeight::row, false}, std::pair{ClassWeight::row_over_plane, true},
+                                  std::pair{ClassWeight::positive_row_over_plane, true}}) {
+    INFO("rule " << static_cast<int>(rule));
+    std::vector<double> weights;
+    for (const int cls : classes)
+      for (std::int64_t k = 0; k < 3; ++k) {
+        const double w = fc.data()[cls * 3 + k], g = w / 4.0;
+        weights.push_back(rule == ClassWeight::row ? w : rule == ClassWeight::row_over_plane ? g : std::max(g, 0.0));
+      }
+    const Tensor<float> want = weighted_channel_sum(features, weights, relu);
+    const Tensor<float> got = class_weighted_channel_sum(features, fc, classes, rule, relu);
+    REQUIRE(got.shape() == want.shape());
+    for (std::int64_t i = 0; i < got.numel(); ++i) CHECK(got.data()[i] == want.data()[i]);
+  }
+  CHECK(class_channel_weight(ClassWeight::positive_row_over_plane, -8.0, 4) == 0.0);
+  CHECK(std::signbit(class_channel_weight(ClassWeight::positive_row_over_plane, -0.0, 4)));  // as std::max
+  CHECK_THROWS_WITH(class_weighted_channel_sum(features, fc, {1, 2, 0}, ClassWeight::row, false),
+                    Catch::Contains("class 2 outside [0, 2)"));
+  CHECK_THROWS_WITH(class_weighted_channel_sum(features, fc, {1}, ClassWeight::row, false),
+                    Catch::Contains("1 classes for 3 images"));
 }
 
 TEST_CASE("labelled_cross_entropy: weight · mean −log p over labelled pixels; gradient by finite differences",

@@ -55,6 +55,23 @@ TEST_CASE("weighted_channel_sum gives the CPU's bits, with and without the ReLU"
                    weighted_channel_sum(features.to(gpu), {0.5, -0.25}, true), "weighted_channel_sum with a NaN");
 }
 
+TEST_CASE("class_weighted_channel_sum and the CAM methods built on it give the CPU's bits", "[cuda]") {
+  const Tensor<float> features = random_tensor({4, 2048, 7, 7}, 2300);
+  const Tensor<float> fc = random_tensor({200, 2048}, 2301, -0.05, 0.05);
+  const std::vector<int> classes{3, 199, 3, 0};
+  for (const auto rule : {ClassWeight::row, ClassWeight::row_over_plane, ClassWeight::positive_row_over_plane})
+    for (const bool relu : {false, true})
+      expect_same_bits(class_weighted_channel_sum(features, fc, classes, rule, relu),
+                       class_weighted_channel_sum(features.to(gpu), fc.to(gpu), classes, rule, relu),
+                       "class_weighted_channel_sum rule " + std::to_string(static_cast<int>(rule)));
+  for (const cam::Method method : {cam::Method::cam, cam::Method::gradcam, cam::Method::layercam})
+    expect_same_bits(cam::class_activation_maps(features, fc, classes, method),
+                     cam::class_activation_maps(features.to(gpu), fc.to(gpu), classes, method),
+                     std::string("class_activation_maps ") + std::string(cam::method_name(method)));
+  CHECK_THROWS_WITH(class_weighted_channel_sum(features.to(gpu), fc, classes, ClassWeight::row, false),
+                    Catch::Contains("operands on different devices"));
+}
+
 TEST_CASE("normalize_items gives the CPU's bits; a constant item becomes 0", "[cuda]") {
   std::uint64_t seed = 2200;
   for (const Shape& shape : std::vector<Shape>{{1, 1}, {3, 7, 7}, {32, 224, 224}, {2, 1, 28, 28}, {5, 1000}}) {

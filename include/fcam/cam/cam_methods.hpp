@@ -57,6 +57,17 @@ Tensor<T> class_activation_maps(const Tensor<T>& features, const Tensor<T>& fc_w
              " but the features have ", c, " channels");
   FCAM_CHECK(static_cast<std::int64_t>(classes.size()) == n, "class_activation_maps: ", classes.size(),
              " classes for ", n, " images");
+  for (const int cls : classes)
+    FCAM_CHECK(cls >= 0 && cls < fc_weight.size(0), "class_activation_maps: class ", cls, " outside [0, ",
+               fc_weight.size(0), ")");
+  // CAM, GradCAM and LayerCAM weigh each channel by a function of the class's fc value alone: the
+  // op gathers the rows where the tensors are (on a GPU nothing is read back).
+  if (method == Method::cam || method == Method::gradcam || method == Method::layercam) {
+    const ClassWeight rule = method == Method::cam       ? ClassWeight::row
+                             : method == Method::gradcam ? ClassWeight::row_over_plane
+                                                         : ClassWeight::positive_row_over_plane;
+    return class_weighted_channel_sum(features, fc_weight, classes, rule, method != Method::cam);
+  }
   const std::vector<double> sums = method == Method::gradcampp || method == Method::xgradcam
                                        ? plane_sums(features)
                                        : std::vector<double>();  // Σ_ij A_kij, only where a method needs it
@@ -64,8 +75,6 @@ Tensor<T> class_activation_maps(const Tensor<T>& features, const Tensor<T>& fc_w
   std::map<int, std::vector<T>> rows;  // w[cls, :] of each class asked for, read once (one copy from a GPU)
   for (std::int64_t b = 0; b < n; ++b) {
     const int cls = classes[static_cast<std::size_t>(b)];
-    FCAM_CHECK(cls >= 0 && cls < fc_weight.size(0), "class_activation_maps: class ", cls, " outside [0, ",
-               fc_weight.size(0), ")");
     auto row = rows.find(cls);
     if (row == rows.end()) row = rows.emplace(cls, host_values(fc_weight.batch(cls))).first;
     const std::vector<T>& fc = row->second;
@@ -73,14 +82,8 @@ Tensor<T> class_activation_maps(const Tensor<T>& features, const Tensor<T>& fc_w
       const T wck = fc[static_cast<std::size_t>(k)];
       const double g = static_cast<double>(wck) / static_cast<double>(plane);  // ∂logit/∂A_kij
       const auto at = static_cast<std::size_t>(b * c + k);
-      double& weight = weights[at];  // the channel weight (per-pixel for LayerCAM, see below)
+      double& weight = weights[at];  // the channel weight
       switch (method) {
-        case Method::cam:
-          weight = wck;
-          break;
-        case Method::gradcam:
-          weight = g;
-          break;
         case Method::gradcampp:
           weight = static_cast<double>(plane) *
                    detail::gradcampp_alpha(g, sums[at], options.reference_gradcampp_alpha) * std::max(g, 0.0);
@@ -88,15 +91,15 @@ Tensor<T> class_activation_maps(const Tensor<T>& features, const Tensor<T>& fc_w
         case Method::xgradcam:  // Σ_ij g·A / Σ_ij A = g, g being the same at every pixel
           weight = sums[at] != 0 ? g : 0.0;
           break;
-        case Method::layercam:
-          weight = std::max(g, 0.0);  // ReLU(g_kij) is the same at every pixel
-          break;
-        case Method::sgcampp:  // rejected above
+        case Method::cam:       // class_weighted_channel_sum above
+        case Method::gradcam:   // ditto
+        case Method::layercam:  // ditto: ReLU(g_kij) is the same at every pixel
+        case Method::sgcampp:   // rejected above
           break;
       }
     }
   }
-  return weighted_channel_sum(features, weights, method != Method::cam);
+  return weighted_channel_sum(features, weights, true);
 }
 
 /// Min–max normalisation of each map: (x − min) / max(x − min); a constant map becomes 0.

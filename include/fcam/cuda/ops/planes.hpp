@@ -15,6 +15,11 @@ namespace fcam::cuda {
 /// float and added in channel order (as the CPU does), clamped at 0 when `relu`.
 Tensor<float> weighted_channel_sum(const Tensor<float>& features, const std::vector<double>& weights, bool relu);
 
+/// weighted_channel_sum with weight[b, k] = class_channel_weight(ClassWeight(rule), fc_weight[classes[b], k])
+/// (ops/channel_weight_rules.hpp), the rows gathered on the GPU; classes checked by the op.
+Tensor<float> class_weighted_channel_sum(const Tensor<float>& features, const Tensor<float>& fc_weight,
+                                         const std::vector<int>& classes, int rule, bool relu);
+
 /// Each of the `count` runs of `length` values: (x − min) / max(x − min), 0 when constant.
 Tensor<float> normalize_runs(const Tensor<float>& x, std::int64_t count, std::int64_t length);
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "fcam/core/tensor.hpp"
+#include "fcam/ops/channel_weight_rules.hpp"
 
 namespace fcam::cpu {
 
@@ -28,6 +29,20 @@ Tensor<T> weighted_channel_sum(const Tensor<T>& features, const std::vector<doub
       for (std::int64_t i = 0; i < plane; ++i) out[i] = std::max(out[i], T(0));
   }
   return maps;
+}
+
+/// weighted_channel_sum with the weights class_channel_weight(rule, fc_weight[classes[b], k]).
+template <Scalar T>
+Tensor<T> class_weighted_channel_sum(const Tensor<T>& features, const Tensor<T>& fc_weight,
+                                     const std::vector<int>& classes, ClassWeight rule, bool relu) {
+  const std::int64_t n = features.size(0), c = features.size(1), plane = features.size(2) * features.size(3);
+  std::vector<double> weights(static_cast<std::size_t>(n * c));
+  for (std::int64_t b = 0; b < n; ++b) {
+    const T* row = fc_weight.data() + classes[static_cast<std::size_t>(b)] * c;
+    for (std::int64_t k = 0; k < c; ++k)
+      weights[static_cast<std::size_t>(b * c + k)] = class_channel_weight(rule, static_cast<double>(row[k]), plane);
+  }
+  return cpu::weighted_channel_sum(features, weights, relu);
 }
 
 /// Each of the `count` runs of `length` values: (x − min) / max(x − min), 0 when constant.
