@@ -259,18 +259,8 @@ void fill_zero(void* dst, std::size_t bytes) {
 void copy_host_to_device(void* dst, const void* src, std::size_t bytes) {
   if (copy_from_pinned_async(dst, src, bytes)) return;  // from pinned_alloc's memory: no wait
   check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream()), "host-to-device copy");
-  // From pageable memory the call returns once the source has been staged (CUDA's "API
-  // synchronization behavior"), so the caller may reuse it without waiting for the stream: the
-  // small uploads of a step (class targets, CAM weights, resize tables) then never drain the GPU.
-  // Memory that someone else page-locked is read by the copy itself, later: wait for it.
-  cudaPointerAttributes where{};
-  if (cudaPointerGetAttributes(&where, src) != cudaSuccess) {
-    (void)cudaGetLastError();
-    where.type = cudaMemoryTypeHost;  // unknown: take the safe path
-  }
-  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
-  check(cudaStreamIsCapturing(stream(), &capture), "cudaStreamIsCapturing");
-  if (where.type == cudaMemoryTypeUnregistered && capture == cudaStreamCaptureStatusNone) return;
+  // From pageable memory the call returns once the source is staged; wait anyway, since the
+  // source may be pinned memory that the caller reuses right away.
   check(cudaStreamSynchronize(stream()), "host-to-device copy");
 }
 

@@ -76,11 +76,8 @@ void* pinned_alloc(std::size_t bytes);
 void pinned_free(void* ptr) noexcept;
 /// Sets `bytes` of device memory to zero (enqueued on the stream).
 void fill_zero(void* dst, std::size_t bytes);
-/// Copies host memory to device memory; the source may be reused or freed when it returns. From
-/// pinned_alloc's memory it is enqueued on the stream and returns at once (the block stays
-/// reserved until the copy ran); from ordinary (pageable) memory it returns once CUDA has staged
-/// the source, without waiting for the stream; from memory page-locked elsewhere, or while a
-/// graph is captured, once the copy has finished.
+/// Copies host memory to device memory. From pinned_alloc's memory it is enqueued on the stream
+/// and returns at once; from other memory it returns once the copy has finished.
 void copy_host_to_device(void* dst, const void* src, std::size_t bytes);
 /// Copies device memory to host memory (waits for the stream).
 void copy_device_to_host(void* dst, const void* src, std::size_t bytes);
