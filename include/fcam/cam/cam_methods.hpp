@@ -52,6 +52,7 @@ Tensor<T> class_activation_maps(const Tensor<T>& features, const Tensor<T>& fc_w
              " needs the input image (use cam::baseline_maps or cam::smooth_gradcampp)");
   check_rank(features, 4, "class_activation_maps features");
   check_rank(fc_weight, 2, "class_activation_maps fc weight");
+  operand_device("class_activation_maps", {&features, &fc_weight});  // one device, for every method
   const std::int64_t n = features.size(0), c = features.size(1), plane = features.size(2) * features.size(3);
   FCAM_CHECK(fc_weight.size(1) == c, "class_activation_maps: fc weight is ", to_string(fc_weight.shape()),
              " but the features have ", c, " channels");
