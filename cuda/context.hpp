@@ -34,6 +34,12 @@ bool benchmark_algorithms();
 /// returns true. Otherwise returns false and does nothing.
 bool copy_from_pinned_async(void* dst, const void* src, std::size_t bytes);
 
+/// Copies a small host table (class targets or indices, per-plane values) to the device without
+/// waiting: it is first copied into a pinned_alloc block, so the caller may free its source at
+/// once, and the device copy is queued on this thread's stream ahead of the kernels that read
+/// it. During stream capture, or when page-locked memory runs short, it is copy_host_to_device.
+void copy_host_to_device_staged(void* dst, const void* src, std::size_t bytes);
+
 /// From now on this thread allocates from a new private pool (a CUDA graph being made, see
 /// allocator.cpp); returns its id. Throws while another private pool is active on the thread.
 std::uintptr_t begin_private_pool();

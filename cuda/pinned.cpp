@@ -8,6 +8,7 @@
 // free block is handed out again only once that event has completed. Blocks are never returned
 // to the driver: a training run reuses the same few batch-sized blocks.
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <mutex>
 
@@ -114,6 +115,19 @@ bool copy_from_pinned_async(void* dst, const void* src, std::size_t bytes) {
   check(cudaEventRecord(b.last_copy, stream()), "pinned block event record");
   b.copy_stream = stream();
   return true;
+}
+
+void copy_host_to_device_staged(void* dst, const void* src, std::size_t bytes) {
+  if (bytes == 0) return;
+  // A copy from pageable memory waits for the stream; one from a staging block only queues.
+  void* staging = pinned_alloc(bytes);
+  if (staging) {
+    std::memcpy(staging, src, bytes);
+    const bool queued = copy_from_pinned_async(dst, staging, bytes);
+    pinned_free(staging);  // reused only once the copy has run (its event)
+    if (queued) return;
+  }
+  copy_host_to_device(dst, src, bytes);
 }
 
 }  // namespace fcam::cuda

@@ -1,4 +1,5 @@
-// Tensor-level CUDA per-plane ops: the channel weights go to the device, then one launch.
+// Tensor-level CUDA per-plane ops: the channel weights or class indices go to the device through a
+// staging block (no wait), then the launches.
 #include "fcam/cuda/ops/planes.hpp"
 
 #include "context.hpp"
@@ -12,7 +13,7 @@ Tensor<float> weighted_channel_sum(const Tensor<float>& features, const std::vec
   auto maps = Tensor<float>::uninitialized({n, h, w}, Device::cuda);
   if (maps.numel() == 0) return maps;
   Storage<double> device_weights(weights.size(), Device::cuda, false);
-  if (!weights.empty()) copy_host_to_device(device_weights.data(), weights.data(), weights.size() * sizeof(double));
+  if (!weights.empty()) copy_host_to_device_staged(device_weights.data(), weights.data(), weights.size() * sizeof(double));
   launch::weighted_channel_sum(features.data(), device_weights.data(), n, c, h * w, relu, maps.data(), stream());
   check_launch("weighted_channel_sum kernel");
   return maps;
@@ -25,7 +26,7 @@ Tensor<float> class_weighted_channel_sum(const Tensor<float>& features, const Te
   if (maps.numel() == 0) return maps;
   const std::vector<std::int32_t> indices(classes.begin(), classes.end());
   Storage<std::int32_t> device_classes(indices.size(), Device::cuda, false);
-  copy_host_to_device(device_classes.data(), indices.data(), indices.size() * sizeof(std::int32_t));
+  copy_host_to_device_staged(device_classes.data(), indices.data(), indices.size() * sizeof(std::int32_t));
   Storage<double> weights(static_cast<std::size_t>(n * c), Device::cuda, false);
   launch::class_channel_weights(fc_weight.data(), device_classes.data(), n, c, h * w, rule, weights.data(), stream());
   check_launch("class_channel_weights kernel");
@@ -38,7 +39,7 @@ Tensor<float> fill_runs(const Shape& shape, const std::vector<float>& values, st
   auto out = Tensor<float>::uninitialized(shape, Device::cuda);
   if (out.numel() == 0) return out;
   Storage<float> device_values(values.size(), Device::cuda, false);
-  copy_host_to_device(device_values.data(), values.data(), values.size() * sizeof(float));
+  copy_host_to_device_staged(device_values.data(), values.data(), values.size() * sizeof(float));
   launch::fill_runs(device_values.data(), run, out.numel(), out.data(), stream());
   check_launch("fill_runs kernel");
   return out;

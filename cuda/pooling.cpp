@@ -1,5 +1,6 @@
-// Tensor-level CUDA pooling: output shapes and geometry from Pool2dGeometry, argmax tables moved
-// between the host vector of the API and device memory, then the launchers of pooling.cu.
+// Tensor-level CUDA pooling: output shapes and geometry from Pool2dGeometry, then the launchers of
+// pooling.cu. The argmax table stays in device memory; host indices given to the backward are
+// copied there first.
 #include "fcam/cuda/ops/pooling.hpp"
 
 #include "context.hpp"
@@ -19,37 +20,33 @@ launch::PoolShape pool_shape(const Shape& input_shape, const Pool2dGeometry& g) 
 
 }  // namespace
 
-Tensor<float> max_pool2d(const Tensor<float>& x, const Pool2dGeometry& g, std::vector<std::int64_t>* argmax) {
+Tensor<float> max_pool2d(const Tensor<float>& x, const Pool2dGeometry& g, std::int64_t* argmax) {
   const launch::PoolShape s = pool_shape(x.shape(), g);
   auto y = Tensor<float>::uninitialized({x.size(0), x.size(1), s.oh, s.ow}, Device::cuda);
-  const std::size_t index_bytes = static_cast<std::size_t>(y.numel()) * sizeof(std::int64_t);
-  Storage<std::int64_t> indices(argmax ? static_cast<std::size_t>(y.numel()) : 0, Device::cuda, false);
-  launch::max_pool2d(x.data(), y.data(), indices.data(), s, stream());
+  launch::max_pool2d(x.data(), y.data(), argmax, s, stream());
   check_launch("max_pool2d kernel");
-  if (argmax) {
-    argmax->resize(static_cast<std::size_t>(y.numel()));
-    if (index_bytes > 0) copy_device_to_host(argmax->data(), indices.data(), index_bytes);
-  }
   return y;
 }
 
-Tensor<float> max_pool2d_backward(const Shape& input_shape, const std::vector<std::int64_t>& argmax,
-                                  const Tensor<float>& grad_y) {
+Tensor<float> max_pool2d_backward(const Shape& input_shape, const std::int64_t* argmax, const Tensor<float>& grad_y) {
   Tensor<float> grad_x(input_shape, Device::cuda);  // zeros where no maximum was
   const std::int64_t n = grad_y.numel();
   if (n == 0) return grad_x;
   const std::int64_t planes = input_shape[0] * input_shape[1], in_plane = input_shape[2] * input_shape[3];
-  const std::size_t index_bytes = static_cast<std::size_t>(n) * sizeof(std::int64_t);
-  Storage<std::int64_t> indices(static_cast<std::size_t>(n), Device::cuda, false);
-  copy_host_to_device(indices.data(), argmax.data(), index_bytes);
   const std::size_t workspace_bytes = launch::max_pool2d_backward_workspace(n, planes * in_plane);
   Storage<std::byte> workspace(workspace_bytes, Device::cuda, false);
-  check(launch::max_pool2d_backward(indices.data(), grad_y.data(),
-                                    grad_x.data(), planes, in_plane, grad_y.size(2) * grad_y.size(3),
-                                    workspace.data(), workspace_bytes, stream()),
+  check(launch::max_pool2d_backward(argmax, grad_y.data(), grad_x.data(), planes, in_plane,
+                                    grad_y.size(2) * grad_y.size(3), workspace.data(), workspace_bytes, stream()),
         "max_pool2d_backward sort");
   check_launch("max_pool2d_backward kernels");
   return grad_x;
+}
+
+Tensor<float> max_pool2d_backward(const Shape& input_shape, const std::vector<std::int64_t>& argmax,
+                                  const Tensor<float>& grad_y) {
+  Storage<std::int64_t> indices(argmax.size(), Device::cuda, false);
+  if (!argmax.empty()) copy_host_to_device(indices.data(), argmax.data(), argmax.size() * sizeof(std::int64_t));
+  return max_pool2d_backward(input_shape, indices.data(), grad_y);
 }
 
 Tensor<float> avg_pool2d(const Tensor<float>& x, const Pool2dGeometry& g) {

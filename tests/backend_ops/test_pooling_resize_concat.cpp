@@ -77,15 +77,18 @@ void compare_max_pool(const Tensor<float>& x, const Pool2dGeometry& g, const std
   Guarded xd(x, Device::cuda);
   const MaxPoolResult<float> gpu = max_pool2d(xd.view, g);
   expect_close(cpu.output, gpu.output, what + " output", 0.0);
-  CHECK(gpu.argmax == cpu.argmax);
+  CHECK(gpu.argmax.device() == Device::cuda);
+  CHECK(gpu.argmax.host_values() == cpu.argmax.host());
   const MaxPoolResult<float> no_argmax = max_pool2d(xd.view, g, false);
   CHECK(no_argmax.argmax.empty());
   expect_close(cpu.output, no_argmax.output, what + " output without argmax", 0.0);
   xd.check_guards(what + " input");
 
   const Tensor<float> dy = random_tensor(cpu.output.shape(), seed);
-  expect_close(max_pool2d_backward(x.shape(), cpu.argmax, dy),
-               max_pool2d_backward(x.shape(), gpu.argmax, dy.to(Device::cuda)), what + " gradient", 0.0);
+  const Tensor<float> grad = max_pool2d_backward(x.shape(), cpu.argmax, dy);
+  expect_close(grad, max_pool2d_backward(x.shape(), gpu.argmax, dy.to(Device::cuda)), what + " gradient", 0.0);
+  expect_close(grad, max_pool2d_backward(x.shape(), gpu.argmax.host_values(), dy.to(Device::cuda)),
+               what + " gradient of host indices", 0.0);
 }
 
 void compare_avg_pool(const Tensor<float>& x, const Pool2dGeometry& g, const std::string& what, std::uint64_t seed) {
@@ -149,6 +152,19 @@ TEST_CASE("max_pool2d_backward adds in output order for any argmax, not only a p
                "every output to position 0 (runs of a whole plane)", 0.0);
   expect_close(max_pool2d_backward(input, scattered, dy), max_pool2d_backward(input, scattered, dy_d),
                "scattered positions", 0.0);
+}
+
+TEST_CASE("max_pool2d_backward refuses a device argmax of another plane size or with a CPU gradient", "[cuda]") {
+  const Pool2dGeometry g{2};
+  const Tensor<float> x = random_tensor({2, 3, 8, 8}, 31);
+  const MaxPoolResult<float> r = max_pool2d(x.to(Device::cuda), g);
+  const Tensor<float> dy = random_tensor(r.output.shape(), 32);
+  CHECK_THROWS_WITH(max_pool2d_backward(Shape{2, 3, 8, 9}, r.argmax, dy.to(Device::cuda)),
+                    Catch::Contains("the argmax is of 64-pixel planes"));
+  CHECK_THROWS_WITH(max_pool2d_backward(x.shape(), r.argmax, dy),
+                    Catch::Contains("argmax on cuda, gradient on cpu"));
+  CHECK_THROWS_WITH(max_pool2d_backward(Shape{2, 3, 8, 8}, r.argmax, random_tensor({2, 3, 4, 3}, 33).to(Device::cuda)),
+                    Catch::Contains("does not match the forward output"));
 }
 
 TEST_CASE("avg_pool2d forward and backward: count_include_pad and ceil_mode, awkward shapes", "[cuda]") {

@@ -1,6 +1,8 @@
 // test_backend_ops: device memory, explicit transfers, the caching allocator's zero fill, reuse
 // and release.
 #include <algorithm>
+#include <memory>
+#include <vector>
 
 #include "backend_ops/compare.hpp"
 
@@ -91,4 +93,21 @@ TEST_CASE("pinned batches copy to the GPU without waiting, and their memory is r
   Tensor<float> small = Tensor<float>::uninitialized_pinned({4, 5});
   for (std::int64_t i = 0; i < 20; ++i) small.data()[i] = static_cast<float>(i);
   CHECK(host_values(small.batch(2).to(Device::cuda)) == std::vector<float>{10, 11, 12, 13, 14});
+}
+
+TEST_CASE("small host tables are staged: ops that upload them queue the copy, and the source may change at once",
+          "[cuda]") {
+  // fill_planes uploads its per-plane values through a staging block. Queued behind convolutions
+  // (as above), the copy is still pending when the values are overwritten and freed below.
+  Tensor<float> busy = random_tensor({64, 64, 112, 112}, 3).to(Device::cuda);
+  const Tensor<float> kernel = random_tensor({64, 64, 3, 3}, 4, -0.01, 0.01).to(Device::cuda);
+  cuda::synchronize();
+  for (int i = 0; i < 32; ++i) busy = conv2d(busy, kernel, Tensor<float>(), Conv2dGeometry::square(3, 1, 1));
+  auto values = std::make_unique<std::vector<float>>(std::vector<float>{1.5f, -2.0f, 3.25f, 0.0f, 7.0f, -0.5f});
+  const Tensor<float> planes = fill_planes(Shape{3, 2, 4, 5}, *values, Device::cuda);
+  std::fill(values->begin(), values->end(), 99.0f);
+  values.reset();
+  const std::vector<float> got = host_values(planes);
+  const std::vector<float> expected{1.5f, -2.0f, 3.25f, 0.0f, 7.0f, -0.5f};
+  for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == expected[i / 20]);
 }

@@ -32,7 +32,7 @@ public:
 private:
   Pool2dGeometry geometry_;
   Shape input_shape_;
-  std::vector<std::int64_t> argmax_;
+  MaxPoolArgmax argmax_;  // where the forward ran: on a GPU it never visits the host
   bool has_cache_ = false;
 };
 
