@@ -1,10 +1,9 @@
-// Tensor-level keyed pseudo-label sampler: scratch and outputs on the device, one launch, then
-// the per-CAM labelled counts come back (the step reports them, and a NaN is an error).
+// Tensor-level keyed pseudo-label sampler: scratch and outputs on the device, one launch. The
+// per-CAM labelled counts stay there (LabelMap reads them when asked; −1 marks a NaN CAM).
 #include "fcam/cuda/ops/region_labels.hpp"
 
 #include <cmath>
 #include <memory>
-#include <vector>
 
 #include "context.hpp"
 #include "fcam/cuda/api.hpp"
@@ -22,18 +21,11 @@ LabelMap keyed_region_labels(const Tensor<float>& cams, const sampling::Sampling
                                     static_cast<std::int64_t>(std::floor(o.n_minus * static_cast<double>(plane))),
                                     o.erosion, o.dilation};
   Storage<std::uint8_t> work(static_cast<std::size_t>(3 * count * plane), Device::cuda, false);
-  Storage<std::int64_t> labelled(static_cast<std::size_t>(count), Device::cuda, false);
-  launch::keyed_region_labels(cams.data(), count, h, w, params, seed, work.data(), labels->data(), labelled.data(),
+  auto labelled = std::make_shared<Storage<std::int64_t>>(static_cast<std::size_t>(count), Device::cuda, false);
+  launch::keyed_region_labels(cams.data(), count, h, w, params, seed, work.data(), labels->data(), labelled->data(),
                               stream());
   check_launch("keyed_region_labels kernel");
-  std::vector<std::int64_t> per_cam(static_cast<std::size_t>(count));
-  copy_device_to_host(per_cam.data(), labelled.data(), per_cam.size() * sizeof(std::int64_t));
-  std::int64_t total = 0;
-  for (std::size_t b = 0; b < per_cam.size(); ++b) {
-    FCAM_CHECK(per_cam[b] >= 0, "keyed_region_labels: CAM ", b, " holds NaN");
-    total += per_cam[b];
-  }
-  return LabelMap::adopt(std::move(labels), total);
+  return LabelMap::adopt_with_device_counts(std::move(labels), std::move(labelled));
 }
 
 }  // namespace fcam::cuda

@@ -97,9 +97,10 @@ __global__ void cross_entropy_kernel(const float* __restrict__ logits, const std
 // The partial cross-entropy of two-class logits (ops/labelled_cross_entropy.hpp): the CPU's
 // double arithmetic per labelled pixel; unlabelled pixels (label > 1) get a zero gradient.
 __global__ void labelled_cross_entropy_kernel(const float* __restrict__ logits, const std::uint8_t* __restrict__ labels,
-                                              double grad_scale, float* __restrict__ grad,
-                                              double* __restrict__ partial_loss, std::int64_t positions,
-                                              std::int64_t plane) {
+                                              double grad_scale, const double* __restrict__ device_scale,
+                                              float* __restrict__ grad, double* __restrict__ partial_loss,
+                                              std::int64_t positions, std::int64_t plane) {
+  if (device_scale) grad_scale = device_scale[0];
   double loss = 0;
   for (std::int64_t p = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; p < positions;
        p += std::int64_t(gridDim.x) * blockDim.x) {
@@ -155,11 +156,12 @@ void cross_entropy(const float* logits, const std::int64_t* targets, std::int64_
       logits, targets, ignore_index, scale, grad, partial_loss, positions, channels, inner);
 }
 
-void labelled_cross_entropy(const float* logits, const std::uint8_t* labels, double grad_scale, float* grad,
-                            double* partial_loss, std::int64_t batch, std::int64_t plane, cudaStream_t stream) {
+void labelled_cross_entropy(const float* logits, const std::uint8_t* labels, double grad_scale,
+                            const double* device_scale, float* grad, double* partial_loss, std::int64_t batch,
+                            std::int64_t plane, cudaStream_t stream) {
   const std::int64_t positions = batch * plane;
   labelled_cross_entropy_kernel<<<cross_entropy_blocks(positions), block_threads, 0, stream>>>(
-      logits, labels, grad_scale, grad, partial_loss, positions, plane);
+      logits, labels, grad_scale, device_scale, grad, partial_loss, positions, plane);
 }
 
 void sum_partial_losses(const double* partial_loss, std::int64_t count, double* total, cudaStream_t stream) {

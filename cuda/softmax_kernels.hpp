@@ -30,10 +30,12 @@ void cross_entropy(const float* logits, const std::int64_t* targets, std::int64_
 
 /// The two-class partial cross-entropy of logits batch × 2 × plane against `labels` (device
 /// memory, batch·plane values: 0, 1, or unlabelled above 1): the gradient grad_scale·∂/∂z (0 where
-/// unlabelled) and partial_loss[b] = Σ over block b's labelled pixels of −log softmax(z)[label],
-/// in double (cross_entropy_blocks(batch·plane) values).
-void labelled_cross_entropy(const float* logits, const std::uint8_t* labels, double grad_scale, float* grad,
-                            double* partial_loss, std::int64_t batch, std::int64_t plane, cudaStream_t stream);
+/// unlabelled; device_scale[0] replaces grad_scale when not null) and partial_loss[b] = Σ over
+/// block b's labelled pixels of −log softmax(z)[label], in double (cross_entropy_blocks(batch·plane)
+/// values).
+void labelled_cross_entropy(const float* logits, const std::uint8_t* labels, double grad_scale,
+                            const double* device_scale, float* grad, double* partial_loss, std::int64_t batch,
+                            std::int64_t plane, cudaStream_t stream);
 
 /// total[0] = Σ of the `count` partial losses, in double, in a fixed order.
 void sum_partial_losses(const double* partial_loss, std::int64_t count, double* total, cudaStream_t stream);

@@ -2,6 +2,7 @@
 // CPU's labels bit for bit, for the same seed: smooth CAMs with ties, every option at its edges,
 // odd shapes, constant maps, an erosion that empties the candidates, a NaN; and the partial
 // cross-entropy reads the GPU's labels where they are.
+#include <cmath>
 #include <limits>
 
 #include "backend_ops/compare.hpp"
@@ -90,11 +91,16 @@ TEST_CASE("keyed_region_labels on CUDA: odd shapes, constant maps, erosion that 
   CHECK(keyed_region_labels(cams, defaults, 13).host_values() != first);
 }
 
-TEST_CASE("keyed_region_labels on CUDA names the CAM that holds a NaN", "[cuda]") {
+TEST_CASE("keyed_region_labels on CUDA names the CAM that holds a NaN when its count is read", "[cuda]") {
   Tensor<float> cams = smooth_cams(3, 16, 16, 80);
   cams.data()[256 + 17] = std::numeric_limits<float>::quiet_NaN();
-  CHECK_THROWS_WITH(keyed_region_labels(cams.to(gpu), losses::SamplingOptions{}, 1),
-                    Catch::Contains("CAM 1 holds NaN"));
+  const LabelMap labels = keyed_region_labels(cams.to(gpu), losses::SamplingOptions{}, 1);  // does not wait
+  REQUIRE(labels.device_counts() != nullptr);
+  CHECK_THROWS_WITH(labels.labelled(), Catch::Contains("CAM 1 holds NaN"));
+  // A partial cross-entropy into a running sum, which does not read the count, adds NaN.
+  const LossSums sums(1, gpu);
+  labelled_cross_entropy_into(random_tensor({3, 2, 16, 16}, 82).to(gpu), labels, 1.0, sums.slot(0));
+  CHECK(std::isnan(sums.read()[0]));
   // CUDA keeps working.
   expect_cpu_labels(smooth_cams(2, 16, 16, 81), losses::SamplingOptions{}, 1, "after the NaN");
 }

@@ -17,6 +17,7 @@
 #include "fcam/cuda/ops/conv2d.hpp"
 #include "fcam/cuda/ops/elementwise.hpp"
 #include "fcam/cuda/ops/linear.hpp"
+#include "fcam/cuda/ops/loss_terms.hpp"
 #include "fcam/cuda/ops/pad.hpp"
 #include "fcam/cuda/ops/planes.hpp"
 #include "fcam/cuda/ops/pooling.hpp"

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "fcam/core/loss_sums.hpp"
 #include "fcam/core/tensor.hpp"
 #include "fcam/ops/crf_filter.hpp"
 #include "fcam/ops/reduce.hpp"
@@ -52,6 +53,17 @@ T crf_loss(const Tensor<T>& probs, const Tensor<T>& images, const CrfLossOptions
   double total = 0;
   for (const double v : item_dots(probs, ws)) total += v;
   return static_cast<T>(-scale * total);
+}
+
+/// The CRF loss added to `into` (a LossSums slot on the probabilities' device) instead of
+/// returned, so that on a GPU nothing waits for its value; returns ∂R/∂probs. (The GPU lattice
+/// itself still reads its vertex count back once per call.)
+template <Scalar T>
+Tensor<T> crf_loss(const Tensor<T>& probs, const Tensor<T>& images, const CrfLossOptions& o, LossSlot into) {
+  const Tensor<T> ws = crf_filter(images, probs, o);
+  const double scale = o.weight / static_cast<double>(std::max<std::int64_t>(probs.size(0), 1));
+  add_item_dots(probs, ws, -scale, into);
+  return scaled(ws, -2.0 * scale);
 }
 
 }  // namespace fcam::losses

@@ -7,8 +7,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "fcam/core/tensor.hpp"
 #include "fcam/core/label_map.hpp"
+#include "fcam/core/loss_sums.hpp"
+#include "fcam/core/tensor.hpp"
 #include "fcam/ops/labelled_cross_entropy.hpp"
 
 namespace fcam::losses {
@@ -26,6 +27,14 @@ T partial_cross_entropy(const Tensor<T>& logits, const std::vector<std::uint8_t>
 template <Scalar T>
 T partial_cross_entropy(const Tensor<T>& logits, const LabelMap& labels, double alpha, Tensor<T>* grad = nullptr) {
   return static_cast<T>(labelled_cross_entropy(logits, labels, alpha, grad));
+}
+
+/// partial_cross_entropy added to `into` (a LossSums slot on the logits' device) instead of
+/// returned, so that on a GPU nothing waits, not even for the sampler's labelled count; returns
+/// ∂/∂logits.
+template <Scalar T>
+Tensor<T> partial_cross_entropy(const Tensor<T>& logits, const LabelMap& labels, double alpha, LossSlot into) {
+  return labelled_cross_entropy_into(logits, labels, alpha, into);
 }
 
 }  // namespace fcam::losses

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "fcam/core/loss_sums.hpp"
 #include "fcam/core/tensor.hpp"
 #include "fcam/ops/cpu/reduce.hpp"
 #include "fcam/ops/dispatch.hpp"
@@ -37,6 +38,27 @@ std::vector<double> item_dots(const Tensor<T>& a, const Tensor<T>& b) {
     else cuda::unavailable_for<T>("item_dots");
   }
   return cpu::run_dots(a, b, count, length);
+}
+
+/// Adds factor · Σ_items item_dots(a, b) to `into` (a LossSums slot on the operands' device), the
+/// items' dots added in order: on a GPU without copying them back (no wait).
+template <Scalar T>
+void add_item_dots(const Tensor<T>& a, const Tensor<T>& b, double factor, LossSlot into) {
+  check_same_shape(a, b, "item_dots");
+  FCAM_CHECK(a.defined() && a.ndim() >= 1, "item_dots: expects at least one dimension");
+  const Device device = operand_device<T>("item_dots", {&a, &b});
+  check_slot(into, device, "item_dots");
+  if (device == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>) {
+      const std::int64_t count = a.size(0), length = count > 0 ? a.numel() / count : 0;
+      return cuda::add_run_dots(a, b, count, length, factor, into.at);
+    } else {
+      cuda::unavailable_for<T>("item_dots");
+    }
+  }
+  double total = 0;
+  for (const double v : item_dots(a, b)) total += v;
+  *into.at += factor * total;
 }
 
 /// max |a − b| over the elements of two tensors of one shape (0 when empty).

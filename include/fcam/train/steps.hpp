@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "fcam/cam/baselines.hpp"
+#include "fcam/core/label_map.hpp"
+#include "fcam/core/loss_sums.hpp"
 #include "fcam/data/loader.hpp"
 #include "fcam/dist/gradient_reducer.hpp"
 #include "fcam/losses/crf_loss.hpp"
@@ -25,7 +27,6 @@
 #include "fcam/models/fcam_model.hpp"
 #include "fcam/ops/cross_entropy.hpp"
 #include "fcam/ops/elementwise.hpp"
-#include "fcam/core/label_map.hpp"
 #include "fcam/ops/reduce.hpp"
 #include "fcam/ops/region_labels.hpp"
 #include "fcam/ops/softmax.hpp"
@@ -84,13 +85,14 @@ void average_gradients(dist::GradientReducer* reducer) {
   }
 }
 
-/// Stage 1: one SGD step on a batch; returns the mean cross-entropy. With `freeze_encoder` the
-/// encoder runs as in inference (evaluation mode, no gradients, nothing kept for backward) and
-/// only the head learns: a linear probe on pretrained features. With a `reducer`, the gradients
-/// are averaged over the ranks before the update.
+/// Stage 1: one SGD step on a batch; adds the mean cross-entropy to `loss` (a LossSums slot on the
+/// model's device: on a GPU the step never waits for it). With `freeze_encoder` the encoder runs
+/// as in inference (evaluation mode, no gradients, nothing kept for backward) and only the head
+/// learns: a linear probe on pretrained features. With a `reducer`, the gradients are averaged
+/// over the ranks before the update.
 template <Scalar T>
-double classifier_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const data::Batch& batch,
-                       bool freeze_encoder = false, dist::GradientReducer* reducer = nullptr) {
+void classifier_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const data::Batch& batch, LossSlot loss,
+                     bool freeze_encoder = false, dist::GradientReducer* reducer = nullptr) {
   model.train();
   sgd.zero_grad();
   const std::vector<std::int64_t> targets(batch.labels.begin(), batch.labels.end());
@@ -106,12 +108,20 @@ double classifier_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const da
   } else {
     logits = model.classify(batch_tensor<T>(batch.inputs, model.device())).logits;
   }
-  const CrossEntropyResult<T> ce = cross_entropy(logits, targets);
-  if (freeze_encoder) model.head().backward(ce.grad);
-  else model.backward_classifier(ce.grad, false);  // the image needs no gradient
+  const Tensor<T> grad = cross_entropy_into(logits, targets, loss);
+  if (freeze_encoder) model.head().backward(grad);
+  else model.backward_classifier(grad, false);  // the image needs no gradient
   average_gradients<T>(reducer);
   sgd.step();
-  return ce.loss;
+}
+
+/// classifier_step that returns the mean cross-entropy (on a GPU, a wait for the device).
+template <Scalar T>
+double classifier_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const data::Batch& batch,
+                       bool freeze_encoder = false, dist::GradientReducer* reducer = nullptr) {
+  const LossSums loss(1, model.device());
+  classifier_step(model, sgd, batch, loss.slot(0), freeze_encoder, reducer);
+  return loss.read()[0];
 }
 
 /// Settings of the stage-2 loss (docs/method.md §5; the authors' CUB run).
@@ -173,6 +183,15 @@ struct FcamStepLosses {
   double total() const { return pce + crf + size; }
 };
 
+/// Where a stage-2 step adds its terms: slots on the model's device (LossSums), so that on a GPU
+/// the step never waits for its losses.
+struct FcamLossSlots {
+  LossSlot pce, crf, size;  ///< each term as added to the total (nothing is added for a term that is off)
+
+  /// Slots 0, 1 and 2 of `sums`.
+  static FcamLossSlots of(const LossSums& sums) { return {sums.slot(0), sums.slot(1), sums.slot(2)}; }
+};
+
 /// The frozen classifier's view of a stage-2 batch.
 template <Scalar T>
 struct PseudoLabelMaps {
@@ -199,36 +218,27 @@ PseudoLabelMaps<T> pseudo_label_maps(models::FcamModel<T>& model, const data::Ba
 /// The decoder's part of a stage-2 step: the decoder and segmentation head (put in training mode)
 /// decode the frozen encoder `stages`; the loss terms are taken against the pseudo-labels
 /// `labels` (N·H·W: 0, 1, 255 unlabelled, on the model's device) and, for the CRF, the `raw`
-/// images; then backward and the update. Returns the terms, labelled = labels.labelled(). `t`,
-/// `times` and `reducer` as in fcam_step.
+/// images; then backward and the update. Adds the terms to `into`. `t`, `times` and `reducer` as
+/// in fcam_step.
 template <Scalar T>
-FcamStepLosses decoder_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const std::vector<Tensor<T>>& stages,
-                            const LabelMap& labels, const Tensor<float>& raw,
-                            const FcamLossOptions& o, double t, FcamStepTimes* times = nullptr,
-                            dist::GradientReducer* reducer = nullptr) {
+void decoder_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const std::vector<Tensor<T>>& stages,
+                  const LabelMap& labels, const Tensor<float>& raw, const FcamLossOptions& o, double t,
+                  const FcamLossSlots& into, FcamStepTimes* times = nullptr,
+                  dist::GradientReducer* reducer = nullptr) {
   detail::Laps lap(times, times ? model.device() : Device::cpu);
   model.decoder().train();
   model.segmentation_head().train();
   sgd.zero_grad();
-  FcamStepLosses out;
   const Tensor<T> logits = model.segment(stages);  // gradients on: the decoder keeps what backward needs
   const Tensor<T> probs = softmax_channels(logits);
-  Tensor<T> grad_logits(logits.shape(), logits.device()), grad_probs(probs.shape(), probs.device()), g;
+  Tensor<T> grad_logits(logits.shape(), logits.device()), grad_probs(probs.shape(), probs.device());
   lap(&FcamStepTimes::decoder_forward);
-  if (o.use_pce) {
-    out.pce = losses::partial_cross_entropy(logits, labels, o.alpha, &g);
-    grad_logits = add(grad_logits, g);
-  }
+  if (o.use_pce) grad_logits = add(grad_logits, losses::partial_cross_entropy(logits, labels, o.alpha, into.pce));
   lap(&FcamStepTimes::pce);
-  if (o.use_crf) {
-    out.crf = losses::crf_loss(probs, batch_tensor<T>(raw, probs.device()), o.crf, &g);
-    grad_probs = add(grad_probs, g);
-  }
+  if (o.use_crf)
+    grad_probs = add(grad_probs, losses::crf_loss(probs, batch_tensor<T>(raw, probs.device()), o.crf, into.crf));
   lap(&FcamStepTimes::crf);
-  if (o.use_size) {
-    out.size = losses::size_loss(probs, t, o.size_weight, &g);
-    grad_probs = add(grad_probs, g);
-  }
+  if (o.use_size) grad_probs = add(grad_probs, losses::size_loss(probs, t, o.size_weight, into.size));
   lap(&FcamStepTimes::size);
   if (o.use_crf || o.use_size) grad_logits = add(grad_logits, softmax_channels_backward(probs, grad_probs));
   model.backward_segmentation(grad_logits);
@@ -236,8 +246,25 @@ FcamStepLosses decoder_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, con
   lap(&FcamStepTimes::backward);
   sgd.step();
   lap(&FcamStepTimes::optimiser);
-  out.labelled = labels.labelled();
-  return out;
+}
+
+namespace detail {
+/// The terms in `sums` (slots as FcamLossSlots::of; on a GPU, a wait) and the labelled count.
+inline FcamStepLosses read_step_losses(const LossSums& sums, const LabelMap& labels) {
+  const std::vector<double> v = sums.read();
+  return {v[0], v[1], v[2], labels.labelled()};
+}
+}  // namespace detail
+
+/// decoder_step that returns its terms, labelled = labels.labelled() (on a GPU, a wait).
+template <Scalar T>
+FcamStepLosses decoder_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const std::vector<Tensor<T>>& stages,
+                            const LabelMap& labels, const Tensor<float>& raw,
+                            const FcamLossOptions& o, double t, FcamStepTimes* times = nullptr,
+                            dist::GradientReducer* reducer = nullptr) {
+  const LossSums sums(3, model.device());
+  decoder_step(model, sgd, stages, labels, raw, o, t, FcamLossSlots::of(sums), times, reducer);
+  return detail::read_step_losses(sums, labels);
 }
 
 /// decoder_step with the pseudo-labels in host memory, copied to the model's device first.
@@ -255,11 +282,12 @@ FcamStepLosses decoder_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, con
 /// a `reducer`, the gradients are averaged over the ranks before the update (the losses returned
 /// are this rank's). On the CPU the regions come from losses::sample_regions_of_batch (draws from
 /// `rng`); on a GPU from keyed_region_labels on the device, seeded by one rng.next_u64() per batch
-/// (other pixels than the CPU's draws, equally distributed; the labels never leave the GPU).
+/// (other pixels than the CPU's draws, equally distributed; the labels never leave the GPU). Adds
+/// the terms to `into` (on a GPU the step never waits for them) and returns the pseudo-labels.
 template <Scalar T>
-FcamStepLosses fcam_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const data::Batch& batch,
-                         const FcamLossOptions& o, double t, Rng& rng, FcamStepTimes* times = nullptr,
-                         dist::GradientReducer* reducer = nullptr) {
+LabelMap fcam_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const data::Batch& batch,
+                   const FcamLossOptions& o, double t, Rng& rng, const FcamLossSlots& into,
+                   FcamStepTimes* times = nullptr, dist::GradientReducer* reducer = nullptr) {
   model.encoder().eval();
   model.head().eval();
   const PseudoLabelMaps<T> frozen = pseudo_label_maps(model, batch, o, rng, times);
@@ -275,7 +303,18 @@ FcamStepLosses fcam_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const 
     labels = fcam::keyed_region_labels(cams, o.sampling, rng.next_u64());
   }
   lap(&FcamStepTimes::sampling);
-  return decoder_step(model, sgd, frozen.stages, labels, batch.raw, o, t, times, reducer);
+  decoder_step(model, sgd, frozen.stages, labels, batch.raw, o, t, into, times, reducer);
+  return labels;
+}
+
+/// fcam_step that returns its terms and the labelled count (on a GPU, a wait).
+template <Scalar T>
+FcamStepLosses fcam_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const data::Batch& batch,
+                         const FcamLossOptions& o, double t, Rng& rng, FcamStepTimes* times = nullptr,
+                         dist::GradientReducer* reducer = nullptr) {
+  const LossSums sums(3, model.device());
+  const LabelMap labels = fcam_step(model, sgd, batch, o, t, rng, FcamLossSlots::of(sums), times, reducer);
+  return detail::read_step_losses(sums, labels);
 }
 
 }  // namespace fcam::train

@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "fcam/core/loss_sums.hpp"
 #include "fcam/core/progress.hpp"
 #include "fcam/dist/communicator.hpp"
 #include "fcam/dist/gradient_reducer.hpp"
@@ -69,6 +70,10 @@ struct TrainConfig {
   FcamLossOptions fcam;              ///< stage 2 loss
   bool resume = false;               ///< continue from out/state.safetensors when it exists
   Device device = Device::cpu;       ///< where the model trains (checkpoints and states are the same files on either)
+  /// On a GPU, the running losses are read back (a wait for the device) every this many steps,
+  /// for the progress line and the divergence check, and at the end of the epoch; the steps in
+  /// between never wait. The CPU reads them after every step.
+  std::int64_t log_every = 20;
   ProgressFn progress;               ///< reports of training and evaluation (empty: none)
   /// Data-parallel training over these ranks (null: this process alone). batch_size is per
   /// rank; `out` must be a folder every rank sees (rank 0 writes, all read on --resume).
@@ -210,8 +215,25 @@ inline EpochLosses train_one_epoch(models::FcamModel<float>& model, optim::Sgd<f
   const std::int64_t images_per_epoch = std::min(c.train.size(), loader.batches_per_epoch() * c.batch_size * ranks);
   const std::string task =
       std::string(stage_name(c.stage)) + " epoch " + std::to_string(epoch) + "/" + std::to_string(c.epochs);
-  EpochLosses sum;
-  std::int64_t images = 0;
+  // The steps add their terms on the model's device: total (stage 1), or pce, crf, size (stage 2).
+  const LossSums sums(c.stage == Stage::fcam ? 3 : 1, model.device());
+  EpochLosses sum;  // as last read
+  std::int64_t steps = 0, images = 0;
+  char note[160] = "";
+  // Reads the sums (on a GPU, a wait for the device), checks them and refreshes the note.
+  auto read_sums = [&] {
+    const std::vector<double> v = sums.read();
+    if (c.stage == Stage::fcam) sum = {v[0] + v[1] + v[2], v[0], v[1], v[2], steps};
+    else sum = {v[0], 0, 0, 0, steps};
+    FCAM_CHECK(std::isfinite(sum.total), "training diverged at epoch ", epoch, " (loss is not finite",
+               steps > 1 ? " by step " + std::to_string(steps) : std::string(), "); lower --lr");
+    const double k = static_cast<double>(std::max<std::int64_t>(steps, 1));
+    if (c.stage == Stage::fcam)
+      std::snprintf(note, sizeof note, "loss %.4f (pce %.4f, crf %.4f, size %.4f)", sum.total / k, sum.pce / k,
+                    sum.crf / k, sum.size / k);
+    else
+      std::snprintf(note, sizeof note, "loss %.4f", sum.total / k);
+  };
   while (auto batch = loader.next()) {
     if (batch->inputs.size(0) == 0) {  // every image of the batch was skipped
       if (reducer) {  // the other ranks step: take part with a zero gradient
@@ -221,31 +243,23 @@ inline EpochLosses train_one_epoch(models::FcamModel<float>& model, optim::Sgd<f
       }
       continue;
     }
-    if (c.stage == Stage::fcam) {
-      const FcamStepLosses l = fcam_step(model, sgd, *batch, c.fcam, t, rng, nullptr, reducer);
-      sum.total += l.total(), sum.pce += l.pce, sum.crf += l.crf, sum.size += l.size;
-    } else {
-      sum.total += classifier_step(model, sgd, *batch, c.freeze_encoder, reducer);
-    }
-    ++sum.steps;
-    images += batch->inputs.size(0) * ranks;
-    FCAM_CHECK(std::isfinite(sum.total), "training diverged at epoch ", epoch, " (loss is not finite); lower --lr");
-    const double k = static_cast<double>(sum.steps);
-    char note[160];
     if (c.stage == Stage::fcam)
-      std::snprintf(note, sizeof note, "loss %.4f (pce %.4f, crf %.4f, size %.4f)", sum.total / k, sum.pce / k,
-                    sum.crf / k, sum.size / k);
+      fcam_step(model, sgd, *batch, c.fcam, t, rng, FcamLossSlots::of(sums), nullptr, reducer);
     else
-      std::snprintf(note, sizeof note, "loss %.4f", sum.total / k);
+      classifier_step(model, sgd, *batch, sums.slot(0), c.freeze_encoder, reducer);
+    ++steps;
+    images += batch->inputs.size(0) * ranks;
+    if (model.device() == Device::cpu || steps % std::max<std::int64_t>(c.log_every, 1) == 0) read_sums();
     report(c.progress, {.task = task, .unit = "images", .done = std::min(images, images_per_epoch),
                         .total = images_per_epoch, .note = note});
   }
+  read_sums();
   // The final report (skipped images count as done).
   report(c.progress, {.task = task, .unit = "images", .done = images_per_epoch, .total = images_per_epoch, .note = ""});
-  std::vector<double> sums{sum.total, sum.pce, sum.crf, sum.size, static_cast<double>(sum.steps)};
-  if (ranks > 1) c.comm->all_reduce_sum(std::span<double>(sums));  // means over every rank's steps
-  const double per = sums[4] > 0 ? 1.0 / sums[4] : 0.0;
-  return {sums[0] * per, sums[1] * per, sums[2] * per, sums[3] * per, sum.steps};
+  std::vector<double> totals{sum.total, sum.pce, sum.crf, sum.size, static_cast<double>(sum.steps)};
+  if (ranks > 1) c.comm->all_reduce_sum(std::span<double>(totals));  // means over every rank's steps
+  const double per = totals[4] > 0 ? 1.0 / totals[4] : 0.0;
+  return {totals[0] * per, totals[1] * per, totals[2] * per, totals[3] * per, sum.steps};
 }
 
 /// Runs the configured stage. `log(line)` receives the per-epoch summaries (default: stderr).

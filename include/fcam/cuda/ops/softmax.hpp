@@ -32,4 +32,16 @@ Tensor<float> cross_entropy(const Tensor<float>& logits, const std::vector<std::
 double labelled_cross_entropy(const Tensor<float>& logits, const LabelMap& labels, double grad_scale,
                               Tensor<float>& grad);
 
+/// cross_entropy that adds the mean loss to `slot` (device memory, a LossSums slot) on the device
+/// instead of copying it back: returns the gradient and never waits. Nothing is added when every
+/// target is ignored.
+Tensor<float> cross_entropy_into(const Tensor<float>& logits, const std::vector<std::int64_t>& targets,
+                                 std::int64_t ignore_index, std::int64_t batch, std::int64_t channels,
+                                 std::int64_t inner, double* slot);
+/// The partial cross-entropy weight · mean over the labelled pixels, added to `slot` (device
+/// memory) on the device: returns its gradient and never waits. The count comes from the map, on
+/// the host or, as keyed_region_labels leaves it, on the GPU (a NaN CAM then adds NaN).
+Tensor<float> labelled_cross_entropy_into(const Tensor<float>& logits, const LabelMap& labels, double weight,
+                                          double* slot);
+
 }  // namespace fcam::cuda
