@@ -35,6 +35,7 @@ std::atomic<bool> fast_mode{false};
 struct Context {
   int device = 0;
   cudaStream_t stream = nullptr;
+  cudaStream_t copies = nullptr;  // copy_stream(), made on first use
   cudnnHandle_t cudnn = nullptr;
   cublasHandle_t cublas = nullptr;
 };
@@ -106,6 +107,12 @@ bool fast_convolutions() { return fast_mode; }
 bool benchmark_algorithms() { return benchmark_mode; }
 
 cudaStream_t stream() { return current_context().stream; }
+
+cudaStream_t copy_stream() {
+  Context& c = current_context();
+  if (!c.copies) check(cudaStreamCreateWithFlags(&c.copies, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+  return c.copies;
+}
 cudnnHandle_t cudnn_handle() { return current_context().cudnn; }
 
 cublasHandle_t cublas_handle() {

@@ -22,6 +22,9 @@ void check_launch(const char* kernel);
 
 /// This thread's non-blocking stream on the current device (created on first use).
 cudaStream_t stream();
+/// This thread's second stream on the current device, for copies that run while stream() computes
+/// (copy_host_to_device_ahead; created on first use).
+cudaStream_t copy_stream();
 /// This thread's cuDNN handle, bound to stream().
 cudnnHandle_t cudnn_handle();
 /// This thread's cuBLAS handle, bound to stream(), math mode following set_tf32().
@@ -29,10 +32,10 @@ cublasHandle_t cublas_handle();
 /// Whether convolution algorithms are chosen by timing (set_benchmark_algorithms).
 bool benchmark_algorithms();
 
-/// When [src, src + bytes) lies in one block of pinned_alloc (pinned.cpp) and the stream is not
-/// being captured: enqueues the copy to `dst` without waiting, records it against the block, and
-/// returns true. Otherwise returns false and does nothing.
-bool copy_from_pinned_async(void* dst, const void* src, std::size_t bytes);
+/// When [src, src + bytes) lies in one block of pinned_alloc (pinned.cpp) and `on` (default: this
+/// thread's stream) is not being captured: enqueues the copy to `dst` on `on` without waiting,
+/// records it against the block, and returns true. Otherwise returns false and does nothing.
+bool copy_from_pinned_async(void* dst, const void* src, std::size_t bytes, cudaStream_t on = nullptr);
 
 /// Copies a small host table (class targets or indices, per-plane values) to the device without
 /// waiting: it is first copied into a pinned_alloc block, so the caller may free its source at

@@ -1,7 +1,8 @@
 // One-thread kernels that finish a loss term on the device. They run on a handful of values per
 // step (partial sums, counts, plane sizes), so one thread in a fixed order costs nothing and
 // keeps the CPU's order of additions. Compiled without fused multiply-adds (CMakeLists.txt), so
-// that the log-barrier's arithmetic rounds as the CPU's does.
+// that the log-barrier's arithmetic is the CPU's operation by operation (CUDA's double log may
+// still differ from glibc's by an ulp).
 #include "fcam/ops/log_barrier_rules.hpp"
 #include "loss_terms_kernels.hpp"
 

@@ -97,9 +97,10 @@ void pinned_free(void* ptr) noexcept {
   if (it != c.blocks.end()) it->second.in_use = false;
 }
 
-bool copy_from_pinned_async(void* dst, const void* src, std::size_t bytes) {
+bool copy_from_pinned_async(void* dst, const void* src, std::size_t bytes, cudaStream_t on) {
+  if (!on) on = stream();
   cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
-  check(cudaStreamIsCapturing(stream(), &capture), "cudaStreamIsCapturing");
+  check(cudaStreamIsCapturing(on, &capture), "cudaStreamIsCapturing");
   if (capture != cudaStreamCaptureStatusNone) return false;  // a graph replays copies later: not this path
   PinnedCache& c = cache();
   std::lock_guard lock(c.mutex);
@@ -110,10 +111,10 @@ bool copy_from_pinned_async(void* dst, const void* src, std::size_t bytes) {
   // One event per block: a copy from another stream first waits for the previous stream's copy,
   // so that the event's last record covers every copy. Rare (batches are copied by one thread),
   // so waiting under the lock, which holds up the other threads' allocations meanwhile, is fine.
-  if (b.copy_stream && b.copy_stream != stream()) check(cudaEventSynchronize(b.last_copy), "pinned block event");
-  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream()), "host-to-device copy (pinned)");
-  check(cudaEventRecord(b.last_copy, stream()), "pinned block event record");
-  b.copy_stream = stream();
+  if (b.copy_stream && b.copy_stream != on) check(cudaEventSynchronize(b.last_copy), "pinned block event");
+  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, on), "host-to-device copy (pinned)");
+  check(cudaEventRecord(b.last_copy, on), "pinned block event record");
+  b.copy_stream = on;
   return true;
 }
 

@@ -13,7 +13,8 @@ Tensor<float> weighted_channel_sum(const Tensor<float>& features, const std::vec
   auto maps = Tensor<float>::uninitialized({n, h, w}, Device::cuda);
   if (maps.numel() == 0) return maps;
   Storage<double> device_weights(weights.size(), Device::cuda, false);
-  if (!weights.empty()) copy_host_to_device_staged(device_weights.data(), weights.data(), weights.size() * sizeof(double));
+  if (!weights.empty())
+    copy_host_to_device_staged(device_weights.data(), weights.data(), weights.size() * sizeof(double));
   launch::weighted_channel_sum(features.data(), device_weights.data(), n, c, h * w, relu, maps.data(), stream());
   check_launch("weighted_channel_sum kernel");
   return maps;

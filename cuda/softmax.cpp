@@ -120,20 +120,19 @@ Tensor<float> labelled_cross_entropy_into(const Tensor<float>& logits, const Lab
   if (logits.numel() == 0) return Tensor<float>::uninitialized(logits.shape(), Device::cuda);
   Storage<double> losses(launch::cross_entropy_blocks(logits.size(0) * logits.size(2) * logits.size(3)) + 1,
                          Device::cuda, false);
-  const double* total = losses.data() + losses.size() - 1;
-  if (const Storage<std::int64_t>* counts = labels.device_counts()) {  // the sampler's, still on the GPU
-    Storage<double> scale(1, Device::cuda, false);
-    launch::label_scale(counts->data(), static_cast<std::int64_t>(counts->size()), weight, scale.data(), stream());
+  // The scale weight / count: from the sampler's counts on the GPU, or from the host's count.
+  Storage<double> device_scale(labels.device_counts() ? 1 : 0, Device::cuda, false);
+  double scale = 0;
+  if (const Storage<std::int64_t>* counts = labels.device_counts()) {
+    launch::label_scale(counts->data(), static_cast<std::int64_t>(counts->size()), weight, device_scale.data(),
+                        stream());
     check_launch("labelled_cross_entropy scale kernel");
-    Tensor<float> grad = launch_labelled_cross_entropy(logits, labels, 0.0, scale.data(), losses);
-    launch::add_sum(total, 1, 0.0, scale.data(), 1.0, slot, stream());
-    check_launch("labelled_cross_entropy loss slot kernel");
-    return grad;
+  } else {
+    const std::int64_t labelled = labels.labelled();
+    scale = labelled > 0 ? weight / static_cast<double>(labelled) : 0.0;
   }
-  const std::int64_t labelled = labels.labelled();  // known on the host
-  const double scale = labelled > 0 ? weight / static_cast<double>(labelled) : 0.0;
-  Tensor<float> grad = launch_labelled_cross_entropy(logits, labels, scale, nullptr, losses);
-  launch::add_sum(total, 1, scale, nullptr, 1.0, slot, stream());
+  Tensor<float> grad = launch_labelled_cross_entropy(logits, labels, scale, device_scale.data(), losses);
+  launch::add_sum(losses.data() + losses.size() - 1, 1, scale, device_scale.data(), 1.0, slot, stream());
   check_launch("labelled_cross_entropy loss slot kernel");
   return grad;
 }

@@ -35,9 +35,7 @@ class LossSums {
 public:
   /// `count` zeros on `device`.
   LossSums(std::int64_t count, Device device)
-      : sums_(std::make_shared<Storage<double>>(static_cast<std::size_t>(count), device)) {
-    FCAM_CHECK(count > 0, "LossSums: at least one sum, got ", count);
-  }
+      : sums_(std::make_shared<Storage<double>>(checked_count(count), device)) {}
 
   /// Where the sums live.
   Device device() const { return sums_->device(); }
@@ -72,6 +70,11 @@ public:
   }
 
 private:
+  static std::size_t checked_count(std::int64_t count) {
+    FCAM_CHECK(count > 0, "LossSums: at least one sum, got ", count);
+    return static_cast<std::size_t>(count);
+  }
+
   std::shared_ptr<Storage<double>> sums_;
 };
 

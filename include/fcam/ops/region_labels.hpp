@@ -18,9 +18,9 @@ namespace fcam {
 /// `seed`, and sampling::labels_of_samples. CPU and GPU give the same labels for the same seed.
 /// The draws are uniform without replacement like those of losses::sample_regions, but they are
 /// other pixels (the generator's sequence is inherently serial). Throws fcam::Error on bad options
-/// (sampling::check_sampling_options), an empty CAM, H·W ≥ 2^32 or a CAM holding NaN. On a GPU it
-/// does not wait for the device: the labelled counts stay there, and a NaN CAM is reported when
-/// LabelMap::labelled() reads them (a partial cross-entropy into a LossSlot then adds NaN).
+/// (sampling::check_sampling_options), an empty CAM, H·W ≥ 2^32, and on the CPU a CAM holding NaN.
+/// On a GPU it does not wait for the device: the labelled counts stay there, and a NaN CAM is
+/// reported when LabelMap::labelled() reads them (a partial cross-entropy into a LossSlot adds NaN).
 template <Scalar T>
 LabelMap keyed_region_labels(const Tensor<T>& cams, const sampling::SamplingOptions& o, std::uint64_t seed) {
   check_rank(cams, 3, "keyed_region_labels cams");

@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "fcam/core/label_map.hpp"
 #include "fcam/core/loss_sums.hpp"
 #include "fcam/core/progress.hpp"
 #include "fcam/dist/communicator.hpp"
@@ -220,11 +221,13 @@ inline EpochLosses train_one_epoch(models::FcamModel<float>& model, optim::Sgd<f
   EpochLosses sum;  // as last read
   std::int64_t steps = 0, images = 0;
   char note[160] = "";
+  LabelMap labels;  // the last stage-2 step's: on a GPU, its counts name a CAM that held NaN
   // Reads the sums (on a GPU, a wait for the device), checks them and refreshes the note.
   auto read_sums = [&] {
     const std::vector<double> v = sums.read();
     if (c.stage == Stage::fcam) sum = {v[0] + v[1] + v[2], v[0], v[1], v[2], steps};
     else sum = {v[0], 0, 0, 0, steps};
+    if (!std::isfinite(sum.total)) labels.labelled();  // throws first when a pseudo-label CAM held NaN
     FCAM_CHECK(std::isfinite(sum.total), "training diverged at epoch ", epoch, " (loss is not finite",
                steps > 1 ? " by step " + std::to_string(steps) : std::string(), "); lower --lr");
     const double k = static_cast<double>(std::max<std::int64_t>(steps, 1));
@@ -244,7 +247,7 @@ inline EpochLosses train_one_epoch(models::FcamModel<float>& model, optim::Sgd<f
       continue;
     }
     if (c.stage == Stage::fcam)
-      fcam_step(model, sgd, *batch, c.fcam, t, rng, FcamLossSlots::of(sums), nullptr, reducer);
+      labels = fcam_step(model, sgd, *batch, c.fcam, t, rng, FcamLossSlots::of(sums), nullptr, reducer);
     else
       classifier_step(model, sgd, *batch, sums.slot(0), c.freeze_encoder, reducer);
     ++steps;

@@ -14,8 +14,8 @@ struct SamplingOptions;
 namespace fcam::cuda {
 
 /// The labels of sampling::keyed_labels_of_batch for the N×H×W CAMs `cams` (H·W < 2^32, options
-/// checked by the op), on the GPU: the same bits. Reads the labelled counts back (waits for the
-/// stream). Throws fcam::Error naming the first CAM that holds a NaN.
+/// checked by the op), on the GPU: the same bits. Never waits: the per-CAM labelled counts stay on
+/// the GPU (−1 for a CAM that holds NaN), read by LabelMap::labelled() when asked.
 LabelMap keyed_region_labels(const Tensor<float>& cams, const sampling::SamplingOptions& o, std::uint64_t seed);
 
 }  // namespace fcam::cuda
