@@ -32,6 +32,8 @@ cublasHandle_t cublas_handle();
 /// Whether convolution algorithms are chosen by timing (set_benchmark_algorithms).
 bool benchmark_algorithms();
 
+/// Whether [src, src + bytes) lies in one block of pinned_alloc (pinned.cpp).
+bool is_pinned(const void* src, std::size_t bytes);
 /// When [src, src + bytes) lies in one block of pinned_alloc (pinned.cpp) and `on` (default: this
 /// thread's stream) is not being captured: enqueues the copy to `dst` on `on` without waiting,
 /// records it against the block, and returns true. Otherwise returns false and does nothing.

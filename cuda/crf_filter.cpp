@@ -1,7 +1,9 @@
-// Tensor-level GPU permutohedral lattice (crf_filter.cu): buffers, the launch sequence, and the
-// one read-back it needs (the vertex count, which sizes the vertex tables).
+// Tensor-level GPU permutohedral lattice (crf_filter.cu): buffers and the launch sequence. Nothing
+// is read back: the vertex tables are sized for the most vertices there can be, and the range of
+// the vertex keys is checked on the host from the σ's and the image size (pixels in [0, 255]).
 #include "fcam/cuda/ops/crf_filter.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -40,6 +42,22 @@ V read_back(const V* device_value) {
   return value;
 }
 
+/// Whether every vertex key of an h×w image with values in [0, 255] fits the keys' ±1024 range:
+/// each elevated coordinate is at most S + D·M in magnitude (S the sum and M the largest of the
+/// scaled features' bounds), and a key lies within 3(D + 1) of its elevated coordinate.
+bool keys_fit(const launch::LatticeConstants& c, std::int64_t h, std::int64_t w) {
+  constexpr int d = launch::lattice_dims;
+  const double bounds[d] = {static_cast<double>(w) * c.inv_xy, static_cast<double>(h) * c.inv_xy,
+                            255.0 * c.inv_rgb, 255.0 * c.inv_rgb, 255.0 * c.inv_rgb};
+  double sum = 0, largest = 0;
+  for (int k = 0; k < d; ++k) {
+    const double scaled = bounds[k] * c.scale[k];
+    sum += scaled;
+    largest = std::max(largest, scaled);
+  }
+  return sum + d * largest + 3 * (d + 1) + 1 < 1023;
+}
+
 }  // namespace
 
 Tensor<float> crf_filter(const Tensor<float>& images, const Tensor<float>& probs, double sigma_rgb, double sigma_xy,
@@ -70,35 +88,35 @@ Tensor<float> crf_filter(const Tensor<float>& images, const Tensor<float>& probs
   auto heads = device_buffer<std::int32_t>(count), ids = device_buffer<std::int32_t>(count);
   check(launch::lattice_number(sorted_keys.data(), heads.data(), ids.data(), count, temp.data(), temp_bytes, s),
         "crf_filter vertex numbering");
-  FCAM_CHECK(read_back(out_of_range.data()) == 0, "crf_filter (CUDA): a lattice coordinate leaves the ±1024 of the ",
-             "vertex keys; σ_rgb ", sigma_rgb, " or σ_xy ", sigma_xy, " is too small for the GPU lattice");
-  const std::int64_t vertices = read_back(ids.data() + count - 1);
+  // Images within [0, 255] (the CRF loss's raw crops) cannot leave the keys' range when keys_fit:
+  // then nothing is read back, and other values make the output NaN (lattice_slice). Otherwise
+  // (small σ's) the flag is read, to name the cause.
+  if (!keys_fit(constants, h, w))
+    FCAM_CHECK(read_back(out_of_range.data()) == 0, "crf_filter (CUDA): a lattice coordinate leaves the ±1024 of the ",
+               "vertex keys; σ_rgb ", sigma_rgb, " or σ_xy ", sigma_xy, " is too small for the GPU lattice");
+  const std::int32_t* vertex_count = ids.data() + count - 1;  // on the device only
 
-  auto vertex_keys = device_buffer<std::uint64_t>(vertices);
-  auto first = device_buffer<std::int32_t>(vertices + 1);
+  auto vertex_keys = device_buffer<std::uint64_t>(count);
+  auto first = device_buffer<std::int32_t>(count + 1);
   auto vertex_of = device_buffer<std::int32_t>(count);
-  launch::lattice_compact(sorted_keys.data(), sorted_entries.data(), ids.data(), count, vertices, vertex_keys.data(),
+  launch::lattice_compact(sorted_keys.data(), sorted_entries.data(), ids.data(), count, vertex_keys.data(),
                           first.data(), vertex_of.data(), s);
   check_launch("crf_filter compact kernel");
-  auto neighbours = device_buffer<std::int32_t>((launch::lattice_dims + 1) * 2 * vertices);
-  launch::lattice_neighbours(vertex_keys.data(), vertices, neighbours.data(), s);
-  check_launch("crf_filter neighbours kernel");
 
-  auto values = device_buffer<float>((vertices + 1) * channels);
-  auto blurred = device_buffer<float>((vertices + 1) * channels);
+  auto values = device_buffer<float>((count + 1) * channels);
+  auto blurred = device_buffer<float>((count + 1) * channels);
   float *current = values.data(), *next = blurred.data();
-  launch::lattice_splat(first.data(), sorted_entries.data(), weights.data(), probs.data(), vertices, channels, h * w,
-                        current, s);
+  launch::lattice_splat(first.data(), sorted_entries.data(), weights.data(), probs.data(), vertex_count, count,
+                        channels, h * w, current, s);
   check_launch("crf_filter splat kernel");
   for (int step = 0; step <= launch::lattice_dims; ++step) {  // the CPU's order, reversed for Wᵀ
     const int direction = transposed ? launch::lattice_dims - step : step;
-    launch::lattice_blur(current, neighbours.data() + static_cast<std::int64_t>(direction) * 2 * vertices, vertices,
-                         channels, next, s);
+    launch::lattice_blur(current, vertex_keys.data(), vertex_count, count, direction, channels, next, s);
     check_launch("crf_filter blur kernel");
     std::swap(current, next);
   }
-  launch::lattice_slice(vertex_of.data(), weights.data(), current, constants.alpha, points, channels, h * w,
-                        out.data(), s);
+  launch::lattice_slice(vertex_of.data(), weights.data(), current, constants.alpha, out_of_range.data(), points,
+                        channels, h * w, out.data(), s);
   check_launch("crf_filter slice kernel");
   return out;
 }

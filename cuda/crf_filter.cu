@@ -122,9 +122,13 @@ __global__ void heads_kernel(const std::uint64_t* __restrict__ sorted_keys, std:
     heads[j] = j == 0 || sorted_keys[j] != sorted_keys[j - 1];
 }
 
+// vertex_count points at the last id of lattice_number's inclusive scan: the number of vertices,
+// known only on the device. The vertex tables are sized for the most there can be (every entry its
+// own vertex), so the host never reads the count; threads past it do nothing.
+
 __global__ void compact_kernel(const std::uint64_t* __restrict__ sorted_keys,
                                const std::int32_t* __restrict__ sorted_entries, const std::int32_t* __restrict__ ids,
-                               std::int64_t count, std::int64_t vertices, std::uint64_t* __restrict__ vertex_keys,
+                               std::int64_t count, std::uint64_t* __restrict__ vertex_keys,
                                std::int32_t* __restrict__ first, std::int32_t* __restrict__ vertex_of) {
   for (std::int64_t j = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; j < count;
        j += std::int64_t(gridDim.x) * blockDim.x) {
@@ -133,7 +137,7 @@ __global__ void compact_kernel(const std::uint64_t* __restrict__ sorted_keys,
       vertex_keys[v] = sorted_keys[j];
       first[v] = static_cast<std::int32_t>(j);
     }
-    if (j == count - 1) first[vertices] = static_cast<std::int32_t>(count);
+    if (j == count - 1) first[ids[j]] = static_cast<std::int32_t>(count);  // first[vertices]
     vertex_of[sorted_entries[j]] = v;
   }
 }
@@ -149,34 +153,12 @@ __device__ std::int32_t find_vertex(const std::uint64_t* keys, std::int64_t vert
   return lo < vertices && keys[lo] == key ? static_cast<std::int32_t>(lo) : -1;
 }
 
-__global__ void neighbours_kernel(const std::uint64_t* __restrict__ vertex_keys, std::int64_t vertices,
-                                  std::int32_t* __restrict__ neighbours) {
-  for (std::int64_t v = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; v < vertices;
-       v += std::int64_t(gridDim.x) * blockDim.x) {
-    std::int64_t image = 0;
-    std::int32_t key[D], n1[D], n2[D];
-    unpack(vertex_keys[v], image, key);
-    for (int j = 0; j <= D; ++j) {
-      for (int k = 0; k < D; ++k) {
-        n1[k] = key[k] - 1;
-        n2[k] = key[k] + 1;
-      }
-      if (j < D) {
-        n1[j] = key[j] + D;
-        n2[j] = key[j] - D;
-      }
-      std::uint64_t packed = 0;
-      std::int32_t* out = neighbours + (j * vertices + v) * 2;
-      out[0] = pack(image, n1, packed) ? find_vertex(vertex_keys, vertices, packed) : -1;
-      out[1] = pack(image, n2, packed) ? find_vertex(vertex_keys, vertices, packed) : -1;
-    }
-  }
-}
-
 __global__ void splat_kernel(const std::int32_t* __restrict__ first, const std::int32_t* __restrict__ sorted_entries,
-                             const float* __restrict__ weights, const float* __restrict__ probs, std::int64_t vertices,
+                             const float* __restrict__ weights, const float* __restrict__ probs,
+                             const std::int32_t* __restrict__ vertex_count, std::int64_t capacity,
                              std::int64_t channels, std::int64_t points_per_image, float* __restrict__ values) {
-  for (std::int64_t v = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; v <= vertices;
+  const std::int64_t vertices = *vertex_count;
+  for (std::int64_t v = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; v <= capacity && v <= vertices;
        v += std::int64_t(gridDim.x) * blockDim.x) {
     if (v == vertices) {  // row 0: the zero of missing neighbours
       for (std::int64_t k = 0; k < channels; ++k) values[k] = 0.0f;
@@ -194,27 +176,53 @@ __global__ void splat_kernel(const std::int32_t* __restrict__ first, const std::
   }
 }
 
-__global__ void blur_kernel(const float* __restrict__ in, const std::int32_t* __restrict__ neighbours,
-                            std::int64_t vertices, std::int64_t channels, float* __restrict__ out) {
-  for (std::int64_t v = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; v <= vertices;
+// One blur direction j: each vertex adds half of its two neighbours along j, the vertices
+// v ∓ (1, …, 1, −D at j, 1, …) of the same image (by binary search; absent ones read row 0).
+__global__ void blur_kernel(const float* __restrict__ in, const std::uint64_t* __restrict__ vertex_keys,
+                            const std::int32_t* __restrict__ vertex_count, std::int64_t capacity, int j,
+                            std::int64_t channels, float* __restrict__ out) {
+  const std::int64_t vertices = *vertex_count;
+  for (std::int64_t v = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; v <= capacity && v <= vertices;
        v += std::int64_t(gridDim.x) * blockDim.x) {
     if (v == vertices) {
       for (std::int64_t k = 0; k < channels; ++k) out[k] = 0.0f;
       continue;
     }
+    std::int64_t image = 0;
+    std::int32_t key[D], n1[D], n2[D];
+    unpack(vertex_keys[v], image, key);
+    for (int k = 0; k < D; ++k) {
+      n1[k] = key[k] - 1;
+      n2[k] = key[k] + 1;
+    }
+    if (j < D) {
+      n1[j] = key[j] + D;
+      n2[j] = key[j] - D;
+    }
+    std::uint64_t packed = 0;
+    const std::int32_t na = pack(image, n1, packed) ? find_vertex(vertex_keys, vertices, packed) : -1;
+    const std::int32_t nb = pack(image, n2, packed) ? find_vertex(vertex_keys, vertices, packed) : -1;
     const float* self = in + (v + 1) * channels;
-    const float* a = in + (static_cast<std::int64_t>(neighbours[2 * v]) + 1) * channels;
-    const float* b = in + (static_cast<std::int64_t>(neighbours[2 * v + 1]) + 1) * channels;
+    const float* a = in + (static_cast<std::int64_t>(na) + 1) * channels;
+    const float* b = in + (static_cast<std::int64_t>(nb) + 1) * channels;
     float* dst = out + (v + 1) * channels;
     for (std::int64_t k = 0; k < channels; ++k) dst[k] = self[k] + 0.5f * (a[k] + b[k]);
   }
 }
 
 __global__ void slice_kernel(const std::int32_t* __restrict__ vertex_of, const float* __restrict__ weights,
-                             const float* __restrict__ values, float alpha, std::int64_t points, std::int64_t channels,
-                             std::int64_t points_per_image, float* __restrict__ out) {
+                             const float* __restrict__ values, float alpha, const int* __restrict__ out_of_range,
+                             std::int64_t points, std::int64_t channels, std::int64_t points_per_image,
+                             float* __restrict__ out) {
+  const bool poisoned = *out_of_range != 0;  // a key did not fit: no lattice, NaN rather than a wrong W·S
   for (std::int64_t p = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; p < points;
        p += std::int64_t(gridDim.x) * blockDim.x) {
+    const std::int64_t b = p / points_per_image, i = p - b * points_per_image;
+    if (poisoned) {
+      for (std::int64_t k = 0; k < channels; ++k)
+        out[(b * channels + k) * points_per_image + i] = __int_as_float(0x7fc00000);  // NaN
+      continue;
+    }
     float sum[8] = {};
     for (int r = 0; r <= D; ++r) {
       const std::int64_t e = p * (D + 1) + r;
@@ -222,7 +230,6 @@ __global__ void slice_kernel(const std::int32_t* __restrict__ vertex_of, const f
       const float weight = weights[e] * alpha;
       for (std::int64_t k = 0; k < channels; ++k) sum[k] += weight * v[k];
     }
-    const std::int64_t b = p / points_per_image, i = p - b * points_per_image;
     for (std::int64_t k = 0; k < channels; ++k) out[(b * channels + k) * points_per_image + i] = sum[k];
   }
 }
@@ -261,34 +268,31 @@ cudaError_t lattice_number(const std::uint64_t* sorted_keys, std::int32_t* heads
 }
 
 void lattice_compact(const std::uint64_t* sorted_keys, const std::int32_t* sorted_entries, const std::int32_t* ids,
-                     std::int64_t count, std::int64_t vertices, std::uint64_t* vertex_keys, std::int32_t* first,
-                     std::int32_t* vertex_of, cudaStream_t stream) {
-  compact_kernel<<<grid_for(count), block_threads, 0, stream>>>(sorted_keys, sorted_entries, ids, count, vertices,
-                                                                 vertex_keys, first, vertex_of);
-}
-
-void lattice_neighbours(const std::uint64_t* vertex_keys, std::int64_t vertices, std::int32_t* neighbours,
-                        cudaStream_t stream) {
-  neighbours_kernel<<<grid_for(vertices), block_threads, 0, stream>>>(vertex_keys, vertices, neighbours);
+                     std::int64_t count, std::uint64_t* vertex_keys, std::int32_t* first, std::int32_t* vertex_of,
+                     cudaStream_t stream) {
+  compact_kernel<<<grid_for(count), block_threads, 0, stream>>>(sorted_keys, sorted_entries, ids, count, vertex_keys,
+                                                                 first, vertex_of);
 }
 
 void lattice_splat(const std::int32_t* first, const std::int32_t* sorted_entries, const float* weights,
-                   const float* probs, std::int64_t vertices, std::int64_t channels, std::int64_t points_per_image,
-                   float* values, cudaStream_t stream) {
-  splat_kernel<<<grid_for(vertices + 1), block_threads, 0, stream>>>(first, sorted_entries, weights, probs, vertices,
-                                                                     channels, points_per_image, values);
+                   const float* probs, const std::int32_t* vertex_count, std::int64_t capacity, std::int64_t channels,
+                   std::int64_t points_per_image, float* values, cudaStream_t stream) {
+  splat_kernel<<<grid_for(capacity + 1), block_threads, 0, stream>>>(first, sorted_entries, weights, probs,
+                                                                     vertex_count, capacity, channels,
+                                                                     points_per_image, values);
 }
 
-void lattice_blur(const float* in, const std::int32_t* neighbours, std::int64_t vertices, std::int64_t channels,
-                  float* out, cudaStream_t stream) {
-  blur_kernel<<<grid_for(vertices + 1), block_threads, 0, stream>>>(in, neighbours, vertices, channels, out);
+void lattice_blur(const float* in, const std::uint64_t* vertex_keys, const std::int32_t* vertex_count,
+                  std::int64_t capacity, int direction, std::int64_t channels, float* out, cudaStream_t stream) {
+  blur_kernel<<<grid_for(capacity + 1), block_threads, 0, stream>>>(in, vertex_keys, vertex_count, capacity,
+                                                                    direction, channels, out);
 }
 
 void lattice_slice(const std::int32_t* vertex_of, const float* weights, const float* values, float alpha,
-                   std::int64_t points, std::int64_t channels, std::int64_t points_per_image, float* out,
-                   cudaStream_t stream) {
-  slice_kernel<<<grid_for(points), block_threads, 0, stream>>>(vertex_of, weights, values, alpha, points, channels,
-                                                               points_per_image, out);
+                   const int* out_of_range, std::int64_t points, std::int64_t channels, std::int64_t points_per_image,
+                   float* out, cudaStream_t stream) {
+  slice_kernel<<<grid_for(points), block_threads, 0, stream>>>(vertex_of, weights, values, alpha, out_of_range,
+                                                               points, channels, points_per_image, out);
 }
 
 }  // namespace fcam::cuda::launch

@@ -41,30 +41,31 @@ cudaError_t lattice_sort(const std::uint64_t* keys, const std::int32_t* entries,
 cudaError_t lattice_number(const std::uint64_t* sorted_keys, std::int32_t* heads, std::int32_t* ids,
                            std::int64_t count, void* temp, std::size_t temp_bytes, cudaStream_t stream);
 
+// After the numbering, the vertex count exists only on the device (`vertex_count`: the last id).
+// The vertex tables are sized for `capacity` = count vertices (every entry its own vertex), so
+// the host never waits to read it.
+
 /// From the numbering: vertex_keys[v], first[v] (the first sorted entry of v; first[vertices]
 /// = count) and vertex_of[e] for every entry e.
 void lattice_compact(const std::uint64_t* sorted_keys, const std::int32_t* sorted_entries, const std::int32_t* ids,
-                     std::int64_t count, std::int64_t vertices, std::uint64_t* vertex_keys, std::int32_t* first,
-                     std::int32_t* vertex_of, cudaStream_t stream);
-
-/// neighbours[(j·vertices + v)·2 + {0, 1}]: the vertices v ∓ (1, …, 1, −D at j, 1, …) of the same
-/// image, by binary search in the sorted vertex keys (−1: absent).
-void lattice_neighbours(const std::uint64_t* vertex_keys, std::int64_t vertices, std::int32_t* neighbours,
-                        cudaStream_t stream);
-
+                     std::int64_t count, std::uint64_t* vertex_keys, std::int32_t* first, std::int32_t* vertex_of,
+                     cudaStream_t stream);
 /// values[(v + 1)·C + k] = Σ over v's entries, in entry order, of weight·probs (channel k of the
 /// entry's point); row 0 (the zero that missing neighbours read) is set to 0.
 void lattice_splat(const std::int32_t* first, const std::int32_t* sorted_entries, const float* weights,
-                   const float* probs, std::int64_t vertices, std::int64_t channels, std::int64_t points_per_image,
-                   float* values, cudaStream_t stream);
+                   const float* probs, const std::int32_t* vertex_count, std::int64_t capacity, std::int64_t channels,
+                   std::int64_t points_per_image, float* values, cudaStream_t stream);
 
-/// out = self + ½(neighbour₁ + neighbour₂) along one direction, for every vertex; row 0 of out is 0.
-void lattice_blur(const float* in, const std::int32_t* neighbours, std::int64_t vertices, std::int64_t channels,
-                  float* out, cudaStream_t stream);
+/// out = self + ½(neighbour₁ + neighbour₂) along `direction` (0 … D) for every vertex, the
+/// neighbours v ∓ (1, …, 1, −D at direction, 1, …) of the same image found by binary search in
+/// the sorted vertex keys (absent: row 0); row 0 of out is 0.
+void lattice_blur(const float* in, const std::uint64_t* vertex_keys, const std::int32_t* vertex_count,
+                  std::int64_t capacity, int direction, std::int64_t channels, float* out, cudaStream_t stream);
 
-/// out (N×C×H×W) at each point: Σ_r (weight·α)·values[vertex_of[e] + 1] over its D+1 entries.
+/// out (N×C×H×W) at each point: Σ_r (weight·α)·values[vertex_of[e] + 1] over its D+1 entries; NaN
+/// everywhere when *out_of_range is set (a vertex key did not fit: lattice_embed).
 void lattice_slice(const std::int32_t* vertex_of, const float* weights, const float* values, float alpha,
-                   std::int64_t points, std::int64_t channels, std::int64_t points_per_image, float* out,
-                   cudaStream_t stream);
+                   const int* out_of_range, std::int64_t points, std::int64_t channels, std::int64_t points_per_image,
+                   float* out, cudaStream_t stream);
 
 }  // namespace fcam::cuda::launch

@@ -97,6 +97,13 @@ void pinned_free(void* ptr) noexcept {
   if (it != c.blocks.end()) it->second.in_use = false;
 }
 
+bool is_pinned(const void* src, std::size_t bytes) {
+  PinnedCache& c = cache();
+  std::lock_guard lock(c.mutex);
+  const auto it = c.find(src);
+  return it != c.blocks.end() && static_cast<const char*>(src) + bytes <= it->first + it->second.bytes;
+}
+
 bool copy_from_pinned_async(void* dst, const void* src, std::size_t bytes, cudaStream_t on) {
   if (!on) on = stream();
   cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
@@ -116,6 +123,47 @@ bool copy_from_pinned_async(void* dst, const void* src, std::size_t bytes, cudaS
   check(cudaEventRecord(b.last_copy, on), "pinned block event record");
   b.copy_stream = on;
   return true;
+}
+
+Fence& Fence::operator=(Fence&& other) noexcept {
+  if (this != &other) {
+    if (event_) (void)cudaEventDestroy(static_cast<cudaEvent_t>(event_));
+    event_ = other.event_;
+    other.event_ = nullptr;
+  }
+  return *this;
+}
+
+Fence::~Fence() {
+  // Destroying a recorded event is safe: CUDA releases it once the work before it has completed.
+  if (event_) (void)cudaEventDestroy(static_cast<cudaEvent_t>(event_));
+}
+
+void Fence::make_stream_wait() const {
+  if (event_) check(cudaStreamWaitEvent(stream(), static_cast<cudaEvent_t>(event_), 0), "cudaStreamWaitEvent");
+}
+
+Fence copy_host_to_device_ahead(void* dst, const void* src, std::size_t bytes) {
+  if (bytes == 0) return Fence();
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  check(cudaStreamIsCapturing(stream(), &capture), "cudaStreamIsCapturing");
+  if (capture != cudaStreamCaptureStatusNone || !is_pinned(src, bytes)) {
+    copy_host_to_device(dst, src, bytes);
+    return Fence();
+  }
+  // The copy stream first catches up with the work queued so far (dst's block may have been
+  // freed by that work, and is reused in this stream's order).
+  cudaEvent_t queued = nullptr, copied = nullptr;
+  check(cudaEventCreateWithFlags(&queued, cudaEventDisableTiming), "cudaEventCreate");
+  Fence catch_up(queued);  // destroyed once the wait below is enqueued
+  check(cudaEventRecord(queued, stream()), "cudaEventRecord");
+  check(cudaStreamWaitEvent(copy_stream(), queued, 0), "cudaStreamWaitEvent");
+  FCAM_CHECK(copy_from_pinned_async(dst, src, bytes, copy_stream()), "copy_host_to_device_ahead: the pinned block ",
+             "of the source disappeared");
+  check(cudaEventCreateWithFlags(&copied, cudaEventDisableTiming), "cudaEventCreate");
+  Fence done(copied);
+  check(cudaEventRecord(copied, copy_stream()), "cudaEventRecord");
+  return done;
 }
 
 void copy_host_to_device_staged(void* dst, const void* src, std::size_t bytes) {

@@ -9,8 +9,11 @@
 #include <fstream>
 #include <set>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 #include <fcam/fcam.hpp>
+#include <fcam/data/batch_ahead.hpp>
 #include <fcam/data/loader.hpp>
 
 using namespace fcam;
@@ -234,4 +237,22 @@ TEST_CASE("unreadable images stop the loader naming them, or are skipped and cou
     CHECK(lenient.skipped() == 2);
     CHECK(lenient.skipped_paths().size() == 2);
   }
+}
+
+TEST_CASE("UploadAhead and BatchAhead keep tensors already on the target device", "[data]") {
+  const Tensor<float> x = Tensor<float>({2, 3});
+  UploadAhead<float> same(x, Device::cpu);
+  CHECK(same.take().data() == x.data());  // no copy on the CPU
+  UploadAhead<float> none(Tensor<float>(), Device::cpu);
+  CHECK(!none.take().defined());
+  data::Batch batch;
+  batch.inputs = x;
+  batch.raw = Tensor<float>({2, 3});
+  batch.labels = {1, 2};
+  const float* raw = batch.raw.data();
+  data::BatchAhead ahead(std::move(batch), Device::cpu);
+  const data::Batch back = ahead.take();
+  CHECK(back.inputs.data() == x.data());
+  CHECK(back.raw.data() == raw);
+  CHECK(back.labels == std::vector<int>{1, 2});
 }

@@ -288,7 +288,7 @@ def main():
                            (["--momentum", "1.5"], "--momentum must be in [0, 1]"),
                            (["--lr", "nan"], "--lr expects a finite number"),
                            (["--batch_size", "0"], "--batch_size must be in [1, 65536]"),
-                           (["--log_every", "0"], "--log_every must be in [1, 1000000]"),
+                           (["--log_every", "0"], "--log_every must be in [1, 1e+06], got '0'"),
                            (["--erosion", "4"], "--erosion must be odd, got 4"),
                            (["--dilation", "2"], "--dilation must be odd, got 2")]:
         out_dir = os.path.join(work, "range")

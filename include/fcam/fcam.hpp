@@ -21,6 +21,8 @@
 #include "fcam/core/storage.hpp"
 #include "fcam/core/tensor.hpp"
 #include "fcam/core/threads.hpp"
+#include "fcam/core/upload_ahead.hpp"
+#include "fcam/data/batch_ahead.hpp"
 #include "fcam/data/cluttered_fmnist.hpp"
 #include "fcam/data/cluttered_writer.hpp"
 #include "fcam/data/folder_dataset.hpp"

@@ -122,6 +122,12 @@ TEST_CASE("the GPU lattice refuses what its keys cannot hold, with errors that s
   CHECK_THROWS_WITH(crf_filter(images, probs, 0.01, 100.0), Catch::Contains("too small for the GPU lattice"));
   CHECK_THROWS_WITH(crf_filter(images, Tensor<float>({1, 9, 8, 8}, Device::cuda), 15.0, 100.0),
                     Catch::Contains("1 to 8 channels"));
+  // Pixels far outside [0, 255] with σ's whose keys fit that range: the GPU reads nothing back
+  // then, so it gives NaN rather than a wrong W·S.
+  Tensor<float> bright = random_images({1, 3, 8, 8}, 82);
+  bright.data()[5] = 1e5f;
+  const std::vector<float> poisoned = host_values(crf_filter(bright.to(Device::cuda), probs, 15.0, 100.0));
+  CHECK(std::all_of(poisoned.begin(), poisoned.end(), [](float v) { return std::isnan(v); }));
   // CUDA keeps working after the refusals.
   expect_same_filter(crf_filter(images.to(Device::cpu), probs.to(Device::cpu), 15.0, 100.0),
                      crf_filter(images, probs, 15.0, 100.0), "after the errors");

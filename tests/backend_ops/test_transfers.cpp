@@ -1,7 +1,8 @@
-// test_backend_ops: device memory, explicit transfers, the caching allocator's zero fill, reuse
-// and release.
+// test_backend_ops: device memory, explicit transfers (pinned, staged, and ahead on the copy
+// stream), the caching allocator's zero fill, reuse and release.
 #include <algorithm>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "backend_ops/compare.hpp"
@@ -110,4 +111,30 @@ TEST_CASE("small host tables are staged: ops that upload them queue the copy, an
   const std::vector<float> got = host_values(planes);
   const std::vector<float> expected{1.5f, -2.0f, 3.25f, 0.0f, 7.0f, -0.5f};
   for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == expected[i / 20]);
+}
+
+TEST_CASE("batches copied ahead on the copy stream arrive whole, and the stream waits for them", "[cuda]") {
+  const Shape shape{16, 3, 224, 224};
+  Tensor<float> busy = random_tensor({64, 64, 112, 112}, 5).to(Device::cuda);
+  const Tensor<float> kernel = random_tensor({64, 64, 3, 3}, 6, -0.01, 0.01).to(Device::cuda);
+  cuda::synchronize();
+  // The destination's block may have been freed by queued work: the copy must wait for it.
+  for (int i = 0; i < 32; ++i) busy = conv2d(busy, kernel, Tensor<float>(), Conv2dGeometry::square(3, 1, 1));
+  data::Batch batch;
+  batch.inputs = Tensor<float>::uninitialized_pinned(shape);
+  batch.inputs.fill(3.0f);
+  batch.raw = random_tensor({2, 3, 4, 5}, 7);  // ordinary memory: copied at once
+  const std::vector<float> raw = host_values(batch.raw);
+  data::BatchAhead ahead(std::move(batch), Device::cuda);
+  // More work queued after the copy started; the copy runs alongside it.
+  for (int i = 0; i < 8; ++i) busy = conv2d(busy, kernel, Tensor<float>(), Conv2dGeometry::square(3, 1, 1));
+  const data::Batch on_gpu = ahead.take();
+  REQUIRE(on_gpu.inputs.device() == Device::cuda);
+  const Tensor<float> doubled = add(on_gpu.inputs, on_gpu.inputs);  // queued after the stream's wait
+  const std::vector<float> got = host_values(doubled);
+  CHECK(std::all_of(got.begin(), got.end(), [](float v) { return v == 6.0f; }));
+  CHECK(host_values(on_gpu.raw) == raw);
+  // A tensor already on the device is kept as it is.
+  UploadAhead<float> kept(on_gpu.inputs, Device::cuda);
+  CHECK(kept.take().data() == on_gpu.inputs.data());
 }

@@ -79,6 +79,32 @@ void fill_zero(void* dst, std::size_t bytes);
 /// Copies host memory to device memory. From pinned_alloc's memory it is enqueued on the stream
 /// and returns at once; from other memory it returns once the copy has finished.
 void copy_host_to_device(void* dst, const void* src, std::size_t bytes);
+/// The point where copies queued by copy_host_to_device_ahead end: make_stream_wait() makes this
+/// thread's stream wait for them without the host waiting. Movable; an empty fence is complete.
+class Fence {
+public:
+  /// A complete fence.
+  Fence() = default;
+  /// Takes ownership of a CUDA event (cudaEvent_t) recorded after the copies.
+  explicit Fence(void* event) : event_(event) {}
+  Fence(const Fence&) = delete;
+  Fence& operator=(const Fence&) = delete;
+  Fence(Fence&& other) noexcept : event_(other.event_) { other.event_ = nullptr; }
+  Fence& operator=(Fence&& other) noexcept;
+  ~Fence();
+  /// Makes the work enqueued on this thread's stream from now on wait for the copies.
+  void make_stream_wait() const;
+
+private:
+  void* event_ = nullptr;
+};
+/// Copies host memory to device memory on this thread's second (copy) stream, so that the copy
+/// runs while this thread's stream computes: the copy first waits for the work already queued on
+/// the stream (`dst` may be a block that this work still reads), then runs alongside whatever is
+/// queued next. Read `dst` only after the returned fence's make_stream_wait(). The source must be
+/// pinned_alloc's memory (it may be freed at once, as with copy_host_to_device); from other memory,
+/// and during stream capture, this is copy_host_to_device and the fence is empty.
+Fence copy_host_to_device_ahead(void* dst, const void* src, std::size_t bytes);
 /// Copies device memory to host memory (waits for the stream).
 void copy_device_to_host(void* dst, const void* src, std::size_t bytes);
 /// Copies device memory to device memory (enqueued on the stream).

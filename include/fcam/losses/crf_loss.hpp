@@ -56,8 +56,7 @@ T crf_loss(const Tensor<T>& probs, const Tensor<T>& images, const CrfLossOptions
 }
 
 /// The CRF loss added to `into` (a LossSums slot on the probabilities' device) instead of
-/// returned, so that on a GPU nothing waits for its value; returns ∂R/∂probs. (The GPU lattice
-/// itself still reads its vertex count back once per call.)
+/// returned, so that on a GPU nothing waits for its value; returns ∂R/∂probs.
 template <Scalar T>
 Tensor<T> crf_loss(const Tensor<T>& probs, const Tensor<T>& images, const CrfLossOptions& o, LossSlot into) {
   const Tensor<T> ws = crf_filter(images, probs, o);

@@ -22,6 +22,7 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -29,6 +30,7 @@
 #include "fcam/core/label_map.hpp"
 #include "fcam/core/loss_sums.hpp"
 #include "fcam/core/progress.hpp"
+#include "fcam/data/batch_ahead.hpp"
 #include "fcam/dist/communicator.hpp"
 #include "fcam/dist/gradient_reducer.hpp"
 #include "fcam/dist/module_sync.hpp"
@@ -237,8 +239,16 @@ inline EpochLosses train_one_epoch(models::FcamModel<float>& model, optim::Sgd<f
     else
       std::snprintf(note, sizeof note, "loss %.4f", sum.total / k);
   };
-  while (auto batch = loader.next()) {
-    if (batch->inputs.size(0) == 0) {  // every image of the batch was skipped
+  // Each batch's copy to the device is started one step ahead: on a GPU it runs on the copy stream
+  // while the previous step computes.
+  auto ahead = [&](std::optional<data::Batch> b) {
+    return b ? std::optional<data::BatchAhead>(std::in_place, std::move(*b), model.device()) : std::nullopt;
+  };
+  std::optional<data::BatchAhead> next = ahead(loader.next());
+  while (next) {
+    const data::Batch batch = next->take();
+    next = ahead(loader.next());
+    if (batch.inputs.size(0) == 0) {  // every image of the batch was skipped
       if (reducer) {  // the other ranks step: take part with a zero gradient
         sgd.zero_grad();
         reducer->finish();
@@ -247,11 +257,11 @@ inline EpochLosses train_one_epoch(models::FcamModel<float>& model, optim::Sgd<f
       continue;
     }
     if (c.stage == Stage::fcam)
-      labels = fcam_step(model, sgd, *batch, c.fcam, t, rng, FcamLossSlots::of(sums), nullptr, reducer);
+      labels = fcam_step(model, sgd, batch, c.fcam, t, rng, FcamLossSlots::of(sums), nullptr, reducer);
     else
-      classifier_step(model, sgd, *batch, sums.slot(0), c.freeze_encoder, reducer);
+      classifier_step(model, sgd, batch, sums.slot(0), c.freeze_encoder, reducer);
     ++steps;
-    images += batch->inputs.size(0) * ranks;
+    images += batch.inputs.size(0) * ranks;
     if (model.device() == Device::cpu || steps % std::max<std::int64_t>(c.log_every, 1) == 0) read_sums();
     report(c.progress, {.task = task, .unit = "images", .done = std::min(images, images_per_epoch),
                         .total = images_per_epoch, .note = note});

@@ -8,9 +8,10 @@
 namespace fcam::cuda {
 
 /// W·S (or Wᵀ·S) of every image: `images` N×3×H×W raw RGB, `probs` N×C×H×W, C ≤ 8, N < 512.
-/// The vertex keys hold each lattice coordinate in 11 bits: a σ so small that a coordinate leaves
-/// ±1024 (σ_rgb below about 1) is refused with an error. Reads the vertex count back (waits for
-/// the stream once).
+/// The vertex keys hold each lattice coordinate in 11 bits: a σ so small that a coordinate of an
+/// image in [0, 255] may leave ±1024 (σ_rgb below about 1) is checked on the device and refused
+/// with an error (a wait for the stream); otherwise nothing is read back, and pixels so far outside
+/// [0, 255] that a coordinate overflows make the result NaN.
 Tensor<float> crf_filter(const Tensor<float>& images, const Tensor<float>& probs, double sigma_rgb, double sigma_xy,
                          bool transposed);
 
