@@ -42,20 +42,25 @@ V read_back(const V* device_value) {
   return value;
 }
 
-/// Whether every vertex key of an h×w image with values in [0, 255] fits the keys' ±1024 range:
-/// each elevated coordinate is at most S + D·M in magnitude (S the sum and M the largest of the
-/// scaled features' bounds), and a key lies within 3(D + 1) of its elevated coordinate.
+/// Whether every vertex key of an h×w image with values in [0, 255] fits the keys' ±1024 range.
+/// The features are then ≥ 0, so (crf_filter.cu's embed) elevated[0] = Σ_m cf_m and elevated[j] =
+/// Σ_{m≥j} cf_m − j·cf_{j−1} lie within max(Σ_{m≥j} cf_m, j·cf_{j−1}) of 0, cf_m being the largest
+/// scaled feature m; a key lies within 15 of its elevated coordinate (rounding 3, the rank's
+/// correction 6, the vertex offset 6).
 bool keys_fit(const launch::LatticeConstants& c, std::int64_t h, std::int64_t w) {
   constexpr int d = launch::lattice_dims;
-  const double bounds[d] = {static_cast<double>(w) * c.inv_xy, static_cast<double>(h) * c.inv_xy,
-                            255.0 * c.inv_rgb, 255.0 * c.inv_rgb, 255.0 * c.inv_rgb};
-  double sum = 0, largest = 0;
-  for (int k = 0; k < d; ++k) {
-    const double scaled = bounds[k] * c.scale[k];
-    sum += scaled;
-    largest = std::max(largest, scaled);
+  const double features[d] = {static_cast<double>(w) * c.inv_xy, static_cast<double>(h) * c.inv_xy,
+                              255.0 * c.inv_rgb, 255.0 * c.inv_rgb, 255.0 * c.inv_rgb};
+  double cf[d];
+  for (int m = 0; m < d; ++m) cf[m] = features[m] * c.scale[m];
+  double worst = 0;
+  for (int j = 0; j <= d; ++j) {
+    double above = 0;
+    for (int m = j; m < d; ++m) above += cf[m];
+    worst = std::max(worst, above);
+    if (j > 0) worst = std::max(worst, j * cf[j - 1]);
   }
-  return sum + d * largest + 3 * (d + 1) + 1 < 1023;
+  return worst + 16 < 1023;  // NaN (no σ) fails, and the flag is read
 }
 
 }  // namespace

@@ -66,6 +66,18 @@ __global__ void embed_kernel(const float* __restrict__ images, std::int64_t poin
       sum += cf;
     }
     elevated[0] = sum;
+    bool fits = true;  // NaN, infinities and huge pixels: no simplex (the rounding below would overflow)
+    for (int k = 0; k <= D; ++k) fits = fits && fabsf(elevated[k]) < 1024.0f;
+    if (!fits) {
+      *out_of_range = 1;
+      for (int r = 0; r <= D; ++r) {
+        const std::int64_t e = p * (D + 1) + r;
+        keys[e] = 0;
+        entries[e] = static_cast<std::int32_t>(e);
+        weights[e] = 0.0f;
+      }
+      continue;
+    }
     std::int32_t rem0[D + 1], rank[D + 1];
     std::int32_t off_plane = 0;
     for (int k = 0; k <= D; ++k) {

@@ -255,4 +255,8 @@ TEST_CASE("UploadAhead and BatchAhead keep tensors already on the target device"
   CHECK(back.inputs.data() == x.data());
   CHECK(back.raw.data() == raw);
   CHECK(back.labels == std::vector<int>{1, 2});
+  data::Batch other;
+  other.raw = Tensor<float>({2, 3});
+  const float* kept = other.raw.data();
+  CHECK(data::BatchAhead(std::move(other), Device::cpu, false).take().raw.data() == kept);
 }

@@ -138,3 +138,20 @@ TEST_CASE("batches copied ahead on the copy stream arrive whole, and the stream 
   UploadAhead<float> kept(on_gpu.inputs, Device::cuda);
   CHECK(kept.take().data() == on_gpu.inputs.data());
 }
+
+TEST_CASE("an upload dropped before its take() cannot write memory handed out afterwards", "[cuda]") {
+  const Shape shape{16, 3, 224, 224};
+  Tensor<float> busy = random_tensor({64, 64, 112, 112}, 8).to(Device::cuda);
+  const Tensor<float> kernel = random_tensor({64, 64, 3, 3}, 9, -0.01, 0.01).to(Device::cuda);
+  cuda::synchronize();
+  for (int i = 0; i < 32; ++i) busy = conv2d(busy, kernel, Tensor<float>(), Conv2dGeometry::square(3, 1, 1));
+  Tensor<float> pinned = Tensor<float>::uninitialized_pinned(shape);
+  pinned.fill(1.0f);
+  {
+    UploadAhead<float> dropped(pinned, Device::cuda);  // still queued behind the convolutions
+  }
+  // Its destination's block goes back to the cache; the next tensor of that size is likely it.
+  const Tensor<float> zeros(shape, Device::cuda);
+  const std::vector<float> got = host_values(zeros);
+  CHECK(std::all_of(got.begin(), got.end(), [](float v) { return v == 0.0f; }));
+}

@@ -101,9 +101,10 @@ private:
 /// Copies host memory to device memory on this thread's second (copy) stream, so that the copy
 /// runs while this thread's stream computes: the copy first waits for the work already queued on
 /// the stream (`dst` may be a block that this work still reads), then runs alongside whatever is
-/// queued next. Read `dst` only after the returned fence's make_stream_wait(). The source must be
-/// pinned_alloc's memory (it may be freed at once, as with copy_host_to_device); from other memory,
-/// and during stream capture, this is copy_host_to_device and the fence is empty.
+/// queued next. Read or free `dst` only after the returned fence's make_stream_wait() (UploadAhead
+/// does both in order). The source must be pinned_alloc's memory (it may be freed at once, as with
+/// copy_host_to_device); from other memory, and during stream capture, this is
+/// copy_host_to_device and the fence is empty.
 Fence copy_host_to_device_ahead(void* dst, const void* src, std::size_t bytes);
 /// Copies device memory to host memory (waits for the stream).
 void copy_device_to_host(void* dst, const void* src, std::size_t bytes);

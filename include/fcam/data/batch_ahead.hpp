@@ -15,9 +15,11 @@ namespace fcam::data {
 /// `batch` with its tensors being copied to `device`.
 class BatchAhead {
 public:
-  /// Starts the copies (on the CPU, nothing to do).
-  BatchAhead(Batch batch, Device device)
-      : batch_(std::move(batch)), inputs_(batch_.inputs, device), raw_(batch_.raw, device) {}
+  /// Starts the copies (on the CPU, nothing to do). The raw images go too only `with_raw` (the CRF
+  /// loss reads them); otherwise they stay where they are.
+  BatchAhead(Batch batch, Device device, bool with_raw = true)
+      : batch_(std::move(batch)), inputs_(batch_.inputs, device),
+        raw_(batch_.raw, with_raw ? device : batch_.raw.device()) {}
 
   /// The batch with its tensors on the device; on a GPU, the work this thread enqueues from now on
   /// waits for their copies (the host does not).

@@ -240,9 +240,11 @@ inline EpochLosses train_one_epoch(models::FcamModel<float>& model, optim::Sgd<f
       std::snprintf(note, sizeof note, "loss %.4f", sum.total / k);
   };
   // Each batch's copy to the device is started one step ahead: on a GPU it runs on the copy stream
-  // while the previous step computes.
+  // while the previous step computes. The raw images travel only for the CRF loss.
+  const bool with_raw = c.stage == Stage::fcam && c.fcam.use_crf;
   auto ahead = [&](std::optional<data::Batch> b) {
-    return b ? std::optional<data::BatchAhead>(std::in_place, std::move(*b), model.device()) : std::nullopt;
+    return b ? std::optional<data::BatchAhead>(std::in_place, std::move(*b), model.device(), with_raw)
+             : std::nullopt;
   };
   std::optional<data::BatchAhead> next = ahead(loader.next());
   while (next) {
