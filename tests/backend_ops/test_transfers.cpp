@@ -1,6 +1,7 @@
 // test_backend_ops: device memory, explicit transfers (pinned, staged, and ahead on the copy
 // stream), the caching allocator's zero fill, reuse and release.
 #include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -9,6 +10,27 @@
 
 using namespace fcam;
 using namespace fcam::test;
+
+namespace {
+/// Convolutions queued on the stream ahead of a copy, so that the copy is still waiting while the
+/// host part of a test runs: each of 59 GFLOP, 32 take tens of milliseconds on any GPU with TF32
+/// off, while the host part takes a few milliseconds.
+class QueuedWork {
+public:
+  explicit QueuedWork(std::uint64_t seed)
+      : x_(random_tensor({64, 64, 112, 112}, seed).to(Device::cuda)),
+        kernel_(random_tensor({64, 64, 3, 3}, seed + 1, -0.01, 0.01).to(Device::cuda)) {
+    cuda::synchronize();
+  }
+  /// Enqueues `convolutions` more.
+  void queue(int convolutions) {
+    for (int i = 0; i < convolutions; ++i) x_ = conv2d(x_, kernel_, Tensor<float>(), Conv2dGeometry::square(3, 1, 1));
+  }
+
+private:
+  Tensor<float> x_, kernel_;
+};
+}  // namespace
 
 TEST_CASE("tensors round-trip through device memory", "[cuda]") {
   REQUIRE(cuda::device_count() > 0);
@@ -69,13 +91,9 @@ TEST_CASE("pinned batches copy to the GPU without waiting, and their memory is r
   Tensor<float> first = Tensor<float>::uninitialized_pinned(shape);
   REQUIRE(first.is_pinned());
   first.fill(1.0f);
-  // Work queued ahead of the copy, so that it is still waiting when its source dies below: 32
-  // convolutions of 59 GFLOP, tens of milliseconds on any GPU with TF32 off, while the host part
-  // below takes a few milliseconds.
-  Tensor<float> busy = random_tensor({64, 64, 112, 112}, 1).to(Device::cuda);
-  const Tensor<float> kernel = random_tensor({64, 64, 3, 3}, 2, -0.01, 0.01).to(Device::cuda);
-  cuda::synchronize();
-  for (int i = 0; i < 32; ++i) busy = conv2d(busy, kernel, Tensor<float>(), Conv2dGeometry::square(3, 1, 1));
+  // Work queued ahead of the copy, so that it is still waiting when its source dies below.
+  QueuedWork busy(1);
+  busy.queue(32);
   const Tensor<float> on_gpu = first.to(Device::cuda);
   const float* first_block = first.data();
   first = Tensor<float>();  // its block goes back to the cache while the copy may still be queued
@@ -100,10 +118,8 @@ TEST_CASE("small host tables are staged: ops that upload them queue the copy, an
           "[cuda]") {
   // fill_planes uploads its per-plane values through a staging block. Queued behind convolutions
   // (as above), the copy is still pending when the values are overwritten and freed below.
-  Tensor<float> busy = random_tensor({64, 64, 112, 112}, 3).to(Device::cuda);
-  const Tensor<float> kernel = random_tensor({64, 64, 3, 3}, 4, -0.01, 0.01).to(Device::cuda);
-  cuda::synchronize();
-  for (int i = 0; i < 32; ++i) busy = conv2d(busy, kernel, Tensor<float>(), Conv2dGeometry::square(3, 1, 1));
+  QueuedWork busy(3);
+  busy.queue(32);
   auto values = std::make_unique<std::vector<float>>(std::vector<float>{1.5f, -2.0f, 3.25f, 0.0f, 7.0f, -0.5f});
   const Tensor<float> planes = fill_planes(Shape{3, 2, 4, 5}, *values, Device::cuda);
   std::fill(values->begin(), values->end(), 99.0f);
@@ -115,11 +131,9 @@ TEST_CASE("small host tables are staged: ops that upload them queue the copy, an
 
 TEST_CASE("batches copied ahead on the copy stream arrive whole, and the stream waits for them", "[cuda]") {
   const Shape shape{16, 3, 224, 224};
-  Tensor<float> busy = random_tensor({64, 64, 112, 112}, 5).to(Device::cuda);
-  const Tensor<float> kernel = random_tensor({64, 64, 3, 3}, 6, -0.01, 0.01).to(Device::cuda);
-  cuda::synchronize();
+  QueuedWork busy(5);
   // The destination's block may have been freed by queued work: the copy must wait for it.
-  for (int i = 0; i < 32; ++i) busy = conv2d(busy, kernel, Tensor<float>(), Conv2dGeometry::square(3, 1, 1));
+  busy.queue(32);
   data::Batch batch;
   batch.inputs = Tensor<float>::uninitialized_pinned(shape);
   batch.inputs.fill(3.0f);
@@ -127,7 +141,7 @@ TEST_CASE("batches copied ahead on the copy stream arrive whole, and the stream 
   const std::vector<float> raw = host_values(batch.raw);
   data::BatchAhead ahead(std::move(batch), Device::cuda);
   // More work queued after the copy started; the copy runs alongside it.
-  for (int i = 0; i < 8; ++i) busy = conv2d(busy, kernel, Tensor<float>(), Conv2dGeometry::square(3, 1, 1));
+  busy.queue(8);
   const data::Batch on_gpu = ahead.take();
   REQUIRE(on_gpu.inputs.device() == Device::cuda);
   const Tensor<float> doubled = add(on_gpu.inputs, on_gpu.inputs);  // queued after the stream's wait
@@ -141,10 +155,8 @@ TEST_CASE("batches copied ahead on the copy stream arrive whole, and the stream 
 
 TEST_CASE("an upload dropped before its take() cannot write memory handed out afterwards", "[cuda]") {
   const Shape shape{16, 3, 224, 224};
-  Tensor<float> busy = random_tensor({64, 64, 112, 112}, 8).to(Device::cuda);
-  const Tensor<float> kernel = random_tensor({64, 64, 3, 3}, 9, -0.01, 0.01).to(Device::cuda);
-  cuda::synchronize();
-  for (int i = 0; i < 32; ++i) busy = conv2d(busy, kernel, Tensor<float>(), Conv2dGeometry::square(3, 1, 1));
+  QueuedWork busy(8);
+  busy.queue(32);
   Tensor<float> pinned = Tensor<float>::uninitialized_pinned(shape);
   pinned.fill(1.0f);
   {
