@@ -2,9 +2,13 @@
 // staging block (no wait), then the launches.
 #include "fcam/cuda/ops/planes.hpp"
 
+#include <optional>
+
 #include "context.hpp"
 #include "fcam/cuda/api.hpp"
+#include "fcam/ops/channel_weight_rules.hpp"
 #include "planes_kernels.hpp"
+#include "reduce_kernels.hpp"
 
 namespace fcam::cuda {
 
@@ -21,15 +25,27 @@ Tensor<float> weighted_channel_sum(const Tensor<float>& features, const std::vec
 }
 
 Tensor<float> class_weighted_channel_sum(const Tensor<float>& features, const Tensor<float>& fc_weight,
-                                         const std::vector<int>& classes, int rule, bool relu) {
+                                         const ClassIndices& classes, int rule, bool relu) {
   const std::int64_t n = features.size(0), c = features.size(1), h = features.size(2), w = features.size(3);
   auto maps = Tensor<float>::uninitialized({n, h, w}, Device::cuda);
   if (maps.numel() == 0) return maps;
-  const std::vector<std::int32_t> indices(classes.begin(), classes.end());
-  Storage<std::int32_t> device_classes(indices.size(), Device::cuda, false);
-  copy_host_to_device_staged(device_classes.data(), indices.data(), indices.size() * sizeof(std::int32_t));
+  const std::int32_t* device_classes = classes.device_data();
+  std::optional<Storage<std::int32_t>> uploaded;  // host classes, staged
+  if (classes.device() == Device::cpu) {
+    const std::vector<std::int32_t> indices(classes.host().begin(), classes.host().end());
+    uploaded.emplace(indices.size(), Device::cuda, false);
+    copy_host_to_device_staged(uploaded->data(), indices.data(), indices.size() * sizeof(std::int32_t));
+    device_classes = uploaded->data();
+  }
+  std::optional<Storage<double>> sums;  // Σ_ij A of each plane, for the rules that read it
+  if (needs_plane_sums(static_cast<ClassWeight>(rule))) {
+    sums.emplace(static_cast<std::size_t>(n * c), Device::cuda, false);
+    launch::run_sums(features.data(), nullptr, n * c, h * w, sums->data(), stream());
+    check_launch("plane_sums kernel");
+  }
   Storage<double> weights(static_cast<std::size_t>(n * c), Device::cuda, false);
-  launch::class_channel_weights(fc_weight.data(), device_classes.data(), n, c, h * w, rule, weights.data(), stream());
+  launch::class_channel_weights(fc_weight.data(), device_classes, sums ? sums->data() : nullptr, n, c, h * w, rule,
+                                weights.data(), stream());
   check_launch("class_channel_weights kernel");
   launch::weighted_channel_sum(features.data(), weights.data(), n, c, h * w, relu, maps.data(), stream());
   check_launch("weighted_channel_sum kernel");

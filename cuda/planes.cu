@@ -26,14 +26,16 @@ __global__ void weighted_channel_sum_kernel(const float* __restrict__ features, 
 }
 
 __global__ void class_channel_weights_kernel(const float* __restrict__ fc, const std::int32_t* __restrict__ classes,
-                                             std::int64_t batch, std::int64_t channels, std::int64_t plane, int rule,
+                                             const double* __restrict__ sums, std::int64_t batch,
+                                             std::int64_t channels, std::int64_t plane, int rule,
                                              double* __restrict__ weights) {
   const std::int64_t total = batch * channels;
   for (std::int64_t at = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; at < total;
        at += std::int64_t(gridDim.x) * blockDim.x) {
     const std::int64_t b = at / channels, k = at - b * channels;
     const float w = fc[static_cast<std::int64_t>(classes[b]) * channels + k];
-    weights[at] = class_channel_weight(static_cast<ClassWeight>(rule), static_cast<double>(w), plane);
+    weights[at] = class_channel_weight(static_cast<ClassWeight>(rule), static_cast<double>(w), plane,
+                                       sums != nullptr ? sums[at] : 0.0);
   }
 }
 
@@ -69,12 +71,12 @@ void weighted_channel_sum(const float* features, const double* weights, std::int
                                                                              relu, out);
 }
 
-void class_channel_weights(const float* fc, const std::int32_t* classes, std::int64_t batch, std::int64_t channels,
-                           std::int64_t plane, int rule, double* weights, cudaStream_t stream) {
+void class_channel_weights(const float* fc, const std::int32_t* classes, const double* sums, std::int64_t batch,
+                           std::int64_t channels, std::int64_t plane, int rule, double* weights, cudaStream_t stream) {
   const std::int64_t total = batch * channels;
   if (total == 0) return;
-  class_channel_weights_kernel<<<grid_for(total), block_threads, 0, stream>>>(fc, classes, batch, channels, plane, rule,
-                                                                              weights);
+  class_channel_weights_kernel<<<grid_for(total), block_threads, 0, stream>>>(fc, classes, sums, batch, channels,
+                                                                              plane, rule, weights);
 }
 
 void normalize_runs(const float* x, std::int64_t count, std::int64_t length, float* out, cudaStream_t stream) {

@@ -14,10 +14,11 @@ namespace fcam::cuda::launch {
 void weighted_channel_sum(const float* features, const double* weights, std::int64_t batch, std::int64_t channels,
                           std::int64_t plane, bool relu, float* out, cudaStream_t stream);
 
-/// weights[b·channels + k] = class_channel_weight(ClassWeight(rule), fc[classes[b]·channels + k], plane)
-/// for b < batch, k < channels.
-void class_channel_weights(const float* fc, const std::int32_t* classes, std::int64_t batch, std::int64_t channels,
-                           std::int64_t plane, int rule, double* weights, cudaStream_t stream);
+/// weights[b·channels + k] = class_channel_weight(ClassWeight(rule), fc[classes[b]·channels + k], plane,
+/// sums[b·channels + k]) for b < batch, k < channels; `sums` may be null for the rules that do
+/// not read it.
+void class_channel_weights(const float* fc, const std::int32_t* classes, const double* sums, std::int64_t batch,
+                           std::int64_t channels, std::int64_t plane, int rule, double* weights, cudaStream_t stream);
 
 /// Each run r < count of `length` values: out = (x − lo) / hi with lo = min x and
 /// hi = max (x − lo), or 0 everywhere when hi is not positive. One block per run.

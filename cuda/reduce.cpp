@@ -36,6 +36,11 @@ std::vector<double> run_dots(const Tensor<float>& a, const Tensor<float>& b, std
   return runs(a.data(), b.data(), count, length, "item_dots kernel");
 }
 
+void top_class(const Tensor<float>& logits, std::int32_t* out) {
+  launch::top_class(logits.data(), logits.size(0), logits.size(1), out, stream());
+  check_launch("top_class kernel");
+}
+
 float max_abs_difference(const Tensor<float>& a, const Tensor<float>& b) {
   if (a.numel() == 0) return 0.0f;
   Storage<float> scratch(launch::partial_blocks + 1, Device::cuda, false);

@@ -1,8 +1,10 @@
 // Reductions whose results the host reads: per-run sums and dot products (one block per run)
 // and whole-tensor maxima and minima (partials per block, then one block over the partials).
 // Every combination goes through block_reduce's fixed tree, so results are the same bits on
-// every run; max and min are exact in any order, so they also equal the CPU's.
+// every run; max and min are exact in any order, so they also equal the CPU's. And the top class
+// of each row of logits, which stays on the device.
 #include "block_reduce.cuh"
+#include "fcam/ops/top_class_rule.hpp"
 #include "launch.hpp"
 #include "reduce_kernels.hpp"
 
@@ -25,6 +27,15 @@ __global__ void run_sums_kernel(const float* __restrict__ a, const float* __rest
     sum = block_reduce(sum, Sum{});
     if (threadIdx.x == 0) out[r] = sum;
   }
+}
+
+// One thread per row: a row is at most a few thousand logits, and the serial scan keeps
+// top_index's order (the first best).
+__global__ void top_class_kernel(const float* __restrict__ logits, std::int64_t rows, std::int64_t classes,
+                                 std::int32_t* __restrict__ out) {
+  for (std::int64_t r = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; r < rows;
+       r += std::int64_t(gridDim.x) * blockDim.x)
+    out[r] = top_index(logits + r * classes, static_cast<int>(classes));
 }
 
 // An element-wise term of a whole-tensor reduction: Value, how two values combine, the value
@@ -90,6 +101,11 @@ void run_sums(const float* a, const float* b, std::int64_t runs, std::int64_t le
   if (runs == 0) return;
   const unsigned blocks = static_cast<unsigned>(runs < 65535 ? runs : 65535);
   run_sums_kernel<<<blocks, block_threads, 0, stream>>>(a, b, runs, length, out);
+}
+
+void top_class(const float* logits, std::int64_t rows, std::int64_t classes, std::int32_t* out, cudaStream_t stream) {
+  if (rows == 0) return;
+  top_class_kernel<<<grid_for(rows), block_threads, 0, stream>>>(logits, rows, classes, out);
 }
 
 void max_abs_difference(const float* a, const float* b, std::int64_t n, float* scratch, cudaStream_t stream) {

@@ -18,6 +18,9 @@ inline constexpr unsigned partial_blocks = 1024;
 void run_sums(const float* a, const float* b, std::int64_t runs, std::int64_t length, double* out,
               cudaStream_t stream);
 
+/// out[r] = top_index(logits + r·classes, classes) for r < rows (ops/top_class_rule.hpp).
+void top_class(const float* logits, std::int64_t rows, std::int64_t classes, std::int32_t* out, cudaStream_t stream);
+
 /// scratch[partial_blocks] = max |a[i] − b[i]| over n > 0 values (a NaN difference skipped).
 void max_abs_difference(const float* a, const float* b, std::int64_t n, float* scratch, cudaStream_t stream);
 

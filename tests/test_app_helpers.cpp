@@ -23,6 +23,7 @@
 #include <fcam/metrics/box_accuracy.hpp>
 #include <fcam/metrics/downscale_simulation.hpp>
 #include <fcam/models/checkpoints.hpp>
+#include <fcam/ops/random.hpp>
 #include <fcam/ops/top_k.hpp>
 #include <fcam/plot/wsol_figures.hpp>
 
@@ -105,6 +106,28 @@ TEST_CASE("top_k: NaN ranks first, doubles, and the contract", "[helpers][top_k]
   CHECK_THAT(error_of([&] { top_k(x, -1); }), Contains("outside [0, 4]"));
   CHECK_THAT(error_of([] { top_k(Tensor<float>({2, 3, 4}), 1); }), Contains("top_k input: expects a 2-D tensor"));
   CHECK_THAT(error_of([] { top_k(Tensor<float>(), 1); }), Contains("undefined"));
+}
+
+TEST_CASE("top_class: top_k's first index of each row, as class indices on the logits' device", "[helpers][top_k]") {
+  // Ties, ±inf, NaN (ranks first; the first of two NaNs), one column, and random rows.
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<std::vector<float>> rows{{3, 1, 3, 2, 3}, {-1, -1, -1, -1, -1}, {0.5f, -inf, 7, inf, inf},
+                                             {1, nan, 9, nan, 2}, {-inf, -inf, -inf, -inf, -3}};
+  Tensor<float> x({static_cast<std::int64_t>(rows.size()), 5});
+  for (std::size_t r = 0; r < rows.size(); ++r) std::copy(rows[r].begin(), rows[r].end(), x.data() + r * 5);
+  const ClassIndices top = top_class(x);
+  CHECK(top.device() == Device::cpu);
+  CHECK(top.host() == std::vector<int>{0, 0, 3, 1, 4});
+  Tensor<float> random({40, 200});
+  Rng rng(5);
+  fill_uniform(random, -3.0, 3.0, rng);
+  for (std::int64_t i = 0; i < 40; ++i) random.data()[i * 200 + 150] = random.data()[i * 200 + 20];  // ties
+  const std::vector<std::int64_t> want = top_k(random, 1).indices;
+  CHECK(top_class(random).host() == std::vector<int>(want.begin(), want.end()));
+  CHECK(top_class(Tensor<double>::full({2, 1}, 4.0)).host() == std::vector<int>{0, 0});
+  CHECK(top_class(Tensor<float>({0, 3})).size() == 0);
+  CHECK_THAT(error_of([] { top_class(Tensor<float>({2, 0})); }), Contains("need 1 to 2^31 - 1 classes"));
+  CHECK_THAT(error_of([] { top_class(Tensor<float>({2, 3, 4})); }), Contains("top_class input: expects a 2-D tensor"));
 }
 
 TEST_CASE("read_split_with_boxes_and_masks joins the box and mask metadata of a split", "[helpers][metadata]") {

@@ -328,3 +328,33 @@ TEST_CASE("InferencePlan on the CPU: the eager pass's logits and normalised maps
   CHECK_THROWS_WITH(plan.run(Tensor<float>({1, 3, 64, 64})), Catch::Contains("make a plan for that shape"));
   CHECK_THROWS_WITH(models::InferencePlan<float>(model, Shape{3, 64, 64}), Catch::Contains("N×C×H×W"));
 }
+
+TEST_CASE("InferencePlan with cam::plan_maps: a closed-form CAM of fixed or top classes, at full resolution",
+          "[models][cam]") {
+  models::FcamModel<float> model(models::Arch::resnet18, 4, 16);
+  Tensor<float> x({3, 3, 64, 48});
+  Rng rng(9);
+  fill_uniform(x, -2.0, 2.0, rng);
+  NoGradGuard no_grad;
+  model.eval();
+  const models::ClassifierOutput<float> out = model.classify(x);
+  const Tensor<float>& fc = model.head().fc().weight().value;
+  const std::vector<std::int64_t> top = top_k(out.logits, 1).indices;
+  const std::vector<int> predicted(top.begin(), top.end()), fixed{3, 0, 3};
+  for (const cam::Method method : {cam::Method::cam, cam::Method::gradcam, cam::Method::gradcampp,
+                                   cam::Method::xgradcam, cam::Method::layercam}) {
+    for (const bool choose : {true, false}) {
+      INFO(cam::method_name(method) << (choose ? ", top classes" : ", fixed classes"));
+      models::InferencePlan<float> plan(model, x.shape(), cam::plan_maps<float>(method, choose ? std::vector<int>{} : fixed));
+      const models::Inference<float> got = plan.run(x);
+      const Tensor<float> want =
+          cam::full_resolution(cam::class_activation_maps(out.stages.back(), fc, choose ? predicted : fixed, method), 64, 48);
+      REQUIRE(got.maps.shape() == Shape{3, 64, 48});
+      for (std::int64_t i = 0; i < want.numel(); ++i) REQUIRE(got.maps.data()[i] == want.data()[i]);
+      for (std::int64_t i = 0; i < out.logits.numel(); ++i) CHECK(got.logits.data()[i] == out.logits.data()[i]);
+    }
+  }
+  CHECK_THROWS_WITH(cam::plan_maps<float>(cam::Method::sgcampp), Catch::Contains("sgcampp needs the input image"));
+  models::InferencePlan<float> wrong(model, x.shape(), cam::plan_maps<float>(cam::Method::cam, {0, 4, 1}));
+  CHECK_THROWS_WITH(wrong.run(x), Catch::Contains("class 4 outside [0, 4)"));
+}

@@ -100,6 +100,32 @@ TEST_CASE("class_weighted_channel_sum: the weights of each rule from the class's
     for (std::int64_t i = 0; i < got.numel(); ++i) CHECK(got.data()[i] == want.data()[i]);
   }
   CHECK(class_channel_weight(ClassWeight::positive_row_over_plane, -8.0, 4) == 0.0);
+  // GradCAM++ (either α) and XGradCAM read each plane's sum: plane 1 of image 1 sums to 0 (XGradCAM's
+  // weight 0) and class 1's -0 makes GradCAM++'s denominator 0 (α = 0).
+  Tensor<float> signed_features = features.clone();
+  for (std::int64_t i = 0; i < 4; ++i) signed_features.data()[16 + i] = i % 2 == 0 ? 1.5f : -1.5f;
+  const std::vector<double> sums = plane_sums(signed_features);
+  REQUIRE(sums[4] == 0.0);
+  for (const auto rule : {ClassWeight::gradcampp, ClassWeight::gradcampp_reference, ClassWeight::xgradcam}) {
+    INFO("rule " << static_cast<int>(rule));
+    std::vector<double> weights;
+    for (std::size_t b = 0; b < classes.size(); ++b)
+      for (std::int64_t k = 0; k < 3; ++k) {
+        const double g = fc.data()[classes[b] * 3 + k] / 4.0, s = sums[b * 3 + static_cast<std::size_t>(k)];
+        const double denominator = 2 * g * g + s * g * g * g;
+        const double alpha = rule == ClassWeight::gradcampp_reference ? g * g
+                             : denominator != 0                       ? g * g / denominator
+                                                                      : 0.0;
+        weights.push_back(rule == ClassWeight::xgradcam ? (s != 0 ? g : 0.0) : 4.0 * alpha * std::max(g, 0.0));
+      }
+    CHECK(std::count(weights.begin(), weights.end(), 0.0) >= 1);  // the zero cases are hit
+    const Tensor<float> want = weighted_channel_sum(signed_features, weights, true);
+    const Tensor<float> got = class_weighted_channel_sum(signed_features, fc, classes, rule, true);
+    REQUIRE(got.shape() == want.shape());
+    for (std::int64_t i = 0; i < got.numel(); ++i) CHECK(got.data()[i] == want.data()[i]);
+  }
+  CHECK(class_channel_weight(ClassWeight::xgradcam, 8.0, 4, 0.0) == 0.0);
+  CHECK(class_channel_weight(ClassWeight::gradcampp, 8.0, 4, 1.0) == 4.0 * (4.0 / (8.0 + 8.0)) * 2.0);
   CHECK(std::signbit(class_channel_weight(ClassWeight::positive_row_over_plane, -0.0, 4)));  // as std::max
   CHECK_THROWS_WITH(class_weighted_channel_sum(features, fc, {1, 2, 0}, ClassWeight::row, false),
                     Catch::Contains("class 2 outside [0, 2)"));

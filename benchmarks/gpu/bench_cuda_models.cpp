@@ -7,8 +7,9 @@
 //                                                 fcam (decoder, head, softmax)
 // <math> is fp32 (TF32 off), tf32, or, for the forward and F-CAM rows, fp32-fast (TF32 off with
 // cuda::set_fast_convolutions: cuDNN's FFT and Winograd algorithms allowed, as PyTorch allows
-// them). The F-CAM rows also have graph-fp32 and graph-tf32: models::InferencePlan, the whole
-// pass (logits and normalised maps) replayed as one CUDA graph. Every image's map is of class 7.
+// them). The F-CAM and closed-form CAM rows also have graph-fp32 and graph-tf32:
+// models::InferencePlan (with cam::plan_maps for a CAM method), the whole pass (logits and
+// normalised maps) replayed as one CUDA graph. Every image's map is of class 7.
 // Each timed iteration is one
 // call and a wait for the device: the latency a caller sees. The counter enqueue_ms is the host
 // time until the call returned, before that wait: close to the whole time, the host is the limit
@@ -74,7 +75,11 @@ void run_row(benchmark::State& state, models::Arch arch, std::string row, std::i
   Rng rng(3);
   // A graph row's plan is made (and its pass captured) here, with the row's math modes.
   std::optional<models::InferencePlan<float>> plan;
-  if (graphed) plan.emplace(model, x.shape());
+  if (graphed && row == "fcam") plan.emplace(model, x.shape());
+  if (graphed && row != "fcam") {
+    const std::vector<int> wanted(static_cast<std::size_t>(batch), target_class);
+    plan.emplace(model, x.shape(), cam::plan_maps<float>(cam::parse_method(row), wanted));
+  }
   const auto call = [&] { return graphed ? plan->run(x).maps : row_call(model, x, row, rng); };
   for (int i = 0; i < 2; ++i) call();  // plans, algorithms and cached blocks
   cuda::synchronize();
@@ -101,7 +106,8 @@ const bool registered = [] {
       for (const std::int64_t batch : {1, 32, 128})
         for (const std::string math : {"fp32", "tf32", "fp32-fast", "graph-fp32", "graph-tf32"}) {
           if (math == "fp32-fast" && row != "forward" && row != "fcam") continue;
-          if (math.starts_with("graph-") && row != "fcam") continue;
+          const bool capturable = row == "fcam" || (row != "forward" && cam::closed_form(cam::parse_method(row)));
+          if (math.starts_with("graph-") && !capturable) continue;
           const std::string name = "cuda_models/" + std::string(models::arch_name(arch)) + "/" + row + "/batch" +
                                    std::to_string(batch) + "/" + math;
           benchmark::RegisterBenchmark(name.c_str(), run_row, arch, row, batch, math)

@@ -10,9 +10,11 @@ full-resolution maps out, for cam, gradcam, gradcampp, sgcampp (4 noisy passes),
 layercam and fcam (decoder, head, softmax); batch 1, 32 and 128 at 224×224, 200 classes, random
 weights, eval mode. Math: "fp32" (TF32 off on both sides), "tf32", or "fp32-fast" (forward and
 F-CAM rows: fcam with TF32 off but cuDNN's FFT and Winograd algorithms allowed, as PyTorch's fp32
-allows them), or, for F-CAM, "graph-fp32" / "graph-tf32": fcam's models::InferencePlan (the pass
-replayed as one CUDA graph) against PyTorch's F-CAM captured with torch.cuda.graphs at the same
-math.
+allows them), or, for F-CAM and the closed-form CAM methods, "graph-fp32" / "graph-tf32": fcam's
+models::InferencePlan (the pass, with cam::plan_maps for a CAM method, replayed as one CUDA graph)
+against PyTorch's row captured with torch.cuda.graphs at the same math (its gradient CAMs with
+autograd's backward inside the graph, and with the closed form; a row PyTorch cannot capture keeps
+fcam's time and says why).
 
 The PyTorch peer is benchmarks/models_vs_torch.py's, moved to the GPU: the architectures of
 tests/models_reference.py, run the way the F-CAM authors' code and CAM libraries run them
@@ -65,13 +67,8 @@ def fcam_map(model, x):
         return torch.softmax(model.segmentation_head(model.decoder(model.stages(x))), dim=1)
 
 
-def graph_ms(model, x, bf16, min_time):
-    """PyTorch's F-CAM, image in and map out, captured in a CUDA graph and replayed."""
-    static_x = x.clone()
-
-    def run():
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16):
-            return fcam_map(model, static_x)
+def captured_ms(run, min_time):
+    """`run` (which reads fixed input tensors) captured in a CUDA graph and replayed: ms per replay."""
     side = torch.cuda.Stream()
     side.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(side):
@@ -82,6 +79,36 @@ def graph_ms(model, x, bf16, min_time):
     with torch.cuda.graph(graph):
         run()
     return latency_ms(graph.replay, min_time)
+
+
+def graph_ms(model, x, bf16, min_time):
+    """PyTorch's F-CAM, image in and map out, captured in a CUDA graph and replayed."""
+    static_x = x.clone()
+
+    def run():
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16):
+            return fcam_map(model, static_x)
+    return captured_ms(run, min_time)
+
+
+def peer_graph_ms(model, x, method, min_time):
+    """PyTorch's row `method` captured in a CUDA graph: F-CAM, or a CAM method as CAM libraries run
+    it (the gradient CAMs with autograd's backward in the graph), and for the gradient CAMs also
+    fcam's closed form. (ms, closed-form ms or None); None where PyTorch cannot capture the row."""
+    if method == "fcam":
+        return graph_ms(model, x, False, min_time), None
+    static_x = x.clone()
+    try:
+        ms = captured_ms(peer.step_fn(model, static_x, method, "e2e"), min_time)
+    except RuntimeError as e:
+        print(f"  torch graph of {method} failed: {e}", flush=True)
+        ms = None
+    closed = None
+    if method in peer.GRADIENT_METHODS:
+        with torch.no_grad():
+            closed = captured_ms(peer.closed_form_step(model, static_x, model.stages(static_x), method, "e2e"),
+                                 min_time)
+    return ms, closed
 
 
 def main():
@@ -110,25 +137,25 @@ def main():
                 inputs[batch] = torch.rand(batch, 3, 224, 224, device=dev) * 4 - 2
             x = inputs[batch]
             set_tf32(math.endswith("tf32"))
+            closed_ms = None
             if math.startswith("graph-"):
                 try:
-                    torch_ms = graph_ms(model, x, False, args.min_time)
-                except RuntimeError as e:  # no peer: the row is left out, the reason printed
+                    torch_ms, closed_ms = peer_graph_ms(model, x, method, args.min_time)
+                except RuntimeError as e:  # no peer: the row keeps fcam's time alone, the reason printed
                     print(f"{name}: torch graph failed: {e}", flush=True)
-                    continue
+                    torch_ms = None
             else:
                 torch_ms = latency_ms(peer.step_fn(model, x, method, "e2e"), args.min_time)
-            closed_ms = None
-            if method in peer.GRADIENT_METHODS:
-                with torch.no_grad():
-                    closed_ms = latency_ms(peer.closed_form_step(model, x, model.stages(x), method, "e2e"),
-                                           args.min_time)
+                if method in peer.GRADIENT_METHODS:
+                    with torch.no_grad():
+                        closed_ms = latency_ms(peer.closed_form_step(model, x, model.stages(x), method, "e2e"),
+                                               args.min_time)
             rows.append(dict(name=name, arch=arch, row=method, batch=batch, math=math, fcam_ms=fcam_ms,
-                             fcam_enqueue_ms=enqueue_ms, torch_ms=torch_ms, ratio=fcam_ms / torch_ms,
-                             torch_closed_ms=closed_ms))
+                             fcam_enqueue_ms=enqueue_ms, torch_ms=torch_ms,
+                             ratio=fcam_ms / torch_ms if torch_ms else None, torch_closed_ms=closed_ms))
             closed = f", torch closed form {closed_ms:.3f} ms" if closed_ms else ""
-            print(f"{name}: fcam {fcam_ms:.3f} ms, torch {torch_ms:.3f} ms, ratio {fcam_ms / torch_ms:.2f}{closed}",
-                  flush=True)
+            peer_text = f"torch {torch_ms:.3f} ms, ratio {fcam_ms / torch_ms:.2f}" if torch_ms else "no torch peer"
+            print(f"{name}: fcam {fcam_ms:.3f} ms, {peer_text}{closed}", flush=True)
             if method == "fcam" and math == "tf32":
                 set_tf32(True)
                 try:
@@ -170,9 +197,11 @@ def write_tables(out, rows, graphs):
         if r["torch_closed_ms"]:
             closed = f"{r['torch_closed_ms']:.3f} | {r['fcam_ms'] / r['torch_closed_ms']:.2f}"
         enqueue = f"{r['fcam_enqueue_ms']:.3f}" if r.get("fcam_enqueue_ms") is not None else ""
+        torch_cells = " — | — | " if not r["torch_ms"] else (
+            f"{r['torch_ms']:.3f} | {r['ratio']:.2f} | ")
+        torch_rate = f"{1e3 * r['batch'] / r['torch_ms']:.0f}" if r["torch_ms"] else "—"
         lines.append(f"| {r['arch']} | {r['row']} | {r['batch']} | {r['math']} | {r['fcam_ms']:.3f} | {enqueue} | "
-                     f"{r['torch_ms']:.3f} | {r['ratio']:.2f} | {1e3 * r['batch'] / r['fcam_ms']:.0f} | "
-                     f"{1e3 * r['batch'] / r['torch_ms']:.0f} | {closed} |")
+                     f"{torch_cells}{1e3 * r['batch'] / r['fcam_ms']:.0f} | {torch_rate} | {closed} |")
     if graphs:
         lines += ["", "PyTorch F-CAM in a CUDA graph, TF32 and bf16 autocast (fcam has no bf16 mode yet):", "",
                   "| backbone | batch | tf32 ms | tf32 images/s | bf16 ms | bf16 images/s |",

@@ -54,6 +54,41 @@ TEST_CASE("an inference plan's replays equal the eager pass, for every backbone 
   }
 }
 
+TEST_CASE("a CAM plan replays the closed-form methods of fixed and top classes as the eager pass computes them",
+          "[cuda]") {
+  DeterministicScope deterministic;
+  for (const models::Arch arch : {models::Arch::resnet50, models::Arch::vgg16}) {
+    models::FcamModel<float> model(arch, 5);
+    model.to(Device::cuda);
+    model.eval();
+    const Tensor<float> a = random_tensor({3, 3, 224, 224}, 31, -2.0, 2.0).to(Device::cuda);
+    const Tensor<float> b = random_tensor({3, 3, 224, 224}, 32, -2.0, 2.0).to(Device::cuda);
+    const std::vector<int> fixed{4, 0, 2};
+    for (const cam::Method method : {cam::Method::cam, cam::Method::gradcam, cam::Method::gradcampp,
+                                     cam::Method::xgradcam, cam::Method::layercam})
+      for (const bool choose : {true, false}) {
+        const std::string name = std::string(models::arch_name(arch)) + " " + std::string(cam::method_name(method)) +
+                                 (choose ? ", top classes" : ", fixed classes");
+        models::InferencePlan<float> plan(model, a.shape(),
+                                          cam::plan_maps<float>(method, choose ? std::vector<int>{} : fixed));
+        REQUIRE(plan.graphed());
+        for (const Tensor<float>* x : {&a, &b}) {
+          NoGradGuard no_grad;
+          const models::ClassifierOutput<float> out = model.classify(*x);
+          const std::vector<std::int64_t> top = top_k(out.logits, 1).indices;
+          const std::vector<int> classes = choose ? std::vector<int>(top.begin(), top.end()) : fixed;
+          const Tensor<float> expected = cam::full_resolution(
+              cam::class_activation_maps(out.stages.back(), model.head().fc().weight().value, classes, method), 224,
+              224);
+          const models::Inference<float> replayed = plan.run(*x);
+          INFO(name << ": maps differ by " << largest_difference(replayed.maps, expected));
+          CHECK(largest_difference(replayed.logits, out.logits) == 0.0f);
+          CHECK(largest_difference(replayed.maps, expected) == 0.0f);
+        }
+      }
+  }
+}
+
 TEST_CASE("an inference plan keeps its shape; plans of two shapes work side by side and keep their memory",
           "[cuda]") {
   DeterministicScope deterministic;

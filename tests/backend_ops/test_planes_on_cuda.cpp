@@ -56,20 +56,53 @@ TEST_CASE("weighted_channel_sum gives the CPU's bits, with and without the ReLU"
 }
 
 TEST_CASE("class_weighted_channel_sum and the CAM methods built on it give the CPU's bits", "[cuda]") {
-  const Tensor<float> features = random_tensor({4, 2048, 7, 7}, 2300);
+  Tensor<float> features = random_tensor({4, 2048, 7, 7}, 2300);
+  std::fill(features.data() + 5 * 49, features.data() + 6 * 49, 0.0f);  // a plane summing to 0 (XGradCAM's 0)
   const Tensor<float> fc = random_tensor({200, 2048}, 2301, -0.05, 0.05);
+  const Tensor<float> gpu_features = features.to(gpu), gpu_fc = fc.to(gpu);
   const std::vector<int> classes{3, 199, 3, 0};
-  for (const auto rule : {ClassWeight::row, ClassWeight::row_over_plane, ClassWeight::positive_row_over_plane})
-    for (const bool relu : {false, true})
-      expect_same_bits(class_weighted_channel_sum(features, fc, classes, rule, relu),
-                       class_weighted_channel_sum(features.to(gpu), fc.to(gpu), classes, rule, relu),
-                       "class_weighted_channel_sum rule " + std::to_string(static_cast<int>(rule)));
-  for (const cam::Method method : {cam::Method::cam, cam::Method::gradcam, cam::Method::layercam})
+  const ClassIndices device_classes = ClassIndices::uploaded(classes, 200);
+  CHECK(device_classes.host_values() == classes);
+  for (const auto rule : {ClassWeight::row, ClassWeight::row_over_plane, ClassWeight::positive_row_over_plane,
+                          ClassWeight::gradcampp, ClassWeight::gradcampp_reference, ClassWeight::xgradcam})
+    for (const bool relu : {false, true}) {
+      const Tensor<float> cpu = class_weighted_channel_sum(features, fc, classes, rule, relu);
+      const std::string what = "class_weighted_channel_sum rule " + std::to_string(static_cast<int>(rule));
+      expect_same_bits(cpu, class_weighted_channel_sum(gpu_features, gpu_fc, classes, rule, relu), what);
+      expect_same_bits(cpu, class_weighted_channel_sum(gpu_features, gpu_fc, device_classes, rule, relu),
+                       what + ", device classes");
+    }
+  for (const cam::Method method : {cam::Method::cam, cam::Method::gradcam, cam::Method::gradcampp,
+                                   cam::Method::xgradcam, cam::Method::layercam})
     expect_same_bits(cam::class_activation_maps(features, fc, classes, method),
-                     cam::class_activation_maps(features.to(gpu), fc.to(gpu), classes, method),
+                     cam::class_activation_maps(gpu_features, gpu_fc, device_classes, method),
                      std::string("class_activation_maps ") + std::string(cam::method_name(method)));
-  CHECK_THROWS_WITH(class_weighted_channel_sum(features.to(gpu), fc, classes, ClassWeight::row, false),
+  CHECK_THROWS_WITH(class_weighted_channel_sum(gpu_features, fc, classes, ClassWeight::row, false),
                     Catch::Contains("operands on different devices"));
+  CHECK_THROWS_WITH(class_weighted_channel_sum(features, fc, device_classes, ClassWeight::row, false),
+                    Catch::Contains("the classes are on the GPU but the features on the CPU"));
+  CHECK_THROWS_WITH(class_weighted_channel_sum(gpu_features, gpu_fc.batch(0), device_classes,
+                                               ClassWeight::row, false),
+                    Catch::Contains("classes chosen among 200 for 1 fc rows"));
+  CHECK_THROWS_WITH(ClassIndices::uploaded({3, 200}, 200), Catch::Contains("class 200 outside [0, 200)"));
+}
+
+TEST_CASE("top_class on the GPU gives the CPU's classes and reads nothing back", "[cuda]") {
+  Tensor<float> logits = random_tensor({300, 200}, 2310, -4.0, 4.0);
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  for (std::int64_t r = 0; r < 300; r += 7) logits.data()[r * 200 + 190] = logits.data()[r * 200 + 10] + 10;  // ties
+  for (std::int64_t r = 0; r < 300; r += 7) logits.data()[r * 200 + 10] += 10;
+  logits.data()[3 * 200 + 50] = nan;
+  logits.data()[3 * 200 + 20] = nan;  // the first NaN wins
+  std::fill(logits.data() + 4 * 200, logits.data() + 5 * 200, -inf);
+  const ClassIndices cpu = top_class(logits), cuda = top_class(logits.to(gpu));
+  REQUIRE(cuda.device() == gpu);
+  CHECK(cuda.bound() == 200);
+  CHECK(cuda.host_values() == cpu.host());
+  CHECK(cpu.host()[0] == 10);
+  CHECK(cpu.host()[3] == 20);
+  CHECK(cpu.host()[4] == 0);
+  CHECK(top_class(Tensor<float>({0, 5}, gpu)).size() == 0);
 }
 
 TEST_CASE("normalize_items gives the CPU's bits; a constant item becomes 0", "[cuda]") {

@@ -53,7 +53,7 @@ Tensor<T> smooth_gradcampp_maps(models::FcamModel<T>& model, const std::vector<T
     for (std::int64_t b = 0; b < n; ++b)
       for (std::int64_t k = 0; k < c; ++k) {
         const auto at = static_cast<std::size_t>(b * c + k);
-        const double alpha = detail::gradcampp_alpha(gradient(b, k), sums[at], options.reference_gradcampp_alpha);
+        const double alpha = gradcampp_alpha(gradient(b, k), sums[at], options.reference_gradcampp_alpha);
         alpha_sum[at] += static_cast<T>(alpha);
       }
   }

@@ -3,8 +3,10 @@
 /// captured once as a CUDA graph and replayed.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
+#include <utility>
 
 #include "fcam/core/device.hpp"
 #include "fcam/core/error.hpp"
@@ -20,15 +22,28 @@ namespace fcam::models {
 template <Scalar T>
 struct Inference {
   Tensor<T> logits;  ///< N×K class logits
-  Tensor<T> maps;    ///< N×H×W foreground maps at the input size, min–max normalised per image
+  Tensor<T> maps;    ///< N×H×W maps at the input size, min–max normalised per image (F-CAM's by default)
 };
 
+/// The maps a plan's pass makes from the classifier's output `out` of the input `x`: N×H×W.
+/// Under a CUDA graph it must not wait for the device (no host reads).
+template <Scalar T>
+using PlanMaps = std::function<Tensor<T>(FcamModel<T>& model, const ClassifierOutput<T>& out, const Tensor<T>& x)>;
+
+/// F-CAM's maps: the decoder's foreground probabilities, min–max normalised per image (as
+/// cam::normalize_maps does). The default of a plan.
+template <Scalar T>
+Tensor<T> fcam_maps(FcamModel<T>& model, const ClassifierOutput<T>& out, const Tensor<T>& /*x*/) {
+  return normalize_items(model.foreground(out.stages));
+}
+
 /// F-CAM inference (the classifier's logits, and the foreground maps normalised as
-/// cam::normalize_maps does) for inputs of one shape, in evaluation mode without gradients.
+/// cam::normalize_maps does) for inputs of one shape, in evaluation mode without gradients; or
+/// other maps of the same pass (`maps`: e.g. cam::plan_maps, a closed-form CAM method).
 ///
 /// Why: at batch 1 a GPU pass is a few hundred kernels and cuDNN calls of microseconds each, so
 /// the host's launches, not the GPU, set the latency. On CUDA the plan captures the whole pass
-/// (encoder, head, decoder, softmax, normalisation) once as a CUDA graph (cuda::Graph) and each
+/// (encoder, head, maps: decoder, softmax, normalisation) once as a CUDA graph (cuda::Graph) and each
 /// run() replays it with a single launch; the results equal the eager pass's. On the CPU run() is
 /// the eager pass. A plan is made for the model as it is (weights, mode, device, math modes such as
 /// cuda::set_tf32) and for one input shape: after a change, or for another shape, make a new
@@ -36,8 +51,11 @@ struct Inference {
 template <Scalar T>
 class InferencePlan {
 public:
-  /// Puts `model` in evaluation mode; on CUDA, runs the pass once and captures it.
-  InferencePlan(FcamModel<T>& model, const Shape& input_shape) : model_(model), shape_(input_shape) {
+  /// Puts `model` in evaluation mode; on CUDA, runs the pass once and captures it. `maps` makes
+  /// the maps from the classifier's output (F-CAM's by default).
+  InferencePlan(FcamModel<T>& model, const Shape& input_shape, PlanMaps<T> maps = fcam_maps<T>)
+      : model_(model), shape_(input_shape), maps_(std::move(maps)) {
+    FCAM_CHECK(static_cast<bool>(maps_), "InferencePlan: no maps function");
     FCAM_CHECK(input_shape.size() == 4, "InferencePlan: the input shape must be N×C×H×W, got ",
                to_string(input_shape));
     model_.eval();
@@ -80,11 +98,12 @@ private:
   Inference<T> pass(const Tensor<T>& x) {
     NoGradGuard no_grad;
     ClassifierOutput<T> out = model_.classify(x);
-    return {out.logits, normalize_items(model_.foreground(out.stages))};
+    return {out.logits, maps_(model_, out, x)};
   }
 
   FcamModel<T>& model_;
   Shape shape_;
+  PlanMaps<T> maps_;
   Device device_ = Device::cpu;
   Tensor<T> input_;
   Inference<T> result_;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "fcam/core/class_indices.hpp"
 #include "fcam/core/tensor.hpp"
 #include "fcam/ops/cpu/planes.hpp"
 #include "fcam/ops/dispatch.hpp"
@@ -28,27 +29,28 @@ Tensor<T> weighted_channel_sum(const Tensor<T>& features, const std::vector<doub
 }
 
 /// weighted_channel_sum whose weights come from the fc rows of one class per image: weight[b, k] =
-/// class_channel_weight(rule, fc_weight[classes[b], k]) for `fc_weight` K×C on the features'
-/// device. The same bits as building those weights on the host, but a GPU gathers the rows
-/// itself (nothing is read back). Throws fcam::Error for a class outside [0, K).
+/// class_channel_weight(rule, fc_weight[classes[b], k], H·W, Σ_ij features[b, k]) for `fc_weight`
+/// K×C on the features' device (the plane sums only for the rules that read them). The same bits
+/// as building those weights on the host, but a GPU gathers the rows and sums the planes itself:
+/// with device classes (top_class, ClassIndices::uploaded) nothing is read back or uploaded, so
+/// the op can be captured in a CUDA graph. Throws fcam::Error for a class outside [0, K) (host
+/// classes) or device classes of another bound, and for device classes with CPU features.
 template <Scalar T>
 Tensor<T> class_weighted_channel_sum(const Tensor<T>& features, const Tensor<T>& fc_weight,
-                                     const std::vector<int>& classes, ClassWeight rule, bool relu) {
+                                     const ClassIndices& classes, ClassWeight rule, bool relu) {
   check_rank(features, 4, "class_weighted_channel_sum features");
   check_rank(fc_weight, 2, "class_weighted_channel_sum fc weight");
   FCAM_CHECK(fc_weight.size(1) == features.size(1), "class_weighted_channel_sum: fc weight ",
              to_string(fc_weight.shape()), " for features ", to_string(features.shape()));
-  FCAM_CHECK(static_cast<std::int64_t>(classes.size()) == features.size(0), "class_weighted_channel_sum: ",
-             classes.size(), " classes for ", features.size(0), " images");
-  for (const int cls : classes)
-    FCAM_CHECK(cls >= 0 && cls < fc_weight.size(0), "class_weighted_channel_sum: class ", cls, " outside [0, ",
-               fc_weight.size(0), ")");
+  check_classes(classes, features.size(0), fc_weight.size(0), "class_weighted_channel_sum");
   if (operand_device("class_weighted_channel_sum", {&features, &fc_weight}) == Device::cuda) {
     if constexpr (cuda::has_kernels<T>) return cuda::class_weighted_channel_sum(features, fc_weight, classes,
                                                                                 static_cast<int>(rule), relu);
     else cuda::unavailable_for<T>("class_weighted_channel_sum");
   }
-  return cpu::class_weighted_channel_sum(features, fc_weight, classes, rule, relu);
+  FCAM_CHECK(classes.device() == Device::cpu,
+             "class_weighted_channel_sum: the classes are on the GPU but the features on the CPU");
+  return cpu::class_weighted_channel_sum(features, fc_weight, classes.host(), rule, relu);
 }
 
 /// Min–max normalisation of each item (first dimension): (x − min) / max(x − min); a constant

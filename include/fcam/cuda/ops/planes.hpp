@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "fcam/core/class_indices.hpp"
 #include "fcam/core/tensor.hpp"
 
 namespace fcam::cuda {
@@ -15,10 +16,12 @@ namespace fcam::cuda {
 /// float and added in channel order (as the CPU does), clamped at 0 when `relu`.
 Tensor<float> weighted_channel_sum(const Tensor<float>& features, const std::vector<double>& weights, bool relu);
 
-/// weighted_channel_sum with weight[b, k] = class_channel_weight(ClassWeight(rule), fc_weight[classes[b], k])
-/// (ops/channel_weight_rules.hpp), the rows gathered on the GPU; classes checked by the op.
+/// weighted_channel_sum with weight[b, k] = class_channel_weight(ClassWeight(rule), fc_weight[classes[b], k],
+/// H·W, Σ_ij features[b, k]) (ops/channel_weight_rules.hpp), the rows gathered and the planes summed
+/// on the GPU; host classes are uploaded through a staging block, device classes read where they
+/// are (nothing waits: capturable). Classes checked by the op.
 Tensor<float> class_weighted_channel_sum(const Tensor<float>& features, const Tensor<float>& fc_weight,
-                                         const std::vector<int>& classes, int rule, bool relu);
+                                         const ClassIndices& classes, int rule, bool relu);
 
 /// Each of the `count` runs of `length` values: (x − min) / max(x − min), 0 when constant.
 Tensor<float> normalize_runs(const Tensor<float>& x, std::int64_t count, std::int64_t length);

@@ -8,6 +8,7 @@
 
 #include "fcam/core/tensor.hpp"
 #include "fcam/ops/channel_weight_rules.hpp"
+#include "fcam/ops/cpu/reduce.hpp"
 
 namespace fcam::cpu {
 
@@ -31,16 +32,21 @@ Tensor<T> weighted_channel_sum(const Tensor<T>& features, const std::vector<doub
   return maps;
 }
 
-/// weighted_channel_sum with the weights class_channel_weight(rule, fc_weight[classes[b], k]).
+/// weighted_channel_sum with the weights class_channel_weight(rule, fc_weight[classes[b], k], plane,
+/// Σ_ij features[b, k]) (the plane sums in double, in memory order, only where `rule` reads them).
 template <Scalar T>
 Tensor<T> class_weighted_channel_sum(const Tensor<T>& features, const Tensor<T>& fc_weight,
                                      const std::vector<int>& classes, ClassWeight rule, bool relu) {
   const std::int64_t n = features.size(0), c = features.size(1), plane = features.size(2) * features.size(3);
+  const std::vector<double> sums = needs_plane_sums(rule) ? cpu::run_sums(features, n * c, plane)
+                                                          : std::vector<double>(static_cast<std::size_t>(n * c), 0.0);
   std::vector<double> weights(static_cast<std::size_t>(n * c));
   for (std::int64_t b = 0; b < n; ++b) {
     const T* row = fc_weight.data() + classes[static_cast<std::size_t>(b)] * c;
-    for (std::int64_t k = 0; k < c; ++k)
-      weights[static_cast<std::size_t>(b * c + k)] = class_channel_weight(rule, static_cast<double>(row[k]), plane);
+    for (std::int64_t k = 0; k < c; ++k) {
+      const auto at = static_cast<std::size_t>(b * c + k);
+      weights[at] = class_channel_weight(rule, static_cast<double>(row[k]), plane, sums[at]);
+    }
   }
   return cpu::weighted_channel_sum(features, weights, relu);
 }

@@ -1,5 +1,5 @@
 /// \file
-/// \brief CPU kernel of top_k (contract in fcam/ops/top_k.hpp).
+/// \brief CPU kernels of top_k and top_class (contracts in fcam/ops/top_k.hpp).
 #pragma once
 
 #include <algorithm>
@@ -10,6 +10,7 @@
 
 #include "fcam/core/tensor.hpp"
 #include "fcam/core/threads.hpp"
+#include "fcam/ops/top_class_rule.hpp"
 
 namespace fcam::cpu {
 
@@ -37,6 +38,15 @@ void top_k(const Tensor<T>& x, std::int64_t rows, std::int64_t cols, std::int64_
       values.data()[r * k + j] = in[i];
     }
   }
+}
+
+/// The top class of each row of the rows×cols tensor x (top_index of ops/top_class_rule.hpp).
+template <Scalar T>
+std::vector<int> top_class(const Tensor<T>& x, std::int64_t rows, std::int64_t cols) {
+  std::vector<int> classes(static_cast<std::size_t>(rows));
+  for (std::int64_t r = 0; r < rows; ++r)
+    classes[static_cast<std::size_t>(r)] = top_index(x.data() + r * cols, static_cast<int>(cols));
+  return classes;
 }
 
 }  // namespace fcam::cpu

@@ -1,0 +1,51 @@
+/// \file
+/// \brief cam::plan_maps: a closed-form CAM method as the maps of a models::InferencePlan, so that
+/// a GPU replays the whole CAM pass (encoder, head, class choice, CAM, normalisation, upsampling)
+/// as one CUDA graph.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "fcam/cam/cam_methods.hpp"
+#include "fcam/core/class_indices.hpp"
+#include "fcam/models/inference_plan.hpp"
+#include "fcam/ops/top_k.hpp"
+
+namespace fcam::cam {
+
+/// The full-resolution maps (normalised, then upsampled to the input size, as
+/// cam::full_resolution) of the closed-form `method` for an InferencePlan: of the classes
+/// `classes` (one per image of the plan's batch) or, when empty, of each image's top class
+/// (top_class of the logits, chosen on the model's device).
+///
+/// Why: on a GPU nothing of this reads back, so the plan captures it. Fixed classes are checked
+/// and copied to the device once, at the plan's first (eager) pass; the top class is chosen by a
+/// kernel at every replay. Smooth-GradCAM++ is refused: its noise is drawn on the host at every
+/// call, and a replay would reuse the first call's.
+template <Scalar T>
+models::PlanMaps<T> plan_maps(Method method, std::vector<int> classes = {}, const Options& options = {}) {
+  channel_weight_rule(method, options);  // refuses Smooth-GradCAM++ here, not at the plan's first pass
+  auto uploaded = std::make_shared<std::optional<ClassIndices>>();  // fixed classes on the device
+  return [method, options, fixed = std::move(classes), uploaded](models::FcamModel<T>& model,
+                                                                 const models::ClassifierOutput<T>& out,
+                                                                 const Tensor<T>& x) {
+    FCAM_CHECK(!out.stages.empty(), "plan_maps: no encoder stages");
+    const Tensor<T>& features = out.stages.back();
+    const Tensor<T>& fc_weight = model.head().fc().weight().value;
+    ClassIndices chosen;
+    if (fixed.empty()) {
+      chosen = top_class(out.logits);
+    } else if (features.device() == Device::cuda) {
+      if (!uploaded->has_value()) *uploaded = ClassIndices::uploaded(fixed, fc_weight.size(0));
+      chosen = **uploaded;
+    } else {
+      chosen = fixed;
+    }
+    return full_resolution(class_activation_maps(features, fc_weight, chosen, method, options), x.size(2), x.size(3));
+  };
+}
+
+}  // namespace fcam::cam
