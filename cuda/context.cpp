@@ -27,6 +27,7 @@ void check_launch(const char* kernel) { check(cudaGetLastError(), kernel); }
 namespace {
 
 std::atomic<bool> tf32{false};
+std::atomic<bool> bf16{false};
 std::atomic<bool> deterministic_mode{false};
 std::atomic<bool> benchmark_mode{false};
 std::atomic<bool> fast_mode{false};
@@ -99,6 +100,8 @@ void synchronize() { check(cudaStreamSynchronize(stream()), "stream synchronisat
 
 void set_tf32(bool enabled) { tf32 = enabled; }
 bool tf32_enabled() { return tf32; }
+void set_bf16(bool enabled) { bf16 = enabled; }
+bool bf16_enabled() { return bf16; }
 void set_deterministic(bool enabled) { deterministic_mode = enabled; }
 bool deterministic() { return deterministic_mode; }
 void set_benchmark_algorithms(bool enabled) { benchmark_mode = enabled; }

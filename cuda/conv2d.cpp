@@ -1,5 +1,6 @@
-// Convolutions through cuDNN's convolution API: descriptors and algorithm choices are made once
-// per geometry and kept in a per-thread cache, workspaces come from the caching allocator (freed
+// Convolutions through cuDNN's convolution API (in float, or the forward pass in bfloat16 when
+// set_bf16 is on): descriptors and algorithm choices are made once per geometry and kept in a
+// per-thread cache, workspaces come from the caching allocator (freed
 // stream-ordered, so they may go back as soon as the call is enqueued), and nothing waits for the
 // device.
 #include "fcam/cuda/ops/conv2d.hpp"
@@ -12,6 +13,7 @@
 
 #include "context.hpp"
 #include "conv2d_graph.hpp"
+#include "elementwise_kernels.hpp"
 #include "fcam/core/error.hpp"
 #include "fcam/core/storage.hpp"
 #include "fcam/cuda/api.hpp"
@@ -24,8 +26,9 @@ namespace {
 
 enum class Pass { forward, backward_data, backward_filter };
 
-/// Everything that changes a cuDNN choice: the full geometry, the device and the math modes.
-using PlanKey = std::array<std::int64_t, 19>;
+/// Everything that changes a cuDNN choice: the full geometry, the device, the math modes and
+/// whether the tensors are bfloat16.
+using PlanKey = std::array<std::int64_t, 20>;
 
 int checked_int(std::int64_t v, const char* what) {
   FCAM_CHECK(v <= std::numeric_limits<int>::max(), "conv2d (CUDA): ", what, " ", v, " exceeds cuDNN's int range");
@@ -33,9 +36,13 @@ int checked_int(std::int64_t v, const char* what) {
 }
 
 /// Descriptors of one geometry and, per pass, the algorithm, its math type and workspace size.
+/// The input, weight and output are float, or bfloat16 (`bf16`, forward only) with float
+/// accumulation (cuDNN's BFLOAT16_CONFIG).
 class ConvPlan {
 public:
-  ConvPlan(const Tensor<float>& x, const Tensor<float>& weight, const Conv2dGeometry& g, const Shape& out) {
+  ConvPlan(const Tensor<float>& x, const Tensor<float>& weight, const Conv2dGeometry& g, const Shape& out, bool bf16)
+      : bf16_(bf16) {
+    const cudnnDataType_t data = bf16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
     check(cudnnCreateTensorDescriptor(&x_), "cudnnCreateTensorDescriptor");
     check(cudnnCreateTensorDescriptor(&y_), "cudnnCreateTensorDescriptor");
     check(cudnnCreateTensorDescriptor(&bias_), "cudnnCreateTensorDescriptor");
@@ -46,13 +53,13 @@ public:
                                 checked_int(s[2], "height"), checked_int(s[3], "width")};
     };
     const auto xd = dims(x.shape()), yd = dims(out), wd = dims(weight.shape());
-    check(cudnnSetTensor4dDescriptor(x_, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, xd[0], xd[1], xd[2], xd[3]),
+    check(cudnnSetTensor4dDescriptor(x_, CUDNN_TENSOR_NCHW, data, xd[0], xd[1], xd[2], xd[3]),
           "cudnnSetTensor4dDescriptor (input)");
-    check(cudnnSetTensor4dDescriptor(y_, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, yd[0], yd[1], yd[2], yd[3]),
+    check(cudnnSetTensor4dDescriptor(y_, CUDNN_TENSOR_NCHW, data, yd[0], yd[1], yd[2], yd[3]),
           "cudnnSetTensor4dDescriptor (output)");
     check(cudnnSetTensor4dDescriptor(bias_, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, yd[1], 1, 1),
           "cudnnSetTensor4dDescriptor (bias)");
-    check(cudnnSetFilter4dDescriptor(w_, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, wd[0], wd[1], wd[2], wd[3]),
+    check(cudnnSetFilter4dDescriptor(w_, data, CUDNN_TENSOR_NCHW, wd[0], wd[1], wd[2], wd[3]),
           "cudnnSetFilter4dDescriptor");
     check(cudnnSetConvolution2dDescriptor(conv_, checked_int(g.pad_h, "padding"), checked_int(g.pad_w, "padding"),
                                           checked_int(g.stride_h, "stride"), checked_int(g.stride_w, "stride"),
@@ -132,7 +139,8 @@ private:
   bool acceptable(const Perf& perf) const {
     if (perf.status != CUDNN_STATUS_SUCCESS) return false;
     if (deterministic() && perf.determinism != CUDNN_DETERMINISTIC) return false;
-    return tf32_enabled() || (perf.mathType == CUDNN_FMA_MATH && (fast_convolutions() || !imprecise(perf.algo)));
+    return bf16_ || tf32_enabled() ||
+           (perf.mathType == CUDNN_FMA_MATH && (fast_convolutions() || !imprecise(perf.algo)));
   }
 
   template <class Perf>
@@ -142,8 +150,9 @@ private:
         c = Choice{true, static_cast<int>(perf[i].algo), perf[i].mathType, perf[i].memory};
         return;
       }
-    fail("conv2d (CUDA): cuDNN offers no ", pass, " algorithm for ", describe_, " with TF32 ",
-         tf32_enabled() ? "on" : "off", deterministic() ? " in deterministic mode" : "");
+    fail("conv2d (CUDA): cuDNN offers no ", pass, " algorithm for ", describe_,
+         bf16_ ? " in bfloat16" : tf32_enabled() ? " with TF32 on" : " with TF32 off",
+         deterministic() ? " in deterministic mode" : "");
   }
 
   /// Sets the descriptor's math type (the chosen algorithm's, or the one candidates are asked for).
@@ -154,7 +163,7 @@ private:
   void choose(Pass pass, Choice& c) {
     cudnnHandle_t h = cudnn_handle();
     // Candidates are asked for under the math type the modes allow.
-    set_math(tf32_enabled() ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH);
+    set_math(bf16_ || tf32_enabled() ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH);
     constexpr int max_candidates = 16;
     int count = 0;
     const bool timed = benchmark_algorithms();
@@ -197,26 +206,48 @@ private:
   cudnnFilterDescriptor_t w_ = nullptr;
   cudnnConvolutionDescriptor_t conv_ = nullptr;
   std::array<Choice, 3> choices_{};
+  bool bf16_ = false;
   bool three_by_three_ = false;
   std::string describe_;
 };
 
-/// This thread's plan for the geometry (made on first use).
-ConvPlan& plan_for(const Tensor<float>& x, const Tensor<float>& weight, const Conv2dGeometry& g, const Shape& out) {
+/// This thread's plan for the geometry, in float or bfloat16 (made on first use).
+ConvPlan& plan_for(const Tensor<float>& x, const Tensor<float>& weight, const Conv2dGeometry& g, const Shape& out,
+                   bool bf16 = false) {
   int device = 0;
   check(cudaGetDevice(&device), "cudaGetDevice");
   const PlanKey key{x.size(0),  x.size(1),    x.size(2),    x.size(3),    weight.size(0), g.kernel_h,
                     g.kernel_w, g.stride_h,   g.stride_w,   g.pad_h,      g.pad_w,        g.dilation_h,
                     g.dilation_w, g.groups,   device,       tf32_enabled(), deterministic(), benchmark_algorithms(),
-                    fast_convolutions()};
+                    fast_convolutions(), bf16};
   thread_local std::map<PlanKey, std::unique_ptr<ConvPlan>> plans;
   std::unique_ptr<ConvPlan>& plan = plans[key];
-  if (!plan) plan = std::make_unique<ConvPlan>(x, weight, g, out);
+  if (!plan) plan = std::make_unique<ConvPlan>(x, weight, g, out, bf16);
   return *plan;
 }
 
 Shape output_shape(const Tensor<float>& x, const Tensor<float>& weight, const Conv2dGeometry& g) {
   return {x.size(0), weight.size(0), g.out_h(x.size(2)), g.out_w(x.size(3))};
+}
+
+/// The forward convolution in bfloat16 (set_bf16): input and weight rounded to bfloat16, cuDNN's
+/// product with float accumulation, its bfloat16 output widened to float in `y`.
+void conv2d_bf16(const Tensor<float>& x, const Tensor<float>& weight, const Conv2dGeometry& g, Tensor<float>& y) {
+  ConvPlan& plan = plan_for(x, weight, g, y.shape(), true);
+  Storage<std::uint16_t> x16(static_cast<std::size_t>(x.numel()), Device::cuda, false);
+  Storage<std::uint16_t> w16(static_cast<std::size_t>(weight.numel()), Device::cuda, false);
+  Storage<std::uint16_t> y16(static_cast<std::size_t>(y.numel()), Device::cuda, false);
+  launch::to_bfloat16(x.data(), x16.data(), x.numel(), stream());
+  launch::to_bfloat16(weight.data(), w16.data(), weight.numel(), stream());
+  check_launch("to_bfloat16 kernel");
+  cudnnConvolutionFwdAlgo_t algo{};
+  Storage<std::byte> workspace(plan.prepare(Pass::forward, algo), Device::cuda, false);
+  const float one = 1.0f, zero = 0.0f;
+  check(cudnnConvolutionForward(cudnn_handle(), &one, plan.x(), x16.data(), plan.w(), w16.data(), plan.conv(), algo,
+                                workspace.data(), workspace.size(), &zero, plan.y(), y16.data()),
+        "cudnnConvolutionForward (bfloat16)");
+  launch::from_bfloat16(y16.data(), y.data(), y.numel(), stream());
+  check_launch("from_bfloat16 kernel");
 }
 
 }  // namespace
@@ -225,6 +256,11 @@ Tensor<float> conv2d(const Tensor<float>& x, const Tensor<float>& weight, const 
                      const Conv2dGeometry& g, const Shape& out) {
   auto y = Tensor<float>::uninitialized(out, Device::cuda);
   if (y.numel() == 0) return y;
+  if (bf16_enabled()) {
+    conv2d_bf16(x, weight, g, y);
+    if (bias.defined()) channel_epilogue(y, Tensor<float>(), bias, Tensor<float>(), false, 0.0f);
+    return y;
+  }
   // The graph API's kept plans cost a fraction of the legacy call's host time (conv2d_graph.hpp);
   // algorithms chosen by timing (cudnnFind) exist in the legacy API only.
   if (!benchmark_algorithms() && conv2d_forward_graph(x, weight, g, y)) {

@@ -35,6 +35,11 @@ Tensor<float> scaled(const Tensor<float>& x, double factor) {
   return y;
 }
 
+void add_keyed_normal_noise(Tensor<float>& t, double sigma, std::uint64_t key) {
+  launch::add_keyed_normal_noise(t.data(), sigma, key, t.numel(), stream());
+  check_launch("keyed noise kernel");
+}
+
 void channel_epilogue(Tensor<float>& y, const Tensor<float>& scale, const Tensor<float>& shift,
                       const Tensor<float>& residual, bool relu, float relu_max) {
   const std::int64_t channels = y.size(1), plane = y.numel() / std::max<std::int64_t>(y.size(0) * channels, 1);

@@ -1,6 +1,9 @@
 // Element-wise kernels: one thread per element in a grid-stride loop (memory-bound, so the
 // only goal is full-width coalesced loads and stores).
+#include <cuda_bf16.h>
+
 #include "elementwise_kernels.hpp"
+#include "fcam/ops/keyed_noise_rule.hpp"
 #include "launch.hpp"
 
 namespace fcam::cuda::launch {
@@ -42,6 +45,24 @@ __global__ void scale_kernel(const float* __restrict__ x, double factor, float* 
     y[i] = static_cast<float>(factor * x[i]);
 }
 
+__global__ void to_bfloat16_kernel(const float* __restrict__ x, std::uint16_t* __restrict__ y, std::int64_t n) {
+  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += std::int64_t(gridDim.x) * blockDim.x)
+    y[i] = __bfloat16_as_ushort(__float2bfloat16_rn(x[i]));
+}
+
+__global__ void from_bfloat16_kernel(const std::uint16_t* __restrict__ x, float* __restrict__ y, std::int64_t n) {
+  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += std::int64_t(gridDim.x) * blockDim.x)
+    y[i] = __bfloat162float(__ushort_as_bfloat16(x[i]));
+}
+
+__global__ void keyed_noise_kernel(float* __restrict__ t, double sigma, std::uint64_t key, std::int64_t n) {
+  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += std::int64_t(gridDim.x) * blockDim.x)
+    t[i] += static_cast<float>(sigma * keyed_normal(key, static_cast<std::uint64_t>(i)));
+}
+
 __global__ void epilogue_kernel(float* __restrict__ y, const float* __restrict__ scale,
                                 const float* __restrict__ shift, const float* __restrict__ residual, bool relu,
                                 float relu_max, std::int64_t channels, std::int64_t plane, std::int64_t n) {
@@ -76,6 +97,21 @@ void map(Map f, const float* a, const float* b, float* y, std::int64_t n, cudaSt
 
 void scale(const float* x, double factor, float* y, std::int64_t n, cudaStream_t stream) {
   scale_kernel<<<grid_for(n), block_threads, 0, stream>>>(x, factor, y, n);
+}
+
+void to_bfloat16(const float* x, std::uint16_t* y, std::int64_t n, cudaStream_t stream) {
+  if (n == 0) return;
+  to_bfloat16_kernel<<<grid_for(n), block_threads, 0, stream>>>(x, y, n);
+}
+
+void from_bfloat16(const std::uint16_t* x, float* y, std::int64_t n, cudaStream_t stream) {
+  if (n == 0) return;
+  from_bfloat16_kernel<<<grid_for(n), block_threads, 0, stream>>>(x, y, n);
+}
+
+void add_keyed_normal_noise(float* t, double sigma, std::uint64_t key, std::int64_t n, cudaStream_t stream) {
+  if (n == 0) return;
+  keyed_noise_kernel<<<grid_for(n), block_threads, 0, stream>>>(t, sigma, key, n);
 }
 
 void channel_epilogue(float* y, const float* scale, const float* shift, const float* residual, bool relu,

@@ -15,6 +15,14 @@ enum class Map { relu, relu_backward, relu6, relu6_backward, add, multiply };
 void map(Map f, const float* a, const float* b, float* y, std::int64_t n, cudaStream_t stream);
 /// y[i] = x[i] * factor, computed in double as the CPU does.
 void scale(const float* x, double factor, float* y, std::int64_t n, cudaStream_t stream);
+
+/// y[i] = x[i] rounded to bfloat16 (to nearest even; NaN stays NaN), as raw bits, for i < n.
+void to_bfloat16(const float* x, std::uint16_t* y, std::int64_t n, cudaStream_t stream);
+/// y[i] = the bfloat16 bits x[i] widened to float (exact), for i < n.
+void from_bfloat16(const std::uint16_t* x, float* y, std::int64_t n, cudaStream_t stream);
+
+/// t[i] += float(sigma · keyed_normal(key, i)) for i < n.
+void add_keyed_normal_noise(float* t, double sigma, std::uint64_t key, std::int64_t n, cudaStream_t stream);
 /// y = y·scale[c] + shift[c] (+ residual), then min(max(y, 0), relu_max) when `relu`; null scale /
 /// shift / residual are absent.
 void channel_epilogue(float* y, const float* scale, const float* shift, const float* residual, bool relu,

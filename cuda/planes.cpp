@@ -8,7 +8,6 @@
 #include "fcam/cuda/api.hpp"
 #include "fcam/ops/channel_weight_rules.hpp"
 #include "planes_kernels.hpp"
-#include "reduce_kernels.hpp"
 
 namespace fcam::cuda {
 
@@ -40,8 +39,8 @@ Tensor<float> class_weighted_channel_sum(const Tensor<float>& features, const Te
   std::optional<Storage<double>> sums;  // Σ_ij A of each plane, for the rules that read it
   if (needs_plane_sums(static_cast<ClassWeight>(rule))) {
     sums.emplace(static_cast<std::size_t>(n * c), Device::cuda, false);
-    launch::run_sums(features.data(), nullptr, n * c, h * w, sums->data(), stream());
-    check_launch("plane_sums kernel");
+    launch::ordered_plane_sums(features.data(), n * c, h * w, sums->data(), stream());  // the CPU's bits
+    check_launch("ordered_plane_sums kernel");
   }
   Storage<double> weights(static_cast<std::size_t>(n * c), Device::cuda, false);
   launch::class_channel_weights(fc_weight.data(), device_classes, sums ? sums->data() : nullptr, n, c, h * w, rule,

@@ -25,6 +25,17 @@ __global__ void weighted_channel_sum_kernel(const float* __restrict__ features, 
   }
 }
 
+__global__ void ordered_plane_sums_kernel(const float* __restrict__ x, std::int64_t planes, std::int64_t plane,
+                                          double* __restrict__ sums) {
+  for (std::int64_t p = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; p < planes;
+       p += std::int64_t(gridDim.x) * blockDim.x) {
+    const float* a = x + p * plane;
+    double sum = 0;
+    for (std::int64_t i = 0; i < plane; ++i) sum += a[i];
+    sums[p] = sum;
+  }
+}
+
 __global__ void class_channel_weights_kernel(const float* __restrict__ fc, const std::int32_t* __restrict__ classes,
                                              const double* __restrict__ sums, std::int64_t batch,
                                              std::int64_t channels, std::int64_t plane, int rule,
@@ -69,6 +80,11 @@ void weighted_channel_sum(const float* features, const double* weights, std::int
   if (total == 0) return;
   weighted_channel_sum_kernel<<<grid_for(total), block_threads, 0, stream>>>(features, weights, batch, channels, plane,
                                                                              relu, out);
+}
+
+void ordered_plane_sums(const float* x, std::int64_t planes, std::int64_t plane, double* sums, cudaStream_t stream) {
+  if (planes == 0) return;
+  ordered_plane_sums_kernel<<<grid_for(planes), block_threads, 0, stream>>>(x, planes, plane, sums);
 }
 
 void class_channel_weights(const float* fc, const std::int32_t* classes, const double* sums, std::int64_t batch,

@@ -14,6 +14,10 @@ namespace fcam::cuda::launch {
 void weighted_channel_sum(const float* features, const double* weights, std::int64_t batch, std::int64_t channels,
                           std::int64_t plane, bool relu, float* out, cudaStream_t stream);
 
+/// sums[p] = Σ_i x[p·plane + i] in double, added in order from 0 as the CPU's plane_sums does
+/// (one thread per plane: the CAM layer has few, small planes), for p < planes.
+void ordered_plane_sums(const float* x, std::int64_t planes, std::int64_t plane, double* sums, cudaStream_t stream);
+
 /// weights[b·channels + k] = class_channel_weight(ClassWeight(rule), fc[classes[b]·channels + k], plane,
 /// sums[b·channels + k]) for b < batch, k < channels; `sums` may be null for the rules that do
 /// not read it.

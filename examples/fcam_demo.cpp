@@ -26,6 +26,7 @@
 #include <sstream>
 
 #include <fcam/app/device_flag.hpp>
+#include <fcam/app/precision_flag.hpp>
 #include <fcam/app/error_line.hpp>
 #include <fcam/data/cluttered_writer.hpp>
 #include <fcam/data/wsol_split.hpp>
@@ -212,6 +213,7 @@ void define_flags(app::Flags& f) {
   f.add_double("test_interval", 0.001, "threshold step of the test metrics", app::Range{1e-6, 0.5});
   f.add_int("workers", 2, "image loading threads", app::Range{0, 256});
   f.add_string("device", "auto", app::device_flag_help() + "; the pictures are drawn on the CPU");
+  f.add_string("precision", "fp32", app::precision_flag_help() + "; for training and evaluation");
   f.add_string("collect", "", "summarise finished runs instead: a comma list of run folders (mean ± std in <out>/seeds.md)");
 }
 
@@ -269,6 +271,7 @@ public:
     base_.transform.crop_size = setup_.size;
     base_.workers = flags.integer("workers");
     base_.device = app::resolve_device(flags.text("device"), "fcam-demo");
+    app::apply_precision(flags.text("precision"), base_.device, "fcam-demo");
     base_.seed = flags.seed("seed");
     base_.mask_root = data_dir_ / "masks";
     base_.resume = true;

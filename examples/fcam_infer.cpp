@@ -29,6 +29,7 @@
 #include <fcam/app/device_flag.hpp>
 #include <fcam/app/error_line.hpp>
 #include <fcam/app/flags.hpp>
+#include <fcam/app/precision_flag.hpp>
 #include <fcam/cam/baselines.hpp>
 #include <fcam/cam/cam_methods.hpp>
 #include <fcam/plot/overlay.hpp>
@@ -226,6 +227,7 @@ void define_flags(app::Flags& flags) {
   flags.add_string("out", "fcam_maps", "output folder");
   flags.add_string("json", "", "also write a JSON summary (top-5 classes per input)");
   flags.add_string("device", "auto", app::device_flag_help());
+  flags.add_string("precision", "fp32", app::precision_flag_help());
 }
 
 }  // namespace
@@ -249,6 +251,7 @@ int main(int argc, char** argv) {
     }
     examples::apply_image_limit_flag(flags);
     const Device device = app::resolve_device(flags.text("device"), "fcam-infer");
+    app::apply_precision(flags.text("precision"), device, "fcam-infer");
     const std::vector<std::string>& paths = flags.positional();
     FCAM_CHECK(!paths.empty(), "fcam-infer: no input (give image files or .npy tensors)");
     FCAM_CHECK(!flags.text("weights").empty(), "fcam-infer: --weights is required (an FcamModel safetensors file)");

@@ -24,6 +24,7 @@
 #include <fcam/app/error_line.hpp>
 #include <fcam/dist/mpi.hpp>
 #include <fcam/app/device_flag.hpp>
+#include <fcam/app/precision_flag.hpp>
 #include <fcam/fcam.hpp>
 #include <fcam/train/trainer.hpp>
 
@@ -82,6 +83,7 @@ void define_flags(app::Flags& f) {
   f.add_seed("seed", 0, "seed of the order, crops, flips and pseudo-label sampling (64-bit)");
   f.add_bool("resume", false, "continue the run in --out from its last finished epoch (an error when --out has none)");
   f.add_string("device", "auto", app::device_flag_help());
+  f.add_string("precision", "fp32", app::precision_flag_help());
   f.add_int("log_every", 20, "GPU: read the running losses back every N steps (the CPU reads every step)",
             app::Range{1, 1000000});
   f.add_string("json", "", "write the final metrics (test: best and last checkpoints) to this file");
@@ -158,6 +160,7 @@ train::TrainConfig config_from(const app::Flags& flags) {
   c.seed = flags.seed("seed");
   c.resume = flags.boolean("resume");
   c.device = app::resolve_device(flags.text("device"), "fcam-train");
+  app::apply_precision(flags.text("precision"), c.device, "fcam-train");
   c.log_every = flags.integer("log_every");
   FCAM_CHECK(!c.resume || fs::exists(c.out / "state.safetensors"), "--resume: ", c.out.string(),
              " has no training state (state.safetensors), so there is nothing to resume; run without --resume to start");

@@ -175,6 +175,11 @@ def main():
         check(r.returncode != 0 and any(reason in r.stderr for reason in reasons)
               and not os.path.exists(os.path.join(work, "bad_device")),
               f"--device {value} is refused with the reason: {r.stderr.strip()[-200:]}")
+    r = run([demo, "--dataset", "cfmnist", "--tiny", "--data", data, "--out", os.path.join(work, "bad_precision"),
+             "--precision", "bf16"])  # run() adds --device cpu
+    check(r.returncode != 0 and "--precision bf16 needs --device cuda" in r.stderr
+          and not os.path.exists(os.path.join(work, "bad_precision")),
+          f"--precision bf16 on the CPU is refused with the reason: {r.stderr.strip()[-200:]}")
 
     pets_tiny(demo, infer, work, repo)
 

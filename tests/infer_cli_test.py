@@ -203,7 +203,8 @@ def main():
                            (["--box_threshold", "nan"], "--box_threshold expects a finite number, got 'nan'"),
                            (["--weights", os.path.join(work, "none.safetensors")], "none.safetensors"),
                            (["--class", "10"], "outside [0, 10)"),
-                           (["--device", "gpu"], "--device must be auto, cpu or cuda, got 'gpu'")]:
+                           (["--device", "gpu"], "--device must be auto, cpu or cuda, got 'gpu'"),
+                           (["--precision", "fp16"], "--precision must be fp32, tf32 or bf16, got 'fp16'")]:
         r = subprocess.run(base + flags + ["--out", os.path.join(work, "bad"), os.path.join(work, "batch.npy")],
                            capture_output=True, text=True)
         check(r.returncode != 0 and message in r.stderr, f"error {flags}: '{message}' in stderr")
@@ -215,6 +216,11 @@ def main():
                                    os.path.join(work, "batch.npy")], capture_output=True, text=True)
         check(r.returncode != 0 and ("built without CUDA" in r.stderr or "no CUDA device is visible" in r.stderr),
               f"--device cuda without a GPU is an error saying why: {r.stderr[-200:]}")
+        r = subprocess.run(base + ["--precision", "bf16", "--out", os.path.join(work, "bad"),
+                                   os.path.join(work, "batch.npy")], capture_output=True, text=True)
+        check(r.returncode != 0 and "--precision bf16 needs --device cuda" in r.stderr
+              and not os.path.exists(os.path.join(work, "bad", "batch_0")),
+              f"--precision bf16 on the CPU is an error saying why, before any output: {r.stderr[-200:]}")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@
 
 #include <fcam/app/device_flag.hpp>
 #include <fcam/app/error_line.hpp>
+#include <fcam/app/precision_flag.hpp>
 #include <fcam/core/grad_mode.hpp>
 #include <fcam/data/image_write.hpp>
 #include <fcam/data/preprocess.hpp>
@@ -363,6 +364,27 @@ TEST_CASE("resolve_device: cpu, auto and cuda, and why cuda cannot be had", "[he
     CHECK(automatic == Device::cuda);
     CHECK(app::resolve_device("cuda", "fcam-infer") == Device::cuda);
   }
+}
+
+TEST_CASE("apply_precision: fp32, tf32 or bf16; the CPU only in fp32", "[helpers][device]") {
+  CHECK_NOTHROW(app::apply_precision("fp32", Device::cpu, "fcam-train"));
+  CHECK_THROWS_WITH(app::apply_precision("fp16", Device::cpu, "fcam-train"),
+                    Contains("fcam-train: --precision must be fp32, tf32 or bf16, got 'fp16'"));
+  CHECK_THROWS_WITH(app::apply_precision("bf16", Device::cpu, "fcam-demo"),
+                    Contains("fcam-demo: --precision bf16 needs --device cuda (the CPU computes in float"));
+  CHECK_THROWS_WITH(app::apply_precision("tf32", Device::cpu, "fcam-demo"), Contains("--precision tf32 needs"));
+#if FCAM_WITH_CUDA
+  // The modes are process settings: each choice sets both, and fp32 turns them off again.
+  app::apply_precision("bf16", Device::cuda, "fcam-infer");
+  CHECK(cuda::bf16_enabled());
+  CHECK_FALSE(cuda::tf32_enabled());
+  app::apply_precision("tf32", Device::cuda, "fcam-infer");
+  CHECK(cuda::tf32_enabled());
+  CHECK_FALSE(cuda::bf16_enabled());
+  app::apply_precision("fp32", Device::cuda, "fcam-infer");
+  CHECK_FALSE(cuda::tf32_enabled());
+  CHECK_FALSE(cuda::bf16_enabled());
+#endif
 }
 
 TEST_CASE("error_line names the program once", "[helpers][errors]") {

@@ -314,6 +314,52 @@ TEST_CASE("add_normal_noise: the draws of a loop over the elements, in order", "
   CHECK_THROWS_WITH(add_normal_noise(x, -0.1, rng), Contains("add_normal_noise: sigma must be >= 0"));
 }
 
+TEST_CASE("add_keyed_normal_noise: a standard normal per (key, element), independent of size and threads",
+          "[ops]") {
+  const int threads = num_threads();
+  const std::int64_t n = 1 << 20;
+  Tensor<float> x({n});
+  add_keyed_normal_noise(x, 1.0, 42);
+  // Each element is σ·keyed_normal(key, i) rounded to float, whatever the thread count or the
+  // tensor's size: the first 10,000 of a 2-thread, 1M-element run equal a 1-thread, short run.
+  for (std::int64_t i = 0; i < n; i += 997)
+    REQUIRE(x.data()[i] == static_cast<float>(keyed_normal(42, static_cast<std::uint64_t>(i))));
+  set_num_threads(1);
+  Tensor<float> shorter = Tensor<float>::full({10000}, 0.5f);
+  add_keyed_normal_noise(shorter, 1.0, 42);
+  set_num_threads(threads);
+  for (std::int64_t i = 0; i < 10000; ++i) REQUIRE(shorter.data()[i] == 0.5f + x.data()[i]);
+  // A standard normal: mean 0 and variance 1 within 5 standard errors, 68.27% within ±1, 95.45%
+  // within ±2 (binomial standard errors below 5e-4), and no correlation between neighbours.
+  double sum = 0, squares = 0, lag = 0;
+  std::int64_t within_one = 0, within_two = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const double v = x.data()[i];
+    sum += v, squares += v * v;
+    if (i > 0) lag += v * x.data()[i - 1];
+    within_one += std::abs(v) < 1.0 ? 1 : 0;
+    within_two += std::abs(v) < 2.0 ? 1 : 0;
+  }
+  const double mean = sum / n, variance = squares / n - mean * mean;
+  CHECK(std::abs(mean) < 5.0 / std::sqrt(static_cast<double>(n)));
+  CHECK(std::abs(variance - 1.0) < 5.0 * std::sqrt(2.0 / n));
+  CHECK(std::abs(lag / n) < 5.0 / std::sqrt(static_cast<double>(n)));
+  CHECK(std::abs(static_cast<double>(within_one) / n - 0.682689) < 2.5e-3);
+  CHECK(std::abs(static_cast<double>(within_two) / n - 0.954500) < 1.5e-3);
+  // Another key, another noise; σ scales it; σ = 0 changes nothing.
+  Tensor<float> other({n}), scaled_noise({n}), none = Tensor<float>::full({4}, 2.0f);
+  add_keyed_normal_noise(other, 1.0, 43);
+  add_keyed_normal_noise(scaled_noise, 0.3, 42);
+  std::int64_t same = 0;
+  for (std::int64_t i = 0; i < n; ++i) same += other.data()[i] == x.data()[i] ? 1 : 0;
+  CHECK(same < 10);
+  for (std::int64_t i = 0; i < n; i += 1009)
+    CHECK(scaled_noise.data()[i] == static_cast<float>(0.3 * keyed_normal(42, static_cast<std::uint64_t>(i))));
+  add_keyed_normal_noise(none, 0.0, 42);
+  CHECK(none.data()[3] == 2.0f);
+  CHECK_THROWS_WITH(add_keyed_normal_noise(none, -1.0, 42), Contains("add_keyed_normal_noise: sigma must be >= 0"));
+}
+
 TEST_CASE("add_normal_noise: normal()'s values across chunks, spares and thread counts", "[ops]") {
   // The transforms run on the kernel threads in chunks of 65,536 pairs: sizes around the chunks,
   // odd sizes (the last second value stays in the generator), a spare kept from an earlier draw.

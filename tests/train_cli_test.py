@@ -303,6 +303,13 @@ def main():
             r = subprocess.run(base + ["--device", value, "--out", out_dir], capture_output=True, text=True)
             check(r.returncode != 0 and any(reason in r.stderr for reason in reasons) and not os.path.exists(out_dir),
                   f"--device {value}: refused before any work: {r.stderr.strip()[-200:]}")
+        for value, reason in [("fp16", "--precision must be fp32, tf32 or bf16, got 'fp16'"),
+                              ("tf32", "--precision tf32 needs --device cuda")]:
+            out_dir = os.path.join(work, "precision")
+            r = subprocess.run(base + ["--device", "cpu", "--precision", value, "--out", out_dir],
+                               capture_output=True, text=True)
+            check(r.returncode != 0 and reason in r.stderr and not os.path.exists(out_dir),
+                  f"--precision {value} on the CPU: refused before any work: {r.stderr.strip()[-200:]}")
     os.remove(os.path.join(work, "images", "train", "img005.png"))
     args = [train, "classifier", *common, "--arch", "resnet18", "--base_width", "8", "--num_classes", "3",
             "--epochs", "1", "--test_split", ""]

@@ -7,14 +7,14 @@
 //                                                 fcam (decoder, head, softmax)
 // <math> is fp32 (TF32 off), tf32, or, for the forward and F-CAM rows, fp32-fast (TF32 off with
 // cuda::set_fast_convolutions: cuDNN's FFT and Winograd algorithms allowed, as PyTorch allows
-// them). The F-CAM and closed-form CAM rows also have graph-fp32 and graph-tf32:
-// models::InferencePlan (with cam::plan_maps for a CAM method), the whole pass (logits and
-// normalised maps) replayed as one CUDA graph. Every image's map is of class 7.
-// Each timed iteration is one
-// call and a wait for the device: the latency a caller sees. The counter enqueue_ms is the host
-// time until the call returned, before that wait: close to the whole time, the host is the limit
-// (launches, plans, host copies; a CAM row's host reads of plane sums wait for the device too). benchmarks/gpu/models_vs_torch.py
-// runs this and the PyTorch peer in the same run and prints the ratio table.
+// them) and bf16 (cuda::set_bf16: bfloat16 convolutions). The F-CAM and closed-form CAM rows also
+// have graph-fp32, graph-tf32 and graph-bf16: models::InferencePlan (with cam::plan_maps for a CAM
+// method), the whole pass (logits and normalised maps) replayed as one CUDA graph. Every image's
+// map is of class 7. Each timed iteration is one call and a wait for the device: the latency a
+// caller sees. The counter enqueue_ms is the host time until the call returned, before that wait:
+// close to the whole time, the host is the limit (launches, plans, host copies; Smooth-GradCAM++'s
+// host reads of plane sums wait for the device too). benchmarks/gpu/models_vs_torch.py runs this
+// and the PyTorch peer in the same run and prints the ratio table.
 #include <benchmark/benchmark.h>
 
 #include <chrono>
@@ -68,6 +68,7 @@ Tensor<float> row_call(models::FcamModel<float>& model, const Tensor<float>& x, 
 void run_row(benchmark::State& state, models::Arch arch, std::string row, std::int64_t batch, std::string math) {
   const bool graphed = math.starts_with("graph-");
   cuda::set_tf32(math.ends_with("tf32"));
+  cuda::set_bf16(math.ends_with("bf16"));
   cuda::set_fast_convolutions(math == "fp32-fast");
   auto& model = model_for(arch);
   const Tensor<float>& x = input(batch);
@@ -104,8 +105,8 @@ const bool registered = [] {
                                   models::Arch::mobilenet_v2})
     for (const std::string& row : rows)
       for (const std::int64_t batch : {1, 32, 128})
-        for (const std::string math : {"fp32", "tf32", "fp32-fast", "graph-fp32", "graph-tf32"}) {
-          if (math == "fp32-fast" && row != "forward" && row != "fcam") continue;
+        for (const std::string math : {"fp32", "tf32", "fp32-fast", "bf16", "graph-fp32", "graph-tf32", "graph-bf16"}) {
+          if ((math == "fp32-fast" || math == "bf16") && row != "forward" && row != "fcam") continue;
           const bool capturable = row == "fcam" || (row != "forward" && cam::closed_form(cam::parse_method(row)));
           if (math.starts_with("graph-") && !capturable) continue;
           const std::string name = "cuda_models/" + std::string(models::arch_name(arch)) + "/" + row + "/batch" +

@@ -14,14 +14,15 @@ allows them), or, for F-CAM and the closed-form CAM methods, "graph-fp32" / "gra
 models::InferencePlan (the pass, with cam::plan_maps for a CAM method, replayed as one CUDA graph)
 against PyTorch's row captured with torch.cuda.graphs at the same math (its gradient CAMs with
 autograd's backward inside the graph, and with the closed form; a row PyTorch cannot capture keeps
-fcam's time and says why).
+fcam's time and says why). "bf16" / "graph-bf16": fcam's bfloat16 convolutions (cuda::set_bf16)
+against PyTorch under bf16 autocast.
 
 The PyTorch peer is benchmarks/models_vs_torch.py's, moved to the GPU: the architectures of
 tests/models_reference.py, run the way the F-CAM authors' code and CAM libraries run them
 (torch.no_grad() for the forward, CAM and F-CAM; the gradient CAMs backpropagate the class logit
 through the whole network with autograd). The gradient CAM rows also time PyTorch with fcam's
-closed-form head gradient ("closed"). Also PyTorch's CUDA-graph F-CAM with bf16 autocast, for
-reference: fcam has no bf16 mode yet.
+closed-form head gradient ("closed"). Also PyTorch's CUDA-graph F-CAM in TF32 and with bf16
+autocast, after each eager tf32 F-CAM row, for reference.
 
 Both sides: each call is followed by a wait for the device (the latency a caller sees); fcam
 through Google Benchmark (manual time, median of 3 repetitions), PyTorch as the median of 3 timed
@@ -91,23 +92,38 @@ def graph_ms(model, x, bf16, min_time):
     return captured_ms(run, min_time)
 
 
-def peer_graph_ms(model, x, method, min_time):
+def autocast(step, bf16):
+    """`step` under bf16 autocast when `bf16` (PyTorch's bf16 precision), else `step` itself."""
+    if not bf16:
+        return step
+
+    def run():
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            return step()
+    return run
+
+
+def peer_graph_ms(model, x, method, min_time, bf16):
     """PyTorch's row `method` captured in a CUDA graph: F-CAM, or a CAM method as CAM libraries run
     it (the gradient CAMs with autograd's backward in the graph), and for the gradient CAMs also
-    fcam's closed form. (ms, closed-form ms or None); None where PyTorch cannot capture the row."""
+    fcam's closed form; under bf16 autocast when `bf16`. (ms, closed-form ms or None); None where
+    PyTorch cannot capture the row."""
     if method == "fcam":
-        return graph_ms(model, x, False, min_time), None
+        return graph_ms(model, x, bf16, min_time), None
     static_x = x.clone()
     try:
-        ms = captured_ms(peer.step_fn(model, static_x, method, "e2e"), min_time)
+        ms = captured_ms(autocast(peer.step_fn(model, static_x, method, "e2e"), bf16), min_time)
     except RuntimeError as e:
         print(f"  torch graph of {method} failed: {e}", flush=True)
         ms = None
     closed = None
     if method in peer.GRADIENT_METHODS:
-        with torch.no_grad():
-            closed = captured_ms(peer.closed_form_step(model, static_x, model.stages(static_x), method, "e2e"),
-                                 min_time)
+        try:
+            with torch.no_grad():
+                closed = captured_ms(autocast(peer.closed_form_step(model, static_x, model.stages(static_x),
+                                                                    method, "e2e"), bf16), min_time)
+        except RuntimeError as e:  # keep the autograd graph's time
+            print(f"  torch graph of {method}'s closed form failed: {e}", flush=True)
     return ms, closed
 
 
@@ -137,19 +153,20 @@ def main():
                 inputs[batch] = torch.rand(batch, 3, 224, 224, device=dev) * 4 - 2
             x = inputs[batch]
             set_tf32(math.endswith("tf32"))
+            bf16 = math.endswith("bf16")
             closed_ms = None
             if math.startswith("graph-"):
                 try:
-                    torch_ms, closed_ms = peer_graph_ms(model, x, method, args.min_time)
+                    torch_ms, closed_ms = peer_graph_ms(model, x, method, args.min_time, bf16)
                 except RuntimeError as e:  # no peer: the row keeps fcam's time alone, the reason printed
                     print(f"{name}: torch graph failed: {e}", flush=True)
                     torch_ms = None
             else:
-                torch_ms = latency_ms(peer.step_fn(model, x, method, "e2e"), args.min_time)
+                torch_ms = latency_ms(autocast(peer.step_fn(model, x, method, "e2e"), bf16), args.min_time)
                 if method in peer.GRADIENT_METHODS:
                     with torch.no_grad():
-                        closed_ms = latency_ms(peer.closed_form_step(model, x, model.stages(x), method, "e2e"),
-                                               args.min_time)
+                        closed_ms = latency_ms(autocast(peer.closed_form_step(model, x, model.stages(x), method,
+                                                                              "e2e"), bf16), args.min_time)
             rows.append(dict(name=name, arch=arch, row=method, batch=batch, math=math, fcam_ms=fcam_ms,
                              fcam_enqueue_ms=enqueue_ms, torch_ms=torch_ms,
                              ratio=fcam_ms / torch_ms if torch_ms else None, torch_closed_ms=closed_ms))
@@ -203,7 +220,7 @@ def write_tables(out, rows, graphs):
         lines.append(f"| {r['arch']} | {r['row']} | {r['batch']} | {r['math']} | {r['fcam_ms']:.3f} | {enqueue} | "
                      f"{torch_cells}{1e3 * r['batch'] / r['fcam_ms']:.0f} | {torch_rate} | {closed} |")
     if graphs:
-        lines += ["", "PyTorch F-CAM in a CUDA graph, TF32 and bf16 autocast (fcam has no bf16 mode yet):", "",
+        lines += ["", "PyTorch F-CAM in a CUDA graph, TF32 and bf16 autocast:", "",
                   "| backbone | batch | tf32 ms | tf32 images/s | bf16 ms | bf16 images/s |",
                   "|---|---:|---:|---:|---:|---:|"]
         for g in graphs:

@@ -11,7 +11,8 @@
 # "train" adds benchmarks/train_vs_torch.py --device cuda, both
 # stages in fp32 and TF32, FCAM_TRAIN_BATCH (32) and FCAM_TRAIN_ARCHS, FCAM_TRAIN_TIMEOUT seconds
 # each, when build-gpu/bin holds fcam-bench-train; "demo" runs fcam-demo --device cuda on
-# FCAM_DEMO_DATASETS (default pets), FCAM_DEMO_TIMEOUT seconds each, when build-gpu/bin holds
+# FCAM_DEMO_DATASETS (default pets) at each of FCAM_DEMO_PRECISIONS (default fp32; e.g.
+# "fp32 tf32 bf16" for the precision table), FCAM_DEMO_TIMEOUT seconds each, when build-gpu/bin holds
 # fcam-demo; "epoch" one epoch of each stage at CUB's scale, benchmarks/gpu/cub_scale_epoch.sh, when
 # build-gpu/bin holds fcam-train); FCAM_BENCH_FILTER and FCAM_MODELS_FILTER narrow their rows,
 # FCAM_BENCH_MIN_TIME sets their timing (seconds per measurement), FCAM_MODELS_TIMEOUT the
@@ -121,13 +122,16 @@ if [[ " $BENCHES " == *" demo "* ]] && [ -x "$BUILD/bin/fcam-demo" ]; then
   for dataset in ${FCAM_DEMO_DATASETS:-pets}; do
     data=data/oxford-pets-3
     [ "$dataset" = cfmnist ] && data=${FCAM_CFMNIST_DIR:-data/cfmnist}
-    start=$(date +%s%N)
-    timeout "${FCAM_DEMO_TIMEOUT:-240}" "$BUILD/bin/fcam-demo" --device cuda --dataset "$dataset" --data "$data" \
-      --workers "${FCAM_DEMO_WORKERS:-8}" --out "$OUT/demo-$dataset" > "$OUT/demo-$dataset.log" 2>&1
-    r=$?
-    echo "fcam-demo --dataset $dataset: exit $r, $(( ($(date +%s%N) - start) / 1000000 )) ms end to end"
-    tail -14 "$OUT/demo-$dataset.log"
-    [ $r -ne 0 ] && bench_rc=1
+    for precision in ${FCAM_DEMO_PRECISIONS:-fp32}; do
+      name=demo-$dataset-$precision
+      start=$(date +%s%N)
+      timeout "${FCAM_DEMO_TIMEOUT:-240}" "$BUILD/bin/fcam-demo" --device cuda --precision "$precision" \
+        --dataset "$dataset" --data "$data" --workers "${FCAM_DEMO_WORKERS:-8}" --out "$OUT/$name" > "$OUT/$name.log" 2>&1
+      r=$?
+      echo "fcam-demo --dataset $dataset --precision $precision: exit $r, $(( ($(date +%s%N) - start) / 1000000 )) ms end to end"
+      tail -14 "$OUT/$name.log"
+      [ $r -ne 0 ] && bench_rc=1
+    done
   done
 fi
 

@@ -42,6 +42,7 @@
 #include "fcam/dist/mpi.hpp"
 #include "fcam/app/error_line.hpp"
 #include "fcam/app/flags.hpp"
+#include "fcam/app/precision_flag.hpp"
 #include "fcam/app/progress.hpp"
 #include "fcam/io/atomic_file.hpp"
 #include "fcam/losses/crf_loss.hpp"

@@ -57,6 +57,67 @@ TEST_CASE("conv2d with TF32 stays within the documented looser bound", "[cuda]")
   cuda::set_tf32(false);
 }
 
+namespace {
+
+// x rounded to bfloat16 (to nearest even), as float.
+Tensor<float> rounded_to_bf16(const Tensor<float>& x) {
+  Tensor<float> r = x.clone();
+  for (std::int64_t i = 0; i < r.numel(); ++i) r.data()[i] = io::bfloat16_to_float(io::float_to_bfloat16(r.data()[i]));
+  return r;
+}
+
+Tensor<float> absolute(const Tensor<float>& x) {
+  Tensor<float> r = x.clone();
+  for (std::int64_t i = 0; i < r.numel(); ++i) r.data()[i] = std::abs(r.data()[i]);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("conv2d in bfloat16: the CPU's product of the rounded operands, rounded to bfloat16", "[cuda]") {
+  // cuDNN multiplies the bfloat16 operands exactly and adds in float in its own order, then rounds
+  // to bfloat16: within half a bfloat16 step (2^-8 relative) of the CPU's float convolution of the
+  // rounded operands, plus float-accumulation error (1e-4 of Σ|x·w|). Backward passes stay float.
+  const auto cases = conv_cases();
+  std::uint64_t seed = 9500;
+  for (std::size_t i = 0; i < cases.size(); i += 3) {
+    const ConvCase& c = cases[i];
+    INFO(c.name);
+    const std::int64_t n = batch_for(c);
+    const Tensor<float> x = random_tensor({n, c.in, c.height, c.width}, seed += 10);
+    const Tensor<float> w = random_tensor({c.out, c.in / c.g.groups, c.g.kernel_h, c.g.kernel_w}, seed + 1, -0.1, 0.1);
+    const Tensor<float> b = random_tensor({c.out}, seed + 2);
+    const Tensor<float> x16 = rounded_to_bf16(x), w16 = rounded_to_bf16(w);
+    const Tensor<float> want = conv2d(x16, w16, Tensor<float>(), c.g);
+    const Tensor<float> spread = conv2d(absolute(x16), absolute(w16), Tensor<float>(), c.g);
+    cuda::set_bf16(true);
+    const Tensor<float> got = conv2d(x.to(Device::cuda), w.to(Device::cuda), Tensor<float>(), c.g).to(Device::cpu);
+    const Tensor<float> with_bias = conv2d(x.to(Device::cuda), w.to(Device::cuda), b.to(Device::cuda), c.g);
+    cuda::set_bf16(false);
+    REQUIRE(got.shape() == want.shape());
+    std::int64_t outside = 0, rounded = 0;
+    for (std::int64_t k = 0; k < got.numel(); ++k) {
+      const double bound = std::ldexp(std::abs(want.data()[k]), -8) + 1e-4 * spread.data()[k];
+      outside += std::abs(static_cast<double>(got.data()[k]) - want.data()[k]) <= bound ? 0 : 1;
+      rounded += io::bfloat16_to_float(io::float_to_bfloat16(got.data()[k])) == got.data()[k] ? 1 : 0;
+    }
+    CHECK(outside == 0);
+    CHECK(rounded == got.numel());  // every output is a bfloat16 value: the mode was on
+    const Tensor<float> biased = with_bias.to(Device::cpu);
+    std::int64_t bias_wrong = 0;
+    const std::int64_t plane = got.size(2) * got.size(3);
+    for (std::int64_t k = 0; k < got.numel(); ++k)
+      bias_wrong += biased.data()[k] == got.data()[k] + b.data()[(k / plane) % c.out] ? 0 : 1;
+    CHECK(bias_wrong == 0);
+  }
+  // Off again: float convolutions, within the float bound of the CPU.
+  const ConvCase& c = cases.front();
+  const Tensor<float> x = random_tensor({1, c.in, c.height, c.width}, 9999);
+  const Tensor<float> w = random_tensor({c.out, c.in / c.g.groups, c.g.kernel_h, c.g.kernel_w}, 9998, -0.1, 0.1);
+  expect_close(conv2d(x, w, Tensor<float>(), c.g), conv2d(x.to(Device::cuda), w.to(Device::cuda), Tensor<float>(), c.g),
+               "float after bfloat16", nmse_bound);
+}
+
 TEST_CASE("conv2d with fast convolutions (FFT, non-fused Winograd) stays within the looser bound", "[cuda]") {
   cuda::set_fast_convolutions(true);
   std::uint64_t seed = 9000;

@@ -160,3 +160,34 @@ TEST_CASE("work that waits for the device cannot be captured: an error that says
   graph.launch();
   expect_close(scaled(x.to(Device::cpu), 2.0), out, "a replayed scale", 0.0);
 }
+
+TEST_CASE("bfloat16 convolutions: an inference plan replays the eager bf16 pass; its maps stay close to fp32's",
+          "[cuda]") {
+  DeterministicScope deterministic;
+  for (const models::Arch arch :
+       {models::Arch::resnet50, models::Arch::vgg16, models::Arch::inceptionv3, models::Arch::mobilenet_v2}) {
+    const std::string name(models::arch_name(arch));
+    models::FcamModel<float> model(arch, 5);
+    model.to(Device::cuda);
+    const Tensor<float> x = random_tensor({2, 3, 224, 224}, 41, -2.0, 2.0).to(Device::cuda);
+    const models::Inference<float> fp32 = eager(model, x);
+    cuda::set_bf16(true);
+    models::InferencePlan<float> plan(model, x.shape());
+    const models::Inference<float> replayed = plan.run(x);
+    const models::Inference<float> bf16 = eager(model, x);
+    cuda::set_bf16(false);
+    CHECK(largest_difference(replayed.maps, bf16.maps) == 0.0f);
+    CHECK(largest_difference(replayed.logits, bf16.logits) == 0.0f);
+    const Tensor<float> logits = fp32.logits.to(Device::cpu);
+    const float logit_scale = *std::max_element(logits.data(), logits.data() + logits.numel(),
+                                                [](float a, float b) { return std::abs(a) < std::abs(b); });
+    const float map_difference = largest_difference(bf16.maps, fp32.maps);
+    const float logit_difference = largest_difference(bf16.logits, fp32.logits) / std::abs(logit_scale);
+    // The figures docs/cuda.md reports for bf16.
+    WARN(name << " bf16 vs fp32: maps differ by up to " << map_difference << ", logits by "
+              << logit_difference << " of the largest");
+    CHECK(map_difference > 0.0f);  // the mode was on
+    CHECK(map_difference <= 0.2f);
+    CHECK(logit_difference <= 0.1f);
+  }
+}

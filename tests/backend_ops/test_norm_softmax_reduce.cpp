@@ -13,6 +13,7 @@
 using namespace fcam;
 using fcam::test::expect_close;
 using fcam::test::Guarded;
+using fcam::test::largest_difference;
 using fcam::test::random_tensor;
 using fcam::test::shape_text;
 
@@ -363,3 +364,26 @@ TEST_CASE("random fills of a CUDA tensor are the CPU's values bit for bit", "[cu
     CHECK(cpu_rng.next_u64() == cuda_rng.next_u64());  // both generators advanced alike
   }
 }
+
+TEST_CASE("keyed noise on the GPU: the CPU's draws, up to a float's last bit in rare elements", "[cuda]") {
+  for (const Shape& shape : std::vector<Shape>{{1}, {3, 3, 224, 224}, {128, 3, 224, 224}}) {
+    INFO(shape_text(shape));
+    const Tensor<float> x = random_tensor(shape, 1600, -2.0, 2.0);
+    Tensor<float> cpu = x.clone(), cuda = x.to(gpu);
+    add_keyed_normal_noise(cpu, 0.3, 77);
+    add_keyed_normal_noise(cuda, 0.3, 77);
+    const Tensor<float> got = cuda.to(Device::cpu);
+    std::int64_t differing = 0;
+    double worst = 0;
+    for (std::int64_t i = 0; i < got.numel(); ++i) {
+      differing += got.data()[i] == cpu.data()[i] ? 0 : 1;
+      worst = std::max(worst, std::abs(static_cast<double>(got.data()[i]) - cpu.data()[i]));
+    }
+    INFO(differing << " of " << got.numel() << " elements differ, by at most " << worst);
+    CHECK(differing <= got.numel() / 10000);  // CUDA's and glibc's log and cos differ in rare last bits
+    CHECK(worst <= 1e-6);
+    // Not vacuous: the noise is there.
+    CHECK(largest_difference(cpu, x) > 0.3f);
+  }
+}
+

@@ -57,7 +57,6 @@ Tensor<T> class_activation_maps(const Tensor<T>& features, const Tensor<T>& fc_w
   operand_device("class_activation_maps", {&features, &fc_weight});  // one device, for every method
   FCAM_CHECK(fc_weight.size(1) == features.size(1), "class_activation_maps: fc weight is ",
              to_string(fc_weight.shape()), " but the features have ", features.size(1), " channels");
-  check_classes(classes, features.size(0), fc_weight.size(0), "class_activation_maps");
   return class_weighted_channel_sum(features, fc_weight, classes, rule, method != Method::cam);
 }
 

@@ -5,7 +5,7 @@
 #pragma once
 
 #include <memory>
-#include <optional>
+#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -28,7 +28,11 @@ namespace fcam::cam {
 template <Scalar T>
 models::PlanMaps<T> plan_maps(Method method, std::vector<int> classes = {}, const Options& options = {}) {
   channel_weight_rule(method, options);  // refuses Smooth-GradCAM++ here, not at the plan's first pass
-  auto uploaded = std::make_shared<std::optional<ClassIndices>>();  // fixed classes on the device
+  struct Uploaded {  // the fixed classes on the device, shared by copies of the function
+    std::once_flag once;
+    ClassIndices classes;
+  };
+  auto uploaded = std::make_shared<Uploaded>();
   return [method, options, fixed = std::move(classes), uploaded](models::FcamModel<T>& model,
                                                                  const models::ClassifierOutput<T>& out,
                                                                  const Tensor<T>& x) {
@@ -39,8 +43,8 @@ models::PlanMaps<T> plan_maps(Method method, std::vector<int> classes = {}, cons
     if (fixed.empty()) {
       chosen = top_class(out.logits);
     } else if (features.device() == Device::cuda) {
-      if (!uploaded->has_value()) *uploaded = ClassIndices::uploaded(fixed, fc_weight.size(0));
-      chosen = **uploaded;
+      std::call_once(uploaded->once, [&] { uploaded->classes = ClassIndices::uploaded(fixed, fc_weight.size(0)); });
+      chosen = uploaded->classes;
     } else {
       chosen = fixed;
     }

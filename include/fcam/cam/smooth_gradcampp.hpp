@@ -68,16 +68,19 @@ Tensor<T> smooth_gradcampp_maps(models::FcamModel<T>& model, const std::vector<T
   return weighted_channel_sum(a, weights, true);
 }
 
-/// Smooth-GradCAM++ with `passes` noisy copies of `x` (noise N(0, sigma) on the normalised input,
-/// drawn from `rng`): 4 passes and σ = 0.3 in the reference.
+/// Smooth-GradCAM++ with `passes` noisy copies of `x` (noise N(0, sigma) on the normalised input:
+/// 4 passes and σ = 0.3 in the reference). The noise is keyed (add_keyed_normal_noise) by one draw
+/// of `rng` per call and the pass number, so a GPU draws it itself, and a CPU and a GPU run from
+/// the same generator state perturb alike (up to the last bit of a few draws).
 template <Scalar T>
 Tensor<T> smooth_gradcampp(models::FcamModel<T>& model, const Tensor<T>& x, const std::vector<int>& classes,
                            int passes = 4, double sigma = 0.3, Rng& rng = default_rng(), const Options& options = {}) {
   FCAM_CHECK(passes >= 1 && sigma >= 0, "smooth_gradcampp: passes must be >= 1 and sigma >= 0");
+  const std::uint64_t key = rng.next_u64();
   std::vector<Tensor<T>> noisy;
   for (int p = 0; p < passes; ++p) {
     Tensor<T> copy = x.clone();
-    add_normal_noise(copy, sigma, rng);
+    add_keyed_normal_noise(copy, sigma, key + static_cast<std::uint64_t>(p));
     noisy.push_back(copy);
   }
   return smooth_gradcampp_maps(model, noisy, classes, options);

@@ -2,7 +2,9 @@
 /// \brief How the closed-form CAM methods turn their class's fc row (and, for GradCAM++ and
 /// XGradCAM, the plane sums of the CAM layer) into channel weights (docs/method.md §4), written
 /// once for the CPU and the GPU (C++17, no other fcam header: nvcc compiles it too, cuda/planes.cu,
-/// which is built without contracting a·b + c into FMAs so that both give the same bits).
+/// which is built without contracting a·b + c into FMAs so that both give the same bits; a CPU
+/// build for an instruction set with FMA, -march=native, may contract GradCAM++'s α and differ in
+/// its last bits, as for the CRF lattice).
 #pragma once
 
 #include <cstdint>
@@ -24,13 +26,13 @@ enum class ClassWeight : int {
   row_over_plane = 1,
   positive_row_over_plane = 2,
   gradcampp = 3,            ///< needs Σ_ij A
-  gradcampp_reference = 4,  ///< needs Σ_ij A (it ignores it: the reference's α = g²)
+  gradcampp_reference = 4,  ///< the reference's α = g²: no Σ_ij A
   xgradcam = 5,             ///< needs Σ_ij A
 };
 
-/// Whether `rule` reads the plane sums Σ_ij A_kij of the CAM layer.
+/// Whether `rule` reads the plane sums Σ_ij A_kij of the CAM layer (the reference's α = g² does not).
 FCAM_CHANNEL_WEIGHT_RULE inline bool needs_plane_sums(ClassWeight rule) {
-  return rule == ClassWeight::gradcampp || rule == ClassWeight::gradcampp_reference || rule == ClassWeight::xgradcam;
+  return rule == ClassWeight::gradcampp || rule == ClassWeight::xgradcam;
 }
 
 /// GradCAM++'s α for a gradient g that is the same at every pixel of a channel summing to

@@ -1,7 +1,9 @@
 /// \file
-/// \brief Tensors filled from a random generator: uniform draws, additive Gaussian noise and
-/// dropout's keep mask.
+/// \brief Tensors filled from a random generator: uniform draws, additive Gaussian noise (drawn
+/// in order from a generator, or keyed by element) and dropout's keep mask.
 #pragma once
+
+#include <cstdint>
 
 #include "fcam/core/rng.hpp"
 #include "fcam/core/tensor.hpp"
@@ -39,6 +41,21 @@ void add_normal_noise(Tensor<T>& t, double sigma, Rng& rng) {
     return;
   }
   cpu::add_normal_noise(t, sigma, rng);
+}
+
+/// In place: t[i] += N(0, sigma) drawn as keyed_normal(key, i) (ops/keyed_noise_rule.hpp), cast
+/// to T. Each element's draw depends on (key, i) alone, so a GPU draws its tensor's noise itself
+/// (nothing is copied or waited for) and gives the CPU's values up to the last bit of its log and
+/// cos. Smooth-GradCAM++'s noisy passes use it. requires: sigma >= 0.
+template <Scalar T>
+void add_keyed_normal_noise(Tensor<T>& t, double sigma, std::uint64_t key) {
+  const Device device = operand_device("add_keyed_normal_noise", t);
+  FCAM_CHECK(sigma >= 0.0, "add_keyed_normal_noise: sigma must be >= 0, got ", sigma);
+  if (device == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>) return cuda::add_keyed_normal_noise(t, sigma, key);
+    else cuda::unavailable_for<T>("add_keyed_normal_noise");
+  }
+  cpu::add_keyed_normal_noise(t, sigma, key);
 }
 
 /// Dropout's mask of `shape`: 1/(1 − p) where a U(0, 1) draw is >= p (the element is kept), else 0

@@ -20,13 +20,13 @@ FCAM_TOP_CLASS_RULE inline bool ranks_above(T a, T b) {
   return a_nan ? !b_nan : a > b;
 }
 
-/// The index of the first entry of `row` (`count` > 0 values, `stride` apart) that no other
-/// ranks above: the top-1 of top_k.
+/// The index of the first of the `count` > 0 values of `row` that no other ranks above: the
+/// top-1 of top_k.
 template <class T>
-FCAM_TOP_CLASS_RULE inline int top_index(const T* row, int count, long long stride = 1) {
+FCAM_TOP_CLASS_RULE inline int top_index(const T* row, int count) {
   int best = 0;
   for (int i = 1; i < count; ++i)
-    if (ranks_above(row[i * stride], row[best * stride])) best = i;
+    if (ranks_above(row[i], row[best])) best = i;
   return best;
 }
 

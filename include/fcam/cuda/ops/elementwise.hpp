@@ -1,6 +1,9 @@
 /// \file
-/// \brief CUDA kernels of the element-wise ops (ops/elementwise.hpp, ops/scale.hpp), float tensors.
+/// \brief CUDA kernels of the element-wise ops (ops/elementwise.hpp, ops/scale.hpp) and the keyed
+/// noise of ops/random.hpp, float tensors.
 #pragma once
+
+#include <cstdint>
 
 #include "fcam/core/tensor.hpp"
 
@@ -20,6 +23,8 @@ Tensor<float> add(const Tensor<float>& a, const Tensor<float>& b);
 Tensor<float> multiply(const Tensor<float>& x, const Tensor<float>& m);
 /// x * factor.
 Tensor<float> scaled(const Tensor<float>& x, double factor);
+/// In place: t[i] += float(sigma · keyed_normal(key, i)) (ops/keyed_noise_rule.hpp).
+void add_keyed_normal_noise(Tensor<float>& t, double sigma, std::uint64_t key);
 /// The convolution epilogue in place on y (N×C×H×W): y = y·scale[c] + shift[c] (+ residual),
 /// then min(max(y, 0), relu_max) when `relu`; undefined scale = 1, shift = 0, residual = none.
 void channel_epilogue(Tensor<float>& y, const Tensor<float>& scale, const Tensor<float>& shift,

@@ -39,13 +39,13 @@ Tensor<T> class_weighted_channel_sum(const Tensor<T>& features, const Tensor<T>&
                                      const std::vector<int>& classes, ClassWeight rule, bool relu) {
   const std::int64_t n = features.size(0), c = features.size(1), plane = features.size(2) * features.size(3);
   const std::vector<double> sums = needs_plane_sums(rule) ? cpu::run_sums(features, n * c, plane)
-                                                          : std::vector<double>(static_cast<std::size_t>(n * c), 0.0);
+                                                          : std::vector<double>();
   std::vector<double> weights(static_cast<std::size_t>(n * c));
   for (std::int64_t b = 0; b < n; ++b) {
     const T* row = fc_weight.data() + classes[static_cast<std::size_t>(b)] * c;
     for (std::int64_t k = 0; k < c; ++k) {
       const auto at = static_cast<std::size_t>(b * c + k);
-      weights[at] = class_channel_weight(rule, static_cast<double>(row[k]), plane, sums[at]);
+      weights[at] = class_channel_weight(rule, static_cast<double>(row[k]), plane, sums.empty() ? 0.0 : sums[at]);
     }
   }
   return cpu::weighted_channel_sum(features, weights, relu);

@@ -13,6 +13,7 @@
 #include "fcam/core/rng.hpp"
 #include "fcam/core/threads.hpp"
 #include "fcam/core/tensor.hpp"
+#include "fcam/ops/keyed_noise_rule.hpp"
 
 namespace fcam::cpu {
 
@@ -54,6 +55,19 @@ void add_normal_noise(Tensor<T>& t, double sigma, Rng& rng) {
     }
     i += std::min(2 * pairs, left);
   }
+}
+
+/// t[i] += N(0, sigma) of keyed_normal(key, i), rounded to T before the addition (elements in
+/// parallel: each depends on its index alone).
+template <Scalar T>
+void add_keyed_normal_noise(Tensor<T>& t, double sigma, std::uint64_t key) {
+  T* out = t.data();
+  constexpr std::int64_t block = 4096;
+  const std::int64_t n = t.numel();
+  parallel_items((n + block - 1) / block, [&](std::int64_t b) {
+    for (std::int64_t i = b * block, end = std::min(n, i + block); i < end; ++i)
+      out[i] += static_cast<T>(sigma * keyed_normal(key, static_cast<std::uint64_t>(i)));
+  });
 }
 
 /// Dropout's mask: 1/(1 − p) where a U(0, 1) draw is >= p, else 0 (all 0 when p = 1).
