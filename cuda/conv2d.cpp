@@ -37,7 +37,7 @@ int checked_int(std::int64_t v, const char* what) {
 
 /// Descriptors of one geometry and, per pass, the algorithm, its math type and workspace size.
 /// The input, weight and output are float, or bfloat16 (`bf16`, forward only) with float
-/// accumulation (cuDNN's BFLOAT16_CONFIG).
+/// accumulation (cuDNN's PSEUDO_BFLOAT16_CONFIG).
 class ConvPlan {
 public:
   ConvPlan(const Tensor<float>& x, const Tensor<float>& weight, const Conv2dGeometry& g, const Shape& out, bool bf16)
@@ -230,6 +230,16 @@ Shape output_shape(const Tensor<float>& x, const Tensor<float>& weight, const Co
   return {x.size(0), weight.size(0), g.out_h(x.size(2)), g.out_w(x.size(3))};
 }
 
+/// cuDNN's forward convolution of `plan` from device data x and w into y (of the plan's type).
+void convolve(ConvPlan& plan, const void* x, const void* w, void* y, const char* what) {
+  cudnnConvolutionFwdAlgo_t algo{};
+  Storage<std::byte> workspace(plan.prepare(Pass::forward, algo), Device::cuda, false);
+  const float one = 1.0f, zero = 0.0f;
+  check(cudnnConvolutionForward(cudnn_handle(), &one, plan.x(), x, plan.w(), w, plan.conv(), algo, workspace.data(),
+                                workspace.size(), &zero, plan.y(), y),
+        what);
+}
+
 /// The forward convolution in bfloat16 (set_bf16): input and weight rounded to bfloat16, cuDNN's
 /// product with float accumulation, its bfloat16 output widened to float in `y`.
 void conv2d_bf16(const Tensor<float>& x, const Tensor<float>& weight, const Conv2dGeometry& g, Tensor<float>& y) {
@@ -240,12 +250,7 @@ void conv2d_bf16(const Tensor<float>& x, const Tensor<float>& weight, const Conv
   launch::to_bfloat16(x.data(), x16.data(), x.numel(), stream());
   launch::to_bfloat16(weight.data(), w16.data(), weight.numel(), stream());
   check_launch("to_bfloat16 kernel");
-  cudnnConvolutionFwdAlgo_t algo{};
-  Storage<std::byte> workspace(plan.prepare(Pass::forward, algo), Device::cuda, false);
-  const float one = 1.0f, zero = 0.0f;
-  check(cudnnConvolutionForward(cudnn_handle(), &one, plan.x(), x16.data(), plan.w(), w16.data(), plan.conv(), algo,
-                                workspace.data(), workspace.size(), &zero, plan.y(), y16.data()),
-        "cudnnConvolutionForward (bfloat16)");
+  convolve(plan, x16.data(), w16.data(), y16.data(), "cudnnConvolutionForward (bfloat16)");
   launch::from_bfloat16(y16.data(), y.data(), y.numel(), stream());
   check_launch("from_bfloat16 kernel");
 }
@@ -268,12 +273,8 @@ Tensor<float> conv2d(const Tensor<float>& x, const Tensor<float>& weight, const 
     return y;
   }
   ConvPlan& plan = plan_for(x, weight, g, out);
-  cudnnConvolutionFwdAlgo_t algo{};
-  Storage<std::byte> workspace(plan.prepare(Pass::forward, algo), Device::cuda, false);
-  const float one = 1.0f, zero = 0.0f;
-  check(cudnnConvolutionForward(cudnn_handle(), &one, plan.x(), x.data(), plan.w(), weight.data(), plan.conv(), algo,
-                                workspace.data(), workspace.size(), &zero, plan.y(), y.data()),
-        "cudnnConvolutionForward");
+  convolve(plan, x.data(), weight.data(), y.data(), "cudnnConvolutionForward");
+  const float one = 1.0f;
   if (bias.defined())
     check(cudnnAddTensor(cudnn_handle(), &one, plan.bias(), bias.data(), &one, plan.y(), y.data()), "cudnnAddTensor");
   return y;

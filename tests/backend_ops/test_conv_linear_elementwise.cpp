@@ -110,6 +110,23 @@ TEST_CASE("conv2d in bfloat16: the CPU's product of the rounded operands, rounde
       bias_wrong += biased.data()[k] == got.data()[k] + b.data()[(k / plane) % c.out] ? 0 : 1;
     CHECK(bias_wrong == 0);
   }
+  // Backward passes stay float: the same bits with the mode on as off (deterministic algorithms).
+  {
+    cuda::set_deterministic(true);
+    const ConvCase& c = cases[1];
+    const Tensor<float> x = random_tensor({1, c.in, c.height, c.width}, 9997).to(Device::cuda);
+    const Tensor<float> w = random_tensor({c.out, c.in / c.g.groups, c.g.kernel_h, c.g.kernel_w}, 9996, -0.1, 0.1)
+                                .to(Device::cuda);
+    const Tensor<float> dy = random_tensor({1, c.out, c.g.out_h(c.height), c.g.out_w(c.width)}, 9995).to(Device::cuda);
+    Tensor<float> dw_float(w.shape(), Device::cuda), dw_bf16(w.shape(), Device::cuda);
+    const Tensor<float> dx_float = conv2d_backward(x, w, dy, c.g, true, &dw_float, nullptr);
+    cuda::set_bf16(true);
+    const Tensor<float> dx_bf16 = conv2d_backward(x, w, dy, c.g, true, &dw_bf16, nullptr);
+    cuda::set_bf16(false);
+    cuda::set_deterministic(false);
+    CHECK(largest_difference(dx_float, dx_bf16) == 0.0f);
+    CHECK(largest_difference(dw_float, dw_bf16) == 0.0f);
+  }
   // Off again: float convolutions, within the float bound of the CPU.
   const ConvCase& c = cases.front();
   const Tensor<float> x = random_tensor({1, c.in, c.height, c.width}, 9999);

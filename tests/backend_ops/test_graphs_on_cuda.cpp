@@ -169,12 +169,19 @@ TEST_CASE("bfloat16 convolutions: an inference plan replays the eager bf16 pass;
     const std::string name(models::arch_name(arch));
     models::FcamModel<float> model(arch, 5);
     model.to(Device::cuda);
+    model.eval();
     const Tensor<float> x = random_tensor({2, 3, 224, 224}, 41, -2.0, 2.0).to(Device::cuda);
+    const auto probabilities = [&] {  // the foreground probabilities, before the min–max normalisation
+      NoGradGuard no_grad;
+      return model.foreground(model.classify(x).stages);
+    };
     const models::Inference<float> fp32 = eager(model, x);
+    const Tensor<float> fp32_probabilities = probabilities();
     cuda::set_bf16(true);
     models::InferencePlan<float> plan(model, x.shape());
     const models::Inference<float> replayed = plan.run(x);
     const models::Inference<float> bf16 = eager(model, x);
+    const Tensor<float> bf16_probabilities = probabilities();
     cuda::set_bf16(false);
     CHECK(largest_difference(replayed.maps, bf16.maps) == 0.0f);
     CHECK(largest_difference(replayed.logits, bf16.logits) == 0.0f);
@@ -182,12 +189,14 @@ TEST_CASE("bfloat16 convolutions: an inference plan replays the eager bf16 pass;
     const float logit_scale = *std::max_element(logits.data(), logits.data() + logits.numel(),
                                                 [](float a, float b) { return std::abs(a) < std::abs(b); });
     const float map_difference = largest_difference(bf16.maps, fp32.maps);
+    const float probability_difference = largest_difference(bf16_probabilities, fp32_probabilities);
     const float logit_difference = largest_difference(bf16.logits, fp32.logits) / std::abs(logit_scale);
-    // The figures docs/cuda.md reports for bf16.
-    WARN(name << " bf16 vs fp32: maps differ by up to " << map_difference << ", logits by "
-              << logit_difference << " of the largest");
-    CHECK(map_difference > 0.0f);  // the mode was on
-    CHECK(map_difference <= 0.2f);
+    // The figures docs/cuda.md reports for bf16. The normalised maps of a random model can span a
+    // tiny range, which the normalisation magnifies: the bounds are on the probabilities and logits.
+    WARN(name << " bf16 vs fp32: normalised maps differ by up to " << map_difference << ", probabilities by "
+              << probability_difference << ", logits by " << logit_difference << " of the largest");
+    CHECK(probability_difference > 0.0f);  // the mode was on
+    CHECK(probability_difference <= 0.05f);
     CHECK(logit_difference <= 0.1f);
   }
 }

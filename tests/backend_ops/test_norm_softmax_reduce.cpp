@@ -382,8 +382,8 @@ TEST_CASE("keyed noise on the GPU: the CPU's draws, up to a float's last bit in 
     INFO(differing << " of " << got.numel() << " elements differ, by at most " << worst);
     CHECK(differing <= got.numel() / 10000);  // CUDA's and glibc's log and cos differ in rare last bits
     CHECK(worst <= 1e-6);
-    // Not vacuous: the noise is there.
-    CHECK(largest_difference(cpu, x) > 0.3f);
+    // Not vacuous: the noise is there (σ 0.3: some draw beyond 1σ among the large shapes' elements).
+    CHECK(largest_difference(cpu, x) > (x.numel() > 1 ? 0.3f : 0.0f));
   }
 }
 
