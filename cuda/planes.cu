@@ -36,6 +36,14 @@ __global__ void ordered_plane_sums_kernel(const float* __restrict__ x, std::int6
   }
 }
 
+/// fc[classes[b]·channels + k] for the flat index at = b·channels + k, in double: the class's
+/// fc value of channel k.
+__device__ double class_row_value(const float* fc, const std::int32_t* classes, std::int64_t at,
+                                  std::int64_t channels) {
+  const std::int64_t b = at / channels, k = at - b * channels;
+  return static_cast<double>(fc[static_cast<std::int64_t>(classes[b]) * channels + k]);
+}
+
 __global__ void class_channel_weights_kernel(const float* __restrict__ fc, const std::int32_t* __restrict__ classes,
                                              const double* __restrict__ sums, std::int64_t batch,
                                              std::int64_t channels, std::int64_t plane, int rule,
@@ -43,10 +51,32 @@ __global__ void class_channel_weights_kernel(const float* __restrict__ fc, const
   const std::int64_t total = batch * channels;
   for (std::int64_t at = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; at < total;
        at += std::int64_t(gridDim.x) * blockDim.x) {
-    const std::int64_t b = at / channels, k = at - b * channels;
-    const float w = fc[static_cast<std::int64_t>(classes[b]) * channels + k];
-    weights[at] = class_channel_weight(static_cast<ClassWeight>(rule), static_cast<double>(w), plane,
-                                       sums != nullptr ? sums[at] : 0.0);
+    weights[at] = class_channel_weight(static_cast<ClassWeight>(rule), class_row_value(fc, classes, at, channels),
+                                       plane, sums != nullptr ? sums[at] : 0.0);
+  }
+}
+
+__global__ void add_gradcampp_alpha_kernel(const float* __restrict__ fc, const std::int32_t* __restrict__ classes,
+                                           const double* __restrict__ sums, std::int64_t batch, std::int64_t channels,
+                                           std::int64_t plane, bool reference_alpha, float* __restrict__ alpha_sum) {
+  const std::int64_t total = batch * channels;
+  for (std::int64_t at = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; at < total;
+       at += std::int64_t(gridDim.x) * blockDim.x) {
+    const double g = class_row_value(fc, classes, at, channels) / static_cast<double>(plane);
+    alpha_sum[at] += static_cast<float>(gradcampp_alpha(g, sums != nullptr ? sums[at] : 0.0, reference_alpha));
+  }
+}
+
+__global__ void smoothed_gradcampp_weights_kernel(const float* __restrict__ fc,
+                                                  const std::int32_t* __restrict__ classes,
+                                                  const float* __restrict__ alpha_sum, std::int64_t batch,
+                                                  std::int64_t channels, std::int64_t plane, int passes,
+                                                  double* __restrict__ weights) {
+  const std::int64_t total = batch * channels;
+  for (std::int64_t at = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; at < total;
+       at += std::int64_t(gridDim.x) * blockDim.x) {
+    weights[at] = smoothed_gradcampp_weight(class_row_value(fc, classes, at, channels), plane,
+                                            static_cast<double>(alpha_sum[at]), passes);
   }
 }
 
@@ -93,6 +123,24 @@ void class_channel_weights(const float* fc, const std::int32_t* classes, const d
   if (total == 0) return;
   class_channel_weights_kernel<<<grid_for(total), block_threads, 0, stream>>>(fc, classes, sums, batch, channels,
                                                                               plane, rule, weights);
+}
+
+void add_gradcampp_alpha(const float* fc, const std::int32_t* classes, const double* sums, std::int64_t batch,
+                         std::int64_t channels, std::int64_t plane, bool reference_alpha, float* alpha_sum,
+                         cudaStream_t stream) {
+  const std::int64_t total = batch * channels;
+  if (total == 0) return;
+  add_gradcampp_alpha_kernel<<<grid_for(total), block_threads, 0, stream>>>(fc, classes, sums, batch, channels, plane,
+                                                                            reference_alpha, alpha_sum);
+}
+
+void smoothed_gradcampp_weights(const float* fc, const std::int32_t* classes, const float* alpha_sum,
+                                std::int64_t batch, std::int64_t channels, std::int64_t plane, int passes,
+                                double* weights, cudaStream_t stream) {
+  const std::int64_t total = batch * channels;
+  if (total == 0) return;
+  smoothed_gradcampp_weights_kernel<<<grid_for(total), block_threads, 0, stream>>>(fc, classes, alpha_sum, batch,
+                                                                                   channels, plane, passes, weights);
 }
 
 void normalize_runs(const float* x, std::int64_t count, std::int64_t length, float* out, cudaStream_t stream) {

@@ -24,6 +24,18 @@ void ordered_plane_sums(const float* x, std::int64_t planes, std::int64_t plane,
 void class_channel_weights(const float* fc, const std::int32_t* classes, const double* sums, std::int64_t batch,
                            std::int64_t channels, std::int64_t plane, int rule, double* weights, cudaStream_t stream);
 
+/// alpha_sum[b·channels + k] += float(gradcampp_alpha(fc[classes[b]·channels + k] / plane, sums[b·channels + k],
+/// reference_alpha)) for b < batch, k < channels; `sums` may be null with the reference α.
+void add_gradcampp_alpha(const float* fc, const std::int32_t* classes, const double* sums, std::int64_t batch,
+                         std::int64_t channels, std::int64_t plane, bool reference_alpha, float* alpha_sum,
+                         cudaStream_t stream);
+
+/// weights[b·channels + k] = smoothed_gradcampp_weight(fc[classes[b]·channels + k], plane,
+/// alpha_sum[b·channels + k], passes) for b < batch, k < channels.
+void smoothed_gradcampp_weights(const float* fc, const std::int32_t* classes, const float* alpha_sum,
+                                std::int64_t batch, std::int64_t channels, std::int64_t plane, int passes,
+                                double* weights, cudaStream_t stream);
+
 /// Each run r < count of `length` values: out = (x − lo) / hi with lo = min x and
 /// hi = max (x − lo), or 0 everywhere when hi is not positive. One block per run.
 void normalize_runs(const float* x, std::int64_t count, std::int64_t length, float* out, cudaStream_t stream);

@@ -329,7 +329,7 @@ TEST_CASE("InferencePlan on the CPU: the eager pass's logits and normalised maps
   CHECK_THROWS_WITH(models::InferencePlan<float>(model, Shape{3, 64, 64}), Catch::Contains("N×C×H×W"));
 }
 
-TEST_CASE("InferencePlan with cam::plan_maps: a closed-form CAM of fixed or top classes, at full resolution",
+TEST_CASE("InferencePlan with cam::plan_maps: a CAM method of fixed or top classes, at full resolution",
           "[models][cam]") {
   models::FcamModel<float> model(models::Arch::resnet18, 4, 16);
   Tensor<float> x({3, 3, 64, 48});
@@ -354,7 +354,25 @@ TEST_CASE("InferencePlan with cam::plan_maps: a closed-form CAM of fixed or top 
       for (std::int64_t i = 0; i < out.logits.numel(); ++i) CHECK(got.logits.data()[i] == out.logits.data()[i]);
     }
   }
-  CHECK_THROWS_WITH(cam::plan_maps<float>(cam::Method::sgcampp), Catch::Contains("sgcampp needs the input image"));
+  // Smooth-GradCAM++: the noisy passes with the plan's fixed key, the same at every call.
+  for (const bool choose : {true, false}) {
+    INFO("sgcampp" << (choose ? ", top classes" : ", fixed classes"));
+    models::InferencePlan<float> plan(
+        model, x.shape(), cam::plan_maps<float>(cam::Method::sgcampp, choose ? std::vector<int>{} : fixed, {}, {3, 0.2}, 42));
+    const Tensor<float> want = cam::full_resolution(
+        cam::smooth_gradcampp_keyed(model, x, choose ? predicted : fixed, 3, 0.2, 42), 64, 48);
+    for (int call = 0; call < 2; ++call) {
+      const models::Inference<float> got = plan.run(x);
+      REQUIRE(got.maps.shape() == want.shape());
+      for (std::int64_t i = 0; i < want.numel(); ++i) REQUIRE(got.maps.data()[i] == want.data()[i]);
+    }
+    // Another key perturbs differently.
+    const Tensor<float> other = cam::full_resolution(
+        cam::smooth_gradcampp_keyed(model, x, choose ? predicted : fixed, 3, 0.2, 43), 64, 48);
+    CHECK(max_abs_difference(other, want) > 0);
+  }
+  CHECK_THROWS_WITH(cam::plan_maps<float>(cam::Method::sgcampp, {}, {}, {0, 0.3}),
+                    Catch::Contains("Smooth-GradCAM++ needs passes >= 1 and sigma >= 0, got 0 and 0.3"));
   models::InferencePlan<float> wrong(model, x.shape(), cam::plan_maps<float>(cam::Method::cam, {0, 4, 1}));
   CHECK_THROWS_WITH(wrong.run(x), Catch::Contains("class 4 outside [0, 4)"));
 }

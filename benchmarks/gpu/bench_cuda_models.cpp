@@ -7,13 +7,14 @@
 //                                                 fcam (decoder, head, softmax)
 // <math> is fp32 (TF32 off), tf32, or, for the forward and F-CAM rows, fp32-fast (TF32 off with
 // cuda::set_fast_convolutions: cuDNN's FFT and Winograd algorithms allowed, as PyTorch allows
-// them) and bf16 (cuda::set_bf16: bfloat16 convolutions). The F-CAM and closed-form CAM rows also
-// have graph-fp32, graph-tf32 and graph-bf16: models::InferencePlan (with cam::plan_maps for a CAM
-// method), the whole pass (logits and normalised maps) replayed as one CUDA graph. Every image's
+// them) and bf16 (cuda::set_bf16: bfloat16 convolutions). The F-CAM and CAM rows also have
+// graph-fp32, graph-tf32 and graph-bf16: models::InferencePlan (with cam::plan_maps for a CAM
+// method; Smooth-GradCAM++ with a fixed noise key), the whole pass (logits and normalised maps)
+// replayed as one CUDA graph. Every image's
 // map is of class 7. Each timed iteration is one call and a wait for the device: the latency a
 // caller sees. The counter enqueue_ms is the host time until the call returned, before that wait:
-// close to the whole time, the host is the limit (launches, plans, host copies; Smooth-GradCAM++'s
-// host reads of plane sums wait for the device too). benchmarks/gpu/models_vs_torch.py runs this
+// close to the whole time, the host is the limit (launches, plans, host copies).
+// benchmarks/gpu/models_vs_torch.py runs this
 // and the PyTorch peer in the same run and prints the ratio table.
 #include <benchmark/benchmark.h>
 
@@ -79,7 +80,7 @@ void run_row(benchmark::State& state, models::Arch arch, std::string row, std::i
   if (graphed && row == "fcam") plan.emplace(model, x.shape());
   if (graphed && row != "fcam") {
     const std::vector<int> wanted(static_cast<std::size_t>(batch), target_class);
-    plan.emplace(model, x.shape(), cam::plan_maps<float>(cam::parse_method(row), wanted));
+    plan.emplace(model, x.shape(), cam::plan_maps<float>(cam::parse_method(row), wanted, {}, {}, rng.next_u64()));
   }
   const auto call = [&] { return graphed ? plan->run(x).maps : row_call(model, x, row, rng); };
   for (int i = 0; i < 2; ++i) call();  // plans, algorithms and cached blocks
@@ -107,8 +108,7 @@ const bool registered = [] {
       for (const std::int64_t batch : {1, 32, 128})
         for (const std::string math : {"fp32", "tf32", "fp32-fast", "bf16", "graph-fp32", "graph-tf32", "graph-bf16"}) {
           if ((math == "fp32-fast" || math == "bf16") && row != "forward" && row != "fcam") continue;
-          const bool capturable = row == "fcam" || (row != "forward" && cam::closed_form(cam::parse_method(row)));
-          if (math.starts_with("graph-") && !capturable) continue;
+          if (math.starts_with("graph-") && row == "forward") continue;
           const std::string name = "cuda_models/" + std::string(models::arch_name(arch)) + "/" + row + "/batch" +
                                    std::to_string(batch) + "/" + math;
           benchmark::RegisterBenchmark(name.c_str(), run_row, arch, row, batch, math)

@@ -10,8 +10,9 @@ full-resolution maps out, for cam, gradcam, gradcampp, sgcampp (4 noisy passes),
 layercam and fcam (decoder, head, softmax); batch 1, 32 and 128 at 224×224, 200 classes, random
 weights, eval mode. Math: "fp32" (TF32 off on both sides), "tf32", or "fp32-fast" (forward and
 F-CAM rows: fcam with TF32 off but cuDNN's FFT and Winograd algorithms allowed, as PyTorch's fp32
-allows them), or, for F-CAM and the closed-form CAM methods, "graph-fp32" / "graph-tf32": fcam's
-models::InferencePlan (the pass, with cam::plan_maps for a CAM method, replayed as one CUDA graph)
+allows them), or, for F-CAM and the CAM methods, "graph-fp32" / "graph-tf32": fcam's
+models::InferencePlan (the pass, with cam::plan_maps for a CAM method, replayed as one CUDA graph;
+Smooth-GradCAM++'s noise keyed once per plan)
 against PyTorch's row captured with torch.cuda.graphs at the same math (its gradient CAMs with
 autograd's backward inside the graph, and with the closed form; a row PyTorch cannot capture keeps
 fcam's time and says why). "bf16" / "graph-bf16": fcam's bfloat16 convolutions (cuda::set_bf16)

@@ -87,6 +87,34 @@ TEST_CASE("class_weighted_channel_sum and the CAM methods built on it give the C
   CHECK_THROWS_WITH(ClassIndices::uploaded({3, 200}, 200), Catch::Contains("class 200 outside [0, 200)"));
 }
 
+TEST_CASE("Smooth-GradCAM++'s α sums and maps give the CPU's bits, with host and device classes", "[cuda]") {
+  const Tensor<float> fc = random_tensor({200, 2048}, 2311, -0.05, 0.05);
+  const Tensor<float> gpu_fc = fc.to(gpu);
+  const std::vector<int> classes{3, 199, 3, 0};
+  const ClassIndices device_classes = ClassIndices::uploaded(classes, 200);
+  std::vector<Tensor<float>> passes;
+  for (std::uint64_t p = 0; p < 3; ++p) passes.push_back(random_tensor({4, 2048, 7, 7}, 2312 + p));
+  std::fill(passes[1].data() + 5 * 49, passes[1].data() + 6 * 49, 0.0f);  // a plane summing to 0
+  for (const bool reference : {false, true})
+    for (const bool on_device : {false, true}) {
+      const std::string what = std::string(reference ? "reference α" : "paper's α") +
+                               (on_device ? ", device classes" : ", host classes");
+      Tensor<float> cpu_alpha({4, 2048}), gpu_alpha({4, 2048}, gpu);
+      for (const Tensor<float>& a : passes) {
+        add_gradcampp_alpha(cpu_alpha, a, fc, classes, reference);
+        add_gradcampp_alpha(gpu_alpha, a.to(gpu), gpu_fc, on_device ? device_classes : ClassIndices(classes), reference);
+      }
+      expect_same_bits(cpu_alpha, gpu_alpha, "α sums, " + what);
+      expect_same_bits(smoothed_gradcampp_sum(passes.back(), fc, classes, cpu_alpha, 3),
+                       smoothed_gradcampp_sum(passes.back().to(gpu), gpu_fc,
+                                              on_device ? device_classes : ClassIndices(classes), gpu_alpha, 3),
+                       "smoothed_gradcampp_sum, " + what);
+    }
+  Tensor<float> cpu_alpha({4, 2048});
+  CHECK_THROWS_WITH(add_gradcampp_alpha(cpu_alpha, passes[0].to(gpu), gpu_fc, classes, false),
+                    Catch::Contains("operands on different devices"));
+}
+
 TEST_CASE("top_class on the GPU gives the CPU's classes and reads nothing back", "[cuda]") {
   Tensor<float> logits = random_tensor({300, 200}, 2310, -4.0, 4.0);
   const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();

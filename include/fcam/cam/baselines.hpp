@@ -11,12 +11,6 @@
 
 namespace fcam::cam {
 
-/// Smooth-GradCAM++'s noise (the reference's 4 passes, σ = 0.3 on the normalised input).
-struct SmoothOptions {
-  int passes = 4;      ///< noisy passes
-  double sigma = 0.3;  ///< noise standard deviation
-};
-
 /// Low-resolution maps (N×h×w, not normalised) of `classes` by the baseline `method` for the
 /// images `inputs`, whose classifier output is `out` (FcamModel::classify(inputs)): the
 /// closed-form methods read its CAM layer; Smooth-GradCAM++ runs its noisy passes of `inputs`

@@ -62,4 +62,12 @@ FCAM_CHANNEL_WEIGHT_RULE inline double class_channel_weight(ClassWeight rule, do
   }
 }
 
+/// Smooth-GradCAM++'s weight of fc value w for maps of `plane` pixels, from the α of its
+/// passes summed to `alpha_sum` over `passes` passes: (h·w)·mean α·max(g, 0), in double.
+FCAM_CHANNEL_WEIGHT_RULE inline double smoothed_gradcampp_weight(double w, std::int64_t plane, double alpha_sum,
+                                                                 int passes) {
+  const double g = w / static_cast<double>(plane);
+  return static_cast<double>(plane) * (alpha_sum / passes) * (g < 0.0 ? 0.0 : g);
+}
+
 }  // namespace fcam

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "fcam/core/class_indices.hpp"
@@ -51,6 +52,60 @@ Tensor<T> class_weighted_channel_sum(const Tensor<T>& features, const Tensor<T>&
   FCAM_CHECK(classes.device() == Device::cpu,
              "class_weighted_channel_sum: the classes are on the GPU but the features on the CPU");
   return cpu::class_weighted_channel_sum(features, fc_weight, classes.host(), rule, relu);
+}
+
+namespace detail {
+/// The checks of the Smooth-GradCAM++ ops: features N×C×H×W, fc weight K×C, α sums N×C, one class
+/// per image in [0, K); errors start with `what`.
+template <Scalar T>
+void check_alpha_operands(const char* what, const Tensor<T>& alpha_sum, const Tensor<T>& features,
+                          const Tensor<T>& fc_weight, const ClassIndices& classes) {
+  check_rank(features, 4, (std::string(what) + " features").c_str());
+  check_rank(fc_weight, 2, (std::string(what) + " fc weight").c_str());
+  FCAM_CHECK(fc_weight.size(1) == features.size(1), what, ": fc weight ", to_string(fc_weight.shape()),
+             " for features ", to_string(features.shape()));
+  FCAM_CHECK(alpha_sum.defined() && alpha_sum.shape() == Shape({features.size(0), features.size(1)}), what,
+             ": α sums ", alpha_sum.defined() ? to_string(alpha_sum.shape()) : std::string("undefined"),
+             " for features ", to_string(features.shape()));
+  check_classes(classes, features.size(0), fc_weight.size(0), what);
+}
+}  // namespace detail
+
+/// Smooth-GradCAM++'s α of one noisy pass, added in place: alpha_sum[b, k] +=
+/// T(gradcampp_alpha(fc_weight[classes[b], k] / (H·W), Σ_ij features[b, k], `reference_alpha`))
+/// for `alpha_sum` N×C on the features' device. As class_weighted_channel_sum, a GPU gathers the
+/// rows and sums the planes itself (capturable with device classes). Throws fcam::Error as
+/// class_weighted_channel_sum does, and for an `alpha_sum` of another shape or device.
+template <Scalar T>
+void add_gradcampp_alpha(Tensor<T>& alpha_sum, const Tensor<T>& features, const Tensor<T>& fc_weight,
+                         const ClassIndices& classes, bool reference_alpha) {
+  detail::check_alpha_operands("add_gradcampp_alpha", alpha_sum, features, fc_weight, classes);
+  if (operand_device("add_gradcampp_alpha", {&alpha_sum, &features, &fc_weight}) == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>) return cuda::add_gradcampp_alpha(alpha_sum, features, fc_weight, classes,
+                                                                         reference_alpha);
+    else cuda::unavailable_for<T>("add_gradcampp_alpha");
+  }
+  FCAM_CHECK(classes.device() == Device::cpu, "add_gradcampp_alpha: the classes are on the GPU but the features on the CPU");
+  cpu::add_gradcampp_alpha(alpha_sum, features, fc_weight, classes.host(), reference_alpha);
+}
+
+/// Smooth-GradCAM++'s maps N×H×W from the last pass's `features` and the α summed over `passes`
+/// passes (add_gradcampp_alpha): weighted_channel_sum with ReLU and the weights
+/// smoothed_gradcampp_weight(fc_weight[classes[b], k], H·W, alpha_sum[b, k], passes). Capturable
+/// on a GPU with device classes; throws fcam::Error as add_gradcampp_alpha does.
+template <Scalar T>
+Tensor<T> smoothed_gradcampp_sum(const Tensor<T>& features, const Tensor<T>& fc_weight, const ClassIndices& classes,
+                                 const Tensor<T>& alpha_sum, int passes) {
+  detail::check_alpha_operands("smoothed_gradcampp_sum", alpha_sum, features, fc_weight, classes);
+  FCAM_CHECK(passes >= 1, "smoothed_gradcampp_sum: passes must be >= 1, got ", passes);
+  if (operand_device("smoothed_gradcampp_sum", {&features, &fc_weight, &alpha_sum}) == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>) return cuda::smoothed_gradcampp_sum(features, fc_weight, classes, alpha_sum,
+                                                                            passes);
+    else cuda::unavailable_for<T>("smoothed_gradcampp_sum");
+  }
+  FCAM_CHECK(classes.device() == Device::cpu,
+             "smoothed_gradcampp_sum: the classes are on the GPU but the features on the CPU");
+  return cpu::smoothed_gradcampp_sum(features, fc_weight, classes.host(), alpha_sum, passes);
 }
 
 /// Min–max normalisation of each item (first dimension): (x − min) / max(x − min); a constant

@@ -23,6 +23,18 @@ Tensor<float> weighted_channel_sum(const Tensor<float>& features, const std::vec
 Tensor<float> class_weighted_channel_sum(const Tensor<float>& features, const Tensor<float>& fc_weight,
                                          const ClassIndices& classes, int rule, bool relu);
 
+/// Smooth-GradCAM++'s α of one pass added to `alpha_sum` (N×C): alpha_sum[b, k] +=
+/// float(gradcampp_alpha(fc_weight[classes[b], k] / (H·W), Σ_ij features[b, k], `reference_alpha`)),
+/// the CPU's bits; nothing waits (capturable with device classes). Operands checked by the op.
+void add_gradcampp_alpha(Tensor<float>& alpha_sum, const Tensor<float>& features, const Tensor<float>& fc_weight,
+                         const ClassIndices& classes, bool reference_alpha);
+
+/// Smooth-GradCAM++'s maps: weighted_channel_sum (ReLU) with the weights
+/// smoothed_gradcampp_weight(fc_weight[classes[b], k], H·W, alpha_sum[b, k], passes), the CPU's
+/// bits; nothing waits. Operands checked by the op.
+Tensor<float> smoothed_gradcampp_sum(const Tensor<float>& features, const Tensor<float>& fc_weight,
+                                     const ClassIndices& classes, const Tensor<float>& alpha_sum, int passes);
+
 /// Each of the `count` runs of `length` values: (x − min) / max(x − min), 0 when constant.
 Tensor<float> normalize_runs(const Tensor<float>& x, std::int64_t count, std::int64_t length);
 

@@ -51,6 +51,41 @@ Tensor<T> class_weighted_channel_sum(const Tensor<T>& features, const Tensor<T>&
   return cpu::weighted_channel_sum(features, weights, relu);
 }
 
+/// alpha_sum[b, k] += T(gradcampp_alpha(fc_weight[classes[b], k] / plane, Σ_ij features[b, k],
+/// `reference_alpha`)) (the plane sums in double, in memory order, only for the paper's α).
+template <Scalar T>
+void add_gradcampp_alpha(Tensor<T>& alpha_sum, const Tensor<T>& features, const Tensor<T>& fc_weight,
+                         const std::vector<int>& classes, bool reference_alpha) {
+  const std::int64_t n = features.size(0), c = features.size(1), plane = features.size(2) * features.size(3);
+  const std::vector<double> sums = reference_alpha ? std::vector<double>() : cpu::run_sums(features, n * c, plane);
+  for (std::int64_t b = 0; b < n; ++b) {
+    const T* row = fc_weight.data() + classes[static_cast<std::size_t>(b)] * c;
+    for (std::int64_t k = 0; k < c; ++k) {
+      const auto at = static_cast<std::size_t>(b * c + k);
+      const double g = static_cast<double>(row[k]) / static_cast<double>(plane);
+      alpha_sum.data()[at] += static_cast<T>(gradcampp_alpha(g, sums.empty() ? 0.0 : sums[at], reference_alpha));
+    }
+  }
+}
+
+/// weighted_channel_sum (ReLU) with the weights smoothed_gradcampp_weight(fc_weight[classes[b], k],
+/// plane, alpha_sum[b, k], passes).
+template <Scalar T>
+Tensor<T> smoothed_gradcampp_sum(const Tensor<T>& features, const Tensor<T>& fc_weight,
+                                 const std::vector<int>& classes, const Tensor<T>& alpha_sum, int passes) {
+  const std::int64_t n = features.size(0), c = features.size(1), plane = features.size(2) * features.size(3);
+  std::vector<double> weights(static_cast<std::size_t>(n * c));
+  for (std::int64_t b = 0; b < n; ++b) {
+    const T* row = fc_weight.data() + classes[static_cast<std::size_t>(b)] * c;
+    for (std::int64_t k = 0; k < c; ++k) {
+      const auto at = static_cast<std::size_t>(b * c + k);
+      weights[at] = smoothed_gradcampp_weight(static_cast<double>(row[k]), plane,
+                                              static_cast<double>(alpha_sum.data()[at]), passes);
+    }
+  }
+  return cpu::weighted_channel_sum(features, weights, true);
+}
+
 /// Each of the `count` runs of `length` values: (x − min) / max(x − min), 0 when constant.
 template <Scalar T>
 Tensor<T> normalize_runs(const Tensor<T>& x, std::int64_t count, std::int64_t length) {
