@@ -1,8 +1,8 @@
-// Convolutions through cuDNN's convolution API (in float, or the forward pass in bfloat16 when
-// set_bf16 is on): descriptors and algorithm choices are made once per geometry and kept in a
-// per-thread cache, workspaces come from the caching allocator (freed
-// stream-ordered, so they may go back as soon as the call is enqueued), and nothing waits for the
-// device.
+// Convolutions through cuDNN (in float, or the forward pass in bfloat16 when set_bf16 is on;
+// forward passes through the graph API where it has an engine, conv2d_graph.hpp, else the legacy
+// convolution API): descriptors and algorithm choices are made once per geometry and kept in a
+// per-thread cache, workspaces come from the caching allocator (freed stream-ordered, so they may
+// go back as soon as the call is enqueued), and nothing waits for the device.
 #include "fcam/cuda/ops/conv2d.hpp"
 
 #include <array>
@@ -241,16 +241,25 @@ void convolve(ConvPlan& plan, const void* x, const void* w, void* y, const char*
 }
 
 /// The forward convolution in bfloat16 (set_bf16): input and weight rounded to bfloat16, cuDNN's
-/// product with float accumulation, its bfloat16 output widened to float in `y`.
+/// product with float accumulation into `y`. Through the graph API (a kept plan: a fraction of
+/// the legacy call's host time) with a float output where cuDNN offers that, else with a bfloat16
+/// output widened to float; the legacy API when the graph API has no engine, or when algorithms
+/// are timed (cudnnFind exists in the legacy API only).
 void conv2d_bf16(const Tensor<float>& x, const Tensor<float>& weight, const Conv2dGeometry& g, Tensor<float>& y) {
-  ConvPlan& plan = plan_for(x, weight, g, y.shape(), true);
   Storage<std::uint16_t> x16(static_cast<std::size_t>(x.numel()), Device::cuda, false);
   Storage<std::uint16_t> w16(static_cast<std::size_t>(weight.numel()), Device::cuda, false);
-  Storage<std::uint16_t> y16(static_cast<std::size_t>(y.numel()), Device::cuda, false);
   launch::to_bfloat16(x.data(), x16.data(), x.numel(), stream());
   launch::to_bfloat16(weight.data(), w16.data(), weight.numel(), stream());
   check_launch("to_bfloat16 kernel");
-  convolve(plan, x16.data(), w16.data(), y16.data(), "cudnnConvolutionForward (bfloat16)");
+  const bool graph = !benchmark_algorithms();
+  if (graph && conv2d_forward_graph_bf16(x.shape(), x16.data(), weight.shape(), w16.data(), g, y.shape(), y.data(),
+                                         CUDNN_DATA_FLOAT))
+    return;
+  Storage<std::uint16_t> y16(static_cast<std::size_t>(y.numel()), Device::cuda, false);
+  if (!graph || !conv2d_forward_graph_bf16(x.shape(), x16.data(), weight.shape(), w16.data(), g, y.shape(),
+                                           y16.data(), CUDNN_DATA_BFLOAT16))
+    convolve(plan_for(x, weight, g, y.shape(), true), x16.data(), w16.data(), y16.data(),
+             "cudnnConvolutionForward (bfloat16)");
   launch::from_bfloat16(y16.data(), y.data(), y.numel(), stream());
   check_launch("from_bfloat16 kernel");
 }

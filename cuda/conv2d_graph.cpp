@@ -1,5 +1,5 @@
-// Forward convolution through cuDNN's graph (backend) API: per geometry, math modes and pointer
-// alignment, the operation graph is built once, cuDNN's heuristics rank its engines, the first
+// Forward convolution through cuDNN's graph (backend) API, in float or with bfloat16 operands:
+// per geometry, data types, math modes and pointer alignment, the operation graph is built once, cuDNN's heuristics rank its engines, the first
 // engine that fits the math modes becomes an execution plan, and the plan is kept per thread (it
 // is bound to this thread's cuDNN handle). A call then builds a variant pack (the pointers) and
 // executes.
@@ -51,10 +51,10 @@ private:
   cudnnBackendDescriptor_t d_ = nullptr;
 };
 
-/// A finalized float NCHW tensor descriptor with packed strides.
-Descriptor tensor(const std::array<std::int64_t, 4>& dims, std::int64_t uid, std::int64_t alignment) {
+/// A finalized NCHW tensor descriptor of elements of `type` with packed strides.
+Descriptor tensor(const std::array<std::int64_t, 4>& dims, std::int64_t uid, std::int64_t alignment,
+                  cudnnDataType_t type) {
   const std::array<std::int64_t, 4> strides{dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3], 1};
-  const cudnnDataType_t type = CUDNN_DATA_FLOAT;
   Descriptor d(CUDNN_BACKEND_TENSOR_DESCRIPTOR);
   d.set(CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &type)
       .set(CUDNN_ATTR_TENSOR_DIMENSIONS, CUDNN_TYPE_INT64, 4, dims.data())
@@ -83,13 +83,13 @@ std::vector<cudnnBackendNumericalNote_t> notes_of(const Descriptor& config) {
 /// Whether an engine with these notes fits the math modes, by the rules of the legacy path
 /// (conv2d.cpp): with TF32 off no tensor cores (TF32 for float) and no down-converted inputs; no
 /// FFT, nor Winograd but for 3×3 kernels, unless fast convolutions are on; nothing
-/// nondeterministic in deterministic mode.
-bool acceptable(const std::vector<cudnnBackendNumericalNote_t>& notes, bool three_by_three) {
+/// nondeterministic in deterministic mode. bfloat16 operands (`bf16`) take any engine, as TF32.
+bool acceptable(const std::vector<cudnnBackendNumericalNote_t>& notes, bool three_by_three, bool bf16) {
   const auto has = [&](cudnnBackendNumericalNote_t n) {
     return std::find(notes.begin(), notes.end(), n) != notes.end();
   };
   if (deterministic() && has(CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC)) return false;
-  if (tf32_enabled()) return true;
+  if (bf16 || tf32_enabled()) return true;
   if (has(CUDNN_NUMERICAL_NOTE_TENSOR_CORE) || has(CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS) ||
       has(CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION))
     return false;
@@ -101,11 +101,13 @@ bool acceptable(const std::vector<cudnnBackendNumericalNote_t>& notes, bool thre
 class GraphPlan {
 public:
   GraphPlan() = default;  // unusable
-  GraphPlan(const Shape& x, const Shape& w, const Shape& y, const Conv2dGeometry& g, std::int64_t alignment) {
+  /// The plan of x (w) → y with operands of type `operands` and an output of type `output`.
+  GraphPlan(const Shape& x, const Shape& w, const Shape& y, const Conv2dGeometry& g, std::int64_t alignment,
+            cudnnDataType_t operands, cudnnDataType_t output) {
     cudnnHandle_t handle = cudnn_handle();
     const auto dims = [](const Shape& s) { return std::array<std::int64_t, 4>{s[0], s[1], s[2], s[3]}; };
-    Descriptor xd = tensor(dims(x), x_uid, alignment), wd = tensor(dims(w), w_uid, alignment),
-               yd = tensor(dims(y), y_uid, alignment);
+    Descriptor xd = tensor(dims(x), x_uid, alignment, operands), wd = tensor(dims(w), w_uid, alignment, operands),
+               yd = tensor(dims(y), y_uid, alignment, output);
     const std::int64_t spatial = 2;
     const cudnnDataType_t compute = CUDNN_DATA_FLOAT;
     const cudnnConvolutionMode_t mode = CUDNN_CROSS_CORRELATION;
@@ -156,7 +158,8 @@ public:
           "cudnnBackendGetAttribute (heuristics' results)");
     const bool three_by_three = g.kernel_h == 3 && g.kernel_w == 3;
     for (std::int64_t i = 0; i < count; ++i) {  // in the heuristics' order: the first that fits and builds
-      if (!acceptable(notes_of(configs[static_cast<std::size_t>(i)]), three_by_three)) continue;
+      if (!acceptable(notes_of(configs[static_cast<std::size_t>(i)]), three_by_three, operands != CUDNN_DATA_FLOAT))
+        continue;
       auto plan = std::make_unique<Descriptor>(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
       const cudnnBackendDescriptor_t config = handles[static_cast<std::size_t>(i)];
       plan->set(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &config)
@@ -173,9 +176,9 @@ public:
 
   bool usable() const { return plan_ != nullptr; }
 
-  void execute(const float* x, const float* w, float* y) const {
+  void execute(const void* x, const void* w, void* y) const {
     Storage<std::byte> workspace(static_cast<std::size_t>(workspace_), Device::cuda, false);
-    void* pointers[] = {const_cast<float*>(x), const_cast<float*>(w), y};  // cuDNN's API takes void*
+    void* pointers[] = {const_cast<void*>(x), const_cast<void*>(w), y};  // cuDNN's API takes void*
     const std::int64_t uids[] = {x_uid, w_uid, y_uid};
     void* workspace_pointer = workspace.data();
     Descriptor pack(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
@@ -199,17 +202,16 @@ std::int64_t alignment_of(std::initializer_list<const void*> pointers) {
   return alignment;
 }
 
-}  // namespace
-
-bool conv2d_forward_graph(const Tensor<float>& x, const Tensor<float>& weight, const Conv2dGeometry& g,
-                          Tensor<float>& y) {
+/// conv2d_forward_graph of device data: operands of type `operands`, the output of type `output`.
+bool forward_graph(const Shape& x_shape, const void* x, const Shape& w_shape, const void* w, const Conv2dGeometry& g,
+                   const Shape& y_shape, void* y, cudnnDataType_t operands, cudnnDataType_t output) {
   int device = 0;
   check(cudaGetDevice(&device), "cudaGetDevice");
-  const std::int64_t alignment = alignment_of({x.data(), weight.data(), y.data()});
-  using Key = std::array<std::int64_t, 19>;
-  const Key key{x.size(0), x.size(1), x.size(2), x.size(3), weight.size(0), weight.size(1), g.kernel_h, g.kernel_w,
+  const std::int64_t alignment = alignment_of({x, w, y});
+  using Key = std::array<std::int64_t, 21>;
+  const Key key{x_shape[0], x_shape[1], x_shape[2], x_shape[3], w_shape[0], w_shape[1], g.kernel_h, g.kernel_w,
                 g.stride_h, g.stride_w, g.pad_h, g.pad_w, g.dilation_h, g.dilation_w, device, tf32_enabled(),
-                deterministic(), fast_convolutions(), alignment};
+                deterministic(), fast_convolutions(), alignment, operands, output};
   thread_local std::map<Key, GraphPlan> plans;
   auto found = plans.find(key);
   if (found == plans.end()) {
@@ -217,15 +219,28 @@ bool conv2d_forward_graph(const Tensor<float>& x, const Tensor<float>& weight, c
     // every call of it goes to the legacy API without trying again.
     GraphPlan plan;
     try {
-      plan = GraphPlan(x.shape(), weight.shape(), y.shape(), g, alignment);
+      plan = GraphPlan(x_shape, w_shape, y_shape, g, alignment, operands, output);
     } catch (const Error&) {
       plan = GraphPlan();
     }
     found = plans.emplace(key, std::move(plan)).first;
   }
   if (!found->second.usable()) return false;
-  found->second.execute(x.data(), weight.data(), y.data());
+  found->second.execute(x, w, y);
   return true;
+}
+
+}  // namespace
+
+bool conv2d_forward_graph(const Tensor<float>& x, const Tensor<float>& weight, const Conv2dGeometry& g,
+                          Tensor<float>& y) {
+  return forward_graph(x.shape(), x.data(), weight.shape(), weight.data(), g, y.shape(), y.data(), CUDNN_DATA_FLOAT,
+                       CUDNN_DATA_FLOAT);
+}
+
+bool conv2d_forward_graph_bf16(const Shape& x_shape, const void* x, const Shape& w_shape, const void* w,
+                               const Conv2dGeometry& g, const Shape& y_shape, void* y, cudnnDataType_t output) {
+  return forward_graph(x_shape, x, w_shape, w, g, y_shape, y, CUDNN_DATA_BFLOAT16, output);
 }
 
 }  // namespace fcam::cuda

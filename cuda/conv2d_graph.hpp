@@ -24,4 +24,11 @@ namespace fcam::cuda {
 bool conv2d_forward_graph(const Tensor<float>& x, const Tensor<float>& weight, const Conv2dGeometry& g,
                           Tensor<float>& y);
 
+/// The bfloat16 forward convolution (set_bf16) through the graph API: device data x and w in
+/// bfloat16 of the shapes `x_shape` and `w_shape`, products accumulated in float, written to y of
+/// `y_shape` in `output` (CUDNN_DATA_FLOAT or CUDNN_DATA_BFLOAT16). Returns false, having done
+/// nothing, when cuDNN has no engine for it; throws on a failed execution.
+bool conv2d_forward_graph_bf16(const Shape& x_shape, const void* x, const Shape& w_shape, const void* w,
+                               const Conv2dGeometry& g, const Shape& y_shape, void* y, cudnnDataType_t output);
+
 }  // namespace fcam::cuda

@@ -168,6 +168,13 @@ Fence copy_host_to_device_ahead(void* dst, const void* src, std::size_t bytes) {
 
 void copy_host_to_device_staged(void* dst, const void* src, std::size_t bytes) {
   if (bytes == 0) return;
+  // Under capture the copy would become a graph node that reads the staging block again at every
+  // replay, long after it was reused: refuse it with the way out.
+  cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+  check(cudaStreamIsCapturing(stream(), &capturing), "cudaStreamIsCapturing");
+  FCAM_CHECK(capturing == cudaStreamCaptureStatusNone,
+             "host values (classes, channel weights or fill values given in host memory) cannot be copied to the ",
+             "GPU inside a CUDA graph: keep them on the device (ClassIndices::uploaded, top_class)");
   // A copy from pageable memory waits for the stream; one from a staging block only queues.
   void* staging = pinned_alloc(bytes);
   if (staging) {

@@ -26,6 +26,20 @@ inline constexpr double nmse_bound = 1e-7;
 /// convolutions (cuda::set_fast_convolutions).
 inline constexpr double nmse_bound_tf32 = 1e-5;
 
+/// Turns one of CUDA's global modes (cuda::set_tf32, set_bf16, set_deterministic,
+/// set_fast_convolutions) on for a scope and off at its end, also when a check throws: a mode
+/// left on would fail every later case of the program for the wrong reason.
+class ModeScope {
+public:
+  explicit ModeScope(void (*set)(bool)) : set_(set) { set_(true); }
+  ~ModeScope() { set_(false); }
+  ModeScope(const ModeScope&) = delete;
+  ModeScope& operator=(const ModeScope&) = delete;
+
+private:
+  void (*set_)(bool);
+};
+
 /// A CPU tensor of uniform values in [lo, hi), reproducible from `seed`.
 inline Tensor<float> random_tensor(const Shape& shape, std::uint64_t seed, double lo = -1.0, double hi = 1.0) {
   Tensor<float> t(shape);

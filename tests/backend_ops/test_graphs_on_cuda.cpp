@@ -18,17 +18,10 @@ models::Inference<float> eager(models::FcamModel<float>& model, const Tensor<flo
   return {out.logits, cam::normalize_maps(model.foreground(out.stages))};
 }
 
-/// Turns cuDNN's deterministic mode on for a scope (exact comparisons need the same algorithms'
-/// same bits on every run).
-struct DeterministicScope {
-  DeterministicScope() { cuda::set_deterministic(true); }
-  ~DeterministicScope() { cuda::set_deterministic(false); }
-};
-
 }  // namespace
 
 TEST_CASE("an inference plan's replays equal the eager pass, for every backbone and each new input", "[cuda]") {
-  DeterministicScope deterministic;
+  const ModeScope deterministic(cuda::set_deterministic);
   for (const models::Arch arch :
        {models::Arch::resnet18, models::Arch::resnet50, models::Arch::vgg16, models::Arch::inceptionv3,
         models::Arch::mobilenet_v2}) {
@@ -56,7 +49,7 @@ TEST_CASE("an inference plan's replays equal the eager pass, for every backbone 
 
 TEST_CASE("a CAM plan replays the closed-form methods of fixed and top classes as the eager pass computes them",
           "[cuda]") {
-  DeterministicScope deterministic;
+  const ModeScope deterministic(cuda::set_deterministic);
   for (const models::Arch arch : {models::Arch::resnet50, models::Arch::vgg16}) {
     models::FcamModel<float> model(arch, 5);
     model.to(Device::cuda);
@@ -89,9 +82,40 @@ TEST_CASE("a CAM plan replays the closed-form methods of fixed and top classes a
   }
 }
 
+TEST_CASE("a Smooth-GradCAM++ plan replays its noisy passes as the eager call with the plan's key", "[cuda]") {
+  const ModeScope deterministic(cuda::set_deterministic);
+  models::FcamModel<float> model(models::Arch::resnet50, 5);
+  model.to(Device::cuda);
+  model.eval();
+  const Tensor<float> a = random_tensor({3, 3, 224, 224}, 41, -2.0, 2.0).to(Device::cuda);
+  const Tensor<float> b = random_tensor({3, 3, 224, 224}, 42, -2.0, 2.0).to(Device::cuda);
+  const std::vector<int> fixed{4, 0, 2};
+  for (const bool choose : {true, false}) {
+    const std::string name = choose ? "top classes" : "fixed classes";
+    models::InferencePlan<float> plan(
+        model, a.shape(), cam::plan_maps<float>(cam::Method::sgcampp, choose ? std::vector<int>{} : fixed, {}, {4, 0.3}, 77));
+    REQUIRE(plan.graphed());
+    for (const Tensor<float>* x : {&a, &b, &a}) {
+      NoGradGuard no_grad;
+      const models::ClassifierOutput<float> out = model.classify(*x);
+      const std::vector<std::int64_t> top = top_k(out.logits, 1).indices;
+      const std::vector<int> classes = choose ? std::vector<int>(top.begin(), top.end()) : fixed;
+      const Tensor<float> expected =
+          cam::full_resolution(cam::smooth_gradcampp_keyed(model, *x, classes, 4, 0.3, 77), 224, 224);
+      const models::Inference<float> replayed = plan.run(*x);
+      INFO(name << ": maps differ by " << largest_difference(replayed.maps, expected));
+      CHECK(largest_difference(replayed.maps, expected) == 0.0f);
+    }
+    // Not vacuous: the noise matters.
+    const Tensor<float> other = cam::full_resolution(cam::smooth_gradcampp_keyed(model, a, fixed, 4, 0.3, 78), 224, 224);
+    const Tensor<float> keyed = cam::full_resolution(cam::smooth_gradcampp_keyed(model, a, fixed, 4, 0.3, 77), 224, 224);
+    CHECK(largest_difference(other, keyed) > 0.0f);
+  }
+}
+
 TEST_CASE("an inference plan keeps its shape; plans of two shapes work side by side and keep their memory",
           "[cuda]") {
-  DeterministicScope deterministic;
+  const ModeScope deterministic(cuda::set_deterministic);
   models::FcamModel<float> model(models::Arch::resnet18, 5);
   model.to(Device::cuda);
   const Tensor<float> two = random_tensor({2, 3, 96, 96}, 23, -2.0, 2.0).to(Device::cuda);
@@ -151,6 +175,12 @@ TEST_CASE("work that waits for the device cannot be captured: an error that says
   const Tensor<float> x = random_tensor({64}, 26, -1.0, 1.0).to(Device::cuda);
   CHECK_THROWS_WITH(cuda::Graph([&] { relu(x).to(Device::cpu); }),
                     Catch::Contains("could not be captured") && Catch::Contains("never wait for the device"));
+  // Host values copied in: a replay would read freed staging memory.
+  const Tensor<float> features = random_tensor({2, 4, 3, 3}, 27).to(Device::cuda);
+  const Tensor<float> fc = random_tensor({5, 4}, 28).to(Device::cuda);
+  CHECK_THROWS_WITH(cuda::Graph([&] { class_weighted_channel_sum(features, fc, {1, 3}, ClassWeight::row, false); }),
+                    Catch::Contains("could not be captured") &&
+                        Catch::Contains("host values (classes, channel weights or fill values given in host memory)"));
   const Tensor<float> y = relu(x);
   cuda::synchronize();
   expect_close(relu(x.to(Device::cpu)), y, "relu after a failed capture", 0.0);
@@ -163,7 +193,7 @@ TEST_CASE("work that waits for the device cannot be captured: an error that says
 
 TEST_CASE("bfloat16 convolutions: an inference plan replays the eager bf16 pass; its maps stay close to fp32's",
           "[cuda]") {
-  DeterministicScope deterministic;
+  const ModeScope deterministic(cuda::set_deterministic);
   for (const models::Arch arch :
        {models::Arch::resnet50, models::Arch::vgg16, models::Arch::inceptionv3, models::Arch::mobilenet_v2}) {
     const std::string name(models::arch_name(arch));
@@ -171,32 +201,39 @@ TEST_CASE("bfloat16 convolutions: an inference plan replays the eager bf16 pass;
     model.to(Device::cuda);
     model.eval();
     const Tensor<float> x = random_tensor({2, 3, 224, 224}, 41, -2.0, 2.0).to(Device::cuda);
-    const auto probabilities = [&] {  // the foreground probabilities, before the min–max normalisation
+    const auto decoder_logits = [&] {  // the segmentation head's two channels, before the softmax
       NoGradGuard no_grad;
-      return model.foreground(model.classify(x).stages);
+      return model.segment(model.classify(x).stages);
     };
     const models::Inference<float> fp32 = eager(model, x);
-    const Tensor<float> fp32_probabilities = probabilities();
-    cuda::set_bf16(true);
-    models::InferencePlan<float> plan(model, x.shape());
-    const models::Inference<float> replayed = plan.run(x);
-    const models::Inference<float> bf16 = eager(model, x);
-    const Tensor<float> bf16_probabilities = probabilities();
-    cuda::set_bf16(false);
+    const Tensor<float> fp32_segments = decoder_logits();
+    models::Inference<float> replayed, bf16;
+    Tensor<float> bf16_segments;
+    {
+      const ModeScope bf16_mode(cuda::set_bf16);
+      models::InferencePlan<float> plan(model, x.shape());
+      replayed = plan.run(x);
+      bf16 = eager(model, x);
+      bf16_segments = decoder_logits();
+    }
     CHECK(largest_difference(replayed.maps, bf16.maps) == 0.0f);
     CHECK(largest_difference(replayed.logits, bf16.logits) == 0.0f);
-    const Tensor<float> logits = fp32.logits.to(Device::cpu);
-    const float logit_scale = *std::max_element(logits.data(), logits.data() + logits.numel(),
-                                                [](float a, float b) { return std::abs(a) < std::abs(b); });
+    // Differences relative to the largest magnitude: a random model's logits have no natural scale.
+    const auto relative = [](const Tensor<float>& got, const Tensor<float>& want) {
+      const Tensor<float> host = want.to(Device::cpu);
+      const float scale = std::abs(*std::max_element(host.data(), host.data() + host.numel(),
+                                                     [](float a, float b) { return std::abs(a) < std::abs(b); }));
+      return largest_difference(got, want) / scale;
+    };
     const float map_difference = largest_difference(bf16.maps, fp32.maps);
-    const float probability_difference = largest_difference(bf16_probabilities, fp32_probabilities);
-    const float logit_difference = largest_difference(bf16.logits, fp32.logits) / std::abs(logit_scale);
+    const float segment_difference = relative(bf16_segments, fp32_segments);
+    const float logit_difference = relative(bf16.logits, fp32.logits);
     // The figures docs/cuda.md reports for bf16. The normalised maps of a random model can span a
-    // tiny range, which the normalisation magnifies: the bounds are on the probabilities and logits.
-    WARN(name << " bf16 vs fp32: normalised maps differ by up to " << map_difference << ", probabilities by "
-              << probability_difference << ", logits by " << logit_difference << " of the largest");
-    CHECK(probability_difference > 0.0f);  // the mode was on
-    CHECK(probability_difference <= 0.05f);
+    // tiny range, which the normalisation magnifies: the bounds are on the logits of both heads.
+    WARN(name << " bf16 vs fp32: normalised maps differ by up to " << map_difference << "; decoder logits by "
+              << segment_difference << ", class logits by " << logit_difference << " of the largest");
+    CHECK(segment_difference > 0.0f);  // the mode was on
+    CHECK(segment_difference <= 0.1f);
     CHECK(logit_difference <= 0.1f);
   }
 }
