@@ -83,13 +83,15 @@ std::vector<cudnnBackendNumericalNote_t> notes_of(const Descriptor& config) {
 /// Whether an engine with these notes fits the math modes, by the rules of the legacy path
 /// (conv2d.cpp): with TF32 off no tensor cores (TF32 for float) and no down-converted inputs; no
 /// FFT, nor Winograd but for 3×3 kernels, unless fast convolutions are on; nothing
-/// nondeterministic in deterministic mode. bfloat16 operands (`bf16`) take any engine, as TF32.
+/// nondeterministic in deterministic mode. bfloat16 operands (`bf16`) take any engine that
+/// accumulates in float.
 bool acceptable(const std::vector<cudnnBackendNumericalNote_t>& notes, bool three_by_three, bool bf16) {
   const auto has = [&](cudnnBackendNumericalNote_t n) {
     return std::find(notes.begin(), notes.end(), n) != notes.end();
   };
   if (deterministic() && has(CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC)) return false;
-  if (bf16 || tf32_enabled()) return true;
+  if (bf16) return !has(CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION);
+  if (tf32_enabled()) return true;
   if (has(CUDNN_NUMERICAL_NOTE_TENSOR_CORE) || has(CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS) ||
       has(CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION))
     return false;
@@ -214,7 +216,8 @@ bool forward_graph(const Shape& x_shape, const void* x, const Shape& w_shape, co
                 deterministic(), fast_convolutions(), alignment, operands, output};
   thread_local std::map<Key, GraphPlan> plans;
   auto found = plans.find(key);
-  if (found == plans.end()) {
+  const bool fresh = found == plans.end();
+  if (fresh) {
     // A geometry the graph API refuses (an error while building) is kept as unusable, so that
     // every call of it goes to the legacy API without trying again.
     GraphPlan plan;
@@ -226,7 +229,16 @@ bool forward_graph(const Shape& x_shape, const void* x, const Shape& w_shape, co
     found = plans.emplace(key, std::move(plan)).first;
   }
   if (!found->second.usable()) return false;
-  found->second.execute(x, w, y);
+  if (!fresh) {
+    found->second.execute(x, w, y);
+    return true;
+  }
+  try {  // an engine that fails its first run is dropped too: the caller falls back to the legacy API
+    found->second.execute(x, w, y);
+  } catch (const Error&) {
+    found->second = GraphPlan();
+    return false;
+  }
   return true;
 }
 

@@ -372,7 +372,7 @@ TEST_CASE("InferencePlan with cam::plan_maps: a CAM method of fixed or top class
     CHECK(max_abs_difference(other, want) > 0);
   }
   CHECK_THROWS_WITH(cam::plan_maps<float>(cam::Method::sgcampp, {}, {}, {0, 0.3}),
-                    Catch::Contains("Smooth-GradCAM++ needs passes >= 1 and sigma >= 0, got 0 and 0.3"));
+                    Catch::Contains("passes must be >= 1 and sigma >= 0, got 0 and 0.3"));
   models::InferencePlan<float> wrong(model, x.shape(), cam::plan_maps<float>(cam::Method::cam, {0, 4, 1}));
   CHECK_THROWS_WITH(wrong.run(x), Catch::Contains("class 4 outside [0, 4)"));
 }

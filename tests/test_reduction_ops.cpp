@@ -135,38 +135,40 @@ TEST_CASE("class_weighted_channel_sum: the weights of each rule from the class's
 
 TEST_CASE("add_gradcampp_alpha and smoothed_gradcampp_sum: Smooth-GradCAM++'s α over passes, then its weights",
           "[ops]") {
-  // Two passes with different planes; image 1's plane 1 sums to 0 in the second pass, and class 1's
-  // -0 makes the paper's denominator 0 (α = 0).
-  const Tensor<float> first = ramp({3, 3, 2, 2}, 0.5, 0.75).cast<float>();
-  Tensor<float> second = ramp({3, 3, 2, 2}, -0.25, 0.5).cast<float>();
-  for (std::int64_t i = 0; i < 4; ++i) second.data()[16 + i] = i % 2 == 0 ? 1.5f : -1.5f;
+  // Three passes of 7×7 planes (49 pixels and 3 passes: weights computed in float would differ in
+  // their last bits from these, in double); image 1's plane 1 is 0 in the second pass, and class
+  // 1's -0 makes the paper's denominator 0 (α = 0).
+  const Tensor<float> first = ramp({3, 3, 7, 7}, 0.5, 0.75).cast<float>();
+  Tensor<float> second = ramp({3, 3, 7, 7}, -0.25, 0.5).cast<float>();
+  std::fill(second.data() + 4 * 49, second.data() + 5 * 49, 0.0f);
+  const Tensor<float> third = ramp({3, 3, 7, 7}, 0.125, 0.375).cast<float>();
   const Tensor<float> fc = Tensor<float>::from({2, 3}, {0.5f, 2.0f, -1.0f, -3.0f, -0.0f, 4.0f});
   const std::vector<int> classes{1, 0, 1};
+  const std::vector<const Tensor<float>*> passes{&first, &second, &third};
   for (const bool reference : {false, true}) {
     INFO((reference ? "the reference's α" : "the paper's α"));
     std::vector<float> alpha(9, 0.0f);  // by hand: α = g² / (2g² + S·g³), or g²
-    for (const Tensor<float>* pass : std::initializer_list<const Tensor<float>*>{&first, &second}) {
+    for (const Tensor<float>* pass : passes) {
       const std::vector<double> sums = plane_sums(*pass);
       for (std::size_t b = 0; b < 3; ++b)
         for (std::size_t k = 0; k < 3; ++k) {
-          const double g = fc.data()[classes[b] * 3 + static_cast<int>(k)] / 4.0, s = sums[b * 3 + k];
+          const double g = fc.data()[classes[b] * 3 + static_cast<int>(k)] / 49.0, s = sums[b * 3 + k];
           const double denominator = 2 * g * g + s * g * g * g;
           alpha[b * 3 + k] += static_cast<float>(reference ? g * g : denominator != 0 ? g * g / denominator : 0.0);
         }
     }
     Tensor<float> alpha_sum({3, 3});
-    add_gradcampp_alpha(alpha_sum, first, fc, classes, reference);
-    add_gradcampp_alpha(alpha_sum, second, fc, classes, reference);
+    for (const Tensor<float>* pass : passes) add_gradcampp_alpha(alpha_sum, *pass, fc, classes, reference);
     for (std::size_t i = 0; i < 9; ++i) CHECK(alpha_sum.data()[i] == alpha[i]);
     CHECK(std::count(alpha.begin(), alpha.end(), 0.0f) == 2);  // class 1's -0: the zero case is hit
-    std::vector<double> weights;  // 4 pixels · mean α · max(g, 0)
+    std::vector<double> weights;  // 49 pixels · mean α · max(g, 0), in double
     for (std::size_t b = 0; b < 3; ++b)
       for (std::size_t k = 0; k < 3; ++k) {
-        const double g = fc.data()[classes[b] * 3 + static_cast<int>(k)] / 4.0;
-        weights.push_back(4.0 * (static_cast<double>(alpha[b * 3 + k]) / 2) * std::max(g, 0.0));
+        const double g = fc.data()[classes[b] * 3 + static_cast<int>(k)] / 49.0;
+        weights.push_back(49.0 * (static_cast<double>(alpha[b * 3 + k]) / 3) * std::max(g, 0.0));
       }
-    const Tensor<float> want = weighted_channel_sum(second, weights, true);
-    const Tensor<float> got = smoothed_gradcampp_sum(second, fc, classes, alpha_sum, 2);
+    const Tensor<float> want = weighted_channel_sum(third, weights, true);
+    const Tensor<float> got = smoothed_gradcampp_sum(third, fc, classes, alpha_sum, 3);
     REQUIRE(got.shape() == want.shape());
     for (std::int64_t i = 0; i < got.numel(); ++i) CHECK(got.data()[i] == want.data()[i]);
   }
@@ -174,10 +176,10 @@ TEST_CASE("add_gradcampp_alpha and smoothed_gradcampp_sum: Smooth-GradCAM++'s α
   CHECK_THROWS_WITH(add_gradcampp_alpha(alpha_sum, first, fc, {1, 2, 0}, false), Catch::Contains("class 2 outside [0, 2)"));
   Tensor<float> wrong({3, 2});
   CHECK_THROWS_WITH(add_gradcampp_alpha(wrong, first, fc, classes, false),
-                    Catch::Contains("add_gradcampp_alpha: α sums [3, 2] for features [3, 3, 2, 2]"));
+                    Catch::Contains("add_gradcampp_alpha: α sums [3, 2] for features [3, 3, 7, 7]"));
   CHECK_THROWS_WITH(smoothed_gradcampp_sum(first, fc, classes, alpha_sum, 0), Catch::Contains("passes must be >= 1"));
   CHECK_THROWS_WITH(smoothed_gradcampp_sum(first, Tensor<float>({2, 4}), classes, alpha_sum, 1),
-                    Catch::Contains("smoothed_gradcampp_sum: fc weight [2, 4] for features [3, 3, 2, 2]"));
+                    Catch::Contains("smoothed_gradcampp_sum: fc weight [2, 4] for features [3, 3, 7, 7]"));
 }
 
 TEST_CASE("labelled_cross_entropy: weight · mean −log p over labelled pixels; gradient by finite differences",

@@ -32,8 +32,7 @@ template <Scalar T>
 models::PlanMaps<T> plan_maps(Method method, std::vector<int> classes = {}, const Options& options = {},
                               const SmoothOptions& smooth = {}, std::uint64_t noise_key = 0) {
   if (method == Method::sgcampp)  // checked here, not at the plan's first pass
-    FCAM_CHECK(smooth.passes >= 1 && smooth.sigma >= 0, "plan_maps: Smooth-GradCAM++ needs passes >= 1 and sigma >= 0, got ",
-               smooth.passes, " and ", smooth.sigma);
+    check_smooth_options(smooth.passes, smooth.sigma);
   else
     channel_weight_rule(method, options);
   struct Uploaded {  // the fixed classes on the device, shared by copies of the function

@@ -32,6 +32,12 @@ struct SmoothOptions {
 };
 
 
+/// Throws fcam::Error unless passes >= 1 and sigma >= 0.
+inline void check_smooth_options(int passes, double sigma) {
+  FCAM_CHECK(passes >= 1 && sigma >= 0, "smooth_gradcampp: passes must be >= 1 and sigma >= 0, got ", passes,
+             " and ", sigma);
+}
+
 /// Smooth-GradCAM++ maps (N×h×w, not normalised) of `classes` from `passes` noisy copies of a
 /// batch, `noisy_input(p)` giving pass p's (N×3×H×W; the last pass provides A and ReLU(g)).
 template <Scalar T, typename NoisyInput>
@@ -66,8 +72,7 @@ Tensor<T> smooth_gradcampp_maps(models::FcamModel<T>& model, const std::vector<T
 template <Scalar T>
 Tensor<T> smooth_gradcampp_keyed(models::FcamModel<T>& model, const Tensor<T>& x, const ClassIndices& classes,
                                  int passes, double sigma, std::uint64_t key, const Options& options = {}) {
-  FCAM_CHECK(passes >= 1 && sigma >= 0, "smooth_gradcampp: passes must be >= 1 and sigma >= 0, got ", passes,
-             " and ", sigma);
+  check_smooth_options(passes, sigma);
   return smooth_gradcampp_passes(
       model, passes,
       [&](int p) {
@@ -85,6 +90,7 @@ Tensor<T> smooth_gradcampp_keyed(models::FcamModel<T>& model, const Tensor<T>& x
 template <Scalar T>
 Tensor<T> smooth_gradcampp(models::FcamModel<T>& model, const Tensor<T>& x, const ClassIndices& classes,
                            int passes = 4, double sigma = 0.3, Rng& rng = default_rng(), const Options& options = {}) {
+  check_smooth_options(passes, sigma);  // before the draw: a refused call leaves the generator as it was
   return smooth_gradcampp_keyed(model, x, classes, passes, sigma, rng.next_u64(), options);
 }
 
