@@ -3,7 +3,12 @@
 // copied there first.
 #include "fcam/cuda/ops/pooling.hpp"
 
+#include <cstdint>
+#include <limits>
+#include <vector>
+
 #include "context.hpp"
+#include "fcam/core/error.hpp"
 #include "fcam/core/storage.hpp"
 #include "fcam/cuda/api.hpp"
 #include "fcam/ops/pool2d_geometry.hpp"
@@ -20,7 +25,7 @@ launch::PoolShape pool_shape(const Shape& input_shape, const Pool2dGeometry& g) 
 
 }  // namespace
 
-Tensor<float> max_pool2d(const Tensor<float>& x, const Pool2dGeometry& g, std::int64_t* argmax) {
+Tensor<float> max_pool2d(const Tensor<float>& x, const Pool2dGeometry& g, std::int32_t* argmax) {
   const launch::PoolShape s = pool_shape(x.shape(), g);
   auto y = Tensor<float>::uninitialized({x.size(0), x.size(1), s.oh, s.ow}, Device::cuda);
   launch::max_pool2d(x.data(), y.data(), argmax, s, stream());
@@ -28,7 +33,7 @@ Tensor<float> max_pool2d(const Tensor<float>& x, const Pool2dGeometry& g, std::i
   return y;
 }
 
-Tensor<float> max_pool2d_backward(const Shape& input_shape, const std::int64_t* argmax, const Tensor<float>& grad_y) {
+Tensor<float> max_pool2d_backward(const Shape& input_shape, const std::int32_t* argmax, const Tensor<float>& grad_y) {
   Tensor<float> grad_x(input_shape, Device::cuda);  // zeros where no maximum was
   const std::int64_t n = grad_y.numel();
   if (n == 0) return grad_x;
@@ -44,8 +49,12 @@ Tensor<float> max_pool2d_backward(const Shape& input_shape, const std::int64_t* 
 
 Tensor<float> max_pool2d_backward(const Shape& input_shape, const std::vector<std::int64_t>& argmax,
                                   const Tensor<float>& grad_y) {
-  Storage<std::int64_t> indices(argmax.size(), Device::cuda, false);
-  if (!argmax.empty()) copy_host_to_device(indices.data(), argmax.data(), argmax.size() * sizeof(std::int64_t));
+  FCAM_CHECK(input_shape[2] * input_shape[3] <= std::numeric_limits<std::int32_t>::max(),
+             "max_pool2d_backward: input planes of ", input_shape[2] * input_shape[3],
+             " pixels exceed the GPU's 32-bit argmax");
+  const std::vector<std::int32_t> narrow(argmax.begin(), argmax.end());  // each below the plane's size
+  Storage<std::int32_t> indices(narrow.size(), Device::cuda, false);
+  if (!narrow.empty()) copy_host_to_device(indices.data(), narrow.data(), narrow.size() * sizeof(std::int32_t));
   return max_pool2d_backward(input_shape, indices.data(), grad_y);
 }
 

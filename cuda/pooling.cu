@@ -43,7 +43,7 @@ __device__ std::int64_t divisor(const Span& y, const Span& x, bool count_include
 }
 
 __global__ void max_pool_kernel(const float* __restrict__ x, float* __restrict__ y,
-                                std::int64_t* __restrict__ argmax, PoolShape s, std::int64_t n) {
+                                std::int32_t* __restrict__ argmax, PoolShape s, std::int64_t n) {
   for (std::int64_t o = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; o < n;
        o += std::int64_t(gridDim.x) * blockDim.x) {
     const std::int64_t j = o % s.ow, i = (o / s.ow) % s.oh, plane = o / (s.ow * s.oh);
@@ -61,13 +61,13 @@ __global__ void max_pool_kernel(const float* __restrict__ x, float* __restrict__
         }
       }
     y[o] = best;
-    if (argmax) argmax[o] = best_index;
+    if (argmax) argmax[o] = static_cast<std::int32_t>(best_index);  // H·W < 2^31: MaxPoolArgmax checks
   }
 }
 
 // Sort key of each output: the global position its gradient goes to; the values are the output
 // indices, so that after a stable sort each position's outputs are consecutive and in order.
-__global__ void target_kernel(const std::int64_t* __restrict__ argmax, std::uint64_t* __restrict__ key,
+__global__ void target_kernel(const std::int32_t* __restrict__ argmax, std::uint64_t* __restrict__ key,
                               std::int64_t* __restrict__ order, std::int64_t n, std::int64_t in_plane,
                               std::int64_t out_plane) {
   for (std::int64_t o = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; o < n;
@@ -179,7 +179,7 @@ SortBuffers sort_buffers(void* workspace, std::int64_t outputs, std::int64_t tar
 
 }  // namespace
 
-void max_pool2d(const float* x, float* y, std::int64_t* argmax, const PoolShape& s, cudaStream_t stream) {
+void max_pool2d(const float* x, float* y, std::int32_t* argmax, const PoolShape& s, cudaStream_t stream) {
   const std::int64_t n = s.planes * s.oh * s.ow;
   max_pool_kernel<<<grid_for(n), block_threads, 0, stream>>>(x, y, argmax, s, n);
 }
@@ -188,7 +188,7 @@ std::size_t max_pool2d_backward_workspace(std::int64_t outputs, std::int64_t tar
   return sort_buffers(nullptr, outputs, targets).total_bytes;
 }
 
-cudaError_t max_pool2d_backward(const std::int64_t* argmax, const float* dy, float* dx, std::int64_t planes,
+cudaError_t max_pool2d_backward(const std::int32_t* argmax, const float* dy, float* dx, std::int64_t planes,
                                 std::int64_t in_plane, std::int64_t out_plane, void* workspace,
                                 std::size_t workspace_bytes, cudaStream_t stream) {
   const std::int64_t n = planes * out_plane;

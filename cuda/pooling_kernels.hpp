@@ -18,8 +18,8 @@ struct PoolShape {
 };
 
 /// y = max over each window (padding is −∞, first maximum in scan order wins, NaN wins) and,
-/// when `argmax` is not null, the flat index h·W + w of each maximum in its plane.
-void max_pool2d(const float* x, float* y, std::int64_t* argmax, const PoolShape& s, cudaStream_t stream);
+/// when `argmax` is not null, the flat index h·W + w of each maximum in its plane (H·W below 2^31).
+void max_pool2d(const float* x, float* y, std::int32_t* argmax, const PoolShape& s, cudaStream_t stream);
 
 /// Bytes of workspace that max_pool2d_backward needs for `outputs` output gradients going to
 /// `targets` = planes · in_plane input positions.
@@ -28,7 +28,7 @@ std::size_t max_pool2d_backward_workspace(std::int64_t outputs, std::int64_t tar
 /// outputs whose argmax points there, in output order (the CPU's order). `argmax` holds one
 /// in-plane index per output (planes × out_plane); `workspace` has the bytes asked above.
 /// Returns the status of the sort (launch errors of the kernels are left for check_launch).
-cudaError_t max_pool2d_backward(const std::int64_t* argmax, const float* dy, float* dx, std::int64_t planes,
+cudaError_t max_pool2d_backward(const std::int32_t* argmax, const float* dy, float* dx, std::int64_t planes,
                                 std::int64_t in_plane, std::int64_t out_plane, void* workspace,
                                 std::size_t workspace_bytes, cudaStream_t stream);
 

@@ -4,11 +4,13 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <utility>
 #include <vector>
 
 #include "fcam/core/device.hpp"
+#include "fcam/core/error.hpp"
 #include "fcam/core/storage.hpp"
 #include "fcam/cuda/api.hpp"
 
@@ -17,6 +19,7 @@ namespace fcam {
 /// Per output of a max pooling, the flat in-plane index (h·W + w) of its maximum, kept where the
 /// pooling ran: a host vector for the CPU, device memory for a GPU. Training on a GPU thus never
 /// copies the table through the host (at batch 32, VGG16's three poolings hold 45 million indices).
+/// Device indices are 32-bit (an in-plane index; half the memory of 64-bit ones).
 class MaxPoolArgmax {
 public:
   /// No indices.
@@ -26,8 +29,10 @@ public:
   /// `count` indices that a GPU pooling of planes of `in_plane` pixels writes into device memory
   /// (each below `in_plane`: the backward relies on it, so only max_pool2d makes these).
   static MaxPoolArgmax on_device(std::int64_t count, std::int64_t in_plane) {
+    FCAM_CHECK(in_plane <= std::numeric_limits<std::int32_t>::max(), "max_pool2d: input planes of ", in_plane,
+               " pixels exceed the GPU's 32-bit argmax");
     MaxPoolArgmax a;
-    a.device_ = std::make_shared<Storage<std::int64_t>>(static_cast<std::size_t>(count), Device::cuda, false);
+    a.device_ = std::make_shared<Storage<std::int32_t>>(static_cast<std::size_t>(count), Device::cuda, false);
     a.in_plane_ = in_plane;
     return a;
   }
@@ -43,22 +48,23 @@ public:
   /// The host indices (empty for device indices).
   const std::vector<std::int64_t>& host() const { return host_; }
   /// The device indices (null for host indices).
-  std::int64_t* device_data() const { return device_ ? device_->data() : nullptr; }
+  std::int32_t* device_data() const { return device_ ? device_->data() : nullptr; }
   /// Device indices: the plane size of the pooling that wrote them (0 for host indices).
   std::int64_t in_plane() const { return in_plane_; }
   /// The indices in host memory (a copy; from a GPU it waits for the device).
   std::vector<std::int64_t> host_values() const {
     if (!device_) return host_;
-    std::vector<std::int64_t> out(device_->size());
+    std::vector<std::int32_t> values(device_->size());
 #if FCAM_WITH_CUDA
-    if (!out.empty()) cuda::copy_device_to_host(out.data(), device_->data(), out.size() * sizeof(std::int64_t));
+    if (!values.empty())
+      cuda::copy_device_to_host(values.data(), device_->data(), values.size() * sizeof(std::int32_t));
 #endif
-    return out;
+    return {values.begin(), values.end()};
   }
 
 private:
   std::vector<std::int64_t> host_;
-  std::shared_ptr<Storage<std::int64_t>> device_;
+  std::shared_ptr<Storage<std::int32_t>> device_;
   std::int64_t in_plane_ = 0;
 };
 
