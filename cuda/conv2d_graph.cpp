@@ -229,14 +229,11 @@ bool forward_graph(const Shape& x_shape, const void* x, const Shape& w_shape, co
     found = plans.emplace(key, std::move(plan)).first;
   }
   if (!found->second.usable()) return false;
-  if (!fresh) {
-    found->second.execute(x, w, y);
-    return true;
-  }
-  try {  // an engine that fails its first run is dropped too: the caller falls back to the legacy API
+  try {
     found->second.execute(x, w, y);
   } catch (const Error&) {
-    found->second = GraphPlan();
+    if (!fresh) throw;
+    found->second = GraphPlan();  // an engine that fails its first run is dropped: the caller takes the next path
     return false;
   }
   return true;

@@ -131,6 +131,16 @@ TEST_CASE("top_class: top_k's first index of each row, as class indices on the l
   CHECK_THAT(error_of([] { top_class(Tensor<float>({2, 3, 4})); }), Contains("top_class input: expects a 2-D tensor"));
 }
 
+TEST_CASE("MaxPoolArgmax: host indices as given; device indices are 32-bit, larger planes refused", "[helpers]") {
+  const MaxPoolArgmax host(std::vector<std::int64_t>{5, 0, (std::int64_t{1} << 40)});
+  CHECK(host.device() == Device::cpu);
+  CHECK(host.host_values() == std::vector<std::int64_t>{5, 0, std::int64_t{1} << 40});
+  CHECK(host.device_data() == nullptr);
+  // Refused before any device memory is asked for, so this runs without a GPU too.
+  CHECK_THAT(error_of([] { MaxPoolArgmax::on_device(4, std::int64_t{1} << 31); }),
+             Contains("max_pool2d: input planes of 2147483648 pixels exceed the GPU's 32-bit argmax"));
+}
+
 TEST_CASE("read_split_with_boxes_and_masks joins the box and mask metadata of a split", "[helpers][metadata]") {
   const fs::path dir = scratch("split");
   const std::string ids = "test/0.png\ntest/1.png\n", labels = "test/0.png,2\ntest/1.png,0\n";
