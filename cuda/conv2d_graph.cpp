@@ -178,7 +178,8 @@ public:
 
   bool usable() const { return plan_ != nullptr; }
 
-  void execute(const void* x, const void* w, void* y) const {
+  /// Runs the plan and returns cuDNN's status (a failed workspace allocation throws).
+  cudnnStatus_t execute(const void* x, const void* w, void* y) const {
     Storage<std::byte> workspace(static_cast<std::size_t>(workspace_), Device::cuda, false);
     void* pointers[] = {const_cast<void*>(x), const_cast<void*>(w), y};  // cuDNN's API takes void*
     const std::int64_t uids[] = {x_uid, w_uid, y_uid};
@@ -188,7 +189,7 @@ public:
         .set(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 3, uids)
         .set(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace_pointer)
         .finalize();
-    check(cudnnBackendExecute(cudnn_handle(), plan_->get(), pack.get()), "cudnnBackendExecute (convolution)");
+    return cudnnBackendExecute(cudnn_handle(), plan_->get(), pack.get());
   }
 
 private:
@@ -229,13 +230,16 @@ bool forward_graph(const Shape& x_shape, const void* x, const Shape& w_shape, co
     found = plans.emplace(key, std::move(plan)).first;
   }
   if (!found->second.usable()) return false;
-  try {
-    found->second.execute(x, w, y);
-  } catch (const Error&) {
-    if (!fresh) throw;
-    found->second = GraphPlan();  // an engine that fails its first run is dropped: the caller takes the next path
+  const cudnnStatus_t status = found->second.execute(x, w, y);
+  if (status == CUDNN_STATUS_SUCCESS) return true;
+  // An engine that fails its first run on a healthy device is dropped: the caller takes the next
+  // path (the legacy API writes all of y). A kept plan's failure, or a device already in error
+  // (an earlier kernel's), is reported.
+  if (fresh && cudaPeekAtLastError() == cudaSuccess) {
+    found->second = GraphPlan();
     return false;
   }
+  check(status, "cudnnBackendExecute (convolution)");
   return true;
 }
 

@@ -186,6 +186,10 @@ TEST_CASE("baseline_maps: the six methods by name, from the classifier output gi
   const Tensor<float> want = cam::smooth_gradcampp(model, x, classes, 3, 0.2, b);
   REQUIRE(smooth.shape() == want.shape());
   for (std::int64_t i = 0; i < want.numel(); ++i) CHECK(smooth.data()[i] == want.data()[i]);
+  // A refused call draws nothing from the generator.
+  Rng refused(11), untouched(11);
+  CHECK_THROWS_WITH(cam::smooth_gradcampp(model, x, classes, 0, 0.2, refused), Catch::Contains("passes must be >= 1"));
+  CHECK(refused.next_u64() == untouched.next_u64());
 
 }
 
