@@ -31,7 +31,6 @@ struct SmoothOptions {
   double sigma = 0.3;  ///< noise standard deviation
 };
 
-
 /// Throws fcam::Error unless passes >= 1 and sigma >= 0.
 inline void check_smooth_options(int passes, double sigma) {
   FCAM_CHECK(passes >= 1 && sigma >= 0, "smooth_gradcampp: passes must be >= 1 and sigma >= 0, got ", passes,
