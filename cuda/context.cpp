@@ -2,7 +2,10 @@
 #include "context.hpp"
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <mutex>
+#include <string_view>
 #include <vector>
 
 #include "fcam/core/error.hpp"
@@ -108,6 +111,20 @@ void set_benchmark_algorithms(bool enabled) { benchmark_mode = enabled; }
 void set_fast_convolutions(bool enabled) { fast_mode = enabled; }
 bool fast_convolutions() { return fast_mode; }
 bool benchmark_algorithms() { return benchmark_mode; }
+
+bool tracing() {
+  static const bool on = [] {
+    const char* value = std::getenv("FCAM_CUDA_TRACE");
+    return value && *value && std::string_view(value) != "0";
+  }();
+  return on;
+}
+
+void trace(const std::string& line) {
+  static std::mutex output;
+  std::lock_guard lock(output);
+  std::fprintf(stderr, "fcam cuda: %s\n", line.c_str());
+}
 
 cudaStream_t stream() { return current_context().stream; }
 

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -31,6 +32,13 @@ cudnnHandle_t cudnn_handle();
 cublasHandle_t cublas_handle();
 /// Whether convolution algorithms are chosen by timing (set_benchmark_algorithms).
 bool benchmark_algorithms();
+
+/// Whether the environment variable FCAM_CUDA_TRACE is set to anything but "" or "0" (read once).
+/// Then each new convolution plan writes one line to stderr saying which path cuDNN gives it
+/// (graph-API engine or legacy algorithm, data types, workspace): what a card actually runs.
+bool tracing();
+/// Writes "fcam cuda: <line>" to stderr as one whole line (threads do not interleave).
+void trace(const std::string& line);
 
 /// Whether [src, src + bytes) lies in one block of pinned_alloc (pinned.cpp).
 bool is_pinned(const void* src, std::size_t bytes);

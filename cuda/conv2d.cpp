@@ -9,6 +9,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "context.hpp"
@@ -25,6 +26,19 @@ namespace fcam::cuda {
 namespace {
 
 enum class Pass { forward, backward_data, backward_filter };
+
+const char* name_of(Pass pass) {
+  return pass == Pass::forward ? "forward" : pass == Pass::backward_data ? "backward-data" : "backward-filter";
+}
+
+const char* name_of(cudnnMathType_t math) {
+  switch (math) {
+    case CUDNN_FMA_MATH: return "FMA math";
+    case CUDNN_TENSOR_OP_MATH: return "tensor-op math";
+    case CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION: return "tensor-op math with conversion";
+    default: return "default math";
+  }
+}
 
 /// Everything that changes a cuDNN choice: the full geometry, the device, the math modes and
 /// whether the tensors are bfloat16.
@@ -172,19 +186,19 @@ private:
       check(timed ? cudnnFindConvolutionForwardAlgorithm(h, x_, w_, conv_, y_, max_candidates, &count, perf)
                   : cudnnGetConvolutionForwardAlgorithm_v7(h, x_, w_, conv_, y_, max_candidates, &count, perf),
             "choosing a forward algorithm");
-      pick(perf, count, c, "forward");
+      pick(perf, count, c, name_of(pass));
     } else if (pass == Pass::backward_data) {
       cudnnConvolutionBwdDataAlgoPerf_t perf[max_candidates];
       check(timed ? cudnnFindConvolutionBackwardDataAlgorithm(h, w_, y_, conv_, x_, max_candidates, &count, perf)
                   : cudnnGetConvolutionBackwardDataAlgorithm_v7(h, w_, y_, conv_, x_, max_candidates, &count, perf),
             "choosing a backward-data algorithm");
-      pick(perf, count, c, "backward-data");
+      pick(perf, count, c, name_of(pass));
     } else {
       cudnnConvolutionBwdFilterAlgoPerf_t perf[max_candidates];
       check(timed ? cudnnFindConvolutionBackwardFilterAlgorithm(h, x_, y_, conv_, w_, max_candidates, &count, perf)
                   : cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, x_, y_, conv_, w_, max_candidates, &count, perf),
             "choosing a backward-filter algorithm");
-      pick(perf, count, c, "backward-filter");
+      pick(perf, count, c, name_of(pass));
     }
     // The heuristics' size estimate can be below what the call needs; ask for the exact size.
     set_math(c.math);
@@ -200,6 +214,11 @@ private:
       check(cudnnGetConvolutionBackwardFilterWorkspaceSize(
                 h, x_, y_, conv_, w_, static_cast<cudnnConvolutionBwdFilterAlgo_t>(c.algo), &c.workspace),
             "cudnnGetConvolutionBackwardFilterWorkspaceSize");
+    if (tracing())
+      trace("conv2d " + describe_ + ", " + name_of(pass) + ": legacy API, algorithm " + std::to_string(c.algo) +
+            (timed ? " (timed)" : "") + ", " + name_of(c.math) +
+            (bf16_ ? ", bfloat16 data" : tf32_enabled() ? ", TF32 on" : ", TF32 off") + ", workspace " +
+            std::to_string(c.workspace) + " B");
   }
 
   cudnnTensorDescriptor_t x_ = nullptr, y_ = nullptr, bias_ = nullptr;

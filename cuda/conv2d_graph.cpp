@@ -1,8 +1,9 @@
 // Forward convolution through cuDNN's graph (backend) API, in float or with bfloat16 operands:
-// per geometry, data types, math modes and pointer alignment, the operation graph is built once, cuDNN's heuristics rank its engines, the first
-// engine that fits the math modes becomes an execution plan, and the plan is kept per thread (it
-// is bound to this thread's cuDNN handle). A call then builds a variant pack (the pointers) and
-// executes.
+// per geometry, data types, math modes and pointer alignment, the operation graph is built once,
+// cuDNN's heuristics rank its engines, the first engine that fits the math modes becomes an
+// execution plan, and the plan is kept per thread (it is bound to this thread's cuDNN handle). A
+// call then builds a variant pack (the pointers) and executes. FCAM_CUDA_TRACE=1 prints each
+// plan's choice (context.hpp).
 #include "conv2d_graph.hpp"
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <initializer_list>
 #include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "fcam/core/error.hpp"
@@ -65,19 +67,49 @@ Descriptor tensor(const std::array<std::int64_t, 4>& dims, std::int64_t uid, std
   return d;
 }
 
-/// The numerical notes of the engine that `config` uses.
-std::vector<cudnnBackendNumericalNote_t> notes_of(const Descriptor& config) {
+/// The engine that `config` uses.
+Descriptor engine_of(const Descriptor& config) {
   Descriptor engine(CUDNN_BACKEND_ENGINE_DESCRIPTOR);
   cudnnBackendDescriptor_t engine_handle = engine.get();
   std::int64_t count = 0;
   check(cudnnBackendGetAttribute(config.get(), CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &count,
                                  &engine_handle),
         "cudnnBackendGetAttribute (engine)");
+  return engine;
+}
+
+/// The numerical notes of `engine`.
+std::vector<cudnnBackendNumericalNote_t> notes_of(const Descriptor& engine) {
+  std::int64_t count = 0;
   std::array<cudnnBackendNumericalNote_t, CUDNN_NUMERICAL_NOTE_TYPE_COUNT> notes{};
   check(cudnnBackendGetAttribute(engine.get(), CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, CUDNN_TYPE_NUMERICAL_NOTE,
                                  CUDNN_NUMERICAL_NOTE_TYPE_COUNT, &count, notes.data()),
         "cudnnBackendGetAttribute (numerical notes)");
   return {notes.begin(), notes.begin() + count};
+}
+
+/// cuDNN's number of `engine` (for the trace: the same number names the same kernel family).
+std::int64_t global_index_of(const Descriptor& engine) {
+  std::int64_t index = -1, count = 0;
+  check(cudnnBackendGetAttribute(engine.get(), CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &count, &index),
+        "cudnnBackendGetAttribute (engine index)");
+  return index;
+}
+
+/// The notes that decide acceptable(), in words, for the trace.
+std::string describe(const std::vector<cudnnBackendNumericalNote_t>& notes) {
+  std::string words;
+  for (cudnnBackendNumericalNote_t n : notes) {
+    const char* word = n == CUDNN_NUMERICAL_NOTE_TENSOR_CORE                  ? "tensor cores"
+                       : n == CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS        ? "down-converted inputs"
+                       : n == CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION ? "reduced-precision sums"
+                       : n == CUDNN_NUMERICAL_NOTE_FFT                        ? "FFT"
+                       : n == CUDNN_NUMERICAL_NOTE_WINOGRAD                   ? "Winograd"
+                       : n == CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC           ? "nondeterministic"
+                                                                              : nullptr;
+    if (word) words += (words.empty() ? "" : ", ") + std::string(word);
+  }
+  return words.empty() ? "no notes" : words;
 }
 
 /// Whether an engine with these notes fits the math modes, by the rules of the legacy path
@@ -159,9 +191,11 @@ public:
                                    count, &count, handles.data()),
           "cudnnBackendGetAttribute (heuristics' results)");
     const bool three_by_three = g.kernel_h == 3 && g.kernel_w == 3;
+    offered_ = count;
     for (std::int64_t i = 0; i < count; ++i) {  // in the heuristics' order: the first that fits and builds
-      if (!acceptable(notes_of(configs[static_cast<std::size_t>(i)]), three_by_three, operands != CUDNN_DATA_FLOAT))
-        continue;
+      const Descriptor engine = engine_of(configs[static_cast<std::size_t>(i)]);
+      const std::vector<cudnnBackendNumericalNote_t> notes = notes_of(engine);
+      if (!acceptable(notes, three_by_three, operands != CUDNN_DATA_FLOAT)) continue;
       auto plan = std::make_unique<Descriptor>(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
       const cudnnBackendDescriptor_t config = handles[static_cast<std::size_t>(i)];
       plan->set(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &config)
@@ -171,12 +205,20 @@ public:
       check(cudnnBackendGetAttribute(plan->get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1, &got,
                                      &workspace_),
             "cudnnBackendGetAttribute (workspace size)");
+      if (tracing())
+        chosen_ = "engine " + std::to_string(global_index_of(engine)) + " (" + describe(notes) + ", heuristics' rank " +
+                  std::to_string(i + 1) + " of " + std::to_string(count) + "), workspace " +
+                  std::to_string(workspace_) + " B";
       plan_ = std::move(plan);
       return;
     }
   }
 
   bool usable() const { return plan_ != nullptr; }
+  /// For the trace: the engine taken, or why there is none.
+  std::string chosen() const {
+    return usable() ? chosen_ : "none of the " + std::to_string(offered_) + " engines offered fits the math modes";
+  }
 
   /// Runs the plan and returns cuDNN's status (a failed workspace allocation throws).
   cudnnStatus_t execute(const void* x, const void* w, void* y) const {
@@ -195,6 +237,8 @@ public:
 private:
   std::unique_ptr<Descriptor> plan_;
   std::int64_t workspace_ = 0;
+  std::int64_t offered_ = 0;
+  std::string chosen_;
 };
 
 /// The largest power of two up to 16 that divides every address.
@@ -203,6 +247,15 @@ std::int64_t alignment_of(std::initializer_list<const void*> pointers) {
   for (const void* p : pointers)
     while (reinterpret_cast<std::uintptr_t>(p) % static_cast<std::uintptr_t>(alignment) != 0) alignment /= 2;
   return alignment;
+}
+
+/// For the trace: a plan's geometry and data types.
+std::string describe(const Shape& x, const Shape& w, const Conv2dGeometry& g, cudnnDataType_t operands,
+                     cudnnDataType_t output) {
+  const auto type = [](cudnnDataType_t t) { return t == CUDNN_DATA_FLOAT ? "float" : "bfloat16"; };
+  return "conv2d input " + to_string(x) + ", weight " + to_string(w) + ", stride " + std::to_string(g.stride_h) + "x" +
+         std::to_string(g.stride_w) + ", groups " + std::to_string(g.groups) + ", " + type(operands) + " operands, " +
+         type(output) + " output";
 }
 
 /// conv2d_forward_graph of device data: operands of type `operands`, the output of type `output`.
@@ -222,11 +275,16 @@ bool forward_graph(const Shape& x_shape, const void* x, const Shape& w_shape, co
     // A geometry the graph API refuses (an error while building) is kept as unusable, so that
     // every call of it goes to the legacy API without trying again.
     GraphPlan plan;
+    std::string refusal;
     try {
       plan = GraphPlan(x_shape, w_shape, y_shape, g, alignment, operands, output);
-    } catch (const Error&) {
+    } catch (const Error& e) {
       plan = GraphPlan();
+      refusal = e.what();
     }
+    if (tracing())
+      trace(describe(x_shape, w_shape, g, operands, output) + ": graph API, " +
+            (refusal.empty() ? plan.chosen() : "refused: " + refusal));
     found = plans.emplace(key, std::move(plan)).first;
   }
   if (!found->second.usable()) return false;
@@ -236,6 +294,9 @@ bool forward_graph(const Shape& x_shape, const void* x, const Shape& w_shape, co
   // path (the legacy API writes all of y). A kept plan's failure, or a device already in error
   // (an earlier kernel's), is reported.
   if (fresh && cudaPeekAtLastError() == cudaSuccess) {
+    if (tracing())
+      trace(describe(x_shape, w_shape, g, operands, output) + ": graph API, the new plan failed its first run (" +
+            cudnnGetErrorString(status) + "), dropped");
     found->second = GraphPlan();
     return false;
   }

@@ -17,6 +17,9 @@
 # build-gpu/bin holds fcam-train); FCAM_BENCH_FILTER and FCAM_MODELS_FILTER narrow their rows,
 # FCAM_BENCH_MIN_TIME sets their timing (seconds per measurement), FCAM_MODELS_TIMEOUT the
 # seconds the models benchmark may take (its tables are rewritten after each backbone).
+# The tests run with FCAM_CUDA_TRACE=1 (unless set otherwise): each convolution plan's cuDNN path
+# (graph-API engine or legacy algorithm, float or bfloat16) goes to their log, and the distinct
+# lines to $OUT/conv_plans.txt.
 # When build-gpu/bin holds fcam-infer, tests/infer_cli_test.py runs it with --device cuda against
 # PyTorch (FCAM_GPU_INFER=0 skips that).
 #
@@ -77,7 +80,12 @@ else
 fi
 
 step "ctest -L cuda (CPU vs CUDA, op by op)"
-run_tests; tests_rc=$?
+FCAM_CUDA_TRACE=${FCAM_CUDA_TRACE:-1} run_tests; tests_rc=$?
+# Which path cuDNN gave each convolution geometry (cuda/conv2d_graph.cpp, cuda/conv2d.cpp).
+cat "$OUT"/*.log 2>/dev/null | grep -h "^fcam cuda: conv2d" | sort | uniq -c | sort -rn > "$OUT/conv_plans.txt"
+echo "convolution plans: $(grep -c "graph API, engine" "$OUT/conv_plans.txt") graph-API engines," \
+  "$(grep -c "graph API, none\|graph API, refused\|failed its first run" "$OUT/conv_plans.txt") graph-API misses," \
+  "$(grep -c "legacy API" "$OUT/conv_plans.txt") legacy choices ($OUT/conv_plans.txt)"
 
 infer_rc=0
 if [ -x "$BUILD/bin/fcam-infer" ] && [ "${FCAM_GPU_INFER:-1}" != 0 ]; then
