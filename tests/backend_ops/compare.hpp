@@ -27,17 +27,19 @@ inline constexpr double nmse_bound = 1e-7;
 inline constexpr double nmse_bound_tf32 = 1e-5;
 
 /// Turns one of CUDA's global modes (cuda::set_tf32, set_bf16, set_deterministic,
-/// set_fast_convolutions) on for a scope and off at its end, also when a check throws: a mode
-/// left on would fail every later case of the program for the wrong reason.
+/// set_fast_convolutions, each with its getter) on for a scope and back to what it was at its
+/// end, also when a check throws: a mode left on would fail every later case of the program for
+/// the wrong reason.
 class ModeScope {
 public:
-  explicit ModeScope(void (*set)(bool)) : set_(set) { set_(true); }
-  ~ModeScope() { set_(false); }
+  ModeScope(void (*set)(bool), bool (*get)()) : set_(set), was_(get()) { set_(true); }
+  ~ModeScope() { set_(was_); }
   ModeScope(const ModeScope&) = delete;
   ModeScope& operator=(const ModeScope&) = delete;
 
 private:
   void (*set_)(bool);
+  bool was_;
 };
 
 /// A CPU tensor of uniform values in [lo, hi), reproducible from `seed`.

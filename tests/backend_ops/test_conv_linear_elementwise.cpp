@@ -51,7 +51,7 @@ TEST_CASE("conv2d forward and backward: every backbone, decoder and MobileNetV2 
 }
 
 TEST_CASE("conv2d with TF32 stays within the documented looser bound", "[cuda]") {
-  const ModeScope tf32(cuda::set_tf32);
+  const ModeScope tf32(cuda::set_tf32, cuda::tf32_enabled);
   const auto cases = conv_cases();
   for (std::size_t i = 0; i < cases.size(); i += 4) compare_conv(cases[i], 7000 + i, nmse_bound_tf32);
 }
@@ -93,7 +93,7 @@ TEST_CASE("conv2d in bfloat16: the CPU's product of the rounded operands, at mos
     const Tensor<float> unrounded = conv2d(x, w, Tensor<float>(), c.g);
     Tensor<float> got, with_bias;
     {
-      const ModeScope bf16(cuda::set_bf16);
+      const ModeScope bf16(cuda::set_bf16, cuda::bf16_enabled);
       got = conv2d(x.to(Device::cuda), w.to(Device::cuda), Tensor<float>(), c.g).to(Device::cpu);
       with_bias = conv2d(x.to(Device::cuda), w.to(Device::cuda), b.to(Device::cuda), c.g);
     }
@@ -119,7 +119,7 @@ TEST_CASE("conv2d in bfloat16: the CPU's product of the rounded operands, at mos
   }
   // Backward passes stay float: the same bits with the mode on as off (deterministic algorithms).
   {
-    const ModeScope deterministic(cuda::set_deterministic);
+    const ModeScope deterministic(cuda::set_deterministic, cuda::deterministic);
     const ConvCase& c = cases[1];
     const Tensor<float> x = random_tensor({1, c.in, c.height, c.width}, 9997).to(Device::cuda);
     const Tensor<float> w = random_tensor({c.out, c.in / c.g.groups, c.g.kernel_h, c.g.kernel_w}, 9996, -0.1, 0.1)
@@ -129,7 +129,7 @@ TEST_CASE("conv2d in bfloat16: the CPU's product of the rounded operands, at mos
     const Tensor<float> dx_float = conv2d_backward(x, w, dy, c.g, true, &dw_float, nullptr);
     Tensor<float> dx_bf16;
     {
-      const ModeScope bf16(cuda::set_bf16);
+      const ModeScope bf16(cuda::set_bf16, cuda::bf16_enabled);
       dx_bf16 = conv2d_backward(x, w, dy, c.g, true, &dw_bf16, nullptr);
     }
     CHECK(largest_difference(dx_float, dx_bf16) == 0.0f);
@@ -144,13 +144,13 @@ TEST_CASE("conv2d in bfloat16: the CPU's product of the rounded operands, at mos
 }
 
 TEST_CASE("conv2d with fast convolutions (FFT, non-fused Winograd) stays within the looser bound", "[cuda]") {
-  const ModeScope fast(cuda::set_fast_convolutions);
+  const ModeScope fast(cuda::set_fast_convolutions, cuda::fast_convolutions);
   std::uint64_t seed = 9000;
   for (const ConvCase& c : conv_cases()) compare_conv(c, seed += 10, nmse_bound_tf32);
 }
 
 TEST_CASE("conv2d in deterministic mode gives the same bits on every run", "[cuda]") {
-  const ModeScope deterministic(cuda::set_deterministic);
+  const ModeScope deterministic(cuda::set_deterministic, cuda::deterministic);
   const ConvCase c{"resnet50 l4 3x3 512-512 at 28", 512, 512, 28, 28, Conv2dGeometry::square(3, 1, 1)};
   const Tensor<float> x = random_tensor({2, c.in, c.height, c.width}, 1).to(Device::cuda);
   const Tensor<float> w = random_tensor({c.out, c.in, 3, 3}, 2, -0.1, 0.1).to(Device::cuda);

@@ -21,7 +21,7 @@ models::Inference<float> eager(models::FcamModel<float>& model, const Tensor<flo
 }  // namespace
 
 TEST_CASE("an inference plan's replays equal the eager pass, for every backbone and each new input", "[cuda]") {
-  const ModeScope deterministic(cuda::set_deterministic);
+  const ModeScope deterministic(cuda::set_deterministic, cuda::deterministic);
   for (const models::Arch arch :
        {models::Arch::resnet18, models::Arch::resnet50, models::Arch::vgg16, models::Arch::inceptionv3,
         models::Arch::mobilenet_v2}) {
@@ -49,7 +49,7 @@ TEST_CASE("an inference plan's replays equal the eager pass, for every backbone 
 
 TEST_CASE("a CAM plan replays the closed-form methods of fixed and top classes as the eager pass computes them",
           "[cuda]") {
-  const ModeScope deterministic(cuda::set_deterministic);
+  const ModeScope deterministic(cuda::set_deterministic, cuda::deterministic);
   for (const models::Arch arch : {models::Arch::resnet50, models::Arch::vgg16}) {
     models::FcamModel<float> model(arch, 5);
     model.to(Device::cuda);
@@ -83,7 +83,7 @@ TEST_CASE("a CAM plan replays the closed-form methods of fixed and top classes a
 }
 
 TEST_CASE("a Smooth-GradCAM++ plan replays its noisy passes as the eager call with the plan's key", "[cuda]") {
-  const ModeScope deterministic(cuda::set_deterministic);
+  const ModeScope deterministic(cuda::set_deterministic, cuda::deterministic);
   models::FcamModel<float> model(models::Arch::resnet50, 5);
   model.to(Device::cuda);
   model.eval();
@@ -115,7 +115,7 @@ TEST_CASE("a Smooth-GradCAM++ plan replays its noisy passes as the eager call wi
 
 TEST_CASE("an inference plan keeps its shape; plans of two shapes work side by side and keep their memory",
           "[cuda]") {
-  const ModeScope deterministic(cuda::set_deterministic);
+  const ModeScope deterministic(cuda::set_deterministic, cuda::deterministic);
   models::FcamModel<float> model(models::Arch::resnet18, 5);
   model.to(Device::cuda);
   const Tensor<float> two = random_tensor({2, 3, 96, 96}, 23, -2.0, 2.0).to(Device::cuda);
@@ -193,7 +193,7 @@ TEST_CASE("work that waits for the device cannot be captured: an error that says
 
 TEST_CASE("bfloat16 convolutions: an inference plan replays the eager bf16 pass; its maps stay close to fp32's",
           "[cuda]") {
-  const ModeScope deterministic(cuda::set_deterministic);
+  const ModeScope deterministic(cuda::set_deterministic, cuda::deterministic);
   for (const models::Arch arch :
        {models::Arch::resnet50, models::Arch::vgg16, models::Arch::inceptionv3, models::Arch::mobilenet_v2}) {
     const std::string name(models::arch_name(arch));
@@ -210,7 +210,7 @@ TEST_CASE("bfloat16 convolutions: an inference plan replays the eager bf16 pass;
     models::Inference<float> replayed, bf16;
     Tensor<float> bf16_segments;
     {
-      const ModeScope bf16_mode(cuda::set_bf16);
+      const ModeScope bf16_mode(cuda::set_bf16, cuda::bf16_enabled);
       models::InferencePlan<float> plan(model, x.shape());
       replayed = plan.run(x);
       bf16 = eager(model, x);
