@@ -54,6 +54,13 @@ struct BlockOrder {
   }
 };
 
+/// Whether the stream whose handle is `stream_pool` is being captured into a CUDA graph.
+bool capturing(std::uintptr_t stream_pool) {
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  return cudaStreamIsCapturing(reinterpret_cast<cudaStream_t>(stream_pool), &status) == cudaSuccess &&
+         status != cudaStreamCaptureStatusNone;
+}
+
 class CachingAllocator {
 public:
   /// A block of `bytes` from `pool`; a private pool may adopt a free segment of `stream_pool`.
@@ -63,7 +70,7 @@ public:
     std::lock_guard lock(mutex_);
     Block* block = take_free(size, small, pool);
     if (block == nullptr && pool != stream_pool) block = adopt_segment(size, small, stream_pool, pool);
-    if (block == nullptr) block = new_segment(size, small, pool);
+    if (block == nullptr) block = new_segment(size, small, pool, stream_pool);
     else split(block, size);
     block->in_use = true;
     in_use_[block->ptr] = block;
@@ -140,12 +147,15 @@ private:
     return nullptr;
   }
 
-  Block* new_segment(std::size_t size, bool small, std::uintptr_t pool) {
+  /// A new segment for pool `pool`, allocated for `stream_pool`'s stream.
+  Block* new_segment(std::size_t size, bool small, std::uintptr_t pool, std::uintptr_t stream_pool) {
     const std::size_t segment =
         small ? small_segment : (size + large_rounding - 1) / large_rounding * large_rounding;
     void* ptr = nullptr;
     cudaError_t status = cudaMalloc(&ptr, segment);
-    if (status == cudaErrorMemoryAllocation) {  // give the cache back and try once more
+    // Out of memory: give the cache back and try once more, unless the stream is being captured
+    // into a CUDA graph, where waiting for the device would break the capture.
+    if (status == cudaErrorMemoryAllocation && !capturing(stream_pool)) {
       (void)cudaGetLastError();
       check(cudaDeviceSynchronize(), "cudaDeviceSynchronize (out of memory)");
       release_unused_segments();

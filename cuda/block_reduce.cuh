@@ -29,6 +29,15 @@ struct Min {
   }
 };
 
+/// The larger of a and b, keeping a NaN `a`: a running maximum started from the first value and
+/// skipping later NaNs, as std::max_element is.
+struct Larger {
+  template <class T>
+  __device__ T operator()(T a, T b) const {
+    return b > a ? b : a;
+  }
+};
+
 /// Combines the `value` of every thread of the block, which must have block_threads threads (a
 /// power of two), by halving a shared array in a fixed order; every thread gets the result.
 /// Every thread of the block must call it: it synchronises the block.

@@ -50,7 +50,8 @@ bool copy_from_pinned_async(void* dst, const void* src, std::size_t bytes, cudaS
 /// Copies a small host table (class targets or indices, per-plane values) to the device without
 /// waiting: it is first copied into a pinned_alloc block, so the caller may free its source at
 /// once, and the device copy is queued on this thread's stream ahead of the kernels that read
-/// it. During stream capture, or when page-locked memory runs short, it is copy_host_to_device.
+/// it. When page-locked memory runs short it is copy_host_to_device; during stream capture it is
+/// refused (a graph would replay the copy from a staging block long since reused).
 void copy_host_to_device_staged(void* dst, const void* src, std::size_t bytes);
 
 /// From now on this thread allocates from a new private pool (a CUDA graph being made, see

@@ -288,17 +288,22 @@ bool forward_graph(const Shape& x_shape, const void* x, const Shape& w_shape, co
     found = plans.emplace(key, std::move(plan)).first;
   }
   if (!found->second.usable()) return false;
+  const bool healthy = cudaPeekAtLastError() == cudaSuccess;  // no earlier kernel's error pending
   const cudnnStatus_t status = found->second.execute(x, w, y);
   if (status == CUDNN_STATUS_SUCCESS) return true;
   // An engine that fails its first run on a healthy device is dropped: the caller takes the next
-  // path (the legacy API writes all of y). A kept plan's failure, or a device already in error
-  // (an earlier kernel's), is reported.
-  if (fresh && cudaPeekAtLastError() == cudaSuccess) {
-    if (tracing())
-      trace(describe(x_shape, w_shape, g, operands, output) + ": graph API, the new plan failed its first run (" +
-            cudnnGetErrorString(status) + "), dropped");
-    found->second = GraphPlan();
-    return false;
+  // path (the legacy API writes all of y). Its failure may be a launch its kernel could not make
+  // (too much shared memory): that error is cleared, unless it stays (a sticky device error). A
+  // kept plan's failure, or a device already in error (an earlier kernel's), is reported.
+  if (fresh && healthy) {
+    (void)cudaGetLastError();
+    if (cudaPeekAtLastError() == cudaSuccess) {
+      if (tracing())
+        trace(describe(x_shape, w_shape, g, operands, output) + ": graph API, the new plan failed its first run (" +
+              cudnnGetErrorString(status) + "), dropped");
+      found->second = GraphPlan();
+      return false;
+    }
   }
   check(status, "cudnnBackendExecute (convolution)");
   return true;

@@ -276,6 +276,7 @@ cudaError_t lattice_sort(const std::uint64_t* keys, const std::int32_t* entries,
 cudaError_t lattice_number(const std::uint64_t* sorted_keys, std::int32_t* heads, std::int32_t* ids,
                            std::int64_t count, void* temp, std::size_t temp_bytes, cudaStream_t stream) {
   heads_kernel<<<grid_for(count), block_threads, 0, stream>>>(sorted_keys, count, heads);
+  if (const cudaError_t launched = cudaGetLastError(); launched != cudaSuccess) return launched;
   return cub::DeviceScan::InclusiveSum(temp, temp_bytes, heads, ids, static_cast<int>(count), stream);
 }
 

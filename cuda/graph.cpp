@@ -62,10 +62,10 @@ void capture(const std::function<void()>& work, cudaStream_t stream, cudaGraph_t
 }  // namespace
 
 Graph::Graph(const std::function<void()>& work) : parts_(std::make_unique<Parts>()) {
-  ++graph_count;  // from here on no cache frees what the capture may take
   Parts& p = *parts_;
   p.stream = stream();
-  p.pool = begin_private_pool();
+  p.pool = begin_private_pool();  // throws inside another graph's work: nothing to undo yet
+  ++graph_count;                  // from here on no cache frees what the capture may take
   try {
     work();  // eagerly: plans, algorithms, tables and the pool's blocks are made here
     capture(work, p.stream, p.graph);

@@ -88,9 +88,11 @@ __global__ void normalize_runs_kernel(const float* __restrict__ x, std::int64_t 
     float lo = in[0];
     for (std::int64_t i = threadIdx.x; i < length; i += blockDim.x) lo = Min{}(lo, in[i]);
     lo = block_reduce(lo, Min{});
-    float hi = 0.0f;  // x − lo ≥ 0
-    for (std::int64_t i = threadIdx.x; i < length; i += blockDim.x) hi = Max{}(hi, in[i] - lo);
-    hi = block_reduce(hi, Max{});
+    // Both extremes as the CPU's std::min_element / max_element find them: from the first value,
+    // skipping later NaNs. A NaN first value, or a first difference −∞ − (−∞), makes the item 0.
+    float hi = in[0] - lo;
+    for (std::int64_t i = threadIdx.x; i < length; i += blockDim.x) hi = Larger{}(hi, in[i] - lo);
+    hi = block_reduce(hi, Larger{});
     for (std::int64_t i = threadIdx.x; i < length; i += blockDim.x) o[i] = hi > 0.0f ? (in[i] - lo) / hi : 0.0f;
   }
 }

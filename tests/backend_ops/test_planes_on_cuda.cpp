@@ -151,6 +151,24 @@ TEST_CASE("normalize_items gives the CPU's bits; a constant item becomes 0", "[c
   CHECK(normalize_items(Tensor<float>({0, 5}, gpu)).numel() == 0);
 }
 
+TEST_CASE("normalize_items treats NaN and infinities as the CPU does", "[cuda]") {
+  // The CPU takes std::min_element and std::max_element: a NaN or −∞ first value makes the whole
+  // item 0, a later NaN stays NaN, a later −∞ is the minimum (every difference then +∞ or NaN).
+  constexpr float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  Tensor<float> x = random_tensor({6, 300}, 2350);
+  float* item = x.data();
+  item[0] = nan;                     // item 0: a NaN first
+  item[300] = -inf;                  // item 1: −∞ first
+  item[600 + 17] = nan;              // item 2: a NaN later
+  item[900 + 250] = -inf;            // item 3: −∞ later
+  item[1200] = inf;                  // item 4: +∞ first
+  item[1500 + 299] = inf;            // item 5: +∞ last
+  const Tensor<float> cpu = normalize_items(x);
+  expect_same_bits(cpu, normalize_items(x.to(gpu)), "normalize_items with NaN and infinities");
+  CHECK(std::all_of(cpu.data(), cpu.data() + 600, [](float v) { return v == 0.0f; }));
+  CHECK(std::isnan(cpu.data()[600 + 17]));
+}
+
 TEST_CASE("top_k of a CUDA tensor gives the CPU's values and indices", "[cuda]") {
   Tensor<float> logits = random_tensor({3, 200}, 2400, -4.0, 4.0);
   logits.data()[17] = logits.data()[5];  // a tie: the lower index first

@@ -45,9 +45,9 @@ inline std::vector<std::uint8_t> erode_square(const std::vector<std::uint8_t>& m
   auto pass = [r](const std::vector<std::uint8_t>& in, std::vector<std::uint8_t>& o, std::int64_t first,
                   std::int64_t len, std::int64_t stride) {
     auto at = [&](std::int64_t i) { return static_cast<std::size_t>(first + i * stride); };
-    std::int64_t last_unset = -(1 << 30);
+    std::int64_t last_unset = -(r + 1);  // unset pixels just outside the reach: none inside the line
     std::vector<std::int64_t> next_unset(static_cast<std::size_t>(len));
-    std::int64_t next = 1 << 30;
+    std::int64_t next = len + r;
     for (std::int64_t i = len - 1; i >= 0; --i) {
       if (!in[at(i)]) next = i;
       next_unset[static_cast<std::size_t>(i)] = next;
