@@ -3,8 +3,9 @@
 // its hash tables replaced by a sort, so that every step is deterministic. Every point writes its
 // D+1 vertex keys; a stable radix sort groups equal keys with their entries in point order; the
 // distinct keys become the vertices. The splat is then a gather that adds each vertex's
-// contributions in the CPU's order (point by point), the blur reads neighbours found by binary
-// search, and the slice reads each point's vertices. No atomics anywhere.
+// contributions in the CPU's order (point by point; a long run is split over a warp and summed in
+// a fixed tree, splat_kernel), the blur reads neighbours found by binary search, and the slice
+// reads each point's vertices. No atomics anywhere.
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_scan.cuh>
 
@@ -165,26 +166,49 @@ __device__ std::int32_t find_vertex(const std::uint64_t* keys, std::int64_t vert
   return lo < vertices && keys[lo] == key ? static_cast<std::int32_t>(lo) : -1;
 }
 
+constexpr int warp_size = 32;
+/// The longest run of a vertex's contributions that one lane adds alone, in the CPU's order.
+constexpr std::int32_t serial_entries = 32;
+
+// The splat, one warp per vertex. Up to serial_entries contributions are added by lane 0 in the
+// CPU's order (point by point: the CPU's bits). Longer runs, which flat regions at large σ_xy
+// give (a vertex of a uniform 224² image at σ_xy 100 gathers thousands of points), would leave one
+// thread adding them all: lane l adds entries l, l + 32, …, and the lanes' sums are combined by a
+// fixed shuffle tree. Deterministic either way, and within float rounding of the CPU's sum. The
+// branch depends only on the vertex, so it is the same for the whole warp (the shuffles need all
+// 32 lanes): block_threads is a multiple of 32.
 __global__ void splat_kernel(const std::int32_t* __restrict__ first, const std::int32_t* __restrict__ sorted_entries,
                              const float* __restrict__ weights, const float* __restrict__ probs,
                              const std::int32_t* __restrict__ vertex_count, std::int64_t capacity,
                              std::int64_t channels, std::int64_t points_per_image, float* __restrict__ values) {
   const std::int64_t vertices = *vertex_count;
-  for (std::int64_t v = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; v <= capacity && v <= vertices;
-       v += std::int64_t(gridDim.x) * blockDim.x) {
+  const int lane = static_cast<int>(threadIdx.x % warp_size);
+  const std::int64_t warps = std::int64_t(gridDim.x) * (blockDim.x / warp_size);
+  for (std::int64_t v = (blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x) / warp_size;
+       v <= capacity && v <= vertices; v += warps) {
     if (v == vertices) {  // row 0: the zero of missing neighbours
-      for (std::int64_t k = 0; k < channels; ++k) values[k] = 0.0f;
+      if (lane == 0)
+        for (std::int64_t k = 0; k < channels; ++k) values[k] = 0.0f;
       continue;
     }
+    const std::int32_t begin = first[v], end = first[v + 1];
+    const bool split = end - begin > serial_entries;
     float sum[8] = {};  // channels ≤ 8 (checked by the caller)
-    for (std::int32_t j = first[v]; j < first[v + 1]; ++j) {
-      const std::int32_t e = sorted_entries[j];
-      const std::int64_t p = e / (D + 1), b = p / points_per_image, i = p - b * points_per_image;
-      const float weight = weights[e];
-      const float* in = probs + b * channels * points_per_image + i;
-      for (std::int64_t k = 0; k < channels; ++k) sum[k] += weight * in[k * points_per_image];
+    if (split || lane == 0) {
+      const std::int32_t step = split ? warp_size : 1;
+      for (std::int32_t j = begin + (split ? lane : 0); j < end; j += step) {
+        const std::int32_t e = sorted_entries[j];
+        const std::int64_t p = e / (D + 1), b = p / points_per_image, i = p - b * points_per_image;
+        const float weight = weights[e];
+        const float* in = probs + b * channels * points_per_image + i;
+        for (std::int64_t k = 0; k < channels; ++k) sum[k] += weight * in[k * points_per_image];
+      }
     }
-    for (std::int64_t k = 0; k < channels; ++k) values[(v + 1) * channels + k] = sum[k];
+    if (split)
+      for (int offset = warp_size / 2; offset > 0; offset /= 2)
+        for (std::int64_t k = 0; k < channels; ++k) sum[k] += __shfl_down_sync(0xffffffffu, sum[k], offset);
+    if (lane == 0)
+      for (std::int64_t k = 0; k < channels; ++k) values[(v + 1) * channels + k] = sum[k];
   }
 }
 
@@ -290,9 +314,9 @@ void lattice_compact(const std::uint64_t* sorted_keys, const std::int32_t* sorte
 void lattice_splat(const std::int32_t* first, const std::int32_t* sorted_entries, const float* weights,
                    const float* probs, const std::int32_t* vertex_count, std::int64_t capacity, std::int64_t channels,
                    std::int64_t points_per_image, float* values, cudaStream_t stream) {
-  splat_kernel<<<grid_for(capacity + 1), block_threads, 0, stream>>>(first, sorted_entries, weights, probs,
-                                                                     vertex_count, capacity, channels,
-                                                                     points_per_image, values);
+  static_assert(block_threads % warp_size == 0, "the splat runs whole warps");
+  splat_kernel<<<grid_for((capacity + 1) * warp_size), block_threads, 0, stream>>>(
+      first, sorted_entries, weights, probs, vertex_count, capacity, channels, points_per_image, values);
 }
 
 void lattice_blur(const float* in, const std::uint64_t* vertex_keys, const std::int32_t* vertex_count,

@@ -1,8 +1,9 @@
 // test_backend_ops: the GPU permutohedral lattice (crf_filter on CUDA, [cuda-train]) against the
 // CPU lattice. The GPU rounds operation by operation in the CPU's order, without fused
-// multiply-adds (cuda/CMakeLists.txt). A CPU build without FMA instructions (tools/
-// build_gpu_carry.sh's) then gives the same bits; a -march=native build lets GCC contract, and a
-// point on a simplex boundary may then fall in the neighbouring simplex. So, as the CPU lattice's
+// multiply-adds (cuda/CMakeLists.txt), except where a vertex gathers more than 32 points (flat
+// regions): a warp sums those in a tree. A CPU build without FMA instructions (tools/
+// build_gpu_carry.sh's) then gives the same bits for random colours; a -march=native build lets
+// GCC contract, and a point on a simplex boundary may then fall in the neighbouring simplex. So, as the CPU lattice's
 // own test against the reference filter (tests/test_crf_reference.cpp): at most 0.1 % of the
 // values further than 1e-5·max|W·S|, none further than 1e-2·max|W·S|, and the CRF loss within
 // 1e-5 relative. The lattice is deterministic: a second run gives the same bits. With
@@ -86,6 +87,22 @@ TEST_CASE("the GPU lattice gives the CPU lattice's W·S and Wᵀ·S, and the sam
       INFO(what);
       CHECK(largest_difference(gpu, crf_filter(images_gpu, probs_gpu, c.sigma_rgb, c.sigma_xy, transposed)) == 0.0f);
     }
+  }
+}
+
+TEST_CASE("the GPU lattice on flat images, whose vertices gather thousands of points", "[cuda]") {
+  // Two flat halves per image: at σ_xy 100 a vertex takes a large part of a half, so the splat
+  // splits its sum over a warp. Probabilities stay random, so the sums have work.
+  Tensor<float> images({2, 3, 96, 96});
+  for (std::int64_t i = 0; i < images.numel(); ++i) images.data()[i] = (i % 96) < 48 ? 128.0f : 40.0f;
+  const Tensor<float> probs = random_probs(2, 96, 96, 75);
+  const Tensor<float> images_gpu = images.to(Device::cuda), probs_gpu = probs.to(Device::cuda);
+  for (const bool transposed : {false, true}) {
+    const std::string what = std::string("flat halves 2x3x96x96") + (transposed ? " transposed" : "");
+    const Tensor<float> gpu = crf_filter(images_gpu, probs_gpu, 15.0, 100.0, transposed);
+    expect_same_filter(crf_filter(images, probs, 15.0, 100.0, transposed), gpu, what);
+    INFO(what);
+    CHECK(largest_difference(gpu, crf_filter(images_gpu, probs_gpu, 15.0, 100.0, transposed)) == 0.0f);
   }
 }
 
