@@ -1,6 +1,6 @@
 // Tensor-level CUDA pooling: output shapes and geometry from Pool2dGeometry, then the launchers of
-// pooling.cu. The argmax table stays in device memory; host indices given to the backward are
-// copied there first.
+// pooling.cu. The argmax table stays in device memory, and the backward gathers over each input's
+// windows; host indices given to the backward are copied there first and sorted.
 #include "fcam/cuda/ops/pooling.hpp"
 
 #include <cstdint>
@@ -33,17 +33,12 @@ Tensor<float> max_pool2d(const Tensor<float>& x, const Pool2dGeometry& g, std::i
   return y;
 }
 
-Tensor<float> max_pool2d_backward(const Shape& input_shape, const std::int32_t* argmax, const Tensor<float>& grad_y) {
-  Tensor<float> grad_x(input_shape, Device::cuda);  // zeros where no maximum was
-  const std::int64_t n = grad_y.numel();
-  if (n == 0) return grad_x;
-  const std::int64_t planes = input_shape[0] * input_shape[1], in_plane = input_shape[2] * input_shape[3];
-  const std::size_t workspace_bytes = launch::max_pool2d_backward_workspace(n, planes * in_plane);
-  Storage<std::byte> workspace(workspace_bytes, Device::cuda, false);
-  check(launch::max_pool2d_backward(argmax, grad_y.data(), grad_x.data(), planes, in_plane,
-                                    grad_y.size(2) * grad_y.size(3), workspace.data(), workspace_bytes, stream()),
-        "max_pool2d_backward sort");
-  check_launch("max_pool2d_backward kernels");
+Tensor<float> max_pool2d_backward(const Shape& input_shape, const std::int32_t* argmax, const Pool2dGeometry& g,
+                                  const Tensor<float>& grad_y) {
+  auto grad_x = Tensor<float>::uninitialized(input_shape, Device::cuda);  // every element written
+  if (grad_x.numel() == 0) return grad_x;
+  launch::max_pool2d_backward_of_windows(argmax, grad_y.data(), grad_x.data(), pool_shape(input_shape, g), stream());
+  check_launch("max_pool2d_backward kernel");
   return grad_x;
 }
 
@@ -52,10 +47,21 @@ Tensor<float> max_pool2d_backward(const Shape& input_shape, const std::vector<st
   FCAM_CHECK(input_shape[2] * input_shape[3] <= std::numeric_limits<std::int32_t>::max(),
              "max_pool2d_backward: input planes of ", input_shape[2] * input_shape[3],
              " pixels exceed the GPU's 32-bit argmax");
+  Tensor<float> grad_x(input_shape, Device::cuda);  // zeros where no maximum was
+  const std::int64_t n = grad_y.numel();
+  if (n == 0) return grad_x;
   const std::vector<std::int32_t> narrow(argmax.begin(), argmax.end());  // each below the plane's size
   Storage<std::int32_t> indices(narrow.size(), Device::cuda, false);
-  if (!narrow.empty()) copy_host_to_device(indices.data(), narrow.data(), narrow.size() * sizeof(std::int32_t));
-  return max_pool2d_backward(input_shape, indices.data(), grad_y);
+  copy_host_to_device(indices.data(), narrow.data(), narrow.size() * sizeof(std::int32_t));
+  // Any index of the plane may come from the host, not only one of its output's window: sorted.
+  const std::int64_t planes = input_shape[0] * input_shape[1], in_plane = input_shape[2] * input_shape[3];
+  const std::size_t workspace_bytes = launch::max_pool2d_backward_workspace(n, planes * in_plane);
+  Storage<std::byte> workspace(workspace_bytes, Device::cuda, false);
+  check(launch::max_pool2d_backward(indices.data(), grad_y.data(), grad_x.data(), planes, in_plane,
+                                    grad_y.size(2) * grad_y.size(3), workspace.data(), workspace_bytes, stream()),
+        "max_pool2d_backward sort");
+  check_launch("max_pool2d_backward kernels");
+  return grad_x;
 }
 
 Tensor<float> avg_pool2d(const Tensor<float>& x, const Pool2dGeometry& g) {

@@ -1,7 +1,8 @@
 // Pooling kernels. Forward: one thread per output (max, average) or one warp per plane (global
 // average). Backward: gathers, so that no two threads write one element and no float atomics
 // are needed: every input element sums, in output order, the gradients of the outputs that
-// reach it, and the results are the same bits on every run.
+// reach it, and the results are the same bits on every run. Max pooling's backward of indices
+// given from the host, which need not lie in their windows, sorts them instead.
 #include <cub/device/device_radix_sort.cuh>
 #include <math_constants.h>
 
@@ -62,6 +63,26 @@ __global__ void max_pool_kernel(const float* __restrict__ x, float* __restrict__
       }
     y[o] = best;
     if (argmax) argmax[o] = static_cast<std::int32_t>(best_index);  // H·W < 2^31: MaxPoolArgmax checks
+  }
+}
+
+// Each input element visits the windows that contain it in output order and adds the gradients
+// of those whose maximum it is, from 0 as the CPU's += does: the CPU's sum, with no sort and no
+// workspace. Only for the indices of max_pool_kernel, which lie in their windows.
+__global__ void max_pool_backward_kernel(const std::int32_t* __restrict__ argmax, const float* __restrict__ dy,
+                                         float* __restrict__ dx, PoolShape s, std::int64_t n) {
+  for (std::int64_t e = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; e < n;
+       e += std::int64_t(gridDim.x) * blockDim.x) {
+    const std::int64_t xx = e % s.w, yy = (e / s.w) % s.h, plane = e / (s.w * s.h);
+    const Reach ry = reach(yy, s.oh, s), rx = reach(xx, s.ow, s);
+    const std::int32_t* a = argmax + plane * s.oh * s.ow;
+    const float* g = dy + plane * s.oh * s.ow;
+    const auto self = static_cast<std::int32_t>(yy * s.w + xx);
+    float sum = 0.0f;
+    for (std::int64_t i = ry.first; i < ry.last; ++i)
+      for (std::int64_t j = rx.first; j < rx.last; ++j)
+        if (a[i * s.ow + j] == self) sum += g[i * s.ow + j];
+    dx[e] = sum;
   }
 }
 
@@ -182,6 +203,12 @@ SortBuffers sort_buffers(void* workspace, std::int64_t outputs, std::int64_t tar
 void max_pool2d(const float* x, float* y, std::int32_t* argmax, const PoolShape& s, cudaStream_t stream) {
   const std::int64_t n = s.planes * s.oh * s.ow;
   max_pool_kernel<<<grid_for(n), block_threads, 0, stream>>>(x, y, argmax, s, n);
+}
+
+void max_pool2d_backward_of_windows(const std::int32_t* argmax, const float* dy, float* dx, const PoolShape& s,
+                                    cudaStream_t stream) {
+  const std::int64_t n = s.planes * s.h * s.w;
+  max_pool_backward_kernel<<<grid_for(n), block_threads, 0, stream>>>(argmax, dy, dx, s, n);
 }
 
 std::size_t max_pool2d_backward_workspace(std::int64_t outputs, std::int64_t targets) {

@@ -21,6 +21,12 @@ struct PoolShape {
 /// when `argmax` is not null, the flat index h·W + w of each maximum in its plane (H·W below 2^31).
 void max_pool2d(const float* x, float* y, std::int32_t* argmax, const PoolShape& s, cudaStream_t stream);
 
+/// dx (planes × h × w, every element written) of max_pool2d's own `argmax` (each index inside its
+/// window of `s`): at every position, the sum of the gradients of the outputs whose argmax points
+/// there, in output order (the CPU's order), gathered over the windows that contain it.
+void max_pool2d_backward_of_windows(const std::int32_t* argmax, const float* dy, float* dx, const PoolShape& s,
+                                    cudaStream_t stream);
+
 /// Bytes of workspace that max_pool2d_backward needs for `outputs` output gradients going to
 /// `targets` = planes · in_plane input positions.
 std::size_t max_pool2d_backward_workspace(std::int64_t outputs, std::int64_t targets);

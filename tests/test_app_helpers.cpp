@@ -137,7 +137,7 @@ TEST_CASE("MaxPoolArgmax: host indices as given; device indices are 32-bit, larg
   CHECK(host.host_values() == std::vector<std::int64_t>{5, 0, std::int64_t{1} << 40});
   CHECK(host.device_data() == nullptr);
   // Refused before any device memory is asked for, so this runs without a GPU too.
-  CHECK_THAT(error_of([] { MaxPoolArgmax::on_device(4, std::int64_t{1} << 31); }),
+  CHECK_THAT(error_of([] { MaxPoolArgmax::on_device(4, std::int64_t{1} << 31, {2, 2, 0, false}); }),
              Contains("max_pool2d: input planes of 2147483648 pixels exceed the GPU's 32-bit argmax"));
 }
 

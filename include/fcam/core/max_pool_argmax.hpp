@@ -26,14 +26,23 @@ public:
   MaxPoolArgmax() = default;
   /// Indices in host memory (the CPU pooling's, or a caller's: max_pool2d_backward checks them).
   explicit MaxPoolArgmax(std::vector<std::int64_t> host) : host_(std::move(host)) {}
-  /// `count` indices that a GPU pooling of planes of `in_plane` pixels writes into device memory
-  /// (each below `in_plane`: the backward relies on it, so only max_pool2d makes these).
-  static MaxPoolArgmax on_device(std::int64_t count, std::int64_t in_plane) {
+  /// The pooling window of device indices (Pool2dGeometry's fields but the divisor rule, which
+  /// core/ cannot name): the backward gathers each input's gradient over the windows that hold it.
+  struct Window {
+    std::int64_t kernel = 0, stride = 0, padding = 0;
+    bool ceil_mode = false;
+  };
+
+  /// `count` indices that a GPU pooling of planes of `in_plane` pixels with `window` writes into
+  /// device memory (each inside its window: the backward relies on it, so only max_pool2d makes
+  /// these).
+  static MaxPoolArgmax on_device(std::int64_t count, std::int64_t in_plane, const Window& window) {
     FCAM_CHECK(in_plane <= std::numeric_limits<std::int32_t>::max(), "max_pool2d: input planes of ", in_plane,
                " pixels exceed the GPU's 32-bit argmax");
     MaxPoolArgmax a;
     a.device_ = std::make_shared<Storage<std::int32_t>>(static_cast<std::size_t>(count), Device::cuda, false);
     a.in_plane_ = in_plane;
+    a.window_ = window;
     return a;
   }
 
@@ -51,6 +60,8 @@ public:
   std::int32_t* device_data() const { return device_ ? device_->data() : nullptr; }
   /// Device indices: the plane size of the pooling that wrote them (0 for host indices).
   std::int64_t in_plane() const { return in_plane_; }
+  /// Device indices: the window of the pooling that wrote them.
+  const Window& window() const { return window_; }
   /// The indices in host memory (a copy; from a GPU it waits for the device).
   std::vector<std::int64_t> host_values() const {
     if (!device_) return host_;
@@ -66,6 +77,7 @@ private:
   std::vector<std::int64_t> host_;
   std::shared_ptr<Storage<std::int32_t>> device_;
   std::int64_t in_plane_ = 0;
+  Window window_;
 };
 
 }  // namespace fcam

@@ -43,7 +43,8 @@ MaxPoolResult<T> max_pool2d(const Tensor<T>& x, const Pool2dGeometry& g, bool wi
   if (device == Device::cuda) {
     if constexpr (cuda::has_kernels<T>) {
       if (with_argmax)
-        r.argmax = MaxPoolArgmax::on_device(numel_of(detail::pool_output_shape(x.shape(), g)), x.size(2) * x.size(3));
+        r.argmax = MaxPoolArgmax::on_device(numel_of(detail::pool_output_shape(x.shape(), g)), x.size(2) * x.size(3),
+                                            {g.kernel, g.step(), g.padding, g.ceil_mode});
       r.output = cuda::max_pool2d(x, g, r.argmax.device_data());
     } else {
       cuda::unavailable_for<T>("max_pool2d");
@@ -92,7 +93,11 @@ Tensor<T> max_pool2d_backward(const Shape& input_shape, const MaxPoolArgmax& arg
              argmax.in_plane(), "-pixel planes, the input shape ", to_string(input_shape), " is not");
   FCAM_CHECK(argmax.in_plane() > 0 || argmax.empty(), "max_pool2d_backward: the argmax points into the empty ",
              input_shape[2], "x", input_shape[3], " input plane");
-  if constexpr (cuda::has_kernels<T>) return cuda::max_pool2d_backward(input_shape, argmax.device_data(), grad_y);
+  const MaxPoolArgmax::Window& w = argmax.window();
+  const Pool2dGeometry g{w.kernel, w.stride, w.padding, w.ceil_mode};
+  FCAM_CHECK(grad_y.size(2) == g.out_size(input_shape[2]) && grad_y.size(3) == g.out_size(input_shape[3]),
+             "max_pool2d_backward: gradient shape ", to_string(grad_y.shape()), " does not match the forward output");
+  if constexpr (cuda::has_kernels<T>) return cuda::max_pool2d_backward(input_shape, argmax.device_data(), g, grad_y);
   else cuda::unavailable_for<T>("max_pool2d_backward");
 }
 

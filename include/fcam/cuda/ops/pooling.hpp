@@ -18,11 +18,13 @@ namespace fcam::cuda {
 /// NaN wins); writes each maximum's flat in-plane index to `argmax` (device memory, one per
 /// output; planes below 2^31 pixels, MaxPoolArgmax::on_device checks) when not null.
 Tensor<float> max_pool2d(const Tensor<float>& x, const Pool2dGeometry& g, std::int32_t* argmax);
-/// Gradient of max_pool2d: each input position sums the gradients of the outputs whose argmax
-/// (device memory, each index below the input plane's size) points at it, in output order.
-Tensor<float> max_pool2d_backward(const Shape& input_shape, const std::int32_t* argmax, const Tensor<float>& grad_y);
-/// max_pool2d_backward of host indices (each below the input plane's size): copied to the device
-/// first, as 32-bit indices.
+/// Gradient of max_pool2d of geometry `g`, from the `argmax` it wrote (device memory): each input
+/// position sums, in output order, the gradients of the outputs whose argmax points at it, found
+/// among the windows that contain it (no sort, no workspace).
+Tensor<float> max_pool2d_backward(const Shape& input_shape, const std::int32_t* argmax, const Pool2dGeometry& g,
+                                  const Tensor<float>& grad_y);
+/// max_pool2d_backward of host indices, each anywhere below the input plane's size: copied to the
+/// device as 32-bit indices and sorted by target, then each run summed in output order.
 Tensor<float> max_pool2d_backward(const Shape& input_shape, const std::vector<std::int64_t>& argmax,
                                   const Tensor<float>& grad_y);
 /// Average pooling of x (N×C×H×W), PyTorch's divisor rules.
