@@ -40,6 +40,14 @@ void add_keyed_normal_noise(Tensor<float>& t, double sigma, std::uint64_t key) {
   check_launch("keyed noise kernel");
 }
 
+Tensor<float> keyed_dropout_mask(const Shape& shape, double p, std::uint64_t key) {
+  auto mask = Tensor<float>::uninitialized(shape, Device::cuda);
+  const float keep_scale = p < 1.0 ? static_cast<float>(1.0 / (1.0 - p)) : 0.0f;
+  launch::keyed_dropout_mask(mask.data(), p, keep_scale, key, mask.numel(), stream());
+  check_launch("keyed dropout kernel");
+  return mask;
+}
+
 void channel_epilogue(Tensor<float>& y, const Tensor<float>& scale, const Tensor<float>& shift,
                       const Tensor<float>& residual, bool relu, float relu_max) {
   const std::int64_t channels = y.size(1), plane = y.numel() / std::max<std::int64_t>(y.size(0) * channels, 1);

@@ -63,6 +63,13 @@ __global__ void keyed_noise_kernel(float* __restrict__ t, double sigma, std::uin
     t[i] += static_cast<float>(sigma * keyed_normal(key, static_cast<std::uint64_t>(i)));
 }
 
+__global__ void keyed_dropout_kernel(float* __restrict__ mask, double p, float keep_scale, std::uint64_t key,
+                                     std::int64_t n) {
+  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += std::int64_t(gridDim.x) * blockDim.x)
+    mask[i] = keyed_dropout_value(key, static_cast<std::uint64_t>(i), p, keep_scale);
+}
+
 __global__ void epilogue_kernel(float* __restrict__ y, const float* __restrict__ scale,
                                 const float* __restrict__ shift, const float* __restrict__ residual, bool relu,
                                 float relu_max, std::int64_t channels, std::int64_t plane, std::int64_t n) {
@@ -112,6 +119,12 @@ void from_bfloat16(const std::uint16_t* x, float* y, std::int64_t n, cudaStream_
 void add_keyed_normal_noise(float* t, double sigma, std::uint64_t key, std::int64_t n, cudaStream_t stream) {
   if (n == 0) return;
   keyed_noise_kernel<<<grid_for(n), block_threads, 0, stream>>>(t, sigma, key, n);
+}
+
+void keyed_dropout_mask(float* mask, double p, float keep_scale, std::uint64_t key, std::int64_t n,
+                        cudaStream_t stream) {
+  if (n == 0) return;
+  keyed_dropout_kernel<<<grid_for(n), block_threads, 0, stream>>>(mask, p, keep_scale, key, n);
 }
 
 void channel_epilogue(float* y, const float* scale, const float* shift, const float* residual, bool relu,

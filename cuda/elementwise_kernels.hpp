@@ -23,6 +23,9 @@ void from_bfloat16(const std::uint16_t* x, float* y, std::int64_t n, cudaStream_
 
 /// t[i] += float(sigma · keyed_normal(key, i)) for i < n.
 void add_keyed_normal_noise(float* t, double sigma, std::uint64_t key, std::int64_t n, cudaStream_t stream);
+/// mask[i] = keyed_dropout_value(key, i, p, keep_scale) for i < n.
+void keyed_dropout_mask(float* mask, double p, float keep_scale, std::uint64_t key, std::int64_t n,
+                        cudaStream_t stream);
 /// y = y·scale[c] + shift[c] (+ residual), then min(max(y, 0), relu_max) when `relu`; null scale /
 /// shift / residual are absent.
 void channel_epilogue(float* y, const float* scale, const float* shift, const float* residual, bool relu,

@@ -68,25 +68,32 @@ void* pinned_alloc(std::size_t bytes) {
   FCAM_CHECK(bytes > 0, "pinned_alloc: zero bytes");
   const std::size_t size = (bytes + rounding - 1) / rounding * rounding;
   PinnedCache& c = cache();
-  std::lock_guard lock(c.mutex);
-  // The smallest free block that fits, at most twice the size (a batch's block is reused by the
-  // next batch of that size; a small request does not take a large block).
-  auto best = c.blocks.end();
-  for (auto it = c.blocks.begin(); it != c.blocks.end(); ++it) {
-    const PinnedBlock& b = it->second;
-    if (b.in_use || b.bytes < size || b.bytes > 2 * size) continue;
-    if ((best == c.blocks.end() || b.bytes < best->second.bytes) && copies_done(b)) best = it;
-  }
-  if (best == c.blocks.end()) {
-    void* p = nullptr;
-    if (cudaHostAlloc(&p, size, cudaHostAllocDefault) != cudaSuccess) {
-      (void)cudaGetLastError();  // page-locked memory ran short: the caller takes ordinary memory
-      return nullptr;
+  {
+    std::lock_guard lock(c.mutex);
+    // The smallest free block that fits, at most twice the size (a batch's block is reused by the
+    // next batch of that size; a small request does not take a large block).
+    auto best = c.blocks.end();
+    for (auto it = c.blocks.begin(); it != c.blocks.end(); ++it) {
+      const PinnedBlock& b = it->second;
+      if (b.in_use || b.bytes < size || b.bytes > 2 * size) continue;
+      if ((best == c.blocks.end() || b.bytes < best->second.bytes) && copies_done(b)) best = it;
     }
-    best = c.blocks.emplace(static_cast<char*>(p), PinnedBlock{size}).first;
+    if (best != c.blocks.end()) {
+      best->second.in_use = true;
+      return best->first;
+    }
   }
-  best->second.in_use = true;
-  return best->first;
+  // A new block, allocated without the lock: cudaHostAlloc of a batch takes milliseconds, during
+  // which the training thread's staged copies and checks must not wait.
+  void* p = nullptr;
+  if (cudaHostAlloc(&p, size, cudaHostAllocDefault) != cudaSuccess) {
+    (void)cudaGetLastError();  // page-locked memory ran short: the caller takes ordinary memory
+    return nullptr;
+  }
+  std::lock_guard lock(c.mutex);
+  PinnedBlock& block = c.blocks.emplace(static_cast<char*>(p), PinnedBlock{size}).first->second;
+  block.in_use = true;
+  return p;
 }
 
 void pinned_free(void* ptr) noexcept {
@@ -153,16 +160,21 @@ Fence copy_host_to_device_ahead(void* dst, const void* src, std::size_t bytes) {
   }
   // The copy stream first catches up with the work queued so far (dst's block may have been
   // freed by that work, and is reused in this stream's order).
+  // Both events exist before the copy is queued: once it is, only its own record can fail, and
+  // then the copy is waited for, so that the caller may free dst when the error unwinds.
   cudaEvent_t queued = nullptr, copied = nullptr;
   check(cudaEventCreateWithFlags(&queued, cudaEventDisableTiming), "cudaEventCreate");
   Fence catch_up(queued);  // destroyed once the wait below is enqueued
+  check(cudaEventCreateWithFlags(&copied, cudaEventDisableTiming), "cudaEventCreate");
+  Fence done(copied);
   check(cudaEventRecord(queued, stream()), "cudaEventRecord");
   check(cudaStreamWaitEvent(copy_stream(), queued, 0), "cudaStreamWaitEvent");
   FCAM_CHECK(copy_from_pinned_async(dst, src, bytes, copy_stream()), "copy_host_to_device_ahead: the pinned block ",
              "of the source disappeared");
-  check(cudaEventCreateWithFlags(&copied, cudaEventDisableTiming), "cudaEventCreate");
-  Fence done(copied);
-  check(cudaEventRecord(copied, copy_stream()), "cudaEventRecord");
+  if (const cudaError_t recorded = cudaEventRecord(copied, copy_stream()); recorded != cudaSuccess) {
+    (void)cudaStreamSynchronize(copy_stream());
+    check(recorded, "cudaEventRecord (after a copy ahead)");
+  }
   return done;
 }
 

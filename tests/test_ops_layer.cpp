@@ -283,18 +283,30 @@ TEST_CASE("prepared convolution weights with a device-neutral epilogue", "[ops]"
                     Contains("epilogue scale has 3 values for 4 output channels"));
 }
 
-TEST_CASE("dropout_mask and fill_uniform draw one value per element, in order", "[ops]") {
-  Rng a(9), b(9);
-  const Tensor<float> mask = dropout_mask<float>({1000}, 0.25, a);
+TEST_CASE("keyed_dropout_mask keeps element i where keyed_uniform(key, i) >= p", "[ops]") {
+  // 100,000 elements: several of the CPU kernel's blocks of 4,096, so the parallel loop is covered.
+  const std::uint64_t key = 0x5eed;
+  const Tensor<float> mask = keyed_dropout_mask<float>({100, 1000}, 0.25, key);
   std::int64_t kept = 0;
+  double mean = 0.0;
   for (std::int64_t i = 0; i < mask.numel(); ++i) {
-    const bool keep = b.uniform() >= 0.25;
-    CHECK(mask.data()[i] == (keep ? 1.0f / 0.75f : 0.0f));
+    const double u = keyed_uniform(key, static_cast<std::uint64_t>(i));
+    REQUIRE(u >= 0.0);
+    REQUIRE(u < 1.0);
+    mean += u;
+    const bool keep = u >= 0.25;
+    REQUIRE(mask.data()[i] == (keep ? 1.0f / 0.75f : 0.0f));
     kept += keep;
   }
-  CHECK(kept > 700);
-  CHECK(kept < 800);
-  CHECK_THROWS_WITH(dropout_mask<float>({2}, 1.5, a), Contains("probability must be in [0, 1]"));
+  CHECK(mean / 1e5 == Approx(0.5).margin(0.005));  // uniform: mean 1/2, standard error 0.0009
+  CHECK(kept == Approx(75000).margin(600));         // binomial: standard deviation 137
+  const Tensor<float> other = keyed_dropout_mask<float>({100, 1000}, 0.25, key + 1);
+  std::int64_t same = 0;
+  for (std::int64_t i = 0; i < mask.numel(); ++i) same += mask.data()[i] == other.data()[i];
+  CHECK(same < 70000);  // another key, another mask (a match 62.5 % of the time by chance)
+  const Tensor<float> none = keyed_dropout_mask<float>({5}, 1.0, key);
+  CHECK(std::all_of(none.data(), none.data() + 5, [](float v) { return v == 0.0f; }));
+  CHECK_THROWS_WITH(keyed_dropout_mask<float>({2}, 1.5, key), Contains("probability must be in [0, 1]"));
   const Tensor<float> t({4});
   CHECK(t.same_view(t));
   CHECK_FALSE(t.same_view(t.clone()));

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -79,12 +80,17 @@ inline void expect_close(const Tensor<float>& reference, const Tensor<float>& cu
 }
 
 /// The largest |a − b| of two tensors of one shape, either on either device (read through host
-/// copies).
+/// copies); +∞ where one holds NaN and the other does not (so that a NaN result never passes as
+/// equal), 0 where both do.
 inline float largest_difference(const Tensor<float>& a, const Tensor<float>& b) {
   REQUIRE(a.shape() == b.shape());
   const Tensor<float> x = a.to(Device::cpu), y = b.to(Device::cpu);
   float worst = 0;
-  for (std::int64_t i = 0; i < x.numel(); ++i) worst = std::max(worst, std::abs(x.data()[i] - y.data()[i]));
+  for (std::int64_t i = 0; i < x.numel(); ++i) {
+    const float u = x.data()[i], v = y.data()[i];
+    if (std::isnan(u) != std::isnan(v)) return std::numeric_limits<float>::infinity();
+    if (!std::isnan(u)) worst = std::max(worst, std::abs(u - v));
+  }
   return worst;
 }
 

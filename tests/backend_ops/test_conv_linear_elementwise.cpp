@@ -93,6 +93,9 @@ TEST_CASE("conv2d in bfloat16: the CPU's product of the rounded operands, at mos
     const Tensor<float> unrounded = conv2d(x, w, Tensor<float>(), c.g);
     Tensor<float> got, with_bias;
     {
+      // Deterministic: the bias check below compares two calls bit for bit (a split-K engine
+      // could round them differently).
+      const ModeScope deterministic(cuda::set_deterministic, cuda::deterministic);
       const ModeScope bf16(cuda::set_bf16, cuda::bf16_enabled);
       got = conv2d(x.to(Device::cuda), w.to(Device::cuda), Tensor<float>(), c.g).to(Device::cpu);
       with_bias = conv2d(x.to(Device::cuda), w.to(Device::cuda), b.to(Device::cuda), c.g);

@@ -1,5 +1,5 @@
-// Batch normalisation, the channel softmax, the cross-entropy, the host-facing reductions and the
-// random fills: CPU against CUDA from the same inputs, on awkward shapes (N×C and N×C×H×W,
+// Batch normalisation, the channel softmax, the cross-entropy, the host-facing reductions, the
+// random fills and dropout's keyed masks: CPU against CUDA from the same inputs, on awkward shapes (N×C and N×C×H×W,
 // 1×1 planes, C = 1, 3, 64, 2048, odd planes, batch 1 and 3) and values with a large mean.
 #include <algorithm>
 #include <cmath>
@@ -387,3 +387,23 @@ TEST_CASE("keyed noise on the GPU: the CPU's draws, up to a float's last bit in 
   }
 }
 
+TEST_CASE("keyed dropout masks and nn::Dropout on the GPU: the CPU's bits", "[cuda]") {
+  for (const Shape& shape : std::vector<Shape>{{1}, {32, 768, 29, 29}}) {  // InceptionV3's SPG dropout at 32
+    INFO(shape_text(shape));
+    for (const double p : {0.0, 0.5, 1.0}) {
+      const Tensor<float> cpu = keyed_dropout_mask<float>(shape, p, 0xd0);
+      const Tensor<float> cuda = keyed_dropout_mask<float>(shape, p, 0xd0, gpu);
+      REQUIRE(cuda.device() == gpu);
+      expect_identical(cpu, cuda, "keyed_dropout_mask p " + std::to_string(p));
+    }
+  }
+  // The module: a seed gives the same masks on both devices, forward and backward.
+  nn::Dropout<float> on_cpu(0.5, 21), on_gpu(0.5, 21);
+  on_cpu.train();
+  on_gpu.train();
+  const Tensor<float> x = random_tensor({4, 8, 5, 5}, 1700), dy = random_tensor({4, 8, 5, 5}, 1701);
+  for (int pass = 0; pass < 2; ++pass) {  // a new key every pass, alike on both
+    expect_identical(on_cpu.forward(x), on_gpu.forward(x.to(gpu)), "Dropout forward");
+    expect_identical(on_cpu.backward(dy), on_gpu.backward(dy.to(gpu)), "Dropout backward");
+  }
+}

@@ -16,7 +16,9 @@ using namespace fcam::test;
 namespace {
 
 constexpr double state_tolerance = 1e-5, loss_tolerance = 1e-5;
-constexpr double update_nmse_bound = 1e-3;  // stage 1, see its test case
+// Stage 1, see its test case: about five times the 6.4e-4 that perturbing the weights by 1e-6
+// gave on the CPU alone (this one-step form has not run on a GPU yet).
+constexpr double update_nmse_bound = 3e-3;
 
 // Two ResNet18-WSOL models at base width 16 with the same weights and buffers, the second on the GPU.
 struct TwinModels {

@@ -11,7 +11,9 @@
 namespace fcam::nn {
 
 /// Zeroes each element with probability p in training and scales the rest by 1/(1−p).
-/// The mask comes from the module's own Rng, so runs are reproducible for a seed.
+/// Each forward pass draws one key from the module's own Rng, and the mask is keyed_dropout_mask
+/// of that key, made on the input's device: runs are reproducible for a seed, and a GPU gives the
+/// CPU's masks without copying them.
 template <Scalar T>
 class Dropout : public Module<T> {
 public:
@@ -27,7 +29,7 @@ public:
       mask_ = Tensor<T>();
       return x;
     }
-    mask_ = dropout_mask<T>(x.shape(), p_, rng_);
+    mask_ = keyed_dropout_mask<T>(x.shape(), p_, rng_.next_u64(), x.device());
     return multiply(x, mask_);
   }
   Tensor<T> backward(const Tensor<T>& grad_y) override {

@@ -1,7 +1,8 @@
 /// \file
-/// \brief Gaussian noise as a function of (key, element index), written once for the CPU and the
-/// GPU (C++17; nvcc compiles it too, cuda/elementwise.cu): any thread draws any element, so a GPU
-/// makes Smooth-GradCAM++'s noisy inputs itself instead of copying the CPU's draws.
+/// \brief Gaussian noise and dropout masks as functions of (key, element index), written once for
+/// the CPU and the GPU (C++17; nvcc compiles it too, cuda/elementwise.cu): any thread draws any
+/// element, so a GPU makes Smooth-GradCAM++'s noisy inputs and dropout's masks itself instead of
+/// copying the CPU's draws.
 #pragma once
 
 #include <cmath>
@@ -29,6 +30,21 @@ FCAM_KEYED_NOISE_RULE inline double keyed_normal(std::uint64_t key, std::uint64_
   const double u1 = (static_cast<double>(a >> 11) + 1.0) * 0x1.0p-53;
   const double u2 = static_cast<double>(b >> 11) * 0x1.0p-53;
   return ::sqrt(-2.0 * ::log(u1)) * ::cos(6.283185307179586 * u2);
+}
+
+/// A uniform draw in [0, 1) (53 bits) for element `index` of the draws keyed `key`: integer
+/// arithmetic and one exact scaling, so the CPU and the GPU give the same double. Dropout's masks
+/// (keyed_dropout_mask) use it.
+FCAM_KEYED_NOISE_RULE inline double keyed_uniform(std::uint64_t key, std::uint64_t index) {
+  constexpr std::uint64_t golden = 0x9E3779B97F4A7C15ull;
+  return static_cast<double>(region_rules::mix64(region_rules::mix64(key) + golden * (index + 1)) >> 11) * 0x1.0p-53;
+}
+
+/// Dropout's mask value of element `index`: `keep_scale` where keyed_uniform(key, index) >= p (the
+/// element is kept), else 0.
+template <class T>
+FCAM_KEYED_NOISE_RULE inline T keyed_dropout_value(std::uint64_t key, std::uint64_t index, double p, T keep_scale) {
+  return keyed_uniform(key, index) >= p ? keep_scale : T(0);
 }
 
 }  // namespace fcam

@@ -1,6 +1,6 @@
 /// \file
 /// \brief Tensors filled from a random generator: uniform draws, additive Gaussian noise (drawn
-/// in order from a generator, or keyed by element) and dropout's keep mask.
+/// in order from a generator, or keyed by element) and dropout's keep mask (keyed by element).
 #pragma once
 
 #include <cstdint>
@@ -58,12 +58,17 @@ void add_keyed_normal_noise(Tensor<T>& t, double sigma, std::uint64_t key) {
   cpu::add_keyed_normal_noise(t, sigma, key);
 }
 
-/// Dropout's mask of `shape`: 1/(1 − p) where a U(0, 1) draw is >= p (the element is kept), else 0
-/// (all 0 when p = 1); one draw per element, in order.
+/// Dropout's mask of `shape` on `device`: 1/(1 − p) where keyed_uniform(key, i) >= p (the element
+/// is kept), else 0 (all 0 when p = 1). Each element's draw depends on (key, i) alone, so a GPU
+/// makes its mask itself, with the CPU's values bit for bit.
 template <Scalar T>
-Tensor<T> dropout_mask(const Shape& shape, double p, Rng& rng) {
-  FCAM_CHECK(p >= 0.0 && p <= 1.0, "dropout_mask: probability must be in [0, 1], got ", p);
-  return cpu::dropout_mask<T>(shape, p, rng);  // a new CPU tensor: no operand to dispatch on
+Tensor<T> keyed_dropout_mask(const Shape& shape, double p, std::uint64_t key, Device device = Device::cpu) {
+  FCAM_CHECK(p >= 0.0 && p <= 1.0, "keyed_dropout_mask: probability must be in [0, 1], got ", p);
+  if (device == Device::cuda) {
+    if constexpr (cuda::has_kernels<T>) return cuda::keyed_dropout_mask(shape, p, key);
+    else cuda::unavailable_for<T>("keyed_dropout_mask");
+  }
+  return cpu::keyed_dropout_mask<T>(shape, p, key);
 }
 
 }  // namespace fcam

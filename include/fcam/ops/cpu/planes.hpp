@@ -32,6 +32,22 @@ Tensor<T> weighted_channel_sum(const Tensor<T>& features, const std::vector<doub
   return maps;
 }
 
+/// weight(at, fc_weight[classes[b], k]) at every at = b·C + k of n images and C channels: a
+/// per-channel value of the class each image is explained for (the row's weight in double).
+template <Scalar T, class Weight>
+std::vector<double> class_row_values(const Tensor<T>& fc_weight, const std::vector<int>& classes, std::int64_t n,
+                                     std::int64_t c, Weight weight) {
+  std::vector<double> values(static_cast<std::size_t>(n * c));
+  for (std::int64_t b = 0; b < n; ++b) {
+    const T* row = fc_weight.data() + classes[static_cast<std::size_t>(b)] * c;
+    for (std::int64_t k = 0; k < c; ++k) {
+      const auto at = static_cast<std::size_t>(b * c + k);
+      values[at] = weight(at, static_cast<double>(row[k]));
+    }
+  }
+  return values;
+}
+
 /// weighted_channel_sum with the weights class_channel_weight(rule, fc_weight[classes[b], k], plane,
 /// Σ_ij features[b, k]) (the plane sums in double, in memory order, only where `rule` reads them).
 template <Scalar T>
@@ -40,14 +56,9 @@ Tensor<T> class_weighted_channel_sum(const Tensor<T>& features, const Tensor<T>&
   const std::int64_t n = features.size(0), c = features.size(1), plane = features.size(2) * features.size(3);
   const std::vector<double> sums = needs_plane_sums(rule) ? cpu::run_sums(features, n * c, plane)
                                                           : std::vector<double>();
-  std::vector<double> weights(static_cast<std::size_t>(n * c));
-  for (std::int64_t b = 0; b < n; ++b) {
-    const T* row = fc_weight.data() + classes[static_cast<std::size_t>(b)] * c;
-    for (std::int64_t k = 0; k < c; ++k) {
-      const auto at = static_cast<std::size_t>(b * c + k);
-      weights[at] = class_channel_weight(rule, static_cast<double>(row[k]), plane, sums.empty() ? 0.0 : sums[at]);
-    }
-  }
+  const std::vector<double> weights = class_row_values(fc_weight, classes, n, c, [&](std::size_t at, double w) {
+    return class_channel_weight(rule, w, plane, sums.empty() ? 0.0 : sums[at]);
+  });
   return cpu::weighted_channel_sum(features, weights, relu);
 }
 
@@ -58,14 +69,10 @@ void add_gradcampp_alpha(Tensor<T>& alpha_sum, const Tensor<T>& features, const 
                          const std::vector<int>& classes, bool reference_alpha) {
   const std::int64_t n = features.size(0), c = features.size(1), plane = features.size(2) * features.size(3);
   const std::vector<double> sums = reference_alpha ? std::vector<double>() : cpu::run_sums(features, n * c, plane);
-  for (std::int64_t b = 0; b < n; ++b) {
-    const T* row = fc_weight.data() + classes[static_cast<std::size_t>(b)] * c;
-    for (std::int64_t k = 0; k < c; ++k) {
-      const auto at = static_cast<std::size_t>(b * c + k);
-      const double g = static_cast<double>(row[k]) / static_cast<double>(plane);
-      alpha_sum.data()[at] += static_cast<T>(gradcampp_alpha(g, sums.empty() ? 0.0 : sums[at], reference_alpha));
-    }
-  }
+  const std::vector<double> alpha = class_row_values(fc_weight, classes, n, c, [&](std::size_t at, double w) {
+    return gradcampp_alpha(w / static_cast<double>(plane), sums.empty() ? 0.0 : sums[at], reference_alpha);
+  });
+  for (std::size_t at = 0; at < alpha.size(); ++at) alpha_sum.data()[at] += static_cast<T>(alpha[at]);
 }
 
 /// weighted_channel_sum (ReLU) with the weights smoothed_gradcampp_weight(fc_weight[classes[b], k],
@@ -74,15 +81,9 @@ template <Scalar T>
 Tensor<T> smoothed_gradcampp_sum(const Tensor<T>& features, const Tensor<T>& fc_weight,
                                  const std::vector<int>& classes, const Tensor<T>& alpha_sum, int passes) {
   const std::int64_t n = features.size(0), c = features.size(1), plane = features.size(2) * features.size(3);
-  std::vector<double> weights(static_cast<std::size_t>(n * c));
-  for (std::int64_t b = 0; b < n; ++b) {
-    const T* row = fc_weight.data() + classes[static_cast<std::size_t>(b)] * c;
-    for (std::int64_t k = 0; k < c; ++k) {
-      const auto at = static_cast<std::size_t>(b * c + k);
-      weights[at] = smoothed_gradcampp_weight(static_cast<double>(row[k]), plane,
-                                              static_cast<double>(alpha_sum.data()[at]), passes);
-    }
-  }
+  const std::vector<double> weights = class_row_values(fc_weight, classes, n, c, [&](std::size_t at, double w) {
+    return smoothed_gradcampp_weight(w, plane, static_cast<double>(alpha_sum.data()[at]), passes);
+  });
   return cpu::weighted_channel_sum(features, weights, true);
 }
 

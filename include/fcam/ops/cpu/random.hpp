@@ -70,13 +70,19 @@ void add_keyed_normal_noise(Tensor<T>& t, double sigma, std::uint64_t key) {
   });
 }
 
-/// Dropout's mask: 1/(1 − p) where a U(0, 1) draw is >= p, else 0 (all 0 when p = 1).
+/// Dropout's mask: keyed_dropout_value(key, i, p, 1/(1 − p)) (all 0 when p = 1), elements in
+/// parallel.
 template <Scalar T>
-Tensor<T> dropout_mask(const Shape& shape, double p, Rng& rng) {
-  Tensor<T> mask(shape);
+Tensor<T> keyed_dropout_mask(const Shape& shape, double p, std::uint64_t key) {
+  auto mask = Tensor<T>::uninitialized(shape);
   const T keep_scale = p < 1.0 ? static_cast<T>(1.0 / (1.0 - p)) : T(0);
   T* out = mask.data();
-  for (std::int64_t i = 0, n = mask.numel(); i < n; ++i) out[i] = rng.uniform() >= p ? keep_scale : T(0);
+  constexpr std::int64_t block = 4096;
+  const std::int64_t n = mask.numel();
+  parallel_items((n + block - 1) / block, [&](std::int64_t b) {
+    for (std::int64_t i = b * block, end = std::min(n, i + block); i < end; ++i)
+      out[i] = keyed_dropout_value(key, static_cast<std::uint64_t>(i), p, keep_scale);
+  });
   return mask;
 }
 
