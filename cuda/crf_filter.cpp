@@ -84,7 +84,7 @@ Tensor<float> crf_filter(const Tensor<float>& images, const Tensor<float>& probs
   Storage<int> out_of_range(1, Device::cuda, true);
   {  // The sort's and the numbering's scratch goes back to the stream's pool at the end of this
      // block, where the vertex tables and values below take it again: at 2 channels the call
-     // holds at most 52 bytes per lattice entry instead of 80 (~500 MB at batch 32, 224²).
+     // holds about 56 bytes per lattice entry instead of 80 (~540 MB at batch 32, 224²).
     auto keys = device_buffer<std::uint64_t>(count);
     auto entries = device_buffer<std::int32_t>(count), heads = device_buffer<std::int32_t>(count);
     launch::lattice_embed(images.data(), batch, h, w, constants, keys.data(), entries.data(), weights.data(),

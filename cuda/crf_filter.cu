@@ -167,48 +167,61 @@ __device__ std::int32_t find_vertex(const std::uint64_t* keys, std::int64_t vert
 }
 
 constexpr int warp_size = 32;
-/// The longest run of a vertex's contributions that one lane adds alone, in the CPU's order.
+constexpr unsigned full_warp = 0xffffffffu;
+/// The longest run of a vertex's contributions that one thread adds alone, in the CPU's order.
 constexpr std::int32_t serial_entries = 32;
 
-// The splat, one warp per vertex. Up to serial_entries contributions are added by lane 0 in the
-// CPU's order (point by point: the CPU's bits). Longer runs, which flat regions at large σ_xy
-// give (a vertex of a uniform 224² image at σ_xy 100 gathers thousands of points), would leave one
-// thread adding them all: lane l adds entries l, l + 32, …, and the lanes' sums are combined by a
-// fixed shuffle tree. Deterministic either way, and within float rounding of the CPU's sum. The
-// branch depends only on the vertex, so it is the same for the whole warp (the shuffles need all
-// 32 lanes): block_threads is a multiple of 32.
+/// sum[k] += weight · probs[k] of each entry j in [begin, end) with the step `step` (the vertex's
+/// contributions, point by point).
+__device__ void add_entries(const std::int32_t* __restrict__ sorted_entries, const float* __restrict__ weights,
+                            const float* __restrict__ probs, std::int64_t channels, std::int64_t points_per_image,
+                            std::int32_t begin, std::int32_t end, std::int32_t step, float* sum) {
+  for (std::int32_t j = begin; j < end; j += step) {
+    const std::int32_t e = sorted_entries[j];
+    const std::int64_t p = e / (D + 1), b = p / points_per_image, i = p - b * points_per_image;
+    const float weight = weights[e];
+    const float* in = probs + b * channels * points_per_image + i;
+    for (std::int64_t k = 0; k < channels; ++k) sum[k] += weight * in[k * points_per_image];
+  }
+}
+
+// The splat, one thread per vertex: up to serial_entries contributions are added by the vertex's
+// thread in the CPU's order (point by point: the CPU's bits). Longer runs, which flat regions at
+// large σ_xy give (a vertex of a uniform 224² image at σ_xy 100 gathers thousands of points),
+// would leave one thread adding them all: the warp takes them one by one, lane l adding entries
+// l, l + 32, …, and combines the lanes' sums by a fixed shuffle tree. Deterministic either way,
+// and within float rounding of the CPU's sum. A warp's 32 vertices are consecutive and its loop
+// is uniform (block_threads is a multiple of 32), so every lane reaches the ballot and shuffles.
 __global__ void splat_kernel(const std::int32_t* __restrict__ first, const std::int32_t* __restrict__ sorted_entries,
                              const float* __restrict__ weights, const float* __restrict__ probs,
                              const std::int32_t* __restrict__ vertex_count, std::int64_t capacity,
                              std::int64_t channels, std::int64_t points_per_image, float* __restrict__ values) {
   const std::int64_t vertices = *vertex_count;
   const int lane = static_cast<int>(threadIdx.x % warp_size);
-  const std::int64_t warps = std::int64_t(gridDim.x) * (blockDim.x / warp_size);
-  for (std::int64_t v = (blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x) / warp_size;
-       v <= capacity && v <= vertices; v += warps) {
+  for (std::int64_t base = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x - lane;
+       base <= capacity && base <= vertices; base += std::int64_t(gridDim.x) * blockDim.x) {
+    const std::int64_t v = base + lane;
+    const bool vertex = v < vertices;
+    const std::int32_t begin = vertex ? first[v] : 0, end = vertex ? first[v + 1] : 0;
+    const bool long_run = end - begin > serial_entries;
     if (v == vertices) {  // row 0: the zero of missing neighbours
-      if (lane == 0)
-        for (std::int64_t k = 0; k < channels; ++k) values[k] = 0.0f;
-      continue;
-    }
-    const std::int32_t begin = first[v], end = first[v + 1];
-    const bool split = end - begin > serial_entries;
-    float sum[8] = {};  // channels ≤ 8 (checked by the caller)
-    if (split || lane == 0) {
-      const std::int32_t step = split ? warp_size : 1;
-      for (std::int32_t j = begin + (split ? lane : 0); j < end; j += step) {
-        const std::int32_t e = sorted_entries[j];
-        const std::int64_t p = e / (D + 1), b = p / points_per_image, i = p - b * points_per_image;
-        const float weight = weights[e];
-        const float* in = probs + b * channels * points_per_image + i;
-        for (std::int64_t k = 0; k < channels; ++k) sum[k] += weight * in[k * points_per_image];
-      }
-    }
-    if (split)
-      for (int offset = warp_size / 2; offset > 0; offset /= 2)
-        for (std::int64_t k = 0; k < channels; ++k) sum[k] += __shfl_down_sync(0xffffffffu, sum[k], offset);
-    if (lane == 0)
+      for (std::int64_t k = 0; k < channels; ++k) values[k] = 0.0f;
+    } else if (vertex && !long_run) {
+      float sum[8] = {};  // channels ≤ 8 (checked by the caller)
+      add_entries(sorted_entries, weights, probs, channels, points_per_image, begin, end, 1, sum);
       for (std::int64_t k = 0; k < channels; ++k) values[(v + 1) * channels + k] = sum[k];
+    }
+    for (unsigned pending = __ballot_sync(full_warp, long_run); pending != 0; pending &= pending - 1) {
+      const int owner = __ffs(static_cast<int>(pending)) - 1;
+      const std::int32_t run_begin = __shfl_sync(full_warp, begin, owner), run_end = __shfl_sync(full_warp, end, owner);
+      float sum[8] = {};
+      add_entries(sorted_entries, weights, probs, channels, points_per_image, run_begin + lane, run_end, warp_size,
+                  sum);
+      for (int offset = warp_size / 2; offset > 0; offset /= 2)
+        for (std::int64_t k = 0; k < channels; ++k) sum[k] += __shfl_down_sync(full_warp, sum[k], offset);
+      if (lane == 0)
+        for (std::int64_t k = 0; k < channels; ++k) values[(base + owner + 1) * channels + k] = sum[k];
+    }
   }
 }
 
@@ -315,8 +328,9 @@ void lattice_splat(const std::int32_t* first, const std::int32_t* sorted_entries
                    const float* probs, const std::int32_t* vertex_count, std::int64_t capacity, std::int64_t channels,
                    std::int64_t points_per_image, float* values, cudaStream_t stream) {
   static_assert(block_threads % warp_size == 0, "the splat runs whole warps");
-  splat_kernel<<<grid_for((capacity + 1) * warp_size), block_threads, 0, stream>>>(
-      first, sorted_entries, weights, probs, vertex_count, capacity, channels, points_per_image, values);
+  splat_kernel<<<grid_for(capacity + 1), block_threads, 0, stream>>>(first, sorted_entries, weights, probs,
+                                                                     vertex_count, capacity, channels,
+                                                                     points_per_image, values);
 }
 
 void lattice_blur(const float* in, const std::uint64_t* vertex_keys, const std::int32_t* vertex_count,

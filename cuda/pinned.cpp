@@ -127,8 +127,13 @@ bool copy_from_pinned_async(void* dst, const void* src, std::size_t bytes, cudaS
   // so waiting under the lock, which holds up the other threads' allocations meanwhile, is fine.
   if (b.copy_stream && b.copy_stream != on) check(cudaEventSynchronize(b.last_copy), "pinned block event");
   check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, on), "host-to-device copy (pinned)");
-  check(cudaEventRecord(b.last_copy, on), "pinned block event record");
   b.copy_stream = on;
+  // Queued: from here on a failure waits for the copy before it throws, so that neither the block
+  // nor the caller's destination is reused while the copy runs.
+  if (const cudaError_t recorded = cudaEventRecord(b.last_copy, on); recorded != cudaSuccess) {
+    (void)cudaStreamSynchronize(on);
+    check(recorded, "pinned block event record");
+  }
   return true;
 }
 
@@ -160,8 +165,8 @@ Fence copy_host_to_device_ahead(void* dst, const void* src, std::size_t bytes) {
   }
   // The copy stream first catches up with the work queued so far (dst's block may have been
   // freed by that work, and is reused in this stream's order).
-  // Both events exist before the copy is queued: once it is, only its own record can fail, and
-  // then the copy is waited for, so that the caller may free dst when the error unwinds.
+  // Both events exist before the copy is queued: once it is, a failing record waits for the copy
+  // (here and in copy_from_pinned_async), so that the caller may free dst when the error unwinds.
   cudaEvent_t queued = nullptr, copied = nullptr;
   check(cudaEventCreateWithFlags(&queued, cudaEventDisableTiming), "cudaEventCreate");
   Fence catch_up(queued);  // destroyed once the wait below is enqueued

@@ -90,6 +90,8 @@ __global__ void normalize_runs_kernel(const float* __restrict__ x, std::int64_t 
     lo = block_reduce(lo, Min{});
     // Both extremes as the CPU's std::min_element / max_element find them: from the first value,
     // skipping later NaNs. A NaN first value, or a first difference −∞ − (−∞), makes the item 0.
+    // (Of equal minima the tree may keep another than the first: only −0 and +0 can tell, and
+    // then an output's zero may differ in sign.)
     float hi = in[0] - lo;
     for (std::int64_t i = threadIdx.x; i < length; i += blockDim.x) hi = Larger{}(hi, in[i] - lo);
     hi = block_reduce(hi, Larger{});

@@ -227,8 +227,9 @@ int main(int argc, char** argv) {
       // Data-parallel training runs on the CPU for now (train/trainer.hpp): there, auto is the CPU
       // even where a GPU is visible, and only an explicit --device cuda is refused.
       if (flags.text("device") == "auto" && c.device == Device::cuda) {
+        FCAM_CHECK(flags.text("precision") == "fp32", "fcam-train: data-parallel training runs on the CPU for now, ",
+                   "in fp32: --precision ", flags.text("precision"), " needs a single-process run with --device cuda");
         c.device = Device::cpu;
-        app::apply_precision(flags.text("precision"), c.device, "fcam-train");
       }
       // The cores of a machine are shared by its ranks (FCAM_NUM_THREADS overrides).
       if (!std::getenv("FCAM_NUM_THREADS")) set_num_threads(std::max(1, omp_get_num_procs() / world->local_size()));

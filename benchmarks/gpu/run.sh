@@ -81,8 +81,10 @@ fi
 
 step "ctest -L cuda (CPU vs CUDA, op by op)"
 FCAM_CUDA_TRACE=${FCAM_CUDA_TRACE:-1} run_tests; tests_rc=$?
-# Which path cuDNN gave each convolution geometry (cuda/conv2d_graph.cpp, cuda/conv2d.cpp).
-cat "$OUT"/*.log 2>/dev/null | grep -h "^fcam cuda: conv2d" | sort | uniq -c | sort -rn > "$OUT/conv_plans.txt"
+# Which path cuDNN gave each convolution geometry (cuda/conv2d_graph.cpp, cuda/conv2d.cpp): from
+# the tests' own logs, or ctest's full log when this script built them.
+cat "$OUT"/test_*.log "$BUILD/Testing/Temporary/LastTest.log" 2>/dev/null | grep -o "fcam cuda: conv2d.*" \
+  | sort | uniq -c | sort -rn > "$OUT/conv_plans.txt"
 echo "convolution plans: $(grep -c "graph API, engine" "$OUT/conv_plans.txt") graph-API engines," \
   "$(grep -c "graph API, none\|graph API, refused\|failed its first run" "$OUT/conv_plans.txt") graph-API misses," \
   "$(grep -c "legacy API" "$OUT/conv_plans.txt") legacy choices ($OUT/conv_plans.txt)"

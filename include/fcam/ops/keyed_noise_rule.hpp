@@ -37,7 +37,10 @@ FCAM_KEYED_NOISE_RULE inline double keyed_normal(std::uint64_t key, std::uint64_
 /// (keyed_dropout_mask) use it.
 FCAM_KEYED_NOISE_RULE inline double keyed_uniform(std::uint64_t key, std::uint64_t index) {
   constexpr std::uint64_t golden = 0x9E3779B97F4A7C15ull;
-  return static_cast<double>(region_rules::mix64(region_rules::mix64(key) + golden * (index + 1)) >> 11) * 0x1.0p-53;
+  // Its own stream of the key (keyed_normal's hashes stream + golden·(2i + 1) of the same key).
+  constexpr std::uint64_t uniform_stream = 0xD1B54A32D192ED03ull;
+  const std::uint64_t stream = region_rules::mix64(key ^ uniform_stream);
+  return static_cast<double>(region_rules::mix64(stream + golden * (index + 1)) >> 11) * 0x1.0p-53;
 }
 
 /// Dropout's mask value of element `index`: `keep_scale` where keyed_uniform(key, index) >= p (the

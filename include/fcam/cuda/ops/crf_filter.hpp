@@ -1,6 +1,7 @@
 /// \file
 /// \brief CUDA kernel of the crf_filter op (ops/crf_filter.hpp): the permutohedral lattice on the
-/// GPU, one sequence of launches per batch, deterministic, with the CPU lattice's arithmetic.
+/// GPU, one sequence of launches per batch, deterministic, with the CPU lattice's arithmetic (but
+/// for vertices of more than 32 points, whose splat a warp sums in a fixed tree).
 #pragma once
 
 #include "fcam/core/tensor.hpp"
