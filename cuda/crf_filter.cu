@@ -166,8 +166,6 @@ __device__ std::int32_t find_vertex(const std::uint64_t* keys, std::int64_t vert
   return lo < vertices && keys[lo] == key ? static_cast<std::int32_t>(lo) : -1;
 }
 
-constexpr int warp_size = 32;
-constexpr unsigned full_warp = 0xffffffffu;
 /// The longest run of a vertex's contributions that one thread adds alone, in the CPU's order.
 constexpr std::int32_t serial_entries = 32;
 
@@ -327,7 +325,6 @@ void lattice_compact(const std::uint64_t* sorted_keys, const std::int32_t* sorte
 void lattice_splat(const std::int32_t* first, const std::int32_t* sorted_entries, const float* weights,
                    const float* probs, const std::int32_t* vertex_count, std::int64_t capacity, std::int64_t channels,
                    std::int64_t points_per_image, float* values, cudaStream_t stream) {
-  static_assert(block_threads % warp_size == 0, "the splat runs whole warps");
   splat_kernel<<<grid_for(capacity + 1), block_threads, 0, stream>>>(first, sorted_entries, weights, probs,
                                                                      vertex_count, capacity, channels,
                                                                      points_per_image, values);

@@ -13,8 +13,6 @@ namespace fcam::cuda::launch {
 
 namespace {
 
-constexpr int warp_size = 32;
-
 /// One window along one axis: [lo, hi) clipped to the input, and `padded`, its length clipped to
 /// the padded input only (PyTorch's count_include_pad divisor: a ceil_mode window that hangs
 /// past the padding counts only up to the padding's end).
@@ -156,7 +154,7 @@ __global__ void plane_mean_kernel(const float* __restrict__ x, float* __restrict
     const float* in = x + p * plane;
     float sum = 0.0f;
     for (std::int64_t i = lane; i < plane; i += warp_size) sum += in[i];
-    for (int offset = warp_size / 2; offset > 0; offset /= 2) sum += __shfl_down_sync(0xffffffffu, sum, offset);
+    for (int offset = warp_size / 2; offset > 0; offset /= 2) sum += __shfl_down_sync(full_warp, sum, offset);
     if (lane == 0) y[p] = sum / static_cast<float>(plane);
   }
 }
