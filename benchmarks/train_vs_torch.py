@@ -34,7 +34,9 @@ after a warm-up. The parts:
                              torch: loss.backward() + optimizer.step()
 
 Each round runs fcam then PyTorch; each side keeps its best round, so that a slow spell of a
-shared machine hits both sides. Ratio = fcam / torch (below 1: fcam faster).
+shared machine hits both sides. Ratio = fcam / torch (below 1: fcam faster). A backbone whose
+fcam-bench-train fails gets a row that says why, the others still run, and the script then
+exits with 1.
 """
 import argparse
 import os
@@ -60,20 +62,28 @@ def build(arch, base_width):
     return {"vgg16": FcamVgg, "inceptionv3": FcamInception}.get(arch, lambda c: FcamResNet(arch, c, base_width))(200)
 
 
+class FcamFailed(Exception):
+    """fcam-bench-train ended with an error, or without the rows of its table."""
+
+
 def fcam_parts(args, arch):
     """fcam-bench-train's table, folded into the stage's PARTS (ms), and its whole step without
-    the data loading (stage 2: CAM, sampling and CRF included)."""
+    the data loading (stage 2: CAM, sampling and CRF included). FcamFailed names what went wrong."""
     command = [args.bench, "--stage", str(args.stage), "--arch", arch, "--base_width", str(args.base_width),
                "--batch", str(args.batch), "--size", str(args.size), "--steps", str(args.steps), "--threads",
                str(args.threads), "--device", args.device] + (["--tf32"] if args.tf32 else [])
-    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    run = subprocess.run(command, capture_output=True, text=True)
+    if run.returncode != 0:
+        last = (run.stderr.strip().splitlines() or ["no message"])[-1]
+        raise FcamFailed(f"exit code {run.returncode}: {last}")
+    out = run.stdout
     rows = {m.group(1).strip(): float(m.group(2)) for m in re.finditer(r"^\| ([^|*]+) \| ([0-9.]+) \|$", out, re.M)}
     whole = sum(v for k, v in rows.items() if not k.startswith("data"))
 
     def row(prefix):
         keys = [k for k in rows if k.startswith(prefix)]
         if len(keys) != 1:
-            sys.exit(f"train_vs_torch: no single row '{prefix}' in the output of {args.bench}:\n{out}")
+            raise FcamFailed(f"no single row '{prefix}' in the output of {args.bench}:\n{out}")
         return rows[keys[0]]
 
     if args.stage == 1:
@@ -169,13 +179,18 @@ def main():
     torch.backends.cuda.matmul.allow_tf32 = args.tf32
     sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
     torch.manual_seed(0)
-    table = []
+    table, failed = [], []
     for arch in args.archs.split(","):
         model = build(arch, args.base_width).to(args.device)
         torch_parts = torch_stage1 if args.stage == 1 else torch_stage2
         best_f, best_t, best_whole = None, None, None
         for r in range(args.rounds):
-            f, whole = fcam_parts(args, arch)
+            try:
+                f, whole = fcam_parts(args, arch)
+            except FcamFailed as e:  # the other backbones still run; the table says why this one is missing
+                print(f"{arch} round {r + 1}: fcam-bench-train failed: {e}", flush=True)
+                failed.append((arch, str(e).splitlines()[0]))
+                break
             t = torch_parts(model, args.batch, args.size, args.steps, args.device, sync)
             best_whole = whole if best_whole is None else min(best_whole, whole)
             print(f"{arch} round {r + 1}: fcam {sum(f.values()):.0f} ms, torch {sum(t.values()):.0f} ms", flush=True)
@@ -183,6 +198,10 @@ def main():
                 best_f = f
             if best_t is None or sum(t.values()) < sum(best_t.values()):
                 best_t = t
+        if failed and failed[-1][0] == arch:
+            table.append((arch, f"fcam failed: {failed[-1][1].replace('|', '/')}", None, None))
+            del model
+            continue
         for part in PARTS[args.stage]:
             table.append((arch, part, best_f[part], best_t[part]))
         table.append((arch, "**the whole step**", sum(best_f.values()), sum(best_t.values())))
@@ -202,8 +221,10 @@ def main():
           f"ms (best of {args.rounds} rounds, each the mean of {args.steps} steps); ratio = fcam / torch\n")
     print("| backbone | part | fcam ms | torch ms | ratio |\n|---|---|---:|---:|---:|")
     for arch, part, tf, tt in table:
-        print(f"| {arch} | {part} | {tf:.1f} | {tt:.1f} | {tf / tt:.2f} |")
+        print(f"| {arch} | {part} | {tf:.1f} | {tt:.1f} | {tf / tt:.2f} |" if tf is not None else
+              f"| {arch} | {part} | | | |")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -13,7 +13,8 @@
 // replayed as one CUDA graph. Every image's
 // map is of class 7. Each timed iteration is one call and a wait for the device: the latency a
 // caller sees. The counter enqueue_ms is the host time until the call returned, before that wait:
-// close to the whole time, the host is the limit (launches, plans, host copies).
+// close to the whole time, the host is the limit (launches, plans, host copies). A row that
+// throws (say, out of memory) is reported failed with its message, and the others still run.
 // benchmarks/gpu/models_vs_torch.py runs this
 // and the PyTorch peer in the same run and prints the ratio table.
 #include <benchmark/benchmark.h>
@@ -26,6 +27,8 @@
 #include <vector>
 
 #include <fcam/fcam.hpp>
+
+#include "failed_rows.hpp"
 
 namespace {
 
@@ -111,9 +114,9 @@ const bool registered = [] {
           if (math.starts_with("graph-") && row == "forward") continue;
           const std::string name = "cuda_models/" + std::string(models::arch_name(arch)) + "/" + row + "/batch" +
                                    std::to_string(batch) + "/" + math;
-          benchmark::RegisterBenchmark(name.c_str(), run_row, arch, row, batch, math)
-              ->UseManualTime()
-              ->Unit(benchmark::kMillisecond);
+          fcam::bench::register_row(name, benchmark::kMillisecond, [=](benchmark::State& state) {
+            run_row(state, arch, row, batch, math);
+          });
         }
   return true;
 }();

@@ -13,6 +13,7 @@
 // Each timed iteration enqueues `calls_per_iteration` calls and then waits for the device, so the
 // time per call includes fcam's host overhead (descriptors, plans, allocation) but only 1/N of a
 // synchronisation, as a training loop that waits once per step would see it.
+// A row that throws is reported failed with its message, and the others still run.
 // Options: --shapes FILE (default: the CSV of benchmarks/), plus Google Benchmark's.
 #include <benchmark/benchmark.h>
 
@@ -27,6 +28,7 @@
 
 #include "conv_shapes.hpp"
 #include "crf_inputs.hpp"
+#include "failed_rows.hpp"
 
 namespace {
 
@@ -266,31 +268,24 @@ int main(int argc, char** argv) {
           for (const char* mode : {"fp32", "tf32", "fp32-find"}) {
             const bool tf32 = mode == std::string("tf32"), find = mode == std::string("fp32-find");
             if (find && batch != 1) continue;  // timing is compared where the heuristics lagged: batch 1
-            benchmark::RegisterBenchmark((std::string(backward ? "conv_backward/" : "conv_forward/") + s.name +
-                                          "/batch" + std::to_string(batch) + "/" + mode)
-                                             .c_str(),
-                                         [=](benchmark::State& st) { run_conv(st, s, batch, backward, tf32, find); })
-                ->Unit(benchmark::kMillisecond)
-                ->UseManualTime();
+            fcam::bench::register_row(std::string(backward ? "conv_backward/" : "conv_forward/") + s.name + "/batch" +
+                                          std::to_string(batch) + "/" + mode,
+                                      benchmark::kMillisecond,
+                                      [=](benchmark::State& st) { run_conv(st, s, batch, backward, tf32, find); });
           }
     for (const BandwidthCase& c : bandwidth_cases())
-      benchmark::RegisterBenchmark(("bandwidth/" + c.name).c_str(), [c](benchmark::State& st) { run_bandwidth(st, c); })
-          ->Unit(benchmark::kMillisecond)
-          ->UseManualTime();
+      fcam::bench::register_row("bandwidth/" + c.name, benchmark::kMillisecond,
+                                [c](benchmark::State& st) { run_bandwidth(st, c); });
     for (const Device device : {Device::cuda, Device::cpu}) {
       const std::string where = device == Device::cuda ? "/batch32/cuda" : "/batch32/cpu";
-      benchmark::RegisterBenchmark(("crf" + where).c_str(), [device](benchmark::State& st) { run_crf(st, device); })
-          ->Unit(benchmark::kMillisecond)
-          ->UseManualTime();
-      benchmark::RegisterBenchmark(("sampling" + where).c_str(),
-                                   [device](benchmark::State& st) { run_sampling(st, device); })
-          ->Unit(benchmark::kMillisecond)
-          ->UseManualTime();
+      fcam::bench::register_row("crf" + where, benchmark::kMillisecond,
+                                [device](benchmark::State& st) { run_crf(st, device); });
+      fcam::bench::register_row("sampling" + where, benchmark::kMillisecond,
+                                [device](benchmark::State& st) { run_sampling(st, device); });
     }
     for (const HostCase& c : host_cases())
-      benchmark::RegisterBenchmark(("host/" + c.name).c_str(), [c](benchmark::State& st) { time_host(st, c.make()); })
-          ->Unit(benchmark::kMicrosecond)
-          ->UseManualTime();
+      fcam::bench::register_row("host/" + c.name, benchmark::kMicrosecond,
+                                [c](benchmark::State& st) { time_host(st, c.make()); });
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fcam-bench-cuda-ops: %s\n", e.what());
     return 2;

@@ -30,6 +30,8 @@ through Google Benchmark (manual time, median of 3 repetitions), PyTorch as the 
 loops after warm-up. Ratio = fcam / torch (below 1: fcam faster). "fcam enqueue ms" is the host
 time until fcam's call returned, before the wait: where it is close to the whole time, the host
 (launches, plans, host copies) is what limits fcam.
+A row fcam could not run (its error, such as an out-of-memory, or the program ending before it)
+is listed as failed with the reason, the other rows still run, and the script then exits with 1.
 Writes DIR/models_vs_torch.md and DIR/models_vs_torch.json.
 """
 import argparse
@@ -137,7 +139,7 @@ def main():
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     listed = subprocess.run([args.bench, "--benchmark_list_tests=true"], capture_output=True, text=True, check=True)
-    names = [n for n in listed.stdout.split() if re.search(args.filter, n)]
+    names = [n.replace("/manual_time", "") for n in listed.stdout.split() if re.search(args.filter, n)]
     archs = list(dict.fromkeys(n.split("/")[1] for n in names))
     torch.manual_seed(0)
     dev = torch.device("cuda")
@@ -145,11 +147,19 @@ def main():
     # One backbone at a time, fcam's rows then PyTorch's, the tables rewritten after each: a run cut
     # short by its time limit keeps what it measured.
     for arch in archs:
-        fcam_rows = fcam_times(args, [n for n in names if n.split("/")[1] == arch], arch)
+        arch_names = [n for n in names if n.split("/")[1] == arch]
+        fcam_rows, failed = fcam_times(args, arch_names, arch)
         model = peer.build(arch).to(dev)
-        for name, (fcam_ms, enqueue_ms) in fcam_rows.items():
+        for name in arch_names:
             _, _, method, batch_text, math = name.split("/")
             batch = int(batch_text[5:])
+            if name in failed:  # reported without a PyTorch time: the time limit is for fcam's rows
+                rows.append(dict(name=name, arch=arch, row=method, batch=batch, math=math, fcam_ms=None,
+                                 fcam_error=failed[name], fcam_enqueue_ms=None, torch_ms=None, ratio=None,
+                                 torch_closed_ms=None))
+                print(f"{name}: fcam failed: {failed[name]}", flush=True)
+                continue
+            fcam_ms, enqueue_ms = fcam_rows[name]
             if batch not in inputs:
                 inputs[batch] = torch.rand(batch, 3, 224, 224, device=dev) * 4 - 2
             x = inputs[batch]
@@ -187,20 +197,44 @@ def main():
         torch.cuda.empty_cache()
         write_tables(args.out, rows, graphs)
     print(open(os.path.join(args.out, "models_vs_torch.md")).read())
+    return 1 if any(r["fcam_ms"] is None for r in rows) else 0
 
 
 def fcam_times(args, names, arch):
-    """fcam's median ms of each row in `names` (one process for the backbone)."""
+    """fcam's rows in `names`, one process for the backbone: {name: (median ms, enqueue ms)} of
+    those measured and {name: why} of those that failed (the row's error, or how the program
+    ended before reaching it)."""
     out = os.path.join(args.out, f"fcam_bench_cuda_models_{arch}.json")
-    subprocess.run([args.bench, "--benchmark_filter=^(" + "|".join(names) + ")$",
-                    f"--benchmark_min_time={args.min_time}", "--benchmark_repetitions=3",
-                    "--benchmark_report_aggregates_only=true", f"--benchmark_out={out}",
-                    "--benchmark_out_format=json"], check=True, stdout=subprocess.DEVNULL)
-    with open(out) as f:
-        report = json.load(f)
-    os.remove(out)  # the tables carry the numbers; $OUT brings back only a few files
-    return {b["run_name"].replace("/manual_time", ""): (b["real_time"], b.get("enqueue_ms"))
-            for b in report["benchmarks"] if b.get("aggregate_name") == "median"}
+    run = subprocess.run([args.bench, "--benchmark_filter=^(" + "|".join(names) + ")/manual_time$",
+                          f"--benchmark_min_time={args.min_time}", "--benchmark_repetitions=3",
+                          "--benchmark_report_aggregates_only=true", f"--benchmark_out={out}",
+                          "--benchmark_out_format=json"], stdout=subprocess.DEVNULL)
+    report = read_report(out)
+    times = {row_name(b): (b["real_time"], b.get("enqueue_ms"))
+             for b in report if b.get("aggregate_name") == "median"}
+    failed = {row_name(b): b.get("error_message", "error") for b in report if b.get("error_occurred")}
+    for name in names:
+        if name not in times and name not in failed:
+            failed[name] = f"not reached: fcam-bench-cuda-models ended with exit code {run.returncode}"
+    return times, failed
+
+
+def read_report(path):
+    """The benchmark rows of Google Benchmark's JSON file at `path`, which is then removed (the
+    tables carry the numbers; $OUT brings back only a few files); none when the program ended
+    before finishing it."""
+    try:
+        with open(path) as f:
+            return json.load(f)["benchmarks"]
+    except (OSError, ValueError, KeyError):
+        return []
+    finally:
+        if os.path.exists(path):
+            os.remove(path)
+
+
+def row_name(benchmark):
+    return benchmark["run_name"].replace("/manual_time", "")
 
 
 def write_tables(out, rows, graphs):
@@ -211,6 +245,10 @@ def write_tables(out, rows, graphs):
              "fcam images/s | PyTorch images/s | PyTorch closed form ms | fcam / closed |",
              "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
+        if r["fcam_ms"] is None:
+            lines.append(f"| {r['arch']} | {r['row']} | {r['batch']} | {r['math']} | failed: "
+                         f"{r['fcam_error'].replace('|', '/')} | | | | | | | |")
+            continue
         closed = " | "
         if r["torch_closed_ms"]:
             closed = f"{r['torch_closed_ms']:.3f} | {r['fcam_ms'] / r['torch_closed_ms']:.2f}"

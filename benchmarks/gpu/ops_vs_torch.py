@@ -23,6 +23,8 @@ no permutohedral lattice (the F-CAM authors run theirs on the CPU), so their rat
 the GPU and on the CPU with every host thread; the reference samples on the CPU too, image by
 image in Python, so their ratio is GPU / CPU as well.
 Ratio = fcam / torch (below 1: fcam faster).
+A row fcam could not run (its error, such as an out-of-memory) is listed as failed with the
+reason, the other rows still run, and the script then exits with 1.
 Writes DIR/ops_vs_torch.md and DIR/ops_vs_torch.json.
 """
 import argparse
@@ -171,13 +173,22 @@ def main():
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     fcam_json = os.path.join(args.out, "fcam_bench_cuda_ops.json")
-    subprocess.run([args.bench, "--shapes", args.shapes, f"--benchmark_filter={args.filter}",
-                    f"--benchmark_min_time={args.min_time / CALLS}", "--benchmark_repetitions=3",
-                    "--benchmark_report_aggregates_only=true", f"--benchmark_out={fcam_json}",
-                    "--benchmark_out_format=json"], check=True)
-    with open(fcam_json) as f:
-        report = json.load(f)
-    fcam_rows = {b["run_name"]: b for b in report["benchmarks"] if b.get("aggregate_name") == "median"}
+    run = subprocess.run([args.bench, "--shapes", args.shapes, f"--benchmark_filter={args.filter}",
+                          f"--benchmark_min_time={args.min_time / CALLS}", "--benchmark_repetitions=3",
+                          "--benchmark_report_aggregates_only=true", f"--benchmark_out={fcam_json}",
+                          "--benchmark_out_format=json"])
+    try:
+        with open(fcam_json) as f:
+            report = json.load(f)["benchmarks"]
+    except (OSError, ValueError, KeyError):  # the program ended before finishing its file
+        print(f"fcam-bench-cuda-ops ended with exit code {run.returncode} and no complete {fcam_json}")
+        return 1
+    fcam_rows = {b["run_name"]: b for b in report if b.get("aggregate_name") == "median"}
+    # Rows that threw (benchmarks/failed_rows.hpp): listed with their error, the others measured.
+    failed = {b["run_name"].replace("/manual_time", ""): b.get("error_message", "error")
+              for b in report if b.get("error_occurred")}
+    for name, why in failed.items():
+        print(f"{name}: fcam failed: {why}", flush=True)
     shapes = read_shapes(args.shapes)
     gpu = torch.cuda.get_device_name(0)
     rows = []
@@ -226,11 +237,13 @@ def main():
         if r.get("torch_gbs") and copy:
             of_copy += f" (PyTorch {100 * r['torch_gbs'] / copy['torch_gbs']:.0f} %)"
         lines.append(f"| {r['name']} | {r['fcam_ms']:.4f} | {r['torch_ms']:.4f} | {r['ratio']:.2f} | {gbs} | {of_copy} |")
+    lines += [f"| {name} | failed: {why.replace('|', '/')} | | | | |" for name, why in failed.items()]
     with open(os.path.join(args.out, "ops_vs_torch.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     with open(os.path.join(args.out, "ops_vs_torch.json"), "w") as f:
-        json.dump(dict(gpu=gpu, torch=torch.__version__, rows=rows), f, indent=1)
+        json.dump(dict(gpu=gpu, torch=torch.__version__, rows=rows, failed=failed), f, indent=1)
     print("\n".join(lines))
+    return 1 if failed or run.returncode != 0 else 0
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The GPU machine's one prepared run: CUDA tests (ctest -L cuda) and the GPU benchmarks with
-# their PyTorch peers, everything written under $OUT (default: ./gpu-out).
+# The GPU machine's one prepared run: the CUDA tests (test_backend_ops, what ctest -L cuda runs,
+# a process per source file) and the GPU benchmarks with their PyTorch peers, everything written
+# under $OUT (default: ./gpu-out).
 #
 #   bash benchmarks/gpu/run.sh            # builds build-gpu with -DFCAM_WITH_CUDA=ON, or uses it
 #                                         # as it is when build-gpu/bin holds the programs already
@@ -60,14 +61,6 @@ echo "FCAM_DATA_DIR: ${FCAM_DATA_DIR:-not set (the CRF reference images are not 
 if [ -x "$BUILD/bin/test_backend_ops" ]; then
   step "using the programs in $BUILD/bin"
   ldd "$BUILD/bin/test_backend_ops" | grep -E "not found|cudnn|cublas|stdc" || true
-  run_tests() {
-    local rc=0
-    for t in test_backend_ops; do
-      echo "-- $t"; timeout 300 "$BUILD/bin/$t" --durations yes > "$OUT/$t.log" 2>&1; local r=$?
-      tail -5 "$OUT/$t.log"; echo "$t exit $r"; [ $r -ne 0 ] && rc=1
-    done
-    return $rc
-  }
 else
   step "building $BUILD (CUDA on)"
   cmake -S . -B "$BUILD" -DFCAM_WITH_CUDA=ON -DFCAM_NATIVE_ARCH=OFF -DFCAM_BUILD_EXAMPLES=OFF \
@@ -76,15 +69,30 @@ else
   cmake --build "$BUILD" -j"$(nproc)" --target test_backend_ops fcam-bench-cuda-ops fcam-bench-cuda-models \
     > "$OUT/build.log" 2>&1 \
     || { grep -m20 -E "error" "$OUT/build.log"; exit 1; }
-  run_tests() { (cd "$BUILD" && timeout 600 ctest -L cuda --output-on-failure > "$OUT/ctest.log" 2>&1); local r=$?; tail -20 "$OUT/ctest.log"; return $r; }
 fi
 
-step "ctest -L cuda (CPU vs CUDA, op by op)"
-FCAM_CUDA_TRACE=${FCAM_CUDA_TRACE:-1} run_tests; tests_rc=$?
-# Which path cuDNN gave each convolution geometry (cuda/conv2d_graph.cpp, cuda/conv2d.cpp): from
-# the tests' own logs, or ctest's full log when this script built them.
-cat "$OUT"/test_*.log "$BUILD/Testing/Temporary/LastTest.log" 2>/dev/null | grep -o "fcam cuda: conv2d.*" \
-  | sort | uniq -c | sort -rn > "$OUT/conv_plans.txt"
+# test_backend_ops is what `ctest -L cuda` runs. Here each of its source files runs in a process of
+# its own (Catch2's file tags, -#): a CUDA error that breaks the context (an illegal address) or a
+# crash then costs that file's cases only, not every case after it. FCAM_TESTS_TIMEOUT (300 s)
+# bounds them all together. Logs: $OUT/<file>.log.
+step "test_backend_ops (CPU vs CUDA, op by op), a process per source file"
+tests_rc=0
+deadline=$(( $(date +%s) + ${FCAM_TESTS_TIMEOUT:-300} ))
+for tag in $("$BUILD/bin/test_backend_ops" -# --list-tags | grep -o '\[#[A-Za-z0-9_]*\]'); do
+  file=${tag:2:-1}
+  left=$(( deadline - $(date +%s) ))
+  if [ "$left" -le 0 ]; then
+    echo "$file: not run (the tests' time is spent)"; tests_rc=1; continue
+  fi
+  FCAM_CUDA_TRACE=${FCAM_CUDA_TRACE:-1} timeout "$left" "$BUILD/bin/test_backend_ops" -# "$tag" --durations yes \
+    > "$OUT/$file.log" 2>&1
+  r=$?
+  echo "$file: exit $r, $(grep -E "^(All tests passed|test cases:)" "$OUT/$file.log" | tail -1)"
+  if [ $r -ne 0 ]; then tests_rc=1; tail -25 "$OUT/$file.log"; fi
+done
+[ -n "${tag:-}" ] || { echo "test_backend_ops listed no source files"; tests_rc=1; }
+# Which path cuDNN gave each convolution geometry (cuda/conv2d_graph.cpp, cuda/conv2d.cpp).
+cat "$OUT"/test_*.log 2>/dev/null | grep -o "fcam cuda: conv2d.*" | sort | uniq -c | sort -rn > "$OUT/conv_plans.txt"
 echo "convolution plans: $(grep -c "graph API, engine" "$OUT/conv_plans.txt") graph-API engines," \
   "$(grep -c "graph API, none\|graph API, refused\|failed its first run" "$OUT/conv_plans.txt") graph-API misses," \
   "$(grep -c "legacy API" "$OUT/conv_plans.txt") legacy choices ($OUT/conv_plans.txt)"
