@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <mutex>
 
 #include "context.hpp"
@@ -193,12 +194,12 @@ void copy_host_to_device_staged(void* dst, const void* src, std::size_t bytes) {
              "host values (classes, channel weights or fill values given in host memory) cannot be copied to the ",
              "GPU inside a CUDA graph: keep them on the device (ClassIndices::uploaded, top_class)");
   // A copy from pageable memory waits for the stream; one from a staging block only queues.
-  void* staging = pinned_alloc(bytes);
-  if (staging) {
+  if (void* staging = pinned_alloc(bytes)) {
+    // Given back on every way out, a CUDA error's throw included; reused only once the copy has
+    // run (its event).
+    const std::unique_ptr<void, void (*)(void*) noexcept> block(staging, pinned_free);
     std::memcpy(staging, src, bytes);
-    const bool queued = copy_from_pinned_async(dst, staging, bytes);
-    pinned_free(staging);  // reused only once the copy has run (its event)
-    if (queued) return;
+    if (copy_from_pinned_async(dst, staging, bytes)) return;
   }
   copy_host_to_device(dst, src, bytes);
 }
