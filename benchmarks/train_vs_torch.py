@@ -34,9 +34,10 @@ after a warm-up. The parts:
                              torch: loss.backward() + optimizer.step()
 
 Each round runs fcam then PyTorch; each side keeps its best round, so that a slow spell of a
-shared machine hits both sides. Ratio = fcam / torch (below 1: fcam faster). A backbone whose
-fcam-bench-train fails gets a row that says why, the others still run, and the script then
-exits with 1.
+shared machine hits both sides. Ratio = fcam / torch (below 1: fcam faster). The table goes to
+stdout row by row as each backbone finishes (the rounds' progress to stderr). A backbone whose
+fcam-bench-train or PyTorch side fails gets a row that says why, the others still run, and the
+script then exits with 1.
 """
 import argparse
 import os
@@ -179,51 +180,55 @@ def main():
     torch.backends.cuda.matmul.allow_tf32 = args.tf32
     sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
     torch.manual_seed(0)
-    table, failed = [], []
-    for arch in args.archs.split(","):
-        model = build(arch, args.base_width).to(args.device)
-        torch_parts = torch_stage1 if args.stage == 1 else torch_stage2
-        best_f, best_t, best_whole = None, None, None
-        for r in range(args.rounds):
-            try:
-                f, whole = fcam_parts(args, arch)
-            except FcamFailed as e:  # the other backbones still run; the table says why this one is missing
-                print(f"{arch} round {r + 1}: fcam-bench-train failed: {e}", flush=True)
-                failed.append((arch, str(e).splitlines()[0]))
-                break
-            t = torch_parts(model, args.batch, args.size, args.steps, args.device, sync)
-            best_whole = whole if best_whole is None else min(best_whole, whole)
-            print(f"{arch} round {r + 1}: fcam {sum(f.values()):.0f} ms, torch {sum(t.values()):.0f} ms", flush=True)
-            if best_f is None or sum(f.values()) < sum(best_f.values()):
-                best_f = f
-            if best_t is None or sum(t.values()) < sum(best_t.values()):
-                best_t = t
-        if failed and failed[-1][0] == arch:
-            table.append((arch, f"fcam failed: {failed[-1][1].replace('|', '/')}", None, None))
-            del model
-            continue
-        for part in PARTS[args.stage]:
-            table.append((arch, part, best_f[part], best_t[part]))
-        table.append((arch, "**the whole step**", sum(best_f.values()), sum(best_t.values())))
-        if args.stage == 2 and args.device == "cuda":
-            table.append((arch, "fcam's whole step with CAM, sampling and CRF vs the above", best_whole,
-                          sum(best_t.values())))
-        del model
-        if args.device == "cuda":
-            torch.cuda.empty_cache()
     step = "classifier (stage-1) step" if args.stage == 1 else "F-CAM stage-2 step without CRF"
     where = (f"GPU: {torch.cuda.get_device_name(0)}" if args.device == "cuda"
              else f"CPU: {platform.processor() or platform.machine()}, {args.threads} threads")
     math = "TF32" if args.tf32 else "fp32"
-    print(f"\n{where}, {math}, batch {args.batch}, "
+    # The table goes to stdout, each backbone's rows as soon as they are measured (a run cut short
+    # keeps them); the rounds' progress goes to stderr.
+    print(f"{where}, {math}, batch {args.batch}, "
           f"{args.size}x{args.size}, 200 classes, base width {args.base_width}; {step}; "
           f"fcam vs PyTorch {torch.__version__}; "
           f"ms (best of {args.rounds} rounds, each the mean of {args.steps} steps); ratio = fcam / torch\n")
-    print("| backbone | part | fcam ms | torch ms | ratio |\n|---|---|---:|---:|---:|")
-    for arch, part, tf, tt in table:
-        print(f"| {arch} | {part} | {tf:.1f} | {tt:.1f} | {tf / tt:.2f} |" if tf is not None else
-              f"| {arch} | {part} | | | |")
-    return 1 if failed else 0
+    print("| backbone | part | fcam ms | torch ms | ratio |\n|---|---|---:|---:|---:|", flush=True)
+    failures = 0
+    for arch in args.archs.split(","):
+        model = build(arch, args.base_width).to(args.device)
+        torch_parts = torch_stage1 if args.stage == 1 else torch_stage2
+        best_f, best_t, best_whole, failure = None, None, None, None
+        for r in range(args.rounds):
+            try:
+                f, whole = fcam_parts(args, arch)
+            except FcamFailed as e:  # the other backbones still run; the table says why this one is missing
+                failure = f"fcam failed: {str(e).splitlines()[0]}"
+                break
+            try:
+                t = torch_parts(model, args.batch, args.size, args.steps, args.device, sync)
+            except RuntimeError as e:  # PyTorch's side (an out-of-memory, say)
+                failure = f"PyTorch failed: {str(e).splitlines()[0]}"
+                break
+            best_whole = whole if best_whole is None else min(best_whole, whole)
+            print(f"{arch} round {r + 1}: fcam {sum(f.values()):.0f} ms, torch {sum(t.values()):.0f} ms",
+                  file=sys.stderr, flush=True)
+            if best_f is None or sum(f.values()) < sum(best_f.values()):
+                best_f = f
+            if best_t is None or sum(t.values()) < sum(best_t.values()):
+                best_t = t
+        del model
+        if args.device == "cuda":
+            torch.cuda.empty_cache()
+        if failure:
+            failures += 1
+            print(f"{arch}: {failure}", file=sys.stderr, flush=True)
+            print(f"| {arch} | {failure.replace('|', '/')} | | | |", flush=True)
+            continue
+        rows = [(part, best_f[part], best_t[part]) for part in PARTS[args.stage]]
+        rows.append(("**the whole step**", sum(best_f.values()), sum(best_t.values())))
+        if args.stage == 2 and args.device == "cuda":
+            rows.append(("fcam's whole step with CAM, sampling and CRF vs the above", best_whole, sum(best_t.values())))
+        for part, tf, tt in rows:
+            print(f"| {arch} | {part} | {tf:.1f} | {tt:.1f} | {tf / tt:.2f} |", flush=True)
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

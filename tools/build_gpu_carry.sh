@@ -3,7 +3,8 @@
 # machine that has no Eigen, Catch2, Google Benchmark or stb (the device machine of docs/cuda.md):
 # build-gpu/bin plus the two shared libraries they need that such a machine lacks
 # (build-gpu/carried-libs). The CPU code is built without -march=native, and the programs need
-# glibc 2.34 and libstdc++ 3.4.29 (Ubuntu 22.04 has both) and a CUDA 13 driver. libstdc++ stays the machine's own: linked statically it
+# glibc 2.34 and libstdc++ 3.4.30 (Ubuntu 22.04 and 24.04 have both; the script prints the
+# newest symbols they use) and a CUDA 13 driver. libstdc++ stays the machine's own: linked statically it
 # would need glibc 2.36 (arc4random), and carried it would also replace PyTorch's.
 # benchmarks/gpu/run.sh then uses them as they are. Carry build-gpu/bin, build-gpu/carried-libs
 # and, when made, build-gpu/data.
@@ -31,5 +32,17 @@ fi
 # Only what run.sh needs travels; report its size against the 64 MiB the device tool carries.
 for p in "${programs[@]}"; do strip "$BUILD/bin/$p"; done
 find "$BUILD/bin" -type f $(printf "! -name %s " "${programs[@]}") -delete
-du -sh "$BUILD/bin" "$BUILD/carried-libs" $([ -d "$BUILD/data" ] && echo "$BUILD/data")
+carried=("$BUILD/bin" "$BUILD/carried-libs")
+[ -d "$BUILD/data" ] && carried+=("$BUILD/data")
+du -sh "${carried[@]}"
 objdump -T "$BUILD"/bin/* | grep -o "GLIBC_[0-9.]*" | sort -uV | tail -1 | sed 's/^/newest glibc symbol: /'
+objdump -T "$BUILD"/bin/* | grep -o "GLIBCXX_[0-9.]*" | sort -uV | tail -1 | sed 's/^/newest libstdc++ symbol: /'
+# The device tool refuses a call whose tree (tracked and untracked-not-ignored files) and carried
+# folders together pass 64 MiB.
+tree=$( (git ls-files -z; git ls-files -z --others --exclude-standard) | du --files0-from=- -cb | tail -1 | cut -f1)
+total=$(( tree + $(du -cb "${carried[@]}" | tail -1 | cut -f1) ))
+echo "the tree and the carried folders: $(( total / 1048576 )) MiB of the 64 MiB the device tool carries"
+if (( total > 64 * 1048576 )); then
+  echo "too large: leave programs out of FCAM_GPU_PROGRAMS" >&2
+  exit 1
+fi

@@ -56,10 +56,24 @@ void time_calls(benchmark::State& state, const std::function<void()>& call) {
   }
 }
 
+/// TF32 and the timed choice of algorithms for one convolution row, off again however the row
+/// ends (a row that throws must not leave them on for the rows after it).
+struct ConvModes {
+  ConvModes(bool tf32, bool find) {
+    fcam::cuda::set_tf32(tf32);
+    fcam::cuda::set_benchmark_algorithms(find);
+  }
+  ~ConvModes() {
+    fcam::cuda::set_tf32(false);
+    fcam::cuda::set_benchmark_algorithms(false);
+  }
+  ConvModes(const ConvModes&) = delete;
+  ConvModes& operator=(const ConvModes&) = delete;
+};
+
 void run_conv(benchmark::State& state, fcam::bench::ConvShape s, std::int64_t batch, bool backward, bool tf32,
               bool find) {
-  fcam::cuda::set_tf32(tf32);
-  fcam::cuda::set_benchmark_algorithms(find);
+  const ConvModes modes(tf32, find);
   const fcam::Conv2dGeometry g = fcam::Conv2dGeometry::square(s.k, s.stride, s.pad);
   const Tensor<float> x = random_on_gpu({batch, s.cin, s.h, s.w}, 1);
   const Tensor<float> weight = random_on_gpu({s.cout, s.cin, s.k, s.k}, 2);
@@ -72,8 +86,6 @@ void run_conv(benchmark::State& state, fcam::bench::ConvShape s, std::int64_t ba
   const double flops = 2.0 * batch * s.cout * g.out_h(s.h) * g.out_w(s.w) * s.cin * s.k * s.k * (backward ? 2 : 1);
   state.counters["TFLOP/s"] =
       benchmark::Counter(flops * 1e-12, benchmark::Counter::kIsIterationInvariantRate);
-  fcam::cuda::set_tf32(false);
-  fcam::cuda::set_benchmark_algorithms(false);
 }
 
 /// A memory-bound op: its call and the bytes it reads and writes per call.
@@ -210,11 +222,13 @@ std::vector<HostCase> host_cases() {
   };
 }
 
-/// Times `call` on `device`: as time_calls on the GPU; on the CPU one call per iteration.
+/// Times `call` on `device`: as time_calls on the GPU; on the CPU one call per iteration, after
+/// one untimed call.
 void time_on(benchmark::State& state, Device device, const std::function<void()>& call) {
   if (device == Device::cuda) {
     time_calls(state, call);
   } else {
+    call();  // buffers and cached blocks are made here, outside the timing, as on the GPU
     for (auto _ : state) {
       const auto start = std::chrono::steady_clock::now();
       call();

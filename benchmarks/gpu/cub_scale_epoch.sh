@@ -2,10 +2,14 @@
 # One epoch of each training stage at CUB-200-2011's scale on the GPU, to replace the README's
 # estimate with a measurement: 5,994 training images (CUB's train split), ResNet50-WSOL at 224
 # crops from 256, batch 32, fcam-train's defaults otherwise (stage 2 with PCE, CRF and size).
-# The images are the shipped pets photos' 240 training images, each linked 25 times under other
-# names (CUB's photos are not shipped; decoding cost per image is what matters), with their boxes;
-# val and test are the pets' own splits. Called by benchmarks/gpu/run.sh (FCAM_GPU_BENCHES
-# including "epoch"); needs fcam-train in $BUILD/bin.
+# The images are the shipped pets photos' 240 training images, seen 25 times under other names
+# (train/copyK/..., each copyK a link to the pets' training folder: CUB's photos are not shipped;
+# decoding cost per image is what matters), with their boxes; val and test are the pets' own
+# splits. Called by benchmarks/gpu/run.sh (FCAM_GPU_BENCHES including "epoch"); needs fcam-train
+# in $BUILD/bin. Each stage may take FCAM_EPOCH_TIMEOUT seconds (300); with FCAM_EPOCH_DEADLINE
+# (seconds since the epoch, as date +%s) the classifier stage gets at most half the time left and
+# the F-CAM stage the rest (it starts from the classifier's best checkpoint, which the validation
+# before the first epoch already writes).
 #
 #   BUILD=build-gpu OUT=gpu-out bash benchmarks/gpu/cub_scale_epoch.sh
 set -uo pipefail
@@ -23,6 +27,9 @@ ln -s "$PWD/$pets/images/val" "$root/images/val"
 ln -s "$PWD/$pets/images/test" "$root/images/test"
 cp -r "$pets/metadata/CUB/val" "$pets/metadata/CUB/test" "$root/metadata/CUB/"
 mapfile -t ids < "$pets/metadata/CUB/train/image_ids.txt"
+for ((copy = 0; copy * ${#ids[@]} < images; ++copy)); do
+  ln -s "$PWD/$pets/images/train" "$root/images/train/copy$copy"
+done
 declare -A label size box
 while IFS=, read -r id v; do label[$id]=$v; done < "$pets/metadata/CUB/train/class_labels.txt"
 while IFS=, read -r id w h; do size[$id]=$w,$h; done < "$pets/metadata/CUB/train/image_sizes.txt"
@@ -30,8 +37,7 @@ while IFS=, read -r id x0 y0 x1 y1; do box[$id]=$x0,$y0,$x1,$y1; done < "$pets/m
 meta=$root/metadata/CUB/train
 for ((k = 0; k < images; ++k)); do
   id=${ids[k % ${#ids[@]}]}
-  new="train/copy$((k / ${#ids[@]}))_${id#train/}"
-  ln -s "$PWD/$pets/images/$id" "$root/images/$new"
+  new="train/copy$((k / ${#ids[@]}))/${id#train/}"
   echo "$new" >> "$meta/image_ids.txt"
   echo "$new,${label[$id]}" >> "$meta/class_labels.txt"
   echo "$new,${size[$id]}" >> "$meta/image_sizes.txt"
@@ -46,13 +52,23 @@ rc=0
 for stage in classifier fcam; do
   extra=()
   [ "$stage" = fcam ] && extra=(--classifier "$OUT/cub-epoch-classifier/best.safetensors")
+  cap=${FCAM_EPOCH_TIMEOUT:-300}
+  if [ -n "${FCAM_EPOCH_DEADLINE:-}" ]; then
+    left=$(( FCAM_EPOCH_DEADLINE - $(date +%s) ))
+    [ "$stage" = classifier ] && left=$(( left / 2 ))
+    (( left < cap )) && cap=$left
+    if (( cap < 20 )); then
+      echo "fcam-train $stage: skipped (${cap} s left before the deadline)"; rc=1; continue
+    fi
+  fi
   start=$(date +%s%N)
-  timeout "${FCAM_EPOCH_TIMEOUT:-300}" "$BUILD/bin/fcam-train" "$stage" "${common[@]}" "${extra[@]}" \
+  timeout -k 10 "$cap" "$BUILD/bin/fcam-train" "$stage" "${common[@]}" "${extra[@]}" \
     --out "$OUT/cub-epoch-$stage" > "$OUT/cub-epoch-$stage.log" 2>&1
   r=$?
   echo "fcam-train $stage, one epoch of $images images: exit $r, $(( ($(date +%s%N) - start) / 1000000 )) ms" \
        "(the epoch, validation on 60 images and the test evaluation on 298)"
   grep -v "images/s" "$OUT/cub-epoch-$stage.log" | tail -6  # "epoch 1: ..., S s" is the epoch with validation
+  grep "images/s" "$OUT/cub-epoch-$stage.log" | tail -1  # the last progress line: the speed, also when cut short
   [ $r -ne 0 ] && rc=1
 done
 exit $rc

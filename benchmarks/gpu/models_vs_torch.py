@@ -46,7 +46,8 @@ import time
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, ".."))  # the CPU peer's own imports (timing.py)
+sys.path.insert(0, os.path.join(HERE, ".."))  # the CPU peer's own imports (timing.py), gbench_json.py
+import gbench_json  # noqa: E402
 # The CPU peer (benchmarks/models_vs_torch.py: its models and rows), loaded by path: this file has its name.
 _spec = importlib.util.spec_from_file_location("cpu_models_vs_torch", os.path.join(HERE, "..", "models_vs_torch.py"))
 peer = importlib.util.module_from_spec(_spec)
@@ -139,7 +140,10 @@ def main():
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     listed = subprocess.run([args.bench, "--benchmark_list_tests=true"], capture_output=True, text=True, check=True)
-    names = [n.replace("/manual_time", "") for n in listed.stdout.split() if re.search(args.filter, n)]
+    names = [n for n in (m.replace("/manual_time", "") for m in listed.stdout.split()) if re.search(args.filter, n)]
+    if not names:
+        print(f"models_vs_torch: no row of {args.bench} matches --filter {args.filter}")
+        return 1
     archs = list(dict.fromkeys(n.split("/")[1] for n in names))
     torch.manual_seed(0)
     dev = torch.device("cuda")
@@ -209,7 +213,9 @@ def fcam_times(args, names, arch):
                           f"--benchmark_min_time={args.min_time}", "--benchmark_repetitions=3",
                           "--benchmark_report_aggregates_only=true", f"--benchmark_out={out}",
                           "--benchmark_out_format=json"], stdout=subprocess.DEVNULL)
-    report = read_report(out)
+    report = gbench_json.read_rows(out)
+    if os.path.exists(out):
+        os.remove(out)  # the tables carry the numbers
     times = {row_name(b): (b["real_time"], b.get("enqueue_ms"))
              for b in report if b.get("aggregate_name") == "median"}
     failed = {row_name(b): b.get("error_message", "error") for b in report if b.get("error_occurred")}
@@ -217,20 +223,6 @@ def fcam_times(args, names, arch):
         if name not in times and name not in failed:
             failed[name] = f"not reached: fcam-bench-cuda-models ended with exit code {run.returncode}"
     return times, failed
-
-
-def read_report(path):
-    """The benchmark rows of Google Benchmark's JSON file at `path`, which is then removed (the
-    tables carry the numbers; $OUT brings back only a few files); none when the program ended
-    before finishing it."""
-    try:
-        with open(path) as f:
-            return json.load(f)["benchmarks"]
-    except (OSError, ValueError, KeyError):
-        return []
-    finally:
-        if os.path.exists(path):
-            os.remove(path)
 
 
 def row_name(benchmark):
