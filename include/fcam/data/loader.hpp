@@ -9,7 +9,7 @@
 /// Data-parallel training: with shard_count ranks, rank r reads positions r, r + shard_count, …
 /// of the epoch's order (PyTorch's DistributedSampler): the ranks' batch k together hold the
 /// images of batch k of one process with shard_count× the batch size. Workers build whole batches; the consumer receives
-/// batch k only after batch k−1, and workers stay at most `prefetch` batches ahead.
+/// batch k only after batch k−1, and workers stay at most max(`prefetch`, `workers`) batches ahead.
 #pragma once
 
 #include <algorithm>
@@ -51,7 +51,9 @@ struct WsolDataset {
 struct LoaderOptions {
   std::int64_t batch_size = 32;  ///< images per batch
   int workers = 2;               ///< loading threads (0: load on the calling thread)
-  int prefetch = 4;              ///< batches ready ahead of the consumer, at most
+  /// Batches built ahead of the consumer, at most; never fewer than `workers`, so that every
+  /// worker has a batch to build (a GPU step at batch 32 needs more than 4 builders).
+  int prefetch = 4;
   bool shuffle = true;           ///< a new order every epoch (else the split's order)
   bool drop_last = false;        ///< drop a final smaller batch
   bool skip_bad = false;         ///< skip unreadable images (counted) instead of failing
@@ -157,6 +159,9 @@ public:
   }
 
 private:
+  /// How far ahead of the consumer the workers may claim batches (LoaderOptions::prefetch).
+  std::int64_t ahead_limit() const { return std::max(options_.prefetch, options_.workers); }
+
   static std::uint64_t mix(std::uint64_t a, std::uint64_t b, std::uint64_t c) {
     std::uint64_t h = a * 0x9e3779b97f4a7c15ull ^ (b + 0x632be59bd9b4e019ull);
     h = (h ^ (h >> 31)) * 0xbf58476d1ce4e5b9ull ^ (c + 0x94d049bb133111ebull);
@@ -170,7 +175,7 @@ private:
         std::unique_lock<std::mutex> lock(mutex_);
         changed_.wait(lock, [&] {
           return stopping_ || error_ || next_to_claim_ >= batches_per_epoch() ||
-                 next_to_claim_ < next_to_return_ + options_.prefetch;
+                 next_to_claim_ < next_to_return_ + ahead_limit();
         });
         if (stopping_ || error_ || next_to_claim_ >= batches_per_epoch()) return;
         k = next_to_claim_++;

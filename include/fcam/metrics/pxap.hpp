@@ -43,6 +43,9 @@ public:
   /// Adds one image: `scores` (H×W in [0, 1]), `foreground` (H×W, nonzero = object) and
   /// `ignore` (H×W, nonzero = excluded; may be undefined for none). Shapes must agree.
   void add(const Tensor<float>& scores, const Tensor<float>& foreground, const Tensor<float>& ignore = {}) {
+    scores.require_cpu("PxapAccumulator::add (score map)");
+    foreground.require_cpu("PxapAccumulator::add (mask)");
+    if (ignore.defined()) ignore.require_cpu("PxapAccumulator::add (ignore mask)");
     check_same_shape(scores, foreground, "PxapAccumulator::add (score map vs mask)");
     if (ignore.defined()) check_same_shape(scores, ignore, "PxapAccumulator::add (score map vs ignore mask)");
     for (std::int64_t i = 0; i < scores.numel(); ++i) {

@@ -27,6 +27,7 @@ inline data::Rgb8 overlay_heatmap(const data::Rgb8& image, const Tensor<float>& 
   FCAM_CHECK(map.ndim() == 2 && map.size(0) == image.height && map.size(1) == image.width,
              "overlay_heatmap: map ", to_string(map.shape()), " does not match the ", image.width, "x",
              image.height, " image");
+  map.require_cpu("overlay_heatmap");
   data::Rgb8 out = image;
   for (std::int64_t i = 0; i < map.numel(); ++i) {
     const auto colour = heat_colour(map.data()[i]);

@@ -93,12 +93,18 @@ void average_gradients(dist::GradientReducer* reducer) {
 template <Scalar T>
 void classifier_step(models::FcamModel<T>& model, optim::Sgd<T>& sgd, const data::Batch& batch, LossSlot loss,
                      bool freeze_encoder = false, dist::GradientReducer* reducer = nullptr) {
-  model.train();
+  if (freeze_encoder) {
+    // Only the head changes mode: the encoder stays in evaluation from step to step, so it keeps
+    // its inference caches (packed weights, folded BatchNorm) instead of rebuilding them each step.
+    model.encoder().eval();
+    model.head().train();
+  } else {
+    model.train();
+  }
   sgd.zero_grad();
   const std::vector<std::int64_t> targets(batch.labels.begin(), batch.labels.end());
   Tensor<T> logits;
   if (freeze_encoder) {
-    model.encoder().eval();
     Tensor<T> features;
     {
       NoGradGuard no_grad;
