@@ -4,54 +4,20 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
-#include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
-#include <fcam/data/image_write.hpp>
 #include <fcam/fcam.hpp>
 #include <fcam/train/evaluate.hpp>
 #include <fcam/train/trainer.hpp>
+
+#include "wsol_test_split.hpp"
 
 using namespace fcam;
 namespace fs = std::filesystem;
 
 namespace {
-
-// `n` random photos of 40×36 with a box and a mask (a rectangle) each, in the CUB layout for the
-// boxes and the OpenImages one for the masks.
-data::WsolDataset make_split(const fs::path& root, int n) {
-  fs::remove_all(root);
-  fs::create_directories(root / "images");
-  fs::create_directories(root / "masks/OpenImages");
-  fs::create_directories(root / "meta");
-  std::ofstream ids(root / "meta/image_ids.txt"), labels(root / "meta/class_labels.txt"),
-      sizes(root / "meta/image_sizes.txt"), boxes(root / "meta/localization.txt");
-  data::WsolMetadata masks;
-  Rng rng(5);
-  for (int i = 0; i < n; ++i) {
-    const std::string id = "img" + std::to_string(i) + ".png";
-    const int w = 40, h = 36, x0 = 2 + i, y0 = 3, x1 = 25 + i, y1 = 30;
-    data::Rgb8 image{w, h, std::vector<std::uint8_t>(static_cast<std::size_t>(w * h * 3))};
-    for (auto& v : image.pixels) v = static_cast<std::uint8_t>(rng.uniform(0, 255));
-    data::write_png(root / "images" / id, image);
-    data::Gray8 mask{w, h, std::vector<std::uint8_t>(static_cast<std::size_t>(w * h))};
-    for (int y = y0; y <= y1; ++y)
-      for (int x = x0; x <= x1; ++x) mask.pixels[static_cast<std::size_t>(y * w + x)] = 255;
-    data::write_png(root / "masks/OpenImages" / id, mask);
-    ids << id << "\n";
-    labels << id << "," << i % 3 << "\n";
-    sizes << id << "," << w << "," << h << "\n";
-    boxes << id << "," << x0 << "," << y0 << "," << x1 << "," << y1 << "\n";
-    masks.masks.push_back({{id}, ""});
-  }
-  ids.close(), labels.close(), sizes.close(), boxes.close();
-  data::WsolDataset split{root / "images", data::read_wsol_metadata(root / "meta", 3)};
-  split.metadata.masks = masks.masks;
-  return split;
-}
 
 void check_same(const train::EvaluationResult& a, const train::EvaluationResult& b) {
   CHECK(a.accuracy == b.accuracy);
@@ -67,7 +33,7 @@ void check_same(const train::EvaluationResult& a, const train::EvaluationResult&
 
 TEST_CASE("evaluate_maps: six baselines in one pass equal six evaluations", "[train][evaluate]") {
   const fs::path root = fs::temp_directory_path() / "fcam_test_evaluate";
-  const data::WsolDataset split = make_split(root, 7);
+  const data::WsolDataset split = test::make_wsol_split(root, 7);
   models::FcamModel<float> model(models::Arch::resnet18, 3, 4);
   train::EvaluationOptions o;
   o.with_v2 = true;
@@ -100,7 +66,7 @@ TEST_CASE("evaluate_maps: six baselines in one pass equal six evaluations", "[tr
 
 TEST_CASE("training selects on PxAP or MaxBoxAcc of a validation split with both", "[train][evaluate]") {
   const fs::path root = fs::temp_directory_path() / "fcam_test_select_on";
-  const data::WsolDataset split = make_split(root, 5);
+  const data::WsolDataset split = test::make_wsol_split(root, 5);
   train::TrainConfig c;
   c.model.arch = models::Arch::resnet18;
   c.model.num_classes = 3;
