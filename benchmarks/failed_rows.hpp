@@ -11,6 +11,7 @@
 
 #include <exception>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -19,16 +20,23 @@
 namespace fcam::bench {
 
 /// Registers `row` as benchmark `name`, timed by hand (`SetIterationTime`) and shown in `unit`; an
-/// exception thrown before or during its timed loop marks that row failed.
+/// exception thrown before or during its timed loop marks that row failed. Its later repetitions
+/// (--benchmark_repetitions) fail at once with the same message instead of paying the failing
+/// setup again.
 inline void register_row(const std::string& name, benchmark::TimeUnit unit,
                          std::function<void(benchmark::State&)> row) {
+  auto error = std::make_shared<std::string>();  // the row's first error, kept across repetitions
   benchmark::RegisterBenchmark(name.c_str(),
-                               [row = std::move(row)](benchmark::State& state) {
-                                 try {
-                                   row(state);
-                                 } catch (const std::exception& e) {
-                                   state.SkipWithError(e.what());
+                               [row = std::move(row), error](benchmark::State& state) {
+                                 if (error->empty()) {
+                                   try {
+                                     row(state);
+                                     return;
+                                   } catch (const std::exception& e) {
+                                     *error = *e.what() ? e.what() : "an exception without a message";
+                                   }
                                  }
+                                 state.SkipWithError(error->c_str());
                                })
       ->Unit(unit)
       ->UseManualTime();

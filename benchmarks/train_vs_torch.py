@@ -200,11 +200,13 @@ def main():
             try:
                 f, whole = fcam_parts(args, arch)
             except FcamFailed as e:  # the other backbones still run; the table says why this one is missing
+                print(f"{arch}: fcam-bench-train failed: {e}", file=sys.stderr, flush=True)
                 failure = f"fcam failed: {str(e).splitlines()[0]}"
                 break
             try:
                 t = torch_parts(model, args.batch, args.size, args.steps, args.device, sync)
             except RuntimeError as e:  # PyTorch's side (an out-of-memory, say)
+                print(f"{arch}: PyTorch failed: {e}", file=sys.stderr, flush=True)
                 failure = f"PyTorch failed: {str(e).splitlines()[0]}"
                 break
             best_whole = whole if best_whole is None else min(best_whole, whole)
@@ -219,7 +221,6 @@ def main():
             torch.cuda.empty_cache()
         if failure:
             failures += 1
-            print(f"{arch}: {failure}", file=sys.stderr, flush=True)
             print(f"| {arch} | {failure.replace('|', '/')} | | | |", flush=True)
             continue
         rows = [(part, best_f[part], best_t[part]) for part in PARTS[args.stage]]

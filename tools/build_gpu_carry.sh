@@ -39,7 +39,9 @@ objdump -T "$BUILD"/bin/* | grep -o "GLIBC_[0-9.]*" | sort -uV | tail -1 | sed '
 objdump -T "$BUILD"/bin/* | grep -o "GLIBCXX_[0-9.]*" | sort -uV | tail -1 | sed 's/^/newest libstdc++ symbol: /'
 # The device tool refuses a call whose tree (tracked and untracked-not-ignored files) and carried
 # folders together pass 64 MiB.
-tree=$( (git ls-files -z; git ls-files -z --others --exclude-standard) | du --files0-from=- -cb | tail -1 | cut -f1)
+# (A tracked file deleted from the work tree does not travel: du skips it.)
+tree=$( (git ls-files -z; git ls-files -z --others --exclude-standard) | { du --files0-from=- -cb 2>/dev/null || true; } \
+  | tail -1 | cut -f1)
 total=$(( tree + $(du -cb "${carried[@]}" | tail -1 | cut -f1) ))
 echo "the tree and the carried folders: $(( total / 1048576 )) MiB of the 64 MiB the device tool carries"
 if (( total > 64 * 1048576 )); then

@@ -27,6 +27,7 @@ ln -s "$PWD/$pets/images/val" "$root/images/val"
 ln -s "$PWD/$pets/images/test" "$root/images/test"
 cp -r "$pets/metadata/CUB/val" "$pets/metadata/CUB/test" "$root/metadata/CUB/"
 mapfile -t ids < "$pets/metadata/CUB/train/image_ids.txt"
+(( ${#ids[@]} > 0 )) || { echo "no training images listed in $pets/metadata/CUB/train/image_ids.txt"; exit 1; }
 for ((copy = 0; copy * ${#ids[@]} < images; ++copy)); do
   ln -s "$PWD/$pets/images/train" "$root/images/train/copy$copy"
 done

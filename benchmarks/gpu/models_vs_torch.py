@@ -239,7 +239,7 @@ def write_tables(out, rows, graphs):
     for r in rows:
         if r["fcam_ms"] is None:
             lines.append(f"| {r['arch']} | {r['row']} | {r['batch']} | {r['math']} | failed: "
-                         f"{r['fcam_error'].replace('|', '/')} | | | | | | | |")
+                         f"{' '.join(r['fcam_error'].split()).replace('|', '/')} | | | | | | | |")
             continue
         closed = " | "
         if r["torch_closed_ms"]:

@@ -165,6 +165,41 @@ def read_shapes(path):
         return {r["name"]: {k: (v if k == "name" else int(v)) for k, v in r.items()} for r in csv.DictReader(f)}
 
 
+def cell(text):
+    """`text` as one table cell: one line, no column separator."""
+    return " ".join(text.split()).replace("|", "/")
+
+
+def write_tables(out, gpu, rows, failed):
+    """OUT/ops_vs_torch.md and .json from the rows so far (the CRF and sampling rows get their
+    GPU / CPU ratio); returns the table's lines."""
+    for r in rows:
+        on_cpu = next((c for c in rows if c["name"] == r["name"].replace("/cuda", "/cpu")), None)
+        if r["name"].split("/")[0] in ("crf", "sampling") and r["name"].endswith("/cuda") and on_cpu:
+            r["ratio_to_cpu"] = r["fcam_ms"] / on_cpu["fcam_ms"]
+    copy = next((r for r in rows if r["name"] == "bandwidth/copy"), None)
+    lines = [f"GPU: {gpu}; PyTorch {torch.__version__}, cuDNN {torch.backends.cudnn.version()}; "
+             f"{time.strftime('%Y-%m-%d')}", "",
+             "| op | fcam ms | PyTorch ms | fcam / PyTorch | fcam GB/s | % of copy |", "|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        if r["torch_ms"] is None:  # the CRF and sampling rows: no PyTorch peer
+            ratio = f"GPU / CPU {r['ratio_to_cpu']:.4f}" if r.get("ratio_to_cpu") else ""
+            lines.append(f"| {r['name']} | {r['fcam_ms']:.4f} | | {ratio} | | |")
+            continue
+        gbs = f"{r['fcam_gbs']:.0f}" if r.get("fcam_gbs") else ""
+        of_copy = f"{100 * r['fcam_gbs'] / copy['fcam_gbs']:.0f} %" if r.get("fcam_gbs") and copy else ""
+        # PyTorch's share of its own copy bandwidth, for comparison
+        if r.get("torch_gbs") and copy:
+            of_copy += f" (PyTorch {100 * r['torch_gbs'] / copy['torch_gbs']:.0f} %)"
+        lines.append(f"| {r['name']} | {r['fcam_ms']:.4f} | {r['torch_ms']:.4f} | {r['ratio']:.2f} | {gbs} | {of_copy} |")
+    lines += [f"| {name} | failed: {cell(why)} | | | | |" for name, why in failed.items()]
+    with open(os.path.join(out, "ops_vs_torch.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    with open(os.path.join(out, "ops_vs_torch.json"), "w") as f:
+        json.dump(dict(gpu=gpu, torch=torch.__version__, rows=rows, failed=failed), f, indent=1)
+    return lines
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bench", required=True)
@@ -214,33 +249,13 @@ def main():
             rows.append(dict(name=name, fcam_ms=fcam_ms, torch_ms=torch_ms, ratio=fcam_ms / torch_ms,
                              fcam_gbs=b.get("GB/s", 0), torch_gbs=gbytes / (torch_ms / 1e3) if gbytes else 0))
         print(f"{name}: fcam {fcam_ms:.4f} ms, torch {torch_ms:.4f} ms, ratio {fcam_ms / torch_ms:.2f}", flush=True)
-    for kind in ("crf", "sampling"):
-        on_cpu = next((r for r in rows if r["name"] == f"{kind}/batch32/cpu"), None)
-        for r in rows:
-            if r["name"] == f"{kind}/batch32/cuda" and on_cpu:
-                r["ratio_to_cpu"] = r["fcam_ms"] / on_cpu["fcam_ms"]
-                print(f"{kind} batch 32: GPU {r['fcam_ms']:.3f} ms, CPU ({on_cpu['threads']:.0f} threads) "
-                      f"{on_cpu['fcam_ms']:.3f} ms, GPU / CPU {r['ratio_to_cpu']:.4f}", flush=True)
-    copy = next((r for r in rows if r["name"] == "bandwidth/copy"), None)
-    lines = [f"GPU: {gpu}; PyTorch {torch.__version__}, cuDNN {torch.backends.cudnn.version()}; "
-             f"{time.strftime('%Y-%m-%d')}", "",
-             "| op | fcam ms | PyTorch ms | fcam / PyTorch | fcam GB/s | % of copy |", "|---|---:|---:|---:|---:|---:|"]
+        write_tables(args.out, gpu, rows, failed)  # a run cut short keeps the rows measured so far
+    lines = write_tables(args.out, gpu, rows, failed)
     for r in rows:
-        if r["torch_ms"] is None:  # the CRF and sampling rows: no PyTorch peer
-            ratio = f"GPU / CPU {r['ratio_to_cpu']:.4f}" if r.get("ratio_to_cpu") else ""
-            lines.append(f"| {r['name']} | {r['fcam_ms']:.4f} | | {ratio} | | |")
-            continue
-        gbs = f"{r['fcam_gbs']:.0f}" if r.get("fcam_gbs") else ""
-        of_copy = f"{100 * r['fcam_gbs'] / copy['fcam_gbs']:.0f} %" if r.get("fcam_gbs") and copy else ""
-        # PyTorch's share of its own copy bandwidth, for comparison
-        if r.get("torch_gbs") and copy:
-            of_copy += f" (PyTorch {100 * r['torch_gbs'] / copy['torch_gbs']:.0f} %)"
-        lines.append(f"| {r['name']} | {r['fcam_ms']:.4f} | {r['torch_ms']:.4f} | {r['ratio']:.2f} | {gbs} | {of_copy} |")
-    lines += [f"| {name} | failed: {why.replace('|', '/')} | | | | |" for name, why in failed.items()]
-    with open(os.path.join(args.out, "ops_vs_torch.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
-    with open(os.path.join(args.out, "ops_vs_torch.json"), "w") as f:
-        json.dump(dict(gpu=gpu, torch=torch.__version__, rows=rows, failed=failed), f, indent=1)
+        if r.get("ratio_to_cpu"):
+            on_cpu = next(c for c in rows if c["name"] == r["name"].replace("/cuda", "/cpu"))
+            print(f"{r['name']}: GPU {r['fcam_ms']:.3f} ms, CPU ({on_cpu['threads']:.0f} threads) "
+                  f"{on_cpu['fcam_ms']:.3f} ms, GPU / CPU {r['ratio_to_cpu']:.4f}", flush=True)
     print("\n".join(lines))
     return 1 if failed or run.returncode != 0 else 0
 

@@ -7,10 +7,11 @@
 #                                         # (built elsewhere: tools/build_gpu_carry.sh)
 #
 # What comes back. The device tool returns at most 8 files from $OUT (16 MiB each), so the steps
-# write into FCAM_GPU_RUN_DIR (default $TMPDIR/fcam-gpu-run), and $OUT receives two files:
-# run.log (everything printed, written as it goes) and results.tar.gz (every file of the run
-# folder under 4 MiB, without checkpoints, arrays or pictures), rewritten after each step, so that
-# a run cut short keeps what its finished steps wrote. Default OUT: ./gpu-out.
+# write into a run folder (FCAM_GPU_RUN_DIR, empty or new; default a new $TMPDIR/fcam-gpu-run.*),
+# and $OUT receives two files: run.log (everything printed, written as it goes) and
+# results.tar.gz (every file of the run folder under 4 MiB, without checkpoints, arrays or
+# pictures), rewritten after each step and when the script ends in any way, so that a run cut
+# short keeps what its finished steps wrote. Default OUT: ./gpu-out.
 #
 # Time. FCAM_GPU_DEADLINE (530 s) bounds the whole script: each step gets its own limit or what is
 # left before the deadline, whichever is less, and a step that would start with under 30 s left
@@ -23,7 +24,7 @@
 # and the distinct lines to conv_plans.txt.
 # When build-gpu/bin holds fcam-infer, tests/infer_cli_test.py runs it with --device cuda against
 # PyTorch (FCAM_GPU_INFER=0 skips that).
-# FCAM_GPU_BENCHES picks the benchmarks (default "ops models": benchmarks/gpu/ops_vs_torch.py and
+# FCAM_GPU_BENCHES picks the benchmarks ("none" for none; default "ops models": benchmarks/gpu/ops_vs_torch.py and
 # benchmarks/gpu/models_vs_torch.py, the latter when build-gpu/bin holds fcam-bench-cuda-models;
 # "train" adds benchmarks/train_vs_torch.py --device cuda, both
 # stages in fp32 and TF32, FCAM_TRAIN_BATCH (32) and FCAM_TRAIN_ARCHS, FCAM_TRAIN_TIMEOUT seconds
@@ -38,10 +39,16 @@
 # cuDNN and cuBLAS may live only inside PyTorch's wheels (nvidia-cudnn-cu13, nvidia-cublas) on
 # that machine: the script finds them and puts their folders on LD_LIBRARY_PATH.
 set -uo pipefail
+OUT=${OUT:-$(dirname "$0")/../../gpu-out}  # a relative OUT is the caller's
+mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)
 cd "$(dirname "$0")/../.."
-OUT=${OUT:-$PWD/gpu-out}
-RUN=${FCAM_GPU_RUN_DIR:-${TMPDIR:-/tmp}/fcam-gpu-run}
-mkdir -p "$OUT" "$RUN"
+# A fresh run folder: a second run on a still-warm machine must not pack the first one's files.
+if [ -n "${FCAM_GPU_RUN_DIR:-}" ]; then
+  RUN=$FCAM_GPU_RUN_DIR
+  mkdir -p "$RUN" && [ -z "$(ls -A "$RUN")" ] || { echo "FCAM_GPU_RUN_DIR=$RUN is not empty" >&2; exit 1; }
+else
+  RUN=$(mktemp -d "${TMPDIR:-/tmp}/fcam-gpu-run.XXXXXX")
+fi
 BUILD=${FCAM_GPU_BUILD:-build-gpu}
 PY=${PYTHON:-python3}
 BENCHES=${FCAM_GPU_BENCHES:-ops models}
@@ -51,10 +58,24 @@ tee_pid=$!
 
 # $OUT/results.tar.gz from the run folder's small files; replaced whole (a kill mid-way leaves the
 # previous one).
+packed() { find . -type f -size -4096k ! -name "*.safetensors" ! -name "*.npy" ! -name "*.png" "$@"; }
 pack() {
-  (cd "$RUN" && find . -type f -size -4M ! -name "*.safetensors" ! -name "*.npy" ! -name "*.png" -print0 \
-    | tar -czf "$OUT/results.tar.gz.part" --null -T -) && mv -f "$OUT/results.tar.gz.part" "$OUT/results.tar.gz"
+  (cd "$RUN" && packed -print0 | tar -czf "$OUT/results.tar.gz.part" --null -T -) \
+    && mv -f "$OUT/results.tar.gz.part" "$OUT/results.tar.gz"
 }
+# However the script ends (the last step, a failed build, a TERM from a time limit): the run
+# folder packed, and run.log complete before the script is gone.
+finish() {
+  local status=$?
+  pack
+  big=$(cd "$RUN" && find . -type f -size +4095k ! -name "*.safetensors" ! -name "*.npy" ! -name "*.png")
+  [ -z "$big" ] || echo "left out of results.tar.gz (4 MiB or more): $big"
+  exec >&- 2>&-
+  wait "$tee_pid" 2>/dev/null
+  exit "$status"
+}
+trap finish EXIT
+trap 'exit 143' TERM INT
 step() { pack; echo; echo "== $(date +%T) $*"; }
 seconds_left() { echo $(( DEADLINE - $(date +%s) )); }
 # The limit of a step whose own is $1 s: that, or what is left before the deadline less 10 s.
@@ -220,7 +241,4 @@ if wants epoch && [ -x "$BUILD/bin/fcam-train" ]; then
 fi
 
 step "done: tests exit $tests_rc, fcam-infer exit $infer_rc, benchmarks exit $bench_rc; the run folder's files are in $OUT/results.tar.gz"
-pack
-exec >&- 2>&-
-wait "$tee_pid" 2>/dev/null  # run.log complete before the script ends
-exit $(( tests_rc || infer_rc || bench_rc ))
+exit $(( tests_rc || infer_rc || bench_rc ))  # finish() packs
