@@ -71,7 +71,8 @@ finish() {
   big=$(cd "$RUN" && find . -type f -size +4095k ! -name "*.safetensors" ! -name "*.npy" ! -name "*.png")
   [ -z "$big" ] || echo "left out of results.tar.gz (4 MiB or more): $big"
   exec >&- 2>&-
-  wait "$tee_pid" 2>/dev/null
+  # tee ends once nothing writes to it: wait up to 5 s (a leftover child could hold the pipe).
+  for _ in $(seq 50); do kill -0 "$tee_pid" 2>/dev/null || break; sleep 0.1; done
   exit "$status"
 }
 trap finish EXIT
