@@ -2,7 +2,8 @@
 
 Google Benchmark writes each row as it finishes and closes the list at the end: a program that
 crashed or was killed leaves the rows it finished without the closing brackets. read_rows()
-returns those rows rather than none (benchmarks/gpu/*.py: a GPU run is too rare to lose them).
+returns those rows rather than none (benchmarks/gpu/*.py: a GPU run is too rare to lose them);
+row_name() gives a row's name as the tables print it.
 """
 import json
 
@@ -26,3 +27,9 @@ def read_rows(path):
         except ValueError:
             continue
     return []
+
+
+def row_name(row):
+    """A row's benchmark name without Google Benchmark's "/manual_time" suffix (fcam's GPU
+    benchmarks time by hand)."""
+    return row["run_name"].replace("/manual_time", "")

@@ -216,17 +216,13 @@ def fcam_times(args, names, arch):
     report = gbench_json.read_rows(out)
     if os.path.exists(out):
         os.remove(out)  # the tables carry the numbers
-    times = {row_name(b): (b["real_time"], b.get("enqueue_ms"))
+    times = {gbench_json.row_name(b): (b["real_time"], b.get("enqueue_ms"))
              for b in report if b.get("aggregate_name") == "median"}
-    failed = {row_name(b): b.get("error_message", "error") for b in report if b.get("error_occurred")}
+    failed = {gbench_json.row_name(b): b.get("error_message", "error") for b in report if b.get("error_occurred")}
     for name in names:
         if name not in times and name not in failed:
             failed[name] = f"not reached: fcam-bench-cuda-models ended with exit code {run.returncode}"
     return times, failed
-
-
-def row_name(benchmark):
-    return benchmark["run_name"].replace("/manual_time", "")
 
 
 def write_tables(out, rows, graphs):

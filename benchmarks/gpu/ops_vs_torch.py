@@ -217,17 +217,15 @@ def main():
     report = gbench_json.read_rows(fcam_json)  # a program that died: the rows it finished
     if run.returncode != 0:
         print(f"fcam-bench-cuda-ops ended with exit code {run.returncode} after {len(report)} rows", flush=True)
-    fcam_rows = {b["run_name"]: b for b in report if b.get("aggregate_name") == "median"}
+    fcam_rows = {gbench_json.row_name(b): b for b in report if b.get("aggregate_name") == "median"}
     # Rows that threw (benchmarks/failed_rows.hpp): listed with their error, the others measured.
-    failed = {b["run_name"].replace("/manual_time", ""): b.get("error_message", "error")
-              for b in report if b.get("error_occurred")}
+    failed = {gbench_json.row_name(b): b.get("error_message", "error") for b in report if b.get("error_occurred")}
     for name, why in failed.items():
         print(f"{name}: fcam failed: {why}", flush=True)
     shapes = read_shapes(args.shapes)
     gpu = torch.cuda.get_device_name(0)
     rows = []
-    for run_name, b in fcam_rows.items():
-        name = run_name.replace("/manual_time", "")
+    for name, b in fcam_rows.items():
         fcam_ms = b["real_time"] * {"ns": 1e-6, "us": 1e-3, "ms": 1.0}[b["time_unit"]]
         parts = name.split("/")
         if parts[0].startswith("conv_"):

@@ -58,9 +58,10 @@ tee_pid=$!
 
 # $OUT/results.tar.gz from the run folder's small files; replaced whole (a kill mid-way leaves the
 # previous one).
-packed() { find . -type f -size -4096k ! -name "*.safetensors" ! -name "*.npy" ! -name "*.png" "$@"; }
+# The run folder's files but checkpoints, arrays and pictures, with find's further tests "$@".
+results() { (cd "$RUN" && find . -type f ! -name "*.safetensors" ! -name "*.npy" ! -name "*.png" "$@"); }
 pack() {
-  (cd "$RUN" && packed -print0 | tar -czf "$OUT/results.tar.gz.part" --null -T -) \
+  results -size -4096k -print0 | (cd "$RUN" && tar -czf "$OUT/results.tar.gz.part" --null -T -) \
     && mv -f "$OUT/results.tar.gz.part" "$OUT/results.tar.gz"
 }
 # However the script ends (the last step, a failed build, a TERM from a time limit): the run
@@ -68,7 +69,7 @@ pack() {
 finish() {
   local status=$?
   pack
-  big=$(cd "$RUN" && find . -type f -size +4095k ! -name "*.safetensors" ! -name "*.npy" ! -name "*.png")
+  big=$(results -size +4095k)
   [ -z "$big" ] || echo "left out of results.tar.gz (4 MiB or more): $big"
   exec >&- 2>&-
   # tee ends once nothing writes to it: wait up to 5 s (a leftover child could hold the pipe).
