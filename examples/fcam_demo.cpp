@@ -185,7 +185,7 @@ void define_flags(app::Flags& f) {
   f.add_string("pretrained", "data/weights/mobilenet_v2_imagenet.f16.safetensors",
                "pets: the pretrained MobileNetV2 weights (its classifier is dropped)");
   f.add_bool("tiny", false, "a fraction of the images and one epoch per stage (a quick end-to-end check)");
-  f.add_seed("seed", 0, "training seed (order, crops, flips, pseudo-label draws; 64-bit)");
+  f.add_seed("seed", 0, "training seed (new layers' initial weights, order, crops, flips, pseudo-label draws; 64-bit)");
   f.add_seed("data_seed", 0, "cfmnist: dataset seed (when the dataset is built; 64-bit)");
   // Defaults below are cfmnist's; "pets:" gives the photo dataset's where it differs.
   f.add_int("stage1_epochs", 12, "classifier epochs (pets: 3)", app::Range{0, 100000});

@@ -80,7 +80,7 @@ void define_flags(app::Flags& f) {
   f.add_int("crop_size", 224, "network input size (also the evaluation size)", app::Range{1, 8192});
   f.add_int("workers", 2, "image loading threads", app::Range{0, 256});
   f.add_bool("skip_bad", false, "skip unreadable images (counted in the summary) instead of stopping");
-  f.add_seed("seed", 0, "seed of the order, crops, flips and pseudo-label sampling (64-bit)");
+  f.add_seed("seed", 0, "seed of new layers' initial weights, the order, crops, flips and pseudo-label sampling (64-bit)");
   f.add_bool("resume", false, "continue the run in --out from its last finished epoch (an error when --out has none)");
   f.add_string("device", "auto", app::device_flag_help());
   f.add_string("precision", "fp32", app::precision_flag_help());

@@ -26,8 +26,7 @@ namespace fs = std::filesystem;
 namespace {
 
 /// A tiny ResNet18 (base width 4, 3 classes), saved under `root`: the weights every run starts
-/// from. (A new model draws its weights from the process-wide generator, so two runs of one
-/// process would otherwise start from different weights.)
+/// from, written once so that every run of the case visibly loads the same file.
 fs::path start_checkpoint(const fs::path& root) {
   models::ModelConfig config;
   config.arch = models::Arch::resnet18;

@@ -145,4 +145,18 @@ inline Rng& default_rng() {
 /// Reseeds the calling thread's default_rng().
 inline void manual_seed(std::uint64_t seed) { default_rng().reseed(seed); }
 
+/// Reseeds the calling thread's default_rng() for this object's lifetime and then gives it back
+/// its earlier state: what is built inside (a model's initial weights) depends on `seed` alone, and
+/// the caller's draws go on as if nothing had been drawn. train::run_training runs so.
+class ScopedDefaultSeed {
+ public:
+  explicit ScopedDefaultSeed(std::uint64_t seed) : saved_(default_rng()) { default_rng().reseed(seed); }
+  ~ScopedDefaultSeed() { default_rng() = saved_; }
+  ScopedDefaultSeed(const ScopedDefaultSeed&) = delete;
+  ScopedDefaultSeed& operator=(const ScopedDefaultSeed&) = delete;
+
+ private:
+  Rng saved_;
+};
+
 }  // namespace fcam

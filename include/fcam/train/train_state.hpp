@@ -20,7 +20,7 @@ struct RunCounters {
   std::int64_t epoch = 0;            ///< last finished epoch (0: none)
   std::int64_t best_epoch = 0;       ///< epoch of the best validation score
   double best_val = 0;               ///< that score
-  std::uint64_t seed = 0;            ///< the run's seed (order, crops, flips, pseudo-labels)
+  std::uint64_t seed = 0;            ///< the run's seed (initial weights, order, crops, flips, pseudo-labels)
   std::vector<double> val_history;   ///< validation score after epoch 0, 1, …
   std::vector<double> loss_history;  ///< mean training loss of epoch 1, 2, …
   /// log.csv's rows of epoch 0, 1, … (without the header), so that a resumed run rewrites its log

@@ -65,7 +65,7 @@ struct TrainConfig {
   data::TransformOptions transform;  ///< resize / crop sizes
   int workers = 2;                   ///< loading threads
   bool skip_bad = false;             ///< skip unreadable images (counted) instead of stopping
-  std::uint64_t seed = 0;            ///< order, crops, flips, sampling
+  std::uint64_t seed = 0;            ///< new layers' initial weights, order, crops, flips, sampling
   cam::Method eval_cam_method = cam::Method::cam;  ///< stage 1: the CAM evaluated
   double val_interval = 0.004;       ///< threshold step on validation
   double test_interval = 0.001;      ///< threshold step on test
@@ -279,6 +279,11 @@ inline EpochLosses train_one_epoch(models::FcamModel<float>& model, optim::Sgd<f
 
 /// Runs the configured stage. `log(line)` receives the per-epoch summaries (default: stderr).
 inline TrainResult run_training(TrainConfig c, const std::function<void(const std::string&)>& log = {}) {
+  // What the run draws from the thread's default generator (a new model's initial weights, the
+  // throw-away ones of each checkpoint loaded) comes from the run's seed, not from whatever the
+  // thread drew before: two runs of one configuration in one process start alike, --seed varies
+  // the start too, and the caller's draws go on afterwards as if the run had drawn nothing.
+  const ScopedDefaultSeed seeded(c.seed);
   dist::SingleProcess alone;
   dist::Communicator& world = c.comm ? *c.comm : alone;
   c.comm = &world;
