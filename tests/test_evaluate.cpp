@@ -67,16 +67,7 @@ TEST_CASE("evaluate_maps: six baselines in one pass equal six evaluations", "[tr
 TEST_CASE("training selects on PxAP or MaxBoxAcc of a validation split with both", "[train][evaluate]") {
   const fs::path root = fs::temp_directory_path() / "fcam_test_select_on";
   const data::WsolDataset split = test::make_wsol_split(root, 5);
-  train::TrainConfig c;
-  c.model.arch = models::Arch::resnet18;
-  c.model.num_classes = 3;
-  c.model.base_width = 4;
-  c.train = c.val = split;
-  c.mask_root = root / "masks";
-  c.epochs = 0;  // validation of the new model only
-  c.workers = 1;
-  c.transform.resize_size = 32;
-  c.transform.crop_size = 32;
+  train::TrainConfig c = test::tiny_new_model_run(split);  // validation of the new model only
   for (const bool on_pxap : {false, true}) {
     INFO("select_on_pxap " << on_pxap);
     c.select_on_pxap = on_pxap;

@@ -37,16 +37,7 @@ std::int64_t differing_values(models::FcamModel<float>& a, models::FcamModel<flo
 TEST_CASE("run_training: the seed fixes a new model's weights; the caller's generator is untouched", "[train]") {
   const fs::path root = fs::temp_directory_path() / "fcam_test_run_seed";
   const data::WsolDataset split = test::make_wsol_split(root, 4);
-  train::TrainConfig c;
-  c.model.arch = models::Arch::resnet18;
-  c.model.num_classes = 3;
-  c.model.base_width = 4;
-  c.train = c.val = split;
-  c.mask_root = root / "masks";
-  c.epochs = 0;  // the new model is saved after its validation
-  c.workers = 1;
-  c.transform.resize_size = 32;
-  c.transform.crop_size = 32;
+  train::TrainConfig c = test::tiny_new_model_run(split);  // no epochs: the new model is saved after its validation
   auto run = [&](std::uint64_t seed, const std::string& name) {
     c.seed = seed;
     c.out = root / name;

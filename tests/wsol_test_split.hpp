@@ -1,6 +1,7 @@
 /// \file
 /// \brief A small WSOL split written for a test: random photos with a box and a mask each
-/// (test_evaluate.cpp, tests/backend_ops/test_training_runs_on_cuda.cpp).
+/// (test_evaluate.cpp, test_run_seed.cpp, tests/backend_ops/test_training_runs_on_cuda.cpp), and
+/// a training run of a tiny model on it.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 
 #include <fcam/data/image_write.hpp>
 #include <fcam/fcam.hpp>
+#include <fcam/train/trainer.hpp>
 
 namespace fcam::test {
 
@@ -47,6 +49,23 @@ inline data::WsolDataset make_wsol_split(const std::filesystem::path& root, int 
   data::WsolDataset split{root / "images", data::read_wsol_metadata(root / "meta", 3)};
   split.metadata.masks = masks.masks;
   return split;
+}
+
+/// Stage 1 of a new ResNet18 of base width 4 (3 classes) on `split` (training and validation),
+/// its masks under `split`'s mask root, at 32×32, one worker, no epochs (the new model's
+/// validation only; set `epochs` and `out` for more).
+inline train::TrainConfig tiny_new_model_run(const data::WsolDataset& split) {
+  train::TrainConfig c;
+  c.model.arch = models::Arch::resnet18;
+  c.model.num_classes = 3;
+  c.model.base_width = 4;
+  c.train = c.val = split;
+  c.mask_root = split.data_root.parent_path() / "masks";
+  c.epochs = 0;
+  c.workers = 1;
+  c.transform.resize_size = 32;
+  c.transform.crop_size = 32;
+  return c;
 }
 
 }  // namespace fcam::test
