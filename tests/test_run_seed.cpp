@@ -44,7 +44,7 @@ TEST_CASE("run_training: the seed fixes a new model's weights; the caller's gene
     train::run_training(c);
   };
 
-  manual_seed(11);
+  const ScopedDefaultSeed caller_side(11);  // the caller's own draws; the thread's state is restored after the test
   (void)default_rng().next_u64();
   Rng caller = default_rng();  // where the caller's draws stand before the run
   run(7, "first");
