@@ -174,7 +174,8 @@ constexpr std::int32_t serial_entries = 32;
 __device__ void add_entries(const std::int32_t* __restrict__ sorted_entries, const float* __restrict__ weights,
                             const float* __restrict__ probs, std::int64_t channels, std::int64_t points_per_image,
                             std::int32_t begin, std::int32_t end, std::int32_t step, float* sum) {
-  for (std::int32_t j = begin; j < end; j += step) {
+  // j is 64-bit: with `end` near INT32_MAX, a 32-bit j + step would overflow before the test.
+  for (std::int64_t j = begin; j < end; j += step) {
     const std::int32_t e = sorted_entries[j];
     const std::int64_t p = e / (D + 1), b = p / points_per_image, i = p - b * points_per_image;
     const float weight = weights[e];

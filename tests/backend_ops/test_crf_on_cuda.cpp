@@ -1,10 +1,11 @@
 // test_backend_ops: the GPU permutohedral lattice (crf_filter on CUDA, [cuda-train]) against the
 // CPU lattice. The GPU rounds operation by operation in the CPU's order, without fused
 // multiply-adds (cuda/CMakeLists.txt), except where a vertex gathers more than 32 points (flat
-// regions): a warp sums those in a tree. A CPU build without FMA instructions (tools/
-// build_gpu_carry.sh's) then gives the same bits for random colours; a -march=native build lets
-// GCC contract, and a point on a simplex boundary may then fall in the neighbouring simplex. So, as the CPU lattice's
-// own test against the reference filter (tests/test_crf_reference.cpp): at most 0.1 % of the
+// regions): a warp sums those in a tree. This program's CPU code is compiled without
+// contraction (-ffp-contract=off, tests/CMakeLists.txt), so it gives the same bits for random
+// colours. The tree's sums, and a copy of this test built with contraction (a point on a simplex
+// boundary may then fall in the neighbouring simplex), are not bit for bit: the bounds are those of
+// the CPU lattice's own test against the reference filter (tests/test_crf_reference.cpp): at most 0.1 % of the
 // values further than 1e-5·max|W·S|, none further than 1e-2·max|W·S|, and the CRF loss within
 // 1e-5 relative. The lattice is deterministic: a second run gives the same bits. With
 // FCAM_DATA_DIR set (../shared/data), the CRF loss's value and gradient on the reference images.

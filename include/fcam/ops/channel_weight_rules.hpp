@@ -4,7 +4,7 @@
 /// once for the CPU and the GPU (C++17, no other fcam header: nvcc compiles it too, cuda/planes.cu,
 /// which is built without contracting a·b + c into FMAs so that both give the same bits; a CPU
 /// build for an instruction set with FMA, -march=native, may contract GradCAM++'s α and differ in
-/// its last bits, as for the CRF lattice).
+/// its last bits, as for the CRF lattice; test_backend_ops is compiled without contraction).
 #pragma once
 
 #include <cstdint>
