@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include <fcam/fcam.hpp>
@@ -143,4 +144,37 @@ TEST_CASE("the CRF loss gradient matches finite differences", "[crf]") {
   CHECK(worst_exact <= 1e-3);
   CHECK(median_ref <= 0.03);
   CHECK(worst_ref <= 0.10);
+}
+
+TEST_CASE("a pixel without a lattice simplex makes its own image's W·S NaN, no other's", "[crf]") {
+  // NaN, infinite and enormous colours have no simplex (ops/cpu/permutohedral.hpp). Before, NaN
+  // and colours of 1e12 went through undefined float-to-int conversions and signed overflows, and
+  // features of about 1e7–1e8 (colours of 1e9 at σ_rgb 15) could sum the roundings to more than
+  // one step off the plane and write outside the barycentric weights (AddressSanitizer,
+  // 200,000 random points).
+  const std::int64_t h = 12, w = 10, plane = h * w;
+  const Tensor<float> img = test_image(h, w, 11), s = test_probs(h, w, 12);
+  for (const float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(), 1e12f,
+                          -1e12f, 1e9f}) {
+    INFO("the bad pixel: " << bad);
+    Tensor<float> images({3, 3, h, w}), probs({3, 2, h, w});
+    for (std::int64_t b = 0; b < 3; ++b) {
+      std::copy(img.data(), img.data() + 3 * plane, images.data() + b * 3 * plane);
+      std::copy(s.data(), s.data() + 2 * plane, probs.data() + b * 2 * plane);
+    }
+    images.data()[1 * 3 * plane + 2 * plane + 37] = bad;  // image 1, blue, pixel 37
+    const std::vector<float> ws = host_values(crf_filter(images, probs, 15.0, 10.0));
+    const auto image_values = [&](std::int64_t b) {
+      return std::vector<float>(ws.begin() + b * 2 * plane, ws.begin() + (b + 1) * 2 * plane);
+    };
+    const std::vector<float> good = image_values(0), poisoned = image_values(1);
+    CHECK(std::all_of(poisoned.begin(), poisoned.end(), [](float v) { return std::isnan(v); }));
+    CHECK(std::all_of(good.begin(), good.end(), [](float v) { return std::isfinite(v) && v > 0; }));
+    CHECK(image_values(2) == good);  // the other images are filtered as they were
+  }
+  // A colour far outside [0, 255] that the lattice still holds is filtered, not refused.
+  Tensor<float> bright = img.clone();
+  bright.data()[37] = 1e5f;
+  const std::vector<float> ws = host_values(crf_filter(bright.reshape({1, 3, h, w}), s.reshape({1, 2, h, w}), 15.0, 10.0));
+  CHECK(std::all_of(ws.begin(), ws.end(), [](float v) { return std::isfinite(v); }));
 }

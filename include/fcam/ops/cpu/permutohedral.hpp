@@ -23,6 +23,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "fcam/core/error.hpp"
@@ -92,7 +93,8 @@ public:
   static_assert(D >= 1 && D <= 16, "PermutohedralLattice: feature dimension out of range");
 
   /// Builds the lattice of `n` points; features[i·D + k] is feature k of point i, already divided
-  /// by its standard deviation.
+  /// by its standard deviation. A point whose lifted coordinates leave ±2^24 (a NaN or infinite
+  /// feature, or one about 10^6 beyond its σ) has no simplex: filter() then gives NaN.
   PermutohedralLattice(const float* features, std::int64_t n) : n_(n) {
     FCAM_CHECK(n >= 0, "PermutohedralLattice: negative point count ", n);
     vertex_.resize(static_cast<std::size_t>(n) * (D + 1));
@@ -107,6 +109,9 @@ public:
   /// Number of lattice vertices in use.
   std::int64_t vertices() const { return vertices_.size(); }
 
+  /// Whether a point had no simplex (see the constructor).
+  bool poisoned() const { return poisoned_; }
+
   /// out = the lattice filter of in, both channel-major (channels × n: channel k of point i at
   /// k·n + i, the layout of a C×H×W map). The filter is
   /// α·Pᵀ·B_D⋯B_0·P (P the splat, B_j the symmetric blur along direction j); with `transposed`
@@ -114,6 +119,10 @@ public:
   /// commute on a sparse lattice, so the two differ by a few percent).
   void filter(const float* in, std::int64_t channels, float* out, bool transposed = false) const {
     FCAM_CHECK(channels >= 1 && channels <= 8, "PermutohedralLattice::filter: 1 to 8 channels, got ", channels);
+    if (poisoned_) {  // NaN rather than a filter that silently drops points
+      std::fill_n(out, channels * n_, std::numeric_limits<float>::quiet_NaN());
+      return;
+    }
     const std::int64_t m = vertices();
     const auto c = static_cast<std::size_t>(channels);
     // Row 0 is the zero value that missing neighbours read; vertex v lives in row v + 1.
@@ -163,6 +172,15 @@ private:
       sum += cf;
     }
     elevated[0] = sum;
+    // NaN, infinite or enormous features have no reliable simplex: past 2^24 a float holds no
+    // fraction, the roundings below may sum to more than one step off the plane (ranks outside
+    // [0, d], which index bary) and the keys near int32's end. Such a point poisons the lattice.
+    bool fits = true;
+    for (int k = 0; k <= d; ++k) fits = fits && std::abs(elevated[static_cast<std::size_t>(k)]) < max_elevated;
+    if (!fits) {
+      poisoned_ = true;
+      return;
+    }
     // The nearest remainder-0 point (coordinates multiples of d+1), then the ranks of the
     // differences, which order the simplex's vertices.
     std::array<std::int32_t, d + 1> rem0{}, rank{};
@@ -251,7 +269,11 @@ private:
       }
   }
 
+  /// Largest |lifted coordinate| embedded (2^24; see embed).
+  static constexpr float max_elevated = 16777216.0f;
+
   std::int64_t n_;
+  bool poisoned_ = false;                       // a point had no simplex: filter() gives NaN
   std::vector<std::int32_t> vertex_;            // n × (D+1): the simplex vertices of each point
   std::vector<float> weight_;                   // n × (D+1): their barycentric weights
   KeyIndex<D> vertices_;                        // lattice vertices (first D coordinates)
