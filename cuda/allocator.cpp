@@ -250,7 +250,13 @@ void* device_alloc(std::size_t bytes, bool zero) {
   cudaStream_t s = stream();
   const auto stream_pool = reinterpret_cast<std::uintptr_t>(s);
   void* ptr = allocator().allocate(bytes, private_pool != 0 ? private_pool : stream_pool, stream_pool);
-  if (zero) check(cudaMemsetAsync(ptr, 0, bytes, s), "cudaMemsetAsync");
+  if (zero) {
+    const cudaError_t filled = cudaMemsetAsync(ptr, 0, bytes, s);
+    if (filled != cudaSuccess) {  // e.g. an invalidated capture: the block must not stay counted in use
+      allocator().release(ptr);
+      check(filled, "cudaMemsetAsync");
+    }
+  }
   return ptr;
 }
 

@@ -61,11 +61,19 @@ Context* take_context(int device) {
       }
   }
   auto* c = new Context{device};
-  check(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
-  check(cudnnCreate(&c->cudnn), "cudnnCreate");
-  check(cudnnSetStream(c->cudnn, c->stream), "cudnnSetStream");
-  check(cublasCreate(&c->cublas), "cublasCreate");
-  check(cublasSetStream(c->cublas, c->stream), "cublasSetStream");
+  try {
+    check(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+    check(cudnnCreate(&c->cudnn), "cudnnCreate");
+    check(cudnnSetStream(c->cudnn, c->stream), "cudnnSetStream");
+    check(cublasCreate(&c->cublas), "cublasCreate");
+    check(cublasSetStream(c->cublas, c->stream), "cublasSetStream");
+  } catch (...) {  // e.g. a missing cuDNN: each later call would otherwise leak another stream
+    if (c->cublas) cublasDestroy(c->cublas);
+    if (c->cudnn) cudnnDestroy(c->cudnn);
+    if (c->stream) cudaStreamDestroy(c->stream);
+    delete c;
+    throw;
+  }
   return c;
 }
 

@@ -43,18 +43,23 @@ namespace {
 void capture(const std::function<void()>& work, cudaStream_t stream, cudaGraph_t& graph) {
   check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeRelaxed), "cudaStreamBeginCapture");
   std::string failure;
+  std::exception_ptr other;  // not a std::exception (a test framework's): rethrown as it is
   try {
     work();
   } catch (const std::exception& e) {
     failure = e.what();
+  } catch (...) {
+    other = std::current_exception();
   }
+  // Always ended, or the thread's stream would stay in capture mode and every later op fail.
   const cudaError_t ended = cudaStreamEndCapture(stream, &graph);
-  if (failure.empty() && ended != cudaSuccess)
+  if (failure.empty() && !other && ended != cudaSuccess)
     failure = std::string("the capture ended with: ") + cudaGetErrorString(ended);
-  if (failure.empty()) return;
+  if (failure.empty() && !other) return;
   if (graph) cudaGraphDestroy(graph);
   graph = nullptr;
   (void)cudaGetLastError();
+  if (other) std::rethrow_exception(other);
   fail("cuda::Graph: the work could not be captured (it must enqueue work on this thread's stream only, "
        "and never wait for the device or copy to the host): ", failure);
 }
