@@ -12,6 +12,7 @@
 #include <initializer_list>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -88,12 +89,20 @@ std::vector<cudnnBackendNumericalNote_t> notes_of(const Descriptor& engine) {
   return {notes.begin(), notes.begin() + count};
 }
 
-/// cuDNN's number of `engine` (for the trace: the same number names the same kernel family).
+/// cuDNN's number of `engine` (for the trace: the same number names the same kernel family), −1
+/// when cuDNN does not say: the trace must not change which path a convolution takes.
 std::int64_t global_index_of(const Descriptor& engine) {
   std::int64_t index = -1, count = 0;
-  check(cudnnBackendGetAttribute(engine.get(), CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &count, &index),
-        "cudnnBackendGetAttribute (engine index)");
+  if (cudnnBackendGetAttribute(engine.get(), CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &count, &index) !=
+      CUDNN_STATUS_SUCCESS)
+    return -1;
   return index;
+}
+
+/// Whether a note marks a Winograd engine (cuDNN 9 may name only its tile size).
+bool winograd_note(cudnnBackendNumericalNote_t n) {
+  return n == CUDNN_NUMERICAL_NOTE_WINOGRAD || n == CUDNN_NUMERICAL_NOTE_WINOGRAD_TILE_4x4 ||
+         n == CUDNN_NUMERICAL_NOTE_WINOGRAD_TILE_6x6 || n == CUDNN_NUMERICAL_NOTE_WINOGRAD_TILE_13x13;
 }
 
 /// The notes that decide acceptable(), in words, for the trace.
@@ -104,7 +113,7 @@ std::string describe(const std::vector<cudnnBackendNumericalNote_t>& notes) {
                        : n == CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS        ? "down-converted inputs"
                        : n == CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION ? "reduced-precision sums"
                        : n == CUDNN_NUMERICAL_NOTE_FFT                        ? "FFT"
-                       : n == CUDNN_NUMERICAL_NOTE_WINOGRAD                   ? "Winograd"
+                       : winograd_note(n)                                     ? "Winograd"
                        : n == CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC           ? "nondeterministic"
                                                                               : nullptr;
     if (word) words += (words.empty() ? "" : ", ") + std::string(word);
@@ -128,7 +137,7 @@ bool acceptable(const std::vector<cudnnBackendNumericalNote_t>& notes, bool thre
       has(CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION))
     return false;
   if (fast_convolutions()) return true;
-  return !has(CUDNN_NUMERICAL_NOTE_FFT) && (three_by_three || !has(CUDNN_NUMERICAL_NOTE_WINOGRAD));
+  return !has(CUDNN_NUMERICAL_NOTE_FFT) && (three_by_three || std::none_of(notes.begin(), notes.end(), winograd_note));
 }
 
 /// One geometry's execution plan (or none: no acceptable engine) and its workspace size.
@@ -193,8 +202,15 @@ public:
     const bool three_by_three = g.kernel_h == 3 && g.kernel_w == 3;
     offered_ = count;
     for (std::int64_t i = 0; i < count; ++i) {  // in the heuristics' order: the first that fits and builds
-      const Descriptor engine = engine_of(configs[static_cast<std::size_t>(i)]);
-      const std::vector<cudnnBackendNumericalNote_t> notes = notes_of(engine);
+      // An engine whose description cannot be read is skipped, not the whole geometry.
+      std::optional<Descriptor> engine;
+      std::vector<cudnnBackendNumericalNote_t> notes;
+      try {
+        engine.emplace(engine_of(configs[static_cast<std::size_t>(i)]));
+        notes = notes_of(*engine);
+      } catch (const Error&) {
+        continue;
+      }
       if (!acceptable(notes, three_by_three, operands != CUDNN_DATA_FLOAT)) continue;
       auto plan = std::make_unique<Descriptor>(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
       const cudnnBackendDescriptor_t config = handles[static_cast<std::size_t>(i)];
@@ -206,7 +222,7 @@ public:
                                      &workspace_),
             "cudnnBackendGetAttribute (workspace size)");
       if (tracing())
-        chosen_ = "engine " + std::to_string(global_index_of(engine)) + " (" + describe(notes) + ", heuristics' rank " +
+        chosen_ = "engine " + std::to_string(global_index_of(*engine)) + " (" + describe(notes) + ", heuristics' rank " +
                   std::to_string(i + 1) + " of " + std::to_string(count) + "), workspace " +
                   std::to_string(workspace_) + " B";
       plan_ = std::move(plan);

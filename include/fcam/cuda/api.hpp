@@ -31,10 +31,12 @@ void set_tf32(bool enabled);
 /// Whether TF32 math is enabled.
 bool tf32_enabled();
 /// bfloat16 convolutions, for inference: each convolution's forward pass rounds its input and
-/// weight to bfloat16 (to nearest even), multiplies them on tensor cores with float accumulation,
-/// and rounds its output to bfloat16 before widening it back to float for the next op. Every
-/// other op, and every backward pass, stays in float. Off by default; the maps then differ from
-/// fp32's by about 1e-2 (docs/cuda.md). Takes precedence over TF32 for the forward convolutions.
+/// weight to bfloat16 (to nearest even) and multiplies them on tensor cores with float
+/// accumulation; the output is written as float where cuDNN has an engine for that, else as
+/// bfloat16 widened back to float for the next op. Every other op, and every backward pass,
+/// stays in float. Off by default; how far the maps then are from fp32's, the bf16 tests print
+/// (not yet measured on a GPU, docs/cuda.md). Takes precedence over TF32 for the forward
+/// convolutions.
 void set_bf16(bool enabled);
 /// Whether bfloat16 convolutions are on.
 bool bf16_enabled();
