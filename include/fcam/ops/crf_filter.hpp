@@ -15,7 +15,7 @@ namespace fcam {
 /// (the lattice computes in float, so the values are float-rounded for any T). W's features are
 /// (x/σ_xy, y/σ_xy, R/σ_rgb, G/σ_rgb, B/σ_rgb); ops/cpu/permutohedral.hpp explains the
 /// approximation and its scale. With `transposed`, Wᵀ·S (the lattice's W is not exactly symmetric).
-/// A pixel the lattice cannot place (NaN, infinite, or about 10^6·σ beyond [0, 255]) makes its
+/// A pixel the lattice cannot place (NaN, infinite, or a few 10^6·σ beyond [0, 255]) makes its
 /// image's W·S NaN on the CPU, the whole batch's on CUDA (docs/guarantees.md).
 template <Scalar T>
 Tensor<T> crf_filter(const Tensor<T>& images, const Tensor<T>& probs, double sigma_rgb, double sigma_xy,

@@ -94,7 +94,7 @@ public:
 
   /// Builds the lattice of `n` points; features[i·D + k] is feature k of point i, already divided
   /// by its standard deviation. A point whose lifted coordinates leave ±2^24 (a NaN or infinite
-  /// feature, or one about 10^6 beyond its σ) has no simplex: filter() then gives NaN.
+  /// feature, or one a few 10^6 beyond its σ) has no simplex: filter() then gives NaN.
   PermutohedralLattice(const float* features, std::int64_t n) : n_(n) {
     FCAM_CHECK(n >= 0, "PermutohedralLattice: negative point count ", n);
     vertex_.resize(static_cast<std::size_t>(n) * (D + 1));
