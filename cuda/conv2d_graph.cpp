@@ -222,8 +222,8 @@ public:
                                      &workspace_),
             "cudnnBackendGetAttribute (workspace size)");
       if (tracing())
-        chosen_ = "engine " + std::to_string(global_index_of(*engine)) + " (" + describe(notes) + ", heuristics' rank " +
-                  std::to_string(i + 1) + " of " + std::to_string(count) + "), workspace " +
+        chosen_ = "engine " + std::to_string(global_index_of(*engine)) + " (" + describe(notes) +
+                  ", heuristics' rank " + std::to_string(i + 1) + " of " + std::to_string(count) + "), workspace " +
                   std::to_string(workspace_) + " B";
       plan_ = std::move(plan);
       return;

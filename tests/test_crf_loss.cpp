@@ -175,6 +175,7 @@ TEST_CASE("a pixel without a lattice simplex makes its own image's W·S NaN, no 
   // A colour far outside [0, 255] that the lattice still holds is filtered, not refused.
   Tensor<float> bright = img.clone();
   bright.data()[37] = 1e5f;
-  const std::vector<float> ws = host_values(crf_filter(bright.reshape({1, 3, h, w}), s.reshape({1, 2, h, w}), 15.0, 10.0));
+  const std::vector<float> ws =
+      host_values(crf_filter(bright.reshape({1, 3, h, w}), s.reshape({1, 2, h, w}), 15.0, 10.0));
   CHECK(std::all_of(ws.begin(), ws.end(), [](float v) { return std::isfinite(v); }));
 }

@@ -137,15 +137,15 @@ TEST_CASE("batches copied ahead on the copy stream arrive whole, and the stream 
   data::Batch batch;
   batch.inputs = Tensor<float>::uninitialized_pinned(shape);
   batch.inputs.fill(3.0f);
-  // Pinned too: a copy from ordinary memory would wait for the queued work, and the copies below
-  // would then be done before anything could read them.
+  // Pinned too: a copy from ordinary memory would make the host wait for the queued work.
   const Tensor<float> raw_values = random_tensor({2, 3, 4, 5}, 7);
   batch.raw = Tensor<float>::uninitialized_pinned(raw_values.shape());
   batch.raw.copy_from(raw_values);
   const std::vector<float> raw = host_values(raw_values);
   data::BatchAhead ahead(std::move(batch), Device::cuda);
   // The copies start when the convolutions end, and so would the addition below without the
-  // stream's wait for them: it would read a destination still being written.
+  // stream's wait for them (no work is queued in between): it would read a destination still
+  // being written.
   const data::Batch on_gpu = ahead.take();
   REQUIRE(on_gpu.inputs.device() == Device::cuda);
   const Tensor<float> doubled = add(on_gpu.inputs, on_gpu.inputs);  // queued after the stream's wait

@@ -32,8 +32,8 @@ void set_tf32(bool enabled);
 bool tf32_enabled();
 /// bfloat16 convolutions, for inference: each convolution's forward pass rounds its input and
 /// weight to bfloat16 (to nearest even) and multiplies them on tensor cores with float
-/// accumulation; the output is written as float where cuDNN has an engine for that, else as
-/// bfloat16 widened back to float for the next op. Every other op, and every backward pass,
+/// accumulation; the output is written as float where cuDNN has an engine for that, else (and
+/// always with set_benchmark_algorithms) as bfloat16 widened back to float for the next op. Every other op, and every backward pass,
 /// stays in float. Off by default; how far the maps then are from fp32's, the bf16 tests print
 /// (not yet measured on a GPU, docs/cuda.md). Takes precedence over TF32 for the forward
 /// convolutions.

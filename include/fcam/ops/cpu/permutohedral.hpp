@@ -109,9 +109,6 @@ public:
   /// Number of lattice vertices in use.
   std::int64_t vertices() const { return vertices_.size(); }
 
-  /// Whether a point had no simplex (see the constructor).
-  bool poisoned() const { return poisoned_; }
-
   /// out = the lattice filter of in, both channel-major (channels × n: channel k of point i at
   /// k·n + i, the layout of a C×H×W map). The filter is
   /// α·Pᵀ·B_D⋯B_0·P (P the splat, B_j the symmetric blur along direction j); with `transposed`
