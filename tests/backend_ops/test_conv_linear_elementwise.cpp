@@ -44,13 +44,13 @@ void compare_conv(const ConvCase& c, std::uint64_t seed, double bound) {
 
 }  // namespace
 
-TEST_CASE("conv2d forward and backward: every backbone, decoder and MobileNetV2 geometry", "[cuda]") {
+TEST_CASE("conv2d forward and backward: every backbone, decoder and MobileNetV2 geometry", "[cuda][cudnn]") {
   cuda::set_tf32(false);
   std::uint64_t seed = 100;
   for (const ConvCase& c : conv_cases()) compare_conv(c, seed += 10, nmse_bound);
 }
 
-TEST_CASE("conv2d with TF32 stays within the documented looser bound", "[cuda]") {
+TEST_CASE("conv2d with TF32 stays within the documented looser bound", "[cuda][cudnn]") {
   const ModeScope tf32(cuda::set_tf32, cuda::tf32_enabled);
   const auto cases = conv_cases();
   for (std::size_t i = 0; i < cases.size(); i += 4) compare_conv(cases[i], 7000 + i, nmse_bound_tf32);
@@ -73,7 +73,7 @@ Tensor<float> absolute(const Tensor<float>& x) {
 
 }  // namespace
 
-TEST_CASE("conv2d in bfloat16: the CPU's product of the rounded operands, at most rounded to bfloat16", "[cuda]") {
+TEST_CASE("conv2d in bfloat16: the CPU's product of the rounded operands, at most rounded to bfloat16", "[cuda][cudnn]") {
   // cuDNN multiplies the bfloat16 operands exactly and adds in float in its own order, then keeps
   // the float sum (graph API with a float output) or rounds it to bfloat16: within half a bfloat16
   // step (2^-8 relative) of the CPU's float convolution of the rounded operands, plus
@@ -146,13 +146,13 @@ TEST_CASE("conv2d in bfloat16: the CPU's product of the rounded operands, at mos
                "float after bfloat16", nmse_bound);
 }
 
-TEST_CASE("conv2d with fast convolutions (FFT, non-fused Winograd) stays within the looser bound", "[cuda]") {
+TEST_CASE("conv2d with fast convolutions (FFT, non-fused Winograd) stays within the looser bound", "[cuda][cudnn]") {
   const ModeScope fast(cuda::set_fast_convolutions, cuda::fast_convolutions);
   std::uint64_t seed = 9000;
   for (const ConvCase& c : conv_cases()) compare_conv(c, seed += 10, nmse_bound_tf32);
 }
 
-TEST_CASE("conv2d in deterministic mode gives the same bits on every run", "[cuda]") {
+TEST_CASE("conv2d in deterministic mode gives the same bits on every run", "[cuda][cudnn]") {
   const ModeScope deterministic(cuda::set_deterministic, cuda::deterministic);
   const ConvCase c{"resnet50 l4 3x3 512-512 at 28", 512, 512, 28, 28, Conv2dGeometry::square(3, 1, 1)};
   const Tensor<float> x = random_tensor({2, c.in, c.height, c.width}, 1).to(Device::cuda);
@@ -167,7 +167,7 @@ TEST_CASE("conv2d in deterministic mode gives the same bits on every run", "[cud
   for (int i = 0; i < 3; ++i) CHECK(run() == first);
 }
 
-TEST_CASE("a warmed-up convolution step allocates no device memory", "[cuda]") {
+TEST_CASE("a warmed-up convolution step allocates no device memory", "[cuda][cudnn]") {
   const Conv2dGeometry g = Conv2dGeometry::square(3, 1, 1);
   const Tensor<float> x = random_tensor({4, 64, 56, 56}, 1).to(Device::cuda);
   const Tensor<float> w = random_tensor({64, 64, 3, 3}, 2, -0.1, 0.1).to(Device::cuda);
@@ -182,7 +182,7 @@ TEST_CASE("a warmed-up convolution step allocates no device memory", "[cuda]") {
   CHECK(cuda::memory_stats().reserved_bytes < reserved);
 }
 
-TEST_CASE("conv2d_prepared: scale, shift, residual and ReLU / ReLU6 after cuDNN's convolution", "[cuda]") {
+TEST_CASE("conv2d_prepared: scale, shift, residual and ReLU / ReLU6 after cuDNN's convolution", "[cuda][cudnn]") {
   const Conv2dGeometry g = Conv2dGeometry::square(3, 2, 1);
   const Tensor<float> x = random_tensor({3, 16, 15, 15}, 1), w = random_tensor({24, 16, 3, 3}, 2, -0.2, 0.2);
   const Tensor<float> scale = random_tensor({24}, 3, 0.5, 1.5), shift = random_tensor({24}, 4);
