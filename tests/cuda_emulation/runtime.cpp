@@ -141,16 +141,19 @@ cudaError_t fail(cudaError_t error) {
 void violation(const char* what, const char* detail) {
   std::fprintf(stderr, "fcam CUDA emulation: %s: %s\n", what, detail);
   std::fflush(stderr);
-  std::abort();
+  std::_Exit(violation_exit_status);  // nothing after a broken rule can be trusted, destructors included
 }
 
 void require_device_range(const void* p, std::size_t bytes, const char* what) {
-  std::lock_guard lock(table_mutex);
-  if (!find(p, bytes)) {
-    std::fprintf(stderr, "fcam CUDA emulation: %s: [%p, +%zu bytes) is not inside one device allocation\n", what, p,
-                 bytes);
-    std::fflush(stderr);
-    std::abort();
+  bool inside;
+  {
+    std::lock_guard lock(table_mutex);
+    inside = find(p, bytes) != nullptr;
+  }
+  if (!inside) {
+    char detail[120];
+    std::snprintf(detail, sizeof detail, "[%p, +%zu bytes) is not inside one device allocation", p, bytes);
+    violation(what, detail);
   }
 }
 

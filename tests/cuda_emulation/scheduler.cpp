@@ -4,7 +4,7 @@
 // call per switch, which made the lattice tests 10x slower). A round in which no fiber advances is a deadlock: a barrier
 // that some thread of the block never reaches, or a warp operation whose mask names a lane that
 // exited or waits elsewhere. Both are bugs on a GPU too (hangs or undefined behaviour), so the
-// emulation stops with a message naming the kernel and the block.
+// emulation stops (violation()) with a message naming the kernel and the block.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -122,11 +122,12 @@ Block& current_block(const char* what) {
     at_barrier += f.waiting == Waiting::block_barrier;
     at_warp += f.waiting == Waiting::warp_operation;
   }
-  std::fprintf(stderr,
-               "fcam CUDA emulation: kernel %s, block (%u, %u, %u): deadlock: %u threads wait at __syncthreads, "
-               "%u at a warp operation, %u have exited (a barrier or warp mask that not every thread reaches)\n",
-               b.kernel, blockIdx.x, blockIdx.y, blockIdx.z, at_barrier, at_warp, exited);
-  std::abort();
+  char detail[300];
+  std::snprintf(detail, sizeof detail,
+                "block (%u, %u, %u): deadlock: %u threads wait at __syncthreads, %u at a warp operation, %u have "
+                "exited (a barrier or warp mask that not every thread reaches)",
+                blockIdx.x, blockIdx.y, blockIdx.z, at_barrier, at_warp, exited);
+  violation(b.kernel, detail);
 }
 
 void prepare_fibers(Block& b, dim3 block) {

@@ -129,12 +129,14 @@ namespace fcam_emu {
 /// `what` names it in error messages. Returns the error to report (capture invalidated...).
 cudaError_t enqueue(cudaStream_t stream, const char* what, std::function<void()> work);
 
-/// Aborts with a message unless [p, p + bytes) lies in one device (or page-locked host)
+/// Stops the program (violation()) unless [p, p + bytes) lies in one device (or page-locked host)
 /// allocation; `what` names the caller.
 void require_device_range(const void* p, std::size_t bytes, const char* what);
 
-/// Aborts with a message naming `what` (a CUDA rule the emulated code broke).
+/// Ends the program with a message naming `what` (a CUDA rule the emulated code broke) and the
+/// exit status violation_exit_status.
 [[noreturn]] void violation(const char* what, const char* detail);
+inline constexpr int violation_exit_status = 70;
 
 /// Runs body() once per thread of the grid, each thread a fiber of its block (scheduler.cpp).
 void run_grid(const char* kernel, dim3 grid, dim3 block, const std::function<void()>& body);
