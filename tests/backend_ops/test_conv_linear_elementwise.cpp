@@ -182,7 +182,7 @@ TEST_CASE("a warmed-up convolution step allocates no device memory", "[cuda][cud
   CHECK(cuda::memory_stats().reserved_bytes < reserved);
 }
 
-TEST_CASE("conv2d_prepared: scale, shift, residual and ReLU / ReLU6 after cuDNN's convolution", "[cuda][cudnn]") {
+TEST_CASE("conv2d_prepared: scale, shift, residual and ReLU / ReLU6 after cuDNN's convolution", "[cuda]") {
   const Conv2dGeometry g = Conv2dGeometry::square(3, 2, 1);
   const Tensor<float> x = random_tensor({3, 16, 15, 15}, 1), w = random_tensor({24, 16, 3, 3}, 2, -0.2, 0.2);
   const Tensor<float> scale = random_tensor({24}, 3, 0.5, 1.5), shift = random_tensor({24}, 4);

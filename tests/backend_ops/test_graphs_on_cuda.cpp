@@ -20,7 +20,7 @@ models::Inference<float> eager(models::FcamModel<float>& model, const Tensor<flo
 
 }  // namespace
 
-TEST_CASE("an inference plan's replays equal the eager pass, for every backbone and each new input", "[cuda][cudnn]") {
+TEST_CASE("an inference plan's replays equal the eager pass, for every backbone and each new input", "[cuda]") {
   const ModeScope deterministic(cuda::set_deterministic, cuda::deterministic);
   for (const models::Arch arch :
        {models::Arch::resnet18, models::Arch::resnet50, models::Arch::vgg16, models::Arch::inceptionv3,
@@ -48,7 +48,7 @@ TEST_CASE("an inference plan's replays equal the eager pass, for every backbone 
 }
 
 TEST_CASE("a CAM plan replays the closed-form methods of fixed and top classes as the eager pass computes them",
-          "[cuda][cudnn]") {
+          "[cuda]") {
   const ModeScope deterministic(cuda::set_deterministic, cuda::deterministic);
   for (const models::Arch arch : {models::Arch::resnet50, models::Arch::vgg16}) {
     models::FcamModel<float> model(arch, 5);
@@ -82,7 +82,7 @@ TEST_CASE("a CAM plan replays the closed-form methods of fixed and top classes a
   }
 }
 
-TEST_CASE("a Smooth-GradCAM++ plan replays its noisy passes as the eager call with the plan's key", "[cuda][cudnn]") {
+TEST_CASE("a Smooth-GradCAM++ plan replays its noisy passes as the eager call with the plan's key", "[cuda]") {
   const ModeScope deterministic(cuda::set_deterministic, cuda::deterministic);
   models::FcamModel<float> model(models::Arch::resnet50, 5);
   model.to(Device::cuda);
@@ -114,7 +114,7 @@ TEST_CASE("a Smooth-GradCAM++ plan replays its noisy passes as the eager call wi
 }
 
 TEST_CASE("an inference plan keeps its shape; plans of two shapes work side by side and keep their memory",
-          "[cuda][cudnn]") {
+          "[cuda]") {
   const ModeScope deterministic(cuda::set_deterministic, cuda::deterministic);
   models::FcamModel<float> model(models::Arch::resnet18, 5);
   model.to(Device::cuda);
@@ -138,7 +138,7 @@ TEST_CASE("an inference plan keeps its shape; plans of two shapes work side by s
   CHECK(largest_difference(plan_one.run(one).maps, eager(model, one).maps) == 0.0f);
 }
 
-TEST_CASE("1,000 replays allocate nothing; destroyed plans give their memory back", "[cuda][cudnn]") {
+TEST_CASE("1,000 replays allocate nothing; destroyed plans give their memory back", "[cuda]") {
   models::FcamModel<float> model(models::Arch::resnet18, 5);
   model.to(Device::cuda);
   const Tensor<float> x = random_tensor({1, 3, 96, 96}, 25, -2.0, 2.0).to(Device::cuda);

@@ -91,7 +91,7 @@ TEST_CASE("labelled_cross_entropy and fill_planes on CUDA give the CPU's values"
 // weights by up to 0.012 (three initialisations, lr 0.05). Two steps changed weights by up to
 // 0.11, as large as the CPU–GPU difference after two steps on the H200 (2026-11-29, run 5). The
 // forward pass itself, the loss, has no such switch to flip.
-TEST_CASE("a stage-1 step on the GPU equals the CPU's: the loss, and each parameter's update", "[cuda][cudnn]") {
+TEST_CASE("a stage-1 step on the GPU equals the CPU's: the loss, and each parameter's update", "[cuda]") {
   TwinModels twins;
   std::map<std::string, Tensor<float>> before;
   for (const auto& [name, t] : nn::state_dict(twins.cpu)) before.emplace(name, t.clone());
@@ -119,7 +119,7 @@ TEST_CASE("a stage-1 step on the GPU equals the CPU's: the loss, and each parame
   CHECK(moved > 1e-3f);
 }
 
-TEST_CASE("a stage-2 decoder step on the GPU equals the CPU's from the same pseudo-label pixels", "[cuda][cudnn]") {
+TEST_CASE("a stage-2 decoder step on the GPU equals the CPU's from the same pseudo-label pixels", "[cuda]") {
   TwinModels twins;
   const train::FcamLossOptions o;  // PCE, CRF (the GPU lattice) and size terms
   const optim::SgdOptions options{.lr = 0.01, .momentum = 0.9, .nesterov = true, .weight_decay = 1e-4};

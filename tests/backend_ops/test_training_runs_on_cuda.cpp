@@ -66,7 +66,7 @@ bool all_finite(const Tensor<float>& t) {
 
 }  // namespace
 
-TEST_CASE("training runs on the GPU: the CPU's losses, resumes across devices, and stage 2", "[cuda][cudnn]") {
+TEST_CASE("training runs on the GPU: the CPU's losses, resumes across devices, and stage 2", "[cuda]") {
   const fs::path root = fs::temp_directory_path() / "fcam_test_training_runs_on_cuda";
   const data::WsolDataset split = test::make_wsol_split(root / "data", 8);
   const fs::path start = start_checkpoint(root);

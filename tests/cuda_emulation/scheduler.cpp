@@ -94,6 +94,7 @@ struct Block {
 
 thread_local Block state;
 thread_local bool running = false;
+thread_local bool direct = false;  // the threads run as plain calls (run_grid without fibers)
 
 void yield(Block& b) { fcam_emu_switch(&b.current->sp, b.scheduler); }
 
@@ -111,6 +112,9 @@ void fiber_main() {
 
 Block& current_block(const char* what) {
   if (!running) violation(what, "called outside a kernel");
+  if (direct)
+    violation(what, "called by a kernel whose file translate_launches.py found no synchronisation in (is it "
+                    "reached through an include from another folder?)");
   return state;
 }
 
@@ -143,7 +147,9 @@ void prepare_fibers(Block& b, dim3 block) {
     // From the 16-byte aligned top: a null return address for fiber_main (so that it starts with
     // the stack alignment of a called function), the address the first switch returns to, and
     // six zero registers for it to pop.
-    auto* top = reinterpret_cast<std::uintptr_t*>(f.stack.get() + stack_bytes);
+    // Tops staggered by 1 KiB steps within 16 KiB: stacks 256 KiB apart would otherwise map their
+    // hot top lines to the same cache sets.
+    auto* top = reinterpret_cast<std::uintptr_t*>(f.stack.get() + stack_bytes - 1024 * (t % 16));
     top[-1] = 0;
     top[-2] = reinterpret_cast<std::uintptr_t>(&fiber_main);
     for (int r = 3; r <= 8; ++r) top[-r] = 0;
@@ -155,7 +161,7 @@ void prepare_fibers(Block& b, dim3 block) {
 
 }  // namespace
 
-void run_grid(const char* kernel, dim3 grid, dim3 block, const std::function<void()>& body) {
+void run_grid(const char* kernel, bool fibers, dim3 grid, dim3 block, const std::function<void()>& body) {
   if (running) violation("a kernel launched from inside a kernel", kernel);
   Block& b = state;
   b.kernel = kernel;
@@ -164,10 +170,18 @@ void run_grid(const char* kernel, dim3 grid, dim3 block, const std::function<voi
   gridDim = grid;
   blockDim = block;
   running = true;
+  direct = !fibers;
   for (unsigned z = 0; z < grid.z; ++z)
     for (unsigned y = 0; y < grid.y; ++y)
       for (unsigned x = 0; x < grid.x; ++x) {
         blockIdx = {x, y, z};
+        if (direct) {
+          for (unsigned t = 0; t < b.threads; ++t) {
+            threadIdx = {t % block.x, t / block.x % block.y, t / (block.x * block.y)};
+            body();
+          }
+          continue;
+        }
         prepare_fibers(b, block);
         while (b.live > 0) {
           b.progress = false;
@@ -182,6 +196,7 @@ void run_grid(const char* kernel, dim3 grid, dim3 block, const std::function<voi
         }
       }
   running = false;
+  direct = false;
 }
 
 unsigned lane_id() { return current_block("lane_id").current->linear % 32; }

@@ -1,13 +1,35 @@
 #!/usr/bin/env python3
 """The CUDA emulation's one source change: copies a .cu file for g++, with every launch
 `kernel<<<grid, block, shared, stream>>>(args)` written as
-`::fcam_emu::launcher("kernel", [](const auto&... a) { kernel(a...); }, grid, block, shared,
-stream)(args)` (cuda_runtime.h): the lambda lets a kernel template deduce its arguments.
-Line numbers are kept (a #line names the original file), so diagnostics point at cuda/.
+`::fcam_emu::launcher("kernel", fibers, [](const auto&... a) { kernel(a...); }, grid, block,
+shared, stream)(args)` (cuda_runtime.h): the lambda lets a kernel template deduce its arguments.
+`fibers` is false when neither the file nor what it includes from its folder synchronises
+threads (no __syncthreads, shuffle or ballot): its kernels' threads then run as plain calls,
+several times faster than fibers. Line numbers are kept (a #line names the original file), so
+diagnostics point at cuda/.
 
     translate_launches.py <input.cu> <output.cpp>
 """
+import os
+import re
 import sys
+
+SYNCHRONISATION = re.compile(r'__syncthreads|__syncwarp|__shfl\w*_sync|__ballot_sync|__any_sync|__all_sync')
+LOCAL_INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.MULTILINE)
+
+
+def synchronises(path, seen=None):
+    """Whether the file at `path`, or a quoted include found beside it, names a synchronising call."""
+    seen = set() if seen is None else seen
+    if path in seen or not os.path.exists(path):
+        return False
+    seen.add(path)
+    with open(path, encoding='utf-8') as f:
+        text = f.read()
+    if SYNCHRONISATION.search(text):
+        return True
+    folder = os.path.dirname(path)
+    return any(synchronises(os.path.join(folder, name), seen) for name in LOCAL_INCLUDE.findall(text))
 
 
 def kernel_start(text, end):
@@ -33,7 +55,7 @@ def kernel_start(text, end):
     return i
 
 
-def translate(text):
+def translate(text, fibers):
     out, pos = [], 0
     while True:
         open_at = text.find('<<<', pos)
@@ -49,7 +71,8 @@ def translate(text):
             raise ValueError('no kernel name before <<<')
         config = text[open_at + 3:close_at]
         out.append(text[pos:start])
-        out.append('::fcam_emu::launcher("%s", [](const auto&... a) { %s(a...); }, %s)' % (kernel, kernel, config))
+        out.append('::fcam_emu::launcher("%s", %s, [](const auto&... a) { %s(a...); }, %s)'
+                   % (kernel, 'true' if fibers else 'false', kernel, config))
         pos = close_at + 3
 
 
@@ -58,7 +81,7 @@ def main():
     with open(source, encoding='utf-8') as f:
         text = f.read()
     try:
-        body = translate(text)
+        body = translate(text, synchronises(source))
     except ValueError as error:
         sys.exit('%s: %s' % (source, error))
     with open(target, 'w', encoding='utf-8') as f:

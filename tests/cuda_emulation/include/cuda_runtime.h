@@ -138,8 +138,9 @@ void require_device_range(const void* p, std::size_t bytes, const char* what);
 [[noreturn]] void violation(const char* what, const char* detail);
 inline constexpr int violation_exit_status = 70;
 
-/// Runs body() once per thread of the grid, each thread a fiber of its block (scheduler.cpp).
-void run_grid(const char* kernel, dim3 grid, dim3 block, const std::function<void()>& body);
+/// Runs body() once per thread of the grid (scheduler.cpp): each thread a fiber of its block
+/// with `fibers`, else a plain call (for kernels that never synchronise threads).
+void run_grid(const char* kernel, bool fibers, dim3 grid, dim3 block, const std::function<void()>& body);
 
 /// Sets the launch error (like an invalid configuration) for cudaGetLastError.
 void set_last_error(cudaError_t error);
@@ -156,6 +157,7 @@ void check_pointer_argument(const char* kernel, const A& arg) {
 template <class Kernel>
 struct Launch {
   const char* name;
+  bool fibers;
   Kernel kernel;
   dim3 grid, block;
   std::size_t shared;
@@ -175,21 +177,22 @@ struct Launch {
     auto copies = std::make_tuple(std::decay_t<Args>(std::forward<Args>(args))...);
     const Kernel k = kernel;
     const char* n = name;
+    const bool f = fibers;
     const dim3 g = grid, b = block;
-    const cudaError_t queued = enqueue(stream, name, [k, n, g, b, copies] {
+    const cudaError_t queued = enqueue(stream, name, [k, n, f, g, b, copies] {
       std::apply([&](const auto&... a) { (check_pointer_argument(n, a), ...); }, copies);
-      run_grid(n, g, b, [&] { std::apply([&](const auto&... a) { k(a...); }, copies); });
+      run_grid(n, f, g, b, [&] { std::apply([&](const auto&... a) { k(a...); }, copies); });
     });
     if (queued != cudaSuccess) set_last_error(queued);
   }
 };
 
 /// `kernel` calls the kernel with the launch's arguments (a lambda, so that the kernel's template
-/// arguments are deduced from them as CUDA deduces them).
+/// arguments are deduced from them as CUDA deduces them); `fibers`: see run_grid.
 template <class Kernel>
-Launch<Kernel> launcher(const char* name, Kernel kernel, dim3 grid, dim3 block, std::size_t shared = 0,
+Launch<Kernel> launcher(const char* name, bool fibers, Kernel kernel, dim3 grid, dim3 block, std::size_t shared = 0,
                         cudaStream_t stream = nullptr) {
-  return {name, kernel, grid, block, shared, stream};
+  return {name, fibers, kernel, grid, block, shared, stream};
 }
 
 /// One lane's side of a warp exchange: writes `bytes` of `value`, waits for every lane of `mask`

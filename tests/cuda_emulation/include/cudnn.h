@@ -1,6 +1,6 @@
 /// \file
 /// \brief The CUDA emulation's stand-in for cudnn.h: only the handle that fcam's per-thread
-/// context creates. Convolutions are not emulated (conv2d_unemulated.cpp says so when called).
+/// context creates. Convolutions run on the CPU in its place (conv2d_on_host.cpp).
 #pragma once
 
 #include <cuda_runtime.h>
