@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # CI's CUDA emulation step: builds fcam's CUDA backend for the CPU (-DFCAM_CUDA_EMULATION=ON,
 # tests/cuda_emulation: g++, stand-in CUDA headers, each kernel thread a fiber) and runs
-# test_backend_ops on it (label cuda-emulation; not the cases of cuDNN's convolutions, nor those
-# that need copies still running while the host goes on), and the emulation's own test of its
-# semantics and of the rules it refuses (test_cuda_emulator).
+# test_backend_ops on it (label cuda-emulation; not the cases of cuDNN's convolutions), and the
+# emulation's own test of its semantics and of the rules it refuses (test_cuda_emulator).
 # Needs no GPU and no CUDA toolkit. Emulated runs check the kernels' results and CUDA's rules;
 # they are not GPU results (docs/cuda.md, "CUDA emulation").
 #   bash tools/cuda_emulation.sh      (build folder: build-cuda-emulation, or $FCAM_EMULATION_BUILD)

@@ -85,10 +85,8 @@ TEST_CASE("the caching allocator reuses, splits and releases blocks", "[cuda]") 
 }
 
 
-// [async]: it needs the copy to be still queued when the host goes on, which the CPU emulation,
-// running stream work at once, never has.
 TEST_CASE("pinned batches copy to the GPU without waiting, and their memory is reused only after the copy",
-          "[cuda][async]") {
+          "[cuda]") {
   const Shape shape{16, 3, 224, 224};  // 9.6 MB, a batch of stage 2
   Tensor<float> first = Tensor<float>::uninitialized_pinned(shape);
   REQUIRE(first.is_pinned());

@@ -1,7 +1,7 @@
 // test_cuda_emulator: the emulation's own semantics and checks, so that a pass of
 // test_backend_ops on it means something. `semantics` runs kernels whose results depend on the
-// barrier, the warp operations, multi-dimensional indices and graph replays being emulated
-// correctly (exit 0, or 1 naming each mismatch). Every other argument breaks one CUDA rule and
+// barrier, the warp operations, multi-dimensional indices, graph replays and deferred stream work
+// being emulated correctly (exit 0, or 1 naming each mismatch). Every other argument breaks one CUDA rule and
 // must stop with the emulation's message (tests/cuda_emulation/CMakeLists.txt checks it).
 #include <cstdio>
 #include <cstring>
@@ -127,10 +127,12 @@ void semantics() {
   add_one<<<2, 256, 0, stream>>>(x, 300);
   cudaGraph_t graph = nullptr;
   cudaStreamEndCapture(stream, &graph);
+  cudaStreamSynchronize(stream);  // the memset; to_host copies on the default stream
   expect(to_host(x, 300)[7] == 0.0f, "a captured launch does not run at capture");
   cudaGraphExec_t exec = nullptr;
   cudaGraphInstantiate(&exec, graph, 0);
   for (int r = 0; r < 3; ++r) cudaGraphLaunch(exec, stream);
+  cudaStreamSynchronize(stream);
   const auto replayed = to_host(x, 300);
   expect(replayed[0] == 3.0f && replayed[299] == 3.0f, "three replays of a captured launch add three");
 
@@ -141,6 +143,21 @@ void semantics() {
   expect(cudaStreamEndCapture(stream, &broken) == cudaErrorStreamCaptureInvalidated && broken == nullptr,
          "that capture ends invalidated");
   (void)cudaGetLastError();
+
+  // Stream work waits until the host waits for it: a copy into page-locked memory lands only then,
+  // and an event recorded after it answers "not ready" once.
+  float* pinned = nullptr;
+  cudaHostAlloc(reinterpret_cast<void**>(&pinned), sizeof(float) * 300, cudaHostAllocDefault);
+  pinned[0] = -1.0f;
+  cudaMemcpyAsync(pinned, x, sizeof(float) * 300, cudaMemcpyDeviceToHost, stream);
+  cudaEvent_t copied = nullptr;
+  cudaEventCreateWithFlags(&copied, cudaEventDisableTiming);
+  cudaEventRecord(copied, stream);
+  expect(pinned[0] == -1.0f, "a queued copy into page-locked memory has not landed before the host waits");
+  expect(cudaEventQuery(copied) == cudaErrorNotReady, "an event behind queued work is not ready at first");
+  expect(cudaEventQuery(copied) == cudaSuccess && pinned[0] == 3.0f, "asked again, it is, and the copy landed");
+  cudaEventDestroy(copied);
+  cudaFreeHost(pinned);
   cudaGraphExecDestroy(exec);
   cudaGraphDestroy(graph);
   cudaStreamDestroy(stream);
@@ -186,6 +203,7 @@ int main(int argc, char** argv) {
     cudaGraphInstantiate(&exec, graph, 0);
     cudaFree(x);
     cudaGraphLaunch(exec, stream);
+    cudaStreamSynchronize(stream);
   }
   if (rule == "destroyed-stream") {
     cudaStream_t stream = nullptr;

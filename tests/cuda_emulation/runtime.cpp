@@ -1,12 +1,18 @@
 // The CUDA emulation's runtime API: device memory is host memory registered in a table (new
-// allocations are filled with 0xff bytes, NaN as floats, so reads of never-written memory show),
-// every stream operation runs at once in issue order unless its stream is being captured, and a
-// capture records the operations for its graph's replays. Rules are checked where fcam could
+// allocations are filled with 0xff bytes, NaN as floats, so reads of never-written memory show).
+// Work on a stream waits in the stream's queue until something makes the host wait for it:
+// synchronising the stream, the device or an event recorded after it, another stream waiting for
+// such an event, a free (cudaFree waits for the device), or a copy to or from pageable host
+// memory (which CUDA runs in stream order before returning). So host code that reads a result or
+// reuses a buffer without waiting sees stale data here too, as it may on a GPU. An event queried
+// before its work ran answers "not ready" once. A capture records its stream's work for the
+// graph's replays; work on the legacy default stream runs at once. Rules are checked where fcam could
 // break them: copies, fills and kernel pointers must stay inside allocations (checked when the
 // operation runs, so a graph replay over freed memory is caught too), a capturing stream must not
 // be synchronised, and handles must be live. A broken rule stops the program with a message.
 #include <algorithm>
 #include <cstdio>
+#include <deque>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -25,12 +31,20 @@ struct CUgraphExec_st {
 struct CUstream_st {
   CUgraph_st* capture = nullptr;  // the graph being captured, if any
   bool invalidated = false;
+  std::deque<std::function<void()>> pending;  // queued, not yet run
+  unsigned long long queued = 0;              // work items ever queued
+  unsigned long long done = 0;                // of which have run
 };
 struct CUevent_st {
   CUgraph_st* captured_in = nullptr;  // recorded during that capture
+  cudaStream_t stream = nullptr;      // recorded on it, after its first `position` work items
+  unsigned long long position = 0;
 };
 
 namespace fcam_emu {
+
+/// enqueue() that queues `work` on `queue` (nullptr: runs it now) unless `stream` is capturing.
+cudaError_t enqueue(cudaStream_t stream, const char* what, cudaStream_t queue, std::function<void()> work);
 
 namespace {
 
@@ -40,6 +54,9 @@ struct Allocation {
 };
 
 std::mutex table_mutex;
+// Queues and their runs: recursive, because a flush runs work that may itself look up tables.
+std::recursive_mutex execution_mutex;
+std::set<cudaStream_t> streams;
 std::map<std::uintptr_t, Allocation> allocations;
 std::size_t device_bytes = 0;
 std::set<const void*> live_handles;  // streams, events, graphs and executable graphs
@@ -80,8 +97,35 @@ void* allocate(std::size_t bytes, bool pinned) {
   return p;
 }
 
+/// Runs `stream`'s queued work until its first `position` items have run.
+void flush(cudaStream_t stream, unsigned long long position) {
+  std::lock_guard lock(execution_mutex);
+  while (stream->done < position && !stream->pending.empty()) {
+    const std::function<void()> work = std::move(stream->pending.front());
+    stream->pending.pop_front();
+    work();
+    ++stream->done;
+  }
+}
+
+void flush(cudaStream_t stream) {
+  if (stream) flush(stream, stream->queued);
+}
+
+void flush_all() {
+  std::lock_guard lock(execution_mutex);
+  for (cudaStream_t s : streams) flush(s);
+}
+
+bool is_pinned(const void* p) {
+  std::lock_guard lock(table_mutex);
+  const Allocation* a = find(p, 0);
+  return a && a->pinned;
+}
+
 cudaError_t release(void* p, bool pinned, const char* what) {
   if (!p) return cudaSuccess;
+  flush_all();  // as cudaFree, which waits for the device
   {
     std::lock_guard lock(table_mutex);
     const auto it = allocations.find(reinterpret_cast<std::uintptr_t>(p));
@@ -120,7 +164,10 @@ cudaError_t copy_rows(void* dst, std::size_t dpitch, const void* src, std::size_
   if (kind != cudaMemcpyHostToDevice && kind != cudaMemcpyDeviceToHost && kind != cudaMemcpyDeviceToDevice)
     violation(what, "only host-to-device, device-to-host and device-to-device copies are emulated");
   const std::size_t dst_span = (rows - 1) * dpitch + width, src_span = (rows - 1) * spitch + width;
-  return enqueue(stream, what, [=] {
+  const void* host = kind == cudaMemcpyHostToDevice ? src : kind == cudaMemcpyDeviceToHost ? dst : nullptr;
+  const bool pageable = host && !is_pinned(host);
+  if (pageable && stream && !stream->capture) flush(stream);  // CUDA copies pageable memory before returning
+  return enqueue(stream, what, pageable ? nullptr : stream, [=] {
     const bool dst_device = kind != cudaMemcpyDeviceToHost, src_device = kind != cudaMemcpyHostToDevice;
     if (dst_device) require_device_range(dst, dst_span, what);
     else if (is_device(dst)) violation(what, "the host destination is device memory");
@@ -160,13 +207,23 @@ void require_device_range(const void* p, std::size_t bytes, const char* what) {
 void set_last_error(cudaError_t error) { last_error = error; }
 
 cudaError_t enqueue(cudaStream_t stream, const char* what, std::function<void()> work) {
+  return enqueue(stream, what, stream, std::move(work));
+}
+
+cudaError_t enqueue(cudaStream_t stream, const char* what, cudaStream_t queue, std::function<void()> work) {
   check_stream(stream, what);
   if (stream && stream->capture) {
     if (stream->invalidated) return cudaErrorStreamCaptureInvalidated;
     stream->capture->nodes.emplace_back(what, std::move(work));
     return cudaSuccess;
   }
-  work();
+  std::lock_guard lock(execution_mutex);
+  if (!queue) {
+    work();
+    return cudaSuccess;
+  }
+  queue->pending.push_back(std::move(work));
+  ++queue->queued;
   return cudaSuccess;
 }
 
@@ -220,13 +277,19 @@ cudaError_t cudaMemsetAsync(void* dst, int value, std::size_t bytes, cudaStream_
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned) {
   *stream = new CUstream_st;
   add_handle(*stream);
+  std::lock_guard lock(execution_mutex);
+  streams.insert(*stream);
   return cudaSuccess;
 }
 
 cudaError_t cudaStreamDestroy(cudaStream_t stream) {
   remove_handle(stream, "cudaStreamDestroy");
+  std::lock_guard lock(execution_mutex);
+  flush(stream);  // as on a GPU, queued work still completes
+  streams.erase(stream);
   delete stream->capture;
-  delete stream;
+  stream->capture = nullptr;
+  // Not deleted: an event recorded on it may still be asked about (its work has all run).
   return cudaSuccess;
 }
 
@@ -236,6 +299,7 @@ cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
     stream->invalidated = true;
     return fail(cudaErrorStreamCaptureUnsupported);
   }
+  flush(stream);
   return cudaSuccess;
 }
 
@@ -276,6 +340,8 @@ cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned
   require_handle(event, "cudaStreamWaitEvent");
   if (event->captured_in && (!stream || stream->capture != event->captured_in))
     violation("cudaStreamWaitEvent", "a stream joining another stream's capture is not emulated");
+  // The waited-for work runs now, so whatever `stream` queues from here on comes after it.
+  if (!event->captured_in && event->stream) flush(event->stream, event->position);
   return cudaSuccess;
 }
 
@@ -317,22 +383,34 @@ cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned) {
 cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
   require_handle(event, "cudaEventRecord");
   check_stream(stream, "cudaEventRecord");
+  std::lock_guard lock(execution_mutex);
   event->captured_in = stream ? stream->capture : nullptr;
+  event->stream = stream && !stream->capture ? stream : nullptr;
+  event->position = event->stream ? stream->queued : 0;
   return cudaSuccess;
 }
 
 cudaError_t cudaEventQuery(cudaEvent_t event) {
   require_handle(event, "cudaEventQuery");
-  return event->captured_in ? fail(cudaErrorStreamCaptureUnsupported) : cudaSuccess;
+  if (event->captured_in) return fail(cudaErrorStreamCaptureUnsupported);
+  std::lock_guard lock(execution_mutex);
+  if (event->stream && event->stream->done < event->position) {
+    flush(event->stream, event->position);  // "not ready" now; done when asked again
+    return cudaErrorNotReady;
+  }
+  return cudaSuccess;
 }
 
 cudaError_t cudaEventSynchronize(cudaEvent_t event) {
   require_handle(event, "cudaEventSynchronize");
-  return event->captured_in ? fail(cudaErrorStreamCaptureUnsupported) : cudaSuccess;
+  if (event->captured_in) return fail(cudaErrorStreamCaptureUnsupported);
+  if (event->stream) flush(event->stream, event->position);
+  return cudaSuccess;
 }
 
 cudaError_t cudaEventDestroy(cudaEvent_t event) {
   remove_handle(event, "cudaEventDestroy");
+  std::lock_guard lock(execution_mutex);
   delete event;
   return cudaSuccess;
 }
@@ -355,7 +433,10 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attribute, int) {
   return cudaSuccess;
 }
 
-cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
+cudaError_t cudaDeviceSynchronize() {
+  flush_all();
+  return cudaSuccess;
+}
 
 cudaError_t cudaGetLastError() {
   const cudaError_t error = last_error;
