@@ -6,14 +6,14 @@
 // memory (which CUDA runs in stream order before returning). So host code that reads a result or
 // reuses a buffer without waiting sees stale data here too, as it may on a GPU. An event queried
 // before its work ran answers "not ready" once. A capture records its stream's work for the
-// graph's replays; work on the legacy default stream runs at once. Rules are checked where fcam could
-// break them: copies, fills and kernel pointers must stay inside allocations (checked when the
+// graph's replays; work on the legacy default stream runs at once. Rules are checked where fcam
+// could break them: copies, fills and kernel pointers must stay inside allocations (checked when the
 // operation runs, so a graph replay over freed memory is caught too), a capturing stream must not
 // be synchronised, and handles must be live. A broken rule stops the program with a message.
 #include <algorithm>
 #include <cstdio>
-#include <deque>
 #include <cstdlib>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <set>

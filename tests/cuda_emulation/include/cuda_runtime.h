@@ -125,7 +125,8 @@ const char* cudaGetErrorString(cudaError_t error);
 // ---- the emulator's own entry points ------------------------------------------------------
 namespace fcam_emu {
 
-/// Runs `work` in stream order: now, or at each replay when `stream` is being captured.
+/// Queues `work` on `stream`, to run when the host waits for it (runtime.cpp); records it for
+/// each replay when `stream` is being captured; runs it now on the legacy default stream.
 /// `what` names it in error messages. Returns the error to report (capture invalidated...).
 cudaError_t enqueue(cudaStream_t stream, const char* what, std::function<void()> work);
 
