@@ -1,9 +1,9 @@
 // The CUDA emulation's kernel execution: the blocks of a grid run one after another on the
 // launching host thread, and each block's threads are fibers that switch only at __syncthreads
 // and warp operations (a few instructions of assembly below: glibc's swapcontext makes a system
-// call per switch, which made the lattice tests 10x slower). A round in which no fiber advances is a deadlock: a barrier
-// that some thread of the block never reaches, or a warp operation whose mask names a lane that
-// exited or waits elsewhere. Both are bugs on a GPU too (hangs or undefined behaviour), so the
+// call per switch, which made the batch-norm case 60x slower). A round in which no fiber
+// advances is a deadlock: a barrier that some thread of the block never reaches, or a warp
+// operation whose mask names a lane that exited or waits elsewhere. Both are bugs on a GPU too (hangs or undefined behaviour), so the
 // emulation stops (violation()) with a message naming the kernel and the block.
 #include <cstdio>
 #include <cstdlib>
