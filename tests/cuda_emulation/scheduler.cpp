@@ -3,8 +3,9 @@
 // and warp operations (a few instructions of assembly below: glibc's swapcontext makes a system
 // call per switch, which made the batch-norm case 60x slower). A round in which no fiber
 // advances is a deadlock: a barrier that some thread of the block never reaches, or a warp
-// operation whose mask names a lane that exited or waits elsewhere. Both are bugs on a GPU too (hangs or undefined behaviour), so the
-// emulation stops (violation()) with a message naming the kernel and the block.
+// operation whose mask names a lane that exited or waits elsewhere. Both are bugs on a GPU too
+// (hangs or undefined behaviour), so the emulation stops (violation()) with a message naming the
+// kernel and the block.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
