@@ -81,10 +81,13 @@ const Allocation* find(const void* p, std::size_t bytes) {
   return address <= end && bytes <= end - address ? &it->second : nullptr;
 }
 
-bool is_device(const void* p) {
+enum class Memory { pageable, device, pinned };
+
+/// Where `p` points: into a device allocation, a page-locked host one, or neither.
+Memory memory_at(const void* p) {
   std::lock_guard lock(table_mutex);
   const Allocation* a = find(p, 0);
-  return a && !a->pinned;
+  return !a ? Memory::pageable : a->pinned ? Memory::pinned : Memory::device;
 }
 
 void* allocate(std::size_t bytes, bool pinned) {
@@ -115,12 +118,6 @@ void flush(cudaStream_t stream) {
 void flush_all() {
   std::lock_guard lock(execution_mutex);
   for (cudaStream_t s : streams) flush(s);
-}
-
-bool is_pinned(const void* p) {
-  std::lock_guard lock(table_mutex);
-  const Allocation* a = find(p, 0);
-  return a && a->pinned;
 }
 
 cudaError_t release(void* p, bool pinned, const char* what) {
@@ -165,14 +162,14 @@ cudaError_t copy_rows(void* dst, std::size_t dpitch, const void* src, std::size_
     violation(what, "only host-to-device, device-to-host and device-to-device copies are emulated");
   const std::size_t dst_span = (rows - 1) * dpitch + width, src_span = (rows - 1) * spitch + width;
   const void* host = kind == cudaMemcpyHostToDevice ? src : kind == cudaMemcpyDeviceToHost ? dst : nullptr;
-  const bool pageable = host && !is_pinned(host);
+  const bool pageable = host && memory_at(host) != Memory::pinned;
   if (pageable && stream && !stream->capture) flush(stream);  // CUDA copies pageable memory before returning
   return enqueue(stream, what, pageable ? nullptr : stream, [=] {
     const bool dst_device = kind != cudaMemcpyDeviceToHost, src_device = kind != cudaMemcpyHostToDevice;
     if (dst_device) require_device_range(dst, dst_span, what);
-    else if (is_device(dst)) violation(what, "the host destination is device memory");
+    else if (memory_at(dst) == Memory::device) violation(what, "the host destination is device memory");
     if (src_device) require_device_range(src, src_span, what);
-    else if (is_device(src)) violation(what, "the host source is device memory");
+    else if (memory_at(src) == Memory::device) violation(what, "the host source is device memory");
     for (std::size_t r = 0; r < rows; ++r)
       std::memmove(static_cast<char*>(dst) + r * dpitch, static_cast<const char*>(src) + r * spitch, width);
   });
