@@ -49,12 +49,13 @@ cudaError_t sort_pairs(void* temp, std::size_t temp_bytes, const K* keys_in, K* 
   if (temp_bytes < temp_bytes_for(n)) return cudaErrorInvalidValue;
   if (n == 0) return cudaSuccess;
   const std::size_t bytes = static_cast<std::size_t>(n);
-  fcam_emu::require_device_range(temp, temp_bytes, "cub::DeviceRadixSort temporary storage");
-  fcam_emu::require_device_range(keys_in, bytes * sizeof(K), "cub::DeviceRadixSort keys in");
-  fcam_emu::require_device_range(keys_out, bytes * sizeof(K), "cub::DeviceRadixSort keys out");
-  fcam_emu::require_device_range(values_in, bytes * sizeof(V), "cub::DeviceRadixSort values in");
-  fcam_emu::require_device_range(values_out, bytes * sizeof(V), "cub::DeviceRadixSort values out");
   return fcam_emu::enqueue(stream, "cub::DeviceRadixSort::SortPairs", [=] {
+    // Checked when the sort runs, as kernels are: a graph replay may come after a free.
+    fcam_emu::require_device_range(temp, temp_bytes, "cub::DeviceRadixSort temporary storage");
+    fcam_emu::require_device_range(keys_in, bytes * sizeof(K), "cub::DeviceRadixSort keys in");
+    fcam_emu::require_device_range(keys_out, bytes * sizeof(K), "cub::DeviceRadixSort keys out");
+    fcam_emu::require_device_range(values_in, bytes * sizeof(V), "cub::DeviceRadixSort values in");
+    fcam_emu::require_device_range(values_out, bytes * sizeof(V), "cub::DeviceRadixSort values out");
     std::memset(temp, 0xab, temp_bytes);
     std::vector<long long> order(bytes);
     std::iota(order.begin(), order.end(), 0LL);

@@ -24,10 +24,10 @@ struct DeviceScan {
     const long long n = static_cast<long long>(items);
     if (n <= 0) return cudaSuccess;
     using Value = typename std::iterator_traits<In>::value_type;
-    fcam_emu::require_device_range(temp, temp_bytes, "cub::DeviceScan temporary storage");
-    fcam_emu::require_device_range(&in[0], sizeof(Value) * static_cast<std::size_t>(n), "cub::DeviceScan input");
-    fcam_emu::require_device_range(&out[0], sizeof(out[0]) * static_cast<std::size_t>(n), "cub::DeviceScan output");
     return fcam_emu::enqueue(stream, "cub::DeviceScan::InclusiveSum", [=] {
+      fcam_emu::require_device_range(temp, temp_bytes, "cub::DeviceScan temporary storage");
+      fcam_emu::require_device_range(&in[0], sizeof(Value) * static_cast<std::size_t>(n), "cub::DeviceScan input");
+      fcam_emu::require_device_range(&out[0], sizeof(out[0]) * static_cast<std::size_t>(n), "cub::DeviceScan output");
       std::memset(temp, 0xab, temp_bytes);
       Value sum = in[0];
       out[0] = sum;
