@@ -25,8 +25,6 @@
 // Kernel qualifiers vanish; shared memory is one per host thread (blocks run one after another).
 #define __global__
 #define __device__
-#define __host__
-#define __forceinline__ inline
 #define __shared__ static thread_local
 
 // ---- types and enums ----------------------------------------------------------------------
@@ -114,7 +112,6 @@ cudaError_t cudaEventQuery(cudaEvent_t event);
 cudaError_t cudaEventSynchronize(cudaEvent_t event);
 cudaError_t cudaEventDestroy(cudaEvent_t event);
 cudaError_t cudaGetDevice(int* device);
-cudaError_t cudaSetDevice(int device);
 cudaError_t cudaGetDeviceCount(int* count);
 cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attribute, int device);
 cudaError_t cudaDeviceSynchronize();
@@ -256,27 +253,12 @@ T atomicAdd(T* address, T value) {
   *address = old + value;
   return old;
 }
-template <class T>
-T atomicMax(T* address, T value) {
-  const T old = *address;
-  if (value > old) *address = value;
-  return old;
-}
-template <class T>
-T atomicMin(T* address, T value) {
-  const T old = *address;
-  if (value < old) *address = value;
-  return old;
-}
 
-// Rounding intrinsics: the emulation is compiled without contraction, so a plain operation is
-// already the correctly rounded one.
+// The intrinsics fcam's kernels use. Rounding: the emulation is compiled without contraction, so
+// a plain operation is already the correctly rounded one.
 inline float __fmul_rn(float a, float b) { return a * b; }
 inline float __fadd_rn(float a, float b) { return a + b; }
 inline float __fsub_rn(float a, float b) { return a - b; }
-inline float __fdiv_rn(float a, float b) { return a / b; }
-inline double __dmul_rn(double a, double b) { return a * b; }
-inline double __dadd_rn(double a, double b) { return a + b; }
 
 template <class To, class From>
 To fcam_emu_bits(From from) {
@@ -286,11 +268,8 @@ To fcam_emu_bits(From from) {
   return to;
 }
 inline unsigned __float_as_uint(float x) { return fcam_emu_bits<unsigned>(x); }
-inline int __float_as_int(float x) { return fcam_emu_bits<int>(x); }
-inline float __uint_as_float(unsigned x) { return fcam_emu_bits<float>(x); }
 inline float __int_as_float(int x) { return fcam_emu_bits<float>(x); }
 inline double __longlong_as_double(long long x) { return fcam_emu_bits<double>(x); }
-inline long long __double_as_longlong(double x) { return fcam_emu_bits<long long>(x); }
 // The device's integer and float min / max (CUDA declares them globally for device code).
 #define FCAM_EMU_MIN_MAX(T)                        \
   inline T min(T a, T b) { return b < a ? b : a; } \
@@ -306,5 +285,3 @@ inline float min(float a, float b) { return fminf(a, b); }
 inline float max(float a, float b) { return fmaxf(a, b); }
 
 inline int __ffs(int x) { return __builtin_ffs(x); }
-inline int __popc(unsigned x) { return __builtin_popcount(x); }
-inline int __clz(int x) { return x == 0 ? 32 : __builtin_clz(static_cast<unsigned>(x)); }
