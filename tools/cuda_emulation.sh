@@ -13,6 +13,6 @@ bash tools/install_packages.sh g++ cmake ninja-build libeigen3-dev libstb-dev ca
 start=$(date +%s)
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DFCAM_WERROR=ON -DFCAM_CUDA_EMULATION=ON \
       -DFCAM_BUILD_EXAMPLES=OFF -DFCAM_BUILD_BENCHMARKS=OFF > "$build.configure.log"
-cmake --build "$build" --target test_backend_ops test_cuda_emulator
+cmake --build "$build" --target test_backend_ops test_cuda_emulator test_cudnn_model
 echo "== CUDA emulation build took $(( $(date +%s) - start )) s"
 (cd "$build" && ctest -L cuda-emulation -j2 --output-on-failure)

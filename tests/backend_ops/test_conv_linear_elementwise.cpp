@@ -44,13 +44,13 @@ void compare_conv(const ConvCase& c, std::uint64_t seed, double bound) {
 
 }  // namespace
 
-TEST_CASE("conv2d forward and backward: every backbone, decoder and MobileNetV2 geometry", "[cuda][cudnn]") {
+TEST_CASE("conv2d forward and backward: every backbone, decoder and MobileNetV2 geometry", "[cuda]") {
   cuda::set_tf32(false);
   std::uint64_t seed = 100;
   for (const ConvCase& c : conv_cases()) compare_conv(c, seed += 10, nmse_bound);
 }
 
-TEST_CASE("conv2d with TF32 stays within the documented looser bound", "[cuda][cudnn]") {
+TEST_CASE("conv2d with TF32 stays within the documented looser bound", "[cuda]") {
   const ModeScope tf32(cuda::set_tf32, cuda::tf32_enabled);
   const auto cases = conv_cases();
   for (std::size_t i = 0; i < cases.size(); i += 4) compare_conv(cases[i], 7000 + i, nmse_bound_tf32);
@@ -65,6 +65,14 @@ Tensor<float> rounded_to_bf16(const Tensor<float>& x) {
   return r;
 }
 
+/// Benchmark mode (algorithms chosen by timing with cudnnFind, through the legacy API) while alive.
+struct TimedAlgorithms {
+  TimedAlgorithms() { cuda::set_benchmark_algorithms(true); }
+  ~TimedAlgorithms() { cuda::set_benchmark_algorithms(false); }
+  TimedAlgorithms(const TimedAlgorithms&) = delete;
+  TimedAlgorithms& operator=(const TimedAlgorithms&) = delete;
+};
+
 Tensor<float> absolute(const Tensor<float>& x) {
   Tensor<float> r = x.clone();
   for (std::int64_t i = 0; i < r.numel(); ++i) r.data()[i] = std::abs(r.data()[i]);
@@ -73,7 +81,7 @@ Tensor<float> absolute(const Tensor<float>& x) {
 
 }  // namespace
 
-TEST_CASE("conv2d in bfloat16: the CPU's product of the rounded operands, at most rounded to bfloat16", "[cuda][cudnn]") {
+TEST_CASE("conv2d in bfloat16: the CPU's product of the rounded operands, at most rounded to bfloat16", "[cuda]") {
   // cuDNN multiplies the bfloat16 operands exactly and adds in float in its own order, then keeps
   // the float sum (graph API with a float output) or rounds it to bfloat16: within half a bfloat16
   // step (2^-8 relative) of the CPU's float convolution of the rounded operands, plus
@@ -91,7 +99,7 @@ TEST_CASE("conv2d in bfloat16: the CPU's product of the rounded operands, at mos
     const Tensor<float> want = conv2d(x16, w16, Tensor<float>(), c.g);
     const Tensor<float> spread = conv2d(absolute(x16), absolute(w16), Tensor<float>(), c.g);
     const Tensor<float> unrounded = conv2d(x, w, Tensor<float>(), c.g);
-    Tensor<float> got, with_bias;
+    Tensor<float> got, with_bias, timed;
     {
       // Deterministic: the bias check below compares two calls bit for bit (a split-K engine
       // could round them differently).
@@ -99,18 +107,22 @@ TEST_CASE("conv2d in bfloat16: the CPU's product of the rounded operands, at mos
       const ModeScope bf16(cuda::set_bf16, cuda::bf16_enabled);
       got = conv2d(x.to(Device::cuda), w.to(Device::cuda), Tensor<float>(), c.g).to(Device::cpu);
       with_bias = conv2d(x.to(Device::cuda), w.to(Device::cuda), b.to(Device::cuda), c.g);
+      const TimedAlgorithms timing;  // the legacy API's path, with a bfloat16 output
+      timed = conv2d(x.to(Device::cuda), w.to(Device::cuda), Tensor<float>(), c.g).to(Device::cpu);
     }
     REQUIRE(got.shape() == want.shape());
-    std::int64_t outside = 0;
+    std::int64_t outside = 0, timed_outside = 0;
     double from_unrounded = 0;  // the largest difference from the float product of x and w, per Σ|x·w|
     for (std::int64_t k = 0; k < got.numel(); ++k) {
       const double bound = std::ldexp(std::abs(want.data()[k]), -8) + 1e-4 * spread.data()[k];
       outside += std::abs(static_cast<double>(got.data()[k]) - want.data()[k]) <= bound ? 0 : 1;
+      timed_outside += std::abs(static_cast<double>(timed.data()[k]) - want.data()[k]) <= bound ? 0 : 1;
       if (spread.data()[k] > 0)
         from_unrounded = std::max(from_unrounded, std::abs(static_cast<double>(got.data()[k]) - unrounded.data()[k]) /
                                                       spread.data()[k]);
     }
     CHECK(outside == 0);
+    CHECK(timed_outside == 0);
     // The mode was on: bfloat16 operands (2^-9 relative each) move the sums far beyond float rounding.
     CHECK(from_unrounded > 1e-5);
     const Tensor<float> biased = with_bias.to(Device::cpu);
@@ -146,13 +158,19 @@ TEST_CASE("conv2d in bfloat16: the CPU's product of the rounded operands, at mos
                "float after bfloat16", nmse_bound);
 }
 
-TEST_CASE("conv2d with fast convolutions (FFT, non-fused Winograd) stays within the looser bound", "[cuda][cudnn]") {
+TEST_CASE("conv2d with fast convolutions (FFT, non-fused Winograd) stays within the looser bound", "[cuda]") {
   const ModeScope fast(cuda::set_fast_convolutions, cuda::fast_convolutions);
   std::uint64_t seed = 9000;
   for (const ConvCase& c : conv_cases()) compare_conv(c, seed += 10, nmse_bound_tf32);
 }
 
-TEST_CASE("conv2d in deterministic mode gives the same bits on every run", "[cuda][cudnn]") {
+TEST_CASE("conv2d with algorithms chosen by timing (cudnnFind) stays within the float bound", "[cuda]") {
+  const TimedAlgorithms timing;
+  const auto cases = conv_cases();
+  for (std::size_t i = 1; i < cases.size(); i += 4) compare_conv(cases[i], 8000 + i, nmse_bound);
+}
+
+TEST_CASE("conv2d in deterministic mode gives the same bits on every run", "[cuda]") {
   const ModeScope deterministic(cuda::set_deterministic, cuda::deterministic);
   const ConvCase c{"resnet50 l4 3x3 512-512 at 28", 512, 512, 28, 28, Conv2dGeometry::square(3, 1, 1)};
   const Tensor<float> x = random_tensor({2, c.in, c.height, c.width}, 1).to(Device::cuda);
@@ -167,7 +185,7 @@ TEST_CASE("conv2d in deterministic mode gives the same bits on every run", "[cud
   for (int i = 0; i < 3; ++i) CHECK(run() == first);
 }
 
-TEST_CASE("a warmed-up convolution step allocates no device memory", "[cuda][cudnn]") {
+TEST_CASE("a warmed-up convolution step allocates no device memory", "[cuda]") {
   const Conv2dGeometry g = Conv2dGeometry::square(3, 1, 1);
   const Tensor<float> x = random_tensor({4, 64, 56, 56}, 1).to(Device::cuda);
   const Tensor<float> w = random_tensor({64, 64, 3, 3}, 2, -0.1, 0.1).to(Device::cuda);

@@ -192,7 +192,7 @@ TEST_CASE("work that waits for the device cannot be captured: an error that says
 }
 
 TEST_CASE("bfloat16 convolutions: an inference plan replays the eager bf16 pass; its maps stay close to fp32's",
-          "[cuda][cudnn]") {
+          "[cuda]") {
   const ModeScope deterministic(cuda::set_deterministic, cuda::deterministic);
   for (const models::Arch arch :
        {models::Arch::resnet50, models::Arch::vgg16, models::Arch::inceptionv3, models::Arch::mobilenet_v2}) {

@@ -1,26 +1,11 @@
-// The CUDA emulation's cuDNN and cuBLAS: handles, and cuBLAS's column-major SGEMM run in stream
-// order with its operands checked against the device allocations. The product accumulates in
-// double, so it is not cuBLAS's rounding: tests compare it within their float tolerances.
+// The CUDA emulation's cuBLAS: the handle, and a column-major SGEMM run in stream order with its
+// operands checked against the device allocations. The product accumulates in double, so it is
+// not cuBLAS's rounding: tests compare it within their float tolerances.
 #include <cublas_v2.h>
-#include <cudnn.h>
 
-struct cudnnContext {};
 struct cublasContext {
   cudaStream_t stream = nullptr;
 };
-
-cudnnStatus_t cudnnCreate(cudnnHandle_t* handle) {
-  *handle = new cudnnContext;
-  return CUDNN_STATUS_SUCCESS;
-}
-cudnnStatus_t cudnnDestroy(cudnnHandle_t handle) {
-  delete handle;
-  return CUDNN_STATUS_SUCCESS;
-}
-cudnnStatus_t cudnnSetStream(cudnnHandle_t, cudaStream_t) { return CUDNN_STATUS_SUCCESS; }
-const char* cudnnGetErrorString(cudnnStatus_t status) {
-  return status == CUDNN_STATUS_SUCCESS ? "CUDNN_STATUS_SUCCESS" : "CUDNN_STATUS_NOT_SUPPORTED";
-}
 
 cublasStatus_t cublasCreate(cublasHandle_t* handle) {
   *handle = new cublasContext;
