@@ -11,8 +11,9 @@
 /// - tensor-core math on float operands rounds them to TF32 (10 explicit mantissa bits), as
 ///   Ampere and later GPUs do;
 /// - FFT algorithms, and Winograd ones on kernels other than 3×3, round the operands the same
-///   way: a stand-in for their transform error (cuDNN's FFT gave an NMSE of 5.7e-7 on an H200,
-///   TF32 rounding gives a few 1e-7), above fcam's float bound (1e-7) and below its TF32 one;
+///   way: a stand-in for their transform error (cuDNN's FFT gave an NMSE of 5.7e-7 on an H200;
+///   TF32 rounding gives up to about 1e-6 on the tests' geometries), about fcam's float bound
+///   (1e-7) and below its TF32 one (1e-5);
 /// - nondeterministic algorithms change the last bit of some outputs from call to call, as
 ///   order-dependent atomics do;
 /// - an engine with reduced-precision sums writes NaN: fcam must never take it.
