@@ -58,6 +58,8 @@ __global__ void add_one(float* x, int n) {
   if (i < n) x[i] += 1.0f;
 }
 
+__global__ void last_writer(int* out) { out[blockIdx.x] = static_cast<int>(threadIdx.x); }  // a race on purpose
+
 __global__ void barrier_after_early_exit(int* out) {
   if (threadIdx.x < 10) return;  // these threads never reach the barrier: a hang on a GPU
   __syncthreads();
@@ -119,6 +121,15 @@ void semantics() {
   const auto c = to_host(counts, 4);
   expect(c[0] == 128 && c[1] == 128 && c[2] == 128 && c[3] == 128, "atomicAdd on shared memory counts every add");
 
+  // Threads run in ascending order in one block and descending in the next, and the other way
+  // round on the next launch: a race's winner changes, as it may on a GPU.
+  int* winners = device_array<int>(4);
+  last_writer<<<2, 64>>>(winners);
+  last_writer<<<2, 64>>>(winners + 2);
+  const auto w = to_host(winners, 4);
+  expect(w[0] + w[1] == 63 && w[0] * w[1] == 0 && w[2] == w[1] && w[3] == w[0],
+         "a block's threads run in both orders, alternating between blocks and between launches");
+
   cudaStream_t stream = nullptr;
   cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking);
   float* x = device_array<float>(300);
@@ -167,7 +178,8 @@ void semantics() {
   expect(unwritten[0] != unwritten[0], "new device memory reads as NaN until written");
   for (void* p : {static_cast<void*>(in), static_cast<void*>(out), static_cast<void*>(sums),
                   static_cast<void*>(broadcasts), static_cast<void*>(ballots), static_cast<void*>(indices),
-                  static_cast<void*>(counts), static_cast<void*>(x), static_cast<void*>(fresh)})
+                  static_cast<void*>(counts), static_cast<void*>(winners), static_cast<void*>(x),
+                  static_cast<void*>(fresh)})
     cudaFree(p);
 }
 

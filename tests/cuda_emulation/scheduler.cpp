@@ -6,6 +6,11 @@
 // operation whose mask names a lane that exited or waits elsewhere. Both are bugs on a GPU too
 // (hangs or undefined behaviour), so the emulation stops (violation()) with a message naming the
 // kernel and the block.
+//
+// The threads of a block run in ascending order in half of the blocks and in descending order in
+// the other half, alternating from launch to launch as well (so a one-block kernel launched twice
+// runs both ways). A GPU gives no order: code that reads another thread's write without a
+// barrier between them is right in one order only, and then differs between the two.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -94,6 +99,7 @@ struct Block {
 };
 
 thread_local Block state;
+thread_local unsigned launches = 0;  // on this host thread: the parity picks each block's order
 thread_local bool running = false;
 thread_local bool direct = false;  // the threads run as plain calls (run_grid without fibers)
 
@@ -172,12 +178,16 @@ void run_grid(const char* kernel, bool fibers, dim3 grid, dim3 block, const std:
   blockDim = block;
   running = true;
   direct = !fibers;
+  const unsigned launch = launches++;
   for (unsigned z = 0; z < grid.z; ++z)
     for (unsigned y = 0; y < grid.y; ++y)
       for (unsigned x = 0; x < grid.x; ++x) {
         blockIdx = {x, y, z};
+        const bool descending = ((x + y + z + launch) & 1u) != 0;
+        const auto thread_at = [&](unsigned i) { return descending ? b.threads - 1 - i : i; };
         if (direct) {
-          for (unsigned t = 0; t < b.threads; ++t) {
+          for (unsigned i = 0; i < b.threads; ++i) {
+            const unsigned t = thread_at(i);
             threadIdx = {t % block.x, t / block.x % block.y, t / (block.x * block.y)};
             body();
           }
@@ -186,8 +196,8 @@ void run_grid(const char* kernel, bool fibers, dim3 grid, dim3 block, const std:
         prepare_fibers(b, block);
         while (b.live > 0) {
           b.progress = false;
-          for (unsigned t = 0; t < b.threads; ++t) {
-            Fiber& f = b.fibers[t];
+          for (unsigned i = 0; i < b.threads; ++i) {
+            Fiber& f = b.fibers[thread_at(i)];
             if (f.finished) continue;
             b.current = &f;
             threadIdx = f.index;
