@@ -308,15 +308,11 @@ void give(const std::vector<V>& values, std::int64_t requested, std::int64_t* co
 }  // namespace
 
 cudnnStatus_t cudnnBackendCreateDescriptor(cudnnBackendDescriptorType_t type, cudnnBackendDescriptor_t* d) {
-  *d = new Descriptor(type);
-  track(*d);
-  return CUDNN_STATUS_SUCCESS;
+  return create(d, new Descriptor(type));
 }
 
 cudnnStatus_t cudnnBackendDestroyDescriptor(cudnnBackendDescriptor_t d) {
-  untrack(d, "cudnnBackendDestroyDescriptor");
-  delete static_cast<Descriptor*>(d);
-  return CUDNN_STATUS_SUCCESS;
+  return destroy(static_cast<Descriptor*>(d), "cudnnBackendDestroyDescriptor");
 }
 
 cudnnStatus_t cudnnBackendSetAttribute(cudnnBackendDescriptor_t d, cudnnBackendAttributeName_t name,

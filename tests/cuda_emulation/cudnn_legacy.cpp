@@ -198,15 +198,9 @@ cudnnStatus_t convolve(cudnnHandle_t h, Pass pass, int algo, cudnnConvolutionDes
 }  // namespace
 
 // ---- descriptors ----------------------------------------------------------------------------
-cudnnStatus_t cudnnCreateTensorDescriptor(cudnnTensorDescriptor_t* d) {
-  *d = new cudnnTensorStruct;
-  track(*d);
-  return CUDNN_STATUS_SUCCESS;
-}
+cudnnStatus_t cudnnCreateTensorDescriptor(cudnnTensorDescriptor_t* d) { return create(d, new cudnnTensorStruct); }
 cudnnStatus_t cudnnDestroyTensorDescriptor(cudnnTensorDescriptor_t d) {
-  untrack(d, "cudnnDestroyTensorDescriptor");
-  delete d;
-  return CUDNN_STATUS_SUCCESS;
+  return destroy(d, "cudnnDestroyTensorDescriptor");
 }
 cudnnStatus_t cudnnSetTensor4dDescriptor(cudnnTensorDescriptor_t d, cudnnTensorFormat_t format, cudnnDataType_t type,
                                          int n, int c, int h, int w) {
@@ -215,15 +209,9 @@ cudnnStatus_t cudnnSetTensor4dDescriptor(cudnnTensorDescriptor_t d, cudnnTensorF
   *d = cudnnTensorStruct{true, type, {n, c, h, w}};
   return CUDNN_STATUS_SUCCESS;
 }
-cudnnStatus_t cudnnCreateFilterDescriptor(cudnnFilterDescriptor_t* d) {
-  *d = new cudnnFilterStruct;
-  track(*d);
-  return CUDNN_STATUS_SUCCESS;
-}
+cudnnStatus_t cudnnCreateFilterDescriptor(cudnnFilterDescriptor_t* d) { return create(d, new cudnnFilterStruct); }
 cudnnStatus_t cudnnDestroyFilterDescriptor(cudnnFilterDescriptor_t d) {
-  untrack(d, "cudnnDestroyFilterDescriptor");
-  delete d;
-  return CUDNN_STATUS_SUCCESS;
+  return destroy(d, "cudnnDestroyFilterDescriptor");
 }
 cudnnStatus_t cudnnSetFilter4dDescriptor(cudnnFilterDescriptor_t d, cudnnDataType_t type, cudnnTensorFormat_t format,
                                          int k, int c, int h, int w) {
@@ -233,14 +221,10 @@ cudnnStatus_t cudnnSetFilter4dDescriptor(cudnnFilterDescriptor_t d, cudnnDataTyp
   return CUDNN_STATUS_SUCCESS;
 }
 cudnnStatus_t cudnnCreateConvolutionDescriptor(cudnnConvolutionDescriptor_t* d) {
-  *d = new cudnnConvolutionStruct;
-  track(*d);
-  return CUDNN_STATUS_SUCCESS;
+  return create(d, new cudnnConvolutionStruct);
 }
 cudnnStatus_t cudnnDestroyConvolutionDescriptor(cudnnConvolutionDescriptor_t d) {
-  untrack(d, "cudnnDestroyConvolutionDescriptor");
-  delete d;
-  return CUDNN_STATUS_SUCCESS;
+  return destroy(d, "cudnnDestroyConvolutionDescriptor");
 }
 cudnnStatus_t cudnnSetConvolution2dDescriptor(cudnnConvolutionDescriptor_t d, int pad_h, int pad_w, int stride_h,
                                               int stride_w, int dilation_h, int dilation_w,
@@ -412,9 +396,11 @@ fcam::Shape float_shape(cudnnTensorDescriptor_t d, const char* what) {
   return s.dims;
 }
 
-/// Whether `bias` is 1×C×1×1 for the C channels of `shape`.
-bool per_channel(const fcam::Shape& bias, const fcam::Shape& shape) {
-  return bias == fcam::Shape{1, shape[1], 1, 1};
+/// The float shape of `data_desc`, whose C channels `channel_desc` (1×C×1×1, float) must match.
+fcam::Shape with_channels(cudnnTensorDescriptor_t data_desc, cudnnTensorDescriptor_t channel_desc, const char* what) {
+  const fcam::Shape shape = float_shape(data_desc, what);
+  if (float_shape(channel_desc, what) != fcam::Shape{1, shape[1], 1, 1}) throw Refusal{CUDNN_STATUS_BAD_PARAM};
+  return shape;
 }
 
 }  // namespace
@@ -423,24 +409,15 @@ cudnnStatus_t cudnnConvolutionBackwardBias(cudnnHandle_t h, const void* alpha, c
                                            const void* dy, const void* beta, cudnnTensorDescriptor_t db_desc,
                                            void* db) {
   fcam::Shape dy_shape;
-  if (const cudnnStatus_t s = guarded([&] {
-        dy_shape = float_shape(dy_desc, "cudnnConvolutionBackwardBias");
-        if (!per_channel(float_shape(db_desc, "cudnnConvolutionBackwardBias"), dy_shape))
-          throw Refusal{CUDNN_STATUS_BAD_PARAM};
-      });
-      s != CUDNN_STATUS_SUCCESS)
-    return s;
+  const auto described = [&] { dy_shape = with_channels(dy_desc, db_desc, "cudnnConvolutionBackwardBias"); };
+  if (const cudnnStatus_t s = guarded(described); s != CUDNN_STATUS_SUCCESS) return s;
   return bias_gradient(h, dy_shape, dy, db, *static_cast<const float*>(alpha), *static_cast<const float*>(beta));
 }
 
 cudnnStatus_t cudnnAddTensor(cudnnHandle_t h, const void* alpha, cudnnTensorDescriptor_t bias_desc, const void* bias,
                              const void* beta, cudnnTensorDescriptor_t y_desc, void* y) {
   fcam::Shape y_shape;
-  if (const cudnnStatus_t s = guarded([&] {
-        y_shape = float_shape(y_desc, "cudnnAddTensor");
-        if (!per_channel(float_shape(bias_desc, "cudnnAddTensor"), y_shape)) throw Refusal{CUDNN_STATUS_BAD_PARAM};
-      });
-      s != CUDNN_STATUS_SUCCESS)
-    return s;
+  const auto described = [&] { y_shape = with_channels(y_desc, bias_desc, "cudnnAddTensor"); };
+  if (const cudnnStatus_t s = guarded(described); s != CUDNN_STATUS_SUCCESS) return s;
   return add_bias(h, y_shape, bias, y, *static_cast<const float*>(alpha), *static_cast<const float*>(beta));
 }

@@ -23,12 +23,6 @@ namespace {
 std::mutex live_mutex;
 std::set<const void*> live;
 
-std::int64_t numel(const fcam::Shape& s) {
-  std::int64_t n = 1;
-  for (std::int64_t d : s) n *= d;
-  return n;
-}
-
 std::size_t element_bytes(cudnnDataType_t type) { return type == CUDNN_DATA_BFLOAT16 ? 2 : 4; }
 
 /// The device data at `p` (of `type`, checked to lie in one allocation) as a host float tensor.
@@ -141,8 +135,8 @@ void validate(const Problem& p) {
 std::size_t workspace_bytes(Workspace kind, const Problem& p) {
   switch (kind) {
     case Workspace::none: return 0;
-    case Workspace::small: return 1024 + 4 * static_cast<std::size_t>(numel(p.w));
-    default: return 8 * static_cast<std::size_t>(numel(p.x) + numel(p.w) + numel(p.y));
+    case Workspace::small: return 1024 + 4 * static_cast<std::size_t>(fcam::numel_of(p.w));
+    default: return 8 * static_cast<std::size_t>(fcam::numel_of(p.x) + fcam::numel_of(p.w) + fcam::numel_of(p.y));
   }
 }
 
@@ -221,17 +215,9 @@ cudnnStatus_t bias_gradient(cudnnHandle_t handle, const fcam::Shape& dy_shape, c
 
 using namespace fcam_emu::cudnn;
 
-cudnnStatus_t cudnnCreate(cudnnHandle_t* handle) {
-  *handle = new cudnnContext;
-  track(*handle);
-  return CUDNN_STATUS_SUCCESS;
-}
+cudnnStatus_t cudnnCreate(cudnnHandle_t* handle) { return create(handle, new cudnnContext); }
 
-cudnnStatus_t cudnnDestroy(cudnnHandle_t handle) {
-  untrack(handle, "cudnnDestroy");
-  delete handle;
-  return CUDNN_STATUS_SUCCESS;
-}
+cudnnStatus_t cudnnDestroy(cudnnHandle_t handle) { return destroy(handle, "cudnnDestroy"); }
 
 cudnnStatus_t cudnnSetStream(cudnnHandle_t handle, cudaStream_t stream) {
   require_live(handle, "cudnnSetStream");

@@ -48,6 +48,21 @@ void untrack(const void* handle, const char* what);
 /// Stops the program unless `handle` is live.
 void require_live(const void* handle, const char* what);
 
+/// A cuDNN Create…: `object` (new) becomes live and is stored in *out.
+template <class T, class Out>
+cudnnStatus_t create(Out* out, T* object) {
+  *out = object;
+  track(object);
+  return CUDNN_STATUS_SUCCESS;
+}
+/// A cuDNN Destroy…: `object` must be live; it is deleted.
+template <class T>
+cudnnStatus_t destroy(T* object, const char* what) {
+  untrack(object, what);
+  delete object;
+  return CUDNN_STATUS_SUCCESS;
+}
+
 /// One convolution as descriptors give it: NCHW input, KCRS weight, NCHW output, the geometry
 /// (symmetric padding) and the data types of the operands and of the output.
 struct Problem {
