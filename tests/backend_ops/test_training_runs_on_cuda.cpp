@@ -9,7 +9,9 @@
 //   moves with it), keeps the first epoch's figures bit for bit and trains the second close to
 //   an uninterrupted run on the first device (1e-2: training steps amplify float rounding);
 // - stage 2 (pseudo-labels, CRF lattice, size loss on the GPU) trains from the GPU's classifier
-//   to finite losses, and its checkpoint gives finite F-CAM maps on the CPU.
+//   to finite losses, and its checkpoint gives finite F-CAM maps on the CPU;
+// - each task of a GPU run reports its start first and its end once, last: after the device's
+//   work, where the last step is only queued (tests/progress_events.hpp).
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -18,6 +20,7 @@
 #include <fcam/train/trainer.hpp>
 
 #include "backend_ops/compare.hpp"
+#include "progress_events.hpp"
 #include "wsol_test_split.hpp"
 
 using namespace fcam;
@@ -77,7 +80,10 @@ TEST_CASE("training runs on the GPU: the CPU's losses, resumes across devices, a
     const train::TrainResult cpu = train::run_training(c);
     c.device = Device::cuda;
     c.out = root / "still_gpu";
+    test::ProgressRecorder progress;
+    c.progress = progress.callback();
     const train::TrainResult gpu = train::run_training(c);
+    CHECK(test::check_progress_events(progress.events()) == 3);  // validation, the epoch, validation
     REQUIRE(cpu.loss_history.size() == 1);
     REQUIRE(gpu.loss_history.size() == 1);
     INFO("CPU loss " << cpu.loss_history[0] << ", GPU loss " << gpu.loss_history[0]);
@@ -119,7 +125,10 @@ TEST_CASE("training runs on the GPU: the CPU's losses, resumes across devices, a
     train::run_training(tiny_run(split, start, classifier, Device::cuda, 1));
     train::TrainConfig c = tiny_run(split, classifier / "best.safetensors", root / "stage2_gpu", Device::cuda, 1);
     c.stage = train::Stage::fcam;
+    test::ProgressRecorder progress;
+    c.progress = progress.callback();
     const train::TrainResult r = train::run_training(c);
+    CHECK(test::check_progress_events(progress.events()) == 3);
     REQUIRE(r.loss_history.size() == 1);
     CHECK(std::isfinite(r.loss_history[0]));
     CHECK(std::isfinite(r.val_history[1]));

@@ -130,8 +130,8 @@ inline void sum_over_ranks(dist::Communicator& comm, std::vector<MapAccumulators
 /// classified once for all of them, so six baselines cost one encoder forward per image (plus
 /// Smooth-GradCAM++'s noisy passes) instead of six. Each method draws its Smooth-GradCAM++
 /// noise from its own Rng(options.seed): the results equal separate evaluate() calls.
-/// `progress(done, total)` after each batch (with options.comm: this rank's count × the world
-/// size, an estimate).
+/// `progress(done, total)` before the first batch (done 0) and after each batch (with
+/// options.comm: this rank's count × the world size, an estimate).
 inline std::vector<EvaluationResult> evaluate_maps(models::FcamModel<float>& model, const data::WsolDataset& dataset,
                                                    EvaluationOptions o, const std::vector<cam::Method>& methods,
                                                    const std::function<void(std::int64_t, std::int64_t)>& progress = {}) {
@@ -169,6 +169,7 @@ inline std::vector<EvaluationResult> evaluate_maps(models::FcamModel<float>& mod
   NoGradGuard no_grad;
   const Device device = model.device();  // the batches go there; the maps come back
   std::int64_t done = 0, correct = 0;
+  if (progress && dataset.size() > 0) progress(0, dataset.size());  // a progress line's clock starts here
   while (auto batch = loader.next()) {
     const std::int64_t n = batch->inputs.size(0);
     const Tensor<float> inputs = batch->inputs.device() == device ? batch->inputs : batch->inputs.to(device);

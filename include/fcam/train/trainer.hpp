@@ -246,6 +246,8 @@ inline EpochLosses train_one_epoch(models::FcamModel<float>& model, optim::Sgd<f
     return b ? std::optional<data::BatchAhead>(std::in_place, std::move(*b), model.device(), with_raw)
              : std::nullopt;
   };
+  // The task's start: its progress line's clock starts here, not after the first step.
+  report(c.progress, {.task = task, .unit = "images", .done = 0, .total = images_per_epoch, .note = ""});
   std::optional<data::BatchAhead> next = ahead(loader.next());
   while (next) {
     const data::Batch batch = next->take();
@@ -265,11 +267,12 @@ inline EpochLosses train_one_epoch(models::FcamModel<float>& model, optim::Sgd<f
     ++steps;
     images += batch.inputs.size(0) * ranks;
     if (model.device() == Device::cpu || steps % std::max<std::int64_t>(c.log_every, 1) == 0) read_sums();
-    report(c.progress, {.task = task, .unit = "images", .done = std::min(images, images_per_epoch),
-                        .total = images_per_epoch, .note = note});
+    // On a GPU the last step is only queued here: the epoch is reported done after the wait below.
+    if (images < images_per_epoch)
+      report(c.progress, {.task = task, .unit = "images", .done = images, .total = images_per_epoch, .note = note});
   }
   read_sums();
-  // The final report (skipped images count as done).
+  // The final report, after the device's work (skipped images count as done).
   report(c.progress, {.task = task, .unit = "images", .done = images_per_epoch, .total = images_per_epoch, .note = ""});
   std::vector<double> totals{sum.total, sum.pce, sum.crf, sum.size, static_cast<double>(sum.steps)};
   if (ranks > 1) c.comm->all_reduce_sum(std::span<double>(totals));  // means over every rank's steps
