@@ -208,15 +208,22 @@ public:
       try {
         engine.emplace(engine_of(configs[static_cast<std::size_t>(i)]));
         notes = notes_of(*engine);
-      } catch (const Error&) {
+      } catch (const Error& e) {
+        if (skipped_.unreadable++ == 0) skipped_.first_error = e.what();
         continue;
       }
-      if (!acceptable(notes, three_by_three, operands != CUDNN_DATA_FLOAT)) continue;
+      if (!acceptable(notes, three_by_three, operands != CUDNN_DATA_FLOAT)) {
+        ++skipped_.refused;
+        continue;
+      }
       auto plan = std::make_unique<Descriptor>(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
       const cudnnBackendDescriptor_t config = handles[static_cast<std::size_t>(i)];
       plan->set(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &config)
           .set(CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle);
-      if (cudnnBackendFinalize(plan->get()) != CUDNN_STATUS_SUCCESS) continue;  // this engine cannot run it
+      if (cudnnBackendFinalize(plan->get()) != CUDNN_STATUS_SUCCESS) {  // this engine cannot run it
+        ++skipped_.unfinalized;
+        continue;
+      }
       std::int64_t got = 0;
       check(cudnnBackendGetAttribute(plan->get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1, &got,
                                      &workspace_),
@@ -224,16 +231,17 @@ public:
       if (tracing())
         chosen_ = "engine " + std::to_string(global_index_of(*engine)) + " (" + describe(notes) +
                   ", heuristics' rank " + std::to_string(i + 1) + " of " + std::to_string(count) + "), workspace " +
-                  std::to_string(workspace_) + " B";
+                  std::to_string(workspace_) + " B" + (i > 0 ? "; passed over: " + skipped_.describe() : "");
       plan_ = std::move(plan);
       return;
     }
   }
 
   bool usable() const { return plan_ != nullptr; }
-  /// For the trace: the engine taken, or why there is none.
+  /// For the trace: the engine taken (and why the heuristics' better-ranked ones were passed over),
+  /// or why there is none.
   std::string chosen() const {
-    return usable() ? chosen_ : "none of the " + std::to_string(offered_) + " engines offered fits the math modes";
+    return usable() ? chosen_ : "none of the " + std::to_string(offered_) + " engines offered: " + skipped_.describe();
   }
 
   /// Runs the plan and returns cuDNN's status (a failed workspace allocation throws).
@@ -251,9 +259,23 @@ public:
   }
 
 private:
+  /// The engines passed over, by reason, for the trace: on a GPU it tells whether a geometry
+  /// left the graph API by fcam's math-mode rules or by cuDNN's refusals.
+  struct Skipped {
+    int refused = 0;      // acceptable() said no
+    int unfinalized = 0;  // the execution plan did not finalize
+    int unreadable = 0;   // the engine's description could not be read
+    std::string first_error;
+    std::string describe() const {
+      return std::to_string(refused) + " refused by the math modes, " + std::to_string(unfinalized) +
+             " not finalized, " + std::to_string(unreadable) + " unreadable" +
+             (first_error.empty() ? "" : " (" + first_error + ")");
+    }
+  };
   std::unique_ptr<Descriptor> plan_;
   std::int64_t workspace_ = 0;
   std::int64_t offered_ = 0;
+  Skipped skipped_;
   std::string chosen_;
 };
 
