@@ -69,7 +69,9 @@ for stage in classifier fcam; do
   echo "fcam-train $stage, one epoch of $images images: exit $r, $(( ($(date +%s%N) - start) / 1000000 )) ms" \
        "(the epoch, validation on 60 images and the test evaluation on 298)"
   grep -v "images/s" "$OUT/cub-epoch-$stage.log" | tail -6  # "epoch 1: ..., S s" is the epoch with validation
-  grep "images/s" "$OUT/cub-epoch-$stage.log" | tail -1  # the last progress line: the speed, also when cut short
+  # The epoch's last progress line: the training speed, also when cut short (the validation's and
+  # the tests' lines come after it).
+  grep "^$stage epoch 1/1: .*images/s" "$OUT/cub-epoch-$stage.log" | tail -1
   [ $r -ne 0 ] && rc=1
 done
 exit $rc
