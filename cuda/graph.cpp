@@ -38,30 +38,42 @@ struct Graph::Parts {
 
 namespace {
 
+constexpr const char* cannot_capture =
+    "cuda::Graph: the work could not be captured (it must enqueue work on this thread's stream only, and never "
+    "wait for the device or copy to the host): ";
+
+/// Ends the capture on `stream` and drops what it recorded. Never throws: it runs while an
+/// exception is on its way out.
+void abandon_capture(cudaStream_t stream) noexcept {
+  cudaGraph_t partial = nullptr;
+  (void)cudaStreamEndCapture(stream, &partial);
+  if (partial) cudaGraphDestroy(partial);
+  (void)cudaGetLastError();
+}
+
 /// Runs `work` under capture on `stream` into `graph`. Relaxed mode: the private pool may still
 /// need a cudaMalloc, which the stricter modes forbid; a wait for the device fails either way.
+/// The capture is always ended, or the thread's stream would stay in capture mode and every later
+/// op fail.
 void capture(const std::function<void()>& work, cudaStream_t stream, cudaGraph_t& graph) {
   check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeRelaxed), "cudaStreamBeginCapture");
-  std::string failure;
-  std::exception_ptr other;  // not a std::exception (a test framework's): rethrown as it is
   try {
     work();
   } catch (const std::exception& e) {
-    failure = e.what();
+    abandon_capture(stream);
+    fail(cannot_capture, e.what());
   } catch (...) {
-    other = std::current_exception();
+    // Anything else (a test framework's exception, a thread's cancellation) goes on as it is:
+    // a cancellation must be rethrown from its own handler, or the process aborts.
+    abandon_capture(stream);
+    throw;
   }
-  // Always ended, or the thread's stream would stay in capture mode and every later op fail.
   const cudaError_t ended = cudaStreamEndCapture(stream, &graph);
-  if (failure.empty() && !other && ended != cudaSuccess)
-    failure = std::string("the capture ended with: ") + cudaGetErrorString(ended);
-  if (failure.empty() && !other) return;
+  if (ended == cudaSuccess) return;
   if (graph) cudaGraphDestroy(graph);
   graph = nullptr;
   (void)cudaGetLastError();
-  if (other) std::rethrow_exception(other);
-  fail("cuda::Graph: the work could not be captured (it must enqueue work on this thread's stream only, "
-       "and never wait for the device or copy to the host): ", failure);
+  fail(cannot_capture, "the capture ended with: ", cudaGetErrorString(ended));
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
 // test_backend_ops: CUDA graphs (cuda::Graph, models::InferencePlan). A plan's replay gives the
 // eager pass's logits and maps bit for bit (deterministic convolutions on both), reads each new
 // input, allocates nothing, and gives its memory back when destroyed; work that waits for the
-// device cannot be captured and says so.
+// device cannot be captured and says so; a thread cancelled inside a capture unwinds cleanly.
+#include <pthread.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -189,6 +191,56 @@ TEST_CASE("work that waits for the device cannot be captured: an error that says
   cuda::Graph graph([&] { out = scaled(x, 2.0); });
   graph.launch();
   expect_close(scaled(x.to(Device::cpu), 2.0), out, "a replayed scale", 0.0);
+}
+
+namespace {
+
+/// A thread that makes a graph and is cancelled inside the capture (the work's second call).
+struct CancelledGraphMaker {
+  const Tensor<float>* x = nullptr;
+  int work_calls = 0;
+  bool made = false;
+
+  static void* run(void* self) {
+    auto& maker = *static_cast<CancelledGraphMaker*>(self);
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, nullptr);
+    pthread_cancel(pthread_self());  // pending until the capture enables it
+    Tensor<float> y;
+    cuda::Graph graph([&] {
+      y = scaled(*maker.x, 2.0);
+      if (++maker.work_calls == 2) {
+        pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, nullptr);
+        pthread_testcancel();
+      }
+    });
+    maker.made = true;
+    return nullptr;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a thread cancelled inside a capture unwinds: the capture ends and the graph's memory comes back",
+          "[cuda]") {
+  // glibc cancels a thread by a forced unwind, which every catch (...) on its way must rethrow:
+  // swallowing it aborts the process.
+  const Tensor<float> x = random_tensor({64}, 29, -1.0, 1.0).to(Device::cuda);
+  cuda::synchronize();
+  const std::size_t allocated_before = cuda::memory_stats().allocated_bytes;
+  CancelledGraphMaker maker{&x};
+  pthread_t thread;
+  REQUIRE(pthread_create(&thread, nullptr, &CancelledGraphMaker::run, &maker) == 0);
+  void* result = nullptr;
+  REQUIRE(pthread_join(thread, &result) == 0);
+  CHECK(result == PTHREAD_CANCELED);
+  CHECK(maker.work_calls == 2);
+  CHECK_FALSE(maker.made);
+  CHECK(cuda::memory_stats().allocated_bytes == allocated_before);
+  // This thread still captures and replays.
+  Tensor<float> out;
+  cuda::Graph graph([&] { out = scaled(x, 3.0); });
+  graph.launch();
+  expect_close(scaled(x.to(Device::cpu), 3.0), out, "a replay after another thread's cancelled capture", 0.0);
 }
 
 TEST_CASE("bfloat16 convolutions: an inference plan replays the eager bf16 pass; its maps stay close to fp32's",
