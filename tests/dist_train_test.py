@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ import time
 import numpy as np
 
 from checks import check, finish
+from safetensors_file import read_safetensors
 from train_cli_test import make_dataset, read_log
 
 MPI_ENV = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
@@ -32,18 +32,8 @@ MPI_ENV = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
 
 
 def tensors(path):
-    """The float32 tensors of a safetensors file, by name."""
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__" or info["dtype"] != "F32":
-            continue
-        a, b = info["data_offsets"]
-        out[name] = np.frombuffer(data[a:b], dtype=np.float32).astype(np.float64)
-    return out
+    """The float32 tensors of a safetensors file, by name, in float64."""
+    return {k: v.astype(np.float64) for k, v in read_safetensors(path).items() if v.dtype == np.float32}
 
 
 def relative_difference(a, b):

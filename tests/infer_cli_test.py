@@ -20,16 +20,7 @@ import numpy as np
 import torch
 
 from checks import check, finish
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    types = {"F32": np.float32, "I64": np.int64}
-    return {k: np.frombuffer(data[v["data_offsets"][0]:v["data_offsets"][1]], types[v["dtype"]]).reshape(v["shape"])
-            for k, v in header.items() if k != "__metadata__"}
+from safetensors_file import read_safetensors
 
 
 def perturbed_copy(src, dst, name, index, delta):

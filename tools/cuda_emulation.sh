@@ -3,9 +3,9 @@
 # tests/cuda_emulation: g++, stand-in CUDA headers, each kernel thread a fiber, a model of cuDNN)
 # and runs, under the label cuda-emulation: test_backend_ops (a ctest entry per source file), the
 # emulation's own tests of its semantics and of the rules it refuses (test_cuda_emulator,
-# test_cudnn_model), fcam-train and fcam-infer with --device cuda (tests/train_cli_test.py,
-# tests/infer_cli_test.py), and smoke runs of the GPU benchmarks' programs (fcam-bench-train,
-# fcam-bench-cuda-ops, fcam-bench-cuda-models). Needs no GPU and no CUDA toolkit. Emulated runs
+# test_cudnn_model), fcam-train, fcam-infer and fcam-demo --tiny with --device cuda
+# (tests/train_cli_test.py, tests/infer_cli_test.py, tests/demo_cuda_test.py), and smoke runs of
+# the GPU benchmarks' programs (fcam-bench-train, fcam-bench-cuda-ops, fcam-bench-cuda-models). Needs no GPU and no CUDA toolkit. Emulated runs
 # check the kernels' results and CUDA's rules; they are not GPU results, and their times mean
 # nothing (docs/cuda.md, "CUDA emulation").
 #   bash tools/cuda_emulation.sh      (build folder: build-cuda-emulation, or $FCAM_EMULATION_BUILD)
@@ -18,6 +18,6 @@ start=$(date +%s)
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DFCAM_WERROR=ON -DFCAM_CUDA_EMULATION=ON \
       -DFCAM_BUILD_EXAMPLES=ON -DFCAM_BUILD_BENCHMARKS=ON > "$build.configure.log"
 cmake --build "$build" --target test_backend_ops test_cuda_emulator test_cudnn_model fcam-train fcam-infer \
-  fcam-eval fcam-bench-train fcam-bench-cuda-ops fcam-bench-cuda-models
+  fcam-eval fcam-demo fcam-bench-train fcam-bench-cuda-ops fcam-bench-cuda-models
 echo "== CUDA emulation build took $(( $(date +%s) - start )) s"
 (cd "$build" && ctest -L cuda-emulation -j2 --output-on-failure)
