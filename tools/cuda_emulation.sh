@@ -4,10 +4,10 @@
 # and runs, under the label cuda-emulation: test_backend_ops (a ctest entry per source file), the
 # emulation's own tests of its semantics and of the rules it refuses (test_cuda_emulator,
 # test_cudnn_model), fcam-train, fcam-infer and fcam-demo --tiny with --device cuda
-# (tests/train_cli_test.py, tests/infer_cli_test.py, tests/demo_cuda_test.py), and smoke runs of
-# the GPU benchmarks' programs (fcam-bench-train, fcam-bench-cuda-ops, fcam-bench-cuda-models). Needs no GPU and no CUDA toolkit. Emulated runs
-# check the kernels' results and CUDA's rules; they are not GPU results, and their times mean
-# nothing (docs/cuda.md, "CUDA emulation").
+# (tests/train_cli_test.py, tests/infer_cli_test.py, tests/demo_cuda_test.py), and smoke runs of the
+# GPU benchmarks' programs (fcam-bench-train, fcam-bench-cuda-ops, fcam-bench-cuda-models). Needs no
+# GPU and no CUDA toolkit. Emulated runs check the kernels' results and CUDA's rules; they are not
+# GPU results, and their times mean nothing (docs/cuda.md, "CUDA emulation").
 #   bash tools/cuda_emulation.sh      (build folder: build-cuda-emulation, or $FCAM_EMULATION_BUILD)
 set -euo pipefail
 cd "$(dirname "$0")/.."
