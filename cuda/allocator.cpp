@@ -14,10 +14,15 @@
 // handle (even) or a private pool's odd number, so the two never collide. A private pool first
 // adopts whole free segments of its stream's pool (all their earlier uses are on that stream,
 // so ordered before the graph's work) and asks the driver only when none fits.
+//
+// Waiting for the whole device and freeing memory (empty_cache, the retry after running out of
+// memory) would invalidate a capture in progress on any thread: each capture holds a shared lock
+// (DeviceWaitsHeldOff), and those calls need it exclusively, or are refused.
 #include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <set>
+#include <shared_mutex>
 #include <tuple>
 #include <unordered_map>
 #include <vector>
@@ -54,11 +59,15 @@ struct BlockOrder {
   }
 };
 
-/// Whether the stream whose handle is `stream_pool` is being captured into a CUDA graph.
-bool capturing(std::uintptr_t stream_pool) {
-  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
-  return cudaStreamIsCapturing(reinterpret_cast<cudaStream_t>(stream_pool), &status) == cudaSuccess &&
-         status != cudaStreamCaptureStatusNone;
+/// Held shared by each capture in progress (any thread), exclusively by a device-wide wait.
+std::shared_mutex captures_mutex;
+/// Captures in progress on this thread (a thread that holds the mutex must not try to lock it).
+thread_local int captures_here = 0;
+
+/// The exclusive hold for a device-wide wait; it owns no lock while a capture is in progress.
+std::unique_lock<std::shared_mutex> no_capture_in_progress() {
+  if (captures_here > 0) return {};
+  return std::unique_lock<std::shared_mutex>(captures_mutex, std::try_to_lock);
 }
 
 class CachingAllocator {
@@ -70,7 +79,7 @@ public:
     std::lock_guard lock(mutex_);
     Block* block = take_free(size, small, pool);
     if (block == nullptr && pool != stream_pool) block = adopt_segment(size, small, stream_pool, pool);
-    if (block == nullptr) block = new_segment(size, small, pool, stream_pool);
+    if (block == nullptr) block = new_segment(size, small, pool);
     else split(block, size);
     block->in_use = true;
     in_use_[block->ptr] = block;
@@ -94,6 +103,10 @@ public:
   }
 
   void empty_cache() {
+    const auto device_wide = no_capture_in_progress();
+    FCAM_CHECK(device_wide.owns_lock(),
+               "cuda::empty_cache: a CUDA graph is being captured (a cuda::Graph or an InferencePlan being made, on "
+               "this thread or another), and waiting for the device would break it; call it before or after");
     check(cudaDeviceSynchronize(), "cudaDeviceSynchronize (empty_cache)");
     std::lock_guard lock(mutex_);
     release_unused_segments();
@@ -147,24 +160,32 @@ private:
     return nullptr;
   }
 
-  /// A new segment for pool `pool`, allocated for `stream_pool`'s stream.
-  Block* new_segment(std::size_t size, bool small, std::uintptr_t pool, std::uintptr_t stream_pool) {
+  /// A new segment for pool `pool`.
+  Block* new_segment(std::size_t size, bool small, std::uintptr_t pool) {
     const std::size_t segment =
         small ? small_segment : (size + large_rounding - 1) / large_rounding * large_rounding;
     void* ptr = nullptr;
     cudaError_t status = cudaMalloc(&ptr, segment);
-    // Out of memory: give the cache back and try once more, unless the stream is being captured
+    // Out of memory: give the cache back and try once more, unless a stream is being captured
     // into a CUDA graph, where waiting for the device would break the capture.
-    if (status == cudaErrorMemoryAllocation && !capturing(stream_pool)) {
-      (void)cudaGetLastError();
-      check(cudaDeviceSynchronize(), "cudaDeviceSynchronize (out of memory)");
-      release_unused_segments();
-      status = cudaMalloc(&ptr, segment);
+    const char* not_retried = "";
+    if (status == cudaErrorMemoryAllocation) {
+      const auto device_wide = no_capture_in_progress();
+      if (device_wide.owns_lock()) {
+        (void)cudaGetLastError();
+        check(cudaDeviceSynchronize(), "cudaDeviceSynchronize (out of memory)");
+        release_unused_segments();
+        status = cudaMalloc(&ptr, segment);
+      } else {
+        not_retried = " (the cache was not given back first: a CUDA graph is being captured, and the wait for the "
+                      "device would break it)";
+      }
     }
     if (status != cudaSuccess) {
       (void)cudaGetLastError();
       fail("CUDA out of memory: cannot allocate ", segment, " bytes (", stats_.allocated_bytes,
-           " bytes in tensors, ", stats_.reserved_bytes, " reserved by fcam): ", cudaGetErrorString(status));
+           " bytes in tensors, ", stats_.reserved_bytes, " reserved by fcam): ", cudaGetErrorString(status),
+           not_retried);
     }
     ++stats_.device_mallocs;
     stats_.reserved_bytes += segment;
@@ -240,6 +261,16 @@ std::uintptr_t begin_private_pool() {
 }
 
 void end_private_pool() { private_pool = 0; }
+
+DeviceWaitsHeldOff::DeviceWaitsHeldOff() {
+  captures_mutex.lock_shared();
+  ++captures_here;
+}
+
+DeviceWaitsHeldOff::~DeviceWaitsHeldOff() {
+  --captures_here;
+  captures_mutex.unlock_shared();
+}
 
 void release_private_pool(std::uintptr_t pool, cudaStream_t stream) {
   allocator().merge_pool(pool, reinterpret_cast<std::uintptr_t>(stream));

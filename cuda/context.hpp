@@ -62,6 +62,17 @@ void end_private_pool();
 /// Hands every block of private pool `pool`, used or free, to `stream`'s pool: its graph is gone,
 /// and the stream orders any later use after the graph's last replay.
 void release_private_pool(std::uintptr_t pool, cudaStream_t stream);
+/// Held by a stream capture while it runs (cuda::Graph): meanwhile empty_cache() is refused and
+/// the allocator does not give its cache back on running out of memory, on any thread, since both
+/// wait for the whole device, which would invalidate the capture. Made while such a call runs, it
+/// waits for it.
+class DeviceWaitsHeldOff {
+public:
+  DeviceWaitsHeldOff();
+  ~DeviceWaitsHeldOff();
+  DeviceWaitsHeldOff(const DeviceWaitsHeldOff&) = delete;
+  DeviceWaitsHeldOff& operator=(const DeviceWaitsHeldOff&) = delete;
+};
 /// How many CUDA graphs exist in the process. A graph replays the device addresses it captured,
 /// including those of cached buffers (resize tables): caches must not free entries while any
 /// graph lives.

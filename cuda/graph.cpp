@@ -56,6 +56,7 @@ void abandon_capture(cudaStream_t stream) noexcept {
 /// The capture is always ended, or the thread's stream would stay in capture mode and every later
 /// op fail.
 void capture(const std::function<void()>& work, cudaStream_t stream, cudaGraph_t& graph) {
+  const DeviceWaitsHeldOff held;
   check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeRelaxed), "cudaStreamBeginCapture");
   try {
     work();

@@ -1,11 +1,16 @@
 // test_backend_ops: CUDA graphs (cuda::Graph, models::InferencePlan). A plan's replay gives the
 // eager pass's logits and maps bit for bit (deterministic convolutions on both), reads each new
 // input, allocates nothing, and gives its memory back when destroyed; work that waits for the
-// device cannot be captured and says so; a thread cancelled inside a capture unwinds cleanly.
+// device cannot be captured and says so; a thread cancelled inside a capture unwinds cleanly; a
+// capture holds off empty_cache and the out-of-memory retry on other threads.
 #include <pthread.h>
 
 #include <algorithm>
 #include <cmath>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
 
 #include "backend_ops/compare.hpp"
 
@@ -241,6 +246,62 @@ TEST_CASE("a thread cancelled inside a capture unwinds: the capture ends and the
   cuda::Graph graph([&] { out = scaled(x, 3.0); });
   graph.launch();
   expect_close(scaled(x.to(Device::cpu), 3.0), out, "a replay after another thread's cancelled capture", 0.0);
+}
+
+TEST_CASE("while another thread captures a graph, empty_cache is refused and running out of memory does not wait "
+          "for the device", "[cuda]") {
+  // Both would wait for the whole device and free memory, which invalidates a capture in progress.
+  const Tensor<float> x = random_tensor({64}, 30, -1.0, 1.0).to(Device::cuda);
+  const std::size_t impossible = std::size_t(1) << 50;  // more than any device has
+  const auto cache_a_free_segment = [] { (void)Tensor<float>({1 << 20}, Device::cuda); };  // 4 MiB, dropped
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool capturing = false, go_on = false;
+  std::string maker_error;
+  Tensor<float> replayed;
+  std::thread maker([&] {
+    try {
+      int calls = 0;
+      cuda::Graph graph([&] {
+        replayed = scaled(x, 2.0);
+        if (++calls < 2) return;
+        std::unique_lock lock(mutex);
+        capturing = true;
+        changed.notify_all();
+        changed.wait(lock, [&] { return go_on; });
+      });
+      graph.launch();
+      cuda::synchronize();
+    } catch (const std::exception& e) {
+      maker_error = e.what();
+    }
+  });
+  {
+    std::unique_lock lock(mutex);
+    changed.wait(lock, [&] { return capturing; });
+  }
+  CHECK_THROWS_WITH(cuda::empty_cache(), Catch::Contains("a CUDA graph is being captured"));
+  cache_a_free_segment();  // what a retry would give back
+  const cuda::MemoryStats before = cuda::memory_stats();
+  CHECK_THROWS_WITH(cuda::device_alloc(impossible),
+                    Catch::Contains("CUDA out of memory") && Catch::Contains("the cache was not given back first"));
+  CHECK(cuda::memory_stats().device_frees == before.device_frees);
+  {
+    std::lock_guard lock(mutex);
+    go_on = true;
+  }
+  changed.notify_all();
+  maker.join();
+  CHECK(maker_error.empty());
+  INFO(maker_error);
+  expect_close(scaled(x.to(Device::cpu), 2.0), replayed, "the other thread's replay", 0.0);
+  // With no capture in progress, running out of memory first gives the cache back.
+  cache_a_free_segment();
+  const cuda::MemoryStats idle = cuda::memory_stats();
+  CHECK_THROWS_WITH(cuda::device_alloc(impossible),
+                    Catch::Contains("CUDA out of memory") && !Catch::Contains("not given back"));
+  CHECK(cuda::memory_stats().device_frees > idle.device_frees);
+  CHECK_NOTHROW(cuda::empty_cache());
 }
 
 TEST_CASE("bfloat16 convolutions: an inference plan replays the eager bf16 pass; its maps stay close to fp32's",

@@ -69,6 +69,7 @@ struct MemoryStats {
 /// The allocator's statistics.
 MemoryStats memory_stats();
 /// Returns every cached block that no tensor uses to the driver (waits for the device first).
+/// Throws while a CUDA graph is being captured on any thread (the wait would break the capture).
 void empty_cache();
 
 /// Allocates `bytes` of device memory from the caching allocator, zero-filled when `zero` (the
