@@ -16,13 +16,12 @@
 // so ordered before the graph's work) and asks the driver only when none fits.
 //
 // Waiting for the whole device and freeing memory (empty_cache, the retry after running out of
-// memory) would invalidate a capture in progress on any thread: each capture holds a shared lock
-// (DeviceWaitsHeldOff), and those calls need it exclusively, or are refused.
+// memory) would invalidate a capture in progress on any thread: captures count themselves in
+// (DeviceWaitsHeldOff), and those calls are refused while the count is not zero.
 #include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <set>
-#include <shared_mutex>
 #include <tuple>
 #include <unordered_map>
 #include <vector>
@@ -59,16 +58,10 @@ struct BlockOrder {
   }
 };
 
-/// Held shared by each capture in progress (any thread), exclusively by a device-wide wait.
-std::shared_mutex captures_mutex;
-/// Captures in progress on this thread (a thread that holds the mutex must not try to lock it).
-thread_local int captures_here = 0;
-
-/// The exclusive hold for a device-wide wait; it owns no lock while a capture is in progress.
-std::unique_lock<std::shared_mutex> no_capture_in_progress() {
-  if (captures_here > 0) return {};
-  return std::unique_lock<std::shared_mutex>(captures_mutex, std::try_to_lock);
-}
+/// Guards the device-wide waits (empty_cache, the retry after running out of memory) against
+/// captures: held through such a wait, and by a capture while it counts itself in or out.
+std::mutex device_wide_mutex;
+int captures_in_progress = 0;  // guarded by device_wide_mutex
 
 class CachingAllocator {
 public:
@@ -103,8 +96,8 @@ public:
   }
 
   void empty_cache() {
-    const auto device_wide = no_capture_in_progress();
-    FCAM_CHECK(device_wide.owns_lock(),
+    std::lock_guard device_wide(device_wide_mutex);
+    FCAM_CHECK(captures_in_progress == 0,
                "cuda::empty_cache: a CUDA graph is being captured (a cuda::Graph or an InferencePlan being made, on "
                "this thread or another), and waiting for the device would break it; call it before or after");
     check(cudaDeviceSynchronize(), "cudaDeviceSynchronize (empty_cache)");
@@ -168,17 +161,20 @@ private:
     cudaError_t status = cudaMalloc(&ptr, segment);
     // Out of memory: give the cache back and try once more, unless a stream is being captured
     // into a CUDA graph, where waiting for the device would break the capture.
+    // Only tried: empty_cache takes the two locks in the other order.
     const char* not_retried = "";
     if (status == cudaErrorMemoryAllocation) {
-      const auto device_wide = no_capture_in_progress();
-      if (device_wide.owns_lock()) {
+      const std::unique_lock device_wide(device_wide_mutex, std::try_to_lock);
+      if (!device_wide.owns_lock()) {
+        not_retried = " (the cache was not given back first: another thread was giving it back)";
+      } else if (captures_in_progress > 0) {
+        not_retried = " (the cache was not given back first: a CUDA graph is being captured, and the wait for the "
+                      "device would break it)";
+      } else {
         (void)cudaGetLastError();
         check(cudaDeviceSynchronize(), "cudaDeviceSynchronize (out of memory)");
         release_unused_segments();
         status = cudaMalloc(&ptr, segment);
-      } else {
-        not_retried = " (the cache was not given back first: a CUDA graph is being captured, and the wait for the "
-                      "device would break it)";
       }
     }
     if (status != cudaSuccess) {
@@ -263,13 +259,13 @@ std::uintptr_t begin_private_pool() {
 void end_private_pool() { private_pool = 0; }
 
 DeviceWaitsHeldOff::DeviceWaitsHeldOff() {
-  captures_mutex.lock_shared();
-  ++captures_here;
+  std::lock_guard device_wide(device_wide_mutex);
+  ++captures_in_progress;
 }
 
 DeviceWaitsHeldOff::~DeviceWaitsHeldOff() {
-  --captures_here;
-  captures_mutex.unlock_shared();
+  std::lock_guard device_wide(device_wide_mutex);
+  --captures_in_progress;
 }
 
 void release_private_pool(std::uintptr_t pool, cudaStream_t stream) {
